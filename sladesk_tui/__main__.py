@@ -1,0 +1,3 @@
+from sladesk_tui.cli import run
+
+run()

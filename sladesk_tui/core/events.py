@@ -1,0 +1,72 @@
+"""Ticket events as the clock engine sees them.
+
+Instants are epoch seconds (UTC) as floats: the engine's hot loops work on numbers,
+never on datetime objects (NOTES: "Time arithmetic"). Parsing and display convert at
+the edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Every event type of SPEC §4.
+TICKET_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "created",
+        "reply",
+        "customer_reply",
+        "note",
+        "status",
+        "priority",
+        "assign",
+        "resolved",
+        "reopened",
+        "closed",
+    }
+)
+SERVICE_EVENT_TYPES: frozenset[str] = frozenset({"outage_start", "outage_end"})
+EVENT_TYPES: frozenset[str] = TICKET_EVENT_TYPES | SERVICE_EVENT_TYPES
+
+# Event types that end a ticket; `reopened` sets it back to `open`.
+ENDING_TYPES: frozenset[str] = frozenset({"resolved", "closed"})
+
+# Fields each type must carry beyond id/type/at (and ticket, for ticket events).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "created": ("customer", "priority", "title"),
+    "status": ("status",),
+    "priority": ("priority",),
+    "assign": ("assignee",),
+    "outage_start": ("service",),
+    "outage_end": ("service",),
+}
+
+# Statuses a ticket can be in after a `status` event: a lowercase word.
+STATUS_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of a ticket's (or a service's) history.
+
+    `seq` is the arrival order; events are applied in `(at, seq)` order, so two
+    events at the same instant keep their file order.
+    """
+
+    id: str
+    type: str
+    at: float
+    ticket: str | None = None
+    seq: int = 0
+    customer: str | None = None
+    service: str | None = None
+    priority: str | None = None
+    title: str | None = None
+    status: str | None = None
+    assignee: str | None = None
+    author: str | None = None
+    agreement: str | None = None
+    body: str | None = None
+
+    @property
+    def order_key(self) -> tuple[float, int]:
+        return (self.at, self.seq)
