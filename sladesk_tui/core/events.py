@@ -70,3 +70,22 @@ class Event:
     @property
     def order_key(self) -> tuple[float, int]:
         return (self.at, self.seq)
+
+
+DIGEST_FIELDS: tuple[str, ...] = (
+    "id", "type", "at", "ticket", "customer", "service", "priority",
+    "title", "status", "assignee", "author", "agreement", "body",
+)
+
+
+def event_digest(ev: Event) -> str:
+    """sha256 of the event's content (not its arrival order): a repeated id with the
+    same digest is a harmless re-import, a different digest a conflict.
+
+    `at` enters as integer microseconds so float noise never makes a conflict.
+    """
+    from sladesk_tui.core.canonical import canonical_json, sha256_hex
+
+    doc = {f: getattr(ev, f) for f in DIGEST_FIELDS if getattr(ev, f) is not None}
+    doc["at"] = round(ev.at * 1_000_000)
+    return sha256_hex(canonical_json(doc))
