@@ -118,8 +118,12 @@ CREATE TABLE role_grants (
     at      TEXT NOT NULL
 );
 
--- The hash-chained audit log. seq must be head+1 and prev_hash the head's row_hash;
--- row_hash = sha256(canonical JSON of every other column, prev_hash included).
+-- The hash-chained audit log, written only by sladesk_tui.store.audit. seq must be
+-- head+1 and prev_hash the head's row_hash; row_hash = sha256(canonical JSON of every
+-- other column, prev_hash included). `covers` (JSON list or NULL) records the rows of
+-- append-only tables the write added: per range {"table", "first", "last", "count",
+-- "columns", "digest"}, so `audit verify` also finds an event, override, review...
+-- edited, removed or slipped in behind the program's back.
 CREATE TABLE audit_log (
     seq         INTEGER PRIMARY KEY,
     at          TEXT NOT NULL,
@@ -128,6 +132,7 @@ CREATE TABLE audit_log (
     subject     TEXT NOT NULL,
     before_json TEXT,
     after_json  TEXT,
+    covers      TEXT,
     source      TEXT,
     app_version TEXT NOT NULL,
     prev_hash   TEXT NOT NULL,

@@ -100,6 +100,102 @@ def command(name: str) -> Callable[[Handler], Handler]:
 # Each handler imports what it needs inside its body (cold start over SSH).
 
 
+def _operator(args: argparse.Namespace) -> str:
+    from sladesk_tui.store.identity import login_user
+
+    return args.operator or login_user()
+
+
+@command("load")
+def _load(args: argparse.Namespace) -> int:
+    from sladesk_tui.store.agreements import load_agreements_file
+    from sladesk_tui.store.db import open_db
+
+    conn = open_db(_db_path(args))
+    try:
+        loaded = load_agreements_file(conn, args.file, actor=_operator(args))
+    finally:
+        conn.close()
+    for warning in loaded.warnings:
+        print(f"sladesk: warning: {args.file}: {warning}", file=sys.stderr)
+    if loaded.unchanged:
+        print(f"unchanged: version {loaded.version} is this file ({loaded.agreements} agreements)")
+    else:
+        print(f"loaded version {loaded.version}: {loaded.agreements} agreements")
+    return 0
+
+
+@command("audit")
+def _audit(args: argparse.Namespace) -> int:
+    from sladesk_tui.store import audit
+    from sladesk_tui.store.db import connect
+
+    anchor = audit.parse_head(args.head) if getattr(args, "head", None) else None
+    conn = connect(_db_path(args), readonly=True)
+    try:
+        if args.audit_command == "head":
+            print(audit.format_head(audit.head(conn)))
+            return 0
+        result = audit.verify(conn, anchor)
+    finally:
+        conn.close()
+    if result.ok:
+        print(f"audit chain ok: {result.rows} rows, head {audit.format_head(result.head)}")
+        return 0
+    print(f"sladesk: audit chain BROKEN: {result.reason}", file=sys.stderr)
+    return 1
+
+
+@command("import")
+def _import(args: argparse.Namespace) -> int:
+    from sladesk_tui.store.imports import ImportRejected, import_file
+
+    shown = 20
+    if args.follow:
+        return _follow(args)
+    try:
+        report = import_file(
+            _db_path(args), args.file, fmt=args.input_format, skip_invalid=args.skip_invalid, actor=_operator(args)
+        )
+    except ImportRejected as exc:
+        for e in exc.errors[:shown]:
+            print(f"sladesk: {e}", file=sys.stderr)
+        if exc.count > 1:
+            more = f", {exc.count - shown} more not shown" if exc.count > shown else ""
+            print(f"sladesk: {exc.count} bad lines{more}; nothing imported", file=sys.stderr)
+        return 2
+    for e in report.skipped_invalid:
+        print(f"sladesk: {e}", file=sys.stderr)
+    if report.skipped_invalid:
+        print(f"sladesk: skipped {len(report.skipped_invalid)} bad lines", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _follow(args: argparse.Namespace) -> int:
+    """A live feed must not stop: bad lines are always reported and skipped here."""
+    from sladesk_tui.store.follow import follow
+    from sladesk_tui.store.imports import IngestResult
+
+    if args.file == "-":
+        raise InputError("--follow needs a file to tail, not stdin")
+
+    def batch_done(result: IngestResult) -> None:
+        print(f"imported {result.inserted} events ({result.already_present} skipped as already present)"
+              f" from {args.file}", flush=True)
+
+    follow(_db_path(args), args.file, actor=_operator(args), fmt=args.input_format, on_batch=batch_done)
+    return 0
+
+
+@command("app")
+def _app(args: argparse.Namespace) -> int:
+    """`sladesk` with no subcommand: the live queue on the default (or given) database."""
+    from sladesk_tui.tui.app import run_app
+
+    return run_app(_db_path(args), _operator(args))
+
+
 def main(argv: Sequence[str] | None = None, *, operator: str | None = None) -> int:
     """Entry point. `operator` lets tests inject the acting user below the command line."""
     parser = build_parser()

@@ -1,0 +1,153 @@
+"""Agreement files in the database: each load a new, append-only version.
+
+The file's text is stored whole and re-parsed by core when needed, so a version
+means exactly what the file said when it was loaded; the `agreements` rows are an
+index of it for queries (which agreement covers a customer).
+
+Loading the file that is already the newest version again is a no-op reported as
+"unchanged" (no new version, no audit row): re-running a deployment script must not
+grow the version list, while loading an older file after a newer one is a real
+change and becomes a new version.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sladesk_tui.core.canonical import canonical_json, sha256_hex
+from sladesk_tui.core.errors import InputError
+from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.db import write_tx
+from sladesk_tui.store.instants import iso_utc, now_ts
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.agreements import AgreementSet
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The outcome of `load_agreements_file`."""
+
+    version: int
+    agreements: int            # how many agreements the version holds
+    unchanged: bool            # the file was already the newest version: nothing written
+    warnings: tuple[str, ...]  # from validation, for stderr
+
+
+def load_agreements_file(
+    conn: sqlite3.Connection, path: str | os.PathLike[str], *, actor: str, source: str | None = None
+) -> Loaded:
+    """Validate the file whole, then store it as a new version in one transaction.
+
+    An invalid file raises `InputError` (``FILE:LINE: reason`` when the TOML itself is
+    malformed, else ``FILE: agreement 'x': key: value...``) before anything is written.
+    """
+    p = Path(path)
+    text = _read(p)
+    aset = _parse(text, str(p))
+    digest = sha256_hex(text)
+    with write_tx(conn):
+        latest = conn.execute(
+            "SELECT version, source_sha256 FROM agreement_versions ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        if latest is not None and latest["source_sha256"] == digest:
+            return Loaded(latest["version"], len(aset.agreements), True, aset.warnings)
+        version = 1 if latest is None else latest["version"] + 1
+        ts = now_ts()
+        conn.execute(
+            "INSERT INTO agreement_versions (version, loaded_at, loaded_ts, loaded_by, source_name, source_sha256, source_text)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (version, iso_utc(ts), ts, actor, str(p.resolve()), digest, text),
+        )
+        conn.executemany(
+            "INSERT INTO agreements (version, id, name, customer, services, calendar, valid_from, valid_until)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    version, a.id, a.name, a.customer, canonical_json(list(a.services)), a.calendar,
+                    a.valid_from.isoformat() if a.valid_from else None,
+                    a.valid_until.isoformat() if a.valid_until else None,
+                )
+                for a in aset.agreements
+            ],
+        )
+        covers = [RowRange("agreement_versions", version, version)]
+        if aset.agreements:
+            covers.append(RowRange("agreements", version, version))
+        append_audit(
+            conn,
+            actor=actor,
+            action="agreements.load",
+            subject=f"agreements v{version}",
+            before=None if latest is None else {"version": latest["version"]},
+            after={
+                "version": version,
+                "file": str(p.resolve()),
+                "sha256": digest,
+                "agreements": [a.id for a in aset.agreements],
+            },
+            source=source,
+            covers=covers,
+        )
+    _cache[digest] = aset
+    return Loaded(version, len(aset.agreements), False, aset.warnings)
+
+
+def current_agreements(conn: sqlite3.Connection, version: int | None = None) -> tuple[int, AgreementSet]:
+    """(version, its AgreementSet): the newest when `version` is None.
+
+    With nothing loaded yet: version 0 and an empty set (every ticket "no agreement
+    in force"). Each distinct text is parsed once per process (cached by its sha256,
+    so several database files in one process never mix up their versions).
+    """
+    if version is None:
+        row = conn.execute(
+            "SELECT version, source_sha256 FROM agreement_versions ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT version, source_sha256 FROM agreement_versions WHERE version = ?", (version,)
+        ).fetchone()
+        if row is None:
+            raise InputError(f"no agreements version {version}")
+    if row is None:
+        from sladesk_tui.core.agreements import AgreementSet
+
+        return 0, AgreementSet(calendars={}, agreements=())
+    found = _cache.get(row["source_sha256"])
+    if found is None:
+        text, name = conn.execute(
+            "SELECT source_text, source_name FROM agreement_versions WHERE version = ?", (row["version"],)
+        ).fetchone()
+        found = _cache[row["source_sha256"]] = _parse(text, name)
+    return row["version"], found
+
+
+def latest_version(conn: sqlite3.Connection) -> int:
+    """The newest agreements version, 0 when none is loaded."""
+    return int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM agreement_versions").fetchone()[0])
+
+
+_cache: dict[str, AgreementSet] = {}
+
+
+def _read(p: Path) -> str:
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("no such file", where=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte {exc.start})", where=str(p)) from None
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), where=str(p)) from None
+
+
+def _parse(text: str, name: str) -> AgreementSet:
+    """Validate with core; its AgreementError is an InputError already naming FILE[:LINE]."""
+    from sladesk_tui.core.agreements import load_agreements
+
+    return load_agreements(text, source=name)
