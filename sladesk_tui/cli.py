@@ -70,7 +70,92 @@ def build_parser() -> argparse.ArgumentParser:
     ap = asub.add_parser("head", help="print SEQ:HASH of the newest audit row")
     _add_db(ap)
 
+    _add_override_parsers(sub)
+    _add_lookup_parsers(sub)
+
     return parser
+
+
+def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`queue`, `ticket`, `report`: read-only lookups (SPEC §8)."""
+    p = sub.add_parser("queue", help="the open queue, most urgent first")
+    _add_db(p)
+    _add_lookup(p)
+    p.add_argument("--at-risk", action="store_true", help="only at-risk and breached tickets")
+    p.add_argument("--breached", action="store_true", help="only breached tickets")
+    p.add_argument("--agreement", metavar="ID", help="only tickets under this agreement")
+    p.add_argument("--priority", metavar="P", help="only tickets of this priority")
+    p.add_argument("--mine", action="store_true", help="only tickets assigned to me (the login user)")
+    p.add_argument("--fail-on", choices=("at-risk", "breached"),
+                   help="exit 1 when any ticket shown is at risk or breached (at-risk), or breached")
+
+    p = sub.add_parser("ticket", help="one ticket: every clock raw and adjusted, why, history, overrides")
+    _add_db(p)
+    _add_lookup(p)
+    p.add_argument("id", metavar="ID")
+
+    p = sub.add_parser("report", help="compliance per agreement, priority and clock; penalties, availability")
+    _add_db(p)
+    _add_lookup(p)
+    p.add_argument("--month", metavar="YYYY-MM", help="a calendar month (default: the current one)")
+    p.add_argument("--from", dest="from_date", metavar="YYYY-MM-DD", help="first day (with --to)")
+    p.add_argument("--to", dest="to_date", metavar="YYYY-MM-DD", help="last day, inclusive (with --from)")
+    p.add_argument("--agreement", metavar="ID", help="only this agreement")
+    p.add_argument("--by", choices=("agreement", "priority", "operator"), default="priority",
+                   help="rows per agreement and clock, plus priority (default) or assignee")
+
+
+def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`override`, `overrides`, `review`, `init`, `lead` (SPEC §6, §7)."""
+    from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
+
+    p = sub.add_parser("override", help="override a ticket's clock, with a reason and a justification")
+    _add_db(p)
+    p.add_argument("ticket")
+    p.add_argument("kind", choices=KINDS)
+    p.add_argument("--clock", choices=("response", "update", "resolution", "all"),
+                   help="the clock it touches (hold, extend, exempt; default: all)")
+    p.add_argument("--until", metavar="INSTANT", help="hold: when the hold ends (ISO 8601 with offset, or +DURATION from now)")
+    p.add_argument("--by", metavar="DURATION", help="extend: business time added to the target (e.g. 2h, 1h30m)")
+    p.add_argument("--at", metavar="INSTANT", help="responded: when the response was given (ISO 8601 with offset; default: now)")
+    p.add_argument("--to", metavar="PRIORITY", help="reprioritize: the new priority")
+    p.add_argument("--ahead-of", metavar="TICKET", help="out_of_order: the more urgent ticket this one went ahead of")
+    p.add_argument("--reason", required=True, choices=REASONS)
+    p.add_argument("--justification", required=True, metavar="TEXT",
+                   help="why the normal rule does not fit (at least 15 non-blank characters)")
+
+    p = sub.add_parser("overrides", help="list the override log, or per-operator figures with --stats")
+    _add_db(p)
+    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--operator", dest="by_operator", metavar="USER")
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--reason", choices=REASONS)
+    p.add_argument("--agreement", metavar="ID")
+    p.add_argument("--ticket", metavar="ID")
+    p.add_argument("--since", metavar="INSTANT", help="made at or after (ISO 8601 instant or UTC date)")
+    p.add_argument("--until", metavar="INSTANT", help="made before (ISO 8601 instant or UTC date)")
+    p.add_argument("--stats", action="store_true", help="per-operator figures instead of the list")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    p = sub.add_parser("review", help="approve or reject an override (team leads)")
+    _add_db(p)
+    p.add_argument("id", type=int, metavar="ID")
+    p.add_argument("decision", choices=("approve", "reject"))
+    p.add_argument("--comment", metavar="TEXT", help="required to reject")
+
+    p = sub.add_parser("init", help="create the database; --lead names the first team lead")
+    _add_db(p)
+    p.add_argument("--lead", metavar="USER", help="the first team lead (only while there is none)")
+
+    p = sub.add_parser("lead", help="grant, revoke or list the team lead role")
+    _add_db(p)
+    lsub = p.add_subparsers(dest="lead_command", metavar="ACTION", parser_class=_Parser, required=True)
+    for action, text in (("grant", "make USER a team lead (leads only)"), ("revoke", "take the role from USER (leads only)")):
+        lp = lsub.add_parser(action, help=text)
+        _add_db(lp)
+        lp.add_argument("user", metavar="USER")
+    lp = lsub.add_parser("list", help="the current team leads")
+    _add_db(lp)
 
 
 def _db_path(args: argparse.Namespace) -> str:
@@ -194,6 +279,330 @@ def _app(args: argparse.Namespace) -> int:
     from sladesk_tui.tui.app import run_app
 
     return run_app(_db_path(args), _operator(args))
+
+
+@command("demo")
+def _demo(args: argparse.Namespace) -> int:
+    """Write a fresh demo database (never over a file the demo did not make), then open it.
+
+    Without --db/SLADESK_DB it goes to `demo.db` beside the default database, so a
+    demo never touches real data. The path is printed on stdout for scripts.
+    """
+    from sladesk_tui.store.demo import build_demo
+    from sladesk_tui.store.instants import now_ts
+    from sladesk_tui.store.location import default_db_path
+
+    path = getattr(args, "db", None) or os.environ.get("SLADESK_DB") or str(default_db_path().with_name("demo.db"))
+    operator = _operator(args)
+    s = build_demo(path, now=now_ts(), seed=args.seed, operator=operator)
+    pending = s.overrides.get("pending", 0)
+    print(
+        f"sladesk: demo: {s.open_tickets} open and {s.resolved_tickets} resolved tickets, {s.events} events,"
+        f" {sum(s.overrides.values())} overrides ({pending} pending review) in {s.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    print(s.path)
+    if args.no_tui:
+        return 0
+    from sladesk_tui.tui.app import run_app
+
+    return run_app(s.path, operator)
+
+
+# ---- overrides, reviews and leads (SPEC §6, §7) ---------------------------------------
+
+
+def _when(text: str, now: float, flag: str) -> float:
+    from sladesk_tui.core.override_rules import parse_when
+
+    try:
+        return parse_when(text, now)
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc}") from None
+
+
+@command("override")
+def _override(args: argparse.Namespace) -> int:
+    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.override_effects import figure_text
+    from sladesk_tui.core.overrides import Override
+    from sladesk_tui.store.db import open_db
+    from sladesk_tui.store.instants import now_ts
+    from sladesk_tui.store.overrides import place_override
+
+    now = now_ts()
+    try:
+        by_s = None if args.by is None else parse_duration(args.by)
+    except ValueError as exc:
+        raise InputError(f"--by: {exc}") from None
+    candidate = Override(
+        id=0, ticket=args.ticket, kind=args.kind, at=now, operator=_operator(args), reason=args.reason,
+        justification=args.justification, clock=None if args.clock in (None, "all") else args.clock,
+        until=None if args.until is None else _when(args.until, now, "--until"),
+        by_s=by_s,
+        responded_at=None if args.at is None else _when(args.at, now, "--at"),
+        to_priority=args.to, ahead_of=args.ahead_of,
+    )
+    conn = open_db(_db_path(args))
+    try:
+        placed = place_override(conn, candidate, now=now)
+    finally:
+        conn.close()
+    print(f"override {placed.id} recorded on {placed.override.ticket}: {placed.override.kind}, pending review")
+    for name, before in placed.before.items():
+        after = placed.after.get(name, before)
+        if after != before:
+            print(f"  {name}: {figure_text(before)} -> {figure_text(after)}")
+    return 0
+
+
+@command("overrides")
+def _overrides(args: argparse.Namespace) -> int:
+    from sladesk_tui.core.override_log import LogFilter, entry_dict, entry_row, operator_stats, stats_row
+    from sladesk_tui.store.db import connect
+    from sladesk_tui.store.instants import now_ts
+    from sladesk_tui.store.overrides import load_log
+
+    now = now_ts()
+    filt = LogFilter(
+        status=args.status, operator=args.by_operator, kind=args.kind, reason=args.reason,
+        agreement=args.agreement, ticket=args.ticket,
+        since=None if args.since is None else _when(args.since, now, "--since"),
+        until=None if args.until is None else _when(args.until, now, "--until"),
+    )
+    conn = connect(_db_path(args), readonly=True)
+    try:
+        entries = load_log(conn, filt, effects=args.stats, now=now)
+    finally:
+        conn.close()
+    if args.stats:
+        stats = operator_stats(entries)
+        if args.format == "json":
+            _print_json([s.as_dict() for s in stats])
+        else:
+            _print_rows([stats_row(s) for s in stats], args.format)
+        return 0
+    if args.format == "json":
+        _print_json([entry_dict(e) for e in entries])
+    else:
+        _print_rows([entry_row(e, wide=args.format == "csv") for e in entries], args.format)
+    return 0
+
+
+@command("review")
+def _review(args: argparse.Namespace) -> int:
+    from sladesk_tui.core.override_rules import DECISIONS
+    from sladesk_tui.store.db import open_db
+    from sladesk_tui.store.overrides import review_override
+
+    reviewer = _operator(args)
+    conn = open_db(_db_path(args))
+    try:
+        review_override(conn, args.id, args.decision, reviewer=reviewer, comment=args.comment)
+    finally:
+        conn.close()
+    print(f"override {args.id} {DECISIONS[args.decision]} by {reviewer}")
+    return 0
+
+
+@command("init")
+def _init(args: argparse.Namespace) -> int:
+    from sladesk_tui.store.db import open_db
+    from sladesk_tui.store.roles import name_first_lead
+
+    path = _db_path(args)
+    conn = open_db(path)
+    try:
+        if args.lead is not None:
+            name_first_lead(conn, args.lead, actor=_operator(args))
+    finally:
+        conn.close()
+    print(f"database ready: {path}" + (f"; {args.lead} is the first team lead" if args.lead else ""))
+    return 0
+
+
+@command("lead")
+def _lead(args: argparse.Namespace) -> int:
+    from sladesk_tui.store.db import open_db
+    from sladesk_tui.store.roles import grant_lead, leads, revoke_lead
+
+    conn = open_db(_db_path(args))
+    try:
+        if args.lead_command == "list":
+            for user in leads(conn):
+                print(user)
+            return 0
+        change = grant_lead if args.lead_command == "grant" else revoke_lead
+        change(conn, args.user, actor=_operator(args))
+    finally:
+        conn.close()
+    done = "is now a team lead" if args.lead_command == "grant" else "is no longer a team lead"
+    print(f"{args.user} {done}")
+    return 0
+
+
+def _print_json(value: object) -> None:
+    import json
+
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _print_rows(rows: list[dict[str, object]], fmt: str) -> None:
+    """Rows of one shape as an aligned table or CSV; cells are neutralised for terminals
+    (`safe_text`) and, in CSV, for spreadsheets (no leading = + - @)."""
+    from sladesk_tui.core.text import safe_text
+
+    if not rows:
+        if fmt == "table":
+            print("(none)")
+        return
+    columns = list(rows[0])
+    cells = [[safe_text("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    if fmt == "csv":
+        import csv
+
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(columns)
+        out.writerows([[_spreadsheet_safe(v) for v in row] for row in cells])
+        return
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _spreadsheet_safe(v: str) -> str:
+    """A cell a spreadsheet would read as a formula gets a leading apostrophe (numbers stay numbers)."""
+    if v[:1] in ("=", "+", "-", "@"):
+        try:
+            float(v)
+        except ValueError:
+            return "'" + v
+    return v
+
+
+# ---- lookups: queue, ticket, report (SPEC §8) ----------------------------------------
+# Read-only connections, one short snapshot each, no Textual: answers over SSH in a blink.
+
+
+def _lookup_at(args: argparse.Namespace) -> float | None:
+    if args.at is None:
+        return None
+    from sladesk_tui.core.eventfile import parse_instant
+
+    try:
+        return parse_instant(args.at)
+    except InputError as exc:
+        raise InputError(f"--at: {exc}") from None
+
+
+def _emit(text: str) -> None:
+    """Write the answer; a reader that went away (`| head`) is not an error worth a traceback."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@command("queue")
+def _queue(args: argparse.Namespace) -> int:
+    from sladesk_tui import output
+    from sladesk_tui.core.agreements import ALWAYS
+    from sladesk_tui.core.queue import QueueFilter, build_row, sort_rows
+    from sladesk_tui.store.db import connect
+    from sladesk_tui.store.instants import now_ts
+    from sladesk_tui.store.queries import evaluate_open_tickets
+
+    at = _lookup_at(args)
+    now = now_ts() if at is None else at
+    conn = connect(_db_path(args), readonly=True)
+    try:
+        evaluated = evaluate_open_tickets(conn, now, at=at)
+    finally:
+        conn.close()
+    wanted = QueueFilter(mine=_operator(args) if args.mine else None, urgent_only=args.at_risk,
+                         agreement=args.agreement, priority=args.priority)
+    by_id = {}
+    for record, tc in evaluated:
+        wall_clock = tc.agreement is not None and tc.agreement.calendar.startswith(ALWAYS)
+        row = build_row(record, tc.adjusted, now, calendar=None if wall_clock else tc.calendar)
+        if wanted.matches(row, now) and (not args.breached or row.state_at(now) == "breached"):
+            by_id[row.id] = (row, record, tc)
+    items = [by_id[r.id] for r in sort_rows(r for r, _rec, _tc in by_id.values())]
+    if args.format == "json":
+        _emit(output.dump_json(output.queue_json(items, now)) + "\n")
+    elif args.format == "csv":
+        _emit(output.queue_csv(items, now))
+    else:
+        _emit(output.queue_table(items, now, style=output.Style.for_stream(sys.stdout),
+                                 width=output.table_width(sys.stdout), as_of=at))
+    failing = {"at-risk": ("at_risk", "breached"), "breached": ("breached",)}.get(args.fail_on or "", ())
+    return 1 if any(row.state_at(now) in failing for row, _rec, _tc in items) else 0
+
+
+@command("ticket")
+def _ticket(args: argparse.Namespace) -> int:
+    from sladesk_tui import output
+    from sladesk_tui.core.evaluate import evaluate
+    from sladesk_tui.store.db import connect
+    from sladesk_tui.store.instants import now_ts
+    from sladesk_tui.store.queries import agreements_for_versions, load_ticket
+
+    at = _lookup_at(args)
+    now = now_ts() if at is None else at
+    conn = connect(_db_path(args), readonly=True)
+    try:
+        record = load_ticket(conn, args.id, at=at)
+        if record is None:
+            raise InputError(f"no ticket {args.id!r}" + (f" as of {args.at}" if at is not None else ""))
+        books = agreements_for_versions(conn, [record.agreement_version])
+    finally:
+        conn.close()
+    tc = evaluate(record, books, now, explain=True)
+    if args.format == "json":
+        _emit(output.dump_json(output.ticket_json(record, tc, as_of=at)) + "\n")
+    elif args.format == "csv":
+        _emit(output.ticket_csv(record, tc))
+    else:
+        _emit(output.ticket_table(record, tc, now, style=output.Style.for_stream(sys.stdout),
+                                  width=output.table_width(sys.stdout), as_of=at))
+    return 0
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> int:
+    from sladesk_tui import output
+    from sladesk_tui.core.report import Period
+    from sladesk_tui.store.db import connect
+    from sladesk_tui.store.instants import now_ts
+    from sladesk_tui.store.reports import compliance_report
+
+    at = _lookup_at(args)
+    now = now_ts() if at is None else at
+    if args.month and (args.from_date or args.to_date):
+        raise InputError("give either --month or --from/--to, not both")
+    if bool(args.from_date) != bool(args.to_date):
+        raise InputError("--from and --to go together")
+    if args.month:
+        period = Period.month(args.month)
+    elif args.from_date:
+        period = Period.dates(args.from_date, args.to_date)
+    else:
+        period = Period.containing(now)
+    conn = connect(_db_path(args), readonly=True)
+    try:
+        report = compliance_report(conn, period, now, at=at, agreement=args.agreement, by=args.by)
+    finally:
+        conn.close()
+    if args.format == "json":
+        _emit(output.dump_json(output.report_json(report)) + "\n")
+    elif args.format == "csv":
+        _emit(output.report_csv(report))
+    else:
+        _emit(output.report_table(report, style=output.Style.for_stream(sys.stdout),
+                                  width=output.table_width(sys.stdout)))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, *, operator: str | None = None) -> int:

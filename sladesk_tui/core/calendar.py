@@ -383,8 +383,24 @@ def _parse_date_list(value: Any, where: str) -> frozenset[dt.date]:
     return frozenset(_parse_date(v, where) for v in value)
 
 
+# Country holidays computed earlier (a snapshot the store keeps with the agreements):
+# (country, subdiv) -> year -> dates. Importing `holidays` costs most of a second,
+# more than a whole lookup over SSH may take.
+_PROVIDED: dict[tuple[str, str | None], dict[int, frozenset[dt.date]]] = {}
+
+
+def provide_country_holidays(country: str, subdiv: str | None, year: int, dates: Iterable[dt.date]) -> None:
+    """Supply one year of a country's holidays from a snapshot instead of the `holidays`
+    package; a (country, subdiv) pair supplied this way also counts as a valid name."""
+    _PROVIDED.setdefault((country, subdiv), {})[year] = frozenset(dates)
+
+
 def _country_holidays(country: Any, subdiv: Any, years: list[int]) -> set[dt.date]:
-    """Public holidays from the `holidays` package (imported only when used: it is slow)."""
+    """Public holidays: the provided snapshot when it has every year asked for, else the
+    `holidays` package (imported only when used: it is slow)."""
+    known = _PROVIDED.get((country, subdiv)) if isinstance(country, str) else None
+    if known is not None and all(y in known for y in years):
+        return set().union(*(known[y] for y in years))
     import holidays
 
     if not isinstance(country, str) or not country:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sladesk_tui.core.canonical import canonical_json, sha256_hex
+
 # Every event type of SPEC §4.
 TICKET_EVENT_TYPES: frozenset[str] = frozenset(
     {
@@ -84,8 +86,6 @@ def event_digest(ev: Event) -> str:
 
     `at` enters as integer microseconds so float noise never makes a conflict.
     """
-    from sladesk_tui.core.canonical import canonical_json, sha256_hex
-
-    doc = {f: getattr(ev, f) for f in DIGEST_FIELDS if getattr(ev, f) is not None}
+    doc = {f: v for f in DIGEST_FIELDS if (v := getattr(ev, f)) is not None}
     doc["at"] = round(ev.at * 1_000_000)
     return sha256_hex(canonical_json(doc))

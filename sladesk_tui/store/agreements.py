@@ -22,6 +22,7 @@ from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.store.audit import RowRange, append_audit
 from sladesk_tui.store.db import write_tx
+from sladesk_tui.store.holidays import prime_holidays, snapshot_holidays
 from sladesk_tui.store.instants import iso_utc, now_ts
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def load_agreements_file(
                 for a in aset.agreements
             ],
         )
+        snapshot_holidays(conn, aset, ts)  # lookups then never import the slow `holidays` package
         covers = [RowRange("agreement_versions", version, version)]
         if aset.agreements:
             covers.append(RowRange("agreements", version, version))
@@ -120,6 +122,7 @@ def current_agreements(conn: sqlite3.Connection, version: int | None = None) -> 
         return 0, AgreementSet(calendars={}, agreements=())
     found = _cache.get(row["source_sha256"])
     if found is None:
+        prime_holidays(conn)
         text, name = conn.execute(
             "SELECT source_text, source_name FROM agreement_versions WHERE version = ?", (row["version"],)
         ).fetchone()

@@ -1,0 +1,138 @@
+"""Import throughput: N generated events, JSON Lines file -> fresh database, end to end.
+
+    uv run python benchmarks/import_bench.py               # 1,000,000 events
+    uv run python benchmarks/import_bench.py --events 100000
+
+Generates tickets of 6 events each (created, reply, status waiting, customer reply,
+status open, resolved), about a third under an agreement of the loaded file, writes
+them to a temporary JSONL file, then times `import_file` into a fresh database
+(parse, validate, idempotency look-ups, insert, tickets projection, audit row). The
+issue's target is <= 60 s for 1M events, stretch <= 20 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402
+from sladesk_tui.store.audit import verify  # noqa: E402
+from sladesk_tui.store.db import open_db  # noqa: E402
+from sladesk_tui.store.imports import import_file  # noqa: E402
+
+AGREEMENTS = """\
+[[calendar]]
+id = "berlin"
+tz = "Europe/Berlin"
+hours = { mon = ["09:00-17:00"], tue = ["09:00-17:00"], wed = ["09:00-17:00"], thu = ["09:00-17:00"], fri = ["09:00-16:00"] }
+
+[[agreement]]
+id = "acme-gold"
+name = "ACME Gold"
+customer = "acme"
+calendar = "berlin"
+valid_from = "2020-01-01"
+
+[agreement.targets]
+P1 = { response = "15m", resolution = "4h" }
+P2 = { response = "1h", resolution = "8h" }
+P3 = { response = "4h", resolution = "40h" }
+
+[[agreement]]
+id = "globex-24x7"
+name = "Globex premium"
+customer = "globex"
+calendar = "24x7"
+
+[agreement.targets]
+P1 = { response = "30m", resolution = "4h" }
+P2 = { response = "2h", resolution = "12h" }
+P3 = { response = "8h", resolution = "48h" }
+"""
+
+CUSTOMERS = ("acme", "globex", "initech")
+PRIORITIES = ("P1", "P2", "P3")
+STEPS = (("reply", {"author": "sam"}), ("status", {"status": "waiting"}), ("customer_reply", {}),
+         ("status", {"status": "open"}), ("resolved", {}))
+
+
+def generate(path: Path, events: int) -> int:
+    """Write `events` events (rounded up to whole tickets); return how many were written."""
+    start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.timezone.utc).timestamp()
+    written = 0
+    n = 0
+    with path.open("w", encoding="utf-8") as fh:
+        while written < events:
+            t = start + n * 37
+            tid = f"T-{n:07d}"
+            fh.write(json.dumps({
+                "id": f"{tid}-0", "type": "created", "ticket": tid, "at": _iso(t),
+                "customer": CUSTOMERS[n % 3], "service": "erp", "priority": PRIORITIES[n % 3],
+                "title": f"Generated ticket {n}",
+            }) + "\n")
+            for k, (etype, extra) in enumerate(STEPS, 1):
+                fh.write(json.dumps({"id": f"{tid}-{k}", "type": etype, "ticket": tid,
+                                     "at": _iso(t + k * 900), **extra}) + "\n")
+            written += 1 + len(STEPS)
+            n += 1
+    return written
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="sladesk-import-bench-"))
+    feed = tmp / "events.jsonl"
+    t0 = time.perf_counter()
+    count = generate(feed, args.events)
+    print(f"generated {count:,} events ({feed.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+
+    db = tmp / "bench.db"
+    conn = open_db(db)
+    (tmp / "sla.toml").write_text(AGREEMENTS, encoding="utf-8")
+    load_agreements_file(conn, tmp / "sla.toml", actor="bench", source="bench")
+
+    t0 = time.perf_counter()
+    report = import_file(conn, feed, actor="bench")
+    secs = time.perf_counter() - t0
+    assert report.inserted == count, report
+    print(f"import: {count:,} events in {secs:.1f} s = {count / secs:,.0f} events/s "
+          f"(target <= 60 s, stretch <= 20 s for 1M)")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {rss:,.0f} MB; database {os.path.getsize(db) / 1e6:.0f} MB")
+
+    t0 = time.perf_counter()
+    again = import_file(conn, feed, actor="bench")
+    secs = time.perf_counter() - t0
+    print(f"re-import of the same file: {again.already_present:,} already present in {secs:.1f} s")
+
+    t0 = time.perf_counter()
+    ok = verify(conn).ok
+    print(f"audit verify: {'ok' if ok else 'BROKEN'} in {time.perf_counter() - t0:.1f} s")
+    conn.close()
+    if args.keep:
+        print(f"kept {tmp}")
+    else:
+        for f in tmp.iterdir():
+            f.unlink()
+        tmp.rmdir()
+
+
+if __name__ == "__main__":
+    main()

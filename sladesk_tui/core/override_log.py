@@ -1,0 +1,246 @@
+"""The override log as leads read it: entries, filters, the review order and per-operator figures.
+
+Shared by the review screen and `sladesk overrides`, so both list, filter and count
+the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sladesk_tui.core.override_rules import CLOCK_KINDS
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.override_effects import BreachEffect
+    from sladesk_tui.core.overrides import Override
+    from sladesk_tui.core.tickets import Review
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One override with what a lead needs beside it.
+
+    `override.status` is derived from `review`, the latest review (None: pending).
+    `before`/`after` are the clock figures stored when it was made
+    (`override_effects.clock_figures`). `effect` is filled only when asked for
+    (it costs two engine runs).
+    """
+
+    override: Override
+    agreement_id: str | None
+    title: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    review: Review | None = None
+    effect: BreachEffect | None = None
+
+    @property
+    def status(self) -> str:
+        return self.override.status
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Every field None matches everything; `since`/`until` bound the override's instant [since, until)."""
+
+    status: str | None = None
+    operator: str | None = None
+    kind: str | None = None
+    reason: str | None = None
+    agreement: str | None = None
+    ticket: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def matches(self, e: LogEntry) -> bool:
+        o = e.override
+        return (
+            (self.status is None or o.status == self.status)
+            and (self.operator is None or o.operator == self.operator)
+            and (self.kind is None or o.kind == self.kind)
+            and (self.reason is None or o.reason == self.reason)
+            and (self.agreement is None or e.agreement_id == self.agreement)
+            and (self.ticket is None or o.ticket == self.ticket)
+            and (self.since is None or o.at >= self.since)
+            and (self.until is None or o.at < self.until)
+        )
+
+    def apply(self, entries: Iterable[LogEntry]) -> list[LogEntry]:
+        return [e for e in entries if self.matches(e)]
+
+
+def review_order(entries: Iterable[LogEntry]) -> list[LogEntry]:
+    """Pending first (oldest first: it has waited longest), then the reviewed ones newest first."""
+    pending = sorted((e for e in entries if e.status == "pending"), key=lambda e: (e.override.at, e.override.id))
+    done = sorted(
+        (e for e in entries if e.status != "pending"), key=lambda e: (e.override.at, e.override.id), reverse=True
+    )
+    return pending + done
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorStats:
+    """One operator's overrides, counted.
+
+    `turned_met`: overrides that turned a breached clock into a compliant one;
+    `turned_exempt`: ones that took a breached clock out of compliance.
+    """
+
+    operator: str
+    total: int = 0
+    by_kind: Mapping[str, int] = field(default_factory=dict)
+    by_reason: Mapping[str, int] = field(default_factory=dict)
+    pending: int = 0
+    approved: int = 0
+    rejected: int = 0
+    turned_met: int = 0
+    turned_exempt: int = 0
+
+    @property
+    def approval_rate(self) -> float | None:
+        """Approved among the reviewed ones; None before any review."""
+        reviewed = self.approved + self.rejected
+        return None if reviewed == 0 else self.approved / reviewed
+
+    def as_dict(self) -> dict[str, Any]:
+        rate = self.approval_rate
+        return {
+            "operator": self.operator,
+            "total": self.total,
+            "by_kind": dict(self.by_kind),
+            "by_reason": dict(self.by_reason),
+            "pending": self.pending,
+            "approved": self.approved,
+            "rejected": self.rejected,
+            "approval_rate": None if rate is None else round(rate, 4),
+            "turned_met": self.turned_met,
+            "turned_exempt": self.turned_exempt,
+        }
+
+
+def operator_stats(entries: Iterable[LogEntry]) -> list[OperatorStats]:
+    """Per-operator figures, operators in name order; entries without `effect` count no breach."""
+    groups: dict[str, list[LogEntry]] = {}
+    for e in entries:
+        groups.setdefault(e.override.operator, []).append(e)
+    out: list[OperatorStats] = []
+    for op in sorted(groups):
+        es = groups[op]
+        statuses = Counter(e.status for e in es)
+        out.append(
+            OperatorStats(
+                operator=op,
+                total=len(es),
+                by_kind=dict(sorted(Counter(e.override.kind for e in es).items())),
+                by_reason=dict(sorted(Counter(e.override.reason for e in es).items())),
+                pending=statuses["pending"],
+                approved=statuses["approved"],
+                rejected=statuses["rejected"],
+                turned_met=sum(1 for e in es if e.effect is not None and e.effect.met),
+                turned_exempt=sum(1 for e in es if e.effect is not None and e.effect.exempted and not e.effect.met),
+            )
+        )
+    return out
+
+
+# ---- output shapes (JSON objects, table and CSV rows) -----------------------------------
+
+
+def entry_dict(e: LogEntry) -> dict[str, Any]:
+    """An override as `sladesk overrides --format json` prints it (instants ISO 8601 UTC)."""
+    from sladesk_tui.core.override_effects import iso_z
+
+    o = e.override
+    r = e.review
+    return {
+        "id": o.id,
+        "ticket": o.ticket,
+        "title": e.title,
+        "agreement": e.agreement_id,
+        "kind": o.kind,
+        "clock": o.clock,
+        "at": iso_z(o.at),
+        "operator": o.operator,
+        "reason": o.reason,
+        "justification": o.justification,
+        "status": o.status,
+        "until": None if o.until is None else iso_z(o.until),
+        "by_s": o.by_s,
+        "responded_at": None if o.responded_at is None else iso_z(o.responded_at),
+        "to_priority": o.to_priority,
+        "ahead_of": o.ahead_of,
+        "before": dict(e.before),
+        "after": dict(e.after),
+        "review": None if r is None else {
+            "reviewer": r.reviewer, "decision": r.decision, "at": iso_z(r.at), "comment": r.comment,
+        },
+    }
+
+
+def parameter_text(o: Override, *, short: bool = False) -> str:
+    """The kind's parameter: `until 2026-11-27 10:30Z` (`short`: to the minute), `+2h`, `to P1`."""
+    from sladesk_tui.core.override_effects import iso_z
+    from sladesk_tui.core.queue import format_duration
+
+    def when(ts: float) -> str:
+        return iso_z(ts)[:16].replace("T", " ") + "Z" if short else iso_z(ts)
+
+    if o.until is not None:
+        return f"until {when(o.until)}"
+    if o.by_s is not None:
+        return f"+{format_duration(o.by_s)}"
+    if o.responded_at is not None:
+        return f"at {when(o.responded_at)}"
+    if o.to_priority is not None:
+        return f"to {o.to_priority}"
+    if o.ahead_of is not None:
+        return f"ahead of {o.ahead_of}"
+    return ""
+
+
+def entry_row(e: LogEntry, *, wide: bool = False) -> dict[str, Any]:
+    """A table row (`wide`: the whole justification and the review comment, for CSV)."""
+    from sladesk_tui.core.override_effects import iso_z
+
+    o = e.override
+    text = o.justification if wide else _clip(" ".join(o.justification.split()), 40)
+    row: dict[str, Any] = {
+        "id": o.id,
+        "at": iso_z(o.at) if wide else iso_z(o.at)[:16].replace("T", " "),
+        "ticket": o.ticket,
+        "kind": o.kind,
+        "clock": (o.clock or "all") if o.kind in CLOCK_KINDS else (o.clock or ""),
+        "param": parameter_text(o, short=not wide),
+        "operator": o.operator,
+        "reason": o.reason,
+        "status": o.status,
+        "reviewer": e.review.reviewer if e.review else "",
+        "justification": text,
+    }
+    if wide:
+        row["agreement"] = e.agreement_id or ""
+        row["comment"] = (e.review.comment or "") if e.review else ""
+    return row
+
+
+def stats_row(s: OperatorStats) -> dict[str, Any]:
+    rate = s.approval_rate
+    return {
+        "operator": s.operator,
+        "overrides": s.total,
+        "pending": s.pending,
+        "approved": s.approved,
+        "rejected": s.rejected,
+        "approval": "" if rate is None else f"{rate:.0%}",
+        "breach_to_met": s.turned_met,
+        "breach_to_exempt": s.turned_exempt,
+        "by_kind": " ".join(f"{k}:{n}" for k, n in s.by_kind.items()),
+        "by_reason": " ".join(f"{k}:{n}" for k, n in s.by_reason.items()),
+    }
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,0 +1,577 @@
+"""What the lookups print: tables for people, JSON and CSV for scripts (SPEC §8).
+
+Lookups run over SSH in one-second budgets, so this module imports nothing heavy
+(no Textual, no rich): the tables are fixed-width text laid out here.
+
+- Tables fit 80 columns (wider only on a wider terminal) and measure text in
+  terminal cells, so a wide character never pushes a column out of line. Colour
+  is added only on a terminal, never when `NO_COLOR` is set (no-color.org) or
+  `TERM=dumb`; every state is also written as a word.
+- Untrusted text (titles, names, justifications) passes `safe_text` in tables and
+  CSV: escape sequences and bidi controls never reach the reader's terminal.
+  CSV free-text cells starting with `= + - @` get a leading `'`, so a spreadsheet
+  never runs a ticket title as a formula.
+- JSON keeps the original text (scripts want it); C1 controls and bidi controls
+  are written as `\\uXXXX` escapes, so the JSON is safe to print to a terminal too.
+- Instants are ISO 8601 UTC (`...Z`) in JSON and CSV, `YYYY-MM-DD HH:MMZ` in tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import re
+import shutil
+import textwrap
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sladesk_tui.core.clocks import CLOCKS
+from sladesk_tui.core.override_effects import clock_figures, iso_z
+from sladesk_tui.core.queue import BADGES, cell_text, format_duration
+from sladesk_tui.core.text import BIDI_AND_SEPARATORS, safe_text
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.availability import Availability
+    from sladesk_tui.core.clocks import Clock, Segment
+    from sladesk_tui.core.evaluate import TicketClocks
+    from sladesk_tui.core.queue import QueueRow
+    from sladesk_tui.core.report import AgreementSummary, Report, ReportRow
+    from sladesk_tui.core.tickets import TicketRecord
+
+MIN_WIDTH = 80
+QueueItem = tuple["QueueRow", "TicketRecord", "TicketClocks"]
+
+_SGR = {"breached": "1;31", "at_risk": "33", "paused": "36", "ok": "32", "met": "32", "exempt": "35", "dim": "2",
+        "bold": "1"}
+_CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_JSON_UNSAFE = re.compile("[\u007f-\u009f" + "".join(chr(c) for c in sorted(BIDI_AND_SEPARATORS)) + "]")
+
+
+# ---- the terminal ---------------------------------------------------------------------
+
+
+class Style:
+    """Colour on or off, decided once per command from the stream and the environment."""
+
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+
+    @classmethod
+    def for_stream(cls, stream: IO[str]) -> Style:
+        isatty = getattr(stream, "isatty", None)
+        on = bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        return cls(on)
+
+    def __call__(self, text: str, what: str) -> str:
+        code = _SGR.get(what)
+        if not self.colour or not code or not text:
+            return text
+        return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def table_width(stream: IO[str]) -> int:
+    """The terminal's width on a terminal, at least 80; 80 when piped."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty and isatty():
+        return max(MIN_WIDTH, shutil.get_terminal_size((MIN_WIDTH, 24)).columns)
+    return MIN_WIDTH
+
+
+def cells(s: str) -> int:
+    """Terminal cells `s` takes: wide (East Asian) characters two, combining marks none."""
+    n = 0
+    for ch in s:
+        if unicodedata.combining(ch):
+            continue
+        n += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return n
+
+
+def fit(s: str, width: int, *, right: bool = False) -> str:
+    """`s` cut (with `…`) or padded to exactly `width` cells."""
+    if cells(s) > width:
+        out, used = [], 0
+        for ch in s:
+            w = cells(ch)
+            if used + w > width - 1:
+                break
+            out.append(ch)
+            used += w
+        s = "".join(out) + "…"
+    pad = " " * (width - cells(s))
+    return pad + s if right else s + pad
+
+
+def instant(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+
+
+def signed(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    text = format_duration(seconds)
+    return "-" + text if seconds < 0 and text != "0s" else text
+
+
+def dump_json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def csv_text(s: str | None) -> str:
+    """A free-text CSV cell: control characters neutralised, never a spreadsheet formula."""
+    t = safe_text(s)
+    return "'" + t if t.startswith(_CSV_FORMULA) else t
+
+
+def _money(x: float | None) -> str:
+    if x is None:
+        return ""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
+
+
+def _pct(r: float | None, digits: int = 1) -> str:
+    return "" if r is None else f"{r * 100:.{digits}f}%"
+
+
+def _round(x: float | None, n: int = 6) -> float | None:
+    return None if x is None else round(x, n)
+
+
+# ---- sladesk queue ---------------------------------------------------------------------
+
+
+def queue_json(items: Sequence[QueueItem], now: float) -> list[dict[str, Any]]:
+    """SPEC §8's queue list; text as recorded (the row's is made safe for tables)."""
+    return [
+        {
+            "id": rec.id,
+            "title": rec.title,
+            "priority": rec.priority,
+            "status": rec.status,
+            "agreement": rec.agreement_id,
+            "customer": rec.customer,
+            "assignee": rec.assignee,
+            "state": row.state_at(now),
+            "clocks": clock_figures(tc.adjusted),
+        }
+        for row, rec, tc in items
+    ]
+
+
+def queue_csv(items: Sequence[QueueItem], now: float) -> str:
+    header = ["id", "priority", "state", "status", "agreement", "customer", "assignee", "title"]
+    for name in CLOCKS:
+        header += [f"{name}_state", f"{name}_due_at", f"{name}_remaining_s"]
+    out = []
+    for r, _rec, tc in items:
+        line: list[Any] = [
+            csv_text(r.id), r.priority, r.state_at(now), r.status, r.agreement_id or "", csv_text(r.customer),
+            csv_text(r.assignee), csv_text(r.title),
+        ]
+        figs = clock_figures(tc.adjusted)
+        for name in CLOCKS:
+            f = figs.get(name, {})
+            line += [f.get("state", ""), f.get("due_at") or "", "" if f.get("remaining_s") is None else f["remaining_s"]]
+        out.append(line)
+    return _csv(header, out)
+
+
+def queue_table(items: Sequence[QueueItem], now: float, *, style: Style, width: int = MIN_WIDTH,
+                as_of: float | None = None) -> str:
+    """`ticket pri state reply resolution customer title`, most urgent first."""
+    fixed = (10, 3, 9, 13, 13, 10)
+    title_w = max(10, width - sum(fixed) - len(fixed))
+    head = ["ticket", "pri", "state", "reply", "resolution", "customer", "title"]
+    lines = [style(" ".join(fit(h, w) for h, w in zip(head, (*fixed, title_w))).rstrip(), "bold")]
+    for r, _rec, _tc in items:
+        state = r.state_at(now)
+        word = BADGES.get(state, "ok" if state == "ok" else "")
+        reply, label = r.reply_cell
+        reply_text = cell_text(r, reply, now, compact=True)
+        if label and reply_text:
+            reply_text = f"{label} {reply_text}"
+        cols = [r.id, r.priority, word, reply_text, cell_text(r, r.resolution, now, compact=True), r.customer, r.title]
+        text = [fit(c, w) for c, w in zip(cols, (*fixed, title_w))]
+        text[2] = style(text[2], state)
+        lines.append(" ".join(text).rstrip())
+    counts: dict[str, int] = {}
+    for r, _rec, _tc in items:
+        s = r.state_at(now)
+        counts[s] = counts.get(s, 0) + 1
+    summary = f"{len(items)} open · {counts.get('breached', 0)} breached · {counts.get('at_risk', 0)} at risk" \
+              f" · {counts.get('paused', 0)} paused"
+    when = f" · as of {instant(as_of)}" if as_of is not None else ""
+    lines.append(style(summary + when, "dim"))
+    return "\n".join(lines) + "\n"
+
+
+# ---- sladesk ticket --------------------------------------------------------------------
+
+
+def ticket_json(record: TicketRecord, tc: TicketClocks, *, as_of: float | None = None) -> dict[str, Any]:
+    zone = _zone_of(tc)
+    return {
+        "id": record.id,
+        "title": record.title,
+        "customer": record.customer,
+        "service": record.service,
+        "agreement": record.agreement_id,
+        "agreement_version": record.agreement_version,
+        "no_agreement_reason": tc.reason,
+        "priority": record.priority,
+        "status": record.status,
+        "assignee": record.assignee,
+        "as_of": None if as_of is None else iso_z(as_of),
+        "zone": str(zone),
+        "clocks": _clocks_json(tc.adjusted),
+        "raw_clocks": _clocks_json(tc.raw),
+        "overrides": [_override_json(o, record) for o in record.overrides],
+        "events": [_event_json(e) for e in record.events],
+    }
+
+
+def _clocks_json(clocks: Mapping[str, Clock]) -> dict[str, Any]:
+    figs = clock_figures(clocks)
+    for name, fig in figs.items():
+        c = clocks[name]
+        fig["reason"] = c.reason
+        if c.cycles:
+            fig["cycles"] = c.cycles
+            fig["breached_cycles"] = c.breached_cycles
+        fig["explanation"] = [
+            {"from": iso_z(s.start), "to": iso_z(s.end), "kind": s.kind, "note": s.note or None}
+            for s in c.explanation
+        ]
+    return figs
+
+
+def _override_json(o: Any, record: TicketRecord) -> dict[str, Any]:
+    reviews = [r for r in record.reviews if r.override_id == o.id]
+    return {
+        "id": o.id, "kind": o.kind, "clock": o.clock, "at": iso_z(o.at), "operator": o.operator,
+        "reason": o.reason, "justification": o.justification, "status": o.status,
+        "until": None if o.until is None else iso_z(o.until), "by_s": o.by_s,
+        "responded_at": None if o.responded_at is None else iso_z(o.responded_at),
+        "to_priority": o.to_priority, "ahead_of": o.ahead_of,
+        "reviews": [
+            {"id": r.id, "decision": r.decision, "reviewer": r.reviewer, "at": iso_z(r.at), "comment": r.comment}
+            for r in reviews
+        ],
+    }
+
+
+_EVENT_FIELDS = ("customer", "service", "priority", "title", "status", "assignee", "author", "agreement", "body")
+
+
+def _event_json(e: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"id": e.id, "type": e.type, "at": iso_z(e.at)}
+    for f in _EVENT_FIELDS:
+        v = getattr(e, f)
+        if v is not None:
+            d[f] = v
+    return d
+
+
+def ticket_csv(record: TicketRecord, tc: TicketClocks) -> str:
+    """One line per clock and view (adjusted, raw): the figures of SPEC §8's clock object."""
+    keys = ("state", "target_s", "elapsed_s", "remaining_s", "due_at", "breached_at", "stopped_at")
+    out = []
+    for view, clocks in (("adjusted", tc.adjusted), ("raw", tc.raw)):
+        for name, fig in clock_figures(clocks).items():
+            out.append([csv_text(record.id), view, name, *("" if fig[k] is None else fig[k] for k in keys)])
+    return _csv(["ticket", "view", "clock", *keys], out)
+
+
+def ticket_table(record: TicketRecord, tc: TicketClocks, now: float, *, style: Style, width: int = MIN_WIDTH,
+                 as_of: float | None = None) -> str:
+    zone = _zone_of(tc)
+    out: list[str] = []
+    out.append(style(fit(f"{safe_text(record.id)}  {safe_text(record.title)}", width).rstrip(), "bold"))
+    agreement = (f"{safe_text(record.agreement_id)} (v{record.agreement_version})" if record.agreement_id
+                 else safe_text(tc.reason or "no agreement in force"))
+    facts = [
+        f"customer {safe_text(record.customer)}", f"service {safe_text(record.service) or '-'}",
+        f"agreement {agreement}", f"priority {safe_text(record.priority)}", f"status {safe_text(record.status)}",
+        f"assignee {safe_text(record.assignee) or '-'}",
+    ]
+    out += textwrap.wrap(" · ".join(facts), width)
+    out.append(style(f"{'as of' if as_of is not None else 'now'} {instant(now)} · times UTC, timeline {zone}", "dim"))
+    out.append("")
+    out += _clock_table(tc.adjusted, "adjusted (overrides applied)" if tc.differs else "clocks", style)
+    if tc.differs:
+        out.append("")
+        out += _clock_table(tc.raw, "raw (overrides ignored)", style)
+    for name in CLOCKS:
+        c = tc.adjusted.get(name)
+        if c is None or not c.explanation:
+            continue
+        out.append("")
+        out.append(style(f"why: {name}", "bold"))
+        out += [fit(line, width).rstrip() for line in _timeline(c.explanation, zone)]
+    out.append("")
+    out.append(style(f"history ({len(record.events)} events)", "bold"))
+    for e in record.events:
+        out.append(fit(f"{instant(e.at)}  {e.type:<14} {_event_words(e)}", width).rstrip())
+    out.append("")
+    out.append(style(f"overrides ({len(record.overrides)})", "bold"))
+    for o in record.overrides:
+        head = f"#{o.id} {o.kind} {o.clock or 'all clocks'} by {safe_text(o.operator)} at {instant(o.at)}" \
+               f" · {o.reason} · {o.status.upper()}"
+        out.append(fit(head, width).rstrip())
+        out += textwrap.wrap(safe_text(o.justification), width, initial_indent="    ", subsequent_indent="    ")
+        for r in record.reviews:
+            if r.override_id == o.id:
+                note = f": {safe_text(r.comment)}" if r.comment else ""
+                out += textwrap.wrap(f"{r.decision} by {safe_text(r.reviewer)} at {instant(r.at)}{note}", width,
+                                     initial_indent="    ", subsequent_indent="      ")
+    return "\n".join(out) + "\n"
+
+
+def _clock_table(clocks: Mapping[str, Clock], title: str, style: Style) -> list[str]:
+    widths = (11, 9, 9, 9, 10, 30)
+    head = ("clock", "state", "target", "elapsed", "remaining", "due / breached / stopped")
+    lines = [style(title, "bold"), " ".join(fit(h, w) for h, w in zip(head, widths)).rstrip()]
+    for name in CLOCKS:
+        c = clocks.get(name)
+        if c is None:
+            continue
+        state = "missed" if c.state == "breached" and c.stopped_at is not None else c.state
+        if c.state == "n/a":
+            lines.append(f"{fit(name, widths[0])} {style(fit('n/a', widths[1]), 'dim')} {safe_text(c.reason or '')}"
+                         .rstrip())
+            continue
+        when = ""
+        if c.stopped_at is not None:
+            when = f"stopped {instant(c.stopped_at)}"
+        elif c.due_at is not None:
+            when = f"due {instant(c.due_at)}"
+        elif c.resumes_at is not None:
+            when = f"paused until {instant(c.resumes_at)}"
+        if c.breached_at is not None and c.stopped_at is None:
+            when = f"breached {instant(c.breached_at)}"
+        cols = [name, state, signed(c.target_s), signed(c.elapsed_s), signed(c.remaining_s), when]
+        text = [fit(v, w) for v, w in zip(cols, widths)]
+        text[1] = style(text[1], c.state)
+        lines.append(" ".join(text).rstrip())
+    return lines
+
+
+def _timeline(segments: Sequence[Segment], zone: dt.tzinfo) -> list[str]:
+    lines: list[str] = []
+    last_day = ""
+    for seg in segments:
+        start = dt.datetime.fromtimestamp(seg.start, zone)
+        day = start.strftime("%a %d %b")
+        prefix = day if day != last_day else " " * len(day)
+        last_day = day
+        if seg.kind == "rule":
+            lines.append(f"  {prefix} {start:%H:%M}{'':<10} * {safe_text(seg.note)}")
+            continue
+        end = dt.datetime.fromtimestamp(seg.end, zone)
+        end_text = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %H:%M}"
+        words = seg.kind if seg.kind != "closed" else "closed hours"
+        if seg.note:
+            words += f": {'override #' if seg.kind == 'held' else ''}{safe_text(seg.note)}"
+        lines.append(f"  {prefix} {start:%H:%M}-{end_text:<9} {words}  {format_duration(seg.end - seg.start)}")
+    return lines
+
+
+def _event_words(e: Any) -> str:
+    parts = [f"{f}={safe_text(getattr(e, f))}" for f in _EVENT_FIELDS if getattr(e, f) is not None]
+    return " ".join(parts)
+
+
+def _zone_of(tc: TicketClocks) -> dt.tzinfo:
+    if tc.calendar is not None:
+        return tc.calendar.zone
+    return ZoneInfo("UTC")
+
+
+# ---- sladesk report --------------------------------------------------------------------
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return {
+        "from": report.period.first.isoformat(),
+        "to": report.period.last.isoformat(),
+        "period": report.period.label,
+        "basis": report.basis,
+        "source": report.source,
+        "as_of": None if report.as_of is None else iso_z(report.as_of),
+        "by": report.by,
+        "rows": [_row_json(r) for r in report.rows],
+        "agreements": [_agreement_json(a) for a in report.agreements],
+    }
+
+
+def _row_json(r: ReportRow) -> dict[str, Any]:
+    c = r.counts
+    d: dict[str, Any] = {"agreement": r.agreement, "priority": r.priority}
+    if r.operator is not None:
+        d["operator"] = r.operator or None
+    d.update({
+        "clock": r.clock,
+        "tickets": c.tickets,
+        "raw": {"met": c.raw_met, "breached": c.raw_breached, "rate": _round(c.raw_rate)},
+        "adjusted": {"met": c.met, "breached": c.breached, "exempt": c.exempt, "rate": _round(c.rate)},
+        "penalty": r.penalty,
+        "penalty_raw": r.penalty_raw,
+        "currency": r.currency,
+    })
+    return d
+
+
+def _agreement_json(a: AgreementSummary) -> dict[str, Any]:
+    c = a.counts
+    p = a.penalty
+    return {
+        "agreement": a.id,
+        "name": a.name,
+        "customer": a.customer,
+        "version": a.version,
+        "tickets": c.tickets,
+        "raw": {"met": c.raw_met, "breached": c.raw_breached, "rate": _round(c.raw_rate)},
+        "adjusted": {"met": c.met, "breached": c.breached, "exempt": c.exempt, "rate": _round(c.rate)},
+        "penalty": None if p is None else {
+            "currency": p.currency, "per_breach": dict(p.per_breach), "monthly_cap": p.monthly_cap,
+            "raw": p.raw, "adjusted": p.adjusted, "raw_uncapped": p.raw_uncapped,
+            "adjusted_uncapped": p.adjusted_uncapped,
+        },
+        "availability_target": a.availability_target,
+        "availability": [_availability_json(v) for v in a.availability],
+        "valid_until": None if a.valid_until is None else a.valid_until.isoformat(),
+        "days_left": a.days_left,
+        "expiring_soon": a.expiring,
+        "expired": a.expired,
+    }
+
+
+def _availability_json(v: Availability) -> dict[str, Any]:
+    return {
+        "service": v.service, "target": v.target, "availability": round(v.ratio * 100, 4),
+        "period_s": v.period_s, "downtime_s": _round(v.downtime_s), "outages": v.outages,
+        "allowed_downtime_s": _round(v.allowed_downtime_s), "budget_left_s": _round(v.budget_left_s), "met": v.met,
+    }
+
+
+def report_csv(report: Report) -> str:
+    header = ["period", "agreement", "priority", "operator", "clock", "tickets", "raw_met", "raw_breached",
+              "raw_rate", "met", "breached", "exempt", "rate", "penalty_raw", "penalty", "currency"]
+    rows = []
+    for r in report.rows:
+        c = r.counts
+        rows.append([
+            report.period.label, r.agreement, r.priority or "", csv_text(r.operator), r.clock, c.tickets,
+            c.raw_met, c.raw_breached, "" if c.raw_rate is None else round(c.raw_rate, 6), c.met, c.breached,
+            c.exempt, "" if c.rate is None else round(c.rate, 6), "" if r.penalty_raw is None else r.penalty_raw,
+            "" if r.penalty is None else r.penalty, r.currency or "",
+        ])
+    return _csv(header, rows)
+
+
+_REPORT_COLS = (9, 11, 5, 6, 6, 7, 7, 6, 5, 7, 10)
+
+
+def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str:
+    p = report.period
+    when = f"as of {instant(report.as_of)}, {report.source}" if report.as_of is not None else report.source
+    out = [style(fit(f"Compliance {p.label} ({p.first} to {p.last}) · {when}", width).rstrip(), "bold")]
+    out += textwrap.wrap(report.basis[0].upper() + report.basis[1:] + ".", width)
+    first = {"priority": "priority", "operator": "operator", "agreement": ""}[report.by]
+    by_agreement: dict[str, list[ReportRow]] = {}
+    for r in report.rows:
+        by_agreement.setdefault(r.agreement, []).append(r)
+    shown = [a.id for a in report.agreements] + [a for a in by_agreement if report.for_agreement(a) is None]
+    if not shown:
+        out.append("")
+        out.append("No agreement and no stopped clock in this period.")
+    for aid in shown:
+        summary = report.for_agreement(aid)
+        out.append("")
+        title = aid if summary is None else f"{aid} · {safe_text(summary.name)} · v{summary.version}"
+        out.append(style(fit(title, width).rstrip(), "bold"))
+        rows = by_agreement.get(aid, [])
+        if rows:
+            lead, raw_w, adj_w = sum(_REPORT_COLS[:3]), sum(_REPORT_COLS[3:6]), sum(_REPORT_COLS[6:10])
+            out.append(" " * lead + fit(" " + "raw".center(raw_w - 1, "-"), raw_w)
+                       + fit(" " + "adjusted".center(adj_w - 1, "-"), adj_w))
+            out.append(_cols([first, "clock", "n", "met", "brch", "rate", "met", "brch", "exmp", "rate",
+                              "penalty"]).rstrip())
+            for r in rows:
+                out.append(_row_line(r, report.by, style))
+        else:
+            out.append(style("no clock stopped in this period", "dim"))
+        if summary is not None:
+            out += _summary_lines(summary, style, width)
+    return "\n".join(out) + "\n"
+
+
+def _cols(values: Sequence[str], colours: Sequence[str | None] = (), style: Style | None = None) -> str:
+    parts = []
+    for i, (v, w) in enumerate(zip(values, _REPORT_COLS)):
+        text = fit(v, w) if i < 2 else fit(v, w, right=True)
+        if style is not None and i < len(colours) and colours[i]:
+            text = style(text, colours[i])  # type: ignore[arg-type]
+        parts.append(text)
+    return "".join(parts)
+
+
+def _row_line(r: ReportRow, by: str, style: Style) -> str:
+    c = r.counts
+    first = {"priority": r.priority or "", "operator": safe_text(r.operator) or "(none)", "agreement": "all"}[by]
+    values = [first, r.clock, str(c.tickets), str(c.raw_met), str(c.raw_breached), _pct(c.raw_rate),
+              str(c.met), str(c.breached), str(c.exempt), _pct(c.rate), _money(r.penalty)]
+    colours: list[str | None] = [None] * 11
+    if c.raw_breached:
+        colours[4] = "breached"
+    if c.breached:
+        colours[7] = "breached"
+    return _cols(values, colours, style).rstrip()
+
+
+def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
+    out: list[str] = []
+    c = a.counts
+    if c.tickets:
+        out.append(f"total {c.tickets}: raw {_pct(c.raw_rate) or '-'} met, adjusted {_pct(c.rate) or '-'} met"
+                   f" ({c.exempt} exempt)")
+    p = a.penalty
+    if p is not None:
+        cap = f", cap {_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
+        line = f"penalty {p.currency} {_money(p.adjusted)} adjusted, {_money(p.raw)} raw{cap}"
+        if p.adjusted_uncapped > p.adjusted or p.raw_uncapped > p.raw:
+            line += f" (uncapped {_money(p.adjusted_uncapped)} / {_money(p.raw_uncapped)})"
+        out += textwrap.wrap(line, width)
+    if a.availability_target is not None:
+        if not a.availability:
+            out.append(f"availability target {a.availability_target:g}%: no outage recorded")
+        for v in a.availability:
+            verdict = style("MET", "met") if v.met else style("MISSED", "breached")
+            left = v.budget_left_s or 0.0
+            out.append(fit(
+                f"availability {safe_text(v.service)} {v.ratio * 100:.3f}% (target {v.target:g}%):"
+                f" down {format_duration(v.downtime_s)}, budget left {signed(left)}", width - 7).rstrip()
+                + f" {verdict}")
+    if a.valid_until is not None and (a.expiring or a.expired):
+        if a.expired:
+            out.append(style(f"EXPIRED on {a.valid_until}", "breached"))
+        else:
+            out.append(style(f"EXPIRES SOON: last day {a.valid_until} (in {a.days_left} days)", "at_risk"))
+    return out

@@ -1,0 +1,214 @@
+"""`sladesk import --follow FILE`: tail a growing events file into the store.
+
+A webhook relay or an export job appends to the file; the follower commits each
+batch of complete lines as it arrives, so the live queue follows the system of
+record. Behaviour a live feed needs, and `tail -F` users expect:
+
+- Starts at the beginning of the file: events already stored are skipped by id,
+  so restarting a follower is always safe.
+- A partial last line (no newline yet) waits until the writer completes it.
+- Rotation: while the path is missing (renamed away, not yet recreated) the old
+  file is still read, since its writer may not have switched yet. Once the path
+  names another file, the old one is read to its end (an unterminated last line
+  counts as complete: a rotated file no longer grows) and the new one from its
+  start. A file truncated in place (copytruncate) is read again from its start.
+- A bad line (unparsable, unknown ticket, conflicting id) is reported on the error
+  stream as ``FILE:LINE: reason`` and skipped: one bad event must not stop a feed.
+- A database busy for longer than the busy timeout only delays the batch: it is
+  retried on the next round, nothing is dropped.
+- Stops when `stop` is set or on KeyboardInterrupt (a batch being written then is
+  rolled back and will be re-read by the next follower).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, TextIO
+
+from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.eventfile import MAX_LINE_BYTES, EventReader
+from sladesk_tui.core.events import Event
+from sladesk_tui.store.db import open_db
+from sladesk_tui.store.imports import IngestResult, ingest
+
+_READ_SIZE = 1 << 20
+# Events committed per transaction at most, so a large backlog is not one huge commit.
+_MAX_BATCH = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class FollowReport:
+    """Totals of a follow session, when it stops."""
+
+    inserted: int
+    already_present: int
+    invalid: int
+    batches: int
+
+
+class Tail:
+    """The complete lines appended to a file, across rotation and truncation.
+
+    `read()` returns ``(generation, line)`` pairs (lines keep their b"\\n"); the
+    generation grows when a new file starts, so the parser's state (line numbers,
+    CSV header) is reset exactly there.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.generation = 0
+        self._fh: IO[bytes] | None = None
+        self._ino: tuple[int, int] | None = None
+        self._pos = 0
+        self._buf = b""
+        self._discarding = False  # inside an over-long line: drop bytes until its newline
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def read(self) -> list[tuple[int, bytes]]:
+        out: list[tuple[int, bytes]] = []
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        if self._fh is not None and st is not None and (st.st_dev, st.st_ino) != self._ino:
+            self._drain(out, final=True)  # rotated: finish the old file
+            self.close()
+        elif self._fh is not None and st is not None and st.st_size < self._pos:
+            self.close()  # truncated in place: what is left to read is a new file
+            self._buf, self._discarding = b"", False
+        if self._fh is None:
+            if st is None:
+                return out
+            try:
+                fh = open(self.path, "rb")  # noqa: SIM115 - kept open across calls
+            except FileNotFoundError:
+                return out
+            fst = os.fstat(fh.fileno())
+            self._fh, self._ino, self._pos = fh, (fst.st_dev, fst.st_ino), 0
+            self._buf, self._discarding = b"", False
+            self.generation += 1
+        self._drain(out, final=False)
+        return out
+
+    def _drain(self, out: list[tuple[int, bytes]], *, final: bool) -> None:
+        fh = self._fh
+        assert fh is not None
+        gen = self.generation
+        while True:
+            chunk = fh.read(_READ_SIZE)
+            if not chunk:
+                break
+            self._pos += len(chunk)
+            data = self._buf + chunk
+            start = 0
+            while True:
+                nl = data.find(b"\n", start)
+                if nl < 0:
+                    break
+                if self._discarding:
+                    self._discarding = False
+                else:
+                    out.append((gen, data[start : nl + 1]))
+                start = nl + 1
+            self._buf = data[start:]
+            if len(self._buf) > MAX_LINE_BYTES:
+                if not self._discarding:
+                    out.append((gen, self._buf))  # the parser reports it as too long
+                self._buf, self._discarding = b"", True
+        if final and self._buf and not self._discarding:
+            out.append((gen, self._buf))
+            self._buf = b""
+
+
+def follow(
+    db_path: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    actor: str,
+    source: str | None = None,
+    fmt: str = "auto",
+    poll_interval: float = 0.2,
+    stop: threading.Event | None = None,
+    err: TextIO | None = None,
+    on_batch: Callable[[IngestResult], None] | None = None,
+) -> FollowReport:
+    """Tail `path` into the database at `db_path` until `stop` is set or interrupted.
+
+    Errors go to `err` (default stderr) as ``sladesk: FILE:LINE: reason``; `on_batch`
+    is called after each committed batch. A missing file at the start is an
+    InputError (a typo must not wait forever); later it only means "rotating".
+    """
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise InputError("no such file", where=name)
+    source = source or f"import:{name}"
+    stop = stop or threading.Event()
+    tail = Tail(name)
+    reader: EventReader | None = None
+    generation = 0
+    pending: list[Event] = []
+    totals = [0, 0, 0, 0]
+
+    def report(e: InputError) -> None:
+        totals[2] += 1
+        print(f"sladesk: {e}", file=err or sys.stderr, flush=True)
+
+    conn = open_db(db_path)
+    try:
+        while not stop.is_set():
+            for gen, line in tail.read():
+                if reader is None or gen != generation:
+                    reader, generation = EventReader(name, fmt), gen
+                try:
+                    out = reader.feed(line)
+                except InputError as exc:  # a bad CSV header: nothing of this file can be read
+                    report(exc)
+                    out = None
+                    reader = _Refusing(name)
+                if out is None:
+                    continue
+                item = out[1]
+                if isinstance(item, Event):
+                    pending.append(item)
+                else:
+                    report(item)
+            while pending and not stop.is_set():
+                batch, rest = pending[:_MAX_BATCH], pending[_MAX_BATCH:]
+                try:
+                    result = ingest(conn, batch, actor=actor, source=source, name=name, skip_invalid=True)
+                except sqlite3.OperationalError as exc:  # busy past the timeout: retry next round
+                    print(f"sladesk: {name}: database busy ({exc}); retrying", file=err or sys.stderr, flush=True)
+                    break
+                pending = rest
+                for e in result.errors:
+                    report(e)
+                totals[0] += result.inserted
+                totals[1] += result.already_present
+                totals[3] += 1
+                if on_batch is not None:
+                    on_batch(result)
+            if stop.wait(poll_interval):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tail.close()
+        conn.close()
+    return FollowReport(inserted=totals[0], already_present=totals[1], invalid=totals[2], batches=totals[3])
+
+
+class _Refusing(EventReader):
+    """Stands in for the parser of a file whose CSV header is bad: ignores its lines
+    (already reported once) until the file is rotated."""
+
+    def feed(self, line: str | bytes) -> None:  # type: ignore[override]
+        return None

@@ -1,0 +1,194 @@
+"""Reads the screens and lookups need: open tickets with their history, one ticket, change detection.
+
+Every function takes a connection and reads inside one short snapshot (or the
+caller's, when one is already open): an open snapshot pins the WAL (NOTES), so
+nothing here keeps one across calls. The queue reloads thousands of tickets, so the
+open set comes in three ordered queries (tickets, events, overrides) grouped in
+Python; rows become core values positionally, which is several times cheaper than
+by name.
+
+As of an instant (`at`, for `--at`): events after `at`, overrides made after `at` and
+reviews after `at` are ignored, and a ticket's row is replayed from its remaining
+events with the importer's own projection. Instants are event times (when it
+happened), not when the row reached the database: a late import of an earlier
+event changes the past it describes. The governing agreement is the one chosen at
+creation, so an as-of view uses the same version as today's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from itertools import groupby, starmap
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING
+
+from sladesk_tui.core.events import Event
+from sladesk_tui.core.overrides import Override
+from sladesk_tui.core.tickets import Review, TicketRecord
+from sladesk_tui.store.db import read_tx
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.agreements import AgreementSet
+    from sladesk_tui.core.evaluate import TicketClocks
+
+# Column lists in the order of the core dataclasses' fields: rows unpack positionally.
+_TICKET_COLS = (
+    "t.id, t.customer, t.service, t.title, t.priority, t.status, t.assignee, t.agreement_id,"
+    " t.agreement_version, t.no_agreement_reason, t.is_open, t.created_ts, t.updated_ts, t.ended_ts"
+)
+_EVENT_COLS = (
+    "e.id, e.type, e.ts, e.ticket, e.seq, e.customer, e.service, e.priority, e.title, e.status,"
+    " e.assignee, e.author, e.agreement, e.body"
+)
+# The status column is the latest review's decision (of those up to `at`), else pending.
+_OVERRIDE_COLS = (
+    "o.id, o.ticket, o.kind, o.ts, o.operator, o.reason, o.justification, o.clock,"
+    " COALESCE((SELECT r.decision FROM reviews r WHERE r.override_id = o.id{review_at}"
+    " ORDER BY r.id DESC LIMIT 1), 'pending'),"
+    " o.until_ts, o.by_s, o.responded_ts, o.to_priority, o.ahead_of"
+)
+_REVIEW_COLS = "r.id, r.override_id, r.decision, r.reviewer, r.ts, r.comment"
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    """Changes whenever another connection commits (about 5 µs): poll it to refresh a screen."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def load_open_tickets(conn: sqlite3.Connection, *, at: float | None = None) -> list[TicketRecord]:
+    """Every open ticket (open as of `at`, when given) with its events and overrides, by id."""
+    if at is None:
+        where, params = "t.is_open = 1", {}
+    else:
+        # A superset of the tickets open at `at`: created by then and not ended for
+        # good before it (ended_ts is the start of the current ended stretch).
+        where, params = "t.created_ts <= :at AND (t.is_open = 1 OR t.ended_ts > :at)", {"at": at}
+    with _snapshot(conn):
+        records = _load(conn, where, params, at)
+    if at is not None:
+        records = [r for r in records if r.is_open]
+    return records
+
+
+def load_ticket(conn: sqlite3.Connection, ticket_id: str, *, at: float | None = None) -> TicketRecord | None:
+    """One ticket, open or ended, with its whole history, overrides and their reviews.
+
+    None when it does not exist (or, as of `at`, did not exist yet).
+    """
+    where, params = "t.id = :id", {"id": ticket_id}
+    if at is not None:
+        where += " AND t.created_ts <= :at"
+        params["at"] = at
+    with _snapshot(conn):
+        records = _load(conn, where, params, at, with_reviews=True)
+    return records[0] if records else None
+
+
+def agreements_for_versions(conn: sqlite3.Connection, versions: Iterable[int | None]) -> dict[int, AgreementSet]:
+    """Each agreements version named (None and 0 skipped) parsed once: the `evaluate` input."""
+    from sladesk_tui.store.agreements import current_agreements
+
+    out: dict[int, AgreementSet] = {}
+    for v in versions:
+        if v and v not in out:
+            out[v] = current_agreements(conn, v)[1]
+    return out
+
+
+def evaluate_open_tickets(
+    conn: sqlite3.Connection, now: float, *, at: float | None = None, explain: bool = False
+) -> list[tuple[TicketRecord, TicketClocks]]:
+    """The open tickets and their clocks at `now` (as of `at`, the clocks are at `at`)."""
+    from sladesk_tui.core.evaluate import evaluate
+
+    with _snapshot(conn):
+        records = load_open_tickets(conn, at=at)
+        books = agreements_for_versions(conn, {r.agreement_version for r in records})
+    when = now if at is None else at
+    return [(r, evaluate(r, books, when, explain=explain)) for r in records]
+
+
+# ---- internals ----------------------------------------------------------------------
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """The caller's snapshot when it holds one, else a short one of our own."""
+    if conn.in_transaction:
+        yield
+        return
+    with read_tx(conn):
+        yield
+
+
+def _load(
+    conn: sqlite3.Connection, where: str, params: dict[str, object], at: float | None, *, with_reviews: bool = False
+) -> list[TicketRecord]:
+    cur = conn.cursor()
+    cur.row_factory = None  # plain tuples: unpacked positionally into the core values
+    event_at = "" if at is None else " AND e.ts <= :at"
+    override_at = "" if at is None else " AND o.ts <= :at"
+    review_at = "" if at is None else " AND r.ts <= :at"
+
+    tickets = cur.execute(f"SELECT {_TICKET_COLS} FROM tickets t WHERE {where} ORDER BY t.id", params).fetchall()
+    if not tickets:
+        return []
+    # `IN (subquery)` walks the ids in order and events_ticket gives (ticket, ts, seq)
+    # order for free; a join needs a temporary B-tree to sort (EXPLAIN QUERY PLAN).
+    chosen = f"(SELECT t.id FROM tickets t WHERE {where})"
+    cur.execute(
+        f"SELECT {_EVENT_COLS} FROM events e WHERE e.ticket IN {chosen}{event_at} ORDER BY e.ticket, e.ts, e.seq",
+        params,
+    )
+    events = {tid: tuple(group) for tid, group in groupby(starmap(Event, cur), key=attrgetter("ticket"))}
+    cols = _OVERRIDE_COLS.format(review_at=review_at)
+    cur.execute(
+        f"SELECT {cols} FROM overrides o WHERE o.ticket IN {chosen}{override_at} ORDER BY o.ticket, o.ts, o.id",
+        params,
+    )
+    overrides = {tid: tuple(group) for tid, group in groupby(starmap(Override, cur), key=attrgetter("ticket"))}
+    reviews: dict[str, tuple[Review, ...]] = {}
+    if with_reviews:
+        cur.execute(
+            f"SELECT o.ticket, {_REVIEW_COLS} FROM overrides o JOIN reviews r ON r.override_id = o.id"
+            f" WHERE o.ticket IN {chosen}{override_at}{review_at} ORDER BY o.ticket, r.id",
+            params,
+        )
+        reviews = {tid: tuple(Review(*row[1:]) for row in group) for tid, group in groupby(cur, key=itemgetter(0))}
+
+    out = []
+    for row in tickets:
+        tid = row[0]
+        record = TicketRecord(
+            *row[:10], bool(row[10]), *row[11:],
+            events=events.get(tid, ()), overrides=overrides.get(tid, ()), reviews=reviews.get(tid, ()),
+        )
+        out.append(record if at is None else _as_of(record))
+    return out
+
+
+def _as_of(record: TicketRecord) -> TicketRecord:
+    """The row as its (already filtered) events leave it, by the importer's own projection.
+
+    The first event is the `created` one: the importer refuses anything older than a
+    ticket's creation, and the caller keeps only tickets created by `at`.
+    """
+    from sladesk_tui.store.imports import _Ticket
+
+    created, *later = record.events
+    t = _Ticket(record.id)
+    t.start(
+        created.at, created.customer, created.service, created.title, created.priority,  # type: ignore[arg-type]
+        created.assignee,
+    )
+    for ev in later:
+        t.apply(ev.type, ev.at, ev.priority, ev.status, ev.assignee)
+    return replace(
+        record,
+        customer=t.customer, service=t.service, title=t.title, priority=t.priority, status=t.status,
+        assignee=t.assignee, is_open=t.is_open, created_ts=t.created_ts, updated_ts=t.updated_ts,
+        ended_ts=t.ended_ts,
+    )

@@ -1,0 +1,118 @@
+"""The compliance report's reads: the daily rollup today, the log replayed as of an instant.
+
+Both paths read inside one short snapshot and hand `core.report.build_report` the
+same kind of rows, so a report as of an instant after every write equals the stored
+one (tests/store/test_outcomes.py holds them to it).
+
+As of an instant (`--at`) nothing stored is trusted: the tickets whose clocks can
+have stopped in the period are replayed from their events, overrides and reviews up
+to that instant, the agreements are the versions loaded by then, and outages are
+cut at it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from sladesk_tui.core.availability import merge_outages
+from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.report import Period, Report, Tally, Terms, build_report, tallies, ticket_outcomes
+from sladesk_tui.store.queries import _load, _snapshot, agreements_for_versions
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.agreements import AgreementSet
+
+_TALLY_COLS = (
+    "day, agreement_id, agreement_version, priority, clock, operator,"
+    " n, raw_met, raw_breached, adj_met, adj_breached, adj_exempt"
+)
+# The rollup read: a range of its primary key (see tests/store/test_outcomes.py).
+ROLLUP_QUERY = f"SELECT {_TALLY_COLS} FROM outcome_days WHERE day BETWEEN :first AND :last"
+
+
+def compliance_report(
+    conn: sqlite3.Connection,
+    period: Period,
+    now: float,
+    *,
+    at: float | None = None,
+    agreement: str | None = None,
+    by: str = "priority",
+) -> Report:
+    """The report of `period`: from the stored outcomes, or replayed as of `at`.
+
+    `now` is the instant expiry and ongoing outages are judged at (`at` when given).
+    """
+    when = now if at is None else at
+    with _snapshot(conn):
+        if agreement is not None and conn.execute("SELECT 1 FROM agreements WHERE id = ?", (agreement,)).fetchone() is None:
+            known = ", ".join(r[0] for r in conn.execute("SELECT DISTINCT id FROM agreements ORDER BY id"))
+            raise InputError(f"--agreement: no agreement {agreement!r} (known: {known or 'none loaded'})")
+        if at is None:
+            rows = _stored_tallies(conn, period, agreement)
+        else:
+            rows = _replayed_tallies(conn, period, at, agreement)
+        latest = _latest_version(conn, at)
+        versions = {t.agreement_version for t in rows} | ({latest} if latest else set())
+        books = agreements_for_versions(conn, versions)
+        outage_events = _outage_events(conn, period, when)
+    terms = {
+        (a.id, v): Terms(a, v, aset.zone_of(a.calendar))
+        for v, aset in books.items()
+        for a in aset.agreements
+    }
+    listed = [terms[(a.id, latest)] for a in books[latest].agreements] if latest else []
+    return build_report(
+        rows, terms, listed, merge_outages(outage_events, when), period, when,
+        by=by, agreement=agreement, as_of=at,
+    )
+
+
+def _stored_tallies(conn: sqlite3.Connection, period: Period, agreement: str | None) -> list[Tally]:
+    sql, params = ROLLUP_QUERY, {"first": period.first.isoformat(), "last": period.last.isoformat()}
+    if agreement is not None:
+        sql += " AND agreement_id = :agreement"
+        params["agreement"] = agreement
+    cur = conn.cursor()
+    cur.row_factory = None
+    return [Tally(*row) for row in cur.execute(sql, params)]
+
+
+def _replayed_tallies(conn: sqlite3.Connection, period: Period, at: float, agreement: str | None) -> list[Tally]:
+    """Outcomes as of `at`, of the tickets whose clocks can have stopped in `period`.
+
+    A superset is loaded (created by the period's end, and open or ended after its
+    start, in any zone); `build_report` keeps the days inside the period.
+    """
+    lo, hi = period.widest_bounds()
+    where = "t.agreement_id IS NOT NULL AND t.created_ts <= :hi AND (t.is_open = 1 OR t.ended_ts >= :lo)"
+    params: dict[str, object] = {"hi": min(hi, at), "lo": lo}
+    if agreement is not None:
+        where += " AND t.agreement_id = :agreement"
+        params["agreement"] = agreement
+    records = _load(conn, where, params, at)
+    books: dict[int, AgreementSet] = agreements_for_versions(conn, {r.agreement_version for r in records})
+    return tallies(o for r in records for o in ticket_outcomes(r, books, at))
+
+
+def _latest_version(conn: sqlite3.Connection, at: float | None) -> int:
+    if at is None:
+        row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM agreement_versions").fetchone()
+    else:
+        row = conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM agreement_versions WHERE loaded_ts <= ?", (at,)
+        ).fetchone()
+    return int(row[0])
+
+
+def _outage_events(conn: sqlite3.Connection, period: Period, when: float) -> list[tuple[str, str, float]]:
+    """Outage events up to the period's end (and `when`), in `(at, arrival)` order."""
+    _lo, hi = period.widest_bounds()
+    cur = conn.cursor()
+    cur.row_factory = None
+    return cur.execute(
+        "SELECT service, type, ts FROM events WHERE type IN ('outage_start', 'outage_end')"
+        " AND ts <= ? ORDER BY ts, seq",
+        (min(hi, when),),
+    ).fetchall()

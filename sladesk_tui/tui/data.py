@@ -1,0 +1,231 @@
+"""What the screens need from the store, in one place: the desk handle and the queue feed.
+
+`Desk` is what every screen reaches through `self.app.desk`: the database path, the
+operator (the login user, fixed at start), the injected clock, and a connection for
+the UI thread. sqlite3 connections belong to the thread that opened them, so a
+worker opens its own (`Desk.open()`), as `StoreQueueSource` does.
+
+`StoreQueueSource` is the queue's feed. It runs in the queue screen's worker thread:
+`poll()` asks `PRAGMA data_version` (microseconds) and only when another connection
+committed does it reload, and then only the tickets whose events, overrides or
+reviews arrived since the last look; a new agreements version reloads everything.
+The clock engine runs here, off the UI thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from sladesk_tui.core.queue import QueueRow, build_row
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.agreements import AgreementSet
+    from sladesk_tui.core.calendar import BusinessCalendar
+    from sladesk_tui.core.tickets import TicketRecord
+
+Clock = Callable[[], float]
+
+DESK_CALENDAR = "desk"
+"""The calendar id, in the agreements file, of the desk's own hours (off-shift flags)."""
+
+# Past this many changed tickets a full reload is cheaper than one query each.
+_INCREMENTAL_LIMIT = 200
+
+
+class QueueSource(Protocol):
+    """Rows for the queue; lives in one worker thread."""
+
+    def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
+        """All open rows if anything changed since the last call (or `force`), else None."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Desk:
+    """The app's handle on the data: see the module docstring."""
+
+    db_path: str
+    operator: str
+    clock: Clock
+    _conn: sqlite3.Connection | None = None
+
+    def now(self) -> float:
+        return self.clock()
+
+    def open(self) -> sqlite3.Connection:
+        """A new connection for the calling thread; the caller closes it."""
+        from sladesk_tui.store.db import connect
+
+        return connect(self.db_path)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The UI thread's connection (opened on first use, closed when the app exits)."""
+        if self._conn is None:
+            self._conn = self.open()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+@dataclass
+class _Marks:
+    """How far the feed has read: the newest event, override and review it has seen."""
+
+    event_seq: int = 0
+    override_id: int = 0
+    review_id: int = 0
+    agreements: int = -1
+
+
+class StoreQueueSource:
+    """The queue feed from the SQLite store (one thread; see the module docstring)."""
+
+    def __init__(self, desk: Desk) -> None:
+        self._desk = desk
+        self._conn: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._marks = _Marks()
+        self._rows: dict[str, QueueRow] = {}
+        self._records: dict[str, TicketRecord] = {}
+        self._agreements: dict[int, AgreementSet] = {}
+        self._desk_calendar: BusinessCalendar | None = None
+        self._recompute_at = float("inf")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
+        from sladesk_tui.store.db import read_tx
+
+        if self._conn is None:
+            self._conn = self._desk.open()
+        conn = self._conn
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        if version == self._version and not force and now < self._recompute_at:
+            return None
+        news = True
+        with read_tx(conn):
+            marks = self._read_marks(conn)
+            if force or marks.agreements != self._marks.agreements or not self._rows:
+                self._reload_all(conn, now)
+            else:
+                changed = self._changed_since(conn, self._marks)
+                due = {tid for tid, r in self._rows.items() if r.recompute_at is not None and r.recompute_at <= now}
+                if not changed and not due:
+                    news = False  # another table moved (audit log, roles): nothing to show
+                elif len(changed) + len(due) > _INCREMENTAL_LIMIT:
+                    self._reload_all(conn, now)
+                else:
+                    self._reload_some(conn, changed, due, now)
+        # Recorded only once the read succeeded: a failed one is retried next poll.
+        self._version = version
+        self._marks = marks
+        pending = [r.recompute_at for r in self._rows.values() if r.recompute_at is not None]
+        self._recompute_at = min(pending, default=float("inf"))
+        return list(self._rows.values()) if news else None
+
+    # ---- reading ----------------------------------------------------------------
+
+    @staticmethod
+    def _read_marks(conn: sqlite3.Connection) -> _Marks:
+        row = conn.execute(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events),"
+            " (SELECT COALESCE(MAX(id), 0) FROM overrides),"
+            " (SELECT COALESCE(MAX(id), 0) FROM reviews),"
+            " (SELECT COALESCE(MAX(version), 0) FROM agreement_versions)"
+        ).fetchone()
+        return _Marks(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+    @staticmethod
+    def _changed_since(conn: sqlite3.Connection, m: _Marks) -> set[str]:
+        rows = conn.execute(
+            "SELECT ticket FROM events WHERE seq > ? AND ticket IS NOT NULL"
+            " UNION SELECT ticket FROM overrides WHERE id > ?"
+            " UNION SELECT o.ticket FROM reviews r JOIN overrides o ON o.id = r.override_id WHERE r.id > ?",
+            (m.event_seq, m.override_id, m.review_id),
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _agreement_set(self, conn: sqlite3.Connection, version: int) -> AgreementSet:
+        found = self._agreements.get(version)
+        if found is None:
+            from sladesk_tui.store.agreements import current_agreements
+
+            _, found = current_agreements(conn, version or None)
+            self._agreements[version] = found
+        return found
+
+    def _reload_all(self, conn: sqlite3.Connection, now: float) -> None:
+        from sladesk_tui.store.agreements import latest_version
+        from sladesk_tui.store.queries import load_open_tickets
+
+        self._agreements.clear()
+        latest = latest_version(conn)
+        self._desk_calendar = None
+        if latest:
+            from sladesk_tui.core.agreements import build_calendar
+
+            newest = self._agreement_set(conn, latest)
+            if DESK_CALENDAR in newest.calendars:
+                self._desk_calendar = build_calendar(newest, DESK_CALENDAR)
+        records = load_open_tickets(conn)
+        self._records = {r.id: r for r in records}
+        self._rows = {r.id: self._row(conn, r, now) for r in records}
+        _settle_heap()
+
+    def _reload_some(self, conn: sqlite3.Connection, changed: set[str], due: set[str], now: float) -> None:
+        from sladesk_tui.store.queries import load_ticket
+
+        for tid in changed:
+            record = load_ticket(conn, tid)
+            if record is None or not record.is_open:
+                self._records.pop(tid, None)
+                self._rows.pop(tid, None)
+            else:
+                self._records[tid] = record
+        for tid in changed | due:
+            record = self._records.get(tid)
+            if record is not None:
+                self._rows[tid] = self._row(conn, record, now)
+
+    def _row(self, conn: sqlite3.Connection, record: TicketRecord, now: float) -> QueueRow:
+        from sladesk_tui.core.agreements import ALWAYS
+        from sladesk_tui.core.evaluate import evaluate
+
+        if record.agreement_version:
+            self._agreement_set(conn, record.agreement_version)
+        result = evaluate(record, self._agreements, now)
+        calendar = result.calendar
+        if result.agreement is not None and result.agreement.calendar.startswith(ALWAYS):
+            calendar = None  # 24x7: business time is wall-clock time, no lookup needed
+        raw = result.raw if result.differs else None
+        return build_row(record, result.adjusted, now, calendar=calendar, desk_calendar=self._desk_calendar, raw_clocks=raw)
+
+
+def _settle_heap() -> None:
+    """Take the freshly loaded queue out of the cyclic garbage collector's sight.
+
+    At 10k tickets the heap holds a few hundred thousand long-lived objects (rows,
+    events); every full collection walks them all (50-80 ms, GIL held), and the
+    rendering caches make one happen every twenty-odd countdown ticks: a visible
+    stutter. Frozen objects are skipped by collections (refcounting still frees
+    them: rows and records hold no cycles). Unfreezing first lets this collection
+    reclaim whatever cyclic garbage was frozen last time, so nothing leaks past the
+    next full reload.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+

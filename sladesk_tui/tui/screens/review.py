@@ -1,0 +1,586 @@
+"""The leads' review screen (key `L`): the override log, pending first, and the decision.
+
+A lead walks the list (pending overrides first, oldest first: they have waited
+longest), reads the detail (justification, the clock figures stored before and
+after, earlier reviews, the ticket's timeline) and approves (`a`) or rejects (`x`,
+with a required comment). Filters (`f`) narrow by status, operator, kind, reason,
+agreement and a date range; `t` switches to per-operator figures (overrides by
+kind and reason, approval rate, breaches turned into met clocks).
+
+Anyone may open it (the log is no secret on a desk) but the rules are the store's:
+a non-lead, or the override's own operator, is told why and nothing is written.
+The same `core.override_rules.review_problem` answers at once on screen, and
+`store.overrides.review_override` answers again under the write lock.
+
+Reads and writes run in thread workers with their own connections; a generation
+number drops a slow old load. The screen reloads after its own writes and when
+another connection commits (`PRAGMA data_version`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Select, Static
+
+from sladesk_tui.core.clocks import CLOCKS
+from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.override_effects import figure_text
+from sladesk_tui.core.override_log import LogEntry, LogFilter, OperatorStats, operator_stats, parameter_text
+from sladesk_tui.core.override_rules import DECISIONS, review_problem
+from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
+from sladesk_tui.core.text import safe_text
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.tickets import Review, TicketRecord
+    from sladesk_tui.tui.app import SladeskApp
+    from sladesk_tui.tui.data import Desk
+
+ANY = "any"
+TIMELINE_EVENTS = 12
+FIGURE_COLUMNS = ("operator", "overrides", "pending", "approved", "rejected", "rate", "→met", "→exempt")
+
+
+@dataclass(frozen=True, slots=True)
+class LogView:
+    """One load: the filtered entries in review order, the reader's role, the filter choices."""
+
+    entries: tuple[LogEntry, ...]
+    is_lead: bool
+    choices: dict[str, list[str]]
+    counts: dict[str, int]
+
+
+def load_log_view(desk: Desk, filt: LogFilter, *, effects: bool, now: float) -> LogView:
+    """Read the log on a connection of the calling thread."""
+    from collections import Counter
+
+    from sladesk_tui.core.override_log import review_order
+    from sladesk_tui.store.overrides import load_log, log_choices
+    from sladesk_tui.store.roles import is_lead
+
+    conn = desk.open()
+    try:
+        entries = load_log(conn, filt, effects=effects, now=now)
+        lead = is_lead(conn, desk.operator)
+        choices = log_choices(conn)
+    finally:
+        conn.close()
+    counts = Counter(e.status for e in entries)
+    return LogView(tuple(review_order(entries)), lead, choices, {s: counts[s] for s in STATUSES})
+
+
+class CommentDialog(ModalScreen[str | None]):
+    """The comment a rejection needs: enter confirms (not when blank), escape cancels."""
+
+    CSS_PATH = "review.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, override_id: int, ticket: str) -> None:
+        super().__init__()
+        self._heading = f"Reject override {override_id} on {safe_text(ticket)}: why?"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="comment-box"):
+            yield Static(Content(self._heading), id="comment-title")
+            yield Input(placeholder="a comment for the operator (required)", max_length=2000, id="comment")
+            yield Static(Content("enter reject · escape cancel"), id="comment-hint")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value.strip():
+            self.query_one("#comment-hint", Static).update(Content("✗ a rejection needs a comment saying why"))
+            return
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReviewScreen(Screen[None]):
+    """The override log for leads (see the module docstring)."""
+
+    CSS_PATH = "review.tcss"
+    AUTO_FOCUS = "#review-list"
+    BINDINGS = [
+        Binding("a", "approve", "Approve", tooltip="Approve the highlighted override (leads)"),
+        Binding("x", "reject", "Reject", tooltip="Reject the highlighted override, with a comment (leads)"),
+        Binding("f", "filters", "Filters", tooltip="Show or hide the filters"),
+        Binding("t", "figures", "Figures", tooltip="Per-operator figures / the list"),
+        Binding("g", "open_ticket", "Ticket", show=False, tooltip="Open the override's ticket"),
+        Binding("escape", "back", "Back", tooltip="Close the filters, or go back"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, generation: int, view: LogView) -> None:
+            super().__init__()
+            self.generation = generation
+            self.view = view
+
+    class DetailLoaded(Message):
+        def __init__(self, override_id: int, record: TicketRecord | None, reviews: list[Review]) -> None:
+            super().__init__()
+            self.override_id = override_id
+            self.record = record
+            self.reviews = reviews
+
+    class Failed(Message):
+        def __init__(self, reason: str) -> None:
+            super().__init__()
+            self.reason = reason
+
+    class Reviewed(Message):
+        def __init__(self, done: str) -> None:
+            super().__init__()
+            self.done = done
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = LogFilter()
+        self.view: LogView | None = None
+        self.figures = False
+        self.stats: list[OperatorStats] = []
+        self.loads = 0  # loads shown so far (tests wait on it)
+        self.reviews = 0  # reviews written so far (tests wait on it)
+        self._generation = 0
+        self._data_version: int | None = None
+        self._choices: dict[str, list[str]] = {}
+
+    @property
+    def sladesk(self) -> SladeskApp:
+        return cast("SladeskApp", self.app)
+
+    @property
+    def desk(self) -> Desk:
+        return self.sladesk.desk
+
+    # ---- layout -----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.styled("Override review", "bold"), id="review-head")
+        with Grid(id="review-filters"):
+            yield _select("status", STATUSES)
+            yield _select("operator", ())
+            yield _select("kind", KINDS)
+            yield _select("reason", REASONS)
+            yield _select("agreement", ())
+            yield Input(placeholder="from: 2027-01-01", compact=True, id="filter-since")
+            yield Input(placeholder="until: now", compact=True, id="filter-until")
+            yield Static("", id="filter-problem")
+        yield DataTable(id="review-list", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="review-figures", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="review-detail"):
+            yield Static("", id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#review-list", DataTable).add_columns("#", "when", "ticket", "kind", "by", "reason", "status")
+        self.query_one("#review-figures", DataTable).add_columns(*FIGURE_COLUMNS)
+        self.query_one("#review-filters").display = False
+        self.query_one("#review-figures").display = False
+        self._data_version = self._current_data_version()
+        self.reload()
+        self.set_interval(self.sladesk.poll_interval, self._poll, name="review-poll")
+
+    # ---- loading ----------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._generation += 1
+        self._load(self._generation, self.filter, self.figures, self.desk.now())
+
+    @work(thread=True, exclusive=True, group="review-load", exit_on_error=False)
+    def _load(self, generation: int, filt: LogFilter, effects: bool, now: float) -> None:
+        try:
+            view = load_log_view(self.desk, filt, effects=effects, now=now)
+        except Exception as exc:  # noqa: BLE001 - shown to the lead; the screen stays usable
+            self.post_message(self.Failed(f"Cannot read the override log: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.Loaded(generation, view))
+
+    def _current_data_version(self) -> int | None:
+        try:
+            return int(self.desk.conn.execute("PRAGMA data_version").fetchone()[0])
+        except Exception:  # noqa: BLE001 - a missing file shows up in the load instead
+            return None
+
+    def _poll(self) -> None:
+        if self.app.screen is not self:
+            return
+        version = self._current_data_version()
+        if version != self._data_version:
+            self._data_version = version
+            self.reload()
+
+    def on_review_screen_loaded(self, message: Loaded) -> None:
+        if message.generation != self._generation:
+            return
+        self.view = message.view
+        self._show_head(message.view)
+        self._fill_choices(message.view)
+        self._fill_list(message.view)
+        self._fill_figures(message.view)
+        self.loads += 1
+
+    def on_review_screen_failed(self, message: Failed) -> None:
+        self._say(message.reason, "error")
+
+    # ---- showing ------------------------------------------------------------------
+
+    def _show_head(self, view: LogView) -> None:
+        me = safe_text(self.desk.operator)
+        role = "lead" if view.is_lead else "not a lead: read only"
+        c = view.counts
+        self.query_one("#review-head", Static).update(
+            Content.assemble(
+                ("Override review", "bold"), f" · {me} ({role}) · ",
+                (f"{c['pending']} pending", "bold"), f" · {c['approved']} approved · {c['rejected']} rejected",
+                ("  f filters · t figures" if not self.filter_active else "  (filtered)", "dim"),
+            )
+        )
+
+    @property
+    def filter_active(self) -> bool:
+        return self.filter != LogFilter()
+
+    def _fill_choices(self, view: LogView) -> None:
+        """Operators and agreements on record; the options change only when they do."""
+        for name in ("operator", "agreement"):
+            values = view.choices.get(name, [])
+            if values == self._choices.get(name):
+                continue
+            self._choices[name] = values
+            select = self.query_one(f"#filter-{name}", Select)
+            current = getattr(self.filter, name)
+            with select.prevent(Select.Changed):
+                select.set_options(_options(name, values))
+                select.value = current if current in values else ANY
+
+    def _fill_list(self, view: LogView) -> None:
+        table = self.query_one("#review-list", DataTable)
+        keep = self.selected_id
+        table.clear()
+        tz = self._tz()
+        for e in view.entries:
+            o = e.override
+            table.add_row(
+                Text(str(o.id)),
+                Text(_short_time(o.at, tz)),
+                Text(safe_text(o.ticket)),
+                Text(o.kind),
+                Text(safe_text(o.operator)),
+                Text(o.reason),
+                Text(o.status.upper(), style="bold" if o.status == "pending" else ""),
+                key=str(o.id),
+            )
+        ids = [e.override.id for e in view.entries]
+        if keep in ids:
+            table.move_cursor(row=ids.index(keep))
+        self._show_detail()
+
+    def _fill_figures(self, view: LogView) -> None:
+        table = self.query_one("#review-figures", DataTable)
+        table.clear()
+        self.stats = operator_stats(view.entries) if self.figures else []
+        for st in self.stats:
+            rate = st.approval_rate
+            table.add_row(
+                Text(safe_text(st.operator)), Text(str(st.total)), Text(str(st.pending)), Text(str(st.approved)),
+                Text(str(st.rejected)), Text("-" if rate is None else f"{rate:.0%}"), Text(str(st.turned_met)),
+                Text(str(st.turned_exempt)), key=st.operator,
+            )
+        if self.figures:
+            self._show_operator()
+
+    @on(DataTable.RowHighlighted, "#review-figures")
+    def _operator_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_operator()
+
+    def _show_operator(self) -> None:
+        table = self.query_one("#review-figures", DataTable)
+        box = self.query_one("#detail", Static)
+        if not self.stats:
+            box.update(Content("No overrides match." if self.filter_active else "No overrides on record."))
+            return
+        st = self.stats[min(max(table.cursor_row, 0), len(self.stats) - 1)]
+        box.update(Content("\n").join(figure_lines(st)))
+
+    @property
+    def selected(self) -> LogEntry | None:
+        """The highlighted override, if any."""
+        view = self.view
+        table = self.query_one("#review-list", DataTable)
+        if view is None or not view.entries or table.row_count == 0:
+            return None
+        index = min(max(table.cursor_row, 0), len(view.entries) - 1)
+        return view.entries[index]
+
+    @property
+    def selected_id(self) -> int | None:
+        e = self.selected
+        return None if e is None else e.override.id
+
+    @on(DataTable.RowHighlighted, "#review-list")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        if self.figures:
+            return
+        e = self.selected
+        box = self.query_one("#detail", Static)
+        if e is None:
+            box.update(Content("No overrides match." if self.filter_active else "No overrides on record."))
+            return
+        box.update(Content("\n").join(detail_lines(e, self._tz(), None, None)))
+        self._load_detail(e.override.id, e.override.ticket)
+
+    @work(thread=True, exclusive=True, group="review-detail", exit_on_error=False)
+    def _load_detail(self, override_id: int, ticket: str) -> None:
+        from sladesk_tui.store.overrides import load_reviews
+        from sladesk_tui.store.queries import load_ticket
+
+        try:
+            conn = self.desk.open()
+            try:
+                record = load_ticket(conn, ticket)
+                reviews = load_reviews(conn, override_id)
+            finally:
+                conn.close()
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(self.Failed(f"Cannot read {ticket}: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.DetailLoaded(override_id, record, reviews))
+
+    def on_review_screen_detail_loaded(self, message: DetailLoaded) -> None:
+        e = self.selected
+        if self.figures or e is None or e.override.id != message.override_id:
+            return
+        lines = detail_lines(e, self._tz(), message.record, message.reviews)
+        self.query_one("#detail", Static).update(Content("\n").join(lines))
+
+    def _tz(self) -> Any:
+        from sladesk_tui.tui.screens.ticket import operator_zone
+
+        return operator_zone(self.app)
+
+    # ---- filters ------------------------------------------------------------------
+
+    def action_filters(self) -> None:
+        panel = self.query_one("#review-filters")
+        panel.display = not panel.display
+        if panel.display:
+            self.query_one("#filter-status", Select).focus()
+        else:
+            self.query_one("#review-list", DataTable).focus()
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        name = (event.select.id or "").removeprefix("filter-")
+        if name not in ("status", "operator", "kind", "reason", "agreement"):
+            return
+        value = event.value if isinstance(event.value, str) and event.value != ANY else None
+        self.set_filter(replace(self.filter, **{name: value}))
+
+    @on(Input.Changed, "#filter-since, #filter-until")
+    def _dates_changed(self, event: Input.Changed) -> None:
+        from sladesk_tui.core.override_rules import parse_when
+
+        now = self.desk.now()
+        bounds: dict[str, float | None] = {}
+        problem = ""
+        for name in ("since", "until"):
+            text = self.query_one(f"#filter-{name}", Input).value.strip()
+            try:
+                bounds[name] = parse_when(text, now) if text else None
+            except InputError as exc:
+                problem = f"{name}: {exc}"
+                bounds[name] = getattr(self.filter, name)
+        self.query_one("#filter-problem", Static).update(Content(safe_text(problem)))
+        self.set_filter(replace(self.filter, **bounds))
+
+    def set_filter(self, filt: LogFilter) -> None:
+        if filt != self.filter:
+            self.filter = filt
+            self.reload()
+
+    def action_figures(self) -> None:
+        self.figures = not self.figures
+        self.query_one("#review-figures").display = self.figures
+        self.query_one("#review-list").display = not self.figures
+        (self.query_one("#review-figures") if self.figures else self.query_one("#review-list")).focus()
+        self._show_detail()
+        self.reload()
+
+    # ---- deciding -----------------------------------------------------------------
+
+    def action_back(self) -> None:
+        panel = self.query_one("#review-filters")
+        if panel.display:
+            panel.display = False
+            self.query_one("#review-list", DataTable).focus()
+            return
+        self.dismiss()
+
+    def action_open_ticket(self) -> None:
+        e = self.selected
+        if e is not None:
+            self.sladesk.open_ticket(e.override.ticket)
+
+    def _may_review(self, decision: str, comment: str | None) -> LogEntry | None:
+        """The entry to decide on, or None after saying why the rules refuse it."""
+        e = self.selected
+        if e is None or self.view is None:
+            self._say("No override is selected.", "warning")
+            return None
+        problem = review_problem(
+            e.override, reviewer=self.desk.operator, reviewer_is_lead=self.view.is_lead, decision=decision,
+            comment=comment if comment is not None else ("-" if decision == "reject" else None),
+        )
+        if problem:
+            self._say(f"Not reviewed: {problem}", "warning")
+            return None
+        return e
+
+    def action_approve(self) -> None:
+        e = self._may_review("approve", None)
+        if e is not None:
+            self._review(e.override.id, "approve", None)
+
+    def action_reject(self) -> None:
+        e = self._may_review("reject", None)
+        if e is None:
+            return
+
+        def commented(comment: str | None) -> None:
+            if comment is not None:
+                self._review(e.override.id, "reject", comment)
+
+        self.app.push_screen(CommentDialog(e.override.id, e.override.ticket), commented)
+
+    @work(thread=True, group="review-write", exit_on_error=False)
+    def _review(self, override_id: int, decision: str, comment: str | None) -> None:
+        from sladesk_tui.store.overrides import review_override
+
+        desk = self.desk
+        try:
+            conn = desk.open()
+            try:
+                review_override(conn, override_id, decision, reviewer=desk.operator, comment=comment, now=desk.now())
+            finally:
+                conn.close()
+        except InputError as exc:
+            self.post_message(self.Failed(f"Not reviewed: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
+            self.post_message(self.Failed(f"Not reviewed: {type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(self.Reviewed(f"Override {override_id} {DECISIONS[decision]}."))
+
+    def on_review_screen_reviewed(self, message: Reviewed) -> None:
+        self.reviews += 1
+        self._say(message.done)
+        self._data_version = self._current_data_version()
+        self.reload()
+        self.sladesk.refresh_queue()
+
+    def _say(self, message: str, severity: str = "information") -> None:
+        self.notify(safe_text(message), severity=severity, markup=False)  # type: ignore[arg-type]
+
+
+# ---- text ------------------------------------------------------------------------------
+
+
+def detail_lines(e: LogEntry, tz: Any, record: TicketRecord | None, reviews: list[Review] | None) -> list[Content]:
+    """The detail pane: who, what, why, the figures before and after, the reviews, the timeline."""
+    from sladesk_tui.tui.screens.ticket import event_detail
+    from sladesk_tui.tui.widgets.clock_panel import fmt_instant
+
+    o = e.override
+    param = parameter_text(o)
+    lines = [
+        Content.assemble(
+            (f"Override {o.id}", "bold"), f" · {o.kind}", f" {param}" if param else "",
+            f" on {o.clock} clock" if o.clock else "", " · ticket ", (safe_text(o.ticket), "bold"), " ",
+            safe_text(e.title),
+        ),
+        Content(
+            f"by {safe_text(o.operator)} at {fmt_instant(o.at, tz)} · reason {o.reason} · "
+            f"agreement {safe_text(e.agreement_id or 'none')} · status {o.status.upper()}"
+        ),
+        Content.styled("Justification", "bold"),
+        Content(safe_text(o.justification, multiline=True)),
+        Content.styled(f"{'Clocks when made':<16} {'before':<27} after", "bold"),
+    ]
+    for name in CLOCKS:
+        b, a = e.before.get(name), e.after.get(name)
+        if b is None or a is None or (b.get("state") == "n/a" and a.get("state") == "n/a"):
+            continue
+        mark = "  (changed)" if a != b else ""
+        lines.append(Content(f"{name:<16} {figure_text(b):<27} {figure_text(a)}{mark}"))
+    if e.effect is not None and (e.effect.met or e.effect.exempted):
+        lines.append(Content(f"now: turned a breach into {'met' if e.effect.met else 'exempt'}"))
+    lines.append(Content.styled("Reviews", "bold"))
+    shown = reviews if reviews is not None else ([e.review] if e.review else [])
+    if not shown:
+        lines.append(Content("none yet" if reviews is not None or e.review is None else ""))
+    for r in shown:
+        comment = f": {safe_text(r.comment)}" if r.comment else ""
+        lines.append(Content(f"{r.decision} by {safe_text(r.reviewer)} at {fmt_instant(r.at, tz)}{comment}"))
+    if record is not None:
+        lines.append(Content.styled("Ticket timeline", "bold"))
+        events = record.events[-TIMELINE_EVENTS:]
+        if len(record.events) > len(events):
+            lines.append(Content(f"… {len(record.events) - len(events)} earlier events"))
+        for ev in events:
+            who = f" ({safe_text(ev.author)})" if ev.author else ""
+            lines.append(Content(f"{fmt_instant(ev.at, tz)}  {ev.type}  {safe_text(event_detail(ev))}{who}"))
+        for other in record.overrides:
+            if other.id != o.id:
+                lines.append(Content(
+                    f"{fmt_instant(other.at, tz)}  override {other.id} {other.kind} by {safe_text(other.operator)}"
+                    f" ({other.status})"
+                ))
+    return lines
+
+
+def figure_lines(st: OperatorStats) -> list[Content]:
+    """One operator's figures in words, for the pane under the figures table."""
+    rate = st.approval_rate
+    return [
+        Content.assemble((safe_text(st.operator), "bold"), f": {st.total} overrides, {st.pending} pending"),
+        Content(
+            "approval rate: " + ("no reviews yet" if rate is None else f"{rate:.0%} ({st.approved} of "
+                                 f"{st.approved + st.rejected} reviewed)")
+        ),
+        Content("by kind:   " + (", ".join(f"{k} {n}" for k, n in st.by_kind.items()) or "-")),
+        Content("by reason: " + (", ".join(f"{k} {n}" for k, n in st.by_reason.items()) or "-")),
+        Content(f"turned a breached clock into a met one: {st.turned_met}; into an exempt one: {st.turned_exempt}"),
+        Content.styled("(each override alone, with the ticket's other counting overrides, evaluated now)", "dim"),
+    ]
+
+
+def _short_time(ts: float, tz: Any) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M")
+
+
+def _options(name: str, values: tuple[str, ...] | list[str]) -> list[tuple[Content, str]]:
+    """`status: any`, `status: pending`...: a compact select shows only its value, so the
+    value carries the filter's name."""
+    return [(Content(f"{name}: {ANY}"), ANY), *((Content(f"{name}: {safe_text(v)}"), v) for v in values)]
+
+
+def _select(name: str, values: tuple[str, ...] | list[str]) -> Select[str]:
+    return Select(_options(name, values), value=ANY, allow_blank=False, compact=True, id=f"filter-{name}",
+                  tooltip=f"filter by {name}")
+

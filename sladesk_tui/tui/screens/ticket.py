@@ -1,0 +1,509 @@
+"""The ticket screen: one ticket's clocks with their explanation, its history, its
+overrides, and the agent's actions on it.
+
+Reads and writes run in thread workers, each opening its own connection (sqlite3
+connections belong to their thread). Loads go through one exclusive worker group
+and carry a generation number, so a slow old load can never overwrite a newer one.
+The screen reloads after its own writes, when another connection commits (`PRAGMA
+data_version` on the UI thread's connection, microseconds) and every
+`REEVALUATE_S` seconds so remaining times follow the clock.
+
+Every action is an event written through `store.imports.ingest`, exactly as an
+import would write it: actor and author are the login user (`desk.operator`),
+source "tui", the instant the app's injected clock. Nothing about a ticket is
+changed any other way, so the history, the projection and the audit chain stay
+one story.
+
+Keys: r reply, s status, p priority (with a what-if preview), a assign to me,
+x resolve, O reopen, e explanations, 1/2/3 tabs, escape back; o opens the override
+dialog (its own module).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+from uuid import uuid4
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Collapsible, DataTable, Footer, Static, TabbedContent, TabPane
+
+from sladesk_tui.core.clocks import Clock
+from sladesk_tui.core.events import ENDING_TYPES, Event
+from sladesk_tui.core.text import safe_text
+from sladesk_tui.tui.screens.actions import PriorityDialog, StatusDialog
+from sladesk_tui.tui.widgets.clock_panel import ClockPanel, Zones, fmt_instant
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.agreements import Agreement, AgreementSet
+    from sladesk_tui.core.evaluate import TicketClocks
+    from sladesk_tui.core.tickets import TicketRecord
+    from sladesk_tui.tui.app import SladeskApp
+    from sladesk_tui.tui.data import Desk
+
+CLOCK_ORDER: tuple[str, ...] = ("response", "update", "resolution")
+BASE_STATUSES: tuple[str, ...] = ("new", "open")
+REEVALUATE_S = 30.0
+DEFAULT_PAUSE_STATUSES = frozenset({"waiting"})
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """Everything the screen shows, computed off the UI thread at `now`.
+
+    `books` are the agreement versions the clocks were computed with, kept for the
+    what-if preview; `customer_zone` is the governing calendar's zone (UTC without
+    an agreement).
+    """
+
+    record: TicketRecord
+    clocks: TicketClocks
+    books: Mapping[int, AgreementSet]
+    customer_zone: str
+    now: float
+
+    @property
+    def agreement(self) -> Agreement | None:
+        return self.clocks.agreement
+
+    @property
+    def ended(self) -> bool:
+        return not self.record.is_open
+
+    def priorities(self) -> list[str]:
+        return list(self.agreement.targets) if self.agreement is not None else []
+
+    def statuses(self) -> tuple[list[str], frozenset[str]]:
+        """The statuses offered (base ones, the agreement's pause statuses, on_hold) and which pause."""
+        pauses = self.agreement.pause_statuses if self.agreement is not None else DEFAULT_PAUSE_STATUSES
+        out: list[str] = []
+        for s in (*BASE_STATUSES, *sorted(pauses), "on_hold"):
+            if s not in out:
+                out.append(s)
+        return out, frozenset(pauses)
+
+
+def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
+    """Read and evaluate one ticket on a connection of the calling thread; None if unknown."""
+    from sladesk_tui.core.evaluate import evaluate, governing
+    from sladesk_tui.store.queries import agreements_for_versions, load_ticket
+
+    conn = desk.open()
+    try:
+        record = load_ticket(conn, ticket_id)
+        if record is None:
+            return None
+        books = agreements_for_versions(conn, [record.agreement_version])
+    finally:
+        conn.close()
+    clocks = evaluate(record, books, now, explain=True)
+    _, aset, _ = governing(record, books)
+    zone = aset.zone_of(clocks.agreement.calendar) if aset is not None and clocks.agreement is not None else "UTC"
+    return TicketView(record, clocks, books, zone, now)
+
+
+def what_if_priority(view: TicketView, priority: str, now: float) -> Mapping[str, Clock]:
+    """The adjusted clocks if a `priority` event were recorded at `now` (the engine decides)."""
+    from sladesk_tui.core.evaluate import evaluate
+
+    record = view.record
+    seq = max((e.seq for e in record.events), default=0) + 1
+    change = Event(id="what-if", type="priority", at=now, ticket=record.id, seq=seq, priority=priority)
+    events = tuple(sorted((*record.events, change), key=lambda e: e.order_key))
+    return evaluate(dataclasses.replace(record, events=events), view.books, now).adjusted
+
+
+def operator_zone(app: SladeskApp) -> dt.tzinfo:
+    """The app's display zone (fixed in tests and screenshots), else this machine's.
+
+    pendulum's local zone keeps DST rules, where `astimezone()` gives a fixed offset
+    that is wrong for instants on the other side of a DST change.
+    """
+    if app.display_tz is not None:
+        return app.display_tz
+    import pendulum
+
+    return pendulum.local_timezone()
+
+
+class TicketScreen(Screen[None]):
+    """One ticket: clocks, history, overrides; actions written as events."""
+
+    CSS_PATH = "../ticket.tcss"
+    AUTO_FOCUS = "#clocks"
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="Back to the queue"),
+        Binding("r", "reply", "Reply", tooltip="Record a public reply (stops the response clock)"),
+        Binding("s", "status", "Status", tooltip="Set the status (waiting pauses the clocks)"),
+        Binding("p", "priority", "Priority", tooltip="Change the priority, with a preview of the clocks"),
+        Binding("a", "assign", "Take", tooltip="Assign the ticket to me"),
+        Binding("x", "resolve", "Resolve", tooltip="Resolve the ticket (stops its clocks)"),
+        Binding("O", "reopen", "Reopen", tooltip="Reopen a resolved or closed ticket"),
+        Binding("e", "explain", "Explain", tooltip="Show or hide why each clock is due when it is"),
+        Binding("o", "override", "Override", show=False, tooltip="Override a clock, with a justification"),
+        Binding("1", "tab('tab-clocks')", "Clocks tab", show=False),
+        Binding("2", "tab('tab-history')", "History tab", show=False),
+        Binding("3", "tab('tab-overrides')", "Overrides tab", show=False),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, generation: int, view: TicketView | None) -> None:
+            super().__init__()
+            self.generation = generation
+            self.view = view
+
+    class Failed(Message):
+        def __init__(self, reason: str) -> None:
+            super().__init__()
+            self.reason = reason
+
+    class Written(Message):
+        def __init__(self, done: str) -> None:
+            super().__init__()
+            self.done = done
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__()
+        self.ticket_id = ticket_id
+        self.view: TicketView | None = None
+        self._generation = 0
+        self._data_version: int | None = None
+        self.loads = 0  # loads shown so far (tests wait on it)
+        self.writes = 0  # writes committed so far (tests wait on it)
+
+    @property
+    def sladesk(self) -> SladeskApp:
+        return cast("SladeskApp", self.app)
+
+    @property
+    def desk(self) -> Desk:
+        return self.sladesk.desk
+
+    # ---- layout -----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.assemble(("Loading ", "dim"), (safe_text(self.ticket_id), "bold"), "…"), id="ticket-head")
+        with TabbedContent(id="ticket-tabs", initial="tab-clocks"):
+            with TabPane("Clocks", id="tab-clocks"), VerticalScroll(id="clocks"):
+                for name in CLOCK_ORDER:
+                    yield ClockPanel(name, id=f"clock-{name}")
+            with TabPane("History", id="tab-history"):
+                yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+            with TabPane("Overrides", id="tab-overrides"):
+                yield Static("", id="overrides-none")
+                yield DataTable(id="overrides", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        history = self.query_one("#history", DataTable)
+        history.add_columns("when (you)", "event", "detail", "by")
+        overrides = self.query_one("#overrides", DataTable)
+        overrides.add_columns("#", "kind", "clock", "when (you)", "by", "reason", "status", "justification")
+        for panel in self.query(ClockPanel):
+            panel.display = False
+        self._data_version = self._current_data_version()
+        self.reload()
+        self.set_interval(self.sladesk.poll_interval, self._poll, name="ticket-poll")
+
+    # ---- loading ------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._generation += 1
+        self._load(self._generation, self.desk.now())
+
+    @work(thread=True, exclusive=True, group="ticket-load", exit_on_error=False)
+    def _load(self, generation: int, now: float) -> None:
+        try:
+            view = load_view(self.desk, self.ticket_id, now)
+        except Exception as exc:  # noqa: BLE001 - shown to the agent; the screen stays usable
+            self.post_message(self.Failed(f"Cannot read {self.ticket_id}: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.Loaded(generation, view))
+
+    def _current_data_version(self) -> int | None:
+        try:
+            return int(self.desk.conn.execute("PRAGMA data_version").fetchone()[0])
+        except Exception:  # noqa: BLE001 - a missing file shows up in the load instead
+            return None
+
+    def _poll(self) -> None:
+        """Reload when another connection committed, or when the figures have aged."""
+        if self.app.screen is not self:
+            return
+        version = self._current_data_version()
+        stale = self.view is not None and self.desk.now() - self.view.now >= REEVALUATE_S
+        if version != self._data_version or stale:
+            self._data_version = version
+            self.reload()
+
+    def on_ticket_screen_loaded(self, message: Loaded) -> None:
+        if message.generation != self._generation:
+            return
+        if message.view is None:
+            self.query_one("#ticket-head", Static).update(
+                Content.assemble("No ticket ", (safe_text(self.ticket_id), "bold"), " in this database.")
+            )
+            return
+        self.view = message.view
+        self._show(message.view)
+        self.loads += 1
+
+    def on_ticket_screen_failed(self, message: Failed) -> None:
+        self.notify(safe_text(message.reason), severity="error", markup=False)
+
+    # ---- showing ------------------------------------------------------------------
+
+    def _zones(self, view: TicketView) -> Zones:
+        from zoneinfo import ZoneInfo
+
+        return Zones(operator_zone(self.sladesk), ZoneInfo(view.customer_zone), view.customer_zone)
+
+    def _show(self, view: TicketView) -> None:
+        zones = self._zones(view)
+        self.query_one("#ticket-head", Static).update(self._head(view, zones))
+        tc = view.clocks
+        for name in CLOCK_ORDER:
+            panel = self.query_one(f"#clock-{name}", ClockPanel)
+            clock = tc.adjusted.get(name)
+            if clock is None:
+                panel.display = False
+                continue
+            if name == "update":
+                # Shown where the priority has an update target, or the clock ran anyway
+                # (a cycle under an earlier priority).
+                targeted = view.agreement is not None and view.agreement.target(view.record.priority, name) is not None
+                panel.display = targeted or clock.state != "n/a"
+            else:
+                panel.display = True
+            raw = tc.raw.get(name)
+            panel.show(clock, raw if raw is not None and raw != clock else None, zones)
+        self._fill_history(view, zones)
+        self._fill_overrides(view, zones)
+
+    def _head(self, view: TicketView, zones: Zones) -> Content:
+        r = view.record
+        a = view.agreement
+        if a is not None:
+            agreement = Content.assemble(safe_text(a.name), " (", safe_text(a.id), ")")
+        else:
+            agreement = Content.styled(safe_text(view.clocks.reason) or "none", "bold")
+        status_style = "bold reverse" if view.ended else "bold"
+
+        def field(label: str, value: str | Content, style: str = "bold") -> Content:
+            shown = value if isinstance(value, Content) else Content.styled(value or "-", style)
+            return Content.assemble((label + " ", "dim"), shown)
+
+        line1 = Content.assemble((safe_text(r.id), "bold"), "  ", safe_text(r.title))
+        parts = [
+            field("customer", safe_text(r.customer)),
+            *([field("service", safe_text(r.service))] if r.service else []),
+            field("priority", safe_text(r.priority)),
+            field("status", safe_text(r.status), status_style),
+            field("assignee", safe_text(r.assignee) or "nobody"),
+        ]
+        line2 = Content(" · ").join(parts)
+        line3 = Content.assemble(
+            ("agreement ", "dim"), agreement, ("  as of ", "dim"), fmt_instant(view.now, zones.operator)
+        )
+        return Content("\n").join([line1, line2, line3])
+
+    def _fill_history(self, view: TicketView, zones: Zones) -> None:
+        table = self.query_one("#history", DataTable)
+        table.clear()
+        for ev in view.record.events:
+            table.add_row(
+                Text(fmt_instant(ev.at, zones.operator)),
+                Text(safe_text(ev.type)),
+                Text(safe_text(event_detail(ev))),
+                Text(safe_text(ev.author or "")),
+                key=ev.id,
+            )
+
+    def _fill_overrides(self, view: TicketView, zones: Zones) -> None:
+        table = self.query_one("#overrides", DataTable)
+        table.clear()
+        overrides = view.record.overrides
+        none = self.query_one("#overrides-none", Static)
+        none.display = not overrides
+        table.display = bool(overrides)
+        none.update(Content("No overrides on this ticket."))
+        for o in overrides:
+            table.add_row(
+                Text(str(o.id)),
+                Text(safe_text(o.kind)),
+                Text(safe_text(o.clock or "all")),
+                Text(fmt_instant(o.at, zones.operator)),
+                Text(safe_text(o.operator)),
+                Text(safe_text(o.reason)),
+                Text(safe_text(o.status).upper()),
+                Text(safe_text(o.justification)),
+                key=str(o.id),
+            )
+
+    # ---- actions --------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_explain(self) -> None:
+        shown = [c for c in self.query(Collapsible) if c.display]
+        expand = any(c.collapsed for c in shown)
+        for c in shown:
+            c.collapsed = not expand
+        self.action_tab("tab-clocks")
+
+    def _ready(self, *, open_only: str | None = None) -> TicketView | None:
+        """The loaded view, or None after telling the agent why the action cannot run."""
+        view = self.view
+        if view is None:
+            self._say("The ticket is still loading.", "warning")
+            return None
+        if open_only is not None and view.ended:
+            self._say(f"{view.record.id} is {view.record.status}: {open_only}", "warning")
+            return None
+        return view
+
+    def action_reply(self) -> None:
+        view = self._ready(open_only="reopen it before replying.")
+        if view is not None:
+            self._record("reply", f"Reply recorded on {view.record.id}.")
+
+    def action_status(self) -> None:
+        view = self._ready(open_only="reopen it to change its status.")
+        if view is None:
+            return
+        statuses, pauses = view.statuses()
+
+        def chosen(status: str | None) -> None:
+            if status is None:
+                return
+            if status == view.record.status:
+                self._say(f"{view.record.id} is already {status}.")
+                return
+            paused = " (its clocks pause)" if status in pauses else ""
+            self._record("status", f"{view.record.id} is now {status}{paused}.", status=status)
+
+        self.app.push_screen(StatusDialog(view.record.id, view.record.status, statuses, pauses), chosen)
+
+    def action_priority(self) -> None:
+        view = self._ready(open_only="reopen it to change its priority.")
+        if view is None:
+            return
+        priorities = view.priorities()
+        if not priorities:
+            self._say(f"{view.record.id} has no agreement in force: there are no priorities to choose from.", "warning")
+            return
+        now = self.desk.now()
+        before = view.clocks.adjusted
+        after = {p: what_if_priority(view, p, now) for p in priorities if p != view.record.priority}
+
+        def chosen(priority: str | None) -> None:
+            if priority is None:
+                return
+            if priority == view.record.priority:
+                self._say(f"{view.record.id} is already {priority}.")
+                return
+            self._record("priority", f"{view.record.id} is now {priority}.", priority=priority)
+
+        dialog = PriorityDialog(view.record.id, view.record.priority, priorities, before, after, self._zones(view))
+        self.app.push_screen(dialog, chosen)
+
+    def action_override(self) -> None:
+        self.sladesk.open_override(self.ticket_id)
+
+    def action_assign(self) -> None:
+        view = self._ready()
+        if view is None:
+            return
+        me = self.desk.operator
+        if view.record.assignee == me:
+            self._say(f"{view.record.id} is already assigned to you.")
+            return
+        self._record("assign", f"{view.record.id} is assigned to you.", assignee=me)
+
+    def action_resolve(self) -> None:
+        view = self._ready(open_only="it has ended already.")
+        if view is not None:
+            self._record("resolved", f"{view.record.id} resolved.")
+
+    def action_reopen(self) -> None:
+        view = self._ready()
+        if view is None:
+            return
+        if not view.ended:
+            self._say(f"{view.record.id} is open: there is nothing to reopen.", "warning")
+            return
+        self._record("reopened", f"{view.record.id} reopened.")
+
+    # ---- writing ----------------------------------------------------------------------
+
+    def _say(self, message: str, severity: str = "information") -> None:
+        self.notify(safe_text(message), severity=severity, markup=False)  # type: ignore[arg-type]
+
+    def _record(self, etype: str, done: str, **fields: str) -> None:
+        now = self.desk.now()
+        if not math.isfinite(now):
+            self._say("The clock gives no usable time; nothing recorded.", "error")
+            return
+        # The author is the operator on every event, not only replies: the history
+        # then says who changed what (the events table's actor says it too).
+        event = Event(
+            id=f"tui-{uuid4().hex}", type=etype, at=now, ticket=self.ticket_id, author=self.desk.operator, **fields  # type: ignore[arg-type]
+        )
+        self._write(event, done)
+
+    @work(thread=True, group="ticket-write", exit_on_error=False)
+    def _write(self, event: Event, done: str) -> None:
+        from sladesk_tui.core.errors import InputError
+        from sladesk_tui.store.imports import ingest
+
+        desk = self.desk
+        try:
+            conn = desk.open()
+            try:
+                ingest(conn, [event], actor=desk.operator, source="tui")
+            finally:
+                conn.close()
+        except InputError as exc:
+            self.post_message(self.Failed(f"Not recorded: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
+            self.post_message(self.Failed(f"Not recorded: {type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(self.Written(done))
+
+    def on_ticket_screen_written(self, message: Written) -> None:
+        self.writes += 1
+        self._say(message.done)
+        self._data_version = self._current_data_version()
+        self.reload()
+        self.sladesk.refresh_queue()
+
+
+def event_detail(ev: Event) -> str:
+    """What an event changed, in a few words, for the history table."""
+    if ev.type == "created":
+        bits = [ev.priority or "", ev.customer or "", ev.title or ""]
+        return " · ".join(b for b in bits if b)
+    if ev.type == "status":
+        return ev.status or ""
+    if ev.type == "priority":
+        return ev.priority or ""
+    if ev.type == "assign":
+        return ev.assignee or ""
+    if ev.type in ENDING_TYPES or ev.type == "reopened":
+        return ""
+    return ev.body or ""
