@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
@@ -115,9 +116,11 @@ def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("kind", choices=KINDS)
     p.add_argument("--clock", choices=("response", "update", "resolution", "all"),
                    help="the clock it touches (hold, extend, exempt; default: all)")
-    p.add_argument("--until", metavar="INSTANT", help="hold: when the hold ends (ISO 8601 with offset, or +DURATION from now)")
+    p.add_argument("--until", metavar="INSTANT",
+                   help="hold: when the hold ends (ISO 8601 with offset, or +DURATION from now)")
     p.add_argument("--by", metavar="DURATION", help="extend: business time added to the target (e.g. 2h, 1h30m)")
-    p.add_argument("--at", metavar="INSTANT", help="responded: when the response was given (ISO 8601 with offset; default: now)")
+    p.add_argument("--at", metavar="INSTANT",
+                   help="responded: when the response was given (ISO 8601 with offset, or --at=-20m; default: now)")
     p.add_argument("--to", metavar="PRIORITY", help="reprioritize: the new priority")
     p.add_argument("--ahead-of", metavar="TICKET", help="out_of_order: the more urgent ticket this one went ahead of")
     p.add_argument("--reason", required=True, choices=REASONS)
@@ -150,7 +153,8 @@ def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ign
     p = sub.add_parser("lead", help="grant, revoke or list the team lead role")
     _add_db(p)
     lsub = p.add_subparsers(dest="lead_command", metavar="ACTION", parser_class=_Parser, required=True)
-    for action, text in (("grant", "make USER a team lead (leads only)"), ("revoke", "take the role from USER (leads only)")):
+    for action, text in (("grant", "make USER a team lead (leads only)"),
+                         ("revoke", "take the role from USER (leads only)")):
         lp = lsub.add_parser(action, help=text)
         _add_db(lp)
         lp.add_argument("user", metavar="USER")
@@ -235,9 +239,9 @@ def _audit(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from sladesk_tui.store.imports import ImportRejected, import_file
 
-    shown = 20
     if args.follow:
         return _follow(args)
+    shown = 20
     try:
         report = import_file(
             _db_path(args), args.file, fmt=args.input_format, skip_invalid=args.skip_invalid, actor=_operator(args)
@@ -260,14 +264,13 @@ def _import(args: argparse.Namespace) -> int:
 def _follow(args: argparse.Namespace) -> int:
     """A live feed must not stop: bad lines are always reported and skipped here."""
     from sladesk_tui.store.follow import follow
-    from sladesk_tui.store.imports import IngestResult
+    from sladesk_tui.store.imports import ImportReport, IngestResult
 
     if args.file == "-":
         raise InputError("--follow needs a file to tail, not stdin")
 
     def batch_done(result: IngestResult) -> None:
-        print(f"imported {result.inserted} events ({result.already_present} skipped as already present)"
-              f" from {args.file}", flush=True)
+        print(ImportReport(args.file, result.inserted, result.already_present).summary(), flush=True)
 
     follow(_db_path(args), args.file, actor=_operator(args), fmt=args.input_format, on_batch=batch_done)
     return 0
@@ -358,7 +361,7 @@ def _override(args: argparse.Namespace) -> int:
 
 @command("overrides")
 def _overrides(args: argparse.Namespace) -> int:
-    from sladesk_tui.core.override_log import LogFilter, entry_dict, entry_row, operator_stats, stats_row
+    from sladesk_tui.core.override_log import LogFilter, csv_row, entry_dict, operator_stats, stats_row, table_row
     from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.overrides import load_log
@@ -379,13 +382,26 @@ def _overrides(args: argparse.Namespace) -> int:
         stats = operator_stats(entries)
         if args.format == "json":
             _print_json([s.as_dict() for s in stats])
+        elif args.format == "csv":
+            _print_rows([stats_row(s) for s in stats], "csv")
         else:
-            _print_rows([stats_row(s) for s in stats], args.format)
+            rows = [stats_row(s) for s in stats]
+            _print_rows([{k: v for k, v in r.items() if not k.startswith("by_")} for r in rows], "table",
+                        below=[[f"kinds: {r['by_kind']}", f"reasons: {r['by_reason']}"] for r in rows])
         return 0
     if args.format == "json":
         _print_json([entry_dict(e) for e in entries])
+    elif args.format == "csv":
+        _print_rows([csv_row(e) for e in entries], "csv")
     else:
-        _print_rows([entry_row(e, wide=args.format == "csv") for e in entries], args.format)
+        below = []
+        for e in entries:
+            lines = [f"{e.override.reason}: {e.override.justification}"]
+            if e.review is not None:
+                said = f": {e.review.comment}" if e.review.comment else ""
+                lines.append(f"{e.review.decision} by {e.review.reviewer}{said}")
+            below.append(lines)
+        _print_rows([table_row(e) for e in entries], "table", below=below)
     return 0
 
 
@@ -442,43 +458,41 @@ def _lead(args: argparse.Namespace) -> int:
 
 
 def _print_json(value: object) -> None:
-    import json
+    from sladesk_tui import output
 
-    print(json.dumps(value, ensure_ascii=False, indent=2))
+    _emit(output.dump_json(value) + "\n")
 
 
-def _print_rows(rows: list[dict[str, object]], fmt: str) -> None:
-    """Rows of one shape as an aligned table or CSV; cells are neutralised for terminals
-    (`safe_text`) and, in CSV, for spreadsheets (no leading = + - @)."""
+def _print_rows(rows: list[dict[str, object]], fmt: str, *, below: list[list[str]] | None = None) -> None:
+    """Rows of one shape as an aligned table or CSV, text neutralised by `output`'s rules
+    (`safe_text` for terminals; no spreadsheet formulas in CSV). `below` gives each table
+    row indented lines under it (free text, cut to the table width)."""
+    import csv
+    import io
+
+    from sladesk_tui import output
     from sladesk_tui.core.text import safe_text
 
     if not rows:
-        if fmt == "table":
-            print("(none)")
+        _emit("(none)\n" if fmt == "table" else "")
         return
     columns = list(rows[0])
-    cells = [[safe_text("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
     if fmt == "csv":
-        import csv
-
-        out = csv.writer(sys.stdout, lineterminator="\n")
-        out.writerow(columns)
-        out.writerows([[_spreadsheet_safe(v) for v in row] for row in cells])
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows([[v if isinstance(v, int | float) else output.csv_text(v) for v in r.values()] for r in rows])
+        _emit(buf.getvalue())
         return
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip())
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-
-
-def _spreadsheet_safe(v: str) -> str:
-    """A cell a spreadsheet would read as a formula gets a leading apostrophe (numbers stay numbers)."""
-    if v[:1] in ("=", "+", "-", "@"):
-        try:
-            float(v)
-        except ValueError:
-            return "'" + v
-    return v
+    width = output.table_width(sys.stdout)
+    cells = [[safe_text("" if v is None else str(v)) for v in r.values()] for r in rows]
+    widths = [max(output.cells(c), *(output.cells(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(output.fit(c, w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    for i, row in enumerate(cells):
+        lines.append("  ".join(output.fit(v, w) for v, w in zip(row, widths, strict=True)).rstrip())
+        for text in (below[i] if below else ()):
+            lines.append("    " + output.fit(safe_text(" ".join(text.split())), width - 4).rstrip())
+    _emit("\n".join(lines) + "\n")
 
 
 # ---- lookups: queue, ticket, report (SPEC §8) ----------------------------------------
@@ -620,6 +634,11 @@ def main(argv: Sequence[str] | None = None, *, operator: str | None = None) -> i
         return 2
     except KeyboardInterrupt:
         return 130
+    except sqlite3.OperationalError as exc:
+        # Not bad input, so not 2: the file is busy (a long import holds the write
+        # lock past the busy timeout), read-only, or full. One line, no traceback.
+        print(f"sladesk: database error: {exc} ({_db_path(args)}); nothing was written", file=sys.stderr)
+        return 1
 
 
 def run() -> None:

@@ -491,9 +491,9 @@ _REPORT_COLS = (9, 11, 5, 6, 6, 7, 7, 6, 5, 7, 10)
 
 def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str:
     p = report.period
-    when = f"as of {instant(report.as_of)}, {report.source}" if report.as_of is not None else report.source
-    out = [style(fit(f"Compliance {p.label} ({p.first} to {p.last}) · {when}", width).rstrip(), "bold")]
-    out += textwrap.wrap(report.basis[0].upper() + report.basis[1:] + ".", width)
+    when = f"as of {instant(report.as_of)}, {report.source}" if report.as_of is not None else f"from {report.source}"
+    out = [style(f"Compliance {p.label} ({p.first} to {p.last})", "bold")]
+    out += textwrap.wrap(f"{report.basis[0].upper()}{report.basis[1:]}; {when}.", width)
     first = {"priority": "priority", "operator": "operator", "agreement": ""}[report.by]
     by_agreement: dict[str, list[ReportRow]] = {}
     for r in report.rows:

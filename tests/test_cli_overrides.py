@@ -190,13 +190,18 @@ def test_list_filters_and_formats_neutralise_untrusted_text(desk: Desk) -> None:
                   operator="kim")
     code, out, _ = desk.run("overrides")
     assert code == 0 and "\x1b" not in out and "\x07" not in out
-    header, *rows = out.splitlines()
-    assert header.split()[:4] == ["id", "at", "ticket", "kind"] and len(rows) == 2
+    header, *lines = out.splitlines()
+    assert header.split() == ["id", "at", "ticket", "override", "by", "status"]
+    assert lines[0].split()[3:6] == ["T-1", "hold", "all"] and lines[0].split()[-2:] == ["sam", "pending"]
+    assert lines[1].startswith("    customer_unreachable: =HYPERLINK(") and "␛]52" in lines[1]  # harmless
+    assert lines[2].split()[3:6] == ["T-3", "exempt", "response"] and len(lines) == 4
+    assert all(len(line) <= 80 for line in lines)
     code, out, _ = desk.run("overrides", "--format", "csv", "--operator", "sam")
     (row,) = list(csv.DictReader(io.StringIO(out)))
     assert row["justification"].startswith("'=HYPERLINK") and "\x1b" not in row["justification"]
     assert row["operator"] == "sam" and row["status"] == "pending"
-    assert [e["ticket"] for e in json.loads(desk.run("overrides", "--format", "json", "--kind", "exempt")[1])] == ["T-3"]
+    exempt = json.loads(desk.run("overrides", "--format", "json", "--kind", "exempt")[1])
+    assert [e["ticket"] for e in exempt] == ["T-3"]
     assert json.loads(desk.run("overrides", "--format", "json", "--status", "approved")[1]) == []
     assert json.loads(desk.run("overrides", "--format", "json", "--since", "+1h")[1]) == []
     assert desk.run("overrides", "--since", "yesterday")[0] == 2

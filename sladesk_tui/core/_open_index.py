@@ -7,8 +7,10 @@ arithmetic, exact to the microsecond however long the span. The index covers a
 contiguous range of local dates and grows on demand in either direction, a year or
 more at a time, so no query ever walks day by day.
 
-The state lives in one tuple that is replaced whole on growth: a reader that took a
-reference to it keeps a consistent view even if another thread grows the index.
+The state lives in one tuple (`IndexState`) that is replaced whole on growth,
+never mutated: a reader that took a reference to it keeps a consistent view even
+if another thread grows the index. `BusinessCalendar`'s hot paths read it directly
+(`OpenIndex.state`) and answer inside its trusted window without a call into here.
 """
 
 from __future__ import annotations
@@ -29,14 +31,21 @@ CHUNK_DAYS = 366
 # order, possibly empty or overlapping (DST gaps can make segments collide).
 Builder = Callable[[int, int], list[tuple[int, int]]]
 
-
-# (starts, ends, cum, cover_lo, cover_hi, lo_ord, hi_ord)
-_State = tuple[list[int], list[int], list[int], int, int, int, int]
 _RANGE_MSG = "instant or duration outside the calendar's supported years (3..9997)"
 
 
 class OutOfRange(ValueError):
     """An instant or duration takes the calendar outside the years it can index."""
+
+
+# One snapshot of the index, read by unpacking:
+#     starts, ends, cum, cover_lo, cover_hi, lo_ord, hi_ord = state
+# `starts`/`ends` are the open intervals, `cum[i]` the open µs before interval i
+# (its lists are never changed once built); `cover_lo <= t < cover_hi` is the
+# trusted window (see `OpenIndex`), built from local dates [lo_ord, hi_ord). A plain
+# tuple, not a NamedTuple: unpacking an exact tuple costs a third as much, and the
+# calendar's hot paths do it several times per ticket.
+IndexState = tuple[list[int], list[int], list[int], int, int, int, int]
 
 
 def _merge(pairs: list[tuple[int, int]]) -> tuple[list[int], list[int], list[int]]:
@@ -79,38 +88,38 @@ class OpenIndex:
     date.
     """
 
-    __slots__ = ("_build", "_week_us", "_st")
+    __slots__ = ("_build", "_week_us", "state")
 
     def __init__(self, build: Builder, week_open_us: int) -> None:
         self._build = build
         self._week_us = max(week_open_us, 1)
-        # (starts, ends, cum, cover_lo, cover_hi, lo_ord, hi_ord); empty until used.
-        self._st: _State | None = None
+        # None until first used; replaced whole (never mutated) on each growth.
+        self.state: IndexState | None = None
 
     # -- growth ------------------------------------------------------------
 
-    def _grow(self, lo: int, hi: int) -> _State:
+    def _grow(self, lo: int, hi: int) -> IndexState:
         """Cover local dates [lo, hi) (at least); returns the new state."""
-        st = self._st
+        st = self.state
         if st is None:
             pairs = self._build(lo, hi)
         else:
-            starts, ends, _cum, _clo, _chi, old_lo, old_hi = st
+            old_starts, old_ends, _cum, _cover_lo, _cover_hi, old_lo, old_hi = st
             lo, hi = min(lo, old_lo), max(hi, old_hi)
-            pairs = list(zip(starts, ends))
+            pairs = list(zip(old_starts, old_ends))
             if lo < old_lo:
                 pairs += self._build(lo, old_lo)
             if hi > old_hi:
                 pairs += self._build(old_hi, hi)
         starts, ends, cum = _merge(pairs)
         new = (starts, ends, cum, _utc_day_us(lo + 3), _utc_day_us(hi - 2), lo, hi)
-        self._st = new
+        self.state = new
         return new
 
-    def _state_for(self, lo_us: int, hi_us: int) -> _State:
+    def _state_for(self, lo_us: int, hi_us: int) -> IndexState:
         """A state whose trusted window contains [lo_us, hi_us]."""
-        st = self._st
-        if st is not None and st[3] <= lo_us and hi_us < st[4]:
+        st = self.state
+        if st is not None and st[3] <= lo_us and hi_us < st[4]:  # cover_lo, cover_hi
             return st
         need_lo = _ordinal_of(lo_us) - 4
         need_hi = _ordinal_of(hi_us) + 4
@@ -118,42 +127,43 @@ class OpenIndex:
             raise OutOfRange(_RANGE_MSG)
         if st is None:
             return self._grow(max(need_lo - CHUNK_DAYS // 2, MIN_ORD), min(need_hi + CHUNK_DAYS, MAX_ORD))
-        lo, hi = st[5], st[6]
+        lo, hi = st[5], st[6]  # lo_ord, hi_ord
         if need_lo < lo:
             lo = max(need_lo - CHUNK_DAYS, MIN_ORD)
         if need_hi > hi:
             hi = min(need_hi + CHUNK_DAYS, MAX_ORD)
         return self._grow(lo, hi)
 
-    def _grow_right_for(self, st: _State, open_us: int) -> _State:
+    def _grow_right_for(self, st: IndexState, open_us: int) -> IndexState:
         """Grow far enough to hold roughly `open_us` more open time past the window."""
         # The estimate ignores holidays, so it undershoots: past the last year
         # already means out of range, without building the years in between.
-        wanted = st[6] + int(open_us * 7 // self._week_us)
-        if wanted > MAX_ORD or st[6] >= MAX_ORD:
+        lo_ord, hi_ord = st[5], st[6]
+        wanted = hi_ord + int(open_us * 7 // self._week_us)
+        if wanted > MAX_ORD or hi_ord >= MAX_ORD:
             raise OutOfRange(_RANGE_MSG)
         hi = min(wanted + CHUNK_DAYS, MAX_ORD)
-        return self._grow(st[5], hi)
+        return self._grow(lo_ord, hi)
 
     # -- queries (all µs) --------------------------------------------------
 
     def elapsed(self, a: int, b: int) -> int:
-        starts, ends, cum = self._state_for(a, b)[:3]
+        starts, ends, cum, _lo, _hi, _lo_ord, _hi_ord = self._state_for(a, b)
         return _cum_at(starts, ends, cum, b) - _cum_at(starts, ends, cum, a)
 
     def is_open(self, t: int) -> bool:
-        starts, ends = self._state_for(t, t)[:2]
+        starts, ends, _cum, _lo, _hi, _lo_ord, _hi_ord = self._state_for(t, t)
         j = bisect_right(starts, t) - 1
         return j >= 0 and t < ends[j]
 
     def next_open(self, t: int) -> int:
         st = self._state_for(t, t)
         while True:
-            starts, ends = st[0], st[1]
+            starts, ends, _cum, _lo, cover_hi, _lo_ord, _hi_ord = st
             j = bisect_right(starts, t) - 1
             if j >= 0 and t < ends[j]:
                 return t
-            if j + 1 < len(starts) and starts[j + 1] < st[4]:
+            if j + 1 < len(starts) and starts[j + 1] < cover_hi:
                 return starts[j + 1]
             st = self._grow_right_for(st, 0)
 
@@ -164,24 +174,24 @@ class OpenIndex:
         counting resumes: the breach instant of SPEC §2.
         """
         st = self._state_for(start, start)
-        starts, ends, cum = st[:3]
+        starts, ends, cum, _lo, cover_hi, _lo_ord, _hi_ord = st
         target = _cum_at(starts, ends, cum, start) + amount
         while True:
-            starts, cum, cover_hi = st[0], st[2], st[4]
             i = bisect_right(cum, target) - 1
             if i < len(starts):
                 r = starts[i] + target - cum[i]
                 if r < cover_hi:
                     return r
-            known = _cum_at(st[0], st[1], cum, cover_hi - 1)
+            known = _cum_at(starts, ends, cum, cover_hi - 1)
             st = self._grow_right_for(st, max(target - known, 0))
+            starts, ends, cum, _lo, cover_hi, _lo_ord, _hi_ord = st
             # Totals count from the index's first interval, which a concurrent
             # growth to the left (another thread) may have moved: re-anchor.
-            target = _cum_at(st[0], st[1], st[2], start) + amount
+            target = _cum_at(starts, ends, cum, start) + amount
 
     def intervals(self, a: int, b: int) -> list[tuple[int, int]]:
         """Open intervals clipped to [a, b)."""
-        starts, ends = self._state_for(a, b)[:2]
+        starts, ends, _cum, _lo, _hi, _lo_ord, _hi_ord = self._state_for(a, b)
         j = max(bisect_right(starts, a) - 1, 0)
         out = []
         n = len(starts)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -125,14 +126,69 @@ class BusinessCalendar:
 
     # -- epoch-second twins for hot loops -----------------------------------
 
+    # The clock engine calls `add_ts` and `elapsed_ts` several times per ticket over
+    # a whole queue, so each opens with a fast path for its common case: no pauses,
+    # and every instant inside the trusted window of the index snapshot at hand.
+    # There it does what `OpenIndex.add`/`elapsed` and `_cum_at` do, inline (one
+    # float->µs conversion per input, one back; bisects on the snapshot's lists),
+    # which saves the five or so Python calls of the general path. Anything else
+    # (pauses, growth, bad or negative input, end before start) falls through to
+    # the general path, which gives the same answers and raises the errors. The
+    # snapshot is read once: another thread growing the index replaces it whole.
+
     def add_ts(self, start: float, seconds: float, pauses: Iterable[tuple[float, float]] = ()) -> float:
         """`add` on epoch seconds; `math.inf` when an endless pause swallows the rest."""
+        if not pauses:
+            try:
+                s, amount = round(start * _US), round(seconds * _US)
+            except (OverflowError, ValueError, TypeError):
+                pass  # the general path names the bad value
+            else:
+                st = self._index.state
+                if st is not None and amount >= 0 and st[3] <= s < st[4]:  # cover_lo, cover_hi
+                    starts, ends, cum, _lo, cover_hi, _lo_ord, _hi_ord = st
+                    j = bisect_right(starts, s) - 1
+                    if j < 0:
+                        target = amount
+                    elif s >= ends[j]:
+                        target = cum[j + 1] + amount
+                    else:
+                        target = cum[j] + s - starts[j] + amount
+                    i = bisect_right(cum, target) - 1  # >= 0: cum[0] == 0 <= target
+                    if i < len(starts):
+                        due = starts[i] + target - cum[i]
+                        if due < cover_hi:
+                            return due / _US
         s = _ts_us(start, "start")
         p = _pauses_us(pauses, s, None, _ts_us) if pauses else ()
         due = self._add_us(s, _amount_us(seconds), p)
         return math.inf if due is None else due / _US
 
     def elapsed_ts(self, start: float, end: float, pauses: Iterable[tuple[float, float]] = ()) -> float:
+        if not pauses:
+            try:
+                a, b = round(start * _US), round(end * _US)
+            except (OverflowError, ValueError, TypeError):
+                pass  # the general path names the bad value
+            else:
+                st = self._index.state
+                if st is not None and st[3] <= a <= b < st[4]:  # cover_lo, cover_hi
+                    starts, ends, cum, _lo, _hi, _lo_ord, _hi_ord = st
+                    j = bisect_right(starts, a) - 1
+                    if j < 0:
+                        ca = 0
+                    elif a >= ends[j]:
+                        ca = cum[j + 1]
+                    else:
+                        ca = cum[j] + a - starts[j]
+                    j = bisect_right(starts, b) - 1
+                    if j < 0:
+                        cb = 0
+                    elif b >= ends[j]:
+                        cb = cum[j + 1]
+                    else:
+                        cb = cum[j] + b - starts[j]
+                    return (cb - ca) / _US
         a, b = _ts_us(start, "start"), _ts_us(end, "end")
         return self._elapsed_us(a, b, _pauses_us(pauses, a, b, _ts_us) if pauses else ()) / _US
 

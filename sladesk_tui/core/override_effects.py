@@ -103,7 +103,8 @@ def preview(
     """
     if before is None:
         before = evaluate(record, agreements_by_version, now)
-    with_it = dataclasses.replace(record, overrides=(*record.overrides, dataclasses.replace(candidate, status="pending")))
+    counted = dataclasses.replace(candidate, status="pending")
+    with_it = dataclasses.replace(record, overrides=(*record.overrides, counted))
     return Preview(before, evaluate(with_it, agreements_by_version, now))
 
 

@@ -181,12 +181,12 @@ def entry_dict(e: LogEntry) -> dict[str, Any]:
 
 
 def parameter_text(o: Override, *, short: bool = False) -> str:
-    """The kind's parameter: `until 2026-11-27 10:30Z` (`short`: to the minute), `+2h`, `to P1`."""
+    """The kind's parameter: `until 2027-01-15T09:00:00Z` (`short`: `until 01-15 09:00Z`), `+2h`, `to P1`."""
+    from sladesk_tui.core.agreements import format_duration
     from sladesk_tui.core.override_effects import iso_z
-    from sladesk_tui.core.queue import format_duration
 
     def when(ts: float) -> str:
-        return iso_z(ts)[:16].replace("T", " ") + "Z" if short else iso_z(ts)
+        return iso_z(ts)[5:16].replace("T", " ") + "Z" if short else iso_z(ts)
 
     if o.until is not None:
         return f"until {when(o.until)}"
@@ -201,32 +201,57 @@ def parameter_text(o: Override, *, short: bool = False) -> str:
     return ""
 
 
-def entry_row(e: LogEntry, *, wide: bool = False) -> dict[str, Any]:
-    """A table row (`wide`: the whole justification and the review comment, for CSV)."""
+def what_text(o: Override) -> str:
+    """Kind, clock and parameter in one cell: `hold all until 01-15 09:00Z`, `extend resolution +2h`."""
+    clock = (o.clock or "all") if o.kind in CLOCK_KINDS else ""
+    return " ".join(p for p in (o.kind, clock, parameter_text(o, short=True)) if p)
+
+
+def table_row(e: LogEntry) -> dict[str, Any]:
+    """The first line of an entry in `sladesk overrides` (reason and justification go below it)."""
     from sladesk_tui.core.override_effects import iso_z
 
     o = e.override
-    text = o.justification if wide else _clip(" ".join(o.justification.split()), 40)
-    row: dict[str, Any] = {
+    return {
         "id": o.id,
-        "at": iso_z(o.at) if wide else iso_z(o.at)[:16].replace("T", " "),
+        "at": iso_z(o.at)[5:16].replace("T", " "),
         "ticket": o.ticket,
+        "override": what_text(o),
+        "by": o.operator,
+        "status": o.status,
+    }
+
+
+def csv_row(e: LogEntry) -> dict[str, Any]:
+    """An entry as one CSV row: every field, the whole justification and the review."""
+    from sladesk_tui.core.override_effects import iso_z
+
+    o = e.override
+    r = e.review
+    return {
+        "id": o.id,
+        "at": iso_z(o.at),
+        "ticket": o.ticket,
+        "agreement": e.agreement_id or "",
         "kind": o.kind,
-        "clock": (o.clock or "all") if o.kind in CLOCK_KINDS else (o.clock or ""),
-        "param": parameter_text(o, short=not wide),
+        "clock": o.clock or "",
+        "until": iso_z(o.until) if o.until is not None else "",
+        "by_s": o.by_s if o.by_s is not None else "",
+        "responded_at": iso_z(o.responded_at) if o.responded_at is not None else "",
+        "to_priority": o.to_priority or "",
+        "ahead_of": o.ahead_of or "",
         "operator": o.operator,
         "reason": o.reason,
+        "justification": o.justification,
         "status": o.status,
-        "reviewer": e.review.reviewer if e.review else "",
-        "justification": text,
+        "reviewer": r.reviewer if r else "",
+        "reviewed_at": iso_z(r.at) if r else "",
+        "comment": (r.comment or "") if r else "",
     }
-    if wide:
-        row["agreement"] = e.agreement_id or ""
-        row["comment"] = (e.review.comment or "") if e.review else ""
-    return row
 
 
 def stats_row(s: OperatorStats) -> dict[str, Any]:
+    """Per-operator figures as a row; `by_kind`/`by_reason` as `kind:n` words."""
     rate = s.approval_rate
     return {
         "operator": s.operator,
@@ -234,13 +259,10 @@ def stats_row(s: OperatorStats) -> dict[str, Any]:
         "pending": s.pending,
         "approved": s.approved,
         "rejected": s.rejected,
-        "approval": "" if rate is None else f"{rate:.0%}",
-        "breach_to_met": s.turned_met,
-        "breach_to_exempt": s.turned_exempt,
+        "rate": "" if rate is None else f"{rate:.0%}",
+        "to_met": s.turned_met,
+        "to_exempt": s.turned_exempt,
         "by_kind": " ".join(f"{k}:{n}" for k, n in s.by_kind.items()),
         "by_reason": " ".join(f"{k}:{n}" for k, n in s.by_reason.items()),
     }
 
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"

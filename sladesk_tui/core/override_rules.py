@@ -185,7 +185,9 @@ def check_review(
     comment: str | None,
 ) -> str:
     """The stored decision ("approved"/"rejected"), or `Refused` with the reason."""
-    problem = review_problem(o, reviewer=reviewer, reviewer_is_lead=reviewer_is_lead, decision=decision, comment=comment)
+    problem = review_problem(
+        o, reviewer=reviewer, reviewer_is_lead=reviewer_is_lead, decision=decision, comment=comment
+    )
     if problem:
         raise Refused(problem)
     return DECISIONS[decision]

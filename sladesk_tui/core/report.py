@@ -185,6 +185,8 @@ def ticket_outcomes(record: TicketRecord, books: Mapping[int, AgreementSet], now
         o = ctx.outcome(name, 0, raw.get(name), adj.get(name))
         if o is not None:
             out.append(o)
+    if not any(t.update is not None for t in agreement.targets.values()):
+        return out  # no update clock under any priority: no cycle to replay
     exempt_all = adj.get("update") is not None and adj["update"].state == "exempt"
     for n, end in enumerate(_finished_cycles(events, now), 1):
         prefix = events[: end + 1]

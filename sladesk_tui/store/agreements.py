@@ -139,14 +139,22 @@ _cache: dict[str, AgreementSet] = {}
 
 
 def _read(p: Path) -> str:
+    """The file's text. A byte order mark at the start is skipped, as the event importer
+    does (Windows editors write one); bytes that are not UTF-8 are reported at their line."""
     try:
-        return p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise InputError("no such file", where=str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (byte {exc.start})", where=str(p)) from None
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), where=str(p)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at byte {column} of the line)", where=f"{p}:{line}"
+        ) from None
 
 
 def _parse(text: str, name: str) -> AgreementSet:

@@ -25,7 +25,9 @@ Decisions recorded here (SPEC §4 is silent on them):
   projection already reflects is stored and the ticket is replayed from its whole
   history, so the projection is always its latest state by `at`, never by arrival.
 - Every batch that inserts events appends one audit row covering them
-  (`store.audit.RowRange`); a batch that only skips writes nothing.
+  (`store.audit.RowRange`) and refreshes the stored clock outcomes of the tickets
+  it changed (`store.outcomes`), in the same transaction; a batch that only skips
+  writes nothing.
 """
 
 from __future__ import annotations
@@ -174,7 +176,8 @@ def ingest(
     name: str | None = None,
     skip_invalid: bool = False,
 ) -> IngestResult:
-    """Store `events` (in file order) in ONE write transaction, with their audit row.
+    """Store `events` (in file order) in ONE write transaction, with the tickets
+    projection, the outcomes of the changed tickets and the audit row.
 
     `name` is the input's display name: errors then read ``NAME:SEQ: reason``, an
     event's `seq` being its line. Without `skip_invalid`, any refused event raises

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sladesk_tui.core.canonical import canonical_json
 from sladesk_tui.core.errors import InputError, Refused
 from sladesk_tui.core.override_log import LogEntry, LogFilter
-from sladesk_tui.core.override_rules import check_review
+from sladesk_tui.core.override_rules import PARAMETER_FIELDS, check_review
 from sladesk_tui.core.overrides import KINDS, REASONS, Override, justification_problem
 from sladesk_tui.core.tickets import Review
 from sladesk_tui.store.audit import RowRange, append_audit
@@ -111,7 +111,9 @@ def review_override(
 
 def get_override(conn: sqlite3.Connection, override_id: int) -> Override | None:
     """One override with its status derived from its latest review."""
-    row = conn.execute(f"SELECT {_OVERRIDE_COLS} FROM overrides o {_LATEST_REVIEW} WHERE o.id = ?", (override_id,)).fetchone()
+    row = conn.execute(
+        f"SELECT {_OVERRIDE_COLS} FROM overrides o {_LATEST_REVIEW} WHERE o.id = ?", (override_id,)
+    ).fetchone()
     return None if row is None else Override(*row[:14])
 
 
@@ -264,7 +266,8 @@ def _draft(conn: sqlite3.Connection, candidate: Override, now: float) -> Draft:
     record, books = override_context(conn, candidate.ticket, now)
     d = draft(record, books, candidate, now)
     ahead = d.override.ahead_of
-    if d.effect_problem is None and ahead and not conn.execute("SELECT 1 FROM tickets WHERE id = ?", (ahead,)).fetchone():
+    known = conn.execute("SELECT 1 FROM tickets WHERE id = ?", (ahead,)).fetchone() if ahead else True
+    if d.effect_problem is None and not known:
         return dataclasses.replace(d, preview=None, effect_problem=f"unknown ticket {ahead!r} (worked ahead of)")
     return d
 
@@ -289,7 +292,7 @@ def _insert_override(
         ),
     )
     oid = int(cur.lastrowid)  # type: ignore[arg-type]
-    params = {k: getattr(o, k) for k in ("until", "by_s", "responded_at", "to_priority", "ahead_of") if getattr(o, k) is not None}
+    params = {k: getattr(o, k) for k in PARAMETER_FIELDS if getattr(o, k) is not None}
     append_audit(
         conn,
         actor=actor,

@@ -23,12 +23,22 @@ from sladesk_tui.store.queries import _load, _snapshot, agreements_for_versions
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
 
-_TALLY_COLS = (
-    "day, agreement_id, agreement_version, priority, clock, operator,"
-    " n, raw_met, raw_breached, adj_met, adj_breached, adj_exempt"
-)
-# The rollup read: a range of its primary key (see tests/store/test_outcomes.py).
-ROLLUP_QUERY = f"SELECT {_TALLY_COLS} FROM outcome_days WHERE day BETWEEN :first AND :last"
+def rollup_query(*, by_operator: bool = False, one_agreement: bool = False) -> str:
+    """The month's read: a range of the rollup's primary key, summed per calendar month.
+
+    Summing in SQL leaves Python a few dozen rows per month instead of one per day,
+    agreement, priority, clock and operator (tens of thousands on a busy desk). The
+    month (not the day) is kept because penalties are capped per month; `MIN(day)`
+    stands for it. Operators are summed away unless the report is by operator.
+    """
+    operator = "operator" if by_operator else "''"
+    where = "day BETWEEN :first AND :last" + (" AND agreement_id = :agreement" if one_agreement else "")
+    return (
+        f"SELECT MIN(day), agreement_id, agreement_version, priority, clock, {operator},"
+        " SUM(n), SUM(raw_met), SUM(raw_breached), SUM(adj_met), SUM(adj_breached), SUM(adj_exempt)"
+        f" FROM outcome_days WHERE {where}"
+        f" GROUP BY substr(day, 1, 7), agreement_id, agreement_version, priority, clock, {operator}"
+    )
 
 
 def compliance_report(
@@ -50,7 +60,7 @@ def compliance_report(
             known = ", ".join(r[0] for r in conn.execute("SELECT DISTINCT id FROM agreements ORDER BY id"))
             raise InputError(f"--agreement: no agreement {agreement!r} (known: {known or 'none loaded'})")
         if at is None:
-            rows = _stored_tallies(conn, period, agreement)
+            rows = _stored_tallies(conn, period, agreement, by)
         else:
             rows = _replayed_tallies(conn, period, at, agreement)
         latest = _latest_version(conn, at)
@@ -69,13 +79,11 @@ def compliance_report(
     )
 
 
-def _stored_tallies(conn: sqlite3.Connection, period: Period, agreement: str | None) -> list[Tally]:
-    sql, params = ROLLUP_QUERY, {"first": period.first.isoformat(), "last": period.last.isoformat()}
-    if agreement is not None:
-        sql += " AND agreement_id = :agreement"
-        params["agreement"] = agreement
+def _stored_tallies(conn: sqlite3.Connection, period: Period, agreement: str | None, by: str) -> list[Tally]:
+    params = {"first": period.first.isoformat(), "last": period.last.isoformat(), "agreement": agreement}
     cur = conn.cursor()
     cur.row_factory = None
+    sql = rollup_query(by_operator=by == "operator", one_agreement=agreement is not None)
     return [Tally(*row) for row in cur.execute(sql, params)]
 
 
@@ -87,7 +95,7 @@ def _replayed_tallies(conn: sqlite3.Connection, period: Period, at: float, agree
     """
     lo, hi = period.widest_bounds()
     where = "t.agreement_id IS NOT NULL AND t.created_ts <= :hi AND (t.is_open = 1 OR t.ended_ts >= :lo)"
-    params: dict[str, object] = {"hi": min(hi, at), "lo": lo}
+    params: dict[str, object] = {"hi": min(hi, at), "lo": lo, "at": at}
     if agreement is not None:
         where += " AND t.agreement_id = :agreement"
         params["agreement"] = agreement

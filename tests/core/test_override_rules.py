@@ -85,7 +85,9 @@ def problem(o: Override, record: TicketRecord | None = None) -> str | None:
 # ---- justification --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t  \n", "too short", "fourteen chars", " a b c d e f g h i j k l m n "])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\n\t  \n", "too short", "fourteen chars", " a b c d e f g h i j k l m n "]
+)
 def test_short_or_blank_justification_is_refused(text: str) -> None:
     found = problem(ov("hold", until=NOW + H, justification=text))
     assert found is not None and "at least 15 non-blank characters" in found

@@ -242,7 +242,7 @@ class ComplianceScreen(Screen[None]):
         p = self.period
         state = " · loading…" if loading or self.report is None else ""
         self.query_one("#period-bar", Static).update(
-            Content(f"Compliance · {period_title(p)} ({p.first} to {p.last}){state}  ·  [ previous  ] next  t this month")
+            Content(f"Compliance · {period_title(p)} · {p.first} to {p.last}{state}")
         )
 
     # ---- loading ----------------------------------------------------------------------

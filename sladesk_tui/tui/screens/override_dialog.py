@@ -158,7 +158,8 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         if message.record is not None:
             self.query_one("#ov-title", Static).update(
                 Content.assemble(
-                    ("Override ", "bold"), (safe_text(message.record.id), "bold"), " · ", safe_text(message.record.title)
+                    ("Override ", "bold"), (safe_text(message.record.id), "bold"), " · ",
+                    safe_text(message.record.title),
                 )
             )
             if message.record.agreement_id is not None:
@@ -218,9 +219,13 @@ class OverrideDialog(ModalScreen["Placed | None"]):
 
     @on(Select.Changed, "#ov-clock")
     @on(Select.Changed, "#ov-reason")
-    @on(Input.Changed)
     def _changed(self, event: Message) -> None:
         self._revalidate()
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        if keep_printable(event.input):
+            self._revalidate()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -354,3 +359,18 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         self.sladesk.refresh_queue()
         self.dismiss(p)
 
+
+def keep_printable(box: Input) -> bool:
+    """Drop control, bidi-control and separator characters from what was typed or pasted.
+
+    An escape sequence pasted into a field would otherwise reach the terminal as the
+    field redraws it (NOTES: escape sequences pass through every widget), and would
+    be stored in the justification. Returns False when the value was changed (a new
+    Changed message follows).
+    """
+    value = box.value
+    cleaned = "".join(ch for ch, safe in zip(value, safe_text(value), strict=True) if ch == safe)
+    if cleaned == value:
+        return True
+    box.value = cleaned
+    return False

@@ -258,7 +258,11 @@ class QueueScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
-        self._set_filter(text=event.value.strip())
+        from sladesk_tui.tui.screens.override_dialog import keep_printable
+
+        # A pasted escape sequence would reach the terminal as the box redraws it.
+        if keep_printable(event.input):
+            self._set_filter(text=event.value.strip())
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:

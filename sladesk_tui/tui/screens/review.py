@@ -5,7 +5,8 @@ longest), reads the detail (justification, the clock figures stored before and
 after, earlier reviews, the ticket's timeline) and approves (`a`) or rejects (`x`,
 with a required comment). Filters (`f`) narrow by status, operator, kind, reason,
 agreement and a date range; `t` switches to per-operator figures (overrides by
-kind and reason, approval rate, breaches turned into met clocks).
+kind and reason, approval rate, breaches turned into met clocks); `l` grants or
+revokes the lead role.
 
 Anyone may open it (the log is no secret on a desk) but the rules are the store's:
 a non-lead, or the override's own operator, is told why and nothing is written.
@@ -26,7 +27,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -39,6 +40,7 @@ from sladesk_tui.core.override_log import LogEntry, LogFilter, OperatorStats, op
 from sladesk_tui.core.override_rules import DECISIONS, review_problem
 from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.tui.screens.override_dialog import keep_printable
 
 if TYPE_CHECKING:
     from sladesk_tui.core.tickets import Review, TicketRecord
@@ -95,6 +97,10 @@ class CommentDialog(ModalScreen[str | None]):
             yield Input(placeholder="a comment for the operator (required)", max_length=2000, id="comment")
             yield Static(Content("enter reject · escape cancel"), id="comment-hint")
 
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        keep_printable(event.input)
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -102,6 +108,92 @@ class CommentDialog(ModalScreen[str | None]):
             self.query_one("#comment-hint", Static).update(Content("✗ a rejection needs a comment saying why"))
             return
         self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class LeadsDialog(ModalScreen[None]):
+    """Grant or revoke the lead role: `g`/`r` choose, type the user, enter applies.
+
+    The store decides (`store.roles`): only a lead changes the role and the last lead
+    stays; a refusal is shown here and nothing is written.
+    """
+
+    CSS_PATH = "review.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Close")]
+
+    class Changed(Message):
+        def __init__(self, leads: list[str], said: str, refused: bool) -> None:
+            super().__init__()
+            self.leads = leads
+            self.said = said
+            self.refused = refused
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said = ""
+
+    @property
+    def desk(self) -> Desk:
+        return cast("SladeskApp", self.app).desk
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="leads-box"):
+            yield Static(Content.styled("Team leads", "bold"), id="leads-title")
+            yield Static("", id="leads-list")
+            actions = [(Content("grant the lead role to"), "grant"), (Content("revoke the lead role from"), "revoke")]
+            yield Select(actions, value="grant", allow_blank=False, compact=True, id="leads-action")
+            yield Input(placeholder="login name", max_length=64, compact=True, id="leads-user")
+            yield Static(Content("enter apply · escape close"), id="leads-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#leads-user", Input).focus()
+        self._apply(None, None)
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        keep_printable(event.input)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        user = event.value.strip()
+        if user:
+            self._apply(cast(str, self.query_one("#leads-action", Select).value), user)
+
+    @work(thread=True, exclusive=True, group="leads", exit_on_error=False)
+    def _apply(self, action: str | None, user: str | None) -> None:
+        from sladesk_tui.store.roles import grant_lead, leads, revoke_lead
+
+        desk = self.desk
+        said, refused = "", False
+        try:
+            conn = desk.open()
+            try:
+                if action is not None and user is not None:
+                    try:
+                        (grant_lead if action == "grant" else revoke_lead)(conn, user, actor=desk.operator)
+                        said = f"{user} is now a team lead" if action == "grant" else f"{user} is no longer a lead"
+                    except InputError as exc:
+                        said, refused = f"Not changed: {exc}", True
+                current = leads(conn)
+            finally:
+                conn.close()
+        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so
+            self.post_message(self.Changed([], f"Cannot read the leads: {type(exc).__name__}: {exc}", True))
+            return
+        self.post_message(self.Changed(current, said, refused))
+
+    def on_leads_dialog_changed(self, message: Changed) -> None:
+        names = ", ".join(safe_text(u) for u in message.leads) or "none"
+        self.query_one("#leads-list", Static).update(Content(f"now: {names}"))
+        self.said = message.said
+        if message.said:
+            mark = "✗ " if message.refused else "✓ "
+            self.query_one("#leads-hint", Static).update(Content(mark + safe_text(message.said)))
+            if not message.refused:
+                self.query_one("#leads-user", Input).value = ""
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -118,6 +210,7 @@ class ReviewScreen(Screen[None]):
         Binding("f", "filters", "Filters", tooltip="Show or hide the filters"),
         Binding("t", "figures", "Figures", tooltip="Per-operator figures / the list"),
         Binding("g", "open_ticket", "Ticket", show=False, tooltip="Open the override's ticket"),
+        Binding("l", "leads", "Leads", show=False, tooltip="Grant or revoke the lead role (leads)"),
         Binding("escape", "back", "Back", tooltip="Close the filters, or go back"),
     ]
 
@@ -395,6 +488,8 @@ class ReviewScreen(Screen[None]):
     def _dates_changed(self, event: Input.Changed) -> None:
         from sladesk_tui.core.override_rules import parse_when
 
+        if not keep_printable(event.input):
+            return
         now = self.desk.now()
         bounds: dict[str, float | None] = {}
         problem = ""
@@ -430,6 +525,9 @@ class ReviewScreen(Screen[None]):
             self.query_one("#review-list", DataTable).focus()
             return
         self.dismiss()
+
+    def action_leads(self) -> None:
+        self.app.push_screen(LeadsDialog())
 
     def action_open_ticket(self) -> None:
         e = self.selected

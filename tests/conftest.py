@@ -1,0 +1,24 @@
+"""Fixtures shared across test folders; this file also puts `tests/` on sys.path, so the
+helper modules here (`lookup_fixture`) import from any folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def lookup_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-checked lookup history (tests/lookup_fixture.py), whole. Read it, never write it."""
+    from lookup_fixture import build
+
+    return build(tmp_path_factory.mktemp("lookup") / "full.db")
+
+
+@pytest.fixture(scope="session")
+def lookup_db_earlier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same history cut at `lookup_fixture.EARLIER`: what `--at EARLIER` must reproduce."""
+    from lookup_fixture import EARLIER, build
+
+    return build(tmp_path_factory.mktemp("lookup") / "earlier.db", until=EARLIER)

@@ -1,0 +1,93 @@
+"""A writer process for the reliability suite: ``python rel_writer.py MODE DB ...``.
+
+Modes (each writes through the store's public, rule-checked API, as the TUI and the
+command line do, with its own operator name):
+
+- ``mixed DB N WRITES GO``: operator ``opNN`` writes WRITES times, one transaction
+  each, alternating an event (`ingest`: first the `created` events of its five
+  tickets ``WN-T0..4``, then notes on them) and an override (`place_override`:
+  `extend` the resolution clock, or `out_of_order` ahead of ticket ``SHARED``).
+  It waits for the file GO to exist first, so all writers start together.
+  Prints ``done EVENTS OVERRIDES`` at the end.
+- ``overrides DB TICKET...``: places `extend` overrides on the tickets in turn until
+  killed, printing ``ack ID`` (flushed) after each commit; ``ready`` once open.
+
+Any exception propagates: a traceback on stderr and exit 1 is what the tests look for.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from sladesk_tui.core.events import Event
+from sladesk_tui.core.overrides import Override
+from sladesk_tui.store.db import open_db
+from sladesk_tui.store.imports import ingest
+from sladesk_tui.store.overrides import place_override
+
+TICKETS = 5
+JUSTIFICATION = "customer asked us to wait for their vendor"
+
+
+def _extend(ticket: str, operator: str) -> Override:
+    return Override(id=0, ticket=ticket, kind="extend", at=0.0, operator=operator, reason="third_party",
+                    justification=JUSTIFICATION, clock="resolution", by_s=60.0)
+
+
+def mixed(db: str, n: int, writes: int, go: str) -> None:
+    operator = f"op{n:02d}"
+    conn = open_db(db)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(go):
+        if time.monotonic() > deadline:
+            raise SystemExit("no go signal within 60 s")
+        time.sleep(0.005)
+    base = time.time() - 3600
+    events = overrides = 0
+    for i in range(writes):
+        k = i // 2
+        if i % 2 == 0:
+            ticket = f"W{n}-T{k % TICKETS}"
+            if k < TICKETS:
+                ev = Event(id=f"W{n}-e{k}", type="created", at=base + k, ticket=ticket, seq=1,
+                           customer="acme", priority="P2", title=f"ticket {k} of writer {n}")
+            else:
+                ev = Event(id=f"W{n}-e{k}", type="note", at=base + k, ticket=ticket, seq=1, body=f"note {k}")
+            result = ingest(conn, [ev], actor=operator, source=f"writer:{n}", name=f"writer{n}")
+            assert result.inserted == 1, result
+            events += 1
+        else:
+            ticket = f"W{n}-T{k % min(k + 1, TICKETS)}"
+            if k % 2:
+                candidate = Override(id=0, ticket=ticket, kind="out_of_order", at=0.0, operator=operator,
+                                     reason="major_incident", justification=JUSTIFICATION, ahead_of="SHARED")
+            else:
+                candidate = _extend(ticket, operator)
+            place_override(conn, candidate)
+            overrides += 1
+    conn.close()
+    print(f"done {events} {overrides}")
+
+
+def overrides_loop(db: str, tickets: list[str]) -> None:
+    conn = open_db(db)
+    print("ready", flush=True)
+    for i in range(1_000_000):  # bounded; the test kills it long before
+        placed = place_override(conn, _extend(tickets[i % len(tickets)], "looper"))
+        print(f"ack {placed.id}", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    mode, db, *rest = argv
+    if mode == "mixed":
+        mixed(db, int(rest[0]), int(rest[1]), rest[2])
+    elif mode == "overrides":
+        overrides_loop(db, rest)
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

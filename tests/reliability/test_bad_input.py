@@ -1,0 +1,187 @@
+"""Bad input is refused cleanly (SPEC §3, §4, §8): exit 2, one `FILE:LINE: reason` line, no change.
+
+The corpus is `tests/data/bad/`; its README's table says, per file, the line and a
+fragment of the reason expected. Every file runs in-process through
+`sladesk_tui.cli.main` (fast), a few also through the real command in a child process,
+and the 10 MB line is generated here.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rel_support import AGREEMENTS_TOML, child_env, fingerprint, sladesk
+
+from sladesk_tui.cli import main
+from sladesk_tui.core.eventfile import MAX_LINE_BYTES
+
+BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
+BASE_EVENTS = (
+    '{"id":"base-1","ticket":"T-1","at":"2026-11-27T08:05:00Z","type":"created","customer":"acme",'
+    '"priority":"P2","title":"Invoices fail to post"}\n'
+    '{"id":"base-2","ticket":"T-1","at":"2026-11-27T08:40:00Z","type":"reply","author":"sam"}\n'
+)
+CREATED = ('{"id":"c1","ticket":"N-1","at":"2026-11-27T09:00:00Z","type":"created","customer":"acme",'
+           '"priority":"P2","title":"Printer on fire"}\n')
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    file: str
+    line: int | None  # None: the whole file is the problem (`FILE: reason`)
+    reason: str
+    exercises: str
+
+    @property
+    def command(self) -> str:
+        return "load" if self.file.endswith(".toml") else "import"
+
+
+def _corpus() -> list[Case]:
+    cases = []
+    for row in (BAD / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if not row.startswith("| ") or len(cells) != 4 or cells[0] == "file":
+            continue
+        file, line, reason, exercises = cells
+        cases.append(Case(file, None if line == "-" else int(line), reason, exercises))
+    return cases
+
+
+CORPUS = _corpus()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("bad")
+    db = d / "desk.db"
+    (d / "agreements.toml").write_text(AGREEMENTS_TOML, encoding="utf-8")
+    (d / "base.jsonl").write_text(BASE_EVENTS, encoding="utf-8")
+    assert main(["load", "--db", str(db), str(d / "agreements.toml")], operator="admin") == 0
+    assert main(["import", "--db", str(db), str(d / "base.jsonl")], operator="feed") == 0
+    return db
+
+
+@pytest.fixture
+def db(template: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "desk.db"
+    shutil.copy(template, copy)
+    return copy
+
+
+def _check_refusal(code: int, out: str, err: str, path: str, line: int | None, reason: str) -> None:
+    assert code == 2, (out, err)
+    assert "Traceback" not in err
+    first = err.splitlines()[0]
+    where = f"{path}:{line}" if line is not None else path
+    assert first.startswith(f"sladesk: {where}: "), first
+    assert reason in first, first
+    assert not out.strip()  # nothing claims success
+
+
+def test_corpus_is_listed_whole() -> None:
+    on_disk = {p.name for p in BAD.iterdir() if p.name != "README.md"}
+    listed = [c.file for c in CORPUS]
+    assert len(listed) == len(set(listed)), "a file is listed twice"
+    assert set(listed) == on_disk
+    assert len(on_disk) >= 40
+    assert all((BAD / name).stat().st_size <= 8192 for name in on_disk)  # small: the big one is generated
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c.file for c in CORPUS])
+def test_bad_file_is_refused_and_changes_nothing(db: Path, case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+    before = fingerprint(db)
+    path = str(BAD / case.file)
+    code = main([case.command, "--db", str(db), path], operator="tester")
+    captured = capsys.readouterr()
+    _check_refusal(code, captured.out, captured.err, path, case.line, case.reason)
+    assert fingerprint(db) == before
+
+
+SUBPROCESS_CASES = [
+    "ag_non_utf8.toml", "ag_hours_overlap.toml", "ev_non_utf8.jsonl", "ev_bom_mid_file.jsonl",
+    "ev_csv_missing_required_column.csv", "ev_duplicate_id_stored.jsonl", "ev_empty.jsonl",
+]
+
+
+@pytest.mark.parametrize("name", SUBPROCESS_CASES)
+def test_real_command_refuses_cleanly(db: Path, name: str) -> None:
+    case = next(c for c in CORPUS if c.file == name)
+    before = fingerprint(db)
+    path = str(BAD / name)
+    r = sladesk(case.command, "--db", db, path)
+    _check_refusal(r.returncode, r.stdout, r.stderr, path, case.line, case.reason)
+    assert len(r.stderr.splitlines()) == 1
+    assert fingerprint(db) == before
+
+
+def test_bad_input_on_stdin_is_refused(db: Path) -> None:
+    before = fingerprint(db)
+    r = subprocess.run(
+        [sys.executable, "-m", "sladesk_tui", "import", "--db", str(db), "-"],
+        input=(BAD / "ev_unknown_ticket.jsonl").read_bytes(), capture_output=True, timeout=60,
+        env=child_env(), check=False,
+    )
+    _check_refusal(r.returncode, r.stdout.decode(), r.stderr.decode(), "<stdin>", 2, "unknown ticket 'N-404'")
+    assert fingerprint(db) == before
+
+
+def _ten_megabyte_line(path: Path, *, csv: bool) -> Path:
+    body = "x" * (10 * 1024 * 1024)
+    with path.open("w", encoding="utf-8") as f:
+        if csv:
+            f.write("id,type,at,ticket,body\n")
+            f.write(f"n1,note,2026-11-27T09:05:00Z,T-1,{body}\n")
+        else:
+            f.write(CREATED)
+            f.write('{"id":"n1","ticket":"N-1","at":"2026-11-27T09:05:00Z","type":"note","body":"' + body + '"}\n')
+    return path
+
+
+@pytest.mark.parametrize("csv", [False, True], ids=["jsonl", "csv"])
+def test_ten_megabyte_line_is_refused(db: Path, tmp_path: Path, csv: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    big = _ten_megabyte_line(tmp_path / ("big.csv" if csv else "big.jsonl"), csv=csv)
+    assert big.stat().st_size > 10 * 1024 * 1024
+    before = fingerprint(db)
+    code = main(["import", "--db", str(db), str(big)], operator="tester")
+    captured = capsys.readouterr()
+    _check_refusal(code, captured.out, captured.err, str(big), 2, "line is too long")
+    assert f"at most {MAX_LINE_BYTES:,}" in captured.err
+    assert fingerprint(db) == before
+
+
+def test_ten_megabyte_line_through_the_real_command(db: Path, tmp_path: Path) -> None:
+    big = _ten_megabyte_line(tmp_path / "big.jsonl", csv=False)
+    before = fingerprint(db)
+    r = sladesk("import", "--db", db, big)
+    _check_refusal(r.returncode, r.stdout, r.stderr, str(big), 2, "line is too long")
+    assert re.search(r"\(10,4\d\d,\d{3} bytes", r.stderr)
+    assert fingerprint(db) == before
+
+
+def test_a_leading_bom_is_accepted(db: Path, tmp_path: Path) -> None:
+    """The other side of the BOM cases: a BOM before a good file is no problem."""
+    events = tmp_path / "bom.csv"
+    events.write_bytes(b"\xef\xbb\xbfid,type,at,ticket,author\nr1,reply,2026-11-27T09:05:00Z,T-1,sam\n")
+    agreements = tmp_path / "bom.toml"
+    agreements.write_bytes(b"\xef\xbb\xbf" + AGREEMENTS_TOML.replace("ACME standard", "ACME std").encode())
+    assert main(["import", "--db", str(db), str(events)], operator="tester") == 0
+    assert main(["load", "--db", str(db), str(agreements)], operator="tester") == 0
+    r = sladesk("audit", "verify", "--db", db)
+    assert r.returncode == 0, r.stderr
+
+
+def test_refusals_leave_a_verifiable_log(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """After the whole corpus thrown at one database, its audit log is exactly as before."""
+    head = sladesk("audit", "head", "--db", db).stdout
+    for case in CORPUS:
+        assert main([case.command, "--db", str(db), str(BAD / case.file)], operator="tester") == 2
+    capsys.readouterr()
+    r = sladesk("audit", "verify", "--db", db)
+    assert r.returncode == 0 and head.strip() in r.stdout
