@@ -138,6 +138,10 @@ def main() -> None:
     for name, value in ours.items():
         unit = "" if "(ms" in name else " µs/op"
         print(f"  {name:<42} {value:10.2f}{unit}")
+    # Machine-readable figures for benchmarks/run_all.py: "RESULT <key> <value>".
+    for key, name in (("add_us", "add (datetime)"), ("elapsed_us", "elapsed (datetime)"), ("add_ts_us", "add_ts"),
+                      ("elapsed_ts_us", "elapsed_ts")):
+        print(f"RESULT calendar.{key} {ours[name]:.4f}")
     peer = bench_businesstimedelta()
     if peer is None:
         print("businesstimedelta: skipped (not importable; run with "
@@ -150,6 +154,7 @@ def main() -> None:
             f"  {name:<42} {value:10.2f} µs/op   ours x{value / ours[name]:,.0f} faster"
             f" (x{value / ours[ts_name]:,.0f} with {ts_name})"
         )
+        print(f"RESULT calendar.btd_{name.split(' ')[0]}_us {value:.4f}")
 
 
 if __name__ == "__main__":

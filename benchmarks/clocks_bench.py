@@ -127,6 +127,8 @@ def main() -> None:
                 f"{best:6.3f} s  {best / size * 1e6:6.2f} µs/ticket  (cpu {cpu:6.3f} s)\n"
                 "        resolution states: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
             )
+            key = f"clocks.{size}.{'berlin' if cal is BERLIN else '24x7'}"  # for run_all.py
+            print(f"RESULT {key}_s {best:.4f}\nRESULT {key}_cpu_s {cpu:.4f}")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,7 @@ def main() -> None:
     assert report.inserted == count, report
     print(f"import: {count:,} events in {secs:.1f} s = {count / secs:,.0f} events/s "
           f"(target <= 60 s, stretch <= 20 s for 1M)")
+    print(f"RESULT import.events {count}\nRESULT import.seconds {secs:.3f}")  # for run_all.py
     rest = secs - sum(phases.values())
     print("  of which " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
           + f", validate+digest+insert+projection+commit {rest:.1f} s")

@@ -77,6 +77,8 @@ def main() -> None:
     for name, argv in commands.items():
         xs = timed(argv, args.runs)
         print(f"{name:<{width}}  {statistics.median(xs) * 1000:5.0f} ms {p90(xs) * 1000:5.0f} ms")
+        # For run_all.py: "RESULT <key> <value>", the key's words without the ticket id.
+        print(f"RESULT lookup.{name.replace(ticket, 'ID')}_ms {statistics.median(xs) * 1000:.1f}")
     if tmp is not None:
         for f in tmp.iterdir():
             f.unlink()

@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tick, full screen update       {r['tick_full_ms']:8.2f} ms mean, {r['tick_full_median_ms']:.2f} median, {r['tick_full_max_ms']:.2f} max   target <= 30 (stretch 15)")
     print(f"one commit -> on screen        {r['one_commit_to_screen_s'] * 1000:8.1f} ms (feed polls every 500 ms)")
     print(f"resident memory                {r['rss_now_mb']:8.1f} MB now, {r['rss_peak_mb']:.1f} MB peak")
+    for key in ("first_paint_s", "tick_full_ms", "tick_widget_ms", "rss_peak_mb"):  # for run_all.py
+        print(f"RESULT queue.{key} {r[key]:.4f}")
     return 0
 
 

@@ -135,6 +135,7 @@ def main() -> None:
     print(f"report {MONTH.label} in process (fresh connection each run, {args.runs} runs): "
           f"median {statistics.median(times) * 1000:.1f} ms, best {min(times) * 1000:.1f} ms "
           f"(target <= 1 s, stretch <= 100 ms); {len(report.rows)} rows, {total:,} clocks counted")
+    print(f"RESULT report.tickets {args.tickets}\nRESULT report.in_process_ms {statistics.median(times) * 1000:.2f}")
 
     cold = []
     for _ in range(args.runs):
@@ -145,6 +146,7 @@ def main() -> None:
         assert out.returncode == 0, out.stderr
     print(f"cold `sladesk report --month {MONTH.label}` (new process, {args.runs} runs): "
           f"median {statistics.median(cold) * 1000:.0f} ms, best {min(cold) * 1000:.0f} ms")
+    print(f"RESULT report.cold_ms {statistics.median(cold) * 1000:.2f}")  # for run_all.py
 
     for f in tmp.iterdir():
         f.unlink()

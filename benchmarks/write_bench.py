@@ -83,6 +83,7 @@ def main() -> None:
         for n in args.writers:
             rate, med, p99 = run(n, args.seconds, Path(d))
             print(f"{n:>7}  {rate:>9.0f}  {med:>9.2f}  {p99:>7.2f}")
+            print(f"RESULT write.{n}_per_s {rate:.1f}\nRESULT write.{n}_p99_ms {p99:.3f}")  # for run_all.py
     print("every run: all rows present, audit chain verified, no 'database is locked'")
 
 

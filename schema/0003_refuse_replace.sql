@@ -4,10 +4,13 @@
 -- runs before any conflict resolution, so refusing an insert whose key exists closes
 -- that path for every client. The program never inserts an existing key.
 --
--- Not on `events`: any per-row trigger there costs 4-6 us per imported event (+6 s on
--- a 1M-event import, measured); an event replaced by a plain client is found by
--- `sladesk audit verify` instead. `audit_log` needs none: its chain trigger admits
--- only seq = head + 1.
+-- `events` is keyed twice (seq, and the event id): both are checked. `audit_log`
+-- needs none: its chain trigger admits only seq = head + 1.
+
+CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE id = NEW.id)
+  OR (NEW.seq IS NOT NULL AND EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq))
+BEGIN SELECT RAISE(ABORT, 'events is append-only'); END;
 
 CREATE TRIGGER agreement_versions_no_replace BEFORE INSERT ON agreement_versions
 WHEN EXISTS (SELECT 1 FROM agreement_versions WHERE version = NEW.version)

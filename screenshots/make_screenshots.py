@@ -43,7 +43,33 @@ SHOTS: tuple[Shot, ...] = (
     Shot("ticket-120x40", (120, 40), ("enter", "e")),
     Shot("ticket-80x24", (80, 24), ("enter",)),
     Shot("ticket-priority-what-if", (100, 32), ("enter", "p", "up")),
+    # Filter the queue to an at-risk P1 (its id comes from SEED and AT), open the dialog
+    # on it and fill it in up to the preview: extend (2nd kind), response (2nd clock),
+    # 30m, major_incident (5th reason), a justification; not confirmed.
+    Shot("override-dialog", (100, 32), (
+        "slash", *"T-13299", "enter", "o",
+        "enter", "down", "enter", "tab",
+        "enter", "down", "enter", "tab",
+        *"30m", "tab",
+        "enter", *["down"] * 5, "enter", "tab",
+        *"Whole payroll run blocked, bridge call open",
+    )),
+    Shot("review", (120, 40), ("L",)),
+    Shot("compliance", (120, 40), ("c",)),
 )
+
+
+def _ready(screen: object) -> bool:
+    """Whether a screen's first load is shown. Each says so its own way: the ticket and
+    review screens count `loads`, the override dialog sets `loaded` (a bool; the
+    queue's `loaded` is an Event, awaited before any key), the compliance screen has a `report`.
+    """
+    if hasattr(screen, "loads"):
+        return bool(screen.loads)
+    loaded = getattr(screen, "loaded", True)
+    if isinstance(loaded, bool) and not loaded:
+        return False
+    return not (hasattr(screen, "report") and screen.report is None)
 
 
 async def _shoot(db: Path, shot: Shot, out: Path) -> Path:
@@ -64,8 +90,8 @@ async def _shoot(db: Path, shot: Shot, out: Path) -> Path:
         for key in shot.keys:
             await pilot.press(key)
             await pilot.pause(0.05)
-            for _ in range(250):  # the ticket screen counts its loads: wait for the first
-                if getattr(app.screen, "loads", 1):
+            for _ in range(250):  # wait for the screen's first load
+                if _ready(app.screen):
                     break
                 await pilot.pause(0.02)
         await pilot.pause(0.2)

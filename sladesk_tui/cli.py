@@ -168,10 +168,6 @@ def _db_path(args: argparse.Namespace) -> str:
     return getattr(args, "db", None) or os.environ.get("SLADESK_DB") or str(default_db_path())
 
 
-def _not_yet(args: argparse.Namespace) -> int:
-    raise InputError(f"'{args.command}' is not available yet")
-
-
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -361,7 +357,8 @@ def _override(args: argparse.Namespace) -> int:
 
 @command("overrides")
 def _overrides(args: argparse.Namespace) -> int:
-    from sladesk_tui.core.override_log import LogFilter, csv_row, entry_dict, operator_stats, stats_row, table_row
+    from sladesk_tui import output
+    from sladesk_tui.core.override_log import LogFilter, entry_dict, operator_stats
     from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.overrides import load_log
@@ -378,30 +375,18 @@ def _overrides(args: argparse.Namespace) -> int:
         entries = load_log(conn, filt, effects=args.stats, now=now)
     finally:
         conn.close()
+    width = output.table_width(sys.stdout)
     if args.stats:
         stats = operator_stats(entries)
         if args.format == "json":
-            _print_json([s.as_dict() for s in stats])
-        elif args.format == "csv":
-            _print_rows([stats_row(s) for s in stats], "csv")
+            _emit(output.dump_json([s.as_dict() for s in stats]) + "\n")
         else:
-            rows = [stats_row(s) for s in stats]
-            _print_rows([{k: v for k, v in r.items() if not k.startswith("by_")} for r in rows], "table",
-                        below=[[f"kinds: {r['by_kind']}", f"reasons: {r['by_reason']}"] for r in rows])
+            _emit(output.stats_csv(stats) if args.format == "csv" else output.stats_table(stats, width=width))
         return 0
     if args.format == "json":
-        _print_json([entry_dict(e) for e in entries])
-    elif args.format == "csv":
-        _print_rows([csv_row(e) for e in entries], "csv")
+        _emit(output.dump_json([entry_dict(e) for e in entries]) + "\n")
     else:
-        below = []
-        for e in entries:
-            lines = [f"{e.override.reason}: {e.override.justification}"]
-            if e.review is not None:
-                said = f": {e.review.comment}" if e.review.comment else ""
-                lines.append(f"{e.review.decision} by {e.review.reviewer}{said}")
-            below.append(lines)
-        _print_rows([table_row(e) for e in entries], "table", below=below)
+        _emit(output.overrides_csv(entries) if args.format == "csv" else output.overrides_table(entries, width=width))
     return 0
 
 
@@ -457,44 +442,6 @@ def _lead(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_json(value: object) -> None:
-    from sladesk_tui import output
-
-    _emit(output.dump_json(value) + "\n")
-
-
-def _print_rows(rows: list[dict[str, object]], fmt: str, *, below: list[list[str]] | None = None) -> None:
-    """Rows of one shape as an aligned table or CSV, text neutralised by `output`'s rules
-    (`safe_text` for terminals; no spreadsheet formulas in CSV). `below` gives each table
-    row indented lines under it (free text, cut to the table width)."""
-    import csv
-    import io
-
-    from sladesk_tui import output
-    from sladesk_tui.core.text import safe_text
-
-    if not rows:
-        _emit("(none)\n" if fmt == "table" else "")
-        return
-    columns = list(rows[0])
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(columns)
-        w.writerows([[v if isinstance(v, int | float) else output.csv_text(v) for v in r.values()] for r in rows])
-        _emit(buf.getvalue())
-        return
-    width = output.table_width(sys.stdout)
-    cells = [[safe_text("" if v is None else str(v)) for v in r.values()] for r in rows]
-    widths = [max(output.cells(c), *(output.cells(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(output.fit(c, w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    for i, row in enumerate(cells):
-        lines.append("  ".join(output.fit(v, w) for v, w in zip(row, widths, strict=True)).rstrip())
-        for text in (below[i] if below else ()):
-            lines.append("    " + output.fit(safe_text(" ".join(text.split())), width - 4).rstrip())
-    _emit("\n".join(lines) + "\n")
-
-
 # ---- lookups: queue, ticket, report (SPEC §8) ----------------------------------------
 # Read-only connections, one short snapshot each, no Textual: answers over SSH in a blink.
 
@@ -522,8 +469,7 @@ def _emit(text: str) -> None:
 @command("queue")
 def _queue(args: argparse.Namespace) -> int:
     from sladesk_tui import output
-    from sladesk_tui.core.agreements import ALWAYS
-    from sladesk_tui.core.queue import QueueFilter, build_row, sort_rows
+    from sladesk_tui.core.queue import QueueFilter, lookup_items
     from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.queries import evaluate_open_tickets
@@ -536,14 +482,8 @@ def _queue(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     wanted = QueueFilter(mine=_operator(args) if args.mine else None, urgent_only=args.at_risk,
-                         agreement=args.agreement, priority=args.priority)
-    by_id = {}
-    for record, tc in evaluated:
-        wall_clock = tc.agreement is not None and tc.agreement.calendar.startswith(ALWAYS)
-        row = build_row(record, tc.adjusted, now, calendar=None if wall_clock else tc.calendar)
-        if wanted.matches(row, now) and (not args.breached or row.state_at(now) == "breached"):
-            by_id[row.id] = (row, record, tc)
-    items = [by_id[r.id] for r in sort_rows(r for r, _rec, _tc in by_id.values())]
+                         agreement=args.agreement, priority=args.priority, breached_only=args.breached)
+    items = lookup_items(evaluated, now, wanted)
     if args.format == "json":
         _emit(output.dump_json(output.queue_json(items, now)) + "\n")
     elif args.format == "csv":
@@ -619,24 +559,36 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_text(argv: Sequence[str]) -> None:
+    """Bytes that are not UTF-8 reach argv as lone surrogates, which no digest, database
+    or terminal takes: refuse them here, once, for every command."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise InputError(f"argument '{shown}' is not valid UTF-8 text") from None
+
+
 def main(argv: Sequence[str] | None = None, *, operator: str | None = None) -> int:
     """Entry point. `operator` lets tests inject the acting user below the command line."""
     parser = build_parser()
     try:
+        _check_text(sys.argv[1:] if argv is None else argv)
         args = parser.parse_args(argv)
         args.operator = operator
         if args.command is None:
             args.command = "app"
-        handler = HANDLERS.get(args.command, _not_yet)
-        return handler(args)
+        return HANDLERS[args.command](args)
     except InputError as exc:
         print(f"sladesk: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
         # Not bad input, so not 2: the file is busy (a long import holds the write
-        # lock past the busy timeout), read-only, or full. One line, no traceback.
+        # lock past the busy timeout), read-only, full, or damaged ("database disk
+        # image is malformed"). One line, no traceback.
         print(f"sladesk: database error: {exc} ({_db_path(args)}); nothing was written", file=sys.stderr)
         return 1
 

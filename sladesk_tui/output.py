@@ -32,13 +32,15 @@ from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sladesk_tui.core.clocks import CLOCKS
-from sladesk_tui.core.override_effects import clock_figures, iso_z
-from sladesk_tui.core.queue import BADGES, cell_text, format_duration
+from sladesk_tui.core.override_effects import FIGURE_KEYS, clock_figures, iso_z
+from sladesk_tui.core.queue import BADGES, cell_text, counts, format_countdown, format_duration
 from sladesk_tui.core.text import BIDI_AND_SEPARATORS, safe_text
+from sladesk_tui.core.timeline import timeline_lines
 
 if TYPE_CHECKING:
     from sladesk_tui.core.availability import Availability
-    from sladesk_tui.core.clocks import Clock, Segment
+    from sladesk_tui.core.override_log import LogEntry, OperatorStats
+    from sladesk_tui.core.clocks import Clock
     from sladesk_tui.core.evaluate import TicketClocks
     from sladesk_tui.core.queue import QueueRow
     from sladesk_tui.core.report import AgreementSummary, Report, ReportRow
@@ -112,13 +114,6 @@ def instant(ts: float | None) -> str:
     if ts is None:
         return ""
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%MZ")
-
-
-def signed(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    text = format_duration(seconds)
-    return "-" + text if seconds < 0 and text != "0s" else text
 
 
 def dump_json(value: Any) -> str:
@@ -211,12 +206,8 @@ def queue_table(items: Sequence[QueueItem], now: float, *, style: Style, width: 
         text = [fit(c, w) for c, w in zip(cols, (*fixed, title_w))]
         text[2] = style(text[2], state)
         lines.append(" ".join(text).rstrip())
-    counts: dict[str, int] = {}
-    for r, _rec, _tc in items:
-        s = r.state_at(now)
-        counts[s] = counts.get(s, 0) + 1
-    summary = f"{len(items)} open · {counts.get('breached', 0)} breached · {counts.get('at_risk', 0)} at risk" \
-              f" · {counts.get('paused', 0)} paused"
+    n = counts((r for r, _rec, _tc in items), now)
+    summary = f"{n.open} open · {n.breached} breached · {n.at_risk} at risk · {n.paused} paused"
     when = f" · as of {instant(as_of)}" if as_of is not None else ""
     lines.append(style(summary + when, "dim"))
     return "\n".join(lines) + "\n"
@@ -291,12 +282,11 @@ def _event_json(e: Any) -> dict[str, Any]:
 
 def ticket_csv(record: TicketRecord, tc: TicketClocks) -> str:
     """One line per clock and view (adjusted, raw): the figures of SPEC §8's clock object."""
-    keys = ("state", "target_s", "elapsed_s", "remaining_s", "due_at", "breached_at", "stopped_at")
     out = []
     for view, clocks in (("adjusted", tc.adjusted), ("raw", tc.raw)):
         for name, fig in clock_figures(clocks).items():
-            out.append([csv_text(record.id), view, name, *("" if fig[k] is None else fig[k] for k in keys)])
-    return _csv(["ticket", "view", "clock", *keys], out)
+            out.append([csv_text(record.id), view, name, *("" if fig[k] is None else fig[k] for k in FIGURE_KEYS)])
+    return _csv(["ticket", "view", "clock", *FIGURE_KEYS], out)
 
 
 def ticket_table(record: TicketRecord, tc: TicketClocks, now: float, *, style: Style, width: int = MIN_WIDTH,
@@ -324,7 +314,7 @@ def ticket_table(record: TicketRecord, tc: TicketClocks, now: float, *, style: S
             continue
         out.append("")
         out.append(style(f"why: {name}", "bold"))
-        out += [fit(line, width).rstrip() for line in _timeline(c.explanation, zone)]
+        out += [fit("  " + line, width).rstrip() for line in timeline_lines(c.explanation, zone)]
     out.append("")
     out.append(style(f"history ({len(record.events)} events)", "bold"))
     for e in record.events:
@@ -366,30 +356,11 @@ def _clock_table(clocks: Mapping[str, Clock], title: str, style: Style) -> list[
             when = f"paused until {instant(c.resumes_at)}"
         if c.breached_at is not None and c.stopped_at is None:
             when = f"breached {instant(c.breached_at)}"
-        cols = [name, state, signed(c.target_s), signed(c.elapsed_s), signed(c.remaining_s), when]
+        cols = [name, state, format_countdown(c.target_s), format_countdown(c.elapsed_s),
+                format_countdown(c.remaining_s), when]
         text = [fit(v, w) for v, w in zip(cols, widths)]
         text[1] = style(text[1], c.state)
         lines.append(" ".join(text).rstrip())
-    return lines
-
-
-def _timeline(segments: Sequence[Segment], zone: dt.tzinfo) -> list[str]:
-    lines: list[str] = []
-    last_day = ""
-    for seg in segments:
-        start = dt.datetime.fromtimestamp(seg.start, zone)
-        day = start.strftime("%a %d %b")
-        prefix = day if day != last_day else " " * len(day)
-        last_day = day
-        if seg.kind == "rule":
-            lines.append(f"  {prefix} {start:%H:%M}{'':<10} * {safe_text(seg.note)}")
-            continue
-        end = dt.datetime.fromtimestamp(seg.end, zone)
-        end_text = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %H:%M}"
-        words = seg.kind if seg.kind != "closed" else "closed hours"
-        if seg.note:
-            words += f": {'override #' if seg.kind == 'held' else ''}{safe_text(seg.note)}"
-        lines.append(f"  {prefix} {start:%H:%M}-{end_text:<9} {words}  {format_duration(seg.end - seg.start)}")
     return lines
 
 
@@ -567,7 +538,7 @@ def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
             left = v.budget_left_s or 0.0
             out.append(fit(
                 f"availability {safe_text(v.service)} {v.ratio * 100:.3f}% (target {v.target:g}%):"
-                f" down {format_duration(v.downtime_s)}, budget left {signed(left)}", width - 7).rstrip()
+                f" down {format_duration(v.downtime_s)}, budget left {format_countdown(left)}", width - 7).rstrip()
                 + f" {verdict}")
     if a.valid_until is not None and (a.expiring or a.expired):
         if a.expired:
@@ -575,3 +546,67 @@ def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
         else:
             out.append(style(f"EXPIRES SOON: last day {a.valid_until} (in {a.days_left} days)", "at_risk"))
     return out
+
+
+# ---- sladesk overrides -----------------------------------------------------------------
+
+
+def overrides_csv(entries: Sequence[LogEntry]) -> str:
+    from sladesk_tui.core.override_log import csv_row
+
+    return rows_csv([csv_row(e) for e in entries])
+
+
+def overrides_table(entries: Sequence[LogEntry], *, width: int = MIN_WIDTH) -> str:
+    """One line per override; under it the reason and justification, then the latest review."""
+    from sladesk_tui.core.override_log import table_row
+
+    below = []
+    for e in entries:
+        lines = [f"{e.override.reason}: {e.override.justification}"]
+        if e.review is not None:
+            said = f": {e.review.comment}" if e.review.comment else ""
+            lines.append(f"{e.review.decision} by {e.review.reviewer}{said}")
+        below.append(lines)
+    return rows_table([table_row(e) for e in entries], width=width, below=below)
+
+
+def stats_csv(stats: Sequence[OperatorStats]) -> str:
+    from sladesk_tui.core.override_log import stats_row
+
+    return rows_csv([stats_row(s) for s in stats])
+
+
+def stats_table(stats: Sequence[OperatorStats], *, width: int = MIN_WIDTH) -> str:
+    """One line of figures per operator; the kinds and reasons they used below it."""
+    from sladesk_tui.core.override_log import stats_row
+
+    rows = [stats_row(s) for s in stats]
+    return rows_table(
+        [{k: v for k, v in r.items() if not k.startswith("by_")} for r in rows], width=width,
+        below=[[f"kinds: {r['by_kind']}", f"reasons: {r['by_reason']}"] for r in rows],
+    )
+
+
+def rows_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows of one shape as CSV with a header (nothing at all for no rows); free text via `csv_text`."""
+    if not rows:
+        return ""
+    return _csv(list(rows[0]), ([v if isinstance(v, int | float) else csv_text(v) for v in r.values()] for r in rows))
+
+
+def rows_table(rows: Sequence[Mapping[str, Any]], *, width: int = MIN_WIDTH,
+               below: Sequence[Sequence[str]] | None = None) -> str:
+    """Rows of one shape as aligned columns, every cell `safe_text`. `below` gives each row
+    indented lines of free text under it, white space folded and cut to `width`."""
+    if not rows:
+        return "(none)\n"
+    columns = list(rows[0])
+    table = [[safe_text("" if v is None else str(v)) for v in r.values()] for r in rows]
+    widths = [max(cells(c), *(cells(row[i]) for row in table)) for i, c in enumerate(columns)]
+    lines = ["  ".join(fit(c, w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    for i, row in enumerate(table):
+        lines.append("  ".join(fit(v, w) for v, w in zip(row, widths, strict=True)).rstrip())
+        for text in (below[i] if below else ()):
+            lines.append("    " + fit(safe_text(" ".join(text.split())), width - 4).rstrip())
+    return "\n".join(lines) + "\n"

@@ -43,6 +43,14 @@ class TicketClocks:
         return self.adjusted
 
     @property
+    def countdown_calendar(self) -> BusinessCalendar | None:
+        """The calendar a live countdown counts in: None on a 24x7 agreement, where
+        business time is wall-clock time and a countdown needs no calendar lookup."""
+        if self.agreement is not None and self.agreement.calendar.startswith(ALWAYS):
+            return None
+        return self.calendar
+
+    @property
     def differs(self) -> bool:
         """Whether overrides changed any figure (screens show both only then)."""
         return self.raw is not self.adjusted and self.raw != self.adjusted

@@ -130,6 +130,8 @@ def event_from_mapping(d: Mapping[str, object], *, seq: int) -> Event:
             continue
         if not isinstance(value, str):
             raise InputError(f"field {key!r} must be a string, not {_kind(value)}")
+        if not value.isascii() and not _is_unicode_text(value):
+            raise InputError(f"field {key!r} has an unpaired surrogate (a JSON escape such as \\ud800): not text")
         values[key] = value
     etype = values.get("type")
     if etype is None:
@@ -349,6 +351,16 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise _DuplicateKey(k)
             seen.add(k)
     return d
+
+
+def _is_unicode_text(value: str) -> bool:
+    """False for a string holding a lone surrogate: JSON's ``\\ud800`` escape decodes to one,
+    and it cannot be stored as UTF-8 (digests and the database need real text)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _kind(v: object) -> str:

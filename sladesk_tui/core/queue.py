@@ -35,11 +35,14 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sladesk_tui.core.clocks import Clock
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketRecord
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.evaluate import TicketClocks
 
 SORTS: tuple[str, ...] = ("urgency", "priority", "age", "id")
 SORT_LABELS: Mapping[str, str] = {
@@ -312,7 +315,8 @@ class QueueFilter:
     """What the agent narrowed the queue to. `mine` holds the operator's name when on.
 
     `urgent_only` keeps at-risk *and* breached rows: breached ones are more urgent
-    still, hiding them would be perverse.
+    still, hiding them would be perverse. `breached_only` keeps breached rows alone
+    (`sladesk queue --breached`).
     """
 
     text: str = ""
@@ -320,14 +324,16 @@ class QueueFilter:
     urgent_only: bool = False
     agreement: str | None = None
     priority: str | None = None
+    breached_only: bool = False
 
     @property
     def active(self) -> bool:
-        return bool(self.text or self.mine or self.urgent_only or self.agreement or self.priority)
+        return bool(self.text or self.mine or self.urgent_only or self.agreement or self.priority
+                    or self.breached_only)
 
     @property
     def depends_on_time(self) -> bool:
-        return self.urgent_only
+        return self.urgent_only or self.breached_only
 
     def matches(self, row: QueueRow, now: float) -> bool:
         if self.priority is not None and row.priority != self.priority:
@@ -342,12 +348,28 @@ class QueueFilter:
                 return False
         if self.urgent_only and row.state_at(now) not in ("at_risk", "breached"):
             return False
+        if self.breached_only and row.state_at(now) != "breached":
+            return False
         return True
 
     def apply(self, rows: Iterable[QueueRow], now: float) -> list[QueueRow]:
         if not self.active:
             return list(rows)
         return [r for r in rows if self.matches(r, now)]
+
+
+def lookup_items(
+    evaluated: Iterable[tuple[TicketRecord, TicketClocks]], now: float, wanted: QueueFilter
+) -> list[tuple[QueueRow, TicketRecord, TicketClocks]]:
+    """`sladesk queue`'s answer: each open ticket's row at `now` beside its record and
+    clocks (JSON and CSV print figures a row does not keep), filtered, most urgent first."""
+    items = []
+    for record, tc in evaluated:
+        row = build_row(record, tc.adjusted, now, calendar=tc.countdown_calendar)
+        if wanted.matches(row, now):
+            items.append((row, record, tc))
+    key = sort_key("urgency")
+    return sorted(items, key=lambda item: key(item[0]))
 
 
 def cycle(value: str | None, choices: Sequence[str]) -> str | None:

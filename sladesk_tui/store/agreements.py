@@ -49,7 +49,20 @@ def load_agreements_file(
     """
     p = Path(path)
     text = _read(p)
-    aset = _parse(text, str(p))
+    return _store(conn, text, _parse(text, str(p)), name=str(p.resolve()), actor=actor, source=source)
+
+
+def load_agreements_text(
+    conn: sqlite3.Connection, text: str, *, name: str, actor: str, source: str | None = None
+) -> Loaded:
+    """`load_agreements_file` for a text already in hand (the demo's); `name` stands for
+    the file, in messages and as the version's recorded source."""
+    return _store(conn, text, _parse(text, name), name=name, actor=actor, source=source)
+
+
+def _store(
+    conn: sqlite3.Connection, text: str, aset: AgreementSet, *, name: str, actor: str, source: str | None
+) -> Loaded:
     digest = sha256_hex(text)
     with write_tx(conn):
         latest = conn.execute(
@@ -62,7 +75,7 @@ def load_agreements_file(
         conn.execute(
             "INSERT INTO agreement_versions (version, loaded_at, loaded_ts, loaded_by, source_name, source_sha256, source_text)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (version, iso_utc(ts), ts, actor, str(p.resolve()), digest, text),
+            (version, iso_utc(ts), ts, actor, name, digest, text),
         )
         conn.executemany(
             "INSERT INTO agreements (version, id, name, customer, services, calendar, valid_from, valid_until)"
@@ -88,7 +101,7 @@ def load_agreements_file(
             before=None if latest is None else {"version": latest["version"]},
             after={
                 "version": version,
-                "file": str(p.resolve()),
+                "file": name,
                 "sha256": digest,
                 "agreements": [a.id for a in aset.agreements],
             },
@@ -130,9 +143,15 @@ def current_agreements(conn: sqlite3.Connection, version: int | None = None) -> 
     return row["version"], found
 
 
-def latest_version(conn: sqlite3.Connection) -> int:
-    """The newest agreements version, 0 when none is loaded."""
-    return int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM agreement_versions").fetchone()[0])
+def latest_version(conn: sqlite3.Connection, *, at: float | None = None) -> int:
+    """The newest agreements version (loaded by `at`, when given), 0 when none is."""
+    if at is None:
+        row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM agreement_versions").fetchone()
+    else:
+        row = conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM agreement_versions WHERE loaded_ts <= ?", (at,)
+        ).fetchone()
+    return int(row[0])
 
 
 _cache: dict[str, AgreementSet] = {}

@@ -26,7 +26,6 @@ import math
 import os
 import random
 import sqlite3
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -282,12 +281,12 @@ class _Builder:
         }
 
     def _load_agreements(self) -> None:
-        from sladesk_tui.store.agreements import current_agreements, load_agreements_file
+        from sladesk_tui.store.agreements import current_agreements, load_agreements_text
 
-        with tempfile.TemporaryDirectory(prefix="sladesk-demo-") as tmp:
-            f = Path(tmp) / "sladesk-demo-agreements.toml"
-            f.write_text(demo_agreements_text(self.now), encoding="utf-8")
-            loaded = load_agreements_file(self.conn, f, actor=self.operator, source=DEMO_SOURCE)
+        loaded = load_agreements_text(
+            self.conn, demo_agreements_text(self.now), name=AGREEMENTS_RESOURCE, actor=self.operator,
+            source=DEMO_SOURCE,
+        )
         self.version, self.aset = current_agreements(self.conn, loaded.version)
 
     # -- inventing tickets ---------------------------------------------------------

@@ -43,6 +43,7 @@ from sladesk_tui.core.agreements import AgreementSet, match_agreement
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import read_events
 from sladesk_tui.core.events import ENDING_TYPES, SERVICE_EVENT_TYPES, Event, event_digest
+from sladesk_tui.core.tickets import TicketProjection
 from sladesk_tui.store.agreements import current_agreements
 from sladesk_tui.store.audit import RowRange, append_audit
 from sladesk_tui.store.db import open_db, write_tx
@@ -110,15 +111,16 @@ class ImportRejected(InputError):
 # ---- the projection ----------------------------------------------------------------
 
 
-class _Ticket:
-    """A ticket row being maintained (mutable, internal). `pending` are this chunk's
-    events for it in file order; `replay` says one of them is older than the state;
-    `queued` that the chunk's projection step will write it."""
+class _Ticket(TicketProjection):
+    """A stored ticket row being maintained: core's projection plus the importer's own state.
+
+    `pending` are this chunk's events for it in file order; `replay_needed` says one of
+    them is older than the state; `queued` that the chunk's projection step will write it.
+    """
 
     __slots__ = (
-        "id", "customer", "service", "title", "priority", "status", "assignee", "agreement_id",
-        "agreement_version", "no_agreement_reason", "is_open", "created_ts", "updated_ts", "ended_ts",
-        "priorities", "in_db", "pending", "replay", "queued",
+        "id", "agreement_id", "agreement_version", "no_agreement_reason",
+        "priorities", "in_db", "pending", "replay_needed", "queued",
     )
 
     def __init__(self, tid: str) -> None:
@@ -126,7 +128,7 @@ class _Ticket:
         self.priorities: frozenset[str] | None = None  # the agreement's priorities; None: any
         self.in_db = False
         self.pending: list[Event] = []
-        self.replay = False
+        self.replay_needed = False
         self.queued = False
 
     def row(self) -> tuple[object, ...]:
@@ -135,33 +137,6 @@ class _Ticket:
             self.agreement_id, self.agreement_version, self.no_agreement_reason, int(self.is_open),
             self.created_ts, self.updated_ts, self.ended_ts,
         )
-
-    def start(self, ts: float, customer: str, service: str | None, title: str, priority: str,
-              assignee: str | None) -> None:
-        """The state a `created` event gives (the agreement fields are kept)."""
-        self.customer, self.service, self.title, self.priority = customer, service, title, priority
-        self.status, self.assignee, self.is_open = "new", assignee, True
-        self.created_ts = self.updated_ts = ts
-        self.ended_ts = None
-
-    def apply(self, etype: str, ts: float, priority: str | None, status: str | None,
-              assignee: str | None) -> None:
-        """One later event, in `(at, arrival)` order."""
-        if etype == "status":
-            if self.is_open:
-                self.status = status
-        elif etype == "priority":
-            self.priority = priority
-        elif etype == "assign":
-            self.assignee = assignee
-        elif etype in ENDING_TYPES:
-            if self.is_open:
-                self.is_open, self.ended_ts = False, ts
-            self.status = etype
-        elif etype == "reopened":
-            self.is_open, self.ended_ts, self.status = True, None, "open"
-        if ts > self.updated_ts:
-            self.updated_ts = ts
 
 
 # ---- ingesting -----------------------------------------------------------------------
@@ -287,7 +262,7 @@ class _Batch:
             touched.append(t)
         t.pending.append(ev)
         if ev.at < t.updated_ts:
-            t.replay = True
+            t.replay_needed = True
         return None
 
     def _create(self, ev: Event, touched: list[_Ticket]) -> str | None:
@@ -325,13 +300,13 @@ class _Batch:
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
         for t in touched:
-            if t.replay:
+            if t.replay_needed:
                 self._replay(t)
             else:
                 t.pending.sort(key=_at)  # stable: file order among equal instants
                 for ev in t.pending:
                     t.apply(ev.type, ev.at, ev.priority, ev.status, ev.assignee)
-            t.pending, t.replay, t.queued = [], False, False
+            t.pending, t.replay_needed, t.queued = [], False, False
             self.changed.add(t.id)
             if t.in_db:
                 updates.append((*t.row(), t.id))
@@ -352,11 +327,7 @@ class _Batch:
             " WHERE ticket = ? ORDER BY ts, seq",
             (t.id,),
         )
-        for etype, ts, customer, service, title, priority, status, assignee in cur:
-            if etype == "created":
-                t.start(ts, customer, service, title, priority, assignee)
-            else:
-                t.apply(etype, ts, priority, status, assignee)
+        t.replay(cur)
 
     # -- look-ups -----------------------------------------------------------------
 

@@ -23,7 +23,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 
 from sladesk_tui.core.report import Outcome, ticket_outcomes
-from sladesk_tui.store.queries import _load, agreements_for_versions
+from sladesk_tui.store.db import write_tx
+from sladesk_tui.store.queries import agreements_for_versions, load_records
 
 _COLUMNS = (
     "ticket", "clock", "cycle", "agreement_id", "agreement_version", "priority", "operator", "stopped_ts",
@@ -51,8 +52,6 @@ def refresh_outcomes(conn: sqlite3.Connection, ticket_ids: Iterable[str], now: f
 
 def rebuild_outcomes(conn: sqlite3.Connection, now: float) -> int:
     """Recompute every stored outcome from the log in one write transaction; return the row count."""
-    from sladesk_tui.store.db import write_tx
-
     with write_tx(conn):
         conn.execute("DELETE FROM outcome_days")
         conn.execute("DELETE FROM outcomes")
@@ -65,7 +64,7 @@ def _refresh_chunk(conn: sqlite3.Connection, ids: list[str], now: float) -> int:
     marks = ", ".join("?" * len(ids))
     params = {f"p{i}": v for i, v in enumerate(ids)}
     where = f"t.id IN ({', '.join(':' + k for k in params)}) AND t.agreement_id IS NOT NULL"
-    records = _load(conn, where, params, None)
+    records = load_records(conn, where, params)
     books = agreements_for_versions(conn, {r.agreement_version for r in records})
     wanted: dict[tuple[str, str, int], tuple[object, ...]] = {}
     for r in records:

@@ -5,8 +5,8 @@ the command line call: they read the ticket, its clocks and the roles inside the
 own `BEGIN IMMEDIATE` transaction, run the core rules (`core.override_rules`) on
 that state, and write the row, its before/after clock figures and its audit row
 together, so the figures stored are exactly those the rules saw. The raw writers
-(`record_override`, `record_review`, `record_role`) skip the rules: they are for
-seeding a demo database with a history that is already known to be right.
+(`record_override`, `record_review`) skip the rules: they seed test and benchmark
+databases with a history that is already known to be right.
 
 A ticket's override status is its latest review's decision (pending without one);
 `core.clocks` applies pending and approved overrides and ignores rejected ones, so
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sladesk_tui.core.canonical import canonical_json
 from sladesk_tui.core.errors import InputError, Refused
 from sladesk_tui.core.override_log import LogEntry, LogFilter
-from sladesk_tui.core.override_rules import PARAMETER_FIELDS, check_review
+from sladesk_tui.core.override_rules import DECISIONS, PARAMETER_FIELDS, check_review
 from sladesk_tui.core.overrides import KINDS, REASONS, Override, justification_problem
 from sladesk_tui.core.tickets import Review
 from sladesk_tui.store.audit import RowRange, append_audit
@@ -33,14 +33,12 @@ from sladesk_tui.store.db import read_tx, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
 from sladesk_tui.store.queries import agreements_for_versions, load_ticket
-from sladesk_tui.store.roles import insert_role_row, is_lead
+from sladesk_tui.store.roles import is_lead
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
     from sladesk_tui.core.override_effects import Draft
     from sladesk_tui.core.tickets import TicketRecord
-
-DECISIONS: tuple[str, ...] = ("approved", "rejected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +55,9 @@ class Placed:
 
 
 def draft_override(conn: sqlite3.Connection, candidate: Override, *, now: float | None = None) -> Draft:
-    """Run the rules and the preview on `candidate` as if made at `now`, writing nothing.
-
-    The dialog calls it as the agent types; `problem` is what confirming would refuse.
+    """Run the rules and the preview on `candidate` as if made at `now`, writing nothing:
+    `problem` is what `place_override` would refuse. (The dialog, which drafts as the
+    agent types, loads `override_context` once and calls `core.override_effects.draft`.)
     """
     now = now_ts() if now is None else now
     with read_tx(conn):
@@ -152,9 +150,12 @@ def load_log(
             params,
         ).fetchall()
         entries = filt.apply(_entry(row) for row in rows)
-        if effects and entries:
-            entries = _with_effects(conn, entries, now_ts() if now is None else now)
-    return entries
+        if not (effects and entries):
+            return entries
+        records = {tid: load_ticket(conn, tid) for tid in {e.override.ticket for e in entries}}
+        books = agreements_for_versions(conn, {r.agreement_version for r in records.values() if r is not None})
+    # The engine runs after the snapshot is released: it is the slow part.
+    return _with_effects(entries, records, books, now_ts() if now is None else now)
 
 
 def load_reviews(conn: sqlite3.Connection, override_id: int) -> list[Review]:
@@ -220,7 +221,7 @@ def record_review(
     source: str | None = None,
 ) -> int:
     """A decision ("approved"/"rejected") stored as given, at `at` (default: now)."""
-    if decision not in DECISIONS:
+    if decision not in DECISIONS.values():
         raise InputError(f"unknown decision {decision!r} (expected approved or rejected)")
     with write_tx(conn):
         o = get_override(conn, override_id)
@@ -229,25 +230,6 @@ def record_review(
         return _insert_review(
             conn, o, decision, reviewer=reviewer, comment=comment, at=now_ts() if at is None else at, source=source
         )
-
-
-def record_role(
-    conn: sqlite3.Connection,
-    user: str,
-    action: str,
-    *,
-    by_user: str,
-    role: str = "lead",
-    at: float | None = None,
-    source: str | None = None,
-) -> int:
-    """Grant or revoke the lead role as given (the rules: `store.roles`); return the row id."""
-    if action not in ("grant", "revoke"):
-        raise InputError(f"unknown role action {action!r} (expected grant or revoke)")
-    if role != "lead":
-        raise InputError(f"unknown role {role!r}")
-    with write_tx(conn):
-        return insert_role_row(conn, user, action, by_user=by_user, at=at, source=source)
 
 
 # ---- internals ------------------------------------------------------------------------
@@ -365,15 +347,12 @@ def _entry(row: sqlite3.Row | tuple[Any, ...]) -> LogEntry:
     return LogEntry(o, agreement_id, title, json.loads(before), json.loads(after), review)
 
 
-def _with_effects(conn: sqlite3.Connection, entries: Iterable[LogEntry], now: float) -> list[LogEntry]:
+def _with_effects(
+    entries: Iterable[LogEntry], records: Mapping[str, TicketRecord | None], books: dict[int, AgreementSet],
+    now: float,
+) -> list[LogEntry]:
     from sladesk_tui.core.override_effects import breach_effect
 
-    entries = list(entries)
-    records: dict[str, TicketRecord | None] = {}
-    for e in entries:
-        if e.override.ticket not in records:
-            records[e.override.ticket] = load_ticket(conn, e.override.ticket)
-    books = agreements_for_versions(conn, {r.agreement_version for r in records.values() if r is not None})
     out = []
     for e in entries:
         record = records[e.override.ticket]

@@ -9,17 +9,17 @@ by name.
 
 As of an instant (`at`, for `--at`): events after `at`, overrides made after `at` and
 reviews after `at` are ignored, and a ticket's row is replayed from its remaining
-events with the importer's own projection. Instants are event times (when it
-happened), not when the row reached the database: a late import of an earlier
-event changes the past it describes. The governing agreement is the one chosen at
-creation, so an as-of view uses the same version as today's.
+events by `core.tickets.TicketProjection`, the rule the importer keeps the stored
+rows by. Instants are event times (when it happened), not when the row reached the
+database: a late import of an earlier event changes the past it describes. The
+governing agreement is the one chosen at creation, so an as-of view uses the same
+version as today's.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import replace
 from itertools import groupby, starmap
 from operator import attrgetter, itemgetter
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
-from sladesk_tui.core.tickets import Review, TicketRecord
-from sladesk_tui.store.db import read_tx
+from sladesk_tui.core.tickets import Review, TicketProjection, TicketRecord, history_rows
+from sladesk_tui.store.db import snapshot
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -60,14 +60,11 @@ def data_version(conn: sqlite3.Connection) -> int:
 
 def load_open_tickets(conn: sqlite3.Connection, *, at: float | None = None) -> list[TicketRecord]:
     """Every open ticket (open as of `at`, when given) with its events and overrides, by id."""
-    if at is None:
-        where, params = "t.is_open = 1", {}
-    else:
-        # A superset of the tickets open at `at`: created by then and not ended for
-        # good before it (ended_ts is the start of the current ended stretch).
-        where, params = "t.created_ts <= :at AND (t.is_open = 1 OR t.ended_ts > :at)", {"at": at}
-    with _snapshot(conn):
-        records = _load(conn, where, params, at)
+    # As of `at`, a superset of the tickets open then: created by then and not ended
+    # for good before it (ended_ts is the start of the current ended stretch).
+    where = "t.is_open = 1" if at is None else "t.created_ts <= :at AND (t.is_open = 1 OR t.ended_ts > :at)"
+    with snapshot(conn):
+        records = load_records(conn, where, {}, at=at)
     if at is not None:
         records = [r for r in records if r.is_open]
     return records
@@ -78,12 +75,9 @@ def load_ticket(conn: sqlite3.Connection, ticket_id: str, *, at: float | None = 
 
     None when it does not exist (or, as of `at`, did not exist yet).
     """
-    where, params = "t.id = :id", {"id": ticket_id}
-    if at is not None:
-        where += " AND t.created_ts <= :at"
-        params["at"] = at
-    with _snapshot(conn):
-        records = _load(conn, where, params, at, with_reviews=True)
+    where = "t.id = :id" if at is None else "t.id = :id AND t.created_ts <= :at"
+    with snapshot(conn):
+        records = load_records(conn, where, {"id": ticket_id}, at=at, with_reviews=True)
     return records[0] if records else None
 
 
@@ -104,29 +98,30 @@ def evaluate_open_tickets(
     """The open tickets and their clocks at `now` (as of `at`, the clocks are at `at`)."""
     from sladesk_tui.core.evaluate import evaluate
 
-    with _snapshot(conn):
+    with snapshot(conn):
         records = load_open_tickets(conn, at=at)
         books = agreements_for_versions(conn, {r.agreement_version for r in records})
     when = now if at is None else at
     return [(r, evaluate(r, books, when, explain=explain)) for r in records]
 
 
-# ---- internals ----------------------------------------------------------------------
-
-
-@contextmanager
-def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """The caller's snapshot when it holds one, else a short one of our own."""
-    if conn.in_transaction:
-        yield
-        return
-    with read_tx(conn):
-        yield
-
-
-def _load(
-    conn: sqlite3.Connection, where: str, params: dict[str, object], at: float | None, *, with_reviews: bool = False
+def load_records(
+    conn: sqlite3.Connection,
+    where: str,
+    params: dict[str, object],
+    *,
+    at: float | None = None,
+    with_reviews: bool = False,
 ) -> list[TicketRecord]:
+    """The tickets `where` selects (an SQL condition on `tickets t`, named `params`), by id.
+
+    The store's other readers (outcomes, reports) select tickets by conditions of
+    their own and share this loader. Call it inside a snapshot (`db.snapshot`): its
+    queries must see one state. As of `at` (also bound as `:at` for `where`), history
+    after `at` is left out and the rows are replayed from what remains.
+    """
+    if at is not None:
+        params = {**params, "at": at}
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: unpacked positionally into the core values
     event_at = "" if at is None else " AND e.ts <= :at"
@@ -170,22 +165,17 @@ def _load(
     return out
 
 
+# ---- internals ----------------------------------------------------------------------
+
+
 def _as_of(record: TicketRecord) -> TicketRecord:
-    """The row as its (already filtered) events leave it, by the importer's own projection.
+    """The row as its (already filtered) events leave it, by the importer's projection rule.
 
     The first event is the `created` one: the importer refuses anything older than a
     ticket's creation, and the caller keeps only tickets created by `at`.
     """
-    from sladesk_tui.store.imports import _Ticket
-
-    created, *later = record.events
-    t = _Ticket(record.id)
-    t.start(
-        created.at, created.customer, created.service, created.title, created.priority,  # type: ignore[arg-type]
-        created.assignee,
-    )
-    for ev in later:
-        t.apply(ev.type, ev.at, ev.priority, ev.status, ev.assignee)
+    t = TicketProjection()
+    t.replay(history_rows(record.events))
     return replace(
         record,
         customer=t.customer, service=t.service, title=t.title, priority=t.priority, status=t.status,

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING
 from sladesk_tui.core.availability import merge_outages
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.report import Period, Report, Tally, Terms, build_report, tallies, ticket_outcomes
-from sladesk_tui.store.queries import _load, _snapshot, agreements_for_versions
+from sladesk_tui.store.agreements import latest_version
+from sladesk_tui.store.db import snapshot
+from sladesk_tui.store.queries import agreements_for_versions, load_records
 
 if TYPE_CHECKING:
-    from sladesk_tui.core.agreements import AgreementSet
+    from sladesk_tui.core.tickets import TicketRecord
+
 
 def rollup_query(*, by_operator: bool = False, one_agreement: bool = False) -> str:
     """The month's read: a range of the rollup's primary key, summed per calendar month.
@@ -55,18 +58,21 @@ def compliance_report(
     `now` is the instant expiry and ongoing outages are judged at (`at` when given).
     """
     when = now if at is None else at
-    with _snapshot(conn):
+    with snapshot(conn):
         if agreement is not None and conn.execute("SELECT 1 FROM agreements WHERE id = ?", (agreement,)).fetchone() is None:
             known = ", ".join(r[0] for r in conn.execute("SELECT DISTINCT id FROM agreements ORDER BY id"))
             raise InputError(f"--agreement: no agreement {agreement!r} (known: {known or 'none loaded'})")
         if at is None:
             rows = _stored_tallies(conn, period, agreement, by)
+            versions = {t.agreement_version for t in rows}
         else:
-            rows = _replayed_tallies(conn, period, at, agreement)
-        latest = _latest_version(conn, at)
-        versions = {t.agreement_version for t in rows} | ({latest} if latest else set())
-        books = agreements_for_versions(conn, versions)
+            records = _replayed_records(conn, period, at, agreement)
+            versions = {r.agreement_version for r in records}
+        latest = latest_version(conn, at=at)
+        books = agreements_for_versions(conn, versions | ({latest} if latest else set()))
         outage_events = _outage_events(conn, period, when)
+    if at is not None:  # the engine replays after the snapshot is released: it is the slow part
+        rows = tallies(o for r in records for o in ticket_outcomes(r, books, at))
     terms = {
         (a.id, v): Terms(a, v, aset.zone_of(a.calendar))
         for v, aset in books.items()
@@ -87,31 +93,19 @@ def _stored_tallies(conn: sqlite3.Connection, period: Period, agreement: str | N
     return [Tally(*row) for row in cur.execute(sql, params)]
 
 
-def _replayed_tallies(conn: sqlite3.Connection, period: Period, at: float, agreement: str | None) -> list[Tally]:
-    """Outcomes as of `at`, of the tickets whose clocks can have stopped in `period`.
+def _replayed_records(conn: sqlite3.Connection, period: Period, at: float, agreement: str | None) -> list[TicketRecord]:
+    """The tickets whose clocks can have stopped in `period`, as of `at`.
 
     A superset is loaded (created by the period's end, and open or ended after its
     start, in any zone); `build_report` keeps the days inside the period.
     """
     lo, hi = period.widest_bounds()
     where = "t.agreement_id IS NOT NULL AND t.created_ts <= :hi AND (t.is_open = 1 OR t.ended_ts >= :lo)"
-    params: dict[str, object] = {"hi": min(hi, at), "lo": lo, "at": at}
+    params: dict[str, object] = {"hi": min(hi, at), "lo": lo}
     if agreement is not None:
         where += " AND t.agreement_id = :agreement"
         params["agreement"] = agreement
-    records = _load(conn, where, params, at)
-    books: dict[int, AgreementSet] = agreements_for_versions(conn, {r.agreement_version for r in records})
-    return tallies(o for r in records for o in ticket_outcomes(r, books, at))
-
-
-def _latest_version(conn: sqlite3.Connection, at: float | None) -> int:
-    if at is None:
-        row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM agreement_versions").fetchone()
-    else:
-        row = conn.execute(
-            "SELECT COALESCE(MAX(version), 0) FROM agreement_versions WHERE loaded_ts <= ?", (at,)
-        ).fetchone()
-    return int(row[0])
+    return load_records(conn, where, params, at=at)
 
 
 def _outage_events(conn: sqlite3.Connection, period: Period, when: float) -> list[tuple[str, str, float]]:

@@ -15,7 +15,6 @@ from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 
 ROLE = "lead"
-ROLE_ACTIONS: tuple[str, ...] = ("grant", "revoke")
 
 _LEADS = (
     "SELECT g.user FROM role_grants g WHERE g.role = 'lead' AND g.id = ("
@@ -51,20 +50,10 @@ def revoke_lead(conn: sqlite3.Connection, user: str, *, actor: str, source: str 
     return _change(conn, "revoke", user, actor=actor, source=source)
 
 
-def insert_role_row(
-    conn: sqlite3.Connection,
-    user: str,
-    action: str,
-    *,
-    by_user: str,
-    at: float | None = None,
-    source: str | None = None,
-    audit_action: str | None = None,
-) -> int:
+def _insert(conn: sqlite3.Connection, user: str, action: str, *, by_user: str, source: str | None,
+            audit_action: str) -> int:
     """Append one role row and its audit row inside the caller's write transaction."""
-    if action not in ROLE_ACTIONS:
-        raise ValueError(f"unknown role action {action!r}")
-    ts = now_ts() if at is None else at
+    ts = now_ts()
     cur = conn.execute(
         "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES (?, ?, ?, ?, ?, ?)",
         (user, ROLE, action, by_user, ts, iso_utc(ts)),
@@ -73,7 +62,7 @@ def insert_role_row(
     append_audit(
         conn,
         actor=by_user,
-        action=audit_action or f"role.{action}",
+        action=audit_action,
         subject=f"user {user}",
         after={"user": user, "role": ROLE, "action": action},
         source=source,
@@ -90,6 +79,4 @@ def _change(conn: sqlite3.Connection, what: str, user: str, *, actor: str, sourc
             leads=len(current),
         )
         action = "revoke" if what == "revoke" else "grant"
-        return insert_role_row(
-            conn, user, action, by_user=actor, source=source, audit_action="role.init" if what == "init" else None
-        )
+        return _insert(conn, user, action, by_user=actor, source=source, audit_action=f"role.{what}")

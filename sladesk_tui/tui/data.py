@@ -76,6 +76,16 @@ class Desk:
             self._conn.close()
             self._conn = None
 
+    def data_version(self) -> int | None:
+        """The UI connection's `PRAGMA data_version` (a screen reloads when it moves);
+        None when the file cannot be read: the screen's next load says why."""
+        from sladesk_tui.store.queries import data_version
+
+        try:
+            return data_version(self.conn)
+        except Exception:  # noqa: BLE001 - reported by the load, not by the poll
+            return None
+
 
 @dataclass
 class _Marks:
@@ -108,33 +118,44 @@ class StoreQueueSource:
 
     def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
         from sladesk_tui.store.db import read_tx
+        from sladesk_tui.store.queries import data_version
 
         if self._conn is None:
             self._conn = self._desk.open()
         conn = self._conn
-        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        version = data_version(conn)
         if version == self._version and not force and now < self._recompute_at:
             return None
-        news = True
+        # The snapshot covers the reads only; the clock engine runs after it is
+        # released (an open snapshot pins the WAL while writers append).
         with read_tx(conn):
             marks = self._read_marks(conn)
-            if force or marks.agreements != self._marks.agreements or not self._rows:
-                self._reload_all(conn, now)
-            else:
+            full = force or marks.agreements != self._marks.agreements or not self._rows
+            todo: set[str] = set()
+            if not full:
                 changed = self._changed_since(conn, self._marks)
                 due = {tid for tid, r in self._rows.items() if r.recompute_at is not None and r.recompute_at <= now}
-                if not changed and not due:
-                    news = False  # another table moved (audit log, roles): nothing to show
-                elif len(changed) + len(due) > _INCREMENTAL_LIMIT:
-                    self._reload_all(conn, now)
-                else:
-                    self._reload_some(conn, changed, due, now)
-        # Recorded only once the read succeeded: a failed one is retried next poll.
+                full = len(changed) + len(due) > _INCREMENTAL_LIMIT
+                if not full:
+                    self._load_some(conn, changed)
+                    todo = changed | due
+            if full:
+                self._load_all(conn)
+        if full:
+            self._rows = {tid: self._row(r, now) for tid, r in self._records.items()}
+            _settle_heap()
+        else:
+            for tid in todo:
+                record = self._records.get(tid)
+                if record is not None:
+                    self._rows[tid] = self._row(record, now)
+        # Recorded only once everything succeeded: a failed poll is retried next time.
         self._version = version
         self._marks = marks
         pending = [r.recompute_at for r in self._rows.values() if r.recompute_at is not None]
         self._recompute_at = min(pending, default=float("inf"))
-        return list(self._rows.values()) if news else None
+        # Nothing to show when only another table moved (audit log, roles).
+        return list(self._rows.values()) if full or todo else None
 
     # ---- reading ----------------------------------------------------------------
 
@@ -167,7 +188,7 @@ class StoreQueueSource:
             self._agreements[version] = found
         return found
 
-    def _reload_all(self, conn: sqlite3.Connection, now: float) -> None:
+    def _load_all(self, conn: sqlite3.Connection) -> None:
         from sladesk_tui.store.agreements import latest_version
         from sladesk_tui.store.queries import load_open_tickets
 
@@ -182,10 +203,10 @@ class StoreQueueSource:
                 self._desk_calendar = build_calendar(newest, DESK_CALENDAR)
         records = load_open_tickets(conn)
         self._records = {r.id: r for r in records}
-        self._rows = {r.id: self._row(conn, r, now) for r in records}
-        _settle_heap()
+        for r in records:
+            self._parse_agreements(conn, r)
 
-    def _reload_some(self, conn: sqlite3.Connection, changed: set[str], due: set[str], now: float) -> None:
+    def _load_some(self, conn: sqlite3.Connection, changed: set[str]) -> None:
         from sladesk_tui.store.queries import load_ticket
 
         for tid in changed:
@@ -195,23 +216,20 @@ class StoreQueueSource:
                 self._rows.pop(tid, None)
             else:
                 self._records[tid] = record
-        for tid in changed | due:
-            record = self._records.get(tid)
-            if record is not None:
-                self._rows[tid] = self._row(conn, record, now)
+                self._parse_agreements(conn, record)
 
-    def _row(self, conn: sqlite3.Connection, record: TicketRecord, now: float) -> QueueRow:
-        from sladesk_tui.core.agreements import ALWAYS
-        from sladesk_tui.core.evaluate import evaluate
-
+    def _parse_agreements(self, conn: sqlite3.Connection, record: TicketRecord) -> None:
+        """Have `record`'s agreements version at hand for `_row`, which runs without the connection."""
         if record.agreement_version:
             self._agreement_set(conn, record.agreement_version)
+
+    def _row(self, record: TicketRecord, now: float) -> QueueRow:
+        from sladesk_tui.core.evaluate import evaluate
+
         result = evaluate(record, self._agreements, now)
-        calendar = result.calendar
-        if result.agreement is not None and result.agreement.calendar.startswith(ALWAYS):
-            calendar = None  # 24x7: business time is wall-clock time, no lookup needed
         raw = result.raw if result.differs else None
-        return build_row(record, result.adjusted, now, calendar=calendar, desk_calendar=self._desk_calendar, raw_clocks=raw)
+        return build_row(record, result.adjusted, now, calendar=result.countdown_calendar,
+                         desk_calendar=self._desk_calendar, raw_clocks=raw)
 
 
 def _settle_heap() -> None:

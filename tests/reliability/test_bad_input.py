@@ -132,6 +132,26 @@ def test_bad_input_on_stdin_is_refused(db: Path) -> None:
     assert fingerprint(db) == before
 
 
+@pytest.mark.parametrize("argv", [
+    [b"override", b"T-1", b"extend", b"--clock", b"resolution", b"--by", b"30m", b"--reason", b"other",
+     b"--justification", b"customer asked to wait \xff\xfe"],
+    [b"ticket", b"T-\xe9"],
+    [b"import", b"/tmp/caf\xe9.jsonl"],
+], ids=["justification", "ticket", "file name"])
+def test_arguments_that_are_not_utf8_are_refused(db: Path, argv: list[bytes]) -> None:
+    """Bytes that are not UTF-8 reach Python's argv as lone surrogates: refused up front."""
+    before = fingerprint(db)
+    r = subprocess.run(
+        [sys.executable.encode(), b"-m", b"sladesk_tui", b"--db", bytes(db), *argv],
+        capture_output=True, timeout=60, env=child_env(), check=False,
+    )
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert err.startswith("sladesk: argument '") and err.rstrip().endswith("is not valid UTF-8 text"), err
+    assert len(err.splitlines()) == 1
+    assert fingerprint(db) == before
+
+
 def _ten_megabyte_line(path: Path, *, csv: bool) -> Path:
     body = "x" * (10 * 1024 * 1024)
     with path.open("w", encoding="utf-8") as f:

@@ -118,10 +118,11 @@ per_breach = {{ P1 = 500, P2 = 200 }}
 
 
 def _events() -> list[Event]:
-    def created(tid: str, at: float, title: str, **more: str) -> Event:
+    def created(tid: str, at: float, title: str, **more: str | None) -> Event:
         more.setdefault("customer", CUSTOMER)
         more.setdefault("service", SERVICE)
-        return Event(f"{tid}-c", "created", at, tid, priority=more.pop("priority", "P2"), title=title, **more)
+        more.setdefault("priority", "P2")
+        return Event(f"{tid}-c", "created", at, tid, title=title, **more)  # type: ignore[arg-type]
 
     evs = [
         # T-00: everything at once, with a history, a note and overrides (the ticket screen's subject).
@@ -132,7 +133,7 @@ def _events() -> list[Event]:
         *(created(tid, NOW - 300 * i, title, assignee=ASSIGNEE if i % 2 else AUTHOR)
           for i, (tid, title) in enumerate(TITLES.items(), start=1)),
         created(HOSTILE_ID, NOW - 1800, "a ticket whose id is markup"),
-        created("T-50", NOW - 600, "a customer nobody covers", customer=STRANGER, service=None),  # type: ignore[arg-type]
+        created("T-50", NOW - 600, "a customer nobody covers", customer=STRANGER, service=None),
         # Stopped clocks in January (the compliance screen and the report have figures).
         created("T-60", NOW - 6 * H, "resolved already", assignee=ASSIGNEE),
         Event("T-60-r", "reply", NOW - 5.9 * H, "T-60", author=AUTHOR),
@@ -153,7 +154,8 @@ def build(path: Path) -> Path:
         name_first_lead(conn, LEAD, actor=LEAD)
 
         def place(ticket: str, kind: str, operator: str, at: float, **params: object) -> int:
-            o = Override(0, ticket, kind, 0.0, operator, "customer_unreachable", JUSTIFICATION, **params)  # type: ignore[arg-type]
+            o = Override(0, ticket, kind, 0.0, operator, "customer_unreachable", JUSTIFICATION,
+                         **params)  # type: ignore[arg-type]
             return place_override(conn, o, now=at).id
 
         held = place("T-00", "hold", OPERATOR, NOW - 600, until=NOW + H)
@@ -257,7 +259,7 @@ class Trap(SladeskApp):
 
 
 def trap(db: Path, operator: str = LEAD) -> Trap:
-    return Trap(db, operator, clock=lambda: NOW, poll_interval=0.05, display_tz=dt.timezone.utc)
+    return Trap(db, operator, clock=lambda: NOW, poll_interval=0.05, display_tz=dt.UTC)
 
 
 async def until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -268,8 +270,9 @@ async def until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 10.0) -
         waited += 0.02
 
 
-async def click_each(pilot: Pilot, needles: Iterable[str]) -> None:
-    """Click on each would-be action on screen: nothing runs, the app stays, on the same screen."""
+async def click_each(pilot: Pilot, needles: Iterable[str], *, stays: bool = True) -> None:
+    """Click on each would-be action on screen: nothing runs, the app stays (on the same
+    screen, unless a click on that spot has a meaning of its own)."""
     app = pilot.app
     assert isinstance(app, Trap)
     before = app.screen
@@ -279,14 +282,14 @@ async def click_each(pilot: Pilot, needles: Iterable[str]) -> None:
         if needle not in s.text:
             continue
         x, y = s.cell_of(needle)
-        for dx in (0, 3, len(needle) // 2):
+        for dx in (1, len(needle) // 2):
             await pilot.click(offset=(x + dx, y))
             await pilot.pause()
             clicked += 1
     assert clicked, "nothing hostile to click on"
     assert app.is_running and app.return_code is None
     assert app.obeyed == 0
-    assert app.screen is before
+    assert app.screen is before or not stays
 
 
 CLICKABLE = ("[@click=app.pwned]", "[@click=app.quit]", "[link=https://evil", "]8;;https://evil")
@@ -306,7 +309,7 @@ async def queue_loaded(pilot: Pilot) -> None:
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 async def test_queue(hostile_db: Path, size: tuple[int, int]) -> None:
-    async with trap(hostile_db).run_test(size=size) as pilot:
+    async with trap(hostile_db).run_test(size=size, notifications=True) as pilot:
         await queue_loaded(pilot)
         s = shot(pilot.app)
         assert_clean(s)
@@ -347,7 +350,7 @@ async def ticket_opened(pilot: Pilot, ticket_id: str, *, missing: bool = False):
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 async def test_ticket_screen_every_tab(hostile_db: Path, size: tuple[int, int]) -> None:
-    async with trap(hostile_db).run_test(size=size) as pilot:
+    async with trap(hostile_db).run_test(size=size, notifications=True) as pilot:
         await ticket_opened(pilot, "T-00")
         s = shot(pilot.app)
         assert_clean(s)
@@ -383,7 +386,7 @@ async def test_ticket_screen_every_tab(hostile_db: Path, size: tuple[int, int]) 
 
 
 async def test_ticket_whose_id_is_markup(hostile_db: Path) -> None:
-    async with trap(hostile_db).run_test(size=(100, 30)) as pilot:
+    async with trap(hostile_db).run_test(size=(100, 30), notifications=True) as pilot:
         await ticket_opened(pilot, HOSTILE_ID)
         s = shot(pilot.app)
         assert_clean(s)
@@ -394,3 +397,254 @@ async def test_ticket_whose_id_is_markup(hostile_db: Path) -> None:
         s = shot(pilot.app)
         assert_clean(s)
         assert "No ticket" in s.text and "[@click=app.pwned]X[/]␛]52;c;aGk=␇-missing" in s.text
+
+
+async def test_help_over_the_queue(hostile_db: Path) -> None:
+    async with trap(hostile_db).run_test(size=(80, 24), notifications=True) as pilot:
+        await queue_loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert "Keys" in s.text
+
+
+async def test_compliance_screen(hostile_db: Path) -> None:
+    from sladesk_tui.tui.screens.compliance import ComplianceScreen
+
+    async with trap(hostile_db).run_test(size=(120, 40), notifications=True) as pilot:
+        await queue_loaded(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ComplianceScreen)
+                    and pilot.app.screen.report is not None)
+        await pilot.pause()
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert_shows(s, AGREEMENT_NAME, SERVICE)  # the agreement's name and its service's availability
+        await click_each(pilot, CLICKABLE)
+
+
+async def test_command_palette_lists_titles_as_text(hostile_db: Path) -> None:
+    async with trap(hostile_db).run_test(size=(120, 40), notifications=True) as pilot:
+        await queue_loaded(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"T-0")
+        await until(pilot, lambda: "[bold]x[/bold]" in shot(pilot.app).text)
+        assert_clean(shot(pilot.app))
+        await pilot.press(*"0")
+        await pilot.pause(0.3)
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert "[@click=app.quit]quit[/]" in s.text
+        await click_each(pilot, ["[@click=app.quit]"], stays=False)  # a hit opens its ticket, nothing else
+        assert getattr(pilot.app.screen, "ticket_id", None) == "T-00"
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_override_dialog(hostile_db: Path, size: tuple[int, int]) -> None:
+    from sladesk_tui.tui.screens.override_dialog import OverrideDialog
+
+    async with trap(hostile_db, operator="sam").run_test(size=size, notifications=True) as pilot:
+        await queue_loaded(pilot)
+        pilot.app.open_override("T-00")  # type: ignore[attr-defined]
+        await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
+        await pilot.pause()
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert "[bold]x[/bold]" in s.text and "[/]" in s.text
+        dialog = pilot.app.screen
+        why = dialog.query_one("#ov-why", Input)
+        why.value = JUSTIFICATION  # as pasted: markup, an OSC 52 write and bidi overrides
+        dialog.query_one("#ov-param", Input).value = f"2h{CSI}"
+        await pilot.pause(0.2)
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert "[@click=app.pwned]click[/]" in s.text
+        assert why.value == JUSTIFICATION.replace(OSC52, "]52;c;aGk=").replace(BIDI, "eviliso")
+        await click_each(pilot, CLICKABLE)
+
+
+async def review_opened(pilot: Pilot):  # type: ignore[no-untyped-def]
+    from sladesk_tui.tui.screens.review import ReviewScreen
+
+    await queue_loaded(pilot)
+    await pilot.press("L")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.loads > 0)
+    await pilot.pause()
+    return pilot.app.screen
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_review_screen_list_detail_figures_filters(hostile_db: Path, size: tuple[int, int]) -> None:
+    async with trap(hostile_db).run_test(size=size, notifications=True) as pilot:
+        screen = await review_opened(pilot)
+        seen: list[str] = []
+        for _ in range(3):  # every override's detail: title, justification, review comment, timeline
+            s = shot(pilot.app)
+            assert_clean(s)
+            seen.append(s.text)
+            await click_each(pilot, CLICKABLE)
+            screen.query_one("#review-list").focus()  # the click focused the detail pane
+            await pilot.press("down")
+            await pilot.pause(0.2)
+        everything = "\n".join(seen)
+        assert safe_text(OPERATOR) in everything
+        assert "[@click=app.pwned]click[/]" in everything  # the justification (and the title)
+        assert "[BOLD]up[/BOLD]" in everything  # the rejection's comment
+        if size[0] >= 120:
+            assert_shows(Shot(everything.splitlines(), "", [], []), JUSTIFICATION, COMMENT)
+
+        await pilot.press("t")  # per-operator figures
+        await until(pilot, lambda: bool(screen.stats))
+        await pilot.pause()
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert safe_text(OPERATOR) in s.text
+        await click_each(pilot, ["[b]eve[/b]"])
+        await pilot.press("t")
+
+        await pilot.press("f")  # the filters, the operator list open
+        await pilot.pause()
+        await pilot.press("tab", "enter")
+        await pilot.pause(0.2)
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert "operator: sam" in s.text and safe_text(OPERATOR) in s.text  # the list is open
+        await pilot.press("down", "enter")  # filter on the hostile operator
+        await until(pilot, lambda: screen.view is not None and len(screen.view.entries) == 2)
+        await pilot.pause()
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert "(filtered)" in s.text
+
+
+async def test_writes_from_the_screens_notify_in_plain_text(tmp_path: Path) -> None:
+    """Taking the markup-named ticket and overriding it: the toasts name it literally."""
+    from sladesk_tui.tui.screens.override_dialog import OverrideDialog
+    from sladesk_tui.tui.screens.ticket import TicketScreen
+
+    db = build(tmp_path / "writes.db")
+    async with trap(db, operator="sam").run_test(size=(120, 40), notifications=True) as pilot:
+        screen = await ticket_opened(pilot, HOSTILE_ID)
+        assert isinstance(screen, TicketScreen)
+        await pilot.press("a")  # take it: "[@click=app.pwned]X[/] is assigned to you."
+        await until(pilot, lambda: screen.writes > 0 and "assigned to you" in shot(pilot.app).text)
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert f"{HOSTILE_ID} is assigned to you." in s.text
+        await click_each(pilot, ["[@click=app.pwned]X[/] is"])
+
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
+        dialog = pilot.app.screen
+        dialog.query_one("#ov-reason").value = "customer_unreachable"  # type: ignore[attr-defined]
+        dialog.query_one("#ov-param", Input).value = "2027-01-15T09:00:00Z"  # a hold until then
+        dialog.query_one("#ov-why", Input).value = JUSTIFICATION
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: pilot.app.screen is screen and "recorded on" in shot(pilot.app).text)
+        s = shot(pilot.app)
+        assert_clean(s)
+        assert f"recorded on {HOSTILE_ID} (hold)" in s.text
+        await click_each(pilot, CLICKABLE)
+    conn = open_db(db)
+    try:
+        stored = conn.execute("SELECT justification FROM overrides WHERE ticket = ?", (HOSTILE_ID,)).fetchone()[0]
+    finally:
+        conn.close()
+    assert stored.startswith("Phoned twice, no answer [@click=app.pwned]click[/] [link=")  # markup kept as typed
+
+
+# ---- the exports -----------------------------------------------------------------------
+
+AT = "2027-01-15T08:00:00Z"  # NOW, so the lookups replay the same state the screens show
+LOOKUPS = {
+    "queue": ("queue", "--at", AT),
+    "ticket": ("ticket", "T-00", "--at", AT),
+    "ticket-id": ("ticket", HOSTILE_ID, "--at", AT),
+    "report": ("report", "--month", "2027-01", "--at", AT),
+    "report-by-operator": ("report", "--month", "2027-01", "--at", AT, "--by", "operator"),
+    "overrides": ("overrides",),
+    "overrides-stats": ("overrides", "--stats"),
+}
+# As FORBIDDEN, but a newline ends each line of an export.
+EXPORT_FORBIDDEN = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def lookup(capsys: pytest.CaptureFixture[str], db: Path, argv: tuple[str, ...], fmt: str) -> str:
+    rc = main([*argv, "--format", fmt, "--db", str(db)], operator=LEAD)
+    out, err = capsys.readouterr()
+    assert (rc, err) == (0, ""), err
+    return out
+
+
+def assert_neutral(text: str) -> None:
+    bad = EXPORT_FORBIDDEN.search(text)
+    assert bad is None, f"{bad.group()!r} in the export: ...{text[max(0, bad.start() - 60):bad.end() + 20]!r}"
+
+
+@pytest.mark.parametrize("what", list(LOOKUPS))
+def test_table_export_is_neutralised_with_markup_literal(capsys, hostile_db: Path, what: str) -> None:
+    text = lookup(capsys, hostile_db, LOOKUPS[what], "table")
+    assert_neutral(text)
+    expected = {
+        "queue": ["[bold]x[/bold]", "[/] closes", "[P1] urgent", "[[b]] nested", "[BOLD]up[/BOLD]", "␛]0;pwned␇",
+                  "␛[31mred␛[2Jcsi", "[@click=a"],
+        "ticket": ["[bold]x[/bold] [/] [P1] [@click=app.pwned]click[/]", safe_text(CUSTOMER), safe_text(ASSIGNEE),
+                   safe_text(SERVICE), "[@click=app.pwned]click[/]", "␛]0;pwned␇[b]sam[/b]", safe_text(OPERATOR)],
+        "ticket-id": [HOSTILE_ID, "a ticket whose id is markup"],
+        "report": [safe_text(AGREEMENT_NAME), safe_text(SERVICE)],
+        "report-by-operator": [safe_text(AGREEMENT_NAME), "[@click="],
+        "overrides": [safe_text(OPERATOR), "[@click=app.pwned]click[/]", "Not convinced [@click=app.quit]quit[/]"],
+        "overrides-stats": [safe_text(OPERATOR)],
+    }[what]
+    for literal in expected:
+        assert literal in text, f"{literal!r} not in:\n{text}"
+
+
+def test_csv_exports_hold_the_neutralised_text(capsys, hostile_db: Path) -> None:
+    queue = {r["id"]: r for r in csv.DictReader(io.StringIO(lookup(capsys, hostile_db, LOOKUPS["queue"], "csv")))}
+    for tid, title in TITLES.items():
+        assert queue[tid]["title"] == safe_text(title)
+    assert queue["T-00"]["title"] == safe_text(EVERYTHING)
+    assert safe_text(HOSTILE_ID) in queue
+    for what, argv in LOOKUPS.items():
+        text = lookup(capsys, hostile_db, argv, "csv")
+        assert_neutral(text)
+        assert list(csv.reader(io.StringIO(text))), what
+    overrides = list(csv.DictReader(io.StringIO(lookup(capsys, hostile_db, LOOKUPS["overrides"], "csv"))))
+    assert {r["justification"] for r in overrides} == {safe_text(JUSTIFICATION)}
+    assert safe_text(OPERATOR) in {r["operator"] for r in overrides}
+    by_operator = csv.DictReader(io.StringIO(lookup(capsys, hostile_db, LOOKUPS["report-by-operator"], "csv")))
+    assert {r["operator"] for r in by_operator} == {safe_text(ASSIGNEE)}  # the assignee whose clocks stopped
+
+
+def test_json_exports_keep_the_original_strings(capsys, hostile_db: Path) -> None:
+    texts = {what: lookup(capsys, hostile_db, argv, "json") for what, argv in LOOKUPS.items()}
+    for text in texts.values():
+        assert_neutral(text)  # controls and bidi written as \\uXXXX escapes: safe to print too
+    queue = {t["id"]: t for t in json.loads(texts["queue"])}
+    assert {tid: queue[tid]["title"] for tid in TITLES} == TITLES
+    assert queue["T-00"]["title"] == EVERYTHING and HOSTILE_ID in queue
+    ticket = json.loads(texts["ticket"])
+    assert (ticket["title"], ticket["customer"]) == (EVERYTHING, CUSTOMER)
+    events = {e["id"]: e for e in ticket["events"]}
+    assert events["T-00-n"]["body"] == NOTE and events["T-00-n"]["author"] == AUTHOR
+    assert {o["justification"] for o in ticket["overrides"]} == {JUSTIFICATION}
+    assert json.loads(texts["ticket-id"])["id"] == HOSTILE_ID
+    log = json.loads(texts["overrides"])
+    assert {o["operator"] for o in log} == {OPERATOR, "sam"}
+    assert json.dumps(log, ensure_ascii=False).count(COMMENT.replace("\x1b", "\\u001b")) == 1
+    report = json.loads(texts["report"])
+    assert AGREEMENT_NAME in json.dumps(report, ensure_ascii=False)
+
+
+def test_a_missing_hostile_id_is_refused_in_one_clean_line(capsys, hostile_db: Path) -> None:
+    rc = main(["ticket", f"{HOSTILE_ID}{OSC52}{BIDI}", "--db", str(hostile_db)], operator=LEAD)
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("sladesk: no ticket")
+    assert_neutral(err)

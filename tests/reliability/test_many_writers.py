@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from rel_support import CHILD_TIMEOUT_S, assert_clean_stderr, sladesk, writer
 
 WRITERS = 16
@@ -18,6 +20,7 @@ WRITES = 200  # per writer: half events, half overrides
 HALF = WRITES // 2
 
 
+@pytest.mark.slow
 def test_sixteen_writers_lose_nothing(team_db: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
     procs = [writer("mixed", team_db, n, WRITES, go) for n in range(WRITERS)]

@@ -281,7 +281,7 @@ class ReviewScreen(Screen[None]):
         self.query_one("#review-figures", DataTable).add_columns(*FIGURE_COLUMNS)
         self.query_one("#review-filters").display = False
         self.query_one("#review-figures").display = False
-        self._data_version = self._current_data_version()
+        self._data_version = self.desk.data_version()
         self.reload()
         self.set_interval(self.sladesk.poll_interval, self._poll, name="review-poll")
 
@@ -300,16 +300,10 @@ class ReviewScreen(Screen[None]):
             return
         self.post_message(self.Loaded(generation, view))
 
-    def _current_data_version(self) -> int | None:
-        try:
-            return int(self.desk.conn.execute("PRAGMA data_version").fetchone()[0])
-        except Exception:  # noqa: BLE001 - a missing file shows up in the load instead
-            return None
-
     def _poll(self) -> None:
         if self.app.screen is not self:
             return
-        version = self._current_data_version()
+        version = self.desk.data_version()
         if version != self._data_version:
             self._data_version = version
             self.reload()
@@ -586,7 +580,7 @@ class ReviewScreen(Screen[None]):
     def on_review_screen_reviewed(self, message: Reviewed) -> None:
         self.reviews += 1
         self._say(message.done)
-        self._data_version = self._current_data_version()
+        self._data_version = self.desk.data_version()
         self.reload()
         self.sladesk.refresh_queue()
 

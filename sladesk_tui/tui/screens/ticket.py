@@ -212,7 +212,7 @@ class TicketScreen(Screen[None]):
         overrides.add_columns("#", "kind", "clock", "when (you)", "by", "reason", "status", "justification")
         for panel in self.query(ClockPanel):
             panel.display = False
-        self._data_version = self._current_data_version()
+        self._data_version = self.desk.data_version()
         self.reload()
         self.set_interval(self.sladesk.poll_interval, self._poll, name="ticket-poll")
 
@@ -231,17 +231,11 @@ class TicketScreen(Screen[None]):
             return
         self.post_message(self.Loaded(generation, view))
 
-    def _current_data_version(self) -> int | None:
-        try:
-            return int(self.desk.conn.execute("PRAGMA data_version").fetchone()[0])
-        except Exception:  # noqa: BLE001 - a missing file shows up in the load instead
-            return None
-
     def _poll(self) -> None:
         """Reload when another connection committed, or when the figures have aged."""
         if self.app.screen is not self:
             return
-        version = self._current_data_version()
+        version = self.desk.data_version()
         stale = self.view is not None and self.desk.now() - self.view.now >= REEVALUATE_S
         if version != self._data_version or stale:
             self._data_version = version
@@ -488,7 +482,7 @@ class TicketScreen(Screen[None]):
     def on_ticket_screen_written(self, message: Written) -> None:
         self.writes += 1
         self._say(message.done)
-        self._data_version = self._current_data_version()
+        self._data_version = self.desk.data_version()
         self.reload()
         self.sladesk.refresh_queue()
 

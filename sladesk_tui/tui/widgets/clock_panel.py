@@ -1,7 +1,7 @@
 """One clock of a ticket on screen: its state, a progress bar, the figures, the due
 instant in two zones and the explanation ("why is this due then?").
 
-The text is built by pure functions (`figure_lines`, `timeline_lines`) so tests and
+The text is built by pure functions (`figure_lines`, `core.timeline`) so tests and
 the what-if preview read the same words the panel shows. Colour comes from CSS
 classes (`-ok`, `-at-risk`, `-breached`, ...) mapped to theme variables in
 `ticket.tcss`; the state is always written too, so a colourless terminal loses
@@ -17,7 +17,6 @@ reads naturally there and nowhere else.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -25,9 +24,10 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Collapsible, Label, ProgressBar, Static
 
-from sladesk_tui.core.clocks import Clock, Segment
-from sladesk_tui.core.queue import format_duration
+from sladesk_tui.core.clocks import Clock
+from sladesk_tui.core.queue import format_countdown, format_duration
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.core.timeline import timeline_lines
 
 STATE_WORDS: dict[str, str] = {
     "ok": "OK",
@@ -55,11 +55,6 @@ def state_word(clock: Clock) -> str:
     if clock.state == "breached" and clock.stopped_at is not None:
         return "MISSED"
     return STATE_WORDS.get(clock.state, clock.state.upper())
-
-
-def signed_duration(seconds: float) -> str:
-    text = format_duration(seconds)
-    return "-" + text if seconds < 0 and text != "0s" else text
 
 
 def fmt_instant(ts: float, tz: dt.tzinfo) -> str:
@@ -99,7 +94,7 @@ def figure_lines(clock: Clock, zones: Zones) -> list[str]:
         return [f"n/a: {clock.reason}" if clock.reason else "n/a"]
     lines: list[str] = []
     rem = clock.remaining_s if clock.remaining_s is not None else 0.0
-    remaining = f"{signed_duration(rem)} (overdue)" if rem < 0 else format_duration(rem)
+    remaining = f"{format_countdown(rem)} (overdue)" if rem < 0 else format_duration(rem)
     lines.append(
         f"target {format_duration(clock.target_s)} · elapsed {format_duration(clock.elapsed_s or 0.0)}"
         f" · remaining {remaining}"
@@ -130,42 +125,6 @@ def raw_line(raw: Clock, zones: Zones) -> str:
     elif raw.breached_at is not None:
         parts.append(f"breached {fmt_instant(raw.breached_at, zones.operator)}")
     return " · ".join(parts)
-
-
-_KIND_WORDS = {"counted": "counted", "closed": "closed hours"}
-
-
-def segment_words(seg: Segment) -> str:
-    if seg.kind == "paused":
-        return f"paused: {safe_text(seg.note)}" if seg.note else "paused"
-    if seg.kind == "held":
-        return f"held: override #{safe_text(seg.note)}" if seg.note else "held by an override"
-    return _KIND_WORDS.get(seg.kind, seg.kind)
-
-
-def timeline_lines(segments: Sequence[Segment], tz: dt.tzinfo) -> list[str]:
-    """`Fri 27 Nov 09:00-12:30  counted  3h 30m`, the date only where it changes.
-
-    Rule markers (priority change, reopen, breach...) are instants: `◆ 10:15 note`.
-    """
-    shown = segments[-MAX_TIMELINE:]
-    lines: list[str] = []
-    if len(segments) > len(shown):
-        lines.append(f"… {len(segments) - len(shown)} earlier stretches not shown")
-    last_day = ""
-    for seg in shown:
-        start = dt.datetime.fromtimestamp(seg.start, tz)
-        day = start.strftime("%a %d %b")
-        prefix = day if day != last_day else " " * len(day)
-        last_day = day
-        if seg.kind == "rule":
-            lines.append(f"{prefix} {start:%H:%M}{'':<10} ◆ {safe_text(seg.note)}")
-            continue
-        end = dt.datetime.fromtimestamp(seg.end, tz)
-        end_text = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %H:%M}"
-        span = f"{start:%H:%M}-{end_text}"
-        lines.append(f"{prefix} {span:<15} {segment_words(seg)}  {format_duration(seg.end - seg.start)}")
-    return lines
 
 
 class ClockPanel(Vertical):
@@ -204,7 +163,7 @@ class ClockPanel(Vertical):
         raw_static.update(Content(raw_line(raw, zones)) if raw is not None else Content(""))
         why = self.query_one(Collapsible)
         why.display = bool(clock.explanation)
-        lines = timeline_lines(clock.explanation, zones.customer)
+        lines = timeline_lines(clock.explanation, zones.customer, limit=MAX_TIMELINE)
         n = len(clock.explanation)
         why.title = Content(f"Why: {n} {'stretch' if n == 1 else 'stretches'} ({safe_text(zones.customer_name)} time)")
         self.query_one(".clock-timeline", Static).update(Content("\n".join(lines)))
