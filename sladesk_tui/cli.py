@@ -23,7 +23,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors are one line, exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(f"{self.prog}: {message}")
+        # main() prints "sladesk: "; a subcommand's prog ("sladesk import") adds its name.
+        where = self.prog.removeprefix("sladesk").strip()
+        raise InputError(f"{where}: {message}" if where else message)
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:

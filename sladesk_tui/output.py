@@ -35,7 +35,7 @@ from sladesk_tui.core.clocks import CLOCKS
 from sladesk_tui.core.override_effects import FIGURE_KEYS, clock_figures, iso_z
 from sladesk_tui.core.queue import BADGES, cell_text, counts, format_countdown, format_duration
 from sladesk_tui.core.text import BIDI_AND_SEPARATORS, safe_text
-from sladesk_tui.core.timeline import timeline_lines
+from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
 if TYPE_CHECKING:
     from sladesk_tui.core.availability import Availability
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from sladesk_tui.core.tickets import TicketRecord
 
 MIN_WIDTH = 80
+_SHORT_CELL = 8  # values this short (ids, times, counts) are never cut to fit a table
 QueueItem = tuple["QueueRow", "TicketRecord", "TicketClocks"]
 
 _SGR = {"breached": "1;31", "at_risk": "33", "paused": "36", "ok": "32", "met": "32", "exempt": "35", "dim": "2",
@@ -248,7 +249,7 @@ def _clocks_json(clocks: Mapping[str, Clock]) -> dict[str, Any]:
             fig["breached_cycles"] = c.breached_cycles
         fig["explanation"] = [
             {"from": iso_z(s.start), "to": iso_z(s.end), "kind": s.kind, "note": s.note or None}
-            for s in c.explanation
+            for s in visible_segments(c.explanation)
         ]
     return figs
 
@@ -322,9 +323,13 @@ def ticket_table(record: TicketRecord, tc: TicketClocks, now: float, *, style: S
     out.append("")
     out.append(style(f"overrides ({len(record.overrides)})", "bold"))
     for o in record.overrides:
-        head = f"#{o.id} {o.kind} {o.clock or 'all clocks'} by {safe_text(o.operator)} at {instant(o.at)}" \
+        # Wrapped, never cut: a long operator name or reason code must not cost the status.
+        # The instant stays whole (NUL holds its space; safe_text leaves none in the text).
+        when = instant(o.at).replace(" ", "\0")
+        head = f"#{o.id} {o.kind} {o.clock or 'all clocks'} by {safe_text(o.operator)} at {when}" \
                f" · {o.reason} · {o.status.upper()}"
-        out.append(fit(head, width).rstrip())
+        out += [fit(line.replace("\0", " "), width).rstrip() for line in textwrap.wrap(
+            head, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)]
         out += textwrap.wrap(safe_text(o.justification), width, initial_indent="    ", subsequent_indent="    ")
         for r in record.reviews:
             if r.override_id == o.id:
@@ -458,6 +463,7 @@ def report_csv(report: Report) -> str:
 
 
 _REPORT_COLS = (9, 11, 5, 6, 6, 7, 7, 6, 5, 7, 10)
+_NAME_WIDER = 16  # at most this many more cells for the first column on a wide terminal
 
 
 def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str:
@@ -466,6 +472,9 @@ def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str
     out = [style(f"Compliance {p.label} ({p.first} to {p.last})", "bold")]
     out += textwrap.wrap(f"{report.basis[0].upper()}{report.basis[1:]}; {when}.", width)
     first = {"priority": "priority", "operator": "operator", "agreement": ""}[report.by]
+    # Operator names are long: on a wide terminal their column takes some of the spare cells.
+    spare = max(0, width - sum(_REPORT_COLS) - 1) if report.by == "operator" else 0
+    cols = (_REPORT_COLS[0] + min(spare, _NAME_WIDER), *_REPORT_COLS[1:])
     by_agreement: dict[str, list[ReportRow]] = {}
     for r in report.rows:
         by_agreement.setdefault(r.agreement, []).append(r)
@@ -480,13 +489,13 @@ def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str
         out.append(style(fit(title, width).rstrip(), "bold"))
         rows = by_agreement.get(aid, [])
         if rows:
-            lead, raw_w, adj_w = sum(_REPORT_COLS[:3]), sum(_REPORT_COLS[3:6]), sum(_REPORT_COLS[6:10])
+            lead, raw_w, adj_w = sum(cols[:3]), sum(cols[3:6]), sum(cols[6:10])
             out.append(" " * lead + fit(" " + "raw".center(raw_w - 1, "-"), raw_w)
                        + fit(" " + "adjusted".center(adj_w - 1, "-"), adj_w))
             out.append(_cols([first, "clock", "n", "met", "brch", "rate", "met", "brch", "exmp", "rate",
-                              "penalty"]).rstrip())
+                              "penalty"], cols).rstrip())
             for r in rows:
-                out.append(_row_line(r, report.by, style))
+                out.append(_row_line(r, report.by, style, cols))
         else:
             out.append(style("no clock stopped in this period", "dim"))
         if summary is not None:
@@ -494,17 +503,24 @@ def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str
     return "\n".join(out) + "\n"
 
 
-def _cols(values: Sequence[str], colours: Sequence[str | None] = (), style: Style | None = None) -> str:
+def _cols(values: Sequence[str], widths: Sequence[int], colours: Sequence[str | None] = (),
+          style: Style | None = None) -> str:
+    """One line of the report table; every cell keeps a blank cell between it and its neighbour.
+
+    The two text columns (priority or operator, clock) are cut with `…` one cell short
+    of their width; figures are right-aligned after a blank and never cut (a wrong
+    number is worse than a ragged line).
+    """
     parts = []
-    for i, (v, w) in enumerate(zip(values, _REPORT_COLS)):
-        text = fit(v, w) if i < 2 else fit(v, w, right=True)
+    for i, (v, w) in enumerate(zip(values, widths)):
+        text = fit(v, w - 1) + " " if i < 2 else " " + " " * max(0, w - 1 - cells(v)) + v
         if style is not None and i < len(colours) and colours[i]:
             text = style(text, colours[i])  # type: ignore[arg-type]
         parts.append(text)
     return "".join(parts)
 
 
-def _row_line(r: ReportRow, by: str, style: Style) -> str:
+def _row_line(r: ReportRow, by: str, style: Style, widths: Sequence[int]) -> str:
     c = r.counts
     first = {"priority": r.priority or "", "operator": safe_text(r.operator) or "(none)", "agreement": "all"}[by]
     values = [first, r.clock, str(c.tickets), str(c.raw_met), str(c.raw_breached), _pct(c.raw_rate),
@@ -514,7 +530,7 @@ def _row_line(r: ReportRow, by: str, style: Style) -> str:
         colours[4] = "breached"
     if c.breached:
         colours[7] = "breached"
-    return _cols(values, colours, style).rstrip()
+    return _cols(values, widths, colours, style).rstrip()
 
 
 def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
@@ -603,10 +619,29 @@ def rows_table(rows: Sequence[Mapping[str, Any]], *, width: int = MIN_WIDTH,
         return "(none)\n"
     columns = list(rows[0])
     table = [[safe_text("" if v is None else str(v)) for v in r.values()] for r in rows]
-    widths = [max(cells(c), *(cells(row[i]) for row in table)) for i, c in enumerate(columns)]
+    natural = [max(cells(c), *(cells(row[i]) for row in table)) for i, c in enumerate(columns)]
+    floors = [max(cells(c), min(n, _SHORT_CELL)) for c, n in zip(columns, natural, strict=True)]
+    widths = _shrink(natural, floors, width - 2 * (len(columns) - 1))
     lines = ["  ".join(fit(c, w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     for i, row in enumerate(table):
         lines.append("  ".join(fit(v, w) for v, w in zip(row, widths, strict=True)).rstrip())
         for text in (below[i] if below else ()):
             lines.append("    " + fit(safe_text(" ".join(text.split())), width - 4).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _shrink(widths: list[int], floors: Sequence[int], room: int) -> list[int]:
+    """Column widths that fit `room` cells: the column with the most to spare gives a cell at a time.
+
+    A long operator name or ticket id is then cut with `…` (by `fit`) instead of
+    pushing every column after it past the edge. No column goes below its floor
+    (its header, and short values such as ids whole), so a table too wide even then
+    stays wide rather than unreadable.
+    """
+    widths = list(widths)
+    while sum(widths) > room:
+        i = max(range(len(widths)), key=lambda k: widths[k] - floors[k])
+        if widths[i] <= floors[i]:
+            break
+        widths[i] -= 1
+    return widths

@@ -40,7 +40,7 @@ from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import STATUS_PATTERN
 
 if TYPE_CHECKING:
-    from sladesk_tui.core.calendar import BusinessCalendar
+    from sladesk_tui.core.calendar import BusinessCalendar, HolidaySnapshot
 
 CLOCK_NAMES: tuple[str, ...] = ("response", "update", "resolution")
 PRIORITY_POLICIES: tuple[str, ...] = ("keep", "restart")
@@ -179,11 +179,16 @@ class Agreement:
 
 @dataclass(frozen=True, slots=True)
 class AgreementSet:
-    """Everything one agreements file defines, validated and cross-checked."""
+    """Everything one agreements file defines, validated and cross-checked.
+
+    `holidays` is the country-holiday snapshot the file's calendars are built with
+    (the store's, taken at load time); None leaves every year to the `holidays` package.
+    """
 
     calendars: Mapping[str, CalendarDef]
     agreements: tuple[Agreement, ...]
     warnings: tuple[str, ...] = ()
+    holidays: HolidaySnapshot | None = None
 
     def get(self, agreement_id: str) -> Agreement | None:
         for a in self.agreements:
@@ -243,8 +248,14 @@ def format_duration(seconds: float) -> str:
 # ---- loading --------------------------------------------------------------------
 
 
-def load_agreements(text: str, source: str = "<agreements>") -> AgreementSet:
-    """Parse and validate an agreements file; raises AgreementError naming the problem."""
+def load_agreements(
+    text: str, source: str = "<agreements>", holidays: HolidaySnapshot | None = None
+) -> AgreementSet:
+    """Parse and validate an agreements file; raises AgreementError naming the problem.
+
+    `holidays` (the store's snapshot) goes with the set: its calendars are validated
+    and built with it, so a country it holds needs no `holidays` package.
+    """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -278,7 +289,7 @@ def load_agreements(text: str, source: str = "<agreements>") -> AgreementSet:
             cdef = _calendar(table, i)
             if cdef.id in calendars:
                 raise AgreementError(f"calendar {cdef.id!r}: id: {cdef.id!r} is defined twice")
-            _validate_calendar(cdef)
+            _validate_calendar(cdef, holidays)
             calendars[cdef.id] = cdef
         except AgreementError as exc:
             note(exc, cal_lines[i])
@@ -308,7 +319,9 @@ def load_agreements(text: str, source: str = "<agreements>") -> AgreementSet:
         n = len(problems) - 1
         more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
         raise AgreementError(first.reason + more, line=first.line, source=source, problems=tuple(problems))
-    return AgreementSet(calendars=calendars, agreements=tuple(agreements), warnings=_warnings(aset))
+    return AgreementSet(
+        calendars=calendars, agreements=tuple(agreements), warnings=_warnings(aset), holidays=holidays
+    )
 
 
 def _array_of_tables(
@@ -382,21 +395,29 @@ def _hours(raw: Any, label: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(out)
 
 
-# Built calendars by CalendarDef, or by ("24x7", zone).
+# Built calendars by `_key`, or by ("24x7", zone). Keys are values, so the cache is
+# a memo: equal keys build equal calendars, whichever set or database asked first.
 _CACHE: dict[object, BusinessCalendar] = {}
 
 
-def _validate_calendar(cdef: CalendarDef) -> None:
+def _key(cdef: CalendarDef, holidays: HolidaySnapshot | None) -> object:
+    """A country calendar is only as good as the holidays it is built with: the snapshot
+    is part of its identity. Any other calendar is its definition alone."""
+    return cdef if cdef.holiday_country is None else (cdef, holidays)
+
+
+def _validate_calendar(cdef: CalendarDef, holidays: HolidaySnapshot | None) -> None:
     """Build it once: BusinessCalendar is the authority on segments, dates and zones."""
     from sladesk_tui.core.calendar import BusinessCalendar
 
-    if cdef in _CACHE:
+    key = _key(cdef, holidays)
+    if key in _CACHE:
         return
     try:
-        cal = BusinessCalendar.from_dict(cdef.to_dict())
+        cal = BusinessCalendar.from_dict(cdef.to_dict(), holidays)
     except ValueError as exc:
         raise AgreementError(f"calendar {cdef.id!r}: {exc}") from None
-    _CACHE[cdef] = cal
+    _CACHE[key] = cal
 
 
 def _zone_ok(name: str) -> bool:
@@ -411,7 +432,8 @@ def build_calendar(agreements: AgreementSet, name: str) -> BusinessCalendar:
     """The BusinessCalendar of a calendar reference, shared across calls.
 
     Built calendars keep a lazily grown index of open intervals: rebuilding one per
-    ticket would throw that work away, so they are cached by value.
+    ticket would throw that work away, so they are cached by value (a country
+    calendar together with the set's holiday snapshot).
     """
     from sladesk_tui.core.calendar import BusinessCalendar
 
@@ -424,9 +446,11 @@ def build_calendar(agreements: AgreementSet, name: str) -> BusinessCalendar:
     cdef = agreements.calendars.get(name)
     if cdef is None:
         raise AgreementError(f"unknown calendar {name!r}")
-    if cdef not in _CACHE:
-        _CACHE[cdef] = BusinessCalendar.from_dict(cdef.to_dict())
-    return _CACHE[cdef]
+    key = _key(cdef, agreements.holidays)
+    cal = _CACHE.get(key)
+    if cal is None:
+        cal = _CACHE[key] = BusinessCalendar.from_dict(cdef.to_dict(), agreements.holidays)
+    return cal
 
 
 # ---- agreements -----------------------------------------------------------------

@@ -22,6 +22,12 @@ loops. Conventions everywhere:
 Pauses are (from, to) pairs in any order, overlapping or not; the datetime API takes
 None for an open end, the epoch API +-inf. A pause that never ends makes `add`
 never due (`add_ts` returns inf, `add` raises ValueError).
+
+Country holidays (`{"country": "DE", "subdiv": "BE"}`) come from the `holidays`
+package, imported only when a year is needed that no `HolidaySnapshot` given to
+`from_dict` holds: the import alone costs most of a second, more than a whole lookup
+over SSH may take. The snapshot travels with the data (the store keeps one with the
+agreements), never in module state, so two databases in one process cannot mix.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,10 +58,47 @@ Segment = tuple[int, int]  # seconds after local midnight; end > 86400 runs over
 Pauses = Iterable[tuple[Any, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class HolidaySnapshot:
+    """Country public holidays computed earlier: the dates of each (country, subdiv, year).
+
+    Taken when agreements are loaded and kept with them, so lookups never import the
+    `holidays` package and upgrading it never moves a holiday under clocks already
+    counted. A (country, subdiv) it holds any year of counts as a valid name (it was
+    checked when the snapshot was taken). Compared and hashed by value: calendars
+    built with it are cached by it.
+    """
+
+    years: frozenset[tuple[str, str | None, int, frozenset[dt.date]]] = frozenset()
+    _places: Mapping[tuple[str, str | None], Mapping[int, frozenset[dt.date]]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        places: dict[tuple[str, str | None], dict[int, frozenset[dt.date]]] = {}
+        for country, subdiv, year, dates in self.years:
+            held = places.setdefault((country, subdiv), {})
+            if year in held:
+                raise ValueError(f"holiday snapshot: {country}/{subdiv or '-'} {year} given twice")
+            held[year] = dates
+        object.__setattr__(self, "_places", {k: MappingProxyType(v) for k, v in places.items()})
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, str | None, int, Iterable[dt.date]]]) -> HolidaySnapshot:
+        """From (country, subdiv, year, dates) rows; subdiv None for a whole country."""
+        return cls(frozenset((c, s, y, frozenset(d)) for c, s, y, d in rows))
+
+    def place(self, country: str, subdiv: str | None) -> Mapping[int, frozenset[dt.date]] | None:
+        """Year -> dates held for a country (and subdivision); None when none are."""
+        return self._places.get((country, subdiv))
+
+
 class BusinessCalendar:
     """Open hours of a service desk in one zone; see the module docstring."""
 
-    __slots__ = ("tz", "zone", "_week", "_holidays", "_country", "_subdiv", "_country_years", "_index")
+    __slots__ = (
+        "tz", "zone", "_week", "_holidays", "_country", "_subdiv", "_country_years", "_held_years", "_index",
+    )
 
     def __init__(
         self,
@@ -62,8 +107,13 @@ class BusinessCalendar:
         holidays: frozenset[dt.date] = frozenset(),
         country: str | None = None,
         subdiv: str | None = None,
+        held_years: Mapping[int, frozenset[dt.date]] | None = None,
     ) -> None:
-        """Low-level constructor from validated parts; use `from_dict` or `always`."""
+        """Low-level constructor from validated parts; use `from_dict` or `always`.
+
+        `held_years` are the country's holidays already computed, by year (a
+        snapshot's); other years come from the `holidays` package when needed.
+        """
         self.tz = tz
         self.zone = _zone(tz)
         self._week = week
@@ -71,6 +121,7 @@ class BusinessCalendar:
         self._country = country
         self._subdiv = subdiv
         self._country_years: set[int] = set()
+        self._held_years = held_years or {}
         week_open = sum(e - s for segs in week for s, e in segs)
         if week_open <= 0:
             raise ValueError("calendar has no open hours")
@@ -79,8 +130,12 @@ class BusinessCalendar:
     # -- construction ------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, spec: Mapping[str, Any]) -> BusinessCalendar:
-        """Build from the SPEC §2 mapping; any bad value is a ValueError naming it."""
+    def from_dict(cls, spec: Mapping[str, Any], snapshot: HolidaySnapshot | None = None) -> BusinessCalendar:
+        """Build from the SPEC §2 mapping; any bad value is a ValueError naming it.
+
+        `snapshot` supplies country holidays computed earlier (see `HolidaySnapshot`);
+        without one, or for a year it lacks, the `holidays` package computes them.
+        """
         if not isinstance(spec, Mapping):
             raise ValueError(f"calendar must be a mapping, not {spec!r}")
         unknown = sorted(str(k) for k in spec if k not in _TOP_KEYS)
@@ -92,7 +147,12 @@ class BusinessCalendar:
         _zone(tz)
         week = _parse_hours(spec.get("hours") or {})
         holidays, country, subdiv = _parse_holidays(spec.get("holidays"))
-        return cls(tz, week, holidays, country, subdiv)
+        held = None
+        if country is not None:
+            held = snapshot.place(country, subdiv) if snapshot is not None else None
+            if held is None:
+                _package_holidays(country, subdiv, [])  # validates both names now
+        return cls(tz, week, holidays, country, subdiv, held)
 
     @classmethod
     def always(cls, tz: str = "UTC") -> BusinessCalendar:
@@ -238,7 +298,15 @@ class BusinessCalendar:
         return index.add(cur, amount)
 
     def _to_dt(self, us: int) -> dt.datetime:
-        return (_EPOCH + dt.timedelta(microseconds=us)).astimezone(self.zone)
+        """The instant as local wall time with that moment's fixed UTC offset.
+
+        Not the ZoneInfo itself: by PEP 495 a datetime in a repeated (autumn) hour
+        never compares equal across zones, so `add(...)` landing at 02:30 CEST would
+        be `!=` the same instant in UTC. A fixed offset has no fold: every comparison
+        is exact, and the wall time and offset shown are still the zone's.
+        """
+        local = (_EPOCH + dt.timedelta(microseconds=us)).astimezone(self.zone)
+        return local.replace(tzinfo=dt.timezone(local.utcoffset(), local.tzname()))  # type: ignore[arg-type]
 
     def _build(self, lo: int, hi: int) -> list[tuple[int, int]]:
         """Open intervals (epoch µs) of local dates [lo, hi), before merging."""
@@ -262,9 +330,18 @@ class BusinessCalendar:
         if self._country is None:
             return
         missing = [y for y in range(y0, y1 + 1) if y not in self._country_years]
-        if missing:
-            self._holidays.update(_country_holidays(self._country, self._subdiv, missing))
-            self._country_years.update(missing)
+        if not missing:
+            return
+        held = self._held_years
+        unheld: list[int] = []
+        for y in missing:
+            if y in held:
+                self._holidays.update(held[y])
+            else:
+                unheld.append(y)
+        if unheld:
+            self._holidays.update(_package_holidays(self._country, self._subdiv, unheld))
+        self._country_years.update(missing)
 
 
 # -- conversions -------------------------------------------------------------
@@ -425,7 +502,10 @@ def _parse_holidays(value: Any) -> tuple[frozenset[dt.date], str | None, str | N
             raise ValueError(f"holidays: unknown key {unknown[0]!r} (expected country, subdiv, extra)")
         country, subdiv = value.get("country"), value.get("subdiv")
         if country is not None:
-            _country_holidays(country, subdiv, [])  # validates both names now
+            if not isinstance(country, str) or not country:
+                raise ValueError(f"holidays: unknown country {country!r}")
+            if subdiv is not None and not isinstance(subdiv, str):
+                raise ValueError(f"holidays: unknown subdivision {subdiv!r} of {country!r}")
         elif subdiv is not None:
             raise ValueError(f"holidays: subdiv {subdiv!r} needs a country")
         extra = value.get("extra") or ()
@@ -439,30 +519,20 @@ def _parse_date_list(value: Any, where: str) -> frozenset[dt.date]:
     return frozenset(_parse_date(v, where) for v in value)
 
 
-# Country holidays computed earlier (a snapshot the store keeps with the agreements):
-# (country, subdiv) -> year -> dates. Importing `holidays` costs most of a second,
-# more than a whole lookup over SSH may take.
-_PROVIDED: dict[tuple[str, str | None], dict[int, frozenset[dt.date]]] = {}
+# -- country holidays ------------------------------------------------------------
 
 
-def provide_country_holidays(country: str, subdiv: str | None, year: int, dates: Iterable[dt.date]) -> None:
-    """Supply one year of a country's holidays from a snapshot instead of the `holidays`
-    package; a (country, subdiv) pair supplied this way also counts as a valid name."""
-    _PROVIDED.setdefault((country, subdiv), {})[year] = frozenset(dates)
+def country_holidays(country: str, subdiv: str | None, year: int) -> frozenset[dt.date]:
+    """One year of public holidays of a country (and subdivision) from the `holidays`
+    package: what a `HolidaySnapshot` holds. An unknown name is a ValueError."""
+    return frozenset(_package_holidays(country, subdiv, [year]))
 
 
-def _country_holidays(country: Any, subdiv: Any, years: list[int]) -> set[dt.date]:
-    """Public holidays: the provided snapshot when it has every year asked for, else the
-    `holidays` package (imported only when used: it is slow)."""
-    known = _PROVIDED.get((country, subdiv)) if isinstance(country, str) else None
-    if known is not None and all(y in known for y in years):
-        return set().union(*(known[y] for y in years))
+def _package_holidays(country: str, subdiv: str | None, years: list[int]) -> set[dt.date]:
+    """The `holidays` package's dates for `years` (none: only check the names). Imported
+    here, when first needed: the import alone takes most of a second."""
     import holidays
 
-    if not isinstance(country, str) or not country:
-        raise ValueError(f"holidays: unknown country {country!r}")
-    if subdiv is not None and not isinstance(subdiv, str):
-        raise ValueError(f"holidays: unknown subdivision {subdiv!r} of {country!r}")
     try:
         found = holidays.country_holidays(country, subdiv=subdiv, years=years)
     except NotImplementedError:

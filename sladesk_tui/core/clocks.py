@@ -580,6 +580,40 @@ def _first_instant(cal: BusinessCalendar, start: float, amount_us: int) -> float
     return (round(cal.add_ts(start, (amount_us - 1) / _US) * _US) + 1) / _US
 
 
+def priority_at(events: Iterable[Event], overrides: Iterable[Override], stop: float) -> str | None:
+    """The priority governing a clock that stopped at `stop`, by the engine's own rule:
+    the `created` event's, then each change before `stop` (priority events, and the
+    counting `reprioritize` overrides merged in as the engine merges them)."""
+    prio0 = None
+    created = False
+    changes: list[tuple[float, str | None, str]] = []
+    for ev in events:
+        if not created:
+            if ev.type == "created":
+                created, prio0 = True, ev.priority
+            continue
+        if ev.at >= stop:
+            break
+        if ev.type == "priority":
+            changes.append((ev.at, ev.priority, ""))
+    _merge_reprioritized(changes, overrides, stop)
+    return _in_force(prio0, changes, stop, stop, False, ())[0]
+
+
+def _merge_reprioritized(
+    changes: list[tuple[float, str | None, str]], overrides: Iterable[Override], now: float
+) -> None:
+    """Merge the counting `reprioritize` overrides made by `now` into the priority
+    `changes` of the events (in place, in time order, after events of the same instant)."""
+    moves = [
+        (o.at, o.to_priority, str(o.id)) for o in overrides
+        if o.kind == "reprioritize" and o.to_priority and o.status != "rejected" and o.at <= now
+    ]
+    if moves:
+        changes.extend(moves)
+        changes.sort(key=lambda c: c[0])
+
+
 def _in_force(
     prio: str | None,
     changes: list[tuple[float, str | None, str]],
@@ -673,7 +707,8 @@ class _Applied:
         self.exempt: dict[str | None, str] = {}
         self.responded: float | None = None
         self.marks: list[tuple[float, str | None, str]] = []  # (at, clock, note)
-        reprio = False
+        overrides = tuple(overrides)
+        _merge_reprioritized(changes, overrides, now)
         for o in overrides:
             if o.status == "rejected" or o.at > now:
                 continue
@@ -694,11 +729,6 @@ class _Applied:
                     self.responded = r
                     self.marks = [m for m in self.marks if not m[2].startswith("responded")]
                     self.marks.append((r, "response", f"responded out of band (override {o.id})"))
-            elif kind == "reprioritize" and o.to_priority:
-                changes.append((o.at, o.to_priority, str(o.id)))
-                reprio = True
-        if reprio:
-            changes.sort(key=lambda c: c[0])
 
     def holds_for(self, name: str, now: float) -> tuple[list[tuple[float, float]], bool, float | None]:
         """(pause intervals up to now, held at now, when the holds release it)."""

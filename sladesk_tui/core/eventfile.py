@@ -17,9 +17,10 @@ Decisions recorded here (SPEC §4 is silent on them):
   `1001.0` as a ticket id). Each type accepts only its own fields (a `status` on a
   `reply` would be silently ignored by the clocks, so it is refused); every ticket
   event may carry `author` and `body`.
-- Bounds: ids (`id`, `ticket`, `agreement`) at most 100 characters without spaces or
-  control characters; names (`customer`, `service`, `assignee`, `author`) at most 200
-  without control characters or surrounding spaces; `title` at most 500, not blank;
+- Bounds: ids (`id`, `ticket`, `agreement`) at most 100 characters without spaces,
+  control characters or invisible format characters (bidi controls, zero-width
+  marks); names (`customer`, `service`, `assignee`, `author`) at most 200 without
+  those or surrounding spaces; `title` at most 500, not blank;
   `body` at most 65536. NUL is refused everywhere. Other control characters in a
   title or body are kept as written (screens and exports neutralise them).
 - A line is at most 1 MiB; a longer one is reported, not parsed.
@@ -63,20 +64,24 @@ FIELDS: tuple[str, ...] = DIGEST_FIELDS
 # Patterns shared verbatim with schema/events.schema.json (ECMA-262 reads them too).
 _DATE_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
 INSTANT_PATTERN = _DATE_TIME + r"(Z|[+-]\d{2}:\d{2})$"
-TOKEN_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]+$"
-NAME_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+# Control characters, and the invisible format characters that reorder or hide text
+# (bidi embeddings, overrides and isolates, zero-width marks, BOM): an id or a name
+# must look on screen like what it is, or `T-1\u202e7` opens nothing from the queue.
+_HIDDEN = r"\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+TOKEN_PATTERN = r"^[^\s" + _HIDDEN + r"]+$"
+NAME_PATTERN = r"^[^\s" + _HIDDEN + r"]([^" + _HIDDEN + r"]*[^\s" + _HIDDEN + r"])?$"
 TEXT_PATTERN = r"^[^\x00]*$"
 TITLE_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 # field -> (pattern, max length, what it must be, for messages)
 FIELD_RULES: dict[str, tuple[str, int, str]] = {
-    "id": (TOKEN_PATTERN, 100, "an id without spaces or control characters"),
-    "ticket": (TOKEN_PATTERN, 100, "an id without spaces or control characters"),
-    "agreement": (TOKEN_PATTERN, 100, "an id without spaces or control characters"),
-    "customer": (NAME_PATTERN, 200, "a name without control characters or surrounding spaces"),
-    "service": (NAME_PATTERN, 200, "a name without control characters or surrounding spaces"),
-    "assignee": (NAME_PATTERN, 200, "a name without control characters or surrounding spaces"),
-    "author": (NAME_PATTERN, 200, "a name without control characters or surrounding spaces"),
+    "id": (TOKEN_PATTERN, 100, "an id without spaces, control or bidi/format characters"),
+    "ticket": (TOKEN_PATTERN, 100, "an id without spaces, control or bidi/format characters"),
+    "agreement": (TOKEN_PATTERN, 100, "an id without spaces, control or bidi/format characters"),
+    "customer": (NAME_PATTERN, 200, "a name without control or bidi/format characters or surrounding spaces"),
+    "service": (NAME_PATTERN, 200, "a name without control or bidi/format characters or surrounding spaces"),
+    "assignee": (NAME_PATTERN, 200, "a name without control or bidi/format characters or surrounding spaces"),
+    "author": (NAME_PATTERN, 200, "a name without control or bidi/format characters or surrounding spaces"),
     "priority": (PRIORITY_PATTERN, 32, "a priority name (letters, digits, '_', '.', '-')"),
     "status": (STATUS_PATTERN, 32, "a status (a lowercase word such as 'open' or 'waiting')"),
     "title": (TITLE_PATTERN, 500, "a title that is not blank and has no NUL character"),

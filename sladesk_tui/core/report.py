@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from sladesk_tui.core.agreements import Agreement, AgreementSet
     from sladesk_tui.core.clocks import Clock
     from sladesk_tui.core.events import Event
-    from sladesk_tui.core.overrides import Override
     from sladesk_tui.core.tickets import TicketRecord
 
 BASIS = "a ticket counts in the period in which its clock stopped (local date in its agreement's time zone)"
@@ -209,6 +208,8 @@ class _Context:
     def outcome(
         self, name: str, cycle: int, raw: Clock | None, adj: Clock | None, *, force_exempt: bool = False
     ) -> Outcome | None:
+        from sladesk_tui.core.clocks import priority_at
+
         if adj is None or adj.stopped_at is None or adj.state == "n/a":
             return None
         if adj.target_s is None or adj.elapsed_s is None:
@@ -224,27 +225,10 @@ class _Context:
         day = dt.datetime.fromtimestamp(stop, self.zone).date().isoformat()
         return Outcome(
             self.record.id, name, cycle, self.agreement_id, self.version,
-            _priority_at(self.record.events, self.record.overrides, stop),
+            priority_at(self.record.events, self.record.overrides, stop) or "",
             _assignee_at(self.record.events, stop), stop, day,
             raw_state, raw_el, raw_tg, adj_state, adj.elapsed_s, adj.target_s,
         )
-
-
-def _priority_at(events: Sequence[Event], overrides: Iterable[Override], stop: float) -> str:
-    """The priority governing a clock that stopped at `stop`: changes before it count.
-
-    The clock engine's rule (`clocks._in_force`), with the counting `reprioritize`
-    overrides merged in as it merges them (events first among equal instants).
-    """
-    prio = events[0].priority or ""
-    changes = [(ev.at, ev.priority) for ev in events if ev.type == "priority" and ev.at < stop]
-    changes += [
-        (o.at, o.to_priority) for o in overrides
-        if o.kind == "reprioritize" and o.counts and o.to_priority and o.at < stop
-    ]
-    for _at, p in sorted(changes, key=lambda c: c[0]):
-        prio = p or prio
-    return prio
 
 
 def _assignee_at(events: Sequence[Event], stop: float) -> str:

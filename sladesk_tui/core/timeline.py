@@ -18,6 +18,19 @@ if TYPE_CHECKING:
     from sladesk_tui.core.clocks import Segment
 
 _KIND_WORDS = {"counted": "counted", "closed": "closed hours"}
+_TICK = 1e-6  # the engine counts whole microseconds; anything shorter is float noise
+
+
+def visible_segments(segments: Sequence[Segment]) -> list[Segment]:
+    """The segments worth a line: rule markers, and stretches that last at least a microsecond.
+
+    The engine cuts a clock's window at every instant it knows (`now`, openings,
+    pauses) and the calendar rounds those to microseconds, so a float `now` can
+    leave a sliver of "closed hours" a fraction of a microsecond long between the
+    last open interval and `now`. Printed, it reads `11:52-11:52 closed hours 0s`,
+    even on a 24x7 agreement. Markers are zero-length by nature and always stay.
+    """
+    return [s for s in segments if s.kind == "rule" or s.end - s.start >= _TICK]
 
 
 def segment_words(seg: Segment) -> str:
@@ -34,8 +47,10 @@ def timeline_lines(segments: Sequence[Segment], tz: dt.tzinfo, *, limit: int | N
 
     Rule markers (priority change, reopen, breach...) are instants: `◆ 10:15 note`.
     With `limit`, only the newest `limit` stretches, after a line saying how many
-    were left out (a ticket open for months has two stretches a day).
+    were left out (a ticket open for months has two stretches a day). Zero-length
+    stretches are left out first (`visible_segments`).
     """
+    segments = visible_segments(segments)
     shown = segments if limit is None else segments[-limit:]
     lines: list[str] = []
     if len(segments) > len(shown):

@@ -2,7 +2,8 @@
 
 The file's text is stored whole and re-parsed by core when needed, so a version
 means exactly what the file said when it was loaded; the `agreements` rows are an
-index of it for queries (which agreement covers a customer).
+index of it for queries (which agreement covers a customer). The country holidays a
+load computes (`store.holidays`) are stored with it and go with every parsed set.
 
 Loading the file that is already the newest version again is a no-op reported as
 "unchanged" (no new version, no audit row): re-running a deployment script must not
@@ -12,6 +13,7 @@ change and becomes a new version.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -22,11 +24,12 @@ from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.store.audit import RowRange, append_audit
 from sladesk_tui.store.db import write_tx
-from sladesk_tui.store.holidays import prime_holidays, snapshot_holidays
+from sladesk_tui.store.holidays import Rows, parse_rows, snapshot_holidays, stored_rows
 from sladesk_tui.store.instants import iso_utc, now_ts
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
+    from sladesk_tui.core.calendar import HolidaySnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,8 @@ def load_agreements_file(
     """
     p = Path(path)
     text = _read(p)
-    return _store(conn, text, _parse(text, str(p)), name=str(p.resolve()), actor=actor, source=source)
+    aset = _parse(text, str(p), _snapshot(stored_rows(conn)))
+    return _store(conn, text, aset, name=str(p.resolve()), actor=actor, source=source)
 
 
 def load_agreements_text(
@@ -57,7 +61,8 @@ def load_agreements_text(
 ) -> Loaded:
     """`load_agreements_file` for a text already in hand (the demo's); `name` stands for
     the file, in messages and as the version's recorded source."""
-    return _store(conn, text, _parse(text, name), name=name, actor=actor, source=source)
+    aset = _parse(text, name, _snapshot(stored_rows(conn)))
+    return _store(conn, text, aset, name=name, actor=actor, source=source)
 
 
 def _store(
@@ -89,10 +94,13 @@ def _store(
                 for a in aset.agreements
             ],
         )
-        snapshot_holidays(conn, aset, ts)  # lookups then never import the slow `holidays` package
+        # Lookups then never import the slow `holidays` package.
+        holidays_added = snapshot_holidays(conn, aset, ts, version)
         covers = [RowRange("agreement_versions", version, version)]
         if aset.agreements:
             covers.append(RowRange("agreements", version, version))
+        if holidays_added:
+            covers.append(RowRange("holiday_dates", version, version))
         append_audit(
             conn,
             actor=actor,
@@ -108,7 +116,8 @@ def _store(
             source=source,
             covers=covers,
         )
-    _cache[digest] = aset
+        rows = stored_rows(conn)
+    _cache[(digest, rows)] = dataclasses.replace(aset, holidays=_snapshot(rows))
     return Loaded(version, len(aset.agreements), False, aset.warnings)
 
 
@@ -116,8 +125,10 @@ def current_agreements(conn: sqlite3.Connection, version: int | None = None) -> 
     """(version, its AgreementSet): the newest when `version` is None.
 
     With nothing loaded yet: version 0 and an empty set (every ticket "no agreement
-    in force"). Each distinct text is parsed once per process (cached by its sha256,
-    so several database files in one process never mix up their versions).
+    in force"). The set carries the database's holiday snapshot. Each distinct text
+    and snapshot is parsed once per process (cached by the text's sha256 and the
+    snapshot's rows, so several database files in one process never mix up their
+    versions or their holidays).
     """
     if version is None:
         row = conn.execute(
@@ -133,13 +144,14 @@ def current_agreements(conn: sqlite3.Connection, version: int | None = None) -> 
         from sladesk_tui.core.agreements import AgreementSet
 
         return 0, AgreementSet(calendars={}, agreements=())
-    found = _cache.get(row["source_sha256"])
+    rows = stored_rows(conn)
+    key = (row["source_sha256"], rows)
+    found = _cache.get(key)
     if found is None:
-        prime_holidays(conn)
         text, name = conn.execute(
             "SELECT source_text, source_name FROM agreement_versions WHERE version = ?", (row["version"],)
         ).fetchone()
-        found = _cache[row["source_sha256"]] = _parse(text, name)
+        found = _cache[key] = _parse(text, name, _snapshot(rows))
     return row["version"], found
 
 
@@ -154,7 +166,17 @@ def latest_version(conn: sqlite3.Connection, *, at: float | None = None) -> int:
     return int(row[0])
 
 
-_cache: dict[str, AgreementSet] = {}
+_cache: dict[tuple[str, Rows], AgreementSet] = {}
+_snapshots: dict[Rows, HolidaySnapshot] = {}
+
+
+def _snapshot(rows: Rows) -> HolidaySnapshot | None:
+    """One snapshot object per distinct stored rows: the calendars built with it are
+    cached by it, and an identical object compares at once."""
+    found = _snapshots.get(rows)
+    if found is None and rows:
+        found = _snapshots[rows] = parse_rows(rows)
+    return found
 
 
 def _read(p: Path) -> str:
@@ -176,8 +198,8 @@ def _read(p: Path) -> str:
         ) from None
 
 
-def _parse(text: str, name: str) -> AgreementSet:
+def _parse(text: str, name: str, holidays: HolidaySnapshot | None) -> AgreementSet:
     """Validate with core; its AgreementError is an InputError already naming FILE[:LINE]."""
     from sladesk_tui.core.agreements import load_agreements
 
-    return load_agreements(text, source=name)
+    return load_agreements(text, source=name, holidays=holidays)

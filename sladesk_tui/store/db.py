@@ -67,13 +67,14 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
     database. Unusable files (not SQLite, unreadable) are `InputError` either way.
     """
     p = Path(path)
+    exists = _exists(p)
     if readonly:
-        if not p.exists():
+        if not exists:
             raise InputError(f"{p}: no such database")
         uri = f"{p.resolve().as_uri()}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
     else:
-        if not p.exists():
+        if not exists:
             try:
                 os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o666))
             except OSError as exc:
@@ -93,6 +94,24 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
         conn.close()
         raise InputError(f"{p}: not a usable sladesk database: {exc}") from None
     return conn
+
+
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _exists(p: Path) -> bool:
+    """Whether the database file is there, refusing paths that would do harm.
+
+    SQLite's own side files (`team.db-wal`) look like paths to a database: opening
+    one as a database would write a whole new database into the live WAL file.
+    A folder the user may not enter is an error to name, not a traceback.
+    """
+    if p.name.endswith(_SIDE_FILES):
+        raise InputError(f"{p}: is one of SQLite's side files, not a database; give the database file itself")
+    try:
+        return p.exists()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot reach the database: {exc.strerror}") from None
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

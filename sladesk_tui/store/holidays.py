@@ -1,12 +1,14 @@
-"""The country-holiday snapshot: taken when agreements are loaded, read by every lookup.
+"""The country-holiday snapshot: taken when agreements are loaded, read with them.
 
 `holidays = { country = "DE", subdiv = "BE" }` calendars need the `holidays` package,
 whose import alone takes most of a second: more than a whole `sladesk queue` over
 SSH may. So when an agreements file is loaded, the holidays of its countries are
-computed for the years its agreements can need and stored (schema/0002_outcomes.sql);
-readers hand them to the calendar (`core.calendar.provide_country_holidays`) before
-parsing any agreements. A stored year is never recomputed: upgrading the package
-must not move a holiday under clocks that were already counted.
+computed for the years its agreements can need and stored (`holiday_dates`,
+schema/0004_holiday_dates_log.sql); readers build a `HolidaySnapshot` from them that
+goes with the parsed agreements into every calendar. A stored year is never
+recomputed: upgrading the package must not move a holiday under clocks that were
+already counted. The rows are append-only and each load's rows are covered by its
+audit row (key: the agreements version of the load).
 """
 
 from __future__ import annotations
@@ -18,17 +20,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
+    from sladesk_tui.core.calendar import HolidaySnapshot
 
 # Years around the load covered when an agreement leaves its validity open.
 YEARS_BEFORE = 2
 YEARS_AFTER = 3
 MAX_YEARS = 15
 
+Rows = tuple[tuple[str, str, int, str], ...]
 
-def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, now: float) -> int:
-    """Store the holidays `aset`'s country calendars can need (inside the caller's write
-    transaction, with the load); return the years added."""
-    from sladesk_tui.core.calendar import _country_holidays
+
+def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, now: float, version: int) -> int:
+    """Store the holidays `aset`'s country calendars can need, as rows of agreements
+    `version` (inside the caller's write transaction, with the load, whose audit row
+    must cover them); return the years added."""
+    from sladesk_tui.core.calendar import country_holidays
 
     this_year = dt.datetime.fromtimestamp(now, dt.timezone.utc).year
     added = 0
@@ -48,26 +54,33 @@ def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, now: float) 
         for year in range(first, last + 1):
             if year in have:
                 continue
-            dates = sorted(_country_holidays(cdef.holiday_country, cdef.holiday_subdiv, [year]))
+            dates = sorted(country_holidays(cdef.holiday_country, cdef.holiday_subdiv, year))
             conn.execute(
-                "INSERT INTO holiday_dates (country, subdiv, year, dates) VALUES (?, ?, ?, ?)",
-                (cdef.holiday_country, subdiv, year, json.dumps([d.isoformat() for d in dates])),
+                "INSERT INTO holiday_dates (version, country, subdiv, year, dates) VALUES (?, ?, ?, ?, ?)",
+                (version, cdef.holiday_country, subdiv, year, json.dumps([d.isoformat() for d in dates])),
             )
             added += 1
     return added
 
 
-def prime_holidays(conn: sqlite3.Connection) -> int:
-    """Hand the stored holidays to the calendar; return the years provided.
+def stored_rows(conn: sqlite3.Connection) -> Rows:
+    """The stored snapshot as raw rows (country, subdiv, year, dates JSON), in key order:
+    cheap to read and to compare, so callers parse it only when it changed.
 
-    A database from before the snapshot existed has no table: nothing to provide.
+    A database from before the snapshot existed has no table: nothing is stored.
     """
-    from sladesk_tui.core.calendar import provide_country_holidays
-
     try:
-        rows = conn.execute("SELECT country, subdiv, year, dates FROM holiday_dates").fetchall()
+        cur = conn.execute("SELECT country, subdiv, year, dates FROM holiday_dates ORDER BY country, subdiv, year")
+        return tuple(tuple(r) for r in cur)  # type: ignore[misc]
     except sqlite3.OperationalError:
-        return 0
-    for country, subdiv, year, dates in rows:
-        provide_country_holidays(country, subdiv or None, year, (dt.date.fromisoformat(d) for d in json.loads(dates)))
-    return len(rows)
+        return ()
+
+
+def parse_rows(rows: Rows) -> HolidaySnapshot:
+    """The `HolidaySnapshot` of `stored_rows` (subdiv '' is a whole country)."""
+    from sladesk_tui.core.calendar import HolidaySnapshot
+
+    return HolidaySnapshot.of(
+        (country, subdiv or None, year, (dt.date.fromisoformat(d) for d in json.loads(dates)))
+        for country, subdiv, year, dates in rows
+    )

@@ -22,7 +22,7 @@ from sladesk_tui.core.agreements import (
     match_agreement,
     parse_duration,
 )
-from sladesk_tui.core.calendar import BusinessCalendar
+from sladesk_tui.core.calendar import BusinessCalendar, HolidaySnapshot
 from sladesk_tui.core.errors import InputError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -446,6 +446,23 @@ def test_country_holidays_form() -> None:
     assert not cal.is_open(dt.datetime(2026, 11, 26, 10, tzinfo=ny))  # Thanksgiving
     assert not cal.is_open(dt.datetime(2026, 12, 24, 10, tzinfo=ny))  # extra
     assert cal.is_open(dt.datetime(2026, 12, 21, 10, tzinfo=ny))
+
+
+def test_calendars_are_built_with_the_sets_holiday_snapshot() -> None:
+    """Two databases in one process, each with its own snapshot: their calendars never
+    mix, while equal snapshots share one calendar (and its grown index)."""
+    text = ('[[calendar]]\nid = "be"\ntz = "Europe/Berlin"\nholidays = { country = "DE", subdiv = "BE" }\n'
+            'hours = { tue = ["09:00-17:00"] }\n') + agreement(head='id = "a"\ncustomer = "x"\ncalendar = "be"\n')
+    march_10 = dt.datetime(2026, 3, 10, 10, tzinfo=BERLIN)  # a Tuesday, no holiday anywhere
+    odd = HolidaySnapshot.of([("DE", "BE", 2026, [dt.date(2026, 3, 10)])])
+    first, second = load_agreements(text, "a.toml", holidays=odd), load_agreements(text, "b.toml")
+    assert first.holidays is odd and second.holidays is None
+    assert not build_calendar(first, "be").is_open(march_10)
+    assert build_calendar(second, "be").is_open(march_10)
+    same = load_agreements(text, "c.toml", holidays=HolidaySnapshot.of([("DE", "BE", 2026, [dt.date(2026, 3, 10)])]))
+    assert build_calendar(same, "be") is build_calendar(first, "be")
+    plain = load(CALENDAR + agreement())  # no country: the snapshot plays no part
+    assert build_calendar(plain, "berlin") is build_calendar(load_agreements(CALENDAR + agreement(), holidays=odd), "berlin")
 
 
 @pytest.mark.parametrize(("ref", "zone"), [("24x7", "UTC"), ("24x7:Europe/Berlin", "Europe/Berlin")])

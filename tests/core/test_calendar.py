@@ -9,12 +9,14 @@ instant convention of SPEC §2 where the peers differ.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
 
-from sladesk_tui.core.calendar import BusinessCalendar
+from sladesk_tui.core.calendar import BusinessCalendar, HolidaySnapshot, country_holidays
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = ZoneInfo("UTC")
@@ -163,6 +165,71 @@ def test_year_of_country_holidays_matches_the_package() -> None:
     assert cal.elapsed(at(2027, 1, 1), at(2028, 1, 1)) == len(open_days) * 8 * H
 
 
+# A snapshot that disagrees with the package on purpose, so answers show which was read:
+# 2026 for Berlin holds only New Year and a made-up Tuesday 10 March.
+ODD_2026 = HolidaySnapshot.of([("DE", "BE", 2026, [dt.date(2026, 1, 1), dt.date(2026, 3, 10)])])
+BERLIN_DE = {"country": "DE", "subdiv": "BE"}
+
+
+def test_a_snapshot_year_is_read_instead_of_the_package() -> None:
+    cal = BusinessCalendar.from_dict({"tz": "Europe/Berlin", "hours": {d: ["09:00-17:00"] for d in WEEKDAYS},
+                                      "holidays": BERLIN_DE}, ODD_2026)
+    assert not cal.is_open(at(2026, 3, 10, 10))  # the snapshot's own date (a Tuesday)
+    assert not cal.is_open(at(2026, 1, 1, 10))
+    assert cal.is_open(at(2026, 5, 1, 10))  # Labour Day (a Friday): the package's, not the snapshot's
+    assert not cal.is_open(at(2025, 5, 1, 10))  # 2025 is not held: the package fills it in
+    assert not cal.is_open(at(2027, 1, 1, 10))  # and 2027
+
+
+def test_the_plain_dict_form_still_asks_the_package_and_snapshots_do_not_leak() -> None:
+    hours = {d: ["09:00-17:00"] for d in WEEKDAYS}
+    with_snapshot = BusinessCalendar.from_dict({"tz": "Europe/Berlin", "hours": hours, "holidays": BERLIN_DE}, ODD_2026)
+    plain = BusinessCalendar.from_dict({"tz": "Europe/Berlin", "hours": hours, "holidays": BERLIN_DE})
+    assert not with_snapshot.is_open(at(2026, 3, 10, 10))
+    assert plain.is_open(at(2026, 3, 10, 10)) and not plain.is_open(at(2026, 5, 1, 10))
+    other_place = BusinessCalendar.from_dict({"tz": "Europe/Berlin", "hours": hours,
+                                              "holidays": {"country": "DE", "subdiv": "BY"}}, ODD_2026)
+    assert other_place.is_open(at(2026, 3, 10, 10)) and not other_place.is_open(at(2026, 1, 6, 10))
+
+
+def test_country_holidays_is_one_year_of_the_package() -> None:
+    import holidays
+
+    assert country_holidays("DE", "BY", 2027) == frozenset(holidays.country_holidays("DE", subdiv="BY", years=2027))
+    assert dt.date(2027, 1, 6) in country_holidays("DE", "BY", 2027)
+    with pytest.raises(ValueError, match="unknown subdivision 'ZZ'"):
+        country_holidays("DE", "ZZ", 2027)
+    with pytest.raises(ValueError, match="unknown country 'XX'"):
+        country_holidays("XX", None, 2027)
+
+
+def test_snapshot_values() -> None:
+    same = HolidaySnapshot.of([("DE", "BE", 2026, (dt.date(2026, 3, 10), dt.date(2026, 1, 1)))])
+    assert same == ODD_2026 and hash(same) == hash(ODD_2026)
+    assert ODD_2026.place("DE", "BE") == {2026: frozenset({dt.date(2026, 1, 1), dt.date(2026, 3, 10)})}
+    assert ODD_2026.place("DE", None) is None and ODD_2026.place("DE", "BY") is None
+    with pytest.raises(ValueError, match="2026 given twice"):
+        HolidaySnapshot.of([("DE", "BE", 2026, ()), ("DE", "BE", 2026, [dt.date(2026, 1, 1)])])
+
+
+def test_a_snapshot_spares_lookups_the_package_import() -> None:
+    """The point of the snapshot: importing `holidays` costs most of a second."""
+    code = (
+        "import sys, datetime as dt\n"
+        "from sladesk_tui.core.calendar import BusinessCalendar, HolidaySnapshot\n"
+        "snap = HolidaySnapshot.of([('DE', 'BE', y, [dt.date(y, 12, 25)]) for y in range(2020, 2033)])\n"
+        "cal = BusinessCalendar.from_dict({'tz': 'Europe/Berlin', 'hours': {'fri': ['09:00-17:00']},\n"
+        "                                  'holidays': {'country': 'DE', 'subdiv': 'BE'}}, snap)\n"
+        "assert not cal.is_open(dt.datetime(2026, 12, 25, 10, tzinfo=dt.timezone.utc))\n"
+        "assert cal.is_open(dt.datetime(2026, 12, 18, 10, tzinfo=dt.timezone.utc))\n"
+        "assert 'holidays' not in sys.modules\n"
+        "BusinessCalendar.from_dict({'tz': 'UTC', 'hours': {'fri': ['09:00-17:00']}, 'holidays': {'country': 'DE'}})\n"
+        "assert 'holidays' in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
 # -- overnight, 24:00 and 24x7 ----------------------------------------------------
 
 
@@ -262,7 +329,9 @@ def test_dst_day_counts_real_hours(tz: str, day: tuple[int, int, int], expected_
     start = dt.datetime(*day, tzinfo=zone)
     next_midnight = dt.datetime.combine(start.date() + dt.timedelta(days=1), dt.time(), zone)
     assert cal.elapsed(start, next_midnight) == expected_hours * H
-    assert cal.add(start, expected_hours * H - 1) == next_midnight - dt.timedelta(seconds=1)
+    # The true instant, counted in UTC: on the 25-hour day it is the *second* 23:59:59.
+    last_second = start.astimezone(dt.timezone.utc) + dt.timedelta(hours=expected_hours, seconds=-1)
+    assert cal.add(start, expected_hours * H - 1) == last_second
 
 
 def test_berlin_segment_spanning_the_spring_gap_shrinks() -> None:
@@ -285,7 +354,7 @@ def test_berlin_times_inside_the_gap_move_forward() -> None:
 def test_berlin_ambiguous_time_is_the_first_occurrence() -> None:
     cal = sunday("Europe/Berlin", ["02:30-03:30"])  # 02:30 CEST to 03:30 CET
     assert cal.elapsed(at(2026, 10, 25), at(2026, 10, 26)) == 2 * H
-    first = dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)  # fold=0: CEST
+    first = dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.timezone.utc)  # 02:30 CEST
     assert cal.next_open(at(2026, 10, 25)) == first
     assert cal.next_open(at(2026, 10, 25)).utcoffset() == dt.timedelta(hours=2)
 
@@ -400,10 +469,23 @@ def test_open_intervals_for_explanations(office: BusinessCalendar) -> None:
     assert office.open_intervals_ts(ts(2026, 5, 16), ts(2026, 5, 17)) == []
 
 
-def test_results_are_stdlib_datetimes_in_the_calendar_zone(office: BusinessCalendar) -> None:
+def test_results_are_stdlib_datetimes_at_the_zones_offset(office: BusinessCalendar) -> None:
     due = office.add(at(2026, 5, 11, 7, tz=UTC), H)
-    assert type(due) is dt.datetime and due.tzinfo == BERLIN
+    assert type(due) is dt.datetime and due.utcoffset() == dt.timedelta(hours=2)
+    assert due.tzname() == "CEST" and (due.hour, due.minute) == (10, 0)
     assert due == at(2026, 5, 11, 10)  # 07:00Z is 09:00 in Berlin
+
+
+@pytest.mark.parametrize("seconds", [1800, 5400])  # the first and the second 02:30
+def test_a_result_in_the_repeated_autumn_hour_equals_the_true_instant(seconds: int) -> None:
+    # With ZoneInfo results, PEP 495 makes both compare unequal to the UTC instant.
+    utc = dt.timezone.utc
+    cal = BusinessCalendar.always("Europe/Berlin")
+    start = dt.datetime(2026, 10, 25, 0, tzinfo=utc)
+    due = cal.add(start, seconds)
+    assert due == start + dt.timedelta(seconds=seconds)
+    assert cal.next_open(start + dt.timedelta(seconds=seconds)) == start + dt.timedelta(seconds=seconds)
+    assert (due.hour, due.minute) == (2, 30)
 
 
 def test_pendulum_datetimes_are_accepted(office: BusinessCalendar) -> None:

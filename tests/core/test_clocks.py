@@ -21,6 +21,7 @@ from sladesk_tui.core.clocks import (
     NO_UPDATE_DUE,
     Segment,
     compute_clocks,
+    priority_at,
     ticket_clocks,
 )
 from sladesk_tui.core.events import Event
@@ -352,6 +353,50 @@ def test_reprioritize_override_acts_as_a_priority_change(policy: str) -> None:
         assert (c.target_s, c.elapsed_s, c.state) == (4 * H, 3 * H, "at_risk")
     else:
         assert (c.target_s, c.elapsed_s, c.started_at, c.state) == (4 * H, 2 * H, at("mon", "10:00"), "ok")
+
+
+def test_priority_at_a_stop_follows_events_then_counting_reprioritizations() -> None:
+    h = History("P2").add("priority", "mon", "10:00", priority="P3").add("resolved", "mon", "11:00")
+    h.add("priority", "mon", "12:00", priority="P2")  # after the stop: does not count
+    stop = at("mon", "11:00")
+    moved = ov("reprioritize", "mon", "10:00", to_priority="P1")  # same instant as the event: applied after it
+    refused = ov("reprioritize", "mon", "10:30", to_priority="P2", status="rejected", oid=2)
+    assert priority_at(h.events, (), stop) == "P3"
+    assert priority_at(h.events, [moved, refused], stop) == "P1"
+    assert priority_at(h.events, [moved], at("mon", "10:00")) == "P2"  # a change at the stop is too late
+    raw, adj = ticket_clocks(GOLD, BERLIN, h.events, at("mon", "13:00"), [moved, refused])
+    assert (raw["resolution"].target_s, adj["resolution"].target_s) == (40 * H, 4 * H)
+
+
+_CHANGE = st.tuples(
+    st.sampled_from(["event", "override", "rejected"]),
+    st.integers(0, 8),  # half hours after Monday 09:00
+    st.sampled_from(["P1", "P2", "P3"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(changes=st.lists(_CHANGE, max_size=5), stop_slot=st.integers(1, 9))
+def test_priority_at_is_the_priority_the_engine_counts_with(changes, stop_slot: int) -> None:
+    """With a distinct resolution target per priority, the adjusted clock's target names
+    the priority the engine used; `priority_at` (the reports' rule) must agree, changes
+    after the stop included (they must not count)."""
+    h = History("P2")
+    overrides = []
+    for i, (kind, slot, prio) in enumerate(sorted(changes, key=lambda c: c[1])):
+        hm = f"{9 + slot // 2:02d}:{30 * (slot % 2):02d}"
+        if kind == "event":
+            h.add("priority", "mon", hm, priority=prio)
+        else:
+            status = "approved" if kind == "override" else "rejected"
+            overrides.append(ov("reprioritize", "mon", hm, to_priority=prio, status=status, oid=i + 1))
+    stop_hm = f"{9 + stop_slot // 2:02d}:{30 * (stop_slot % 2):02d}"
+    h.add("resolved", "mon", stop_hm)
+    h.events.sort(key=lambda e: (e.at, e.seq))
+    _, adj = ticket_clocks(GOLD, BERLIN, h.events, at("mon", "17:00"), overrides)
+    prio = priority_at(h.events, overrides, at("mon", stop_hm))
+    assert adj["resolution"].stopped_at == at("mon", stop_hm)
+    assert adj["resolution"].target_s == GOLD.targets[prio].resolution
 
 
 def test_out_of_order_has_no_clock_effect() -> None:

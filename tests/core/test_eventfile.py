@@ -176,10 +176,10 @@ BAD_EVENTS = [
     (sample("status", status="on hold"), "field 'status': 'on hold' is not a status"),
     (sample("priority", priority="P 1"), "field 'priority': 'P 1' is not a priority name"),
     (sample("priority", priority="P" * 33), "field 'priority' is too long (33 characters, at most 32)"),
-    (sample("reply", ticket="T 1"), "field 'ticket': 'T 1' is not an id without spaces or control characters"),
+    (sample("reply", ticket="T 1"), "field 'ticket': 'T 1' is not an id without spaces, control or bidi/format characters"),
     (sample("reply", ticket="T-1\n"), "field 'ticket': 'T-1\\n' is not an id"),
     (sample("reply", id="x" * 101), "field 'id' is too long (101 characters, at most 100)"),
-    (sample("created", customer=" acme"), "field 'customer': ' acme' is not a name without control characters or surrounding spaces"),
+    (sample("created", customer=" acme"), "field 'customer': ' acme' is not a name without control or bidi/format characters or surrounding spaces"),
     (sample("created", customer="ac\x1bme"), "field 'customer': 'ac\\x1bme' is not a name"),
     (sample("created", title="   "), "field 'title': '   ' is not a title that is not blank"),
     (sample("created", title="a\x00b"), "field 'title': 'a\\x00b' is not a title that is not blank and has no NUL"),
@@ -481,3 +481,12 @@ def test_schema_and_validator_agree(d: dict[str, Any]) -> None:
 @given(valid_events())
 def test_schema_accepts_every_valid_event(d: dict[str, str]) -> None:
     assert _validator_ok(d) and _schema_ok(SCHEMA, d)
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u2066", "\u200b", "\u200f", "\ufeff", "\x9b"])
+def test_ids_and_names_with_invisible_characters_are_refused(hidden: str) -> None:
+    # A ticket id that reorders itself on screen could never be opened from the queue.
+    with pytest.raises(InputError, match="bidi/format"):
+        event_from_mapping(sample("reply", ticket=f"T-1{hidden}7"), seq=1)
+    with pytest.raises(InputError, match="bidi/format"):
+        event_from_mapping(sample("created", customer=f"ac{hidden}me"), seq=1)

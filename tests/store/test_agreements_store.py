@@ -108,7 +108,7 @@ def test_parsed_once_per_text(conn: sqlite3.Connection, tmp_path: Path, monkeypa
     store_agreements._cache.clear()
     calls = []
     real = store_agreements._parse
-    monkeypatch.setattr(store_agreements, "_parse", lambda text, name: calls.append(name) or real(text, name))
+    monkeypatch.setattr(store_agreements, "_parse", lambda text, name, hol: calls.append(name) or real(text, name, hol))
     first = current_agreements(conn)[1]
     assert current_agreements(conn)[1] is first
     assert current_agreements(conn, 1)[1] is first

@@ -301,3 +301,21 @@ def test_readonly_connect_refuses_a_file_without_the_schema(tmp_path: Path) -> N
     (tmp_path / "empty.db").touch()
     with pytest.raises(InputError, match="no sladesk schema"):
         connect(tmp_path / "empty.db", readonly=True)
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_a_side_file_is_refused_and_left_alone(tmp_path: Path, suffix: str) -> None:
+    side = tmp_path / f"team.db{suffix}"
+    side.write_bytes(b"")
+    with pytest.raises(InputError, match="side files"):
+        connect(side)
+    assert side.read_bytes() == b""
+
+
+def test_an_unreachable_folder_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "exists", denied)
+    with pytest.raises(InputError, match="cannot reach the database: Permission denied"):
+        connect(tmp_path / "x.db", readonly=True)

@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Select, Static
 from sladesk_tui.tui.app import SladeskApp
 from sladesk_tui.tui.screens.override_dialog import OverrideDialog
 from sladesk_tui.tui.screens.ticket import TicketScreen
+from sladesk_tui.tui.widgets.status_bar import StatusBar
 
 H = 3600.0
 
@@ -129,6 +130,38 @@ async def test_the_preview_shows_the_clock_figures_before_and_after(desk: Path) 
         assert "appear once the override can take effect" in text(dialog, "#ov-preview")
 
 
+async def test_changed_is_shown_only_where_the_words_differ(desk: Path) -> None:
+    async with app_on(desk).run_test(size=(80, 24)) as pilot:
+        dialog = await opened(pilot, "T-3")
+        await fill(pilot, dialog, param="+1h")  # a hold moves the breached response's due instant, not its line
+        lines = text(dialog, "#ov-preview").splitlines()
+        assert lines[1].split() == ["response", "breached,", "2h", "00m", "over", "breached,", "2h", "00m", "over"]
+        assert lines[2].split() == ["resolution", "ok,", "5h", "00m", "left", "paused,", "5h", "00m", "left", "(changed)"]
+        await pilot.press("escape")
+        dialog = await opened(pilot, "T-1")
+        await fill(pilot, dialog, kind="extend", clock="response", param="10s")  # 30m 10s still reads 30m
+        lines = text(dialog, "#ov-preview").splitlines()
+        assert "(changed)" not in "\n".join(lines)
+        assert lines[-1] == "nothing shown here changes (the override is on the record)"
+
+
+async def test_changed_stays_on_its_clock_line_at_80_columns(store: tuple[Path, Ingest], desk: Path) -> None:
+    from conftest import created
+
+    store[1]([created("T-9", NOW - 13 * H, title="Open since last night")])  # response 12h over
+    async with app_on(desk).run_test(size=(80, 24)) as pilot:
+        dialog = await opened(pilot, "T-9")
+        await fill(pilot, dialog, kind="responded", param="-5m")
+        lines = text(dialog, "#ov-preview").splitlines()
+        assert lines[1].split() == ["response", "breached,", "12h", "00m", "over", "breached,", "11h", "55m", "over",
+                                    "(changed)"]
+        preview = dialog.query_one("#ov-preview", Static)
+        assert preview.content_region.height == len(lines)  # nothing wrapped onto a line of its own
+        screen = [strip.text for strip in pilot.app.screen._compositor.render_strips()]  # noqa: SLF001
+        (row,) = [ln for ln in screen if "breached, 12h 00m over" in ln]
+        assert row.rstrip(" │╯╮").endswith("(changed)")
+
+
 async def test_confirming_writes_the_override_with_its_figures(desk: Path) -> None:
     async with app_on(desk).run_test(size=(80, 24)) as pilot:
         dialog = await opened(pilot, "T-1")
@@ -204,7 +237,7 @@ async def test_the_raw_figures_are_one_keystroke_away_on_the_queue(desk: Path) -
         await pilot.press("w")
         row = next(r for r in view.rows if r.id == "T-1")
         assert row.response.phase == "running"
-        assert "RAW clocks" in str(pilot.app.screen.query_one("#view-state", Static).render())
+        assert "RAW clocks" in pilot.app.screen.query_one(StatusBar).text
         await pilot.press("w")
         assert next(r for r in view.rows if r.id == "T-1").response.phase == "paused"
 

@@ -17,6 +17,7 @@ from sladesk_tui.tui.app import SladeskApp
 from sladesk_tui.tui.screens.help import HelpScreen
 from sladesk_tui.tui.screens.queue import QueueScreen
 from sladesk_tui.tui.widgets.queue_view import QueueView, layout_columns
+from sladesk_tui.tui.widgets.status_bar import StatusBar
 
 
 def make_app(rows, *, clock: Callable[[], float] = lambda: NOW, operator: str = "sam") -> SladeskApp:
@@ -55,7 +56,7 @@ async def test_rows_arrive_most_urgent_first_with_counts() -> None:
         assert view.cursor_row is not None and view.cursor_row.id == "T-1000"
         c = view.counts
         assert c.open == 30 and c.breached >= 3 and c.paused > 0
-        assert str(pilot.app.screen.query_one("#count-breached").render()) == f"{c.breached} breached"
+        assert f"  {c.breached} breached  " in pilot.app.screen.query_one(StatusBar).text
         lines = screen_lines(view)
         assert lines[0].split()[:3] == ["ticket", "pri", "customer"]
         assert "BREACHED" in lines[1] and "T-1000" in lines[1]
@@ -102,7 +103,7 @@ async def test_filter_box_narrows_and_escape_clears() -> None:
         assert set(ids(view)) == {f"T-{1010 + i}" for i in range(10)}
         await pilot.press("enter")
         assert view.has_focus and len(view.rows) == 10
-        assert "showing 10" in str(pilot.app.screen.query_one("#view-state").render())
+        assert "showing 10" in pilot.app.screen.query_one(StatusBar).text
         await pilot.press("escape")
         assert len(view.rows) == 30 and not box.display
 
@@ -135,7 +136,7 @@ async def test_toggles_mine_at_risk_agreement_priority_sort() -> None:
         assert view.cursor_row.id == cursor_id  # the cursor stays on its ticket through a re-sort
         await pilot.press("s", "s")
         assert view.sort == "id" and ids(view)[:2] == ["T-1000", "T-1001"]
-        assert "sort: ticket id" in str(pilot.app.screen.query_one("#view-state").render())
+        assert "sort: ticket id" in pilot.app.screen.query_one(StatusBar).text
 
 
 async def test_cursor_and_its_screen_line_follow_the_ticket_across_a_reordering_refresh() -> None:
@@ -274,3 +275,21 @@ def test_narrow_layout_drops_columns_by_priority() -> None:
     assert sum(c.width for c in narrow) + len(narrow) - 1 == 79
     title = next(c for c in narrow if c.key == "title")
     assert title.width >= 20
+
+
+async def test_the_status_bar_keeps_sort_and_raw_markers_with_every_filter_on() -> None:
+    async with make_app(sample_rows(30)).run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        await pilot.press("m", "r", "a", "p", "s", "w", "slash", *"invoice", "enter")
+        await pilot.pause()
+        for size in ((120, 40), (100, 30), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            top = pilot.app.screen._compositor.render_strips()[0].text  # noqa: SLF001 - the line on screen
+            assert "sort: priority" in top and "RAW clocks" in top, (size, top)
+            assert "showing 0" in top and " breached" in top, (size, top)
+        await pilot.resize_terminal(120, 40)
+        await pilot.press("escape", "escape", "w")  # filters cleared, adjusted clocks: the full wording again
+        await pilot.pause()
+        assert pilot.app.screen.query_one(StatusBar).text == (
+            "sladesk sam  30 open  3 at risk  3 breached  4 paused  sort: priority")

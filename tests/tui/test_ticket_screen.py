@@ -338,6 +338,24 @@ async def test_escape_goes_back_to_the_queue(db: Path) -> None:
         assert type(app.screen).__name__ == "QueueScreen"
 
 
+async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> None:
+    from sladesk_tui.tui.screens.help import HelpScreen
+
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_ticket(pilot, "T-1001")
+        footer = app.screen._compositor.render_strips()[-1].text  # noqa: SLF001 - the line on screen
+        for key in ("? Help", "esc Back", "r Reply", "s Status", "p Priority", "x Resolve", "O Reopen",
+                    "e Explain"):
+            assert key in footer, (key, footer)
+        await pilot.press("question_mark")  # the keys the footer leaves out are all in the help
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = str(app.screen.query_one("#help-text", Static).render())
+        for key in ("a           Take", "o           Override", "1           Clocks tab", "^p          Command palette",
+                    "^q          Quit"):
+            assert key in keys, key
+
+
 # ---- snapshots -----------------------------------------------------------------------
 
 

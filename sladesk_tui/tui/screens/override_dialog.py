@@ -284,22 +284,7 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         if d is None or d.preview is None:
             box.update(Content.styled("preview: the clock figures appear once the override can take effect", "dim"))
             return
-        before, after = d.preview.before_figures, d.preview.after_figures
-        lines = [Content.styled(f"{'clock':<11} {'before':<27} after", "bold")]
-        for name in CLOCKS:
-            b, a = before.get(name), after.get(name)
-            if b is None or a is None or (b["state"] == "n/a" and a["state"] == "n/a"):
-                continue
-            changed = a != b
-            line = Content.assemble(
-                f"{name:<11} {figure_text(b):<27} ",
-                (figure_text(a), "bold" if changed else "dim"),
-                ("  (changed)" if changed else "", "bold"),
-            )
-            lines.append(line)
-        if not d.preview.changed():
-            lines.append(Content.styled("no clock figure changes (the override is on the record)", "dim"))
-        box.update(Content("\n").join(lines))
+        box.update(preview_table(d.preview.before_figures, d.preview.after_figures))
 
     # ---- confirming ------------------------------------------------------------------------
 
@@ -358,6 +343,36 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         )
         self.sladesk.refresh_queue()
         self.dismiss(p)
+
+
+def preview_table(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]) -> Content:
+    """`clock  before  after  (changed)`, one line per clock with figures, as the agent reads them.
+
+    A clock is marked changed only when the words shown differ: an override can move
+    a figure the line does not show (a due instant, a target a few seconds longer), and
+    "changed" beside two identical texts reads as a bug. The columns are as wide as
+    their longest text, so the marker stays on its clock's line in the 80-column dialog.
+    """
+    rows: list[tuple[str, str, str]] = []
+    for name in CLOCKS:
+        b, a = before.get(name), after.get(name)
+        if b is None or a is None or (b["state"] == "n/a" and a["state"] == "n/a"):
+            continue
+        rows.append((name, figure_text(b), figure_text(a)))
+    bw = max((len(b) for _n, b, _a in rows), default=0)
+    aw = max((len(a) for _n, _b, a in rows), default=0)
+    bw, aw = max(bw, len("before")) + 2, max(aw, len("after")) + 2
+    lines = [Content.styled(f"{'clock':<11} {'before':<{bw}}{'after':<{aw}}", "bold")]
+    for name, b, a in rows:
+        changed = a != b
+        lines.append(Content.assemble(
+            f"{name:<11} {b:<{bw}}",
+            (f"{a:<{aw}}", "bold" if changed else "dim"),
+            ("(changed)" if changed else "", "bold"),
+        ))
+    if not any(a != b for _n, b, a in rows):
+        lines.append(Content.styled("nothing shown here changes (the override is on the record)", "dim"))
+    return Content("\n").join(lines)
 
 
 def keep_printable(box: Input) -> bool:

@@ -20,16 +20,16 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
-from sladesk_tui.core.queue import SORT_LABELS, SORTS, QueueFilter, QueueRow, cycle, natural_key
+from sladesk_tui.core.queue import SORTS, QueueCounts, QueueFilter, QueueRow, cycle, natural_key
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.tui.widgets.queue_view import QueueView
+from sladesk_tui.tui.widgets.status_bar import StatusBar, ViewState
 
 if TYPE_CHECKING:
     from sladesk_tui.tui.app import SladeskApp
@@ -128,6 +128,7 @@ class QueueScreen(Screen[None]):
         self._kick = threading.Event()
         self._loaded = threading.Event()
         self._failure: str | None = None
+        self._counts: QueueCounts | None = None  # until the first rows arrive
 
     @property
     def sladesk(self) -> SladeskApp:
@@ -144,13 +145,7 @@ class QueueScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         desk = self.sladesk.desk
-        with Horizontal(id="status-bar"):
-            yield Static(Content.assemble(("sladesk", "bold"), " ", safe_text(desk.operator)), id="who")
-            yield Static("", id="count-open", classes="count")
-            yield Static("", id="count-at-risk", classes="count")
-            yield Static("", id="count-breached", classes="count")
-            yield Static("", id="count-paused", classes="count")
-            yield Static("", id="view-state")
+        yield StatusBar(id="status-bar")
         yield Input(placeholder="filter: id, title, customer, status, assignee", id="filter", compact=True)
         yield QueueView(desk.clock, id="queue")
         yield Footer(compact=True)
@@ -217,33 +212,15 @@ class QueueScreen(Screen[None]):
 
     @on(QueueView.Changed)
     def _show_counts(self, message: QueueView.Changed) -> None:
-        c = message.counts
-        self.query_one("#count-open", Static).update(Content(f"{c.open} open"))
-        self.query_one("#count-at-risk", Static).update(Content(f"{c.at_risk} at risk"))
-        self.query_one("#count-breached", Static).update(Content(f"{c.breached} breached"))
-        self.query_one("#count-paused", Static).update(Content(f"{c.paused} paused"))
+        self._counts = message.counts
         self._update_view_state(message.shown)
 
     def _update_view_state(self, shown: int | None = None) -> None:
         view = self.queue
-        f = view.filter
-        parts: list[str] = []
-        if f.active:
-            parts.append(f"showing {len(view.rows) if shown is None else shown}")
-        if f.text:
-            parts.append(f"“{safe_text(f.text)}”")
-        if f.mine:
-            parts.append("mine")
-        if f.urgent_only:
-            parts.append("at risk")
-        if f.agreement:
-            parts.append(f"agreement {safe_text(f.agreement)}")
-        if f.priority:
-            parts.append(f"priority {safe_text(f.priority)}")
-        parts.append(f"sort: {SORT_LABELS[view.sort]}")
-        if view.show_raw:
-            parts.append("RAW clocks (overrides ignored)")
-        self.query_one("#view-state", Static).update(Content(" · ".join(parts)))
+        self.query_one(StatusBar).show(ViewState(
+            operator=self.sladesk.desk.operator, counts=self._counts, filter=view.filter,
+            shown=len(view.rows) if shown is None else shown, sort=view.sort, raw=view.show_raw,
+        ))
 
     # ---- filters ------------------------------------------------------------------
 

@@ -143,11 +143,14 @@ class TicketScreen(Screen[None]):
     CSS_PATH = "../ticket.tcss"
     AUTO_FOCUS = "#clocks"
     BINDINGS = [
+        # The footer fits 80 columns (compact, no palette key) with `?` first; `a`, `o`
+        # and the tabs are for the help screen and the palette, which list every key.
+        Binding("question_mark", "app.help", "Help", tooltip="List every key"),
         Binding("escape", "back", "Back", tooltip="Back to the queue"),
         Binding("r", "reply", "Reply", tooltip="Record a public reply (stops the response clock)"),
         Binding("s", "status", "Status", tooltip="Set the status (waiting pauses the clocks)"),
         Binding("p", "priority", "Priority", tooltip="Change the priority, with a preview of the clocks"),
-        Binding("a", "assign", "Take", tooltip="Assign the ticket to me"),
+        Binding("a", "assign", "Take", show=False, tooltip="Assign the ticket to me"),
         Binding("x", "resolve", "Resolve", tooltip="Resolve the ticket (stops its clocks)"),
         Binding("O", "reopen", "Reopen", tooltip="Reopen a resolved or closed ticket"),
         Binding("e", "explain", "Explain", tooltip="Show or hide why each clock is due when it is"),
@@ -203,7 +206,7 @@ class TicketScreen(Screen[None]):
             with TabPane("Overrides", id="tab-overrides"):
                 yield Static("", id="overrides-none")
                 yield DataTable(id="overrides", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         history = self.query_one("#history", DataTable)

@@ -27,7 +27,7 @@ from textual.widgets import Collapsible, Label, ProgressBar, Static
 from sladesk_tui.core.clocks import Clock
 from sladesk_tui.core.queue import format_countdown, format_duration
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.core.timeline import timeline_lines
+from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
 STATE_WORDS: dict[str, str] = {
     "ok": "OK",
@@ -164,6 +164,6 @@ class ClockPanel(Vertical):
         why = self.query_one(Collapsible)
         why.display = bool(clock.explanation)
         lines = timeline_lines(clock.explanation, zones.customer, limit=MAX_TIMELINE)
-        n = len(clock.explanation)
+        n = sum(1 for seg in visible_segments(clock.explanation) if seg.kind != "rule")  # markers are instants
         why.title = Content(f"Why: {n} {'stretch' if n == 1 else 'stretches'} ({safe_text(zones.customer_name)} time)")
         self.query_one(".clock-timeline", Static).update(Content("\n".join(lines)))
