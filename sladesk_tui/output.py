@@ -255,13 +255,12 @@ def _clocks_json(clocks: Mapping[str, Clock]) -> dict[str, Any]:
 
 
 def _override_json(o: Any, record: TicketRecord) -> dict[str, Any]:
+    from sladesk_tui.core.override_log import override_fields  # not on the path of a lookup without overrides
+
     reviews = [r for r in record.reviews if r.override_id == o.id]
     return {
-        "id": o.id, "kind": o.kind, "clock": o.clock, "at": iso_z(o.at), "operator": o.operator,
-        "reason": o.reason, "justification": o.justification, "status": o.status,
-        "until": None if o.until is None else iso_z(o.until), "by_s": o.by_s,
-        "responded_at": None if o.responded_at is None else iso_z(o.responded_at),
-        "to_priority": o.to_priority, "ahead_of": o.ahead_of,
+        "id": o.id,
+        **override_fields(o),
         "reviews": [
             {"id": r.id, "decision": r.decision, "reviewer": r.reviewer, "at": iso_z(r.at), "comment": r.comment}
             for r in reviews

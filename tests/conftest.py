@@ -1,5 +1,5 @@
 """Fixtures shared across test folders; this file also puts `tests/` on sys.path, so the
-helper modules here (`lookup_fixture`) import from any folder."""
+helper modules here (`lookup_fixture`, `support`) import from any folder."""
 
 from __future__ import annotations
 

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from support import agreements_db
+
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
-from sladesk_tui.store.agreements import load_agreements_file
-from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import record_override, record_review
 
@@ -153,11 +153,7 @@ EARLIER = ts("11-05 17:00")
 
 def build(path: Path, *, until: float | None = None) -> Path:
     """Write the history (up to `until`, inclusive) into a new database at `path`."""
-    toml = path.with_suffix(".toml")
-    toml.write_text(AGREEMENTS, encoding="utf-8")
-    conn = open_db(path)
-    try:
-        load_agreements_file(conn, toml, actor=LEAD)
+    with agreements_db(path, AGREEMENTS, actor=LEAD) as conn:
         ids: dict[str, int] = {}
         for batch in _batches(s for s in STEPS if until is None or s.at <= until):
             if isinstance(batch, list):
@@ -167,8 +163,6 @@ def build(path: Path, *, until: float | None = None) -> Path:
             else:
                 key, decision, comment = batch.review  # type: ignore[misc]
                 record_review(conn, ids[key], decision, reviewer=LEAD, comment=comment, at=batch.at)
-    finally:
-        conn.close()
     return path
 
 

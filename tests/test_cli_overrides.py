@@ -16,19 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
+from support import GOLD_24X7
 
 from sladesk_tui.cli import main
 
 H = 3600
-AGREEMENTS = """
-[[agreement]]
-id = "gold"
-customer = "acme"
-calendar = "24x7"
-[agreement.targets]
-P1 = { response = "15m", resolution = "4h" }
-P2 = { response = "1h", resolution = "8h" }
-"""
 WHY = "Customer's phone is off until the afternoon"
 FORMULA = "=HYPERLINK(\"http://evil\",\"x\") customer said so\x1b]52;c;eA==\x07"
 
@@ -53,7 +45,7 @@ class Desk:
             {"id": "3c", "ticket": "T-3", "at": iso(now - 3 * H), "type": "created", "customer": "acme",
              "priority": "P2", "title": "Password"},
         ]
-        (tmp / "a.toml").write_text(AGREEMENTS, encoding="utf-8")
+        (tmp / "a.toml").write_text(GOLD_24X7, encoding="utf-8")
         (tmp / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
         assert self.run("init", "--lead", "lee", operator="root")[0] == 0
         assert self.run("load", str(tmp / "a.toml"), operator="lee")[0] == 0

@@ -11,13 +11,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from support import agreements_db
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.output import cells, rows_table
-from sladesk_tui.store.agreements import load_agreements_file
-from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import record_override, record_review
 
@@ -44,11 +43,7 @@ def ts(text: str) -> float:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("output") / "desk.db"
-    toml = path.with_suffix(".toml")
-    toml.write_text(AGREEMENTS, encoding="utf-8")
-    conn = open_db(path)
-    try:
-        load_agreements_file(conn, toml, actor=LEAD)
+    with agreements_db(path, AGREEMENTS, actor=LEAD) as conn:
         ingest(conn, [
             Event("1c", "created", ts("11-02 10:00"), "T-1", seq=1, customer="acme", priority="P1", title=TITLE,
                   assignee=AGENT),
@@ -62,8 +57,6 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                              by_s=2 * H), before={}, after={}, actor=AGENT)
         record_review(conn, oid, "rejected", reviewer=LEAD, comment="No evidence of the supplier delay.",
                       at=ts("11-03 10:00"))
-    finally:
-        conn.close()
     return path
 
 

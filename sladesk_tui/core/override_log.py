@@ -149,17 +149,15 @@ def operator_stats(entries: Iterable[LogEntry]) -> list[OperatorStats]:
 # ---- output shapes (JSON objects, table and CSV rows) -----------------------------------
 
 
-def entry_dict(e: LogEntry) -> dict[str, Any]:
-    """An override as `sladesk overrides --format json` prints it (instants ISO 8601 UTC)."""
+def override_fields(o: Override) -> dict[str, Any]:
+    """The override's own fields, in the order every JSON output lists them (instants ISO 8601 UTC).
+
+    Shared by `sladesk overrides` and `sladesk ticket` so that one override reads
+    the same in both.
+    """
     from sladesk_tui.core.override_effects import iso_z
 
-    o = e.override
-    r = e.review
     return {
-        "id": o.id,
-        "ticket": o.ticket,
-        "title": e.title,
-        "agreement": e.agreement_id,
         "kind": o.kind,
         "clock": o.clock,
         "at": iso_z(o.at),
@@ -172,6 +170,21 @@ def entry_dict(e: LogEntry) -> dict[str, Any]:
         "responded_at": None if o.responded_at is None else iso_z(o.responded_at),
         "to_priority": o.to_priority,
         "ahead_of": o.ahead_of,
+    }
+
+
+def entry_dict(e: LogEntry) -> dict[str, Any]:
+    """An override as `sladesk overrides --format json` prints it (instants ISO 8601 UTC)."""
+    from sladesk_tui.core.override_effects import iso_z
+
+    o = e.override
+    r = e.review
+    return {
+        "id": o.id,
+        "ticket": o.ticket,
+        "title": e.title,
+        "agreement": e.agreement_id,
+        **override_fields(o),
         "before": dict(e.before),
         "after": dict(e.after),
         "review": None if r is None else {

@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import GOLD_24X7
 
 from sladesk_tui.core.agreements import load_agreements
 from sladesk_tui.core.errors import InputError, Refused
@@ -34,20 +35,7 @@ from sladesk_tui.core.tickets import Review, TicketRecord
 H = 3600.0
 NOW = 1_800_000_000.0
 WHY = "Customer unreachable by phone and mail"
-BOOKS = {
-    1: load_agreements(
-        """
-[[agreement]]
-id = "gold"
-customer = "acme"
-calendar = "24x7"
-[agreement.targets]
-P1 = { response = "15m", resolution = "4h" }
-P2 = { response = "1h", resolution = "8h" }
-P3 = { response = "4h", update = "2h", resolution = "40h" }
-"""
-    )
-}
+BOOKS = {1: load_agreements(GOLD_24X7 + 'P3 = { response = "4h", update = "2h", resolution = "40h" }\n')}
 
 
 def ticket(*later: tuple[str, float, dict], priority: str = "P2", age: float = 0.5 * H, agreement: bool = True,

@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 from rich.console import Console
+from support import agreements_db
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -44,7 +45,6 @@ from sladesk_tui.cli import main
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.store.agreements import load_agreements_file
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import place_override, review_override
@@ -145,11 +145,7 @@ def _events() -> list[Event]:
 
 
 def build(path: Path) -> Path:
-    toml = path.with_suffix(".toml")
-    toml.write_text(AGREEMENTS, encoding="utf-8")
-    conn = open_db(path)
-    try:
-        load_agreements_file(conn, toml, actor=LEAD)
+    with agreements_db(path, AGREEMENTS, actor=LEAD) as conn:
         ingest(conn, _events(), actor="importer", source="test")
         name_first_lead(conn, LEAD, actor=LEAD)
 
@@ -162,8 +158,6 @@ def build(path: Path) -> Path:
         place("T-00", "extend", "sam", NOW - 500, clock="resolution", by_s=2 * H)
         place("T-02", "extend", OPERATOR, NOW - 400, clock="resolution", by_s=H)
         review_override(conn, held, "reject", reviewer=LEAD, comment=COMMENT, now=NOW - 300)
-    finally:
-        conn.close()
     return path
 
 

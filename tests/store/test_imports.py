@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import fresh_db
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import FIELDS
-from sladesk_tui.store.agreements import load_agreements_file
 from sladesk_tui.store.audit import verify
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ImportRejected, import_file, ingest, read_input
@@ -202,14 +202,7 @@ def test_status_events_cannot_end_a_ticket(db_path: Path, tmp_path: Path) -> Non
 
 @pytest.fixture
 def sla_db(db_path: Path, tmp_path: Path) -> Path:
-    toml = tmp_path / "sla.toml"
-    toml.write_text(AGREEMENTS, encoding="utf-8")
-    c = open_db(db_path)
-    try:
-        load_agreements_file(c, toml, actor="lee", source="local")
-    finally:
-        c.close()
-    return db_path
+    return fresh_db(db_path, AGREEMENTS, actor="lee", toml=tmp_path / "sla.toml", source="local")
 
 
 def test_created_tickets_get_their_agreement_or_the_reason(sla_db: Path, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from lookup_fixture import (
     PENALTY,
     ts,
 )
+from support import agreements_db
 
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.report import Period, Report
@@ -251,18 +252,11 @@ P2 = { response = "1h", resolution = "8h" }
 
 
 def test_country_holidays_are_snapshotted_at_load_and_lookups_skip_the_package(tmp_path: Path) -> None:
-    from sladesk_tui.store.agreements import load_agreements_file
-
     db = tmp_path / "h.db"
-    (tmp_path / "a.toml").write_text(HOLIDAY_AGREEMENTS, encoding="utf-8")
-    conn = open_db(db)
-    try:
-        load_agreements_file(conn, tmp_path / "a.toml", actor=LEAD)
+    with agreements_db(db, HOLIDAY_AGREEMENTS, actor=LEAD, toml=tmp_path / "a.toml") as conn:
         ingest(conn, [Event(id="c", type="created", at=ts("12-24 08:00"), ticket="T", seq=1, customer="acme",
                             priority="P2", title="t")], actor=OPERATOR, source="test")
         years = {r[0] for r in conn.execute("SELECT year FROM holiday_dates WHERE country = 'DE' AND subdiv = 'BE'")}
-    finally:
-        conn.close()
     assert {2025, 2026, 2027} <= years
     code = (
         "import sys, json\n"

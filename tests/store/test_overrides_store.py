@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from support import GOLD_24X7, load_text
 
 from sladesk_tui.core.errors import InputError, Refused
 from sladesk_tui.core.evaluate import evaluate
@@ -18,7 +19,6 @@ from sladesk_tui.core.events import Event
 from sladesk_tui.core.override_log import LogFilter, operator_stats
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.store import audit
-from sladesk_tui.store.agreements import load_agreements_file
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import (
     draft_override,
@@ -35,15 +35,6 @@ from sladesk_tui.store.roles import grant_lead, is_lead, leads, name_first_lead,
 H = 3600.0
 NOW = 1_800_000_000.0
 WHY = "Customer's phone is off until the afternoon"
-AGREEMENTS = """
-[[agreement]]
-id = "gold"
-customer = "acme"
-calendar = "24x7"
-[agreement.targets]
-P1 = { response = "15m", resolution = "4h" }
-P2 = { response = "1h", resolution = "8h" }
-"""
 
 
 def created(tid: str, ago: float, priority: str = "P2") -> Event:
@@ -54,8 +45,7 @@ def created(tid: str, ago: float, priority: str = "P2") -> Event:
 @pytest.fixture
 def desk(conn: sqlite3.Connection, tmp_path: Path) -> sqlite3.Connection:
     """T-1 running (30m old), T-2 replied (response met), T-3 breached (3h, no reply), T-4 resolved; lee leads."""
-    (tmp_path / "a.toml").write_text(AGREEMENTS, encoding="utf-8")
-    load_agreements_file(conn, tmp_path / "a.toml", actor="lee")
+    load_text(conn, tmp_path / "a.toml", GOLD_24X7, actor="lee")
     ingest(conn, [
         created("T-1", 0.5 * H), created("T-2", 2 * H, "P1"),
         Event(id="T-2-r", type="reply", at=NOW - 1.8 * H, ticket="T-2", author="sam"),

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import load_text
 
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
-from sladesk_tui.store.agreements import load_agreements_file
 from sladesk_tui.store.db import connect, open_db, read_tx
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import record_override, record_review
@@ -38,9 +38,7 @@ P2 = { response = "2h", resolution = "8h" }
 
 
 def load(conn: sqlite3.Connection, tmp: Path, text: str = AGREEMENTS, name: str = "a.toml") -> int:
-    f = tmp / name
-    f.write_text(text, encoding="utf-8")
-    return load_agreements_file(conn, f, actor="tester").version
+    return load_text(conn, tmp / name, text, actor="tester").version
 
 
 _seq = iter(range(1, 10**9))

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import Ingest, created
+from tui_store import Ingest, created
 from queue_data import NOW, OSC52
 
 from sladesk_tui.core.events import Event

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from lookup_fixture import END_OF_NOVEMBER, ts
+from support import agreements_db
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -111,22 +112,17 @@ async def test_the_period_switcher_steps_through_months(db: Path) -> None:
 
 
 async def test_untrusted_names_are_shown_literally(tmp_path: Path) -> None:
-    from sladesk_tui.store.agreements import load_agreements_file
-    from sladesk_tui.store.db import open_db
     from sladesk_tui.store.imports import ingest
 
     path = tmp_path / "x.db"
-    (tmp_path / "a.toml").write_text(
+    hostile = (
         '[[agreement]]\nid = "x"\nname = "[@click=app.quit]Q[/] [b]bold[/b]"\ncustomer = "c"\ncalendar = "24x7"\n'
-        'availability = 99.0\n[agreement.targets]\nP1 = { response = "1h" }\n', encoding="utf-8")
-    conn = open_db(path)
-    try:
-        load_agreements_file(conn, tmp_path / "a.toml", actor="lead")
+        'availability = 99.0\n[agreement.targets]\nP1 = { response = "1h" }\n'
+    )
+    with agreements_db(path, hostile, actor="lead", toml=tmp_path / "a.toml") as conn:
         ingest(conn, [Event(id="o1", type="outage_start", at=ts("11-02 10:00"), seq=1, service="[/]"),
                       Event(id="o2", type="outage_end", at=ts("11-02 11:00"), seq=2, service="[/]")],
                actor="lead", source="test")
-    finally:
-        conn.close()
     async with make_app(path).run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         shown = text(screen)

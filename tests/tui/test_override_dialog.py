@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Ingest
+from tui_store import Ingest
 from override_world import NASTY, WHY, build, connected
 from queue_data import NOW
 from test_queue_screen import started, until
@@ -146,7 +146,7 @@ async def test_changed_is_shown_only_where_the_words_differ(desk: Path) -> None:
 
 
 async def test_changed_stays_on_its_clock_line_at_80_columns(store: tuple[Path, Ingest], desk: Path) -> None:
-    from conftest import created
+    from tui_store import created
 
     store[1]([created("T-9", NOW - 13 * H, title="Open since last night")])  # response 12h over
     async with app_on(desk).run_test(size=(80, 24)) as pilot:

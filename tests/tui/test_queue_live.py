@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Ingest, created
+from tui_store import Ingest, created
 from queue_data import NOW
 from test_queue_screen import started, until
 

@@ -11,7 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import Ingest
+from tui_store import Ingest
 from override_world import LEAD, build, connected, override, place, seed_log
 from queue_data import NOW
 from test_queue_screen import started, until

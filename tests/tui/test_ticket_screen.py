@@ -15,12 +15,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import agreements_db
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static
 
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
-from sladesk_tui.store.agreements import load_agreements_file
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import record_override, record_review
@@ -85,11 +85,7 @@ def _events() -> list[Event]:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "desk.db"
-    toml = tmp_path / "agreements.toml"
-    toml.write_text(AGREEMENTS)
-    conn = open_db(path)
-    try:
-        load_agreements_file(conn, toml, actor="lead")
+    with agreements_db(path, AGREEMENTS, actor="lead", toml=tmp_path / "agreements.toml") as conn:
         ingest(conn, _events(), actor="importer", source="test")
         extend = Override(0, "T-1001", "extend", NOW - 30 * 60, "sam", "customer_request", JUSTIFICATION,
                           clock="resolution", by_s=2 * H)
@@ -98,8 +94,6 @@ def db(tmp_path: Path) -> Path:
                         until=NOW + H)
         held = record_override(conn, hold, before={}, after={}, actor="sam")
         record_review(conn, held, "rejected", reviewer="lee", comment="status waiting covers it", at=NOW - 10 * 60)
-    finally:
-        conn.close()
     return path
 
 

@@ -28,6 +28,7 @@ from textual.worker import get_current_worker
 
 from sladesk_tui.core.queue import SORTS, QueueCounts, QueueFilter, QueueRow, cycle, natural_key
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.tui.live import Failed
 from sladesk_tui.tui.widgets.queue_view import QueueView
 from sladesk_tui.tui.widgets.status_bar import StatusBar, ViewState
 
@@ -117,10 +118,8 @@ class QueueScreen(Screen[None]):
             super().__init__()
             self.rows = rows
 
-    class FeedFailed(Message):
-        def __init__(self, reason: str) -> None:
-            super().__init__()
-            self.reason = reason
+    class FeedFailed(Failed):
+        """A poll of the feed failed; the feed retries on the next one."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -20,6 +20,7 @@ another connection commits (`PRAGMA data_version`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,7 +31,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
 from sladesk_tui.core.clocks import CLOCKS
@@ -40,6 +41,7 @@ from sladesk_tui.core.override_log import LogEntry, LogFilter, OperatorStats, op
 from sladesk_tui.core.override_rules import DECISIONS, review_problem
 from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.tui.live import Failed, LiveScreen, Written
 from sladesk_tui.tui.screens.override_dialog import keep_printable
 
 if TYPE_CHECKING:
@@ -199,7 +201,7 @@ class LeadsDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ReviewScreen(Screen[None]):
+class ReviewScreen(LiveScreen):
     """The override log for leads (see the module docstring)."""
 
     CSS_PATH = "review.tcss"
@@ -214,11 +216,7 @@ class ReviewScreen(Screen[None]):
         Binding("escape", "back", "Back", tooltip="Close the filters, or go back"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, generation: int, view: LogView) -> None:
-            super().__init__()
-            self.generation = generation
-            self.view = view
+    POLL_NAME = "review-poll"
 
     class DetailLoaded(Message):
         def __init__(self, override_id: int, record: TicketRecord | None, reviews: list[Review]) -> None:
@@ -227,35 +225,14 @@ class ReviewScreen(Screen[None]):
             self.record = record
             self.reviews = reviews
 
-    class Failed(Message):
-        def __init__(self, reason: str) -> None:
-            super().__init__()
-            self.reason = reason
-
-    class Reviewed(Message):
-        def __init__(self, done: str) -> None:
-            super().__init__()
-            self.done = done
-
     def __init__(self) -> None:
         super().__init__()
         self.filter = LogFilter()
         self.view: LogView | None = None
         self.figures = False
         self.stats: list[OperatorStats] = []
-        self.loads = 0  # loads shown so far (tests wait on it)
         self.reviews = 0  # reviews written so far (tests wait on it)
-        self._generation = 0
-        self._data_version: int | None = None
         self._choices: dict[str, list[str]] = {}
-
-    @property
-    def sladesk(self) -> SladeskApp:
-        return cast("SladeskApp", self.app)
-
-    @property
-    def desk(self) -> Desk:
-        return self.sladesk.desk
 
     # ---- layout -----------------------------------------------------------------
 
@@ -281,45 +258,24 @@ class ReviewScreen(Screen[None]):
         self.query_one("#review-figures", DataTable).add_columns(*FIGURE_COLUMNS)
         self.query_one("#review-filters").display = False
         self.query_one("#review-figures").display = False
-        self._data_version = self.desk.data_version()
-        self.reload()
-        self.set_interval(self.sladesk.poll_interval, self._poll, name="review-poll")
+        self.follow()
 
     # ---- loading ----------------------------------------------------------------
 
-    def reload(self) -> None:
-        self._generation += 1
-        self._load(self._generation, self.filter, self.figures, self.desk.now())
+    def reading(self) -> str:
+        return "the override log"
 
-    @work(thread=True, exclusive=True, group="review-load", exit_on_error=False)
-    def _load(self, generation: int, filt: LogFilter, effects: bool, now: float) -> None:
-        try:
-            view = load_log_view(self.desk, filt, effects=effects, now=now)
-        except Exception as exc:  # noqa: BLE001 - shown to the lead; the screen stays usable
-            self.post_message(self.Failed(f"Cannot read the override log: {type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.Loaded(generation, view))
+    def reader(self, now: float) -> Callable[[], LogView]:
+        filt, effects = self.filter, self.figures
+        return lambda: load_log_view(self.desk, filt, effects=effects, now=now)
 
-    def _poll(self) -> None:
-        if self.app.screen is not self:
-            return
-        version = self.desk.data_version()
-        if version != self._data_version:
-            self._data_version = version
-            self.reload()
-
-    def on_review_screen_loaded(self, message: Loaded) -> None:
-        if message.generation != self._generation:
-            return
-        self.view = message.view
-        self._show_head(message.view)
-        self._fill_choices(message.view)
-        self._fill_list(message.view)
-        self._fill_figures(message.view)
+    def show(self, view: LogView) -> None:
+        self.view = view
+        self._show_head(view)
+        self._fill_choices(view)
+        self._fill_list(view)
+        self._fill_figures(view)
         self.loads += 1
-
-    def on_review_screen_failed(self, message: Failed) -> None:
-        self._say(message.reason, "error")
 
     # ---- showing ------------------------------------------------------------------
 
@@ -444,7 +400,7 @@ class ReviewScreen(Screen[None]):
             finally:
                 conn.close()
         except Exception as exc:  # noqa: BLE001
-            self.post_message(self.Failed(f"Cannot read {ticket}: {type(exc).__name__}: {exc}"))
+            self.post_message(Failed(f"Cannot read {ticket}: {type(exc).__name__}: {exc}"))
             return
         self.post_message(self.DetailLoaded(override_id, record, reviews))
 
@@ -532,14 +488,14 @@ class ReviewScreen(Screen[None]):
         """The entry to decide on, or None after saying why the rules refuse it."""
         e = self.selected
         if e is None or self.view is None:
-            self._say("No override is selected.", "warning")
+            self.say("No override is selected.", "warning")
             return None
         problem = review_problem(
             e.override, reviewer=self.desk.operator, reviewer_is_lead=self.view.is_lead, decision=decision,
             comment=comment if comment is not None else ("-" if decision == "reject" else None),
         )
         if problem:
-            self._say(f"Not reviewed: {problem}", "warning")
+            self.say(f"Not reviewed: {problem}", "warning")
             return None
         return e
 
@@ -571,21 +527,15 @@ class ReviewScreen(Screen[None]):
             finally:
                 conn.close()
         except InputError as exc:
-            self.post_message(self.Failed(f"Not reviewed: {exc}"))
+            self.post_message(Failed(f"Not reviewed: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
-            self.post_message(self.Failed(f"Not reviewed: {type(exc).__name__}: {exc}"))
+            self.post_message(Failed(f"Not reviewed: {type(exc).__name__}: {exc}"))
         else:
-            self.post_message(self.Reviewed(f"Override {override_id} {DECISIONS[decision]}."))
+            self.post_message(Written(f"Override {override_id} {DECISIONS[decision]}."))
 
-    def on_review_screen_reviewed(self, message: Reviewed) -> None:
+    def on_live_written(self, message: Written) -> None:
         self.reviews += 1
-        self._say(message.done)
-        self._data_version = self.desk.data_version()
-        self.reload()
-        self.sladesk.refresh_queue()
-
-    def _say(self, message: str, severity: str = "information") -> None:
-        self.notify(safe_text(message), severity=severity, markup=False)  # type: ignore[arg-type]
+        self.after_write(message.done)
 
 
 # ---- text ------------------------------------------------------------------------------

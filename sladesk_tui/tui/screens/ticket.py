@@ -24,9 +24,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from rich.text import Text
@@ -35,13 +35,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Collapsible, DataTable, Footer, Static, TabbedContent, TabPane
 
 from sladesk_tui.core.clocks import Clock
 from sladesk_tui.core.events import ENDING_TYPES, Event
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.tui.live import Failed, LiveScreen, Written
 from sladesk_tui.tui.screens.actions import PriorityDialog, StatusDialog
 from sladesk_tui.tui.widgets.clock_panel import ClockPanel, Zones, fmt_instant
 
@@ -137,7 +136,7 @@ def operator_zone(app: SladeskApp) -> dt.tzinfo:
     return pendulum.local_timezone()
 
 
-class TicketScreen(Screen[None]):
+class TicketScreen(LiveScreen):
     """One ticket: clocks, history, overrides; actions written as events."""
 
     CSS_PATH = "../ticket.tcss"
@@ -160,38 +159,13 @@ class TicketScreen(Screen[None]):
         Binding("3", "tab('tab-overrides')", "Overrides tab", show=False),
     ]
 
-    class Loaded(Message):
-        def __init__(self, generation: int, view: TicketView | None) -> None:
-            super().__init__()
-            self.generation = generation
-            self.view = view
-
-    class Failed(Message):
-        def __init__(self, reason: str) -> None:
-            super().__init__()
-            self.reason = reason
-
-    class Written(Message):
-        def __init__(self, done: str) -> None:
-            super().__init__()
-            self.done = done
+    POLL_NAME = "ticket-poll"
 
     def __init__(self, ticket_id: str) -> None:
         super().__init__()
         self.ticket_id = ticket_id
         self.view: TicketView | None = None
-        self._generation = 0
-        self._data_version: int | None = None
-        self.loads = 0  # loads shown so far (tests wait on it)
         self.writes = 0  # writes committed so far (tests wait on it)
-
-    @property
-    def sladesk(self) -> SladeskApp:
-        return cast("SladeskApp", self.app)
-
-    @property
-    def desk(self) -> Desk:
-        return self.sladesk.desk
 
     # ---- layout -----------------------------------------------------------------
 
@@ -215,49 +189,29 @@ class TicketScreen(Screen[None]):
         overrides.add_columns("#", "kind", "clock", "when (you)", "by", "reason", "status", "justification")
         for panel in self.query(ClockPanel):
             panel.display = False
-        self._data_version = self.desk.data_version()
-        self.reload()
-        self.set_interval(self.sladesk.poll_interval, self._poll, name="ticket-poll")
+        self.follow()
 
     # ---- loading ------------------------------------------------------------------
 
-    def reload(self) -> None:
-        self._generation += 1
-        self._load(self._generation, self.desk.now())
+    def reading(self) -> str:
+        return self.ticket_id
 
-    @work(thread=True, exclusive=True, group="ticket-load", exit_on_error=False)
-    def _load(self, generation: int, now: float) -> None:
-        try:
-            view = load_view(self.desk, self.ticket_id, now)
-        except Exception as exc:  # noqa: BLE001 - shown to the agent; the screen stays usable
-            self.post_message(self.Failed(f"Cannot read {self.ticket_id}: {type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.Loaded(generation, view))
+    def reader(self, now: float) -> Callable[[], TicketView | None]:
+        return lambda: load_view(self.desk, self.ticket_id, now)
 
-    def _poll(self) -> None:
-        """Reload when another connection committed, or when the figures have aged."""
-        if self.app.screen is not self:
-            return
-        version = self.desk.data_version()
-        stale = self.view is not None and self.desk.now() - self.view.now >= REEVALUATE_S
-        if version != self._data_version or stale:
-            self._data_version = version
-            self.reload()
+    def stale(self) -> bool:
+        """The figures have aged: clocks run on although nobody committed."""
+        return self.view is not None and self.desk.now() - self.view.now >= REEVALUATE_S
 
-    def on_ticket_screen_loaded(self, message: Loaded) -> None:
-        if message.generation != self._generation:
-            return
-        if message.view is None:
+    def show(self, view: TicketView | None) -> None:
+        if view is None:
             self.query_one("#ticket-head", Static).update(
                 Content.assemble("No ticket ", (safe_text(self.ticket_id), "bold"), " in this database.")
             )
             return
-        self.view = message.view
-        self._show(message.view)
+        self.view = view
+        self._show(view)
         self.loads += 1
-
-    def on_ticket_screen_failed(self, message: Failed) -> None:
-        self.notify(safe_text(message.reason), severity="error", markup=False)
 
     # ---- showing ------------------------------------------------------------------
 
@@ -367,10 +321,10 @@ class TicketScreen(Screen[None]):
         """The loaded view, or None after telling the agent why the action cannot run."""
         view = self.view
         if view is None:
-            self._say("The ticket is still loading.", "warning")
+            self.say("The ticket is still loading.", "warning")
             return None
         if open_only is not None and view.ended:
-            self._say(f"{view.record.id} is {view.record.status}: {open_only}", "warning")
+            self.say(f"{view.record.id} is {view.record.status}: {open_only}", "warning")
             return None
         return view
 
@@ -389,7 +343,7 @@ class TicketScreen(Screen[None]):
             if status is None:
                 return
             if status == view.record.status:
-                self._say(f"{view.record.id} is already {status}.")
+                self.say(f"{view.record.id} is already {status}.")
                 return
             paused = " (its clocks pause)" if status in pauses else ""
             self._record("status", f"{view.record.id} is now {status}{paused}.", status=status)
@@ -402,7 +356,7 @@ class TicketScreen(Screen[None]):
             return
         priorities = view.priorities()
         if not priorities:
-            self._say(f"{view.record.id} has no agreement in force: there are no priorities to choose from.", "warning")
+            self.say(f"{view.record.id} has no agreement in force: there are no priorities to choose from.", "warning")
             return
         now = self.desk.now()
         before = view.clocks.adjusted
@@ -412,7 +366,7 @@ class TicketScreen(Screen[None]):
             if priority is None:
                 return
             if priority == view.record.priority:
-                self._say(f"{view.record.id} is already {priority}.")
+                self.say(f"{view.record.id} is already {priority}.")
                 return
             self._record("priority", f"{view.record.id} is now {priority}.", priority=priority)
 
@@ -428,7 +382,7 @@ class TicketScreen(Screen[None]):
             return
         me = self.desk.operator
         if view.record.assignee == me:
-            self._say(f"{view.record.id} is already assigned to you.")
+            self.say(f"{view.record.id} is already assigned to you.")
             return
         self._record("assign", f"{view.record.id} is assigned to you.", assignee=me)
 
@@ -442,19 +396,16 @@ class TicketScreen(Screen[None]):
         if view is None:
             return
         if not view.ended:
-            self._say(f"{view.record.id} is open: there is nothing to reopen.", "warning")
+            self.say(f"{view.record.id} is open: there is nothing to reopen.", "warning")
             return
         self._record("reopened", f"{view.record.id} reopened.")
 
     # ---- writing ----------------------------------------------------------------------
 
-    def _say(self, message: str, severity: str = "information") -> None:
-        self.notify(safe_text(message), severity=severity, markup=False)  # type: ignore[arg-type]
-
     def _record(self, etype: str, done: str, **fields: str) -> None:
         now = self.desk.now()
         if not math.isfinite(now):
-            self._say("The clock gives no usable time; nothing recorded.", "error")
+            self.say("The clock gives no usable time; nothing recorded.", "error")
             return
         # The author is the operator on every event, not only replies: the history
         # then says who changed what (the events table's actor says it too).
@@ -476,18 +427,15 @@ class TicketScreen(Screen[None]):
             finally:
                 conn.close()
         except InputError as exc:
-            self.post_message(self.Failed(f"Not recorded: {exc}"))
+            self.post_message(Failed(f"Not recorded: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
-            self.post_message(self.Failed(f"Not recorded: {type(exc).__name__}: {exc}"))
+            self.post_message(Failed(f"Not recorded: {type(exc).__name__}: {exc}"))
         else:
-            self.post_message(self.Written(done))
+            self.post_message(Written(done))
 
-    def on_ticket_screen_written(self, message: Written) -> None:
+    def on_live_written(self, message: Written) -> None:
         self.writes += 1
-        self._say(message.done)
-        self._data_version = self.desk.data_version()
-        self.reload()
-        self.sladesk.refresh_queue()
+        self.after_write(message.done)
 
 
 def event_detail(ev: Event) -> str:
