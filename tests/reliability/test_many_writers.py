@@ -16,7 +16,7 @@ import pytest
 from rel_support import CHILD_TIMEOUT_S, assert_clean_stderr, sladesk, writer
 
 WRITERS = 16
-WRITES = 200  # per writer: half events, half overrides
+WRITES = 400  # per writer: 200 events and 200 overrides
 HALF = WRITES // 2
 
 
