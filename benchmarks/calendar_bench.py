@@ -62,11 +62,11 @@ def bench_ours() -> dict[str, float]:
     warmed = time.perf_counter()
     zone = cal.zone
     dstarts = [dt.datetime.fromtimestamp(s, zone) for s in starts]
-    dends = [dt.datetime.fromtimestamp(s + d, zone) for s, d in zip(starts, spans)]
-    pairs = list(zip(starts, durations))
-    spans_ts = [(s, s + d) for s, d in zip(starts, spans)]
-    dpairs = list(zip(dstarts, durations))
-    dspans = list(zip(dstarts, dends))
+    dends = [dt.datetime.fromtimestamp(s + d, zone) for s, d in zip(starts, spans, strict=False)]
+    pairs = list(zip(starts, durations, strict=False))
+    spans_ts = [(s, s + d) for s, d in zip(starts, spans, strict=False)]
+    dpairs = list(zip(dstarts, durations, strict=False))
+    dspans = list(zip(dstarts, dends, strict=False))
     add_ts, elapsed_ts, add, elapsed = cal.add_ts, cal.elapsed_ts, cal.add, cal.elapsed
 
     def run_add_ts() -> None:
@@ -88,7 +88,7 @@ def bench_ours() -> dict[str, float]:
     pause_sets = [[(s + 3600, s + 7200), (s + 86400, s + 2 * 86400)] for s in starts]
 
     def run_add_ts_paused() -> None:
-        for (s, d), p in zip(pairs, pause_sets):
+        for (s, d), p in zip(pairs, pause_sets, strict=False):
             add_ts(s, d, p)
 
     return {
@@ -113,23 +113,28 @@ def bench_businesstimedelta() -> dict[str, float] | None:
     rules = btd.Rules(
         [
             btd.WorkDayRule(start_time=dt.time(9), end_time=dt.time(17), working_days=[0, 1, 2, 3, 4], tz=tz),
-            btd.LunchTimeRule(start_time=dt.time(12, 30), end_time=dt.time(13, 30), working_days=[0, 1, 2, 3, 4], tz=tz),
+            btd.LunchTimeRule(
+                start_time=dt.time(12, 30), end_time=dt.time(13, 30), working_days=[0, 1, 2, 3, 4], tz=tz
+            ),
             btd.HolidayRule(holidays.country_holidays("DE", subdiv="BY", years=[2026, 2027]), tz=tz),
         ]
     )
     starts, durations, spans = workload(N_PEER)
     dstarts = [dt.datetime.fromtimestamp(s, tz) for s in starts]
-    dends = [dt.datetime.fromtimestamp(s + d, tz) for s, d in zip(starts, spans)]
+    dends = [dt.datetime.fromtimestamp(s + d, tz) for s, d in zip(starts, spans, strict=False)]
 
     def run_add() -> None:
-        for s, d in zip(dstarts, durations):
+        for s, d in zip(dstarts, durations, strict=False):
             s + btd.BusinessTimeDelta(rules, seconds=d)
 
     def run_elapsed() -> None:
-        for a, b in zip(dstarts, dends):
+        for a, b in zip(dstarts, dends, strict=False):
             rules.difference(a, b)
 
-    return {"add (datetime)": per_op_us(run_add, N_PEER), "elapsed (datetime)": per_op_us(run_elapsed, N_PEER)}
+    return {
+        "add (datetime)": per_op_us(run_add, N_PEER),
+        "elapsed (datetime)": per_op_us(run_elapsed, N_PEER),
+    }
 
 
 def main() -> None:
@@ -139,13 +144,19 @@ def main() -> None:
         unit = "" if "(ms" in name else " µs/op"
         print(f"  {name:<42} {value:10.2f}{unit}")
     # Machine-readable figures for benchmarks/run_all.py: "RESULT <key> <value>".
-    for key, name in (("add_us", "add (datetime)"), ("elapsed_us", "elapsed (datetime)"), ("add_ts_us", "add_ts"),
-                      ("elapsed_ts_us", "elapsed_ts")):
+    for key, name in (
+        ("add_us", "add (datetime)"),
+        ("elapsed_us", "elapsed (datetime)"),
+        ("add_ts_us", "add_ts"),
+        ("elapsed_ts_us", "elapsed_ts"),
+    ):
         print(f"RESULT calendar.{key} {ours[name]:.4f}")
     peer = bench_businesstimedelta()
     if peer is None:
-        print("businesstimedelta: skipped (not importable; run with "
-              "`uv run --with businesstimedelta --with pytz python benchmarks/calendar_bench.py`)")
+        print(
+            "businesstimedelta: skipped (not importable; run with "
+            "`uv run --with businesstimedelta --with pytz python benchmarks/calendar_bench.py`)"
+        )
         return
     print(f"businesstimedelta ({N_PEER:,} ops each, same workload)")
     for name, value in peer.items():

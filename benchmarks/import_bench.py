@@ -64,34 +64,53 @@ P3 = { response = "8h", resolution = "48h" }
 
 CUSTOMERS = ("acme", "globex", "initech")
 PRIORITIES = ("P1", "P2", "P3")
-STEPS = (("reply", {"author": "sam"}), ("status", {"status": "waiting"}), ("customer_reply", {}),
-         ("status", {"status": "open"}), ("resolved", {}))
+STEPS = (
+    ("reply", {"author": "sam"}),
+    ("status", {"status": "waiting"}),
+    ("customer_reply", {}),
+    ("status", {"status": "open"}),
+    ("resolved", {}),
+)
 
 
 def generate(path: Path, events: int) -> int:
     """Write `events` events (rounded up to whole tickets); return how many were written."""
-    start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.timezone.utc).timestamp()
+    start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC).timestamp()
     written = 0
     n = 0
     with path.open("w", encoding="utf-8") as fh:
         while written < events:
             t = start + n * 37
             tid = f"T-{n:07d}"
-            fh.write(json.dumps({
-                "id": f"{tid}-0", "type": "created", "ticket": tid, "at": _iso(t),
-                "customer": CUSTOMERS[n % 3], "service": "erp", "priority": PRIORITIES[n % 3],
-                "title": f"Generated ticket {n}",
-            }) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"{tid}-0",
+                        "type": "created",
+                        "ticket": tid,
+                        "at": _iso(t),
+                        "customer": CUSTOMERS[n % 3],
+                        "service": "erp",
+                        "priority": PRIORITIES[n % 3],
+                        "title": f"Generated ticket {n}",
+                    }
+                )
+                + "\n"
+            )
             for k, (etype, extra) in enumerate(STEPS, 1):
-                fh.write(json.dumps({"id": f"{tid}-{k}", "type": etype, "ticket": tid,
-                                     "at": _iso(t + k * 900), **extra}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {"id": f"{tid}-{k}", "type": etype, "ticket": tid, "at": _iso(t + k * 900), **extra}
+                    )
+                    + "\n"
+                )
             written += 1 + len(STEPS)
             n += 1
     return written
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def timed(phases: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -117,7 +136,9 @@ def main() -> None:
     feed = tmp / "events.jsonl"
     t0 = time.perf_counter()
     count = generate(feed, args.events)
-    print(f"generated {count:,} events ({feed.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"generated {count:,} events ({feed.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s"
+    )
 
     db = tmp / "bench.db"
     conn = open_db(db)
@@ -125,18 +146,27 @@ def main() -> None:
     load_agreements_file(conn, tmp / "sla.toml", actor="bench", source="bench")
 
     phases: dict[str, float] = {}
-    for name, attr in (("read+parse", "read_input"), ("outcomes", "refresh_outcomes"), ("audit", "append_audit")):
+    for name, attr in (
+        ("read+parse", "read_input"),
+        ("outcomes", "refresh_outcomes"),
+        ("audit", "append_audit"),
+    ):
         setattr(imports, attr, timed(phases, name, getattr(imports, attr)))
     t0 = time.perf_counter()
     report = import_file(conn, feed, actor="bench")
     secs = time.perf_counter() - t0
     assert report.inserted == count, report
-    print(f"import: {count:,} events in {secs:.1f} s = {count / secs:,.0f} events/s "
-          f"(target <= 60 s, stretch <= 20 s for 1M)")
+    print(
+        f"import: {count:,} events in {secs:.1f} s = {count / secs:,.0f} events/s "
+        f"(target <= 60 s, stretch <= 20 s for 1M)"
+    )
     print(f"RESULT import.events {count}\nRESULT import.seconds {secs:.3f}")  # for run_all.py
     rest = secs - sum(phases.values())
-    print("  of which " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
-          + f", validate+digest+insert+projection+commit {rest:.1f} s")
+    print(
+        "  of which "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
+        + f", validate+digest+insert+projection+commit {rest:.1f} s"
+    )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {rss:,.0f} MB; database {os.path.getsize(db) / 1e6:.0f} MB")
 

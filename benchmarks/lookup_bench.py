@@ -40,7 +40,9 @@ def p90(xs: list[float]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", help="an existing demo database (default: build one with `sladesk demo --no-tui`)")
+    ap.add_argument(
+        "--db", help="an existing demo database (default: build one with `sladesk demo --no-tui`)"
+    )
     ap.add_argument("--runs", type=int, default=11)
     args = ap.parse_args()
 
@@ -51,11 +53,20 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="sladesk-lookup-bench-"))
         db = str(tmp / "demo.db")
         t0 = time.perf_counter()
-        subprocess.run([py, "-m", "sladesk_tui", "demo", "--no-tui", "--db", db], check=True, capture_output=True,
-                       cwd=ROOT)
+        subprocess.run(
+            [py, "-m", "sladesk_tui", "demo", "--no-tui", "--db", db],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         print(f"demo database built in {time.perf_counter() - t0:.1f} s: {db}")
-    queue = subprocess.run([py, "-m", "sladesk_tui", "queue", "--db", db, "--format", "csv"], capture_output=True,
-                           text=True, cwd=ROOT, check=True).stdout.splitlines()
+    queue = subprocess.run(
+        [py, "-m", "sladesk_tui", "queue", "--db", db, "--format", "csv"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout.splitlines()
     ticket = queue[1].split(",")[0]
     print(f"{len(queue) - 1} open tickets; ticket lookups use {ticket}")
 
@@ -64,12 +75,39 @@ def main() -> None:
         "report": [py, "-m", "sladesk_tui", "report", "--db", db],
         "report --format json": [py, "-m", "sladesk_tui", "report", "--db", db, "--format", "json"],
         "queue": [py, "-m", "sladesk_tui", "queue", "--db", db],
-        "queue --at-risk --fail-on breached": [py, "-m", "sladesk_tui", "queue", "--db", db, "--at-risk",
-                                               "--fail-on", "breached"],
+        "queue --at-risk --fail-on breached": [
+            py,
+            "-m",
+            "sladesk_tui",
+            "queue",
+            "--db",
+            db,
+            "--at-risk",
+            "--fail-on",
+            "breached",
+        ],
         f"ticket {ticket}": [py, "-m", "sladesk_tui", "ticket", ticket, "--db", db],
-        f"ticket {ticket} --format json": [py, "-m", "sladesk_tui", "ticket", ticket, "--db", db, "--format", "json"],
-        "report --at (replayed from the log)": [py, "-m", "sladesk_tui", "report", "--db", db, "--at",
-                                                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())],
+        f"ticket {ticket} --format json": [
+            py,
+            "-m",
+            "sladesk_tui",
+            "ticket",
+            ticket,
+            "--db",
+            db,
+            "--format",
+            "json",
+        ],
+        "report --at (replayed from the log)": [
+            py,
+            "-m",
+            "sladesk_tui",
+            "report",
+            "--db",
+            db,
+            "--at",
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        ],
     }
     timed(commands["report"], 2)  # warm the page cache and the .pyc files, as any second run would
     width = max(len(k) for k in commands)

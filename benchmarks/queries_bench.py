@@ -48,18 +48,47 @@ def build(path: Path, n: int) -> None:
         t0 = NOW - 3600 - (i % 7200)
         common = {"ticket": tid}
         events += [
-            Event(id=f"{tid}-1", type="created", at=t0, customer="acme", priority="P1" if i % 5 == 0 else "P2",
-                  title=f"Ticket number {i}", **common),
+            Event(
+                id=f"{tid}-1",
+                type="created",
+                at=t0,
+                customer="acme",
+                priority="P1" if i % 5 == 0 else "P2",
+                title=f"Ticket number {i}",
+                **common,
+            ),
             Event(id=f"{tid}-2", type="assign", at=t0 + 60, assignee="dana", **common),
             Event(id=f"{tid}-3", type="reply", at=t0 + 300, author="dana", **common),
             Event(id=f"{tid}-4", type="status", at=t0 + 360, status="open", **common),
-            Event(id=f"{tid}-5", type="note", at=t0 + 900, author="dana", body="Looked at the logs.", **common),
-            Event(id=f"{tid}-6", type="status", at=t0 + 1200, status="waiting" if i % 3 == 0 else "open", **common),
+            Event(
+                id=f"{tid}-5", type="note", at=t0 + 900, author="dana", body="Looked at the logs.", **common
+            ),
+            Event(
+                id=f"{tid}-6",
+                type="status",
+                at=t0 + 1200,
+                status="waiting" if i % 3 == 0 else "open",
+                **common,
+            ),
         ]
-    ingest(conn, [Event(**{**_fields(e), "seq": k}) for k, e in enumerate(events, 1)], actor="bench", source="bench")
+    ingest(
+        conn,
+        [Event(**{**_fields(e), "seq": k}) for k, e in enumerate(events, 1)],
+        actor="bench",
+        source="bench",
+    )
     for i in range(0, n, 10):
-        o = Override(id=0, ticket=f"T-{i:06d}", kind="extend", at=NOW - 600, operator="lee", reason="third_party",
-                     justification="Vendor is working on it, ticket 4711.", clock="resolution", by_s=3600.0)
+        o = Override(
+            id=0,
+            ticket=f"T-{i:06d}",
+            kind="extend",
+            at=NOW - 600,
+            operator="lee",
+            reason="third_party",
+            justification="Vendor is working on it, ticket 4711.",
+            clock="resolution",
+            by_s=3600.0,
+        )
         record_override(conn, o, before={}, after={}, actor="lee")
     conn.close()
 
@@ -92,7 +121,9 @@ def main() -> None:
         evaluate_open_tickets(conn, NOW)  # warm the calendar index
         both = best(lambda: evaluate_open_tickets(conn, NOW), repeat=3)
         print(f"load + raw and adjusted clocks: {both * 1000:.0f} ms")
-        print(f"RESULT queries.load_ms {load * 1000:.2f}\nRESULT queries.load_eval_ms {both * 1000:.2f}")  # run_all.py
+        print(
+            f"RESULT queries.load_ms {load * 1000:.2f}\nRESULT queries.load_eval_ms {both * 1000:.2f}"
+        )  # run_all.py
         conn.close()
 
 

@@ -73,7 +73,9 @@ P1 = { response = "30m", resolution = "8h" }
 P2 = { response = "2h", resolution = "16h" }
 P3 = { response = "8h", resolution = "80h" }
 """
-WORDS = "invoice vpn printer mailbox payroll export ledger sync login password label shipping crm laptop".split()
+WORDS = (
+    "invoice vpn printer mailbox payroll export ledger sync login password label shipping crm laptop".split()
+)
 
 
 def build(path: Path, n: int) -> float:
@@ -88,15 +90,32 @@ def build(path: Path, n: int) -> float:
         for i in range(n):
             tid = f"T-{10000 + i}"
             at = NOW - rnd.uniform(0, 72 * 3600)
-            events.append(Event(
-                id=f"{tid}-c", type="created", at=at, ticket=tid, customer=rnd.choice(("acme", "globex")),
-                priority=rnd.choice(("P1", "P2", "P3")), title=" ".join(rnd.sample(WORDS, 4)).capitalize(),
-                assignee=rnd.choice(("sam", "kim", "lee", None)),
-            ))
+            events.append(
+                Event(
+                    id=f"{tid}-c",
+                    type="created",
+                    at=at,
+                    ticket=tid,
+                    customer=rnd.choice(("acme", "globex")),
+                    priority=rnd.choice(("P1", "P2", "P3")),
+                    title=" ".join(rnd.sample(WORDS, 4)).capitalize(),
+                    assignee=rnd.choice(("sam", "kim", "lee", None)),
+                )
+            )
             if rnd.random() < 0.5 and at + 600 < NOW:
-                events.append(Event(id=f"{tid}-r", type="reply", at=rnd.uniform(at, NOW), ticket=tid, author="sam"))
+                events.append(
+                    Event(id=f"{tid}-r", type="reply", at=rnd.uniform(at, NOW), ticket=tid, author="sam")
+                )
             if rnd.random() < 0.2 and at + 600 < NOW:
-                events.append(Event(id=f"{tid}-w", type="status", at=rnd.uniform(at + 600, NOW), ticket=tid, status="waiting"))
+                events.append(
+                    Event(
+                        id=f"{tid}-w",
+                        type="status",
+                        at=rnd.uniform(at + 600, NOW),
+                        ticket=tid,
+                        status="waiting",
+                    )
+                )
         ingest(conn, events, actor="bench", source="bench")
     finally:
         conn.close()
@@ -177,8 +196,12 @@ async def run(db: Path, size: tuple[int, int]) -> dict[str, float]:
             conn = open_db(db)
             try:
                 t0 = time.perf_counter()
-                ingest(conn, [Event(id="bench-reply", type="reply", at=clock[0], ticket="T-10001", author="kim")],
-                       actor="bench", source="bench")
+                ingest(
+                    conn,
+                    [Event(id="bench-reply", type="reply", at=clock[0], ticket="T-10001", author="kim")],
+                    actor="bench",
+                    source="bench",
+                )
                 while view.loads == loads:
                     await pilot.pause(0.005)
                 out["one_commit_to_screen_s"] = time.perf_counter() - t0
@@ -203,12 +226,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {args.tickets} open tickets in {built:.2f} s; app at {w}x{h}")
         r = asyncio.run(run(db, (w, h)))
     print(f"rows on the queue              {int(r['rows'])}")
-    print(f"first paint (store+engine+UI)  {r['first_paint_s'] * 1000:8.1f} ms   target <= 1000 (stretch 500)")
+    print(
+        f"first paint (store+engine+UI)  {r['first_paint_s'] * 1000:8.1f} ms   target <= 1000 (stretch 500)"
+    )
     print(f"  of which store + engine      {r['rows_handed_s'] * 1000:8.1f} ms (worker thread)")
     print(f"  of which rows -> frame       {r['widget_paint_s'] * 1000:8.1f} ms")
-    print(f"tick, widget ({int(r['visible_lines'])} lines)      {r['tick_widget_ms']:8.2f} ms mean, {r['tick_widget_max_ms']:.2f} max")
-    print(f"tick, full screen update       {r['tick_full_ms']:8.2f} ms mean, {r['tick_full_median_ms']:.2f} median, {r['tick_full_max_ms']:.2f} max   target <= 30 (stretch 15)")
-    print(f"one commit -> on screen        {r['one_commit_to_screen_s'] * 1000:8.1f} ms (feed polls every 500 ms)")
+    print(
+        f"tick, widget ({int(r['visible_lines'])} lines)      {r['tick_widget_ms']:8.2f} ms mean, {r['tick_widget_max_ms']:.2f} max"
+    )
+    print(
+        f"tick, full screen update       {r['tick_full_ms']:8.2f} ms mean, {r['tick_full_median_ms']:.2f} median, {r['tick_full_max_ms']:.2f} max   target <= 30 (stretch 15)"
+    )
+    print(
+        f"one commit -> on screen        {r['one_commit_to_screen_s'] * 1000:8.1f} ms (feed polls every 500 ms)"
+    )
     print(f"resident memory                {r['rss_now_mb']:8.1f} MB now, {r['rss_peak_mb']:.1f} MB peak")
     for key in ("first_paint_s", "tick_full_ms", "tick_widget_ms", "rss_peak_mb"):  # for run_all.py
         print(f"RESULT queue.{key} {r[key]:.4f}")

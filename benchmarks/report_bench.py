@@ -34,7 +34,12 @@ from sladesk_tui.store.reports import compliance_report, rollup_query  # noqa: E
 
 CUSTOMERS = ("acme", "globex", "initech", "umbrella", "hooli")
 PRIORITIES = ("P1", "P2", "P3", "P4")
-TARGETS = {"P1": (900, 3600, 14400), "P2": (3600, 14400, 28800), "P3": (14400, None, 144000), "P4": (28800, None, 288000)}
+TARGETS = {
+    "P1": (900, 3600, 14400),
+    "P2": (3600, 14400, 28800),
+    "P3": (14400, None, 144000),
+    "P4": (28800, None, 288000),
+}
 OPERATORS = tuple(f"agent{i:02d}" for i in range(30))
 MONTH = Period.month("2026-10")
 
@@ -75,7 +80,7 @@ def generate(conn, tickets: int, seed: int = 11) -> int:  # type: ignore[no-unty
         prio = PRIORITIES[rnd.randrange(4)]
         op = OPERATORS[rnd.randrange(len(OPERATORS))]
         stop = start + rnd.random() * span
-        day = dt.datetime.fromtimestamp(stop, dt.timezone.utc).date().isoformat()
+        day = dt.datetime.fromtimestamp(stop, dt.UTC).date().isoformat()
         response, update, resolution = TARGETS[prio]
         clocks = [("response", 0, response), ("resolution", 0, resolution)]
         if update is not None and n % 10 == 0:
@@ -84,8 +89,24 @@ def generate(conn, tickets: int, seed: int = 11) -> int:  # type: ignore[no-unty
             elapsed = target * rnd.uniform(0.2, 1.25)
             raw = "breached" if elapsed > target else "met"
             adj = "exempt" if raw == "breached" and rnd.random() < 0.1 else raw
-            batch.append((tid, clock, cycle, agreement, prio, op, stop, day, raw, elapsed, target, adj, elapsed,
-                          float(target)))
+            batch.append(
+                (
+                    tid,
+                    clock,
+                    cycle,
+                    agreement,
+                    prio,
+                    op,
+                    stop,
+                    day,
+                    raw,
+                    elapsed,
+                    target,
+                    adj,
+                    elapsed,
+                    float(target),
+                )
+            )
         if len(batch) >= 50_000:
             conn.executemany(sql, batch)
             rows += len(batch)
@@ -111,15 +132,21 @@ def main() -> None:
     t0 = time.perf_counter()
     rows = generate(conn, args.tickets)
     days = conn.execute("SELECT COUNT(*) FROM outcome_days").fetchone()[0]
-    print(f"generated {args.tickets:,} resolved tickets = {rows:,} outcomes in {MONTH.label} "
-          f"({days:,} rollup rows) in {time.perf_counter() - t0:.1f} s; "
-          f"database {os.path.getsize(db) / 1e6:.0f} MB")
+    print(
+        f"generated {args.tickets:,} resolved tickets = {rows:,} outcomes in {MONTH.label} "
+        f"({days:,} rollup rows) in {time.perf_counter() - t0:.1f} s; "
+        f"database {os.path.getsize(db) / 1e6:.0f} MB"
+    )
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
 
     ro = connect(db, readonly=True)
-    plan = "; ".join(str(r[3]) for r in ro.execute(f"EXPLAIN QUERY PLAN {rollup_query()}",
-                                                  {"first": "2026-10-01", "last": "2026-10-31"}))
+    plan = "; ".join(
+        str(r[3])
+        for r in ro.execute(
+            f"EXPLAIN QUERY PLAN {rollup_query()}", {"first": "2026-10-01", "last": "2026-10-31"}
+        )
+    )
     ro.close()
     print(f"query plan: {plan}")
 
@@ -132,20 +159,30 @@ def main() -> None:
         times.append(time.perf_counter() - t0)
     total = sum(r.counts.tickets for r in report.rows)
     assert total == rows, (total, rows)
-    print(f"report {MONTH.label} in process (fresh connection each run, {args.runs} runs): "
-          f"median {statistics.median(times) * 1000:.1f} ms, best {min(times) * 1000:.1f} ms "
-          f"(target <= 1 s, stretch <= 100 ms); {len(report.rows)} rows, {total:,} clocks counted")
-    print(f"RESULT report.tickets {args.tickets}\nRESULT report.in_process_ms {statistics.median(times) * 1000:.2f}")
+    print(
+        f"report {MONTH.label} in process (fresh connection each run, {args.runs} runs): "
+        f"median {statistics.median(times) * 1000:.1f} ms, best {min(times) * 1000:.1f} ms "
+        f"(target <= 1 s, stretch <= 100 ms); {len(report.rows)} rows, {total:,} clocks counted"
+    )
+    print(
+        f"RESULT report.tickets {args.tickets}\nRESULT report.in_process_ms {statistics.median(times) * 1000:.2f}"
+    )
 
     cold = []
     for _ in range(args.runs):
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "sladesk_tui", "report", "--month", MONTH.label, "--db", str(db)],
-                             capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+        out = subprocess.run(
+            [sys.executable, "-m", "sladesk_tui", "report", "--month", MONTH.label, "--db", str(db)],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
         cold.append(time.perf_counter() - t0)
         assert out.returncode == 0, out.stderr
-    print(f"cold `sladesk report --month {MONTH.label}` (new process, {args.runs} runs): "
-          f"median {statistics.median(cold) * 1000:.0f} ms, best {min(cold) * 1000:.0f} ms")
+    print(
+        f"cold `sladesk report --month {MONTH.label}` (new process, {args.runs} runs): "
+        f"median {statistics.median(cold) * 1000:.0f} ms, best {min(cold) * 1000:.0f} ms"
+    )
     print(f"RESULT report.cold_ms {statistics.median(cold) * 1000:.2f}")  # for run_all.py
 
     for f in tmp.iterdir():

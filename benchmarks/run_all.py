@@ -125,13 +125,15 @@ def run_script(argv: list[str], label: str) -> Results:
     secs = time.perf_counter() - t0
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
-        print(f"[run_all] {label}: failed (exit {done.returncode}) after {secs:.0f} s:\n{tail}", file=sys.stderr)
+        print(
+            f"[run_all] {label}: failed (exit {done.returncode}) after {secs:.0f} s:\n{tail}", file=sys.stderr
+        )
         return {}
     print(f"[run_all] {label}: {secs:.0f} s", file=sys.stderr)
     results: Results = {}
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
-            key, value = line[len("RESULT "):].rsplit(" ", 1)
+            key, value = line[len("RESULT ") :].rsplit(" ", 1)
             results[key] = float(value)
     return results
 
@@ -142,8 +144,21 @@ def run_bench(bench: Bench, full: bool) -> Results:
     if bench.name == "calendar" and importlib.util.find_spec("businesstimedelta") is None:
         uv = shutil.which("uv")
         if uv is not None:
-            with_peer = run_script([uv, "run", "--quiet", "--with", "businesstimedelta", "--with", "pytz", "python",
-                                    script, *args], "calendar (with businesstimedelta, via uv)")
+            with_peer = run_script(
+                [
+                    uv,
+                    "run",
+                    "--quiet",
+                    "--with",
+                    "businesstimedelta",
+                    "--with",
+                    "pytz",
+                    "python",
+                    script,
+                    *args,
+                ],
+                "calendar (with businesstimedelta, via uv)",
+            )
             if "calendar.btd_add_us" in with_peer:
                 return with_peer
     return run_script([sys.executable, script, *args], bench.name)
@@ -163,13 +178,26 @@ def rows_for(name: str, r: Results) -> list[Row]:
             ours, peer = get(f"calendar.{op}_us"), get(f"calendar.btd_{op}_us")
             ratio = peer / ours if ours and peer else None
             note = "" if ratio is not None or ours is None else "businesstimedelta not available: skipped"
-            out.append(Row(f"calendar {op}, times faster than businesstimedelta", "x", ratio, 100,
-                           lower_is_better=False, note=note))
+            out.append(
+                Row(
+                    f"calendar {op}, times faster than businesstimedelta",
+                    "x",
+                    ratio,
+                    100,
+                    lower_is_better=False,
+                    note=note,
+                )
+            )
         return out
     if name == "clocks":
         return [
-            Row(f"clocks of 100k tickets ({label})", "s", get(f"clocks.100000.{key}_s"), 1.0,
-                note="" if (cpu := get(f"clocks.100000.{key}_cpu_s")) is None else f"CPU time {_num(cpu)} s")
+            Row(
+                f"clocks of 100k tickets ({label})",
+                "s",
+                get(f"clocks.100000.{key}_s"),
+                1.0,
+                note="" if (cpu := get(f"clocks.100000.{key}_cpu_s")) is None else f"CPU time {_num(cpu)} s",
+            )
             for key, label in (("berlin", "Berlin hours, lunch, holidays"), ("24x7", "24x7"))
         ]
     if name == "import":
@@ -202,16 +230,33 @@ def rows_for(name: str, r: Results) -> list[Row]:
         n = get("report.tickets")
         size = "?" if n is None else f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:,.0f}k"
         return [
-            Row(f"report, a month of {size} resolved tickets (in process)", "ms", get("report.in_process_ms"),
-                1000, 100),
-            Row(f"report, a month of {size} (cold `sladesk report` process)", "ms", get("report.cold_ms"), 1000, 100),
+            Row(
+                f"report, a month of {size} resolved tickets (in process)",
+                "ms",
+                get("report.in_process_ms"),
+                1000,
+                100,
+            ),
+            Row(
+                f"report, a month of {size} (cold `sladesk report` process)",
+                "ms",
+                get("report.cold_ms"),
+                1000,
+                100,
+            ),
         ]
     if name == "lookup":
         return [
             Row("lookup cold start: report", "ms", get("lookup.report_ms"), 600, 300),
             Row("lookup cold start: queue", "ms", get("lookup.queue_ms"), 600, 300),
             Row("lookup cold start: ticket ID", "ms", get("lookup.ticket ID_ms"), 600, 300),
-            Row("lookup cold start: report --format json", "ms", get("lookup.report --format json_ms"), 600, 300),
+            Row(
+                "lookup cold start: report --format json",
+                "ms",
+                get("lookup.report --format json_ms"),
+                600,
+                300,
+            ),
             Row("(floor: python -c pass)", "ms", get("lookup.python -c pass (floor)_ms")),
         ]
     raise ValueError(name)
@@ -259,9 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     took = time.perf_counter() - started
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"sladesk benchmarks, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z; {os.cpu_count()} cores, "
-          f"{platform.machine()}, Python {platform.python_version()}; {'full' if args.full else 'default'} sizes; "
-          f"{took / 60:.1f} min; load average at the end {load:.1f}")
+    print(
+        f"sladesk benchmarks, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z; {os.cpu_count()} cores, "
+        f"{platform.machine()}, Python {platform.python_version()}; {'full' if args.full else 'default'} sizes; "
+        f"{took / 60:.1f} min; load average at the end {load:.1f}"
+    )
     table: Callable[[list[list[str]]], str] = markdown_table if args.markdown else text_table
     print(table([r.cells() for r in rows]))
     if failed:

@@ -35,8 +35,14 @@ def _writer(path: str, n: int, seconds: float, barrier: mp.synchronize.Barrier, 
                 " VALUES (?, 'note', 'T-1', ?, '2026-01-01T00:00:00.000000Z', 'd', ?, 'bench', 'x')",
                 (f"w{n}-{done}", time.time(), f"writer{n}"),
             ).lastrowid
-            append_audit(conn, actor=f"writer{n}", action="events.append", subject=f"w{n}-{done}",
-                         source="bench", covers=[RowRange("events", seq, seq)])
+            append_audit(
+                conn,
+                actor=f"writer{n}",
+                action="events.append",
+                subject=f"w{n}-{done}",
+                source="bench",
+                covers=[RowRange("events", seq, seq)],
+            )
         latencies.append(time.perf_counter() - t0)
         done += 1
     conn.close()
@@ -75,7 +81,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--writers", type=int, nargs="+", default=[1, 4, 16])
-    ap.add_argument("--dir", type=Path, help="where to put the database (default: a temp dir; try the real disk)")
+    ap.add_argument(
+        "--dir", type=Path, help="where to put the database (default: a temp dir; try the real disk)"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
         print(f"database directory: {d}  ({args.seconds:g} s per run, synchronous=FULL)")

@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(p)
     p.add_argument("file")
     p.add_argument("--format", dest="input_format", choices=("auto", "jsonl", "csv"), default="auto")
-    p.add_argument("--skip-invalid", action="store_true", help="import the valid lines, list the skipped ones")
+    p.add_argument(
+        "--skip-invalid", action="store_true", help="import the valid lines, list the skipped ones"
+    )
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows, until interrupted")
 
     p = sub.add_parser("audit", help="verify or anchor the audit log")
@@ -89,8 +91,11 @@ def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--agreement", metavar="ID", help="only tickets under this agreement")
     p.add_argument("--priority", metavar="P", help="only tickets of this priority")
     p.add_argument("--mine", action="store_true", help="only tickets assigned to me (the login user)")
-    p.add_argument("--fail-on", choices=("at-risk", "breached"),
-                   help="exit 1 when any ticket shown is at risk or breached (at-risk), or breached")
+    p.add_argument(
+        "--fail-on",
+        choices=("at-risk", "breached"),
+        help="exit 1 when any ticket shown is at risk or breached (at-risk), or breached",
+    )
 
     p = sub.add_parser("ticket", help="one ticket: every clock raw and adjusted, why, history, overrides")
     _add_db(p)
@@ -104,8 +109,12 @@ def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--from", dest="from_date", metavar="YYYY-MM-DD", help="first day (with --to)")
     p.add_argument("--to", dest="to_date", metavar="YYYY-MM-DD", help="last day, inclusive (with --from)")
     p.add_argument("--agreement", metavar="ID", help="only this agreement")
-    p.add_argument("--by", choices=("agreement", "priority", "operator"), default="priority",
-                   help="rows per agreement and clock, plus priority (default) or assignee")
+    p.add_argument(
+        "--by",
+        choices=("agreement", "priority", "operator"),
+        default="priority",
+        help="rows per agreement and clock, plus priority (default) or assignee",
+    )
 
 
 def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -116,18 +125,35 @@ def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ign
     _add_db(p)
     p.add_argument("ticket")
     p.add_argument("kind", choices=KINDS)
-    p.add_argument("--clock", choices=("response", "update", "resolution", "all"),
-                   help="the clock it touches (hold, extend, exempt; default: all)")
-    p.add_argument("--until", metavar="INSTANT",
-                   help="hold: when the hold ends (ISO 8601 with offset, or +DURATION from now)")
-    p.add_argument("--by", metavar="DURATION", help="extend: business time added to the target (e.g. 2h, 1h30m)")
-    p.add_argument("--at", metavar="INSTANT",
-                   help="responded: when the response was given (ISO 8601 with offset, or --at=-20m; default: now)")
+    p.add_argument(
+        "--clock",
+        choices=("response", "update", "resolution", "all"),
+        help="the clock it touches (hold, extend, exempt; default: all)",
+    )
+    p.add_argument(
+        "--until",
+        metavar="INSTANT",
+        help="hold: when the hold ends (ISO 8601 with offset, or +DURATION from now)",
+    )
+    p.add_argument(
+        "--by", metavar="DURATION", help="extend: business time added to the target (e.g. 2h, 1h30m)"
+    )
+    p.add_argument(
+        "--at",
+        metavar="INSTANT",
+        help="responded: when the response was given (ISO 8601 with offset, or --at=-20m; default: now)",
+    )
     p.add_argument("--to", metavar="PRIORITY", help="reprioritize: the new priority")
-    p.add_argument("--ahead-of", metavar="TICKET", help="out_of_order: the more urgent ticket this one went ahead of")
+    p.add_argument(
+        "--ahead-of", metavar="TICKET", help="out_of_order: the more urgent ticket this one went ahead of"
+    )
     p.add_argument("--reason", required=True, choices=REASONS)
-    p.add_argument("--justification", required=True, metavar="TEXT",
-                   help="why the normal rule does not fit (at least 15 non-blank characters)")
+    p.add_argument(
+        "--justification",
+        required=True,
+        metavar="TEXT",
+        help="why the normal rule does not fit (at least 15 non-blank characters)",
+    )
 
     p = sub.add_parser("overrides", help="list the override log, or per-operator figures with --stats")
     _add_db(p)
@@ -155,8 +181,10 @@ def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ign
     p = sub.add_parser("lead", help="grant, revoke or list the team lead role")
     _add_db(p)
     lsub = p.add_subparsers(dest="lead_command", metavar="ACTION", parser_class=_Parser, required=True)
-    for action, text in (("grant", "make USER a team lead (leads only)"),
-                         ("revoke", "take the role from USER (leads only)")):
+    for action, text in (
+        ("grant", "make USER a team lead (leads only)"),
+        ("revoke", "take the role from USER (leads only)"),
+    ):
         lp = lsub.add_parser(action, help=text)
         _add_db(lp)
         lp.add_argument("user", metavar="USER")
@@ -242,7 +270,11 @@ def _import(args: argparse.Namespace) -> int:
     shown = 20
     try:
         report = import_file(
-            _db_path(args), args.file, fmt=args.input_format, skip_invalid=args.skip_invalid, actor=_operator(args)
+            _db_path(args),
+            args.file,
+            fmt=args.input_format,
+            skip_invalid=args.skip_invalid,
+            actor=_operator(args),
         )
     except ImportRejected as exc:
         for e in exc.errors[:shown]:
@@ -293,7 +325,11 @@ def _demo(args: argparse.Namespace) -> int:
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.location import default_db_path
 
-    path = getattr(args, "db", None) or os.environ.get("SLADESK_DB") or str(default_db_path().with_name("demo.db"))
+    path = (
+        getattr(args, "db", None)
+        or os.environ.get("SLADESK_DB")
+        or str(default_db_path().with_name("demo.db"))
+    )
     operator = _operator(args)
     s = build_demo(path, now=now_ts(), seed=args.seed, operator=operator)
     pending = s.overrides.get("pending", 0)
@@ -337,19 +373,28 @@ def _override(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(f"--by: {exc}") from None
     candidate = Override(
-        id=0, ticket=args.ticket, kind=args.kind, at=now, operator=_operator(args), reason=args.reason,
-        justification=args.justification, clock=None if args.clock in (None, "all") else args.clock,
+        id=0,
+        ticket=args.ticket,
+        kind=args.kind,
+        at=now,
+        operator=_operator(args),
+        reason=args.reason,
+        justification=args.justification,
+        clock=None if args.clock in (None, "all") else args.clock,
         until=None if args.until is None else _when(args.until, now, "--until"),
         by_s=by_s,
         responded_at=None if args.at is None else _when(args.at, now, "--at"),
-        to_priority=args.to, ahead_of=args.ahead_of,
+        to_priority=args.to,
+        ahead_of=args.ahead_of,
     )
     conn = open_db(_db_path(args))
     try:
         placed = place_override(conn, candidate, now=now)
     finally:
         conn.close()
-    print(f"override {placed.id} recorded on {placed.override.ticket}: {placed.override.kind}, pending review")
+    print(
+        f"override {placed.id} recorded on {placed.override.ticket}: {placed.override.kind}, pending review"
+    )
     for name, before in placed.before.items():
         after = placed.after.get(name, before)
         if after != before:
@@ -367,8 +412,12 @@ def _overrides(args: argparse.Namespace) -> int:
 
     now = now_ts()
     filt = LogFilter(
-        status=args.status, operator=args.by_operator, kind=args.kind, reason=args.reason,
-        agreement=args.agreement, ticket=args.ticket,
+        status=args.status,
+        operator=args.by_operator,
+        kind=args.kind,
+        reason=args.reason,
+        agreement=args.agreement,
+        ticket=args.ticket,
         since=None if args.since is None else _when(args.since, now, "--since"),
         until=None if args.until is None else _when(args.until, now, "--until"),
     )
@@ -388,7 +437,11 @@ def _overrides(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit(output.dump_json([entry_dict(e) for e in entries]) + "\n")
     else:
-        _emit(output.overrides_csv(entries) if args.format == "csv" else output.overrides_table(entries, width=width))
+        _emit(
+            output.overrides_csv(entries)
+            if args.format == "csv"
+            else output.overrides_table(entries, width=width)
+        )
     return 0
 
 
@@ -483,16 +536,28 @@ def _queue(args: argparse.Namespace) -> int:
         evaluated = evaluate_open_tickets(conn, now, at=at)
     finally:
         conn.close()
-    wanted = QueueFilter(mine=_operator(args) if args.mine else None, urgent_only=args.at_risk,
-                         agreement=args.agreement, priority=args.priority, breached_only=args.breached)
+    wanted = QueueFilter(
+        mine=_operator(args) if args.mine else None,
+        urgent_only=args.at_risk,
+        agreement=args.agreement,
+        priority=args.priority,
+        breached_only=args.breached,
+    )
     items = lookup_items(evaluated, now, wanted)
     if args.format == "json":
         _emit(output.dump_json(output.queue_json(items, now)) + "\n")
     elif args.format == "csv":
         _emit(output.queue_csv(items, now))
     else:
-        _emit(output.queue_table(items, now, style=output.Style.for_stream(sys.stdout),
-                                 width=output.table_width(sys.stdout), as_of=at))
+        _emit(
+            output.queue_table(
+                items,
+                now,
+                style=output.Style.for_stream(sys.stdout),
+                width=output.table_width(sys.stdout),
+                as_of=at,
+            )
+        )
     failing = {"at-risk": ("at_risk", "breached"), "breached": ("breached",)}.get(args.fail_on or "", ())
     return 1 if any(row.state_at(now) in failing for row, _rec, _tc in items) else 0
 
@@ -521,8 +586,16 @@ def _ticket(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         _emit(output.ticket_csv(record, tc))
     else:
-        _emit(output.ticket_table(record, tc, now, style=output.Style.for_stream(sys.stdout),
-                                  width=output.table_width(sys.stdout), as_of=at))
+        _emit(
+            output.ticket_table(
+                record,
+                tc,
+                now,
+                style=output.Style.for_stream(sys.stdout),
+                width=output.table_width(sys.stdout),
+                as_of=at,
+            )
+        )
     return 0
 
 
@@ -556,8 +629,11 @@ def _report(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         _emit(output.report_csv(report))
     else:
-        _emit(output.report_table(report, style=output.Style.for_stream(sys.stdout),
-                                  width=output.table_width(sys.stdout)))
+        _emit(
+            output.report_table(
+                report, style=output.Style.for_stream(sys.stdout), width=output.table_width(sys.stdout)
+            )
+        )
     return 0
 
 

@@ -39,9 +39,9 @@ from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
 if TYPE_CHECKING:
     from sladesk_tui.core.availability import Availability
-    from sladesk_tui.core.override_log import LogEntry, OperatorStats
     from sladesk_tui.core.clocks import Clock
     from sladesk_tui.core.evaluate import TicketClocks
+    from sladesk_tui.core.override_log import LogEntry, OperatorStats
     from sladesk_tui.core.queue import QueueRow
     from sladesk_tui.core.report import AgreementSummary, Report, ReportRow
     from sladesk_tui.core.tickets import TicketRecord
@@ -50,8 +50,16 @@ MIN_WIDTH = 80
 _SHORT_CELL = 8  # values this short (ids, times, counts) are never cut to fit a table
 QueueItem = tuple["QueueRow", "TicketRecord", "TicketClocks"]
 
-_SGR = {"breached": "1;31", "at_risk": "33", "paused": "36", "ok": "32", "met": "32", "exempt": "35", "dim": "2",
-        "bold": "1"}
+_SGR = {
+    "breached": "1;31",
+    "at_risk": "33",
+    "paused": "36",
+    "ok": "32",
+    "met": "32",
+    "exempt": "35",
+    "dim": "2",
+    "bold": "1",
+}
 _CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _JSON_UNSAFE = re.compile("[\u007f-\u009f" + "".join(chr(c) for c in sorted(BIDI_AND_SEPARATORS)) + "]")
 
@@ -114,7 +122,7 @@ def fit(s: str, width: int, *, right: bool = False) -> str:
 def instant(ts: float | None) -> str:
     if ts is None:
         return ""
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%MZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
 def dump_json(value: Any) -> str:
@@ -178,24 +186,42 @@ def queue_csv(items: Sequence[QueueItem], now: float) -> str:
     out = []
     for r, _rec, tc in items:
         line: list[Any] = [
-            csv_text(r.id), r.priority, r.state_at(now), r.status, r.agreement_id or "", csv_text(r.customer),
-            csv_text(r.assignee), csv_text(r.title),
+            csv_text(r.id),
+            r.priority,
+            r.state_at(now),
+            r.status,
+            r.agreement_id or "",
+            csv_text(r.customer),
+            csv_text(r.assignee),
+            csv_text(r.title),
         ]
         figs = clock_figures(tc.adjusted)
         for name in CLOCKS:
             f = figs.get(name, {})
-            line += [f.get("state", ""), f.get("due_at") or "", "" if f.get("remaining_s") is None else f["remaining_s"]]
+            line += [
+                f.get("state", ""),
+                f.get("due_at") or "",
+                "" if f.get("remaining_s") is None else f["remaining_s"],
+            ]
         out.append(line)
     return _csv(header, out)
 
 
-def queue_table(items: Sequence[QueueItem], now: float, *, style: Style, width: int = MIN_WIDTH,
-                as_of: float | None = None) -> str:
+def queue_table(
+    items: Sequence[QueueItem],
+    now: float,
+    *,
+    style: Style,
+    width: int = MIN_WIDTH,
+    as_of: float | None = None,
+) -> str:
     """`ticket pri state reply resolution customer title`, most urgent first."""
     fixed = (10, 3, 9, 13, 13, 10)
     title_w = max(10, width - sum(fixed) - len(fixed))
     head = ["ticket", "pri", "state", "reply", "resolution", "customer", "title"]
-    lines = [style(" ".join(fit(h, w) for h, w in zip(head, (*fixed, title_w))).rstrip(), "bold")]
+    lines = [
+        style(" ".join(fit(h, w) for h, w in zip(head, (*fixed, title_w), strict=False)).rstrip(), "bold")
+    ]
     for r, _rec, _tc in items:
         state = r.state_at(now)
         word = BADGES.get(state, "ok" if state == "ok" else "")
@@ -203,8 +229,16 @@ def queue_table(items: Sequence[QueueItem], now: float, *, style: Style, width: 
         reply_text = cell_text(r, reply, now, compact=True)
         if label and reply_text:
             reply_text = f"{label} {reply_text}"
-        cols = [r.id, r.priority, word, reply_text, cell_text(r, r.resolution, now, compact=True), r.customer, r.title]
-        text = [fit(c, w) for c, w in zip(cols, (*fixed, title_w))]
+        cols = [
+            r.id,
+            r.priority,
+            word,
+            reply_text,
+            cell_text(r, r.resolution, now, compact=True),
+            r.customer,
+            r.title,
+        ]
+        text = [fit(c, w) for c, w in zip(cols, (*fixed, title_w), strict=False)]
         text[2] = style(text[2], state)
         lines.append(" ".join(text).rstrip())
     n = counts((r for r, _rec, _tc in items), now)
@@ -262,13 +296,29 @@ def _override_json(o: Any, record: TicketRecord) -> dict[str, Any]:
         "id": o.id,
         **override_fields(o),
         "reviews": [
-            {"id": r.id, "decision": r.decision, "reviewer": r.reviewer, "at": iso_z(r.at), "comment": r.comment}
+            {
+                "id": r.id,
+                "decision": r.decision,
+                "reviewer": r.reviewer,
+                "at": iso_z(r.at),
+                "comment": r.comment,
+            }
             for r in reviews
         ],
     }
 
 
-_EVENT_FIELDS = ("customer", "service", "priority", "title", "status", "assignee", "author", "agreement", "body")
+_EVENT_FIELDS = (
+    "customer",
+    "service",
+    "priority",
+    "title",
+    "status",
+    "assignee",
+    "author",
+    "agreement",
+    "body",
+)
 
 
 def _event_json(e: Any) -> dict[str, Any]:
@@ -285,24 +335,41 @@ def ticket_csv(record: TicketRecord, tc: TicketClocks) -> str:
     out = []
     for view, clocks in (("adjusted", tc.adjusted), ("raw", tc.raw)):
         for name, fig in clock_figures(clocks).items():
-            out.append([csv_text(record.id), view, name, *("" if fig[k] is None else fig[k] for k in FIGURE_KEYS)])
+            out.append(
+                [csv_text(record.id), view, name, *("" if fig[k] is None else fig[k] for k in FIGURE_KEYS)]
+            )
     return _csv(["ticket", "view", "clock", *FIGURE_KEYS], out)
 
 
-def ticket_table(record: TicketRecord, tc: TicketClocks, now: float, *, style: Style, width: int = MIN_WIDTH,
-                 as_of: float | None = None) -> str:
+def ticket_table(
+    record: TicketRecord,
+    tc: TicketClocks,
+    now: float,
+    *,
+    style: Style,
+    width: int = MIN_WIDTH,
+    as_of: float | None = None,
+) -> str:
     zone = _zone_of(tc)
     out: list[str] = []
     out.append(style(fit(f"{safe_text(record.id)}  {safe_text(record.title)}", width).rstrip(), "bold"))
-    agreement = (f"{safe_text(record.agreement_id)} (v{record.agreement_version})" if record.agreement_id
-                 else safe_text(tc.reason or "no agreement in force"))
+    agreement = (
+        f"{safe_text(record.agreement_id)} (v{record.agreement_version})"
+        if record.agreement_id
+        else safe_text(tc.reason or "no agreement in force")
+    )
     facts = [
-        f"customer {safe_text(record.customer)}", f"service {safe_text(record.service) or '-'}",
-        f"agreement {agreement}", f"priority {safe_text(record.priority)}", f"status {safe_text(record.status)}",
+        f"customer {safe_text(record.customer)}",
+        f"service {safe_text(record.service) or '-'}",
+        f"agreement {agreement}",
+        f"priority {safe_text(record.priority)}",
+        f"status {safe_text(record.status)}",
         f"assignee {safe_text(record.assignee) or '-'}",
     ]
     out += textwrap.wrap(" · ".join(facts), width)
-    out.append(style(f"{'as of' if as_of is not None else 'now'} {instant(now)} · times UTC, timeline {zone}", "dim"))
+    out.append(
+        style(f"{'as of' if as_of is not None else 'now'} {instant(now)} · times UTC, timeline {zone}", "dim")
+    )
     out.append("")
     out += _clock_table(tc.adjusted, "adjusted (overrides applied)" if tc.differs else "clocks", style)
     if tc.differs:
@@ -325,31 +392,44 @@ def ticket_table(record: TicketRecord, tc: TicketClocks, now: float, *, style: S
         # Wrapped, never cut: a long operator name or reason code must not cost the status.
         # The instant stays whole (NUL holds its space; safe_text leaves none in the text).
         when = instant(o.at).replace(" ", "\0")
-        head = f"#{o.id} {o.kind} {o.clock or 'all clocks'} by {safe_text(o.operator)} at {when}" \
-               f" · {o.reason} · {o.status.upper()}"
-        out += [fit(line.replace("\0", " "), width).rstrip() for line in textwrap.wrap(
-            head, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)]
-        out += textwrap.wrap(safe_text(o.justification), width, initial_indent="    ", subsequent_indent="    ")
+        head = (
+            f"#{o.id} {o.kind} {o.clock or 'all clocks'} by {safe_text(o.operator)} at {when}"
+            f" · {o.reason} · {o.status.upper()}"
+        )
+        out += [
+            fit(line.replace("\0", " "), width).rstrip()
+            for line in textwrap.wrap(
+                head, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+            )
+        ]
+        out += textwrap.wrap(
+            safe_text(o.justification), width, initial_indent="    ", subsequent_indent="    "
+        )
         for r in record.reviews:
             if r.override_id == o.id:
                 note = f": {safe_text(r.comment)}" if r.comment else ""
-                out += textwrap.wrap(f"{r.decision} by {safe_text(r.reviewer)} at {instant(r.at)}{note}", width,
-                                     initial_indent="    ", subsequent_indent="      ")
+                out += textwrap.wrap(
+                    f"{r.decision} by {safe_text(r.reviewer)} at {instant(r.at)}{note}",
+                    width,
+                    initial_indent="    ",
+                    subsequent_indent="      ",
+                )
     return "\n".join(out) + "\n"
 
 
 def _clock_table(clocks: Mapping[str, Clock], title: str, style: Style) -> list[str]:
     widths = (11, 9, 9, 9, 10, 30)
     head = ("clock", "state", "target", "elapsed", "remaining", "due / breached / stopped")
-    lines = [style(title, "bold"), " ".join(fit(h, w) for h, w in zip(head, widths)).rstrip()]
+    lines = [style(title, "bold"), " ".join(fit(h, w) for h, w in zip(head, widths, strict=False)).rstrip()]
     for name in CLOCKS:
         c = clocks.get(name)
         if c is None:
             continue
         state = "missed" if c.state == "breached" and c.stopped_at is not None else c.state
         if c.state == "n/a":
-            lines.append(f"{fit(name, widths[0])} {style(fit('n/a', widths[1]), 'dim')} {safe_text(c.reason or '')}"
-                         .rstrip())
+            lines.append(
+                f"{fit(name, widths[0])} {style(fit('n/a', widths[1]), 'dim')} {safe_text(c.reason or '')}".rstrip()
+            )
             continue
         when = ""
         if c.stopped_at is not None:
@@ -360,9 +440,15 @@ def _clock_table(clocks: Mapping[str, Clock], title: str, style: Style) -> list[
             when = f"paused until {instant(c.resumes_at)}"
         if c.breached_at is not None and c.stopped_at is None:
             when = f"breached {instant(c.breached_at)}"
-        cols = [name, state, format_countdown(c.target_s), format_countdown(c.elapsed_s),
-                format_countdown(c.remaining_s), when]
-        text = [fit(v, w) for v, w in zip(cols, widths)]
+        cols = [
+            name,
+            state,
+            format_countdown(c.target_s),
+            format_countdown(c.elapsed_s),
+            format_countdown(c.remaining_s),
+            when,
+        ]
+        text = [fit(v, w) for v, w in zip(cols, widths, strict=False)]
         text[1] = style(text[1], c.state)
         lines.append(" ".join(text).rstrip())
     return lines
@@ -401,15 +487,17 @@ def _row_json(r: ReportRow) -> dict[str, Any]:
     d: dict[str, Any] = {"agreement": r.agreement, "priority": r.priority}
     if r.operator is not None:
         d["operator"] = r.operator or None
-    d.update({
-        "clock": r.clock,
-        "tickets": c.tickets,
-        "raw": {"met": c.raw_met, "breached": c.raw_breached, "rate": _round(c.raw_rate)},
-        "adjusted": {"met": c.met, "breached": c.breached, "exempt": c.exempt, "rate": _round(c.rate)},
-        "penalty": r.penalty,
-        "penalty_raw": r.penalty_raw,
-        "currency": r.currency,
-    })
+    d.update(
+        {
+            "clock": r.clock,
+            "tickets": c.tickets,
+            "raw": {"met": c.raw_met, "breached": c.raw_breached, "rate": _round(c.raw_rate)},
+            "adjusted": {"met": c.met, "breached": c.breached, "exempt": c.exempt, "rate": _round(c.rate)},
+            "penalty": r.penalty,
+            "penalty_raw": r.penalty_raw,
+            "currency": r.currency,
+        }
+    )
     return d
 
 
@@ -424,9 +512,15 @@ def _agreement_json(a: AgreementSummary) -> dict[str, Any]:
         "tickets": c.tickets,
         "raw": {"met": c.raw_met, "breached": c.raw_breached, "rate": _round(c.raw_rate)},
         "adjusted": {"met": c.met, "breached": c.breached, "exempt": c.exempt, "rate": _round(c.rate)},
-        "penalty": None if p is None else {
-            "currency": p.currency, "per_breach": dict(p.per_breach), "monthly_cap": p.monthly_cap,
-            "raw": p.raw, "adjusted": p.adjusted, "raw_uncapped": p.raw_uncapped,
+        "penalty": None
+        if p is None
+        else {
+            "currency": p.currency,
+            "per_breach": dict(p.per_breach),
+            "monthly_cap": p.monthly_cap,
+            "raw": p.raw,
+            "adjusted": p.adjusted,
+            "raw_uncapped": p.raw_uncapped,
             "adjusted_uncapped": p.adjusted_uncapped,
         },
         "availability_target": a.availability_target,
@@ -440,24 +534,60 @@ def _agreement_json(a: AgreementSummary) -> dict[str, Any]:
 
 def _availability_json(v: Availability) -> dict[str, Any]:
     return {
-        "service": v.service, "target": v.target, "availability": round(v.ratio * 100, 4),
-        "period_s": v.period_s, "downtime_s": _round(v.downtime_s), "outages": v.outages,
-        "allowed_downtime_s": _round(v.allowed_downtime_s), "budget_left_s": _round(v.budget_left_s), "met": v.met,
+        "service": v.service,
+        "target": v.target,
+        "availability": round(v.ratio * 100, 4),
+        "period_s": v.period_s,
+        "downtime_s": _round(v.downtime_s),
+        "outages": v.outages,
+        "allowed_downtime_s": _round(v.allowed_downtime_s),
+        "budget_left_s": _round(v.budget_left_s),
+        "met": v.met,
     }
 
 
 def report_csv(report: Report) -> str:
-    header = ["period", "agreement", "priority", "operator", "clock", "tickets", "raw_met", "raw_breached",
-              "raw_rate", "met", "breached", "exempt", "rate", "penalty_raw", "penalty", "currency"]
+    header = [
+        "period",
+        "agreement",
+        "priority",
+        "operator",
+        "clock",
+        "tickets",
+        "raw_met",
+        "raw_breached",
+        "raw_rate",
+        "met",
+        "breached",
+        "exempt",
+        "rate",
+        "penalty_raw",
+        "penalty",
+        "currency",
+    ]
     rows = []
     for r in report.rows:
         c = r.counts
-        rows.append([
-            report.period.label, r.agreement, r.priority or "", csv_text(r.operator), r.clock, c.tickets,
-            c.raw_met, c.raw_breached, "" if c.raw_rate is None else round(c.raw_rate, 6), c.met, c.breached,
-            c.exempt, "" if c.rate is None else round(c.rate, 6), "" if r.penalty_raw is None else r.penalty_raw,
-            "" if r.penalty is None else r.penalty, r.currency or "",
-        ])
+        rows.append(
+            [
+                report.period.label,
+                r.agreement,
+                r.priority or "",
+                csv_text(r.operator),
+                r.clock,
+                c.tickets,
+                c.raw_met,
+                c.raw_breached,
+                "" if c.raw_rate is None else round(c.raw_rate, 6),
+                c.met,
+                c.breached,
+                c.exempt,
+                "" if c.rate is None else round(c.rate, 6),
+                "" if r.penalty_raw is None else r.penalty_raw,
+                "" if r.penalty is None else r.penalty,
+                r.currency or "",
+            ]
+        )
     return _csv(header, rows)
 
 
@@ -467,7 +597,11 @@ _NAME_WIDER = 16  # at most this many more cells for the first column on a wide 
 
 def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str:
     p = report.period
-    when = f"as of {instant(report.as_of)}, {report.source}" if report.as_of is not None else f"from {report.source}"
+    when = (
+        f"as of {instant(report.as_of)}, {report.source}"
+        if report.as_of is not None
+        else f"from {report.source}"
+    )
     out = [style(f"Compliance {p.label} ({p.first} to {p.last})", "bold")]
     out += textwrap.wrap(f"{report.basis[0].upper()}{report.basis[1:]}; {when}.", width)
     first = {"priority": "priority", "operator": "operator", "agreement": ""}[report.by]
@@ -489,10 +623,17 @@ def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str
         rows = by_agreement.get(aid, [])
         if rows:
             lead, raw_w, adj_w = sum(cols[:3]), sum(cols[3:6]), sum(cols[6:10])
-            out.append(" " * lead + fit(" " + "raw".center(raw_w - 1, "-"), raw_w)
-                       + fit(" " + "adjusted".center(adj_w - 1, "-"), adj_w))
-            out.append(_cols([first, "clock", "n", "met", "brch", "rate", "met", "brch", "exmp", "rate",
-                              "penalty"], cols).rstrip())
+            out.append(
+                " " * lead
+                + fit(" " + "raw".center(raw_w - 1, "-"), raw_w)
+                + fit(" " + "adjusted".center(adj_w - 1, "-"), adj_w)
+            )
+            out.append(
+                _cols(
+                    [first, "clock", "n", "met", "brch", "rate", "met", "brch", "exmp", "rate", "penalty"],
+                    cols,
+                ).rstrip()
+            )
             for r in rows:
                 out.append(_row_line(r, report.by, style, cols))
         else:
@@ -502,8 +643,12 @@ def report_table(report: Report, *, style: Style, width: int = MIN_WIDTH) -> str
     return "\n".join(out) + "\n"
 
 
-def _cols(values: Sequence[str], widths: Sequence[int], colours: Sequence[str | None] = (),
-          style: Style | None = None) -> str:
+def _cols(
+    values: Sequence[str],
+    widths: Sequence[int],
+    colours: Sequence[str | None] = (),
+    style: Style | None = None,
+) -> str:
     """One line of the report table; every cell keeps a blank cell between it and its neighbour.
 
     The two text columns (priority or operator, clock) are cut with `…` one cell short
@@ -511,7 +656,7 @@ def _cols(values: Sequence[str], widths: Sequence[int], colours: Sequence[str | 
     number is worse than a ragged line).
     """
     parts = []
-    for i, (v, w) in enumerate(zip(values, widths)):
+    for i, (v, w) in enumerate(zip(values, widths, strict=False)):
         text = fit(v, w - 1) + " " if i < 2 else " " + " " * max(0, w - 1 - cells(v)) + v
         if style is not None and i < len(colours) and colours[i]:
             text = style(text, colours[i])  # type: ignore[arg-type]
@@ -521,9 +666,22 @@ def _cols(values: Sequence[str], widths: Sequence[int], colours: Sequence[str | 
 
 def _row_line(r: ReportRow, by: str, style: Style, widths: Sequence[int]) -> str:
     c = r.counts
-    first = {"priority": r.priority or "", "operator": safe_text(r.operator) or "(none)", "agreement": "all"}[by]
-    values = [first, r.clock, str(c.tickets), str(c.raw_met), str(c.raw_breached), _pct(c.raw_rate),
-              str(c.met), str(c.breached), str(c.exempt), _pct(c.rate), _money(r.penalty)]
+    first = {"priority": r.priority or "", "operator": safe_text(r.operator) or "(none)", "agreement": "all"}[
+        by
+    ]
+    values = [
+        first,
+        r.clock,
+        str(c.tickets),
+        str(c.raw_met),
+        str(c.raw_breached),
+        _pct(c.raw_rate),
+        str(c.met),
+        str(c.breached),
+        str(c.exempt),
+        _pct(c.rate),
+        _money(r.penalty),
+    ]
     colours: list[str | None] = [None] * 11
     if c.raw_breached:
         colours[4] = "breached"
@@ -536,8 +694,10 @@ def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
     out: list[str] = []
     c = a.counts
     if c.tickets:
-        out.append(f"total {c.tickets}: raw {_pct(c.raw_rate) or '-'} met, adjusted {_pct(c.rate) or '-'} met"
-                   f" ({c.exempt} exempt)")
+        out.append(
+            f"total {c.tickets}: raw {_pct(c.raw_rate) or '-'} met, adjusted {_pct(c.rate) or '-'} met"
+            f" ({c.exempt} exempt)"
+        )
     p = a.penalty
     if p is not None:
         cap = f", cap {_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
@@ -551,10 +711,14 @@ def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
         for v in a.availability:
             verdict = style("MET", "met") if v.met else style("MISSED", "breached")
             left = v.budget_left_s or 0.0
-            out.append(fit(
-                f"availability {safe_text(v.service)} {v.ratio * 100:.3f}% (target {v.target:g}%):"
-                f" down {format_duration(v.downtime_s)}, budget left {format_countdown(left)}", width - 7).rstrip()
-                + f" {verdict}")
+            out.append(
+                fit(
+                    f"availability {safe_text(v.service)} {v.ratio * 100:.3f}% (target {v.target:g}%):"
+                    f" down {format_duration(v.downtime_s)}, budget left {format_countdown(left)}",
+                    width - 7,
+                ).rstrip()
+                + f" {verdict}"
+            )
     if a.valid_until is not None and (a.expiring or a.expired):
         if a.expired:
             out.append(style(f"EXPIRED on {a.valid_until}", "breached"))
@@ -598,7 +762,8 @@ def stats_table(stats: Sequence[OperatorStats], *, width: int = MIN_WIDTH) -> st
 
     rows = [stats_row(s) for s in stats]
     return rows_table(
-        [{k: v for k, v in r.items() if not k.startswith("by_")} for r in rows], width=width,
+        [{k: v for k, v in r.items() if not k.startswith("by_")} for r in rows],
+        width=width,
         below=[[f"kinds: {r['by_kind']}", f"reasons: {r['by_reason']}"] for r in rows],
     )
 
@@ -607,11 +772,14 @@ def rows_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     """Rows of one shape as CSV with a header (nothing at all for no rows); free text via `csv_text`."""
     if not rows:
         return ""
-    return _csv(list(rows[0]), ([v if isinstance(v, int | float) else csv_text(v) for v in r.values()] for r in rows))
+    return _csv(
+        list(rows[0]), ([v if isinstance(v, int | float) else csv_text(v) for v in r.values()] for r in rows)
+    )
 
 
-def rows_table(rows: Sequence[Mapping[str, Any]], *, width: int = MIN_WIDTH,
-               below: Sequence[Sequence[str]] | None = None) -> str:
+def rows_table(
+    rows: Sequence[Mapping[str, Any]], *, width: int = MIN_WIDTH, below: Sequence[Sequence[str]] | None = None
+) -> str:
     """Rows of one shape as aligned columns, every cell `safe_text`. `below` gives each row
     indented lines of free text under it, white space folded and cut to `width`."""
     if not rows:
@@ -624,7 +792,7 @@ def rows_table(rows: Sequence[Mapping[str, Any]], *, width: int = MIN_WIDTH,
     lines = ["  ".join(fit(c, w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     for i, row in enumerate(table):
         lines.append("  ".join(fit(v, w) for v, w in zip(row, widths, strict=True)).rstrip())
-        for text in (below[i] if below else ()):
+        for text in below[i] if below else ():
             lines.append("    " + fit(safe_text(" ".join(text.split())), width - 4).rstrip())
     return "\n".join(lines) + "\n"
 

@@ -59,11 +59,11 @@ LEAD = "morgan"
 
 def ts(text: str) -> float:
     """`11-02 10:00` in 2026, UTC, as epoch seconds."""
-    return dt.datetime.strptime(f"2026-{text}", "%Y-%m-%d %H:%M").replace(tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime.strptime(f"2026-{text}", "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC).timestamp()
 
 
 def iso(text: str) -> str:
-    return dt.datetime.fromtimestamp(ts(text), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts(text), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,31 @@ def _ev(n: int, ticket: str | None, at: str, typ: str, **fields: str) -> Step:
 
 def _created(n: int, ticket: str, at: str, priority: str, customer: str = "acme", **more: str) -> Step:
     more.setdefault("assignee", OPERATOR)
-    return _ev(n, ticket, at, "created", customer=customer, priority=priority, title=f"Ticket {ticket}",
-               service=more.pop("service", "erp"), **more)
+    return _ev(
+        n,
+        ticket,
+        at,
+        "created",
+        customer=customer,
+        priority=priority,
+        title=f"Ticket {ticket}",
+        service=more.pop("service", "erp"),
+        **more,
+    )
 
 
 def _override(key: str, ticket: str, at: str, kind: str, clock: str | None, **params: float) -> Step:
-    o = Override(id=0, ticket=ticket, kind=kind, at=ts(at), operator=OPERATOR, reason="third_party",
-                 justification="The supplier confirmed the delay in writing.", clock=clock, **params)
+    o = Override(
+        id=0,
+        ticket=ticket,
+        kind=kind,
+        at=ts(at),
+        operator=OPERATOR,
+        reason="third_party",
+        justification="The supplier confirmed the delay in writing.",
+        clock=clock,
+        **params,
+    )
     return Step(ts(at), override=o, key=key)
 
 

@@ -28,7 +28,9 @@ P2 = { response = "1h", resolution = "8h" }
 """
 
 
-def load_text(conn: sqlite3.Connection, toml: Path, text: str, *, actor: str, source: str | None = None) -> Loaded:
+def load_text(
+    conn: sqlite3.Connection, toml: Path, text: str, *, actor: str, source: str | None = None
+) -> Loaded:
     """Write `text` to the file `toml` and load it on `conn` as `actor`."""
     toml.write_text(text, encoding="utf-8")
     return load_agreements_file(conn, toml, actor=actor, source=source)
@@ -47,7 +49,9 @@ def agreements_db(
         conn.close()
 
 
-def fresh_db(path: Path, text: str, *, actor: str, toml: Path | None = None, source: str | None = None) -> Path:
+def fresh_db(
+    path: Path, text: str, *, actor: str, toml: Path | None = None, source: str | None = None
+) -> Path:
     """`agreements_db`, closed at once: a file that other connections then open."""
     with agreements_db(path, text, actor=actor, toml=toml, source=source):
         return path

@@ -37,8 +37,14 @@ def lookup(capsys: pytest.CaptureFixture[str], db: Path, *argv: str, operator: s
 def report_figures(rows: list[dict]) -> dict[tuple[str, str, str], tuple[object, ...]]:
     return {
         (r["agreement"], r["priority"], r["clock"]): (
-            r["tickets"], r["raw"]["met"], r["raw"]["breached"], r["adjusted"]["met"], r["adjusted"]["breached"],
-            r["adjusted"]["exempt"], r["penalty_raw"], r["penalty"],
+            r["tickets"],
+            r["raw"]["met"],
+            r["raw"]["breached"],
+            r["adjusted"]["met"],
+            r["adjusted"]["breached"],
+            r["adjusted"]["exempt"],
+            r["penalty_raw"],
+            r["penalty"],
         )
         for r in rows
     }
@@ -72,30 +78,64 @@ def test_report_json_carries_the_spec_keys_and_the_hand_computed_figures(capsys,
 def test_report_csv_parses_with_one_line_per_row(capsys, lookup_db: Path) -> None:
     text = lookup(capsys, lookup_db, "report", "--month", "2026-11", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert {"agreement", "priority", "clock", "tickets", "raw_met", "raw_breached", "raw_rate", "met", "breached",
-            "exempt", "rate", "penalty", "currency"} <= set(rows[0])
+    assert {
+        "agreement",
+        "priority",
+        "clock",
+        "tickets",
+        "raw_met",
+        "raw_breached",
+        "raw_rate",
+        "met",
+        "breached",
+        "exempt",
+        "rate",
+        "penalty",
+        "currency",
+    } <= set(rows[0])
     got = {
-        (r["agreement"], r["priority"], r["clock"]): (int(r["tickets"]), int(r["raw_met"]), int(r["raw_breached"]),
-                                                      int(r["met"]), int(r["breached"]), int(r["exempt"]))
+        (r["agreement"], r["priority"], r["clock"]): (
+            int(r["tickets"]),
+            int(r["raw_met"]),
+            int(r["raw_breached"]),
+            int(r["met"]),
+            int(r["breached"]),
+            int(r["exempt"]),
+        )
         for r in rows
     }
     assert got == {k: v[:6] for k, v in NOVEMBER.items()}
 
 
 def test_report_groupings(capsys, lookup_db: Path) -> None:
-    by_agreement = json.loads(lookup(capsys, lookup_db, "report", "--month", "2026-11", "--by", "agreement",
-                                     "--agreement", "acme-gold", "--format", "json"))
+    by_agreement = json.loads(
+        lookup(
+            capsys,
+            lookup_db,
+            "report",
+            "--month",
+            "2026-11",
+            "--by",
+            "agreement",
+            "--agreement",
+            "acme-gold",
+            "--format",
+            "json",
+        )
+    )
     totals = {r["clock"]: r["tickets"] for r in by_agreement["rows"]}
     assert totals == {"response": 6, "update": 1, "resolution": 7}
     assert [a["agreement"] for a in by_agreement["agreements"]] == ["acme-gold"]
-    by_operator = json.loads(lookup(capsys, lookup_db, "report", "--month", "2026-11", "--by", "operator",
-                                    "--format", "json"))
+    by_operator = json.loads(
+        lookup(capsys, lookup_db, "report", "--month", "2026-11", "--by", "operator", "--format", "json")
+    )
     assert {r["operator"] for r in by_operator["rows"]} == {"sam"}
 
 
 def test_report_of_a_range_of_days(capsys, lookup_db: Path) -> None:
-    doc = json.loads(lookup(capsys, lookup_db, "report", "--from", "2026-10-31", "--to", "2026-11-02", "--format",
-                            "json"))
+    doc = json.loads(
+        lookup(capsys, lookup_db, "report", "--from", "2026-10-31", "--to", "2026-11-02", "--format", "json")
+    )
     got = {(r["priority"], r["clock"]): r["tickets"] for r in doc["rows"]}
     # T-5's response (31 Oct) and resolution (1 Nov); T-1's three clocks (2 Nov).
     assert got == {("P1", "response"): 2, ("P1", "update"): 1, ("P1", "resolution"): 2}
@@ -117,13 +157,22 @@ def test_queue_json_is_most_urgent_first_with_spec_clocks(capsys, lookup_db: Pat
 
 
 def test_queue_csv_and_filters(capsys, lookup_db: Path) -> None:
-    rows = list(csv.DictReader(io.StringIO(lookup(capsys, lookup_db, "queue", "--at", LATE_NOVEMBER, "--format",
-                                                  "csv"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(lookup(capsys, lookup_db, "queue", "--at", LATE_NOVEMBER, "--format", "csv"))
+        )
+    )
     assert [(r["id"], r["state"], r["response_due_at"]) for r in rows] == [
-        ("T-8", "breached", ""), ("T-9", "at_risk", "2026-11-28T11:00:00Z")]
+        ("T-8", "breached", ""),
+        ("T-9", "at_risk", "2026-11-28T11:00:00Z"),
+    ]
+
     def ids(*flags: str, operator: str = "sam") -> list[str]:
-        out = lookup(capsys, lookup_db, "queue", "--at", LATE_NOVEMBER, "--format", "json", *flags, operator=operator)
+        out = lookup(
+            capsys, lookup_db, "queue", "--at", LATE_NOVEMBER, "--format", "json", *flags, operator=operator
+        )
         return [i["id"] for i in json.loads(out)]
+
     assert ids("--breached") == ["T-8"]
     assert ids("--at-risk") == ["T-8", "T-9"]
     assert ids("--agreement", "acme-gold") == ["T-9"]
@@ -135,23 +184,34 @@ def test_queue_csv_and_filters(capsys, lookup_db: Path) -> None:
 @pytest.mark.parametrize(
     ("at", "fail_on", "rc"),
     [
-        ("2026-11-28T10:30:00Z", "at-risk", 0),   # T-9 30m of 1h: ok
-        ("2026-11-28T10:50:00Z", "at-risk", 1),   # 50m: at risk
+        ("2026-11-28T10:30:00Z", "at-risk", 0),  # T-9 30m of 1h: ok
+        ("2026-11-28T10:50:00Z", "at-risk", 1),  # 50m: at risk
         ("2026-11-28T10:50:00Z", "breached", 0),
         ("2026-11-28T11:30:00Z", "breached", 1),  # past the hour
-        ("2026-11-28T11:30:00Z", "at-risk", 1),   # breached counts as at risk too
+        ("2026-11-28T11:30:00Z", "at-risk", 1),  # breached counts as at risk too
     ],
 )
 def test_fail_on_exit_codes(capsys, lookup_db: Path, at: str, fail_on: str, rc: int) -> None:
-    got, _out, err = run(capsys, "queue", "--db", str(lookup_db), "--agreement", "acme-gold", "--at", at,
-                         "--fail-on", fail_on)
+    got, _out, err = run(
+        capsys, "queue", "--db", str(lookup_db), "--agreement", "acme-gold", "--at", at, "--fail-on", fail_on
+    )
     assert (got, err) == (rc, "")
 
 
 def test_ticket_json_carries_raw_and_adjusted_clocks_overrides_and_history(capsys, lookup_db: Path) -> None:
     doc = json.loads(lookup(capsys, lookup_db, "ticket", "T-7", "--format", "json"))
-    assert {"id", "title", "customer", "agreement", "priority", "status", "clocks", "raw_clocks", "overrides",
-            "events"} <= set(doc)
+    assert {
+        "id",
+        "title",
+        "customer",
+        "agreement",
+        "priority",
+        "status",
+        "clocks",
+        "raw_clocks",
+        "overrides",
+        "events",
+    } <= set(doc)
     for view in ("clocks", "raw_clocks"):
         for clock in doc[view].values():
             assert CLOCK_KEYS <= set(clock)
@@ -191,8 +251,9 @@ def test_ticket_csv_lists_both_views(capsys, lookup_db: Path) -> None:
         ("report", "--month", "2026-11", "--format", "table"),
     ],
 )
-def test_at_reproduces_the_state_at_that_instant(capsys, lookup_db: Path, lookup_db_earlier: Path,
-                                                 argv: tuple[str, ...]) -> None:
+def test_at_reproduces_the_state_at_that_instant(
+    capsys, lookup_db: Path, lookup_db_earlier: Path, argv: tuple[str, ...]
+) -> None:
     at = ("--at", "2026-11-05T17:00:00Z")
     assert ts("11-05 17:00") == EARLIER  # the cut of lookup_db_earlier
     later_history = lookup(capsys, lookup_db, *argv, *at)
@@ -201,7 +262,9 @@ def test_at_reproduces_the_state_at_that_instant(capsys, lookup_db: Path, lookup
 
 
 def test_at_ignores_later_reviews(capsys, lookup_db: Path) -> None:
-    before = json.loads(lookup(capsys, lookup_db, "ticket", "T-4", "--at", "2026-11-05T16:00:00Z", "--format", "json"))
+    before = json.loads(
+        lookup(capsys, lookup_db, "ticket", "T-4", "--at", "2026-11-05T16:00:00Z", "--format", "json")
+    )
     assert before["overrides"][0]["status"] == "pending"
     assert before["clocks"]["resolution"]["target_s"] == 12 * 3600.0  # the extension counted, until rejected
 
@@ -210,7 +273,9 @@ def test_at_ignores_later_reviews(capsys, lookup_db: Path) -> None:
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()
+    }
 
 
 def test_lookups_leave_the_database_unchanged(capsys, tmp_path: Path) -> None:
@@ -219,15 +284,19 @@ def test_lookups_leave_the_database_unchanged(capsys, tmp_path: Path) -> None:
     db = build(tmp_path / "untouched.db")
     before = _digest(tmp_path)
     for argv in (
-        ("queue",), ("queue", "--format", "json", "--at", LATE_NOVEMBER), ("ticket", "T-7"),
-        ("ticket", "T-7", "--format", "csv", "--at", "2026-11-07T12:00:00Z"), ("report", "--month", "2026-11"),
+        ("queue",),
+        ("queue", "--format", "json", "--at", LATE_NOVEMBER),
+        ("ticket", "T-7"),
+        ("ticket", "T-7", "--format", "csv", "--at", "2026-11-07T12:00:00Z"),
+        ("report", "--month", "2026-11"),
         ("report", "--month", "2026-11", "--at", "2026-11-20T00:00:00Z", "--format", "json"),
     ):
         lookup(capsys, db, *argv)
     after = _digest(tmp_path)
     assert after["untouched.db"] == before["untouched.db"]
     assert {k: v for k, v in after.items() if not k.endswith("-shm")} == before | (
-        {"untouched.db-wal": hashlib.sha256(b"").hexdigest()} if "untouched.db-wal" in after else {})
+        {"untouched.db-wal": hashlib.sha256(b"").hexdigest()} if "untouched.db-wal" in after else {}
+    )
 
 
 @pytest.mark.parametrize(
@@ -244,7 +313,9 @@ def test_lookups_leave_the_database_unchanged(capsys, tmp_path: Path) -> None:
         (("queue", "--fail-on", "sometimes"), "--fail-on"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys, lookup_db: Path, argv: tuple[str, ...], needle: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    capsys, lookup_db: Path, argv: tuple[str, ...], needle: str
+) -> None:
     rc, out, err = run(capsys, *argv, "--db", str(lookup_db))
     assert rc == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("sladesk: ") and needle in err
@@ -261,27 +332,52 @@ def test_hostile_text_never_reaches_the_terminal_or_a_spreadsheet(capsys, tmp_pa
     from sladesk_tui.store.db import open_db
     from sladesk_tui.store.imports import ingest
 
-    title = "=HYPERLINK(\"x\")\x1b]52;c;b3duZWQ=\x07\u202eevil\x9b31m"
+    title = '=HYPERLINK("x")\x1b]52;c;b3duZWQ=\x07\u202eevil\x9b31m'
     db = tmp_path / "h.db"
     conn = open_db(db)
     try:
-        ingest(conn, [Event(id="c", type="created", at=1.8e9, ticket="T-1", seq=1, customer="@acme", priority="P1",
-                            title=title)], actor="sam", source="test")
+        ingest(
+            conn,
+            [
+                Event(
+                    id="c",
+                    type="created",
+                    at=1.8e9,
+                    ticket="T-1",
+                    seq=1,
+                    customer="@acme",
+                    priority="P1",
+                    title=title,
+                )
+            ],
+            actor="sam",
+            source="test",
+        )
     finally:
         conn.close()
-    for argv in (("queue",), ("ticket", "T-1"), ("queue", "--format", "csv"), ("ticket", "T-1", "--format", "csv")):
+    for argv in (
+        ("queue",),
+        ("ticket", "T-1"),
+        ("queue", "--format", "csv"),
+        ("ticket", "T-1", "--format", "csv"),
+    ):
         out = lookup(capsys, db, *argv)
         assert not any(ch in out for ch in "\x1b\x07\u202e\x9b"), argv
     rows = list(csv.DictReader(io.StringIO(lookup(capsys, db, "queue", "--format", "csv"))))
     assert rows[0]["title"].startswith("'=HYPERLINK") and rows[0]["customer"] == "'@acme"
     raw = lookup(capsys, db, "ticket", "T-1", "--format", "json")
     assert not any(ch in raw for ch in "\x1b\x07\u202e\x9b")  # escaped in the JSON text...
-    assert json.loads(raw)["title"] == title                 # ...and exactly the original once parsed
+    assert json.loads(raw)["title"] == title  # ...and exactly the original once parsed
 
 
 def test_tables_fit_80_columns(capsys, lookup_db: Path) -> None:
-    for argv in (("queue", "--at", LATE_NOVEMBER), ("ticket", "T-7"), ("ticket", "T-1"),
-                 ("report", "--month", "2026-11"), ("report", "--month", "2026-11", "--by", "operator")):
+    for argv in (
+        ("queue", "--at", LATE_NOVEMBER),
+        ("ticket", "T-7"),
+        ("ticket", "T-1"),
+        ("report", "--month", "2026-11"),
+        ("report", "--month", "2026-11", "--by", "operator"),
+    ):
         out = lookup(capsys, lookup_db, *argv)
         wide = [line for line in out.splitlines() if cells(line) > 80]
         assert wide == [], argv

@@ -22,11 +22,11 @@ from sladesk_tui.cli import main
 
 H = 3600
 WHY = "Customer's phone is off until the afternoon"
-FORMULA = "=HYPERLINK(\"http://evil\",\"x\") customer said so\x1b]52;c;eA==\x07"
+FORMULA = '=HYPERLINK("http://evil","x") customer said so\x1b]52;c;eA==\x07'
 
 
 def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Desk:
@@ -37,13 +37,34 @@ class Desk:
         self.capsys = capsys
         now = time.time()
         events = [
-            {"id": "1c", "ticket": "T-1", "at": iso(now - 0.5 * H), "type": "created", "customer": "acme",
-             "priority": "P2", "title": "Invoices"},
-            {"id": "2c", "ticket": "T-2", "at": iso(now - 2 * H), "type": "created", "customer": "acme",
-             "priority": "P1", "title": "VPN"},
+            {
+                "id": "1c",
+                "ticket": "T-1",
+                "at": iso(now - 0.5 * H),
+                "type": "created",
+                "customer": "acme",
+                "priority": "P2",
+                "title": "Invoices",
+            },
+            {
+                "id": "2c",
+                "ticket": "T-2",
+                "at": iso(now - 2 * H),
+                "type": "created",
+                "customer": "acme",
+                "priority": "P1",
+                "title": "VPN",
+            },
             {"id": "2r", "ticket": "T-2", "at": iso(now - 1.8 * H), "type": "reply", "author": "sam"},
-            {"id": "3c", "ticket": "T-3", "at": iso(now - 3 * H), "type": "created", "customer": "acme",
-             "priority": "P2", "title": "Password"},
+            {
+                "id": "3c",
+                "ticket": "T-3",
+                "at": iso(now - 3 * H),
+                "type": "created",
+                "customer": "acme",
+                "priority": "P2",
+                "title": "Password",
+            },
         ]
         (tmp / "a.toml").write_text(GOLD_24X7, encoding="utf-8")
         (tmp / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
@@ -88,8 +109,17 @@ def desk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Desk:
 
 
 def test_override_prints_the_before_and_after_figures(desk: Desk) -> None:
-    code, out, err = desk.run("override", "T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable",
-                              "--justification", WHY)
+    code, out, err = desk.run(
+        "override",
+        "T-1",
+        "hold",
+        "--until",
+        "+1h",
+        "--reason",
+        "customer_unreachable",
+        "--justification",
+        WHY,
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "override 1 recorded on T-1: hold, pending review"
@@ -102,39 +132,62 @@ def test_override_prints_the_before_and_after_figures(desk: Desk) -> None:
 
 @pytest.mark.parametrize("why", ["too short", "              ", "a b c d e f g h"])
 def test_short_or_blank_justification(desk: Desk, why: str) -> None:
-    err = desk.refused("override", "T-1", "hold", "--until", "+1h", "--reason", "other", "--justification", why)
+    err = desk.refused(
+        "override", "T-1", "hold", "--until", "+1h", "--reason", "other", "--justification", why
+    )
     assert "at least 15 non-blank characters" in err
 
 
 def test_override_on_a_stopped_clock(desk: Desk) -> None:
-    err = desk.refused("override", "T-2", "extend", "--clock", "response", "--by", "30m", "--reason", "third_party",
-                       "--justification", WHY)
+    err = desk.refused(
+        "override",
+        "T-2",
+        "extend",
+        "--clock",
+        "response",
+        "--by",
+        "30m",
+        "--reason",
+        "third_party",
+        "--justification",
+        WHY,
+    )
     assert "the response clock already stopped" in err
     err = desk.refused("override", "T-2", "responded", "--reason", "other", "--justification", WHY)
     assert "already stopped" in err
 
 
 def test_bad_parameters_are_one_line(desk: Desk) -> None:
-    assert "--until:" in desk.refused("override", "T-1", "hold", "--until", "tomorrow", "--reason", "other",
-                                      "--justification", WHY)
-    assert "--by:" in desk.refused("override", "T-1", "extend", "--by", "2d", "--reason", "other",
-                                   "--justification", WHY)
-    assert "does not apply to hold" in desk.refused("override", "T-1", "hold", "--until", "+1h", "--to", "P1",
-                                                    "--reason", "other", "--justification", WHY)
-    assert "invalid choice" in desk.refused("override", "T-1", "hold", "--reason", "because", "--justification", WHY)
-    assert "unknown ticket 'T-9'" in desk.refused("override", "T-9", "exempt", "--reason", "other",
-                                                  "--justification", WHY)
+    assert "--until:" in desk.refused(
+        "override", "T-1", "hold", "--until", "tomorrow", "--reason", "other", "--justification", WHY
+    )
+    assert "--by:" in desk.refused(
+        "override", "T-1", "extend", "--by", "2d", "--reason", "other", "--justification", WHY
+    )
+    assert "does not apply to hold" in desk.refused(
+        "override", "T-1", "hold", "--until", "+1h", "--to", "P1", "--reason", "other", "--justification", WHY
+    )
+    assert "invalid choice" in desk.refused(
+        "override", "T-1", "hold", "--reason", "because", "--justification", WHY
+    )
+    assert "unknown ticket 'T-9'" in desk.refused(
+        "override", "T-9", "exempt", "--reason", "other", "--justification", WHY
+    )
 
 
 def test_review_rules(desk: Desk) -> None:
-    oid = desk.override("T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable", "--justification", WHY)
+    oid = desk.override(
+        "T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable", "--justification", WHY
+    )
     assert "kim is not a lead" in desk.refused("review", str(oid), "approve", operator="kim")
     assert desk.run("lead", "grant", "sam", operator="lee")[0] == 0
     assert "nobody reviews their own override" in desk.refused("review", str(oid), "approve", operator="sam")
     assert "needs a comment" in desk.refused("review", str(oid), "reject", operator="lee")
     code, out, _ = desk.run("review", str(oid), "reject", "--comment", "call them first", operator="lee")
     assert (code, out) == (0, f"override {oid} rejected by lee\n")
-    assert "already rejected" in desk.refused("review", str(oid), "reject", "--comment", "again", operator="lee")
+    assert "already rejected" in desk.refused(
+        "review", str(oid), "reject", "--comment", "again", operator="lee"
+    )
 
 
 def test_roles(desk: Desk) -> None:
@@ -149,8 +202,9 @@ def test_roles(desk: Desk) -> None:
 
 
 def test_a_rejection_restores_the_raw_clock_in_the_log_and_figures(desk: Desk) -> None:
-    oid = desk.override("T-3", "responded", "--at=-2h40m", "--reason", "other", "--justification", WHY,
-                        operator="kim")
+    oid = desk.override(
+        "T-3", "responded", "--at=-2h40m", "--reason", "other", "--justification", WHY, operator="kim"
+    )
     code, out, _ = desk.run("overrides", "--stats", "--format", "json")
     (kim,) = json.loads(out)
     assert (kim["operator"], kim["turned_met"], kim["pending"], kim["approval_rate"]) == ("kim", 1, 1, None)
@@ -164,7 +218,6 @@ def test_a_rejection_restores_the_raw_clock_in_the_log_and_figures(desk: Desk) -
 
     conn = connect(desk.db, readonly=True)
     try:
-
         record = load_ticket(conn, "T-3")
         assert record is not None
         tc = evaluate(record, agreements_for_versions(conn, [record.agreement_version]), time.time())
@@ -177,9 +230,20 @@ def test_a_rejection_restores_the_raw_clock_in_the_log_and_figures(desk: Desk) -
 
 
 def test_list_filters_and_formats_neutralise_untrusted_text(desk: Desk) -> None:
-    desk.override("T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable", "--justification", FORMULA)
-    desk.override("T-3", "exempt", "--clock", "response", "--reason", "customer_request", "--justification", WHY,
-                  operator="kim")
+    desk.override(
+        "T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable", "--justification", FORMULA
+    )
+    desk.override(
+        "T-3",
+        "exempt",
+        "--clock",
+        "response",
+        "--reason",
+        "customer_request",
+        "--justification",
+        WHY,
+        operator="kim",
+    )
     code, out, _ = desk.run("overrides")
     assert code == 0 and "\x1b" not in out and "\x07" not in out
     header, *lines = out.splitlines()

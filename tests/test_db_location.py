@@ -11,7 +11,11 @@ from sladesk_tui.cli import main
 
 def test_precedence_of_db_flag_env_and_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # platformdirs' user data dir
-    default, env, flag = tmp_path / "xdg" / "sladesk" / "sladesk.db", tmp_path / "env.db", tmp_path / "flag.db"
+    default, env, flag = (
+        tmp_path / "xdg" / "sladesk" / "sladesk.db",
+        tmp_path / "env.db",
+        tmp_path / "flag.db",
+    )
 
     monkeypatch.delenv("SLADESK_DB", raising=False)
     assert main(["init", "--lead", "ana"], operator="ana") == 0

@@ -31,7 +31,15 @@ def _offenders(folder: str, banned: tuple[str, ...]) -> list[str]:
 
 
 def test_core_is_pure() -> None:
-    banned = ("textual", "rich", "sqlite3", "sqlite_utils", "sladesk_tui.store", "sladesk_tui.tui", "sladesk_tui.cli")
+    banned = (
+        "textual",
+        "rich",
+        "sqlite3",
+        "sqlite_utils",
+        "sladesk_tui.store",
+        "sladesk_tui.tui",
+        "sladesk_tui.cli",
+    )
     assert _offenders("core", banned) == []
 
 

@@ -37,26 +37,69 @@ H = 3600.0
 
 
 def ts(text: str) -> float:
-    return dt.datetime.strptime(f"2026-{text}", "%Y-%m-%d %H:%M").replace(tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime.strptime(f"2026-{text}", "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC).timestamp()
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("output") / "desk.db"
     with agreements_db(path, AGREEMENTS, actor=LEAD) as conn:
-        ingest(conn, [
-            Event("1c", "created", ts("11-02 10:00"), "T-1", seq=1, customer="acme", priority="P1", title=TITLE,
-                  assignee=AGENT),
-            Event("1r", "reply", ts("11-02 10:40"), "T-1", seq=2, author=AGENT),
-            Event("1x", "resolved", ts("11-02 13:00"), "T-1", seq=3),
-            Event("2c", "created", ts("11-03 09:00"), "T-2", seq=4, customer="acme", priority="P2", title=TITLE,
-                  assignee=AGENT),
-        ], actor=AGENT, source="test")
-        oid = record_override(conn, Override(0, "T-2", "extend", ts("11-03 09:30"), AGENT, "third_party",
-                                             "The supplier confirmed the delay in writing.", clock="resolution",
-                                             by_s=2 * H), before={}, after={}, actor=AGENT)
-        record_review(conn, oid, "rejected", reviewer=LEAD, comment="No evidence of the supplier delay.",
-                      at=ts("11-03 10:00"))
+        ingest(
+            conn,
+            [
+                Event(
+                    "1c",
+                    "created",
+                    ts("11-02 10:00"),
+                    "T-1",
+                    seq=1,
+                    customer="acme",
+                    priority="P1",
+                    title=TITLE,
+                    assignee=AGENT,
+                ),
+                Event("1r", "reply", ts("11-02 10:40"), "T-1", seq=2, author=AGENT),
+                Event("1x", "resolved", ts("11-02 13:00"), "T-1", seq=3),
+                Event(
+                    "2c",
+                    "created",
+                    ts("11-03 09:00"),
+                    "T-2",
+                    seq=4,
+                    customer="acme",
+                    priority="P2",
+                    title=TITLE,
+                    assignee=AGENT,
+                ),
+            ],
+            actor=AGENT,
+            source="test",
+        )
+        oid = record_override(
+            conn,
+            Override(
+                0,
+                "T-2",
+                "extend",
+                ts("11-03 09:30"),
+                AGENT,
+                "third_party",
+                "The supplier confirmed the delay in writing.",
+                clock="resolution",
+                by_s=2 * H,
+            ),
+            before={},
+            after={},
+            actor=AGENT,
+        )
+        record_review(
+            conn,
+            oid,
+            "rejected",
+            reviewer=LEAD,
+            comment="No evidence of the supplier delay.",
+            at=ts("11-03 10:00"),
+        )
     return path
 
 
@@ -99,14 +142,17 @@ def test_report_by_operator_widens_the_name_on_a_wide_terminal(desk: Path) -> No
     assert all(cells(ln) <= 120 for ln in lines)
 
 
-@pytest.mark.parametrize("argv", [
-    ("queue", "--at", "2026-11-03T09:45:00Z"),
-    ("ticket", "T-1"),
-    ("ticket", "T-2", "--at", "2026-11-03T11:00:00Z"),
-    ("report", "--month", "2026-11"),
-    ("overrides",),
-    ("overrides", "--stats"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("queue", "--at", "2026-11-03T09:45:00Z"),
+        ("ticket", "T-1"),
+        ("ticket", "T-2", "--at", "2026-11-03T11:00:00Z"),
+        ("report", "--month", "2026-11"),
+        ("overrides",),
+        ("overrides", "--stats"),
+    ],
+)
 def test_every_table_fits_80_columns_with_long_names(capsys, desk: Path, argv: tuple[str, ...]) -> None:
     lookup(capsys, desk, *argv)
 

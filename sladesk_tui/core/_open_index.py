@@ -63,7 +63,7 @@ def _merge(pairs: list[tuple[int, int]]) -> tuple[list[int], list[int], list[int
             ends.append(e)
     cum = [0] * (len(starts) + 1)
     total = 0
-    for i, (s, e) in enumerate(zip(starts, ends)):
+    for i, (s, e) in enumerate(zip(starts, ends, strict=False)):
         total += e - s
         cum[i + 1] = total
     return starts, ends, cum
@@ -106,7 +106,7 @@ class OpenIndex:
         else:
             old_starts, old_ends, _cum, _cover_lo, _cover_hi, old_lo, old_hi = st
             lo, hi = min(lo, old_lo), max(hi, old_hi)
-            pairs = list(zip(old_starts, old_ends))
+            pairs = list(zip(old_starts, old_ends, strict=False))
             if lo < old_lo:
                 pairs += self._build(lo, old_lo)
             if hi > old_hi:

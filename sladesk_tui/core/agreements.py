@@ -30,11 +30,12 @@ import datetime as dt
 import difflib
 import math
 import re
-import tomli as tomllib  # TOML 1.1: SPEC §3's example spreads an inline table over lines
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import tomli as tomllib  # TOML 1.1: SPEC §3's example spreads an inline table over lines
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import STATUS_PATTERN
@@ -64,9 +65,20 @@ _TOML_POS = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 _TOP_KEYS = ("calendar", "agreement")
 _CALENDAR_KEYS = ("id", "tz", "hours", "holidays")
 _AGREEMENT_KEYS = (
-    "id", "name", "customer", "services", "calendar", "valid_from", "valid_until",
-    "pause_statuses", "at_risk", "on_priority_change", "on_reopen", "availability",
-    "targets", "penalty",
+    "id",
+    "name",
+    "customer",
+    "services",
+    "calendar",
+    "valid_from",
+    "valid_until",
+    "pause_statuses",
+    "at_risk",
+    "on_priority_change",
+    "on_reopen",
+    "availability",
+    "targets",
+    "penalty",
 )
 _REQUIRED_AGREEMENT_KEYS = ("id", "customer", "calendar", "targets")
 _AT_RISK_KEYS = ("ratio", "remaining")
@@ -358,7 +370,9 @@ def _calendar(t: dict[str, Any], index: int) -> CalendarDef:
         raise AgreementError(f"{label}: id: {cid!r} is reserved for round-the-clock calendars")
     tz = t["tz"]
     if not isinstance(tz, str) or not _zone_ok(tz):
-        raise AgreementError(f"{label}: tz: {_show(tz)} is not a known time zone (write e.g. 'Europe/Berlin')")
+        raise AgreementError(
+            f"{label}: tz: {_show(tz)} is not a known time zone (write e.g. 'Europe/Berlin')"
+        )
     hours = _hours(t["hours"], label)
     holidays: tuple[str, ...] = ()
     country = subdiv = None
@@ -367,27 +381,39 @@ def _calendar(t: dict[str, Any], index: int) -> CalendarDef:
         _check_keys(raw, _HOLIDAY_KEYS, label, "holidays.")
         country = raw.get("country")
         if not isinstance(country, str) or not re.fullmatch(r"[A-Z]{2,3}", country):
-            raise AgreementError(f"{label}: holidays.country: {_show(country)} must be a country code such as 'DE'")
+            raise AgreementError(
+                f"{label}: holidays.country: {_show(country)} must be a country code such as 'DE'"
+            )
         subdiv = raw.get("subdiv")
         if subdiv is not None and (not isinstance(subdiv, str) or not subdiv.strip()):
-            raise AgreementError(f"{label}: holidays.subdiv: {_show(subdiv)} must be a subdivision code such as 'BY'")
+            raise AgreementError(
+                f"{label}: holidays.subdiv: {_show(subdiv)} must be a subdivision code such as 'BY'"
+            )
         holidays = _dates(raw.get("extra", []), label, "holidays.extra")
     else:
         holidays = _dates(raw, label, "holidays")
-    return CalendarDef(id=cid, tz=tz, hours=hours, holidays=holidays, holiday_country=country, holiday_subdiv=subdiv)
+    return CalendarDef(
+        id=cid, tz=tz, hours=hours, holidays=holidays, holiday_country=country, holiday_subdiv=subdiv
+    )
 
 
 def _hours(raw: Any, label: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not isinstance(raw, dict):
-        raise AgreementError(f"{label}: hours: {_show(raw)} must be a table of weekdays, e.g. {{ mon = ['09:00-17:00'] }}")
+        raise AgreementError(
+            f"{label}: hours: {_show(raw)} must be a table of weekdays, e.g. {{ mon = ['09:00-17:00'] }}"
+        )
     for day in raw:
         if day not in WEEKDAYS:
-            raise AgreementError(f"{label}: hours.{day}: {day!r} is not a weekday (mon..sun){_hint(day, WEEKDAYS)}")
+            raise AgreementError(
+                f"{label}: hours.{day}: {day!r} is not a weekday (mon..sun){_hint(day, WEEKDAYS)}"
+            )
     out = []
     for day in WEEKDAYS:
         segs = raw.get(day, [])
         if not isinstance(segs, list) or not all(isinstance(s, str) for s in segs):
-            raise AgreementError(f"{label}: hours.{day}: {_show(segs)} must be a list of 'HH:MM-HH:MM' strings")
+            raise AgreementError(
+                f"{label}: hours.{day}: {_show(segs)} must be a list of 'HH:MM-HH:MM' strings"
+            )
         if segs:
             out.append((day, tuple(segs)))
     if not out:
@@ -466,7 +492,9 @@ def _agreement(
         if key not in t:
             raise AgreementError(f"{label}: {key}: missing (required)")
     if not isinstance(aid, str) or not _ID.fullmatch(aid):
-        raise AgreementError(f"{label}: id: {_show(aid)} must be a name of letters, digits, '.', '_' or '-' (at most 100)")
+        raise AgreementError(
+            f"{label}: id: {_show(aid)} must be a name of letters, digits, '.', '_' or '-' (at most 100)"
+        )
 
     bad = _Ctx(label)
 
@@ -489,7 +517,9 @@ def _agreement(
             raise bad("calendar", calendar, "names an unknown time zone (write e.g. '24x7:Europe/Berlin')")
     elif calendar != ALWAYS and calendar not in calendars and calendar not in broken:
         known = ", ".join(repr(c) for c in calendars) or "none"
-        raise bad("calendar", calendar, f"is not a defined calendar (defined: {known}; or '24x7', '24x7:Zone/Name')")
+        raise bad(
+            "calendar", calendar, f"is not a defined calendar (defined: {known}; or '24x7', '24x7:Zone/Name')"
+        )
 
     valid_from = _date(t.get("valid_from"), "valid_from", bad)
     valid_until = _date(t.get("valid_until"), "valid_until", bad)
@@ -501,7 +531,9 @@ def _agreement(
         raise bad("pause_statuses", pauses_raw, "must be a list of statuses, e.g. ['waiting']")
     for i, s in enumerate(pauses_raw):
         if not isinstance(s, str) or not _STATUS.fullmatch(s):
-            raise bad(f"pause_statuses[{i}]", s, "is not a status (a lowercase word such as 'waiting' or 'on_hold')")
+            raise bad(
+                f"pause_statuses[{i}]", s, "is not a status (a lowercase word such as 'waiting' or 'on_hold')"
+            )
 
     at_risk = _at_risk(t.get("at_risk"), bad)
     on_priority_change = t.get("on_priority_change", "keep")
@@ -543,7 +575,9 @@ def _targets(raw: Any, bad: _Ctx) -> dict[str, Targets]:
         if not _PRIORITY.fullmatch(prio):
             raise bad(f"targets.{prio}", prio, "is not a priority name (letters, digits, '_', '.', '-')")
         if not isinstance(clocks, dict):
-            raise bad(f"targets.{prio}", clocks, "must be a table such as { response = '15m', resolution = '4h' }")
+            raise bad(
+                f"targets.{prio}", clocks, "must be a table such as { response = '15m', resolution = '4h' }"
+            )
         values: dict[str, float] = {}
         for clock, text in clocks.items():
             if clock not in CLOCK_NAMES:
@@ -600,7 +634,9 @@ def _penalty(raw: Any, targets: Mapping[str, Targets], bad: _Ctx) -> Penalty | N
     per_breach: dict[str, float] = {}
     for prio, amount in per.items():
         if prio not in targets:
-            raise bad(f"penalty.per_breach.{prio}", prio, f"is not a priority of targets ({', '.join(targets)})")
+            raise bad(
+                f"penalty.per_breach.{prio}", prio, f"is not a priority of targets ({', '.join(targets)})"
+            )
         if not _is_number(amount) or amount < 0:
             raise bad(f"penalty.per_breach.{prio}", amount, "must be a number at least 0")
         per_breach[prio] = float(amount)
@@ -618,7 +654,9 @@ def _name(value: Any, key: str, bad: _Ctx) -> str:
         or len(value) > MAX_NAME
         or _has_control(value)
     ):
-        raise bad(key, value, f"must be a non-empty name without surrounding spaces (at most {MAX_NAME} characters)")
+        raise bad(
+            key, value, f"must be a non-empty name without surrounding spaces (at most {MAX_NAME} characters)"
+        )
     return value
 
 
@@ -637,7 +675,9 @@ def _date(value: Any, key: str, bad: _Ctx) -> dt.date | None:
 
 def _dates(raw: Any, label: str, key: str) -> tuple[str, ...]:
     if not isinstance(raw, list):
-        raise AgreementError(f"{label}: {key}: {_show(raw)} must be a list of dates or a table {{ country = 'DE' }}")
+        raise AgreementError(
+            f"{label}: {key}: {_show(raw)} must be a list of dates or a table {{ country = 'DE' }}"
+        )
     out = []
     for i, v in enumerate(raw):
         d = _date(v, f"{key}[{i}]", _Ctx(label))
@@ -688,19 +728,23 @@ def _overlaps(aset: AgreementSet) -> list[tuple[AgreementError, str]]:
             (s1, e1), (s2, e2) = _validity_span(aset, a), _validity_span(aset, b)
             if s1 < e2 and s2 < e1:
                 if a.services and b.services:
-                    shared = "service " + ", ".join(repr(x) for x in sorted(set(a.services) & set(b.services)))
+                    shared = "service " + ", ".join(
+                        repr(x) for x in sorted(set(a.services) & set(b.services))
+                    )
                 elif a.services or b.services:
                     shared = "service " + ", ".join(repr(x) for x in (a.services or b.services))
                 else:
                     shared = "every service"
-                out.append((
-                    AgreementError(
-                        f"agreements {a.id!r} and {b.id!r} could both govern the same ticket: "
-                        f"same customer {a.customer!r}, both cover {shared}, validity overlaps "
-                        f"({_period(a)} / {_period(b)}); narrow their services or validity dates"
-                    ),
-                    b.id,
-                ))
+                out.append(
+                    (
+                        AgreementError(
+                            f"agreements {a.id!r} and {b.id!r} could both govern the same ticket: "
+                            f"same customer {a.customer!r}, both cover {shared}, validity overlaps "
+                            f"({_period(a)} / {_period(b)}); narrow their services or validity dates"
+                        ),
+                        b.id,
+                    )
+                )
     return out
 
 
@@ -747,7 +791,11 @@ def match_agreement(
         a = agreements.get(agreement_id)
         if a is None:
             return None, f"{NO_AGREEMENT}: unknown agreement {agreement_id!r}"
-        return (a, None) if _in_force(agreements, a, created_at) == 0 else (None, _why_not(agreements, [a], created_at))
+        return (
+            (a, None)
+            if _in_force(agreements, a, created_at) == 0
+            else (None, _why_not(agreements, [a], created_at))
+        )
     mine = [a for a in agreements.agreements if a.customer == customer]
     if not mine:
         return None, f"{NO_AGREEMENT}: unknown customer {customer!r}"

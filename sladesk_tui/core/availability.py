@@ -99,7 +99,9 @@ def availability(
     return Availability(service, end - start, down, n, target)
 
 
-def services_judged(listed: Sequence[str], outages: Mapping[str, Sequence[Outage]], start: float, end: float) -> list[str]:
+def services_judged(
+    listed: Sequence[str], outages: Mapping[str, Sequence[Outage]], start: float, end: float
+) -> list[str]:
     """The services an agreement is judged on over [start, end) (see the module docstring)."""
     if listed:
         return list(listed)

@@ -47,7 +47,7 @@ from sladesk_tui.core._open_index import DAY_US, EPOCH_ORD, OpenIndex
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEK_S = 7 * 86_400
 _US = 1_000_000
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_US = dt.timedelta(microseconds=1)
 _sub = dt.datetime.__sub__  # the stdlib subtraction, also for pendulum DateTimes
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
@@ -97,7 +97,15 @@ class BusinessCalendar:
     """Open hours of a service desk in one zone; see the module docstring."""
 
     __slots__ = (
-        "tz", "zone", "_week", "_holidays", "_country", "_subdiv", "_country_years", "_held_years", "_index",
+        "tz",
+        "zone",
+        "_week",
+        "_holidays",
+        "_country",
+        "_subdiv",
+        "_country_years",
+        "_held_years",
+        "_index",
     )
 
     def __init__(

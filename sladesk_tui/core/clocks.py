@@ -200,7 +200,9 @@ def _new_clock(
     return c
 
 
-if _new_clock.__code__.co_varnames[: _new_clock.__code__.co_argcount] != tuple(f.name for f in dataclasses.fields(Clock)):
+if _new_clock.__code__.co_varnames[: _new_clock.__code__.co_argcount] != tuple(
+    f.name for f in dataclasses.fields(Clock)
+):
     raise RuntimeError("clocks._new_clock must take exactly Clock's fields, in order")
 
 
@@ -606,7 +608,8 @@ def _merge_reprioritized(
     """Merge the counting `reprioritize` overrides made by `now` into the priority
     `changes` of the events (in place, in time order, after events of the same instant)."""
     moves = [
-        (o.at, o.to_priority, str(o.id)) for o in overrides
+        (o.at, o.to_priority, str(o.id))
+        for o in overrides
         if o.kind == "reprioritize" and o.to_priority and o.status != "rejected" and o.at <= now
     ]
     if moves:
@@ -749,7 +752,9 @@ class _Applied:
     def hold_labels(self, name: str) -> list[tuple[float, float | None, str]]:
         return [(at, until, str(i)) for at, until, clock, i in self.holds if clock is None or clock == name]
 
-    def extension(self, name: str, cycle_start: float | None, cycles: list[tuple[float, float | None]]) -> float:
+    def extension(
+        self, name: str, cycle_start: float | None, cycles: list[tuple[float, float | None]]
+    ) -> float:
         """Seconds added to the target (of the update cycle starting at `cycle_start`)."""
         total = 0.0
         for at, by, clock, _id in self.extends:
@@ -812,7 +817,9 @@ def _explain(
     start = c.started_at
     assert start is not None
     end = c.stopped_at if c.stopped_at is not None else now
-    labelled: list[tuple[float, float, str, str]] = [(a, b, "paused", n) for (a, b), n in zip(status_pauses, notes)]
+    labelled: list[tuple[float, float, str, str]] = [
+        (a, b, "paused", n) for (a, b), n in zip(status_pauses, notes, strict=False)
+    ]
     labelled += [(a, b, "paused", "resolved") for a, b in gaps]
     labelled += [(a, now if u is None else min(u, now), "held", i) for a, u, i in holds]
     marks = [(t, n) for t, n in markers if start <= t <= end]

@@ -69,7 +69,9 @@ def governing(
     aset = agreements_by_version[record.agreement_version]
     agreement = aset.get(record.agreement_id)
     if agreement is None:
-        why = f"{NO_AGREEMENT}: agreement {record.agreement_id!r} is not in version {record.agreement_version}"
+        why = (
+            f"{NO_AGREEMENT}: agreement {record.agreement_id!r} is not in version {record.agreement_version}"
+        )
         return None, None, why
     return agreement, aset, None
 
@@ -88,7 +90,9 @@ def evaluate(
         raw, adjusted = ticket_clocks(None, _utc_always(), record.events, now, no_agreement_reason=reason)
     else:
         calendar = build_calendar(aset, agreement.calendar)
-        raw, adjusted = ticket_clocks(agreement, calendar, record.events, now, record.overrides, explain=explain)
+        raw, adjusted = ticket_clocks(
+            agreement, calendar, record.events, now, record.overrides, explain=explain
+        )
     return TicketClocks(record.id, agreement, calendar, raw, adjusted, reason)
 
 

@@ -92,7 +92,9 @@ FIELD_RULES: dict[str, tuple[str, int, str]] = {
 _TICKET_COMMON = ("ticket", "author", "body")
 ALLOWED_FIELDS: dict[str, frozenset[str]] = {
     **{t: frozenset(_TICKET_COMMON) for t in TICKET_EVENT_TYPES},
-    "created": frozenset(_TICKET_COMMON + ("customer", "service", "priority", "title", "agreement", "assignee")),
+    "created": frozenset(
+        _TICKET_COMMON + ("customer", "service", "priority", "title", "agreement", "assignee")
+    ),
     "status": frozenset(_TICKET_COMMON + ("status",)),
     "priority": frozenset(_TICKET_COMMON + ("priority",)),
     "assign": frozenset(_TICKET_COMMON + ("assignee",)),
@@ -104,8 +106,15 @@ _NAIVE = re.compile(_DATE_TIME + "$")
 _CHECKS = {f: (re.compile(p).fullmatch, n, what) for f, (p, n, what) in FIELD_RULES.items()}
 _KNOWN = frozenset(FIELDS)
 _TYPES_TEXT = ", ".join(sorted(EVENT_TYPES))
-_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
-               bool: "a boolean", type(None): "null"}
+_JSON_KINDS = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
 
 
 def parse_instant(text: str) -> float:
@@ -115,7 +124,9 @@ def parse_instant(text: str) -> float:
     if _INSTANT.fullmatch(text) is None:
         if _NAIVE.fullmatch(text):
             raise InputError(f"instant {text!r} has no UTC offset (add Z or an offset such as +01:00)")
-        raise InputError(f"instant {_clip(text)} is not an ISO 8601 date-time (write e.g. 2026-11-27T08:05:00Z)")
+        raise InputError(
+            f"instant {_clip(text)} is not an ISO 8601 date-time (write e.g. 2026-11-27T08:05:00Z)"
+        )
     try:
         return dt.datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -136,7 +147,9 @@ def event_from_mapping(d: Mapping[str, object], *, seq: int) -> Event:
         if not isinstance(value, str):
             raise InputError(f"field {key!r} must be a string, not {_kind(value)}")
         if not value.isascii() and not _is_unicode_text(value):
-            raise InputError(f"field {key!r} has an unpaired surrogate (a JSON escape such as \\ud800): not text")
+            raise InputError(
+                f"field {key!r} has an unpaired surrogate (a JSON escape such as \\ud800): not text"
+            )
         values[key] = value
     etype = values.get("type")
     if etype is None:
@@ -156,7 +169,9 @@ def event_from_mapping(d: Mapping[str, object], *, seq: int) -> Event:
         if key in allowed or key in ("id", "type", "at"):
             continue
         if key == "ticket":
-            raise InputError(f"field 'ticket' does not belong to {_a(etype)} event (outages concern a service)")
+            raise InputError(
+                f"field 'ticket' does not belong to {_a(etype)} event (outages concern a service)"
+            )
         raise InputError(f"field {key!r} does not belong to {_a(etype)} event")
     if etype in TICKET_EVENT_TYPES and "ticket" not in values:
         raise InputError("missing field 'ticket'")
@@ -213,7 +228,9 @@ class EventReader:
     def feed(self, line: str | bytes) -> tuple[int, Event | InputError] | None:
         self.line_no += 1
         n = self.line_no
-        size = len(line) if isinstance(line, bytes) or len(line) <= MAX_LINE_BYTES // 4 else len(line.encode())
+        size = (
+            len(line) if isinstance(line, bytes) or len(line) <= MAX_LINE_BYTES // 4 else len(line.encode())
+        )
         if size > MAX_LINE_BYTES:
             self._pending = []
             return self._bad(n, f"line is too long ({size:,} bytes, at most {MAX_LINE_BYTES:,})")
@@ -281,16 +298,25 @@ class EventReader:
         unknown = [c for c in names if c not in _KNOWN]
         if unknown:
             hints = "".join(_hint(c) for c in unknown[:1])
-            raise self._err(n, f"CSV header: unknown column{'s' if len(unknown) > 1 else ''} "
-                            f"{', '.join(repr(c) for c in unknown)}{hints}")
+            raise self._err(
+                n,
+                f"CSV header: unknown column{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(c) for c in unknown)}{hints}",
+            )
         twice = sorted({c for c in names if names.count(c) > 1})
         if twice:
-            raise self._err(n, f"CSV header: column{'s' if len(twice) > 1 else ''} {', '.join(map(repr, twice))} "
-                            "appear more than once")
+            raise self._err(
+                n,
+                f"CSV header: column{'s' if len(twice) > 1 else ''} {', '.join(map(repr, twice))} "
+                "appear more than once",
+            )
         missing = [c for c in ("id", "type", "at") if c not in names]
         if missing:
-            raise self._err(n, f"CSV header: missing required column{'s' if len(missing) > 1 else ''} "
-                            f"{', '.join(map(repr, missing))}")
+            raise self._err(
+                n,
+                f"CSV header: missing required column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(map(repr, missing))}",
+            )
         self._header = tuple(names)
 
     def _csv_more(self, line: str, size: int) -> tuple[int, Event | InputError] | None:
@@ -319,7 +345,7 @@ class EventReader:
         if len(cells) != len(self._header):
             return self._err(n, f"the row has {len(cells)} cells, the header {len(self._header)}")
         try:
-            return event_from_mapping(dict(zip(self._header, cells)), seq=n)
+            return event_from_mapping(dict(zip(self._header, cells, strict=False)), seq=n)
         except InputError as exc:
             return self._err(n, str(exc))
 

@@ -75,8 +75,19 @@ class Event:
 
 
 DIGEST_FIELDS: tuple[str, ...] = (
-    "id", "type", "at", "ticket", "customer", "service", "priority",
-    "title", "status", "assignee", "author", "agreement", "body",
+    "id",
+    "type",
+    "at",
+    "ticket",
+    "customer",
+    "service",
+    "priority",
+    "title",
+    "status",
+    "assignee",
+    "author",
+    "agreement",
+    "body",
 )
 
 

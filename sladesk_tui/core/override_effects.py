@@ -22,7 +22,15 @@ if TYPE_CHECKING:
     from sladesk_tui.core.overrides import Override
     from sladesk_tui.core.tickets import TicketRecord
 
-FIGURE_KEYS: tuple[str, ...] = ("state", "target_s", "elapsed_s", "remaining_s", "due_at", "breached_at", "stopped_at")
+FIGURE_KEYS: tuple[str, ...] = (
+    "state",
+    "target_s",
+    "elapsed_s",
+    "remaining_s",
+    "due_at",
+    "breached_at",
+    "stopped_at",
+)
 _INSTANTS = ("due_at", "breached_at", "stopped_at")
 
 
@@ -48,7 +56,7 @@ def clock_figures(clocks: Mapping[str, Clock]) -> dict[str, dict[str, Any]]:
 
 def iso_z(ts: float) -> str:
     """ISO 8601 UTC with a `Z`, to the microsecond only when there is one."""
-    d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(ts, dt.UTC)
     text = d.isoformat(timespec="microseconds" if d.microsecond else "seconds")
     return text.replace("+00:00", "Z")
 
@@ -179,7 +187,9 @@ def breach_effect(
     others = tuple(o for o in record.overrides if o.id != override.id)
     without = evaluate(dataclasses.replace(record, overrides=others), agreements_by_version, now).adjusted
     counted = dataclasses.replace(override, status="pending")
-    with_it = evaluate(dataclasses.replace(record, overrides=(*others, counted)), agreements_by_version, now).adjusted
+    with_it = evaluate(
+        dataclasses.replace(record, overrides=(*others, counted)), agreements_by_version, now
+    ).adjusted
     met: list[str] = []
     exempted: list[str] = []
     for name in CLOCKS:

@@ -74,9 +74,13 @@ class LogFilter:
 
 def review_order(entries: Iterable[LogEntry]) -> list[LogEntry]:
     """Pending first (oldest first: it has waited longest), then the reviewed ones newest first."""
-    pending = sorted((e for e in entries if e.status == "pending"), key=lambda e: (e.override.at, e.override.id))
+    pending = sorted(
+        (e for e in entries if e.status == "pending"), key=lambda e: (e.override.at, e.override.id)
+    )
     done = sorted(
-        (e for e in entries if e.status != "pending"), key=lambda e: (e.override.at, e.override.id), reverse=True
+        (e for e in entries if e.status != "pending"),
+        key=lambda e: (e.override.at, e.override.id),
+        reverse=True,
     )
     return pending + done
 
@@ -140,7 +144,9 @@ def operator_stats(entries: Iterable[LogEntry]) -> list[OperatorStats]:
                 approved=statuses["approved"],
                 rejected=statuses["rejected"],
                 turned_met=sum(1 for e in es if e.effect is not None and e.effect.met),
-                turned_exempt=sum(1 for e in es if e.effect is not None and e.effect.exempted and not e.effect.met),
+                turned_exempt=sum(
+                    1 for e in es if e.effect is not None and e.effect.exempted and not e.effect.met
+                ),
             )
         )
     return out
@@ -187,8 +193,13 @@ def entry_dict(e: LogEntry) -> dict[str, Any]:
         **override_fields(o),
         "before": dict(e.before),
         "after": dict(e.after),
-        "review": None if r is None else {
-            "reviewer": r.reviewer, "decision": r.decision, "at": iso_z(r.at), "comment": r.comment,
+        "review": None
+        if r is None
+        else {
+            "reviewer": r.reviewer,
+            "decision": r.decision,
+            "at": iso_z(r.at),
+            "comment": r.comment,
         },
     }
 
@@ -278,4 +289,3 @@ def stats_row(s: OperatorStats) -> dict[str, Any]:
         "by_kind": " ".join(f"{k}:{n}" for k, n in s.by_kind.items()),
         "by_reason": " ".join(f"{k}:{n}" for k, n in s.by_reason.items()),
     }
-

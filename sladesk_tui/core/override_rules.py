@@ -109,7 +109,11 @@ def effect_problem(
     for name in PARAMETER_FIELDS:
         if name != wanted and getattr(o, name) is not None:
             return f"{_PARAM_LABEL[name]} does not apply to {o.kind}"
-    if o.clock is not None and o.kind not in CLOCK_KINDS and not (o.kind == "responded" and o.clock == "response"):
+    if (
+        o.clock is not None
+        and o.kind not in CLOCK_KINDS
+        and not (o.kind == "responded" and o.clock == "response")
+    ):
         return f"{o.kind} takes no clock (it has its own effect)"
     if not record.is_open:
         ended = "" if record.ended_ts is None else f" at {iso(record.ended_ts)}"
@@ -211,7 +215,9 @@ def check_role_change(
         raise Refused(problem)
     if action == "init":
         if leads:
-            raise Refused("a team lead is already named; a lead grants the role with `sladesk lead grant USER`")
+            raise Refused(
+                "a team lead is already named; a lead grants the role with `sladesk lead grant USER`"
+            )
         return
     if action not in ("grant", "revoke"):
         raise Refused(f"unknown role action {action!r}")
@@ -236,7 +242,9 @@ def user_problem(user: str) -> str | None:
 def effective_priority(record: TicketRecord, now: float) -> str:
     """The priority in force at `now`: the events' changes and the counting reprioritize overrides."""
     changes: list[tuple[float, int, str]] = [
-        (e.at, 0, e.priority) for e in record.events if e.type in ("created", "priority") and e.priority and e.at <= now
+        (e.at, 0, e.priority)
+        for e in record.events
+        if e.type in ("created", "priority") and e.priority and e.at <= now
     ]
     changes += [
         (o.at, 1, o.to_priority)
@@ -261,7 +269,7 @@ def parse_when(text: str, now: float) -> float:
         if t[:1] in ("+", "-"):
             return now + (1 if t[0] == "+" else -1) * parse_duration(t[1:])
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
-            return dt.datetime.fromisoformat(t).replace(tzinfo=dt.timezone.utc).timestamp()
+            return dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp()
     except ValueError as exc:
         raise InputError(str(exc)) from None
     return parse_instant(t)
@@ -291,7 +299,7 @@ def parse_parameter(kind: str, text: str, now: float) -> dict[str, object]:
 
 def iso(ts: float) -> str:
     """An instant in messages: ISO 8601 UTC to the second."""
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---- the kinds --------------------------------------------------------------------
@@ -317,7 +325,9 @@ def _reprioritize_problem(o: Override, record: TicketRecord, agreement: Agreemen
     return None
 
 
-def _responded_problem(o: Override, record: TicketRecord, clocks: Mapping[str, Clock], now: float) -> str | None:
+def _responded_problem(
+    o: Override, record: TicketRecord, clocks: Mapping[str, Clock], now: float
+) -> str | None:
     at = o.responded_at if o.responded_at is not None else o.at
     if at < record.created_ts:
         return f"the response instant {iso(at)} is before the ticket was created ({iso(record.created_ts)})"

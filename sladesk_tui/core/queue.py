@@ -250,14 +250,22 @@ def build_row(
     resolution = ClockCell.from_clock(clocks.get("resolution"))
     cells = (response, update, resolution)
     due = _next_due(cells)
-    off_shift = bool(desk_calendar is not None and due is not None and due > now and not desk_calendar.is_open_ts(due))
-    holds = [o.until for o in record.overrides if o.kind == "hold" and o.counts and o.until is not None and o.until > now]
+    off_shift = bool(
+        desk_calendar is not None and due is not None and due > now and not desk_calendar.is_open_ts(due)
+    )
+    holds = [
+        o.until
+        for o in record.overrides
+        if o.kind == "hold" and o.counts and o.until is not None and o.until > now
+    ]
     title = safe_text(record.title)
     customer = safe_text(record.customer)
     assignee = safe_text(record.assignee)
     status = safe_text(record.status)
     tid = safe_text(record.id)
-    search = "\x00".join((tid, record.priority, customer, title, status, assignee, record.agreement_id or "")).casefold()
+    search = "\x00".join(
+        (tid, record.priority, customer, title, status, assignee, record.agreement_id or "")
+    ).casefold()
     return QueueRow(
         id=tid,
         priority=safe_text(record.priority),
@@ -275,7 +283,9 @@ def build_row(
         recompute_at=min(holds) if holds else None,
         search=search,
         calendar=calendar,
-        raw=None if raw_clocks is None else build_row(
+        raw=None
+        if raw_clocks is None
+        else build_row(
             replace(record, overrides=()), raw_clocks, now, calendar=calendar, desk_calendar=desk_calendar
         ),
     )
@@ -328,8 +338,14 @@ class QueueFilter:
 
     @property
     def active(self) -> bool:
-        return bool(self.text or self.mine or self.urgent_only or self.agreement or self.priority
-                    or self.breached_only)
+        return bool(
+            self.text
+            or self.mine
+            or self.urgent_only
+            or self.agreement
+            or self.priority
+            or self.breached_only
+        )
 
     @property
     def depends_on_time(self) -> bool:

@@ -85,7 +85,7 @@ class Period:
     @classmethod
     def containing(cls, ts: float) -> Period:
         """The calendar month (UTC) holding the instant `ts`: the default period."""
-        d = dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+        d = dt.datetime.fromtimestamp(ts, dt.UTC)
         return cls.of_month(d.year, d.month)
 
     @classmethod
@@ -224,10 +224,21 @@ class _Context:
             raw_state, raw_el, raw_tg = raw.state, raw.elapsed_s, raw.target_s
         day = dt.datetime.fromtimestamp(stop, self.zone).date().isoformat()
         return Outcome(
-            self.record.id, name, cycle, self.agreement_id, self.version,
+            self.record.id,
+            name,
+            cycle,
+            self.agreement_id,
+            self.version,
             priority_at(self.record.events, self.record.overrides, stop) or "",
-            _assignee_at(self.record.events, stop), stop, day,
-            raw_state, raw_el, raw_tg, adj_state, adj.elapsed_s, adj.target_s,
+            _assignee_at(self.record.events, stop),
+            stop,
+            day,
+            raw_state,
+            raw_el,
+            raw_tg,
+            adj_state,
+            adj.elapsed_s,
+            adj.target_s,
         )
 
 
@@ -322,8 +333,12 @@ class Counts:
 
     def plus(self, t: Tally) -> Counts:
         return Counts(
-            self.tickets + t.n, self.raw_met + t.raw_met, self.raw_breached + t.raw_breached,
-            self.met + t.adj_met, self.breached + t.adj_breached, self.exempt + t.adj_exempt,
+            self.tickets + t.n,
+            self.raw_met + t.raw_met,
+            self.raw_breached + t.raw_breached,
+            self.met + t.adj_met,
+            self.breached + t.adj_breached,
+            self.exempt + t.adj_exempt,
         )
 
     @property
@@ -473,10 +488,18 @@ def build_report(
     for (aid, prio, oper, clock), acc in sorted(lines.items(), key=lambda kv: _row_order(kv[0])):
         tm = newest.get(aid)
         pen = tm.agreement.penalty if tm is not None else None
-        rows.append(ReportRow(
-            aid, prio, oper, clock, acc.counts,
-            pen.currency if pen else None, acc.raw if pen else None, acc.adj if pen else None,
-        ))
+        rows.append(
+            ReportRow(
+                aid,
+                prio,
+                oper,
+                clock,
+                acc.counts,
+                pen.currency if pen else None,
+                acc.raw if pen else None,
+                acc.adj if pen else None,
+            )
+        )
 
     summaries = []
     for aid in sorted(newest, key=natural_key):
@@ -484,8 +507,15 @@ def build_report(
             continue
         tm = newest[aid]
         summaries.append(_summary(tm, totals.get(aid, Counts()), monthly, outages, period, now))
-    return Report(period, by, now, as_of, tuple(rows), tuple(summaries),
-                  source="stored outcomes" if as_of is None else "replayed from the log")
+    return Report(
+        period,
+        by,
+        now,
+        as_of,
+        tuple(rows),
+        tuple(summaries),
+        source="stored outcomes" if as_of is None else "replayed from the log",
+    )
 
 
 def _row_order(key: tuple[str, str | None, str | None, str]) -> tuple[object, ...]:
@@ -511,9 +541,13 @@ def _summary(
             return x if cap is None else min(x, cap)
 
         penalty = PenaltySummary(
-            a.penalty.currency, dict(a.penalty.per_breach), cap,
-            sum(m[0] for m in months), sum(m[1] for m in months),
-            sum(capped(m[0]) for m in months), sum(capped(m[1]) for m in months),
+            a.penalty.currency,
+            dict(a.penalty.per_breach),
+            cap,
+            sum(m[0] for m in months),
+            sum(m[1] for m in months),
+            sum(capped(m[0]) for m in months),
+            sum(capped(m[1]) for m in months),
         )
     avail: tuple[Availability, ...] = ()
     if a.availability is not None:
@@ -527,5 +561,14 @@ def _summary(
         today = dt.datetime.fromtimestamp(now, ZoneInfo(tm.zone)).date()
         days_left = (a.valid_until - today).days
     return AgreementSummary(
-        a.id, a.name, a.customer, tm.version, counts, penalty, a.availability, avail, a.valid_until, days_left,
+        a.id,
+        a.name,
+        a.customer,
+        tm.version,
+        counts,
+        penalty,
+        a.availability,
+        avail,
+        a.valid_until,
+        days_left,
     )

@@ -71,20 +71,30 @@ class TicketProjection:
     """
 
     __slots__ = (
-        "customer", "service", "title", "priority", "status", "assignee", "is_open",
-        "created_ts", "updated_ts", "ended_ts",
+        "customer",
+        "service",
+        "title",
+        "priority",
+        "status",
+        "assignee",
+        "is_open",
+        "created_ts",
+        "updated_ts",
+        "ended_ts",
     )
 
-    def start(self, ts: float, customer: str, service: str | None, title: str, priority: str,
-              assignee: str | None) -> None:
+    def start(
+        self, ts: float, customer: str, service: str | None, title: str, priority: str, assignee: str | None
+    ) -> None:
         """The state a `created` event gives."""
         self.customer, self.service, self.title, self.priority = customer, service, title, priority
         self.status, self.assignee, self.is_open = "new", assignee, True
         self.created_ts = self.updated_ts = ts
         self.ended_ts: float | None = None
 
-    def apply(self, etype: str, ts: float, priority: str | None, status: str | None,
-              assignee: str | None) -> None:
+    def apply(
+        self, etype: str, ts: float, priority: str | None, status: str | None, assignee: str | None
+    ) -> None:
         """One later event. While the ticket is ended a `status` event is history only:
         it stays ended until `reopened`; `ended_ts` is the start of the current ended
         stretch (a `closed` after `resolved` does not move it)."""

@@ -37,8 +37,8 @@ class Loaded:
     """The outcome of `load_agreements_file`."""
 
     version: int
-    agreements: int            # how many agreements the version holds
-    unchanged: bool            # the file was already the newest version: nothing written
+    agreements: int  # how many agreements the version holds
+    unchanged: bool  # the file was already the newest version: nothing written
     warnings: tuple[str, ...]  # from validation, for stderr
 
 
@@ -87,7 +87,12 @@ def _store(
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
-                    version, a.id, a.name, a.customer, canonical_json(list(a.services)), a.calendar,
+                    version,
+                    a.id,
+                    a.name,
+                    a.customer,
+                    canonical_json(list(a.services)),
+                    a.calendar,
                     a.valid_from.isoformat() if a.valid_from else None,
                     a.valid_until.isoformat() if a.valid_until else None,
                 )

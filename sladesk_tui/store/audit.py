@@ -54,8 +54,17 @@ COVERED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 # The hashed columns, in table order; row_hash is computed over these.
 _HASHED = (
-    "seq", "at", "actor", "action", "subject", "before_json", "after_json",
-    "covers", "source", "app_version", "prev_hash",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "subject",
+    "before_json",
+    "after_json",
+    "covers",
+    "source",
+    "app_version",
+    "prev_hash",
 )
 _HEAD_TEXT = re.compile(r"^(\d+):([0-9a-f]{64})$")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -76,9 +85,9 @@ class RowRange:
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
     ok: bool
-    rows: int                      # audit rows checked
-    head: tuple[int, str]          # the newest row (seq, row_hash) as found
-    bad_seq: int | None = None     # first audit row that fails, when one does
+    rows: int  # audit rows checked
+    head: tuple[int, str]  # the newest row (seq, row_hash) as found
+    bad_seq: int | None = None  # first audit row that fails, when one does
     reason: str | None = None
 
 
@@ -170,7 +179,7 @@ def _verify(conn: sqlite3.Connection, anchor: tuple[int, str] | None) -> VerifyR
     cur.row_factory = None
     cur.execute(f"SELECT {', '.join(_HASHED)}, row_hash FROM audit_log ORDER BY seq")
     for values in cur:
-        row = dict(zip(_HASHED, values))
+        row = dict(zip(_HASHED, values, strict=False))
         seq, stored = row["seq"], values[-1]
         if seq != prev_seq + 1:
             return bad(prev_seq + 1, f"row {prev_seq + 1} is missing (the next row is {seq})")
@@ -213,7 +222,9 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
 
 
-def _digest(conn: sqlite3.Connection, table: str, columns: Sequence[str], first: int, last: int) -> tuple[int, str]:
+def _digest(
+    conn: sqlite3.Connection, table: str, columns: Sequence[str], first: int, last: int
+) -> tuple[int, str]:
     """(row count, digest) of a key range: sha256 of the canonical JSON array of its rows,
     each row the array of `columns`' values, rows in key order.
 
@@ -247,7 +258,14 @@ def _cover_record(conn: sqlite3.Connection, r: RowRange) -> dict[str, Any]:
     count, digest = _digest(conn, r.table, columns, r.first, r.last)
     if count == 0:
         raise ValueError(f"no {r.table} rows in {r.first}..{r.last}")
-    return {"table": r.table, "first": r.first, "last": r.last, "count": count, "columns": columns, "digest": digest}
+    return {
+        "table": r.table,
+        "first": r.first,
+        "last": r.last,
+        "count": count,
+        "columns": columns,
+        "digest": digest,
+    }
 
 
 def _check_covers(
@@ -276,7 +294,9 @@ def _check_covers(
     return None
 
 
-def _uncovered(conn: sqlite3.Connection, table: str, key: str, ranges: list[tuple[int, int]], diff: int) -> str:
+def _uncovered(
+    conn: sqlite3.Connection, table: str, key: str, ranges: list[tuple[int, int]], diff: int
+) -> str:
     """Name the first row of `table` outside every recorded range (or say rows went missing)."""
     merged: list[tuple[int, int]] = []
     for first, last in sorted(ranges):

@@ -230,7 +230,9 @@ def migrate(conn: sqlite3.Connection, directory: Path | None = None) -> int:
     latest = len(todo)
     current = schema_version(conn)
     if current > latest:
-        raise InputError(f"database schema version {current} is newer than this sladesk knows ({latest}); upgrade sladesk")
+        raise InputError(
+            f"database schema version {current} is newer than this sladesk knows ({latest}); upgrade sladesk"
+        )
     while current < latest:
         with write_tx(conn):
             current = schema_version(conn)

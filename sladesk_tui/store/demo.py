@@ -87,7 +87,9 @@ def build_demo(
     started = time.perf_counter()
     target = Path(path)
     if target.exists() and (target.is_dir() or target.stat().st_size > 0) and not is_demo_db(target):
-        raise InputError(f"{target}: exists and is not a demo database; refusing to overwrite it (choose another --db)")
+        raise InputError(
+            f"{target}: exists and is not a demo database; refusing to overwrite it (choose another --db)"
+        )
     operator = operator or login_user()
     building = target.with_name(f".{target.name}.{os.getpid()}.building")
     _remove(building)
@@ -122,7 +124,7 @@ def is_demo_db(path: str | os.PathLike[str]) -> bool:
 
 def demo_agreements_text(now: float) -> str:
     """The packaged agreements file with its dates filled in relative to `now` (UTC date)."""
-    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
 
     def day(offset: int) -> str:
         return (today + dt.timedelta(days=offset)).isoformat()
@@ -158,11 +160,23 @@ class _Customer:
 
 
 _CUSTOMERS: tuple[_Customer, ...] = (
-    _Customer("acme", "acme-premium", ("erp", "email", "vpn"), ("j.doe@acme.example", "it-ops@acme.example"), 34),
-    _Customer("northwind", "northwind-business", ("metering", "portal", "email"),
-              ("k.schulz@northwind.example", "leitstelle@northwind.example"), 30),
-    _Customer("contoso", "contoso-us", ("portal", "billing", "api"),
-              ("m.rivera@contoso.example", "finance-it@contoso.example"), 22),
+    _Customer(
+        "acme", "acme-premium", ("erp", "email", "vpn"), ("j.doe@acme.example", "it-ops@acme.example"), 34
+    ),
+    _Customer(
+        "northwind",
+        "northwind-business",
+        ("metering", "portal", "email"),
+        ("k.schulz@northwind.example", "leitstelle@northwind.example"),
+        30,
+    ),
+    _Customer(
+        "contoso",
+        "contoso-us",
+        ("portal", "billing", "api"),
+        ("m.rivera@contoso.example", "finance-it@contoso.example"),
+        22,
+    ),
     _Customer("globex", "globex-standard", ("email", "erp"), ("h.scorpio@globex.example",), 9),
     _Customer("initech", None, ("printing", "email"), ("p.gibbons@initech.example",), 5),
 )
@@ -171,40 +185,66 @@ _PRIORITY_WEIGHTS: dict[str, int] = {"P1": 6, "P2": 24, "P3": 45, "P4": 25}
 
 _TITLES: dict[str, tuple[str, ...]] = {
     "erp": (
-        "Invoices fail to post", "Month-end close job stuck at 80%", "Purchase orders missing approver",
-        "ERP login loops back to the start page", "Stock levels not syncing from warehouse",
-        "Sales report export times out", "Cost centre missing in new hire's profile",
-        "Batch job 'MRP nightly' failed", "Cannot print delivery notes from ERP",
+        "Invoices fail to post",
+        "Month-end close job stuck at 80%",
+        "Purchase orders missing approver",
+        "ERP login loops back to the start page",
+        "Stock levels not syncing from warehouse",
+        "Sales report export times out",
+        "Cost centre missing in new hire's profile",
+        "Batch job 'MRP nightly' failed",
+        "Cannot print delivery notes from ERP",
     ),
     "email": (
-        "Outgoing mail queued for hours", "Shared mailbox not visible in Outlook", "Calendar invites arrive twice",
-        "Spam filter quarantines supplier mails", "Mailbox over quota, cannot send",
-        "Out-of-office reply not sent externally", "Distribution list bounces for new members",
+        "Outgoing mail queued for hours",
+        "Shared mailbox not visible in Outlook",
+        "Calendar invites arrive twice",
+        "Spam filter quarantines supplier mails",
+        "Mailbox over quota, cannot send",
+        "Out-of-office reply not sent externally",
+        "Distribution list bounces for new members",
     ),
     "vpn": (
-        "VPN drops every few minutes", "MFA prompt never arrives", "Cannot reach file share over VPN",
-        "VPN client update fails on macOS", "Split tunnel routes Teams through office",
+        "VPN drops every few minutes",
+        "MFA prompt never arrives",
+        "Cannot reach file share over VPN",
+        "VPN client update fails on macOS",
+        "Split tunnel routes Teams through office",
     ),
     "metering": (
-        "Smart meter readings missing for district 4", "Meter import rejects vendor CSV",
-        "Duplicate readings after gateway restart", "Load profile gaps for commercial customers",
+        "Smart meter readings missing for district 4",
+        "Meter import rejects vendor CSV",
+        "Duplicate readings after gateway restart",
+        "Load profile gaps for commercial customers",
         "Estimated readings flagged as actual",
     ),
     "portal": (
-        "Customer portal shows 502 after login", "Password reset link expires immediately",
-        "Portal slow during evening peak", "Uploaded documents not visible to case workers",
-        "Consumption chart empty for new contracts", "Cookie banner hides the login button on mobile",
+        "Customer portal shows 502 after login",
+        "Password reset link expires immediately",
+        "Portal slow during evening peak",
+        "Uploaded documents not visible to case workers",
+        "Consumption chart empty for new contracts",
+        "Cookie banner hides the login button on mobile",
     ),
     "billing": (
-        "Credit note total off by one cent", "Invoice PDF renders blank", "Direct debit file rejected by bank",
-        "Sales tax wrong for Quebec customers", "Dunning run sent twice",
+        "Credit note total off by one cent",
+        "Invoice PDF renders blank",
+        "Direct debit file rejected by bank",
+        "Sales tax wrong for Quebec customers",
+        "Dunning run sent twice",
     ),
     "api": (
-        "API returns 429 below the rate limit", "Webhook deliveries delayed by 20 minutes",
-        "OAuth token refresh fails with invalid_grant", "Pagination skips records on page boundaries",
+        "API returns 429 below the rate limit",
+        "Webhook deliveries delayed by 20 minutes",
+        "OAuth token refresh fails with invalid_grant",
+        "Pagination skips records on page boundaries",
         "Sandbox returns production data",
     ),
-    "printing": ("Label printer prints blank pages", "Print queue stuck on floor 3", "Scanner emails never arrive"),
+    "printing": (
+        "Label printer prints blank pages",
+        "Print queue stuck on floor 3",
+        "Scanner emails never arrive",
+    ),
 }
 
 # Untrusted text the screens must show literally (never as markup).
@@ -215,13 +255,23 @@ _HOSTILE_TITLES: tuple[str, ...] = (
 )
 
 _OUTAGES: tuple[tuple[str, float, float], ...] = (  # service, days ago, minutes down
-    ("erp", 52.3, 47), ("erp", 9.6, 12), ("email", 33.1, 95), ("portal", 18.4, 31),
-    ("metering", 61.7, 140), ("api", 4.2, 8), ("vpn", 75.0, 22),
+    ("erp", 52.3, 47),
+    ("erp", 9.6, 12),
+    ("email", 33.1, 95),
+    ("portal", 18.4, 31),
+    ("metering", 61.7, 140),
+    ("api", 4.2, 8),
+    ("vpn", 75.0, 22),
 )
 
 # Open-ticket scenarios and their weights; the fractions are of the driving clock's target.
 _SCENARIOS: tuple[tuple[str, int], ...] = (
-    ("ok", 38), ("at_risk", 19), ("breached", 4), ("waiting", 14), ("unanswered", 11), ("reopened", 7),
+    ("ok", 38),
+    ("at_risk", 19),
+    ("breached", 4),
+    ("waiting", 14),
+    ("unanswered", 11),
+    ("reopened", 7),
     ("reprioritized", 7),
 )
 
@@ -284,7 +334,10 @@ class _Builder:
         from sladesk_tui.store.agreements import current_agreements, load_agreements_text
 
         loaded = load_agreements_text(
-            self.conn, demo_agreements_text(self.now), name=AGREEMENTS_RESOURCE, actor=self.operator,
+            self.conn,
+            demo_agreements_text(self.now),
+            name=AGREEMENTS_RESOURCE,
+            actor=self.operator,
             source=DEMO_SOURCE,
         )
         self.version, self.aset = current_agreements(self.conn, loaded.version)
@@ -383,8 +436,13 @@ class _Builder:
             p.created = self._before(p, now, used)
             agent = self._first_reply(p, min(resp, used), now)
             if rng.random() < 0.3:
-                self._step(p, self._after(p, p.created, used * 0.9), "note", author=agent,
-                           body="Checked the logs; see the attached trace.")
+                self._step(
+                    p,
+                    self._after(p, p.created, used * 0.9),
+                    "note",
+                    author=agent,
+                    body="Checked the logs; see the attached trace.",
+                )
         elif scenario == "waiting":
             since = float(round(now - rng.uniform(1 * H, 3 * D)))
             used = rng.uniform(0.2, 0.65) * res
@@ -404,8 +462,13 @@ class _Builder:
             p.created = self._before(p, resolved, used)
             agent = self._first_reply(p, min(resp, used), resolved)
             self._step(p, resolved, "resolved", author=agent)
-            self._step(p, reopen, "reopened", author=rng.choice(p.customer.contacts),
-                       body="The problem is back since this morning.")
+            self._step(
+                p,
+                reopen,
+                "reopened",
+                author=rng.choice(p.customer.contacts),
+                body="The problem is back since this morning.",
+            )
         else:  # reprioritized: raised or lowered one step partway through
             order = list(p.agreement.targets)
             i = order.index(p.priority)
@@ -469,9 +532,16 @@ class _Builder:
         for p in plans:
             for k, (at, etype, fields) in enumerate(sorted(p.steps, key=lambda s: s[0]), 1):
                 if etype == "created":
-                    fields = {**fields, "customer": p.customer.name, "service": p.service,
-                              "priority": p.priority, "title": p.title}
-                rows.append((at, len(rows), {"id": f"{p.id}-{k}", "type": etype, "at": at, "ticket": p.id, **fields}))
+                    fields = {
+                        **fields,
+                        "customer": p.customer.name,
+                        "service": p.service,
+                        "priority": p.priority,
+                        "title": p.title,
+                    }
+                rows.append(
+                    (at, len(rows), {"id": f"{p.id}-{k}", "type": etype, "at": at, "ticket": p.id, **fields})
+                )
         for i, (service, days_ago, minutes) in enumerate(_OUTAGES, 1):
             start = float(round(self.now - days_ago * D))
             for etype, at in (("outage_start", start), ("outage_end", start + minutes * M)):
@@ -498,7 +568,9 @@ class _Builder:
 
         def pick(scenario: str, *, customer: str | None = None, skip: tuple[_Plan, ...] = ()) -> _Plan:
             """The first open ticket of `scenario` under an agreement (of `customer`, if there is one)."""
-            found = [p for p in open_plans if p.scenario == scenario and p.agreement is not None and p not in skip]
+            found = [
+                p for p in open_plans if p.scenario == scenario and p.agreement is not None and p not in skip
+            ]
             return next((p for p in found if p.customer.name == customer), found[0])
 
         at_risk = pick("at_risk", customer="acme")
@@ -511,37 +583,108 @@ class _Builder:
 
         # (plan, operator, at, kind, fields, reason, justification, review)
         specs: list[tuple[_Plan, str, float, str, dict[str, object], str, str, tuple[str, str] | None]] = [
-            (at_risk, "dana", now - 20 * M, "hold", {"until": now + 4 * H}, "customer_unreachable",
-             "Site contact is on a flight until this afternoon; called twice and left a voicemail.", None),
-            (at_risk2, "lee", now - 45 * M, "extend", {"clock": "resolution", "by_s": 4 * H}, "third_party",
-             "Waiting on the meter vendor's patch (vendor case 88123), promised for tomorrow morning.", None),
-            (unanswered, "dana", now - 5 * M, "responded",
-             {"clock": "response", "responded_at": unanswered.created + 60}, "other",
-             "Answered by phone at the hotline; the caller confirmed the workaround. See call log.", None),
-            (ok, "lee", now - 2 * H, "reprioritize",
-             {"to_priority": _lower(ok)}, "misclassified",
-             "Reported as urgent, but only one user is affected and a workaround exists.", None),
-            (ok2, "dana", now - 15 * M, "out_of_order", {"ahead_of": at_risk.id}, "major_incident",
-             "Worked this one first: it blocks today's payroll billing run for the whole company.", None),
-            (breached, "lee", now - 3 * H, "exempt", {"clock": "resolution"},
-             "customer_request",
-             "Customer asked us to keep it open until their own release on Friday; nothing we can do before.",
-             ("approve", "Agreed with the account manager; fine.")),
-            (ok2, "priya", now - 90 * M, "extend", {"clock": "resolution", "by_s": 8 * H},
-             "third_party", "Payment provider has a confirmed incident on their side (status page link in notes).",
-             ("approve", "Provider incident confirmed.")),
-            (waiting, "sam", now - 30 * M, "hold", {"until": now + 2 * D}, "customer_request",
-             "Customer is slow to answer, so pausing until they call back next week.",
-             ("reject", "Already paused by the waiting status; a hold adds nothing and hides the ticket.")),
+            (
+                at_risk,
+                "dana",
+                now - 20 * M,
+                "hold",
+                {"until": now + 4 * H},
+                "customer_unreachable",
+                "Site contact is on a flight until this afternoon; called twice and left a voicemail.",
+                None,
+            ),
+            (
+                at_risk2,
+                "lee",
+                now - 45 * M,
+                "extend",
+                {"clock": "resolution", "by_s": 4 * H},
+                "third_party",
+                "Waiting on the meter vendor's patch (vendor case 88123), promised for tomorrow morning.",
+                None,
+            ),
+            (
+                unanswered,
+                "dana",
+                now - 5 * M,
+                "responded",
+                {"clock": "response", "responded_at": unanswered.created + 60},
+                "other",
+                "Answered by phone at the hotline; the caller confirmed the workaround. See call log.",
+                None,
+            ),
+            (
+                ok,
+                "lee",
+                now - 2 * H,
+                "reprioritize",
+                {"to_priority": _lower(ok)},
+                "misclassified",
+                "Reported as urgent, but only one user is affected and a workaround exists.",
+                None,
+            ),
+            (
+                ok2,
+                "dana",
+                now - 15 * M,
+                "out_of_order",
+                {"ahead_of": at_risk.id},
+                "major_incident",
+                "Worked this one first: it blocks today's payroll billing run for the whole company.",
+                None,
+            ),
+            (
+                breached,
+                "lee",
+                now - 3 * H,
+                "exempt",
+                {"clock": "resolution"},
+                "customer_request",
+                "Customer asked us to keep it open until their own release on Friday; nothing we can do before.",
+                ("approve", "Agreed with the account manager; fine."),
+            ),
+            (
+                ok2,
+                "priya",
+                now - 90 * M,
+                "extend",
+                {"clock": "resolution", "by_s": 8 * H},
+                "third_party",
+                "Payment provider has a confirmed incident on their side (status page link in notes).",
+                ("approve", "Provider incident confirmed."),
+            ),
+            (
+                waiting,
+                "sam",
+                now - 30 * M,
+                "hold",
+                {"until": now + 2 * D},
+                "customer_request",
+                "Customer is slow to answer, so pausing until they call back next week.",
+                ("reject", "Already paused by the waiting status; a hold adds nothing and hides the ticket."),
+            ),
         ]
         late = [p for p in history if p.breached and p.customer.name in ("acme", "northwind", "contoso")]
         for i, p in enumerate(late[:7]):
             assert p.ends is not None
             at = float(round(p.created + rng.uniform(0.5, 0.9) * (p.ends - p.created)))
-            review = [("approve", "Customer confirmed they caused the delay."),
-                      ("reject", "That is our own backlog, not the customer's doing."), None][i % 3]
-            specs.append((p, ("dana", "lee", "sam")[i % 3], at, "exempt", {"clock": "resolution"}, "customer_request",
-                          "Customer could not give us access to the affected system for two days.", review))
+            review = [
+                ("approve", "Customer confirmed they caused the delay."),
+                ("reject", "That is our own backlog, not the customer's doing."),
+                None,
+            ][i % 3]
+            specs.append(
+                (
+                    p,
+                    ("dana", "lee", "sam")[i % 3],
+                    at,
+                    "exempt",
+                    {"clock": "resolution"},
+                    "customer_request",
+                    "Customer could not give us access to the affected system for two days.",
+                    review,
+                )
+            )
 
         statuses: Counter[str] = Counter()
         for plan, who, at, kind, params, reason, why, review in specs:
@@ -549,7 +692,14 @@ class _Builder:
         return statuses
 
     def _override(
-        self, plan: _Plan, who: str, at: float, kind: str, params: dict[str, object], reason: str, why: str,
+        self,
+        plan: _Plan,
+        who: str,
+        at: float,
+        kind: str,
+        params: dict[str, object],
+        reason: str,
+        why: str,
         review: tuple[str, str] | None,
     ) -> str:
         """Place one override as its operator would at `at` (the rules apply), then its review.
@@ -560,14 +710,17 @@ class _Builder:
         from sladesk_tui.store.overrides import place_override, review_override
 
         at = float(round(min(max(at, plan.created + 2 * M), self.now - 60)))
-        candidate = Override(id=0, ticket=plan.id, kind=kind, at=at, operator=who, reason=reason,
-                             justification=why, **params)  # type: ignore[arg-type]
+        candidate = Override(
+            id=0, ticket=plan.id, kind=kind, at=at, operator=who, reason=reason, justification=why, **params
+        )  # type: ignore[arg-type]
         placed = place_override(self.conn, candidate, now=at, source=DEMO_SOURCE)
         if review is None:
             return "pending"
         decision, comment = review
         when = float(round(min(self.now - 60, at + self.rng.uniform(1 * H, 20 * H))))
-        review_override(self.conn, placed.id, decision, reviewer=LEAD, comment=comment, now=when, source=DEMO_SOURCE)
+        review_override(
+            self.conn, placed.id, decision, reviewer=LEAD, comment=comment, now=when, source=DEMO_SOURCE
+        )
         return {"approve": "approved", "reject": "rejected"}[decision]
 
 

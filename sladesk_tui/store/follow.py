@@ -186,7 +186,11 @@ def follow(
                 try:
                     result = ingest(conn, batch, actor=actor, source=source, name=name, skip_invalid=True)
                 except sqlite3.OperationalError as exc:  # busy past the timeout: retry next round
-                    print(f"sladesk: {name}: database busy ({exc}); retrying", file=err or sys.stderr, flush=True)
+                    print(
+                        f"sladesk: {name}: database busy ({exc}); retrying",
+                        file=err or sys.stderr,
+                        flush=True,
+                    )
                     break
                 pending = rest
                 for e in result.errors:

@@ -36,7 +36,7 @@ def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, now: float, 
     must cover them); return the years added."""
     from sladesk_tui.core.calendar import country_holidays
 
-    this_year = dt.datetime.fromtimestamp(now, dt.timezone.utc).year
+    this_year = dt.datetime.fromtimestamp(now, dt.UTC).year
     added = 0
     for cid, cdef in aset.calendars.items():
         if cdef.holiday_country is None:
@@ -47,8 +47,10 @@ def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, now: float, 
         first = max(first, last - MAX_YEARS)
         subdiv = cdef.holiday_subdiv or ""
         have = {
-            r[0] for r in conn.execute(
-                "SELECT year FROM holiday_dates WHERE country = ? AND subdiv = ?", (cdef.holiday_country, subdiv)
+            r[0]
+            for r in conn.execute(
+                "SELECT year FROM holiday_dates WHERE country = ? AND subdiv = ?",
+                (cdef.holiday_country, subdiv),
             )
         }
         for year in range(first, last + 1):
@@ -70,7 +72,9 @@ def stored_rows(conn: sqlite3.Connection) -> Rows:
     A database from before the snapshot existed has no table: nothing is stored.
     """
     try:
-        cur = conn.execute("SELECT country, subdiv, year, dates FROM holiday_dates ORDER BY country, subdiv, year")
+        cur = conn.execute(
+            "SELECT country, subdiv, year, dates FROM holiday_dates ORDER BY country, subdiv, year"
+        )
         return tuple(tuple(r) for r in cur)  # type: ignore[misc]
     except sqlite3.OperationalError:
         return ()

@@ -58,17 +58,44 @@ _IN_CHUNK = 900
 MAX_ERRORS_KEPT = 1000
 
 _EVENT_COLUMNS = (
-    "id", "type", "ticket", "ts", "at", "customer", "service", "priority", "title", "status",
-    "assignee", "author", "agreement", "body", "digest", "actor", "source", "recorded_at",
+    "id",
+    "type",
+    "ticket",
+    "ts",
+    "at",
+    "customer",
+    "service",
+    "priority",
+    "title",
+    "status",
+    "assignee",
+    "author",
+    "agreement",
+    "body",
+    "digest",
+    "actor",
+    "source",
+    "recorded_at",
 )
-_INSERT_EVENT = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+_INSERT_EVENT = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+)
 _TICKET_COLUMNS = (
-    "customer", "service", "title", "priority", "status", "assignee", "agreement_id", "agreement_version",
-    "no_agreement_reason", "is_open", "created_ts", "updated_ts", "ended_ts",
+    "customer",
+    "service",
+    "title",
+    "priority",
+    "status",
+    "assignee",
+    "agreement_id",
+    "agreement_version",
+    "no_agreement_reason",
+    "is_open",
+    "created_ts",
+    "updated_ts",
+    "ended_ts",
 )
-_INSERT_TICKET = (
-    f"INSERT INTO tickets (id, {', '.join(_TICKET_COLUMNS)}) VALUES ({', '.join('?' * (len(_TICKET_COLUMNS) + 1))})"
-)
+_INSERT_TICKET = f"INSERT INTO tickets (id, {', '.join(_TICKET_COLUMNS)}) VALUES ({', '.join('?' * (len(_TICKET_COLUMNS) + 1))})"
 _UPDATE_TICKET = f"UPDATE tickets SET {', '.join(c + ' = ?' for c in _TICKET_COLUMNS)} WHERE id = ?"
 
 
@@ -119,8 +146,15 @@ class _Ticket(TicketProjection):
     """
 
     __slots__ = (
-        "id", "agreement_id", "agreement_version", "no_agreement_reason",
-        "priorities", "in_db", "pending", "replay_needed", "queued",
+        "id",
+        "agreement_id",
+        "agreement_version",
+        "no_agreement_reason",
+        "priorities",
+        "in_db",
+        "pending",
+        "replay_needed",
+        "queued",
     )
 
     def __init__(self, tid: str) -> None:
@@ -133,9 +167,19 @@ class _Ticket(TicketProjection):
 
     def row(self) -> tuple[object, ...]:
         return (
-            self.customer, self.service, self.title, self.priority, self.status, self.assignee,
-            self.agreement_id, self.agreement_version, self.no_agreement_reason, int(self.is_open),
-            self.created_ts, self.updated_ts, self.ended_ts,
+            self.customer,
+            self.service,
+            self.title,
+            self.priority,
+            self.status,
+            self.assignee,
+            self.agreement_id,
+            self.agreement_version,
+            self.no_agreement_reason,
+            int(self.is_open),
+            self.created_ts,
+            self.updated_ts,
+            self.ended_ts,
         )
 
 
@@ -221,11 +265,28 @@ class _Batch:
                 self._error(ev, reason)
                 continue
             accepted[ev.id] = (digest, ev.seq)
-            rows.append((
-                ev.id, ev.type, ev.ticket, ev.at, iso(ev.at), ev.customer, ev.service, ev.priority,
-                ev.title, ev.status, ev.assignee, ev.author, ev.agreement, ev.body, digest,
-                actor, source, recorded_at,
-            ))
+            rows.append(
+                (
+                    ev.id,
+                    ev.type,
+                    ev.ticket,
+                    ev.at,
+                    iso(ev.at),
+                    ev.customer,
+                    ev.service,
+                    ev.priority,
+                    ev.title,
+                    ev.status,
+                    ev.assignee,
+                    ev.author,
+                    ev.agreement,
+                    ev.body,
+                    digest,
+                    actor,
+                    source,
+                    recorded_at,
+                )
+            )
         if rows:
             self.conn.executemany(_INSERT_EVENT, rows)
             last = int(self.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0])
@@ -250,11 +311,15 @@ class _Batch:
         if t is None:
             return f"unknown ticket {tid!r}: no 'created' event for it in the database or on an earlier line"
         if ev.at < t.created_ts:
-            return (f"the event ({iso_utc(ev.at)}) is older than the creation of ticket {tid!r} "
-                    f"({iso_utc(t.created_ts)})")
+            return (
+                f"the event ({iso_utc(ev.at)}) is older than the creation of ticket {tid!r} "
+                f"({iso_utc(t.created_ts)})"
+            )
         if etype == "status" and ev.status in ENDING_TYPES:
-            return (f"status {ev.status!r} is set by a {ev.status!r} event, which ends the ticket; "
-                    "a 'status' event cannot")
+            return (
+                f"status {ev.status!r} is set by a {ev.status!r} event, which ends the ticket; "
+                "a 'status' event cannot"
+            )
         if etype == "priority" and t.priorities is not None and ev.priority not in t.priorities:
             return self._bad_priority(ev.priority, t)
         if not t.queued:
@@ -355,9 +420,21 @@ class _Batch:
             )
             for tid, *values in cur.fetchall():
                 t = _Ticket(tid)
-                (t.customer, t.service, t.title, t.priority, t.status, t.assignee, t.agreement_id,
-                 t.agreement_version, t.no_agreement_reason, is_open, t.created_ts, t.updated_ts,
-                 t.ended_ts) = values
+                (
+                    t.customer,
+                    t.service,
+                    t.title,
+                    t.priority,
+                    t.status,
+                    t.assignee,
+                    t.agreement_id,
+                    t.agreement_version,
+                    t.no_agreement_reason,
+                    is_open,
+                    t.created_ts,
+                    t.updated_ts,
+                    t.ended_ts,
+                ) = values
                 t.is_open = bool(is_open)
                 t.in_db = True
                 t.priorities = self._priorities(t.agreement_version, t.agreement_id)
@@ -426,8 +503,9 @@ class _IsoCache:
 # ---- files ---------------------------------------------------------------------------
 
 
-def read_input(path: str | os.PathLike[str], *, fmt: str = "auto", stdin: IO[bytes] | None = None
-               ) -> tuple[str, list[Event], list[InputError]]:
+def read_input(
+    path: str | os.PathLike[str], *, fmt: str = "auto", stdin: IO[bytes] | None = None
+) -> tuple[str, list[Event], list[InputError]]:
     """Parse a whole input (a file, or stdin for "-"): (display name, events, bad lines)."""
     if str(path) == "-":
         return _parse("<stdin>", stdin if stdin is not None else sys.stdin.buffer, fmt)
@@ -492,4 +570,3 @@ def _line_of(err: InputError) -> int:
     where = err.where or ""
     tail = where.rpartition(":")[2]
     return int(tail) if tail.isdigit() else 0
-

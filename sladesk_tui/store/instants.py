@@ -16,4 +16,4 @@ def now_ts() -> float:
 
 def iso_utc(ts: float) -> str:
     """``2026-11-27T08:05:00.000000Z``: the `*_at` columns' spelling (sorts as text)."""
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -27,8 +27,21 @@ from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.queries import agreements_for_versions, load_records
 
 _COLUMNS = (
-    "ticket", "clock", "cycle", "agreement_id", "agreement_version", "priority", "operator", "stopped_ts",
-    "day", "raw_state", "raw_elapsed_s", "raw_target_s", "adj_state", "adj_elapsed_s", "adj_target_s",
+    "ticket",
+    "clock",
+    "cycle",
+    "agreement_id",
+    "agreement_version",
+    "priority",
+    "operator",
+    "stopped_ts",
+    "day",
+    "raw_state",
+    "raw_elapsed_s",
+    "raw_target_s",
+    "adj_state",
+    "adj_elapsed_s",
+    "adj_target_s",
 )
 _INSERT = f"INSERT INTO outcomes ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _DELETE = "DELETE FROM outcomes WHERE ticket = ? AND clock = ? AND cycle = ?"
@@ -55,7 +68,9 @@ def rebuild_outcomes(conn: sqlite3.Connection, now: float) -> int:
     with write_tx(conn):
         conn.execute("DELETE FROM outcome_days")
         conn.execute("DELETE FROM outcomes")
-        ids = [r[0] for r in conn.execute("SELECT id FROM tickets WHERE agreement_id IS NOT NULL ORDER BY id")]
+        ids = [
+            r[0] for r in conn.execute("SELECT id FROM tickets WHERE agreement_id IS NOT NULL ORDER BY id")
+        ]
         refresh_outcomes(conn, ids, now)
         return int(conn.execute("SELECT COUNT(*) FROM outcomes").fetchone()[0])
 
@@ -91,8 +106,21 @@ def _refresh_chunk(conn: sqlite3.Connection, ids: list[str], now: float) -> int:
 
 def _row(o: Outcome) -> tuple[object, ...]:
     return (
-        o.ticket, o.clock, o.cycle, o.agreement_id, o.agreement_version, o.priority, o.operator, o.stopped_at,
-        o.day, o.raw_state, o.raw_elapsed_s, o.raw_target_s, o.adj_state, o.adj_elapsed_s, o.adj_target_s,
+        o.ticket,
+        o.clock,
+        o.cycle,
+        o.agreement_id,
+        o.agreement_version,
+        o.priority,
+        o.operator,
+        o.stopped_at,
+        o.day,
+        o.raw_state,
+        o.raw_elapsed_s,
+        o.raw_target_s,
+        o.adj_state,
+        o.adj_elapsed_s,
+        o.adj_target_s,
     )
 
 

@@ -76,7 +76,9 @@ def place_override(
         if d.problem or d.preview is None:
             raise Refused(d.problem or "nothing to record")
         before, after = d.preview.before_figures, d.preview.after_figures
-        oid = _insert_override(conn, d.override, before=before, after=after, actor=d.override.operator, source=source)
+        oid = _insert_override(
+            conn, d.override, before=before, after=after, actor=d.override.operator, source=source
+        )
     return Placed(oid, dataclasses.replace(d.override, id=oid), before, after)
 
 
@@ -153,7 +155,9 @@ def load_log(
         if not (effects and entries):
             return entries
         records = {tid: load_ticket(conn, tid) for tid in {e.override.ticket for e in entries}}
-        books = agreements_for_versions(conn, {r.agreement_version for r in records.values() if r is not None})
+        books = agreements_for_versions(
+            conn, {r.agreement_version for r in records.values() if r is not None}
+        )
     # The engine runs after the snapshot is released: it is the slow part.
     return _with_effects(entries, records, books, now_ts() if now is None else now)
 
@@ -228,7 +232,13 @@ def record_review(
         if o is None:
             raise InputError(f"no override {override_id}")
         return _insert_review(
-            conn, o, decision, reviewer=reviewer, comment=comment, at=now_ts() if at is None else at, source=source
+            conn,
+            o,
+            decision,
+            reviewer=reviewer,
+            comment=comment,
+            at=now_ts() if at is None else at,
+            source=source,
         )
 
 
@@ -250,7 +260,9 @@ def _draft(conn: sqlite3.Connection, candidate: Override, now: float) -> Draft:
     ahead = d.override.ahead_of
     known = conn.execute("SELECT 1 FROM tickets WHERE id = ?", (ahead,)).fetchone() if ahead else True
     if d.effect_problem is None and not known:
-        return dataclasses.replace(d, preview=None, effect_problem=f"unknown ticket {ahead!r} (worked ahead of)")
+        return dataclasses.replace(
+            d, preview=None, effect_problem=f"unknown ticket {ahead!r} (worked ahead of)"
+        )
     return d
 
 
@@ -268,8 +280,20 @@ def _insert_override(
         " ahead_of, reason, justification, operator, before_json, after_json)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            o.ticket, o.kind, o.clock, o.at, iso_utc(o.at), o.until, o.by_s, o.responded_at, o.to_priority,
-            o.ahead_of, o.reason, o.justification, o.operator, canonical_json(dict(before)),
+            o.ticket,
+            o.kind,
+            o.clock,
+            o.at,
+            iso_utc(o.at),
+            o.until,
+            o.by_s,
+            o.responded_at,
+            o.to_priority,
+            o.ahead_of,
+            o.reason,
+            o.justification,
+            o.operator,
+            canonical_json(dict(before)),
             canonical_json(dict(after)),
         ),
     )
@@ -282,8 +306,13 @@ def _insert_override(
         subject=f"override {oid} on ticket {o.ticket}",
         before={"clocks": dict(before)},
         after={
-            "override": oid, "kind": o.kind, "clock": o.clock, "reason": o.reason, "operator": o.operator,
-            "params": params, "clocks": dict(after),
+            "override": oid,
+            "kind": o.kind,
+            "clock": o.clock,
+            "reason": o.reason,
+            "operator": o.operator,
+            "params": params,
+            "clocks": dict(after),
         },
         source=source,
         covers=[RowRange("overrides", oid, oid)],
@@ -325,8 +354,13 @@ def _where(f: LogFilter) -> tuple[str, dict[str, object]]:
     """The filter's column conditions as SQL (status is derived: `LogFilter.apply` does it)."""
     clauses = ["1 = 1"]
     params: dict[str, object] = {}
-    for key, column in (("operator", "o.operator"), ("kind", "o.kind"), ("reason", "o.reason"),
-                        ("agreement", "t.agreement_id"), ("ticket", "o.ticket")):
+    for key, column in (
+        ("operator", "o.operator"),
+        ("kind", "o.kind"),
+        ("reason", "o.reason"),
+        ("agreement", "t.agreement_id"),
+        ("ticket", "o.ticket"),
+    ):
         value = getattr(f, key)
         if value is not None:
             clauses.append(f"{column} = :{key}")
@@ -348,7 +382,9 @@ def _entry(row: sqlite3.Row | tuple[Any, ...]) -> LogEntry:
 
 
 def _with_effects(
-    entries: Iterable[LogEntry], records: Mapping[str, TicketRecord | None], books: dict[int, AgreementSet],
+    entries: Iterable[LogEntry],
+    records: Mapping[str, TicketRecord | None],
+    books: dict[int, AgreementSet],
     now: float,
 ) -> list[LogEntry]:
     from sladesk_tui.core.override_effects import breach_effect

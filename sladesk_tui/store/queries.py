@@ -81,7 +81,9 @@ def load_ticket(conn: sqlite3.Connection, ticket_id: str, *, at: float | None = 
     return records[0] if records else None
 
 
-def agreements_for_versions(conn: sqlite3.Connection, versions: Iterable[int | None]) -> dict[int, AgreementSet]:
+def agreements_for_versions(
+    conn: sqlite3.Connection, versions: Iterable[int | None]
+) -> dict[int, AgreementSet]:
     """Each agreements version named (None and 0 skipped) parsed once: the `evaluate` input."""
     from sladesk_tui.store.agreements import current_agreements
 
@@ -128,7 +130,9 @@ def load_records(
     override_at = "" if at is None else " AND o.ts <= :at"
     review_at = "" if at is None else " AND r.ts <= :at"
 
-    tickets = cur.execute(f"SELECT {_TICKET_COLS} FROM tickets t WHERE {where} ORDER BY t.id", params).fetchall()
+    tickets = cur.execute(
+        f"SELECT {_TICKET_COLS} FROM tickets t WHERE {where} ORDER BY t.id", params
+    ).fetchall()
     if not tickets:
         return []
     # `IN (subquery)` walks the ids in order and events_ticket gives (ticket, ts, seq)
@@ -144,7 +148,9 @@ def load_records(
         f"SELECT {cols} FROM overrides o WHERE o.ticket IN {chosen}{override_at} ORDER BY o.ticket, o.ts, o.id",
         params,
     )
-    overrides = {tid: tuple(group) for tid, group in groupby(starmap(Override, cur), key=attrgetter("ticket"))}
+    overrides = {
+        tid: tuple(group) for tid, group in groupby(starmap(Override, cur), key=attrgetter("ticket"))
+    }
     reviews: dict[str, tuple[Review, ...]] = {}
     if with_reviews:
         cur.execute(
@@ -152,14 +158,20 @@ def load_records(
             f" WHERE o.ticket IN {chosen}{override_at}{review_at} ORDER BY o.ticket, r.id",
             params,
         )
-        reviews = {tid: tuple(Review(*row[1:]) for row in group) for tid, group in groupby(cur, key=itemgetter(0))}
+        reviews = {
+            tid: tuple(Review(*row[1:]) for row in group) for tid, group in groupby(cur, key=itemgetter(0))
+        }
 
     out = []
     for row in tickets:
         tid = row[0]
         record = TicketRecord(
-            *row[:10], bool(row[10]), *row[11:],
-            events=events.get(tid, ()), overrides=overrides.get(tid, ()), reviews=reviews.get(tid, ()),
+            *row[:10],
+            bool(row[10]),
+            *row[11:],
+            events=events.get(tid, ()),
+            overrides=overrides.get(tid, ()),
+            reviews=reviews.get(tid, ()),
         )
         out.append(record if at is None else _as_of(record))
     return out
@@ -178,7 +190,14 @@ def _as_of(record: TicketRecord) -> TicketRecord:
     t.replay(history_rows(record.events))
     return replace(
         record,
-        customer=t.customer, service=t.service, title=t.title, priority=t.priority, status=t.status,
-        assignee=t.assignee, is_open=t.is_open, created_ts=t.created_ts, updated_ts=t.updated_ts,
+        customer=t.customer,
+        service=t.service,
+        title=t.title,
+        priority=t.priority,
+        status=t.status,
+        assignee=t.assignee,
+        is_open=t.is_open,
+        created_ts=t.created_ts,
+        updated_ts=t.updated_ts,
         ended_ts=t.ended_ts,
     )

@@ -59,7 +59,10 @@ def compliance_report(
     """
     when = now if at is None else at
     with snapshot(conn):
-        if agreement is not None and conn.execute("SELECT 1 FROM agreements WHERE id = ?", (agreement,)).fetchone() is None:
+        if (
+            agreement is not None
+            and conn.execute("SELECT 1 FROM agreements WHERE id = ?", (agreement,)).fetchone() is None
+        ):
             known = ", ".join(r[0] for r in conn.execute("SELECT DISTINCT id FROM agreements ORDER BY id"))
             raise InputError(f"--agreement: no agreement {agreement!r} (known: {known or 'none loaded'})")
         if at is None:
@@ -74,14 +77,19 @@ def compliance_report(
     if at is not None:  # the engine replays after the snapshot is released: it is the slow part
         rows = tallies(o for r in records for o in ticket_outcomes(r, books, at))
     terms = {
-        (a.id, v): Terms(a, v, aset.zone_of(a.calendar))
-        for v, aset in books.items()
-        for a in aset.agreements
+        (a.id, v): Terms(a, v, aset.zone_of(a.calendar)) for v, aset in books.items() for a in aset.agreements
     }
     listed = [terms[(a.id, latest)] for a in books[latest].agreements] if latest else []
     return build_report(
-        rows, terms, listed, merge_outages(outage_events, when), period, when,
-        by=by, agreement=agreement, as_of=at,
+        rows,
+        terms,
+        listed,
+        merge_outages(outage_events, when),
+        period,
+        when,
+        by=by,
+        agreement=agreement,
+        as_of=at,
     )
 
 
@@ -93,7 +101,9 @@ def _stored_tallies(conn: sqlite3.Connection, period: Period, agreement: str | N
     return [Tally(*row) for row in cur.execute(sql, params)]
 
 
-def _replayed_records(conn: sqlite3.Connection, period: Period, at: float, agreement: str | None) -> list[TicketRecord]:
+def _replayed_records(
+    conn: sqlite3.Connection, period: Period, at: float, agreement: str | None
+) -> list[TicketRecord]:
     """The tickets whose clocks can have stopped in `period`, as of `at`.
 
     A superset is loaded (created by the period's end, and open or ended after its

@@ -50,8 +50,9 @@ def revoke_lead(conn: sqlite3.Connection, user: str, *, actor: str, source: str 
     return _change(conn, "revoke", user, actor=actor, source=source)
 
 
-def _insert(conn: sqlite3.Connection, user: str, action: str, *, by_user: str, source: str | None,
-            audit_action: str) -> int:
+def _insert(
+    conn: sqlite3.Connection, user: str, action: str, *, by_user: str, source: str | None, audit_action: str
+) -> int:
     """Append one role row and its audit row inside the caller's write transaction."""
     ts = now_ts()
     cur = conn.execute(
@@ -75,7 +76,11 @@ def _change(conn: sqlite3.Connection, what: str, user: str, *, actor: str, sourc
     with write_tx(conn):
         current = leads(conn)
         check_role_change(
-            what, actor=actor, actor_is_lead=actor in current, user=user, user_is_lead=user in current,
+            what,
+            actor=actor,
+            actor_is_lead=actor in current,
+            user=user,
+            user_is_lead=user in current,
             leads=len(current),
         )
         action = "revoke" if what == "revoke" else "grant"

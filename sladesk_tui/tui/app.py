@@ -122,9 +122,14 @@ class SladeskApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "List every key of this screen", self.action_help)
-        yield SystemCommand("Review overrides", "The override log: approve or reject (leads)", self.action_review)
-        yield SystemCommand("Compliance", "Met and breached per agreement, raw and adjusted; penalties, availability",
-                            self.action_compliance)
+        yield SystemCommand(
+            "Review overrides", "The override log: approve or reject (leads)", self.action_review
+        )
+        yield SystemCommand(
+            "Compliance",
+            "Met and breached per agreement, raw and adjusted; penalties, availability",
+            self.action_compliance,
+        )
         override = getattr(screen, "action_override", None)
         if override is not None:
             yield SystemCommand("Override", "Override a clock of the ticket, with a justification", override)
@@ -142,7 +147,9 @@ def run_app(db_path: str | Path, operator: str) -> int:
 
     theme = os.environ.get("SLADESK_THEME") or None
     if theme is not None and theme not in BUILTIN_THEMES:
-        raise InputError(f"SLADESK_THEME: unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})")
+        raise InputError(
+            f"SLADESK_THEME: unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})"
+        )
     open_db(db_path).close()
     SladeskApp(db_path, operator, theme=theme).run()
     return 0

@@ -134,7 +134,11 @@ class StoreQueueSource:
             todo: set[str] = set()
             if not full:
                 changed = self._changed_since(conn, self._marks)
-                due = {tid for tid, r in self._rows.items() if r.recompute_at is not None and r.recompute_at <= now}
+                due = {
+                    tid
+                    for tid, r in self._rows.items()
+                    if r.recompute_at is not None and r.recompute_at <= now
+                }
                 full = len(changed) + len(due) > _INCREMENTAL_LIMIT
                 if not full:
                     self._load_some(conn, changed)
@@ -228,8 +232,14 @@ class StoreQueueSource:
 
         result = evaluate(record, self._agreements, now)
         raw = result.raw if result.differs else None
-        return build_row(record, result.adjusted, now, calendar=result.countdown_calendar,
-                         desk_calendar=self._desk_calendar, raw_clocks=raw)
+        return build_row(
+            record,
+            result.adjusted,
+            now,
+            calendar=result.countdown_calendar,
+            desk_calendar=self._desk_calendar,
+            raw_clocks=raw,
+        )
 
 
 def _settle_heap() -> None:
@@ -246,4 +256,3 @@ def _settle_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-

@@ -172,8 +172,10 @@ BERLIN_DE = {"country": "DE", "subdiv": "BE"}
 
 
 def test_a_snapshot_year_is_read_instead_of_the_package() -> None:
-    cal = BusinessCalendar.from_dict({"tz": "Europe/Berlin", "hours": {d: ["09:00-17:00"] for d in WEEKDAYS},
-                                      "holidays": BERLIN_DE}, ODD_2026)
+    cal = BusinessCalendar.from_dict(
+        {"tz": "Europe/Berlin", "hours": {d: ["09:00-17:00"] for d in WEEKDAYS}, "holidays": BERLIN_DE},
+        ODD_2026,
+    )
     assert not cal.is_open(at(2026, 3, 10, 10))  # the snapshot's own date (a Tuesday)
     assert not cal.is_open(at(2026, 1, 1, 10))
     assert cal.is_open(at(2026, 5, 1, 10))  # Labour Day (a Friday): the package's, not the snapshot's
@@ -183,19 +185,24 @@ def test_a_snapshot_year_is_read_instead_of_the_package() -> None:
 
 def test_the_plain_dict_form_still_asks_the_package_and_snapshots_do_not_leak() -> None:
     hours = {d: ["09:00-17:00"] for d in WEEKDAYS}
-    with_snapshot = BusinessCalendar.from_dict({"tz": "Europe/Berlin", "hours": hours, "holidays": BERLIN_DE}, ODD_2026)
+    with_snapshot = BusinessCalendar.from_dict(
+        {"tz": "Europe/Berlin", "hours": hours, "holidays": BERLIN_DE}, ODD_2026
+    )
     plain = BusinessCalendar.from_dict({"tz": "Europe/Berlin", "hours": hours, "holidays": BERLIN_DE})
     assert not with_snapshot.is_open(at(2026, 3, 10, 10))
     assert plain.is_open(at(2026, 3, 10, 10)) and not plain.is_open(at(2026, 5, 1, 10))
-    other_place = BusinessCalendar.from_dict({"tz": "Europe/Berlin", "hours": hours,
-                                              "holidays": {"country": "DE", "subdiv": "BY"}}, ODD_2026)
+    other_place = BusinessCalendar.from_dict(
+        {"tz": "Europe/Berlin", "hours": hours, "holidays": {"country": "DE", "subdiv": "BY"}}, ODD_2026
+    )
     assert other_place.is_open(at(2026, 3, 10, 10)) and not other_place.is_open(at(2026, 1, 6, 10))
 
 
 def test_country_holidays_is_one_year_of_the_package() -> None:
     import holidays
 
-    assert country_holidays("DE", "BY", 2027) == frozenset(holidays.country_holidays("DE", subdiv="BY", years=2027))
+    assert country_holidays("DE", "BY", 2027) == frozenset(
+        holidays.country_holidays("DE", subdiv="BY", years=2027)
+    )
     assert dt.date(2027, 1, 6) in country_holidays("DE", "BY", 2027)
     with pytest.raises(ValueError, match="unknown subdivision 'ZZ'"):
         country_holidays("DE", "ZZ", 2027)
@@ -330,7 +337,7 @@ def test_dst_day_counts_real_hours(tz: str, day: tuple[int, int, int], expected_
     next_midnight = dt.datetime.combine(start.date() + dt.timedelta(days=1), dt.time(), zone)
     assert cal.elapsed(start, next_midnight) == expected_hours * H
     # The true instant, counted in UTC: on the 25-hour day it is the *second* 23:59:59.
-    last_second = start.astimezone(dt.timezone.utc) + dt.timedelta(hours=expected_hours, seconds=-1)
+    last_second = start.astimezone(dt.UTC) + dt.timedelta(hours=expected_hours, seconds=-1)
     assert cal.add(start, expected_hours * H - 1) == last_second
 
 
@@ -354,7 +361,7 @@ def test_berlin_times_inside_the_gap_move_forward() -> None:
 def test_berlin_ambiguous_time_is_the_first_occurrence() -> None:
     cal = sunday("Europe/Berlin", ["02:30-03:30"])  # 02:30 CEST to 03:30 CET
     assert cal.elapsed(at(2026, 10, 25), at(2026, 10, 26)) == 2 * H
-    first = dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.timezone.utc)  # 02:30 CEST
+    first = dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC)  # 02:30 CEST
     assert cal.next_open(at(2026, 10, 25)) == first
     assert cal.next_open(at(2026, 10, 25)).utcoffset() == dt.timedelta(hours=2)
 
@@ -479,7 +486,7 @@ def test_results_are_stdlib_datetimes_at_the_zones_offset(office: BusinessCalend
 @pytest.mark.parametrize("seconds", [1800, 5400])  # the first and the second 02:30
 def test_a_result_in_the_repeated_autumn_hour_equals_the_true_instant(seconds: int) -> None:
     # With ZoneInfo results, PEP 495 makes both compare unequal to the UTC instant.
-    utc = dt.timezone.utc
+    utc = dt.UTC
     cal = BusinessCalendar.always("Europe/Berlin")
     start = dt.datetime(2026, 10, 25, 0, tzinfo=utc)
     due = cal.add(start, seconds)
@@ -557,7 +564,9 @@ def test_bad_hours_name_the_value(hours: object, named: str) -> None:
 
 
 def test_touching_segments_are_fine() -> None:
-    cal = BusinessCalendar.from_dict({"tz": "UTC", "hours": {"mon": ["09:00-12:00", "12:00-13:00"], "sun": ["22:00-09:00"]}})
+    cal = BusinessCalendar.from_dict(
+        {"tz": "UTC", "hours": {"mon": ["09:00-12:00", "12:00-13:00"], "sun": ["22:00-09:00"]}}
+    )
     assert cal.elapsed(at(2026, 5, 10, tz=UTC), at(2026, 5, 12, tz=UTC)) == 15 * H
 
 
@@ -574,8 +583,14 @@ def test_touching_segments_are_fine() -> None:
         ({"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": ["2026-02-30"]}, "2026-02-30"),
         ({"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": ["Christmas"]}, "Christmas"),
         ({"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": {"country": "XX"}}, "XX"),
-        ({"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": {"country": "DE", "subdiv": "ZZ"}}, "ZZ"),
-        ({"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": {"country": "DE", "extra": ["x"]}}, "'x'"),
+        (
+            {"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": {"country": "DE", "subdiv": "ZZ"}},
+            "ZZ",
+        ),
+        (
+            {"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": {"country": "DE", "extra": ["x"]}},
+            "'x'",
+        ),
         ({"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "holidays": {"county": "DE"}}, "county"),
         ({"tz": "UTC", "hours": {"mon": ["09:00-17:00"]}, "timezone": "UTC"}, "timezone"),
     ],

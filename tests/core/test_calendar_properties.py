@@ -29,8 +29,8 @@ OFFICE = BusinessCalendar.from_dict(
         "holidays": {"country": "DE", "subdiv": "BY", "extra": ["2026-12-24"]},
     }
 )
-Y2025 = int(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * US
-Y2028 = int(dt.datetime(2028, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * US
+Y2025 = int(dt.datetime(2025, 1, 1, tzinfo=dt.UTC).timestamp()) * US
+Y2028 = int(dt.datetime(2028, 1, 1, tzinfo=dt.UTC).timestamp()) * US
 
 instants = st.integers(Y2025, Y2028).map(lambda us: us / US)
 amounts = st.integers(0, 90 * 8 * 3600 * US).map(lambda us: us / US)
@@ -101,22 +101,22 @@ def test_add_with_pauses_round_trips(data: st.DataObject, a: float, s: float) ->
 @PROPS
 @given(instants, amounts)
 def test_datetime_face_matches_epoch_face(a: float, s: float) -> None:
-    start = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=us(a))
+    start = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us(a))
     due = OFFICE.add(start, s)
-    assert due == dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=us(OFFICE.add_ts(a, s)))
+    assert due == dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us(OFFICE.add_ts(a, s)))
     assert us(OFFICE.elapsed(start, due)) == us(s)
 
 
 # -- the minute-by-minute oracle -------------------------------------------------------
 
 ZONES_AND_ANCHORS = [
-    ("UTC", dt.datetime(2026, 5, 11, tzinfo=dt.timezone.utc)),
-    ("Europe/Berlin", dt.datetime(2026, 3, 29, 1, tzinfo=dt.timezone.utc)),
-    ("Europe/Berlin", dt.datetime(2026, 10, 25, 1, tzinfo=dt.timezone.utc)),
-    ("America/Sao_Paulo", dt.datetime(2018, 11, 4, 3, tzinfo=dt.timezone.utc)),
-    ("America/Sao_Paulo", dt.datetime(2018, 2, 18, 2, tzinfo=dt.timezone.utc)),
-    ("Australia/Lord_Howe", dt.datetime(2026, 4, 4, 15, tzinfo=dt.timezone.utc)),
-    ("Australia/Lord_Howe", dt.datetime(2026, 10, 3, 15, 30, tzinfo=dt.timezone.utc)),
+    ("UTC", dt.datetime(2026, 5, 11, tzinfo=dt.UTC)),
+    ("Europe/Berlin", dt.datetime(2026, 3, 29, 1, tzinfo=dt.UTC)),
+    ("Europe/Berlin", dt.datetime(2026, 10, 25, 1, tzinfo=dt.UTC)),
+    ("America/Sao_Paulo", dt.datetime(2018, 11, 4, 3, tzinfo=dt.UTC)),
+    ("America/Sao_Paulo", dt.datetime(2018, 2, 18, 2, tzinfo=dt.UTC)),
+    ("Australia/Lord_Howe", dt.datetime(2026, 4, 4, 15, tzinfo=dt.UTC)),
+    ("Australia/Lord_Howe", dt.datetime(2026, 10, 3, 15, 30, tzinfo=dt.UTC)),
 ]
 minute_points = st.one_of(st.integers(0, 96).map(lambda q: q * 15), st.integers(0, 1440))
 
@@ -142,7 +142,9 @@ def small_calendars(draw: st.DrawFn) -> tuple[dict, int]:
             hours[day] = [f"{hhmm(a)}-{hhmm(b)}" for a, b in segs]
     assume(hours)
     local_anchor = anchor.astimezone(ZoneInfo(tz)).date()
-    holidays = sorted({str(local_anchor + dt.timedelta(days=k)) for k in draw(st.lists(st.integers(-8, 8), max_size=4))})
+    holidays = sorted(
+        {str(local_anchor + dt.timedelta(days=k)) for k in draw(st.lists(st.integers(-8, 8), max_size=4))}
+    )
     return {"tz": tz, "hours": hours, "holidays": holidays}, int(anchor.timestamp())
 
 
@@ -176,9 +178,13 @@ def calendar_or_reject(spec: dict) -> BusinessCalendar:
         raise
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 @given(small_calendars(), st.integers(-3 * 1440, 3 * 1440), st.integers(0, 3 * 1440), st.data())
-def test_agrees_with_minute_oracle(drawn: tuple[dict, int], offset: int, length: int, data: st.DataObject) -> None:
+def test_agrees_with_minute_oracle(
+    drawn: tuple[dict, int], offset: int, length: int, data: st.DataObject
+) -> None:
     spec, anchor = drawn
     cal = calendar_or_reject(spec)
     a = anchor + offset * 60
@@ -221,8 +227,8 @@ SHIFTS = {
 }
 SHARED = BusinessCalendar.from_dict(SHIFTS)
 decade = st.integers(
-    int(dt.datetime(2012, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * US,
-    int(dt.datetime(2022, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * US,
+    int(dt.datetime(2012, 1, 1, tzinfo=dt.UTC).timestamp()) * US,
+    int(dt.datetime(2022, 1, 1, tzinfo=dt.UTC).timestamp()) * US,
 ).map(lambda us: us / US)
 
 

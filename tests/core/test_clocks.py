@@ -124,7 +124,9 @@ def test_a_status_outside_pause_statuses_does_not_pause() -> None:
     h = History("P2").add("status", "mon", "10:00", status="on_hold")
     c = h.clocks(at("mon", "12:00"))["resolution"]
     assert (c.state, c.elapsed_s) == ("ok", 3 * H)
-    c = h.clocks(at("mon", "12:00"), ag=agreement(pause_statuses=frozenset({"waiting", "on_hold"})))["resolution"]
+    c = h.clocks(at("mon", "12:00"), ag=agreement(pause_statuses=frozenset({"waiting", "on_hold"})))[
+        "resolution"
+    ]
     assert (c.state, c.elapsed_s) == ("paused", H)
 
 
@@ -151,7 +153,12 @@ def test_reopen(cal: str, policy: str) -> None:
 
 
 def test_resolution_stopped_then_closed_keeps_its_first_stop() -> None:
-    h = History("P2").add("reply", "mon", "09:10").add("resolved", "mon", "11:00").add("closed", "tue", "11:00")
+    h = (
+        History("P2")
+        .add("reply", "mon", "09:10")
+        .add("resolved", "mon", "11:00")
+        .add("closed", "tue", "11:00")
+    )
     c = h.clocks(at("wed", "09:00"))["resolution"]
     assert (c.state, c.elapsed_s, c.stopped_at, c.running) == ("met", 2 * H, at("mon", "11:00"), False)
 
@@ -165,7 +172,12 @@ def test_priority_change_keep(cal: str) -> None:
     clocks = h.clocks(at("mon", "12:00"), CALS[cal])
     c = clocks["resolution"]
     # P1's 4h target, the 3h since creation kept: exactly 75% now.
-    assert (c.target_s, c.elapsed_s, c.due_at, c.at_risk_at) == (4 * H, 3 * H, at("mon", "13:00"), at("mon", "12:00"))
+    assert (c.target_s, c.elapsed_s, c.due_at, c.at_risk_at) == (
+        4 * H,
+        3 * H,
+        at("mon", "13:00"),
+        at("mon", "12:00"),
+    )
     assert c.state == "at_risk"
     # The response clock had stopped before the change: it keeps P3's target.
     r = clocks["response"]
@@ -190,7 +202,11 @@ def test_priority_raise_under_keep_can_breach_at_once() -> None:
 def test_priority_without_target_is_na_and_a_later_target_applies() -> None:
     h = History("P4")
     clocks = h.clocks(at("mon", "10:00"))
-    assert {n: c.state for n, c in clocks.items()} == {"response": "n/a", "update": "n/a", "resolution": "n/a"}
+    assert {n: c.state for n, c in clocks.items()} == {
+        "response": "n/a",
+        "update": "n/a",
+        "resolution": "n/a",
+    }
     assert clocks["resolution"].reason == "no resolution target for priority P4"
     h.add("priority", "mon", "10:00", priority="P2")
     c = h.clocks(at("mon", "11:00"))["resolution"]
@@ -209,7 +225,12 @@ def test_a_clock_exactly_at_its_target_is_met(cal: str) -> None:
 @pytest.mark.parametrize("cal", ["berlin", "24x7"])
 def test_breached_one_second_past_the_target(cal: str) -> None:
     r = History("P2").add("reply", "mon", "10:00:01").clocks(at("mon", "12:00"), CALS[cal])["response"]
-    assert (r.state, r.elapsed_s, r.remaining_s, r.breached_at) == ("breached", H + 1, -1.0, at("mon", "10:00"))
+    assert (r.state, r.elapsed_s, r.remaining_s, r.breached_at) == (
+        "breached",
+        H + 1,
+        -1.0,
+        at("mon", "10:00"),
+    )
 
 
 @pytest.mark.parametrize("cal", ["berlin", "24x7"])
@@ -308,10 +329,18 @@ def test_hold_during_a_status_pause_has_no_resume_instant() -> None:
 def test_extend_override() -> None:
     h = History("P2").add("reply", "mon", "10:15")
     raw, adj = ticket_clocks(
-        GOLD, BERLIN, h.events, at("mon", "12:00"), [ov("extend", "mon", "10:05", clock="response", by_s=30 * M)]
+        GOLD,
+        BERLIN,
+        h.events,
+        at("mon", "12:00"),
+        [ov("extend", "mon", "10:05", clock="response", by_s=30 * M)],
     )
     assert (raw["response"].state, raw["response"].target_s) == ("breached", H)
-    assert (adj["response"].state, adj["response"].target_s, adj["response"].remaining_s) == ("met", 1.5 * H, 15 * M)
+    assert (adj["response"].state, adj["response"].target_s, adj["response"].remaining_s) == (
+        "met",
+        1.5 * H,
+        15 * M,
+    )
     assert adj["resolution"] == raw["resolution"]
 
 
@@ -359,7 +388,9 @@ def test_priority_at_a_stop_follows_events_then_counting_reprioritizations() -> 
     h = History("P2").add("priority", "mon", "10:00", priority="P3").add("resolved", "mon", "11:00")
     h.add("priority", "mon", "12:00", priority="P2")  # after the stop: does not count
     stop = at("mon", "11:00")
-    moved = ov("reprioritize", "mon", "10:00", to_priority="P1")  # same instant as the event: applied after it
+    moved = ov(
+        "reprioritize", "mon", "10:00", to_priority="P1"
+    )  # same instant as the event: applied after it
     refused = ov("reprioritize", "mon", "10:30", to_priority="P2", status="rejected", oid=2)
     assert priority_at(h.events, (), stop) == "P3"
     assert priority_at(h.events, [moved, refused], stop) == "P1"
@@ -540,7 +571,12 @@ def test_at_risk_reached_at_closing_time_holds_overnight() -> None:
     h = History("P2", "mon", "11:00")
     c = h.clocks(at("mon", "20:00"))["resolution"]
     # 6h of 8h by 17:00: at risk from then, not from Tuesday's opening.
-    assert (c.state, c.ratio, c.at_risk_at, c.due_at) == ("at_risk", 0.75, at("mon", "17:00"), at("tue", "11:00"))
+    assert (c.state, c.ratio, c.at_risk_at, c.due_at) == (
+        "at_risk",
+        0.75,
+        at("mon", "17:00"),
+        at("tue", "11:00"),
+    )
     assert h.clocks(at("mon", "12:00"))["resolution"].state_at(at("mon", "17:00")) == "at_risk"
 
 
@@ -703,7 +739,11 @@ def test_explanation_pause_over_lunch_and_24x7() -> None:
 
 
 def test_explanation_rules_and_holds() -> None:
-    h = History("P3", "mon", "09:00").add("reply", "mon", "09:10").add("priority", "mon", "10:00", priority="P1")
+    h = (
+        History("P3", "mon", "09:00")
+        .add("reply", "mon", "09:10")
+        .add("priority", "mon", "10:00", priority="P1")
+    )
     h.add("resolved", "mon", "11:00").add("reopened", "mon", "13:00")
     hold = ov("hold", "mon", "14:00", until=at("mon", "15:00"), oid=42)
     ext = ov("extend", "mon", "14:30", clock="resolution", by_s=H, oid=43)

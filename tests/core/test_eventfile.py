@@ -61,8 +61,15 @@ def errors(lines: list[str] | list[bytes], fmt: str = "auto") -> list[str]:
 
 @pytest.mark.parametrize(
     "text",
-    ["2026-11-27T08:05:00Z", "2026-11-27T09:05:00+01:00", "2026-11-27T03:05:00-05:00", "2026-11-27 08:05:00Z",
-     "2026-11-27T08:05Z", "2026-11-27T08:05:00.000Z", "2026-11-27T13:50:00+05:45"],
+    [
+        "2026-11-27T08:05:00Z",
+        "2026-11-27T09:05:00+01:00",
+        "2026-11-27T03:05:00-05:00",
+        "2026-11-27 08:05:00Z",
+        "2026-11-27T08:05Z",
+        "2026-11-27T08:05:00.000Z",
+        "2026-11-27T13:50:00+05:45",
+    ],
 )
 def test_instants_with_offsets(text: str) -> None:
     assert parse_instant(text) == T0
@@ -101,8 +108,17 @@ def test_bad_instants(text: str, message: str) -> None:
 # ---- one event --------------------------------------------------------------------------
 
 VALID: dict[str, dict[str, str]] = {
-    "created": {"ticket": "T-1", "customer": "acme", "priority": "P1", "title": "Mail down", "service": "email",
-                "agreement": "acme-gold", "assignee": "sam", "author": "portal", "body": "All mail bounces.\nSince 8."},
+    "created": {
+        "ticket": "T-1",
+        "customer": "acme",
+        "priority": "P1",
+        "title": "Mail down",
+        "service": "email",
+        "agreement": "acme-gold",
+        "assignee": "sam",
+        "author": "portal",
+        "body": "All mail bounces.\nSince 8.",
+    },
     "reply": {"ticket": "T-1", "author": "sam", "body": "Looking into it"},
     "customer_reply": {"ticket": "T-1", "body": "Thanks"},
     "note": {"ticket": "T-1", "body": "internal"},
@@ -156,7 +172,10 @@ BAD_EVENTS = [
     (sample("reply", id=...), "missing field 'id'"),
     (sample("reply", id=""), "missing field 'id'"),
     (sample("reply", at=...), "missing field 'at'"),
-    (sample("reply", at="2026-11-27T08:05:00"), "field 'at': instant '2026-11-27T08:05:00' has no UTC offset"),
+    (
+        sample("reply", at="2026-11-27T08:05:00"),
+        "field 'at': instant '2026-11-27T08:05:00' has no UTC offset",
+    ),
     (sample("reply", at=1764230700), "field 'at' must be a string, not a number"),
     (sample("reply", ticket=1001), "field 'ticket' must be a string, not a number"),
     (sample("reply", ticket=["T-1"]), "field 'ticket' must be a string, not an array"),
@@ -165,7 +184,10 @@ BAD_EVENTS = [
     (sample("reply", ticket=...), "missing field 'ticket'"),
     (sample("outage_start", ticket="T-1"), "field 'ticket' does not belong to an 'outage_start' event"),
     (sample("outage_end", service=...), "missing field 'service' (an 'outage_end' event needs service)"),
-    (sample("created", title=...), "missing field 'title' (a 'created' event needs customer, priority, title)"),
+    (
+        sample("created", title=...),
+        "missing field 'title' (a 'created' event needs customer, priority, title)",
+    ),
     (sample("created", customer=""), "missing field 'customer'"),
     (sample("status", status=...), "missing field 'status'"),
     (sample("priority", priority=...), "missing field 'priority'"),
@@ -176,13 +198,22 @@ BAD_EVENTS = [
     (sample("status", status="on hold"), "field 'status': 'on hold' is not a status"),
     (sample("priority", priority="P 1"), "field 'priority': 'P 1' is not a priority name"),
     (sample("priority", priority="P" * 33), "field 'priority' is too long (33 characters, at most 32)"),
-    (sample("reply", ticket="T 1"), "field 'ticket': 'T 1' is not an id without spaces, control or bidi/format characters"),
+    (
+        sample("reply", ticket="T 1"),
+        "field 'ticket': 'T 1' is not an id without spaces, control or bidi/format characters",
+    ),
     (sample("reply", ticket="T-1\n"), "field 'ticket': 'T-1\\n' is not an id"),
     (sample("reply", id="x" * 101), "field 'id' is too long (101 characters, at most 100)"),
-    (sample("created", customer=" acme"), "field 'customer': ' acme' is not a name without control or bidi/format characters or surrounding spaces"),
+    (
+        sample("created", customer=" acme"),
+        "field 'customer': ' acme' is not a name without control or bidi/format characters or surrounding spaces",
+    ),
     (sample("created", customer="ac\x1bme"), "field 'customer': 'ac\\x1bme' is not a name"),
     (sample("created", title="   "), "field 'title': '   ' is not a title that is not blank"),
-    (sample("created", title="a\x00b"), "field 'title': 'a\\x00b' is not a title that is not blank and has no NUL"),
+    (
+        sample("created", title="a\x00b"),
+        "field 'title': 'a\\x00b' is not a title that is not blank and has no NUL",
+    ),
     (sample("created", title="x" * 501), "field 'title' is too long (501 characters, at most 500)"),
     (sample("note", body="a\x00"), "field 'body': 'a\\x00' is not text without NUL characters"),
     (sample("note", body="x" * 65537), "field 'body' is too long (65537 characters, at most 65536)"),
@@ -208,7 +239,11 @@ def test_control_characters_other_than_nul_are_kept_in_text() -> None:
 
 def test_the_spec_example() -> None:
     evs = ok(SPEC_LINES)
-    assert [(e.id, e.type, e.seq) for e in evs] == [("e1", "created", 1), ("e2", "reply", 2), ("e3", "status", 3)]
+    assert [(e.id, e.type, e.seq) for e in evs] == [
+        ("e1", "created", 1),
+        ("e2", "reply", 2),
+        ("e3", "status", 3),
+    ]
     assert evs[0].at == T0 and evs[0].title == "Invoices fail to post" and evs[2].status == "waiting"
 
 
@@ -241,7 +276,9 @@ def test_csv_and_jsonl_mean_the_same_events() -> None:
     assert from_csv[0].seq == 2 and from_csv[-1].seq > len(rows) + 1  # a body spanning lines
 
 
-_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")), min_size=1, max_size=12)
+_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")), min_size=1, max_size=12
+)
 
 
 @st.composite
@@ -255,7 +292,11 @@ def valid_events(draw: st.DrawFn) -> dict[str, str]:
             elif f == "status":
                 d[f] = draw(st.from_regex(r"\A[a-z][a-z_]{0,10}\Z"))
             elif f in ("title", "body"):
-                d[f] = draw(st.text(st.characters(codec="utf-8", exclude_characters="\x00\r\n"), min_size=1, max_size=30).filter(str.strip))
+                d[f] = draw(
+                    st.text(
+                        st.characters(codec="utf-8", exclude_characters="\x00\r\n"), min_size=1, max_size=30
+                    ).filter(str.strip)
+                )
             else:
                 d[f] = draw(_text)
     return d
@@ -270,7 +311,9 @@ def test_csv_and_jsonl_agree_on_any_valid_events(rows: list[dict[str, str]]) -> 
 
 
 def test_csv_columns_may_be_a_subset_in_any_order_and_empty_cells_are_absent() -> None:
-    lines = _csv([sample("reply"), sample("status")], columns=("type", "status", "at", "ticket", "id"), newline="\r\n")
+    lines = _csv(
+        [sample("reply"), sample("status")], columns=("type", "status", "at", "ticket", "id"), newline="\r\n"
+    )
     a, b = ok(lines)
     assert (a.type, a.status, a.author, b.status) == ("reply", None, None, "on_hold")
 
@@ -295,8 +338,13 @@ def test_csv_header_problems_stop_the_file_at_line_one() -> None:
 
 
 def test_csv_row_problems() -> None:
-    lines = ["id,type,at,ticket\n", "e1,reply,2026-11-27T08:05:00Z\n", 'e2,reply,2026-11-27T08:05:00Z,"T-1"x\n',
-             "e3,reply,2026-11-27T08:05:00Z,T-1\n", 'e4,reply,2026-11-27T08:05:00Z,"T-\n']
+    lines = [
+        "id,type,at,ticket\n",
+        "e1,reply,2026-11-27T08:05:00Z\n",
+        'e2,reply,2026-11-27T08:05:00Z,"T-1"x\n',
+        "e3,reply,2026-11-27T08:05:00Z,T-1\n",
+        'e4,reply,2026-11-27T08:05:00Z,"T-\n',
+    ]
     out = events(lines)
     assert [(n, str(e)) for n, e in out if isinstance(e, InputError)] == [
         (2, "ev.jsonl:2: the row has 3 cells, the header 4"),
@@ -311,7 +359,10 @@ def test_csv_row_problems() -> None:
     [
         ('{"id": "e1",}', "invalid JSON: Expecting property name enclosed in double quotes (column 13)"),
         ('["e1"]', "a line must be a JSON object, not an array"),
-        ('{"id":"e1","type":"reply","type":"note","at":"2026-11-27T08:05:00Z","ticket":"T"}', "field 'type' appears twice"),
+        (
+            '{"id":"e1","type":"reply","type":"note","at":"2026-11-27T08:05:00Z","ticket":"T"}',
+            "field 'type' appears twice",
+        ),
         ('{"id":"e1","type":"reply","at":"2026-11-27T08:05:00Z","ticket":"T","x":1}', "unknown field 'x'"),
     ],
 )
@@ -352,10 +403,17 @@ def test_a_byte_order_mark_is_skipped() -> None:
 
 
 def test_bytes_that_are_not_utf8_make_that_line_bad() -> None:
-    raw = [SPEC_LINES[0].encode(), b'{"id":"e2","ticket":"T-1001","at":"2026-11-27T08:40:00Z","type":"reply","author":"s\xe9b"}', SPEC_LINES[2].encode()]
+    raw = [
+        SPEC_LINES[0].encode(),
+        b'{"id":"e2","ticket":"T-1001","at":"2026-11-27T08:40:00Z","type":"reply","author":"s\xe9b"}',
+        SPEC_LINES[2].encode(),
+    ]
     out = events(raw)
     assert [n for n, e in out if isinstance(e, Event)] == [1, 3]
-    assert str(out[1][1]) == f"ev.jsonl:2: not valid UTF-8 (byte 0xe9 at byte {raw[1].index(0xE9) + 1} of the line)"
+    assert (
+        str(out[1][1])
+        == f"ev.jsonl:2: not valid UTF-8 (byte 0xe9 at byte {raw[1].index(0xE9) + 1} of the line)"
+    )
     with pytest.raises(InputError, match=r"^not valid UTF-8 \(byte 0xff at byte 2 of the line\)$"):
         decode_line(b"a\xff")
     assert decode_line("é".encode()) == "é"
@@ -471,7 +529,11 @@ def _validator_ok(d: dict[str, Any]) -> bool:
     "d",
     [sample(t) for t in sorted(EVENT_TYPES)]
     + [d for d, _ in BAD_EVENTS if d.get("at") == "2026-11-27T08:05:00Z"]
-    + [sample("reply", status=None), sample("outage_start", ticket=""), sample("reply", author=None, body="")],
+    + [
+        sample("reply", status=None),
+        sample("outage_start", ticket=""),
+        sample("reply", author=None, body=""),
+    ],
 )
 def test_schema_and_validator_agree(d: dict[str, Any]) -> None:
     assert _schema_ok(SCHEMA, d) == _validator_ok(d)

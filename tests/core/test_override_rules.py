@@ -38,30 +38,75 @@ WHY = "Customer unreachable by phone and mail"
 BOOKS = {1: load_agreements(GOLD_24X7 + 'P3 = { response = "4h", update = "2h", resolution = "40h" }\n')}
 
 
-def ticket(*later: tuple[str, float, dict], priority: str = "P2", age: float = 0.5 * H, agreement: bool = True,
-           overrides: tuple[Override, ...] = ()) -> TicketRecord:
+def ticket(
+    *later: tuple[str, float, dict],
+    priority: str = "P2",
+    age: float = 0.5 * H,
+    agreement: bool = True,
+    overrides: tuple[Override, ...] = (),
+) -> TicketRecord:
     """A ticket created `age` before NOW, then the `later` events (type, seconds before NOW, fields)."""
     created = NOW - age
-    events = [Event(id="c", type="created", at=created, ticket="T-1", seq=0, customer="acme", priority=priority,
-                    title="t")]
-    events += [Event(id=f"e{i}", type=t, at=NOW - ago, ticket="T-1", seq=i + 1, **kw) for i, (t, ago, kw) in
-               enumerate(later)]
+    events = [
+        Event(
+            id="c",
+            type="created",
+            at=created,
+            ticket="T-1",
+            seq=0,
+            customer="acme",
+            priority=priority,
+            title="t",
+        )
+    ]
+    events += [
+        Event(id=f"e{i}", type=t, at=NOW - ago, ticket="T-1", seq=i + 1, **kw)
+        for i, (t, ago, kw) in enumerate(later)
+    ]
     ended = [e for e in events if e.type in ("resolved", "closed")]
     is_open = not ended or events[-1].type == "reopened"
     return TicketRecord(
-        id="T-1", customer="acme", service=None, title="t", priority=priority,
-        status=ended[-1].type if not is_open else "open", assignee=None,
-        agreement_id="gold" if agreement else None, agreement_version=1 if agreement else None,
-        no_agreement_reason=None if agreement else "no agreement in force", is_open=is_open, created_ts=created,
-        updated_ts=events[-1].at, ended_ts=ended[-1].at if not is_open else None, events=tuple(events),
+        id="T-1",
+        customer="acme",
+        service=None,
+        title="t",
+        priority=priority,
+        status=ended[-1].type if not is_open else "open",
+        assignee=None,
+        agreement_id="gold" if agreement else None,
+        agreement_version=1 if agreement else None,
+        no_agreement_reason=None if agreement else "no agreement in force",
+        is_open=is_open,
+        created_ts=created,
+        updated_ts=events[-1].at,
+        ended_ts=ended[-1].at if not is_open else None,
+        events=tuple(events),
         overrides=overrides,
     )
 
 
-def ov(kind: str, *, justification: str = WHY, reason: str = "customer_unreachable", operator: str = "sam",
-       oid: int = 0, status: str = "pending", at: float = NOW, **kw: object) -> Override:
-    return Override(id=oid, ticket="T-1", kind=kind, at=at, operator=operator, reason=reason,
-                    justification=justification, status=status, **kw)  # type: ignore[arg-type]
+def ov(
+    kind: str,
+    *,
+    justification: str = WHY,
+    reason: str = "customer_unreachable",
+    operator: str = "sam",
+    oid: int = 0,
+    status: str = "pending",
+    at: float = NOW,
+    **kw: object,
+) -> Override:
+    return Override(
+        id=oid,
+        ticket="T-1",
+        kind=kind,
+        at=at,
+        operator=operator,
+        reason=reason,
+        justification=justification,
+        status=status,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def problem(o: Override, record: TicketRecord | None = None) -> str | None:
@@ -157,7 +202,9 @@ def test_reprioritize_needs_another_priority_of_the_agreement() -> None:
     earlier = ticket(overrides=(ov("reprioritize", to_priority="P1", oid=1, at=NOW - 60),))
     assert effective_priority(earlier, NOW) == "P1"
     assert "is already P1" in (problem(ov("reprioritize", to_priority="P1"), earlier) or "")
-    rejected = ticket(overrides=(ov("reprioritize", to_priority="P1", oid=1, at=NOW - 60, status="rejected"),))
+    rejected = ticket(
+        overrides=(ov("reprioritize", to_priority="P1", oid=1, at=NOW - 60, status="rejected"),)
+    )
     assert effective_priority(rejected, NOW) == "P2"
 
 
@@ -173,7 +220,9 @@ def test_check_override_raises_refused_with_the_reason() -> None:
     record = ticket()
     tc = evaluate(record, BOOKS, NOW)
     with pytest.raises(Refused, match="at least 15"):
-        check_override(ov("hold", until=NOW + H, justification="short"), record, tc.agreement, tc.adjusted, NOW)
+        check_override(
+            ov("hold", until=NOW + H, justification="short"), record, tc.agreement, tc.adjusted, NOW
+        )
 
 
 # ---- reviews and roles -----------------------------------------------------------------
@@ -184,13 +233,17 @@ def test_review_rules() -> None:
     ok = {"reviewer": "lee", "reviewer_is_lead": True}
     assert check_review(o, decision="approve", comment=None, **ok) == "approved"
     assert check_review(o, decision="reject", comment="no proof", **ok) == "rejected"
-    assert "not a lead" in (review_problem(o, reviewer="kim", reviewer_is_lead=False, decision="approve",
-                                           comment=None) or "")
-    assert "nobody reviews their own override" in (review_problem(o, reviewer="sam", reviewer_is_lead=True,
-                                                                  decision="approve", comment=None) or "")
+    assert "not a lead" in (
+        review_problem(o, reviewer="kim", reviewer_is_lead=False, decision="approve", comment=None) or ""
+    )
+    assert "nobody reviews their own override" in (
+        review_problem(o, reviewer="sam", reviewer_is_lead=True, decision="approve", comment=None) or ""
+    )
     assert "needs a comment" in (review_problem(o, decision="reject", comment="  ", **ok) or "")
-    assert "already approved" in (review_problem(dataclasses.replace(o, status="approved"), decision="approve",
-                                                 comment=None, **ok) or "")
+    assert "already approved" in (
+        review_problem(dataclasses.replace(o, status="approved"), decision="approve", comment=None, **ok)
+        or ""
+    )
     assert "unknown decision" in (review_problem(o, decision="maybe", comment=None, **ok) or "")
     with pytest.raises(Refused, match="own override"):
         check_review(o, reviewer="sam", reviewer_is_lead=True, decision="approve", comment=None)
@@ -256,8 +309,15 @@ def test_draft_normalises_responded_to_the_response_clock_at_now() -> None:
 
 def test_figures_use_the_spec_clock_shape() -> None:
     figs = clock_figures(evaluate(ticket(), BOOKS, NOW).adjusted)
-    assert set(figs["response"]) == {"state", "target_s", "elapsed_s", "remaining_s", "due_at", "breached_at",
-                                      "stopped_at"}
+    assert set(figs["response"]) == {
+        "state",
+        "target_s",
+        "elapsed_s",
+        "remaining_s",
+        "due_at",
+        "breached_at",
+        "stopped_at",
+    }
     assert figs["response"]["due_at"] == "2027-01-15T08:30:00Z"
     assert figure_text(figs["response"]) == "ok, 30m left"
     assert figure_text({"state": "breached", "remaining_s": -3900.0}) == "breached, 1h 05m over"
@@ -302,7 +362,9 @@ def test_filters_and_review_order() -> None:
     assert [e.override.id for e in LogFilter(status="pending").apply([a, b, c, d])] == [1, 3]
     assert [e.override.id for e in LogFilter(operator="kim").apply([a, b, c, d])] == [2]
     assert [e.override.id for e in LogFilter(agreement="other").apply([a, b, c, d])] == [3]
-    assert [e.override.id for e in LogFilter(kind="exempt", since=NOW - 20, until=NOW - 5).apply([a, b, c, d])] == [2]
+    assert [
+        e.override.id for e in LogFilter(kind="exempt", since=NOW - 20, until=NOW - 5).apply([a, b, c, d])
+    ] == [2]
 
 
 def test_operator_stats() -> None:
@@ -310,10 +372,14 @@ def test_operator_stats() -> None:
 
     entries = [
         entry(ov("hold", oid=1, until=NOW + H, status="approved")),
-        dataclasses.replace(entry(ov("responded", oid=2, reason="other", status="rejected")),
-                            effect=BreachEffect(met=("response",))),
+        dataclasses.replace(
+            entry(ov("responded", oid=2, reason="other", status="rejected")),
+            effect=BreachEffect(met=("response",)),
+        ),
         entry(ov("exempt", oid=3, operator="kim")),
-        dataclasses.replace(entry(ov("exempt", oid=4, status="approved")), effect=BreachEffect(exempted=("response",))),
+        dataclasses.replace(
+            entry(ov("exempt", oid=4, status="approved")), effect=BreachEffect(exempted=("response",))
+        ),
     ]
     kim, sam = operator_stats(entries)
     assert (kim.operator, kim.total, kim.pending, kim.approval_rate) == ("kim", 1, 1, None)
@@ -329,5 +395,9 @@ def test_entry_json_shape() -> None:
     review = Review(1, 5, "rejected", "lee", NOW, "no proof")
     d = entry_dict(entry(ov("hold", oid=5, until=NOW + H, status="rejected"), review=review))
     assert d["until"] == "2027-01-15T09:00:00Z" and d["at"] == "2027-01-15T08:00:00Z"
-    assert d["review"] == {"reviewer": "lee", "decision": "rejected", "at": "2027-01-15T08:00:00Z",
-                           "comment": "no proof"}
+    assert d["review"] == {
+        "reviewer": "lee",
+        "decision": "rejected",
+        "at": "2027-01-15T08:00:00Z",
+        "comment": "no proof",
+    }

@@ -47,25 +47,53 @@ class NineToFive:
 
 def record(tid: str = "T-1", **kw) -> TicketRecord:
     base = dict(
-        id=tid, customer="acme", service=None, title="Printer on fire", priority="P2", status="open",
-        assignee="sam", agreement_id="acme-gold", agreement_version=1, no_agreement_reason=None,
-        is_open=True, created_ts=NOW - H, updated_ts=NOW - H, ended_ts=None,
+        id=tid,
+        customer="acme",
+        service=None,
+        title="Printer on fire",
+        priority="P2",
+        status="open",
+        assignee="sam",
+        agreement_id="acme-gold",
+        agreement_version=1,
+        no_agreement_reason=None,
+        is_open=True,
+        created_ts=NOW - H,
+        updated_ts=NOW - H,
+        ended_ts=None,
     )
     base.update(kw)
     return TicketRecord(**base)
 
 
 def running(name: str, due: float, at_risk: float | None = None, target: float = 4 * H) -> Clock:
-    return Clock(name=name, state="ok", target_s=target, remaining_s=due - NOW, due_at=due, at_risk_at=at_risk, running=True)
+    return Clock(
+        name=name,
+        state="ok",
+        target_s=target,
+        remaining_s=due - NOW,
+        due_at=due,
+        at_risk_at=at_risk,
+        running=True,
+    )
 
 
 def paused(name: str, remaining: float, breached_at: float | None = None) -> Clock:
     state = "breached" if breached_at is not None else "paused"
-    return Clock(name=name, state=state, target_s=4 * H, remaining_s=remaining, breached_at=breached_at, running=False)
+    return Clock(
+        name=name, state=state, target_s=4 * H, remaining_s=remaining, breached_at=breached_at, running=False
+    )
 
 
 def stopped(name: str, state: str) -> Clock:
-    return Clock(name=name, state=state, target_s=H, remaining_s=-60.0 if state == "breached" else 60.0, stopped_at=NOW - 60, running=False)
+    return Clock(
+        name=name,
+        state=state,
+        target_s=H,
+        remaining_s=-60.0 if state == "breached" else 60.0,
+        stopped_at=NOW - 60,
+        running=False,
+    )
 
 
 def row(tid: str = "T-1", clocks: dict[str, Clock] | None = None, **kw):
@@ -101,13 +129,20 @@ def test_stopped_and_absent_clocks_keep_the_engine_state() -> None:
 
 
 def test_a_late_first_reply_does_not_make_the_row_breached() -> None:
-    r = row(clocks={"response": stopped("response", "breached"), "resolution": running("resolution", NOW + 5 * H)})
+    r = row(
+        clocks={"response": stopped("response", "breached"), "resolution": running("resolution", NOW + 5 * H)}
+    )
     assert r.state_at(NOW) == "ok"
     assert cell_text(r, r.response, NOW) == "missed"
 
 
 def test_row_state_is_the_worst_live_clock() -> None:
-    r = row(clocks={"response": running("response", NOW + 60, at_risk=NOW - 1), "resolution": running("resolution", NOW + 5 * H)})
+    r = row(
+        clocks={
+            "response": running("response", NOW + 60, at_risk=NOW - 1),
+            "resolution": running("resolution", NOW + 5 * H),
+        }
+    )
     assert r.state_at(NOW) == "at_risk"
     assert r.state_at(NOW + 61) == "breached"
     assert row(clocks={"resolution": paused("resolution", H)}).state_at(NOW) == "paused"
@@ -163,7 +198,13 @@ def test_paused_cell_shows_time_left() -> None:
 
 
 def test_reply_column_moves_to_the_update_cycle_after_the_first_reply() -> None:
-    r = row(clocks={"response": stopped("response", "met"), "update": running("update", NOW + 600), "resolution": running("resolution", NOW + 5 * H)})
+    r = row(
+        clocks={
+            "response": stopped("response", "met"),
+            "update": running("update", NOW + 600),
+            "resolution": running("resolution", NOW + 5 * H),
+        }
+    )
     cell, label = r.reply_cell
     assert (cell, label) == (r.update, "upd")
     plain = row(clocks={"response": running("response", NOW + 600)})
@@ -194,20 +235,36 @@ def test_urgency_breached_first_then_nearest_breach_then_paused_then_rest() -> N
         row("T-paused-long", clocks={"resolution": paused("resolution", 5 * H)}),
         row("T-later", clocks={"resolution": running("resolution", NOW + 5 * H)}),
         row("T-paused-short", clocks={"resolution": paused("resolution", H)}),
-        row("T-soon", clocks={"response": running("response", NOW + 600), "resolution": running("resolution", NOW + 9 * H)}),
+        row(
+            "T-soon",
+            clocks={
+                "response": running("response", NOW + 600),
+                "resolution": running("resolution", NOW + 9 * H),
+            },
+        ),
         row("T-breached-old", clocks={"resolution": running("resolution", NOW - 2 * H)}),
         row("T-breached-paused", clocks={"resolution": paused("resolution", -600, breached_at=NOW - H)}),
     ]
     assert [r.id for r in sort_rows(rows)] == [
-        "T-breached-old", "T-breached-paused", "T-soon", "T-later",
-        "T-paused-short", "T-paused-long", "T-none",
+        "T-breached-old",
+        "T-breached-paused",
+        "T-soon",
+        "T-later",
+        "T-paused-short",
+        "T-paused-long",
+        "T-none",
     ]
 
 
 @settings(max_examples=60)
-@given(st.lists(st.floats(min_value=-10 * H, max_value=10 * H), min_size=1, max_size=12), st.floats(min_value=0, max_value=20 * H))
+@given(
+    st.lists(st.floats(min_value=-10 * H, max_value=10 * H), min_size=1, max_size=12),
+    st.floats(min_value=0, max_value=20 * H),
+)
 def test_urgency_order_puts_breached_rows_first_at_any_later_instant(dues: list[float], later: float) -> None:
-    rows = sort_rows(row(f"T-{i}", clocks={"resolution": running("resolution", NOW + d)}) for i, d in enumerate(dues))
+    rows = sort_rows(
+        row(f"T-{i}", clocks={"resolution": running("resolution", NOW + d)}) for i, d in enumerate(dues)
+    )
     states = [r.state_at(NOW + later) for r in rows]
     first_unbreached = next((i for i, s in enumerate(states) if s != "breached"), len(states))
     assert all(s != "breached" for s in states[first_unbreached:])
@@ -230,9 +287,27 @@ def test_alternative_sorts() -> None:
 
 def test_filters() -> None:
     rows = [
-        row("T-1", title="Invoices fail to post", assignee="sam", priority="P1", clocks={"response": running("response", NOW + 60, at_risk=NOW)}),
-        row("T-2", title="VPN slow", assignee="kim", agreement_id="beta-std", clocks={"response": running("response", NOW + 9 * H)}),
-        row("T-3", title="Password reset", customer="Initech", assignee=None, clocks={"response": running("response", NOW - 60)}),
+        row(
+            "T-1",
+            title="Invoices fail to post",
+            assignee="sam",
+            priority="P1",
+            clocks={"response": running("response", NOW + 60, at_risk=NOW)},
+        ),
+        row(
+            "T-2",
+            title="VPN slow",
+            assignee="kim",
+            agreement_id="beta-std",
+            clocks={"response": running("response", NOW + 9 * H)},
+        ),
+        row(
+            "T-3",
+            title="Password reset",
+            customer="Initech",
+            assignee=None,
+            clocks={"response": running("response", NOW - 60)},
+        ),
     ]
     ids = lambda f: [r.id for r in f.apply(rows, NOW)]  # noqa: E731
     assert ids(QueueFilter()) == ["T-1", "T-2", "T-3"]
@@ -275,7 +350,26 @@ def test_untrusted_text_is_neutralised_in_the_row() -> None:
 
 
 def test_a_future_hold_end_asks_for_a_recompute() -> None:
-    hold = Override(id=1, ticket="T-1", kind="hold", at=NOW - H, operator="sam", reason="third_party", justification="waiting on the vendor fix", until=NOW + 2 * H)
-    rejected = Override(id=2, ticket="T-1", kind="hold", at=NOW - H, operator="sam", reason="other", justification="another long justification", until=NOW + H, status="rejected")
+    hold = Override(
+        id=1,
+        ticket="T-1",
+        kind="hold",
+        at=NOW - H,
+        operator="sam",
+        reason="third_party",
+        justification="waiting on the vendor fix",
+        until=NOW + 2 * H,
+    )
+    rejected = Override(
+        id=2,
+        ticket="T-1",
+        kind="hold",
+        at=NOW - H,
+        operator="sam",
+        reason="other",
+        justification="another long justification",
+        until=NOW + H,
+        status="rejected",
+    )
     assert row(overrides=(hold, rejected)).recompute_at == NOW + 2 * H
     assert row().recompute_at is None

@@ -60,26 +60,71 @@ P2 = { response = "1h", resolution = "8h" }
 )
 BOOKS = {1: AGREEMENTS}
 GOLD = AGREEMENTS.get("gold")
-T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.timezone.utc).timestamp()  # a Monday
+T0 = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC).timestamp()  # a Monday
 
 
-def record(events: list[tuple[float, str, dict[str, str]]], *, agreement: str = "gold", priority: str = "P1",
-           overrides: tuple[Override, ...] = (), assignee: str | None = "sam", t0: float = T0) -> TicketRecord:
-    evs = [Event(id="c", type="created", at=t0, ticket="T", seq=0, customer="acme", priority=priority,
-                 title="t", assignee=assignee)]
-    evs += [Event(id=f"e{i}", type=typ, at=t0 + off, ticket="T", seq=i + 1, **f) for i, (off, typ, f) in
-            enumerate(events)]
+def record(
+    events: list[tuple[float, str, dict[str, str]]],
+    *,
+    agreement: str = "gold",
+    priority: str = "P1",
+    overrides: tuple[Override, ...] = (),
+    assignee: str | None = "sam",
+    t0: float = T0,
+) -> TicketRecord:
+    evs = [
+        Event(
+            id="c",
+            type="created",
+            at=t0,
+            ticket="T",
+            seq=0,
+            customer="acme",
+            priority=priority,
+            title="t",
+            assignee=assignee,
+        )
+    ]
+    evs += [
+        Event(id=f"e{i}", type=typ, at=t0 + off, ticket="T", seq=i + 1, **f)
+        for i, (off, typ, f) in enumerate(events)
+    ]
     evs.sort(key=lambda e: (e.at, e.seq))
     return TicketRecord(
-        id="T", customer="acme", service="erp", title="t", priority=priority, status="open", assignee=assignee,
-        agreement_id=agreement, agreement_version=1, no_agreement_reason=None, is_open=True, created_ts=t0,
-        updated_ts=t0, ended_ts=None, events=tuple(evs), overrides=overrides,
+        id="T",
+        customer="acme",
+        service="erp",
+        title="t",
+        priority=priority,
+        status="open",
+        assignee=assignee,
+        agreement_id=agreement,
+        agreement_version=1,
+        no_agreement_reason=None,
+        is_open=True,
+        created_ts=t0,
+        updated_ts=t0,
+        ended_ts=None,
+        events=tuple(evs),
+        overrides=overrides,
     )
 
 
-def override(kind: str, at: float, clock: str | None = None, status: str = "pending", **params: object) -> Override:
-    return Override(id=1, ticket="T", kind=kind, at=T0 + at, operator="sam", reason="other",
-                    justification="justified at some length", clock=clock, status=status, **params)  # type: ignore[arg-type]
+def override(
+    kind: str, at: float, clock: str | None = None, status: str = "pending", **params: object
+) -> Override:
+    return Override(
+        id=1,
+        ticket="T",
+        kind=kind,
+        at=T0 + at,
+        operator="sam",
+        reason="other",
+        justification="justified at some length",
+        clock=clock,
+        status=status,
+        **params,
+    )  # type: ignore[arg-type]
 
 
 def by_clock(outcomes: list[Outcome]) -> dict[tuple[str, int], Outcome]:
@@ -97,7 +142,13 @@ def test_a_running_clock_has_no_outcome_and_a_stopped_one_has() -> None:
     assert set(out) == {("response", 0)}
     o = out[("response", 0)]
     assert (o.raw_state, o.adj_state, o.raw_elapsed_s, o.adj_target_s) == ("met", "met", 600.0, 900.0)
-    assert (o.priority, o.operator, o.day, o.agreement_id, o.agreement_version) == ("P1", "sam", "2026-11-02", "gold", 1)
+    assert (o.priority, o.operator, o.day, o.agreement_id, o.agreement_version) == (
+        "P1",
+        "sam",
+        "2026-11-02",
+        "gold",
+        1,
+    )
 
 
 def test_exactly_at_target_is_met_one_second_more_is_breached() -> None:
@@ -109,9 +160,11 @@ def test_exactly_at_target_is_met_one_second_more_is_breached() -> None:
 def test_each_update_cycle_is_an_outcome_and_a_later_exemption_covers_them_all() -> None:
     events = [
         (5 * 60, "reply", {}),
-        (1 * H, "customer_reply", {}), (1.5 * H, "reply", {}),      # 30m of 1h: met
-        (3 * H, "customer_reply", {}), (5 * H, "reply", {}),        # 2h of 1h: breached
-        (6 * H, "customer_reply", {}),                              # still open: no outcome
+        (1 * H, "customer_reply", {}),
+        (1.5 * H, "reply", {}),  # 30m of 1h: met
+        (3 * H, "customer_reply", {}),
+        (5 * H, "reply", {}),  # 2h of 1h: breached
+        (6 * H, "customer_reply", {}),  # still open: no outcome
     ]
     out = by_clock(ticket_outcomes(record(events), BOOKS, NOW))
     assert (out[("update", 1)].adj_state, out[("update", 2)].adj_state) == ("met", "breached")
@@ -147,8 +200,12 @@ def test_reopen_withdraws_the_resolution_outcome_until_it_stops_again() -> None:
 
 
 def test_priority_and_assignee_are_those_when_the_clock_stopped() -> None:
-    events = [(30 * 60, "priority", {"priority": "P2"}), (45 * 60, "assign", {"assignee": "kim"}),
-              (50 * 60, "reply", {}), (2 * H, "priority", {"priority": "P1"})]
+    events = [
+        (30 * 60, "priority", {"priority": "P2"}),
+        (45 * 60, "assign", {"assignee": "kim"}),
+        (50 * 60, "reply", {}),
+        (2 * H, "priority", {"priority": "P1"}),
+    ]
     o = by_clock(ticket_outcomes(record(events), BOOKS, NOW))[("response", 0)]
     assert (o.priority, o.operator, o.adj_state) == ("P2", "kim", "met")  # 50m of P2's 1h
     reprio = override("reprioritize", 40 * 60, to_priority="P1")
@@ -158,7 +215,7 @@ def test_priority_and_assignee_are_those_when_the_clock_stopped() -> None:
 
 def test_the_day_is_local_to_the_agreement_zone() -> None:
     # Created 23:30 UTC on Sunday 1 Nov, answered a minute later: Monday 00:31 in Berlin.
-    sunday_night = dt.datetime(2026, 11, 1, 23, 30, tzinfo=dt.timezone.utc).timestamp()
+    sunday_night = dt.datetime(2026, 11, 1, 23, 30, tzinfo=dt.UTC).timestamp()
     rec = record([(60, "reply", {})], agreement="office", priority="P2", t0=sunday_night)
     (o,) = ticket_outcomes(rec, BOOKS, NOW)
     assert (o.day, o.adj_state, o.adj_elapsed_s) == ("2026-11-02", "met", 0.0)
@@ -174,7 +231,12 @@ def test_no_agreement_no_outcome() -> None:
 
 def test_periods() -> None:
     nov = Period.month("2026-11")
-    assert (nov.first, nov.last, nov.label, nov.is_month) == (dt.date(2026, 11, 1), dt.date(2026, 11, 30), "2026-11", True)
+    assert (nov.first, nov.last, nov.label, nov.is_month) == (
+        dt.date(2026, 11, 1),
+        dt.date(2026, 11, 30),
+        "2026-11",
+        True,
+    )
     assert Period.month("2026-12").shifted(1) == Period.month("2027-01")
     assert Period.month("2026-01").shifted(-1) == Period.month("2025-12")
     span = Period.dates("2026-10-15", "2026-12-02")
@@ -193,8 +255,20 @@ def test_periods() -> None:
 # ---- counting --------------------------------------------------------------------------------
 
 
-def tally(day: str, priority: str, clock: str, *, n: int = 1, rm: int = 0, rb: int = 0, am: int = 0, ab: int = 0,
-          ax: int = 0, agreement: str = "gold", operator: str = "sam") -> Tally:
+def tally(
+    day: str,
+    priority: str,
+    clock: str,
+    *,
+    n: int = 1,
+    rm: int = 0,
+    rb: int = 0,
+    am: int = 0,
+    ab: int = 0,
+    ax: int = 0,
+    agreement: str = "gold",
+    operator: str = "sam",
+) -> Tally:
     return Tally(day, agreement, 1, priority, clock, operator, n, rm, rb, am, ab, ax)
 
 
@@ -205,8 +279,8 @@ def terms() -> tuple[dict[tuple[str, int], Terms], list[Terms]]:
 
 def test_penalties_are_capped_per_month_and_rows_show_them_uncapped() -> None:
     rows = [
-        tally("2026-10-30", "P1", "response", n=2, rb=2, ab=1, am=1),   # raw 1000 -> cap 600; adjusted 500
-        tally("2026-11-02", "P2", "resolution", n=3, rb=3, ab=3),       # 600 both (exactly the cap)
+        tally("2026-10-30", "P1", "response", n=2, rb=2, ab=1, am=1),  # raw 1000 -> cap 600; adjusted 500
+        tally("2026-11-02", "P2", "resolution", n=3, rb=3, ab=3),  # 600 both (exactly the cap)
         tally("2026-11-03", "P1", "resolution", n=1, rm=1, am=1),
     ]
     t, listed = terms()
@@ -231,9 +305,18 @@ def test_groupings_and_period_filter() -> None:
     nov = Period.month("2026-11")
     by_agreement = build_report(rows, t, listed, {}, nov, T0, by="agreement")
     assert [(x.agreement, x.priority, x.clock, x.counts.tickets) for x in by_agreement.rows] == [
-        ("gold", None, "response", 2)]
+        ("gold", None, "response", 2)
+    ]
     c = by_agreement.rows[0].counts
-    assert (c.raw_met, c.raw_breached, c.met, c.breached, c.exempt, c.raw_rate, c.rate) == (1, 1, 1, 0, 1, 0.5, 1.0)
+    assert (c.raw_met, c.raw_breached, c.met, c.breached, c.exempt, c.raw_rate, c.rate) == (
+        1,
+        1,
+        1,
+        0,
+        1,
+        0.5,
+        1.0,
+    )
     by_op = build_report(rows, t, listed, {}, nov, T0, by="operator")
     assert [(x.operator, x.counts.tickets) for x in by_op.rows] == [("kim", 1), ("sam", 1)]
     with pytest.raises(InputError):
@@ -244,13 +327,15 @@ def test_groupings_and_period_filter() -> None:
 
 def test_rate_is_none_when_nothing_was_decided() -> None:
     t, listed = terms()
-    r = build_report([tally("2026-11-02", "P1", "response", ax=1)], t, listed, {}, Period.month("2026-11"), T0)
+    r = build_report(
+        [tally("2026-11-02", "P1", "response", ax=1)], t, listed, {}, Period.month("2026-11"), T0
+    )
     assert r.rows[0].counts.rate is None and r.rows[0].counts.raw_rate is None
 
 
 def test_expiry_flags() -> None:
     t, listed = terms()
-    at = dt.datetime(2026, 11, 15, 12, tzinfo=dt.timezone.utc).timestamp()
+    at = dt.datetime(2026, 11, 15, 12, tzinfo=dt.UTC).timestamp()
     r = build_report([], t, listed, {}, Period.month("2026-11"), at)
     gold = r.for_agreement("gold")
     assert gold is not None and (gold.days_left, gold.expiring, gold.expired) == (30, True, False)
@@ -266,8 +351,10 @@ def test_expiry_flags() -> None:
 def test_outages_merge_and_count_against_the_target() -> None:
     s = T0
     events = [
-        ("erp", "outage_start", s), ("erp", "outage_start", s + 600),  # nested start: ignored
-        ("erp", "outage_end", s + 3600), ("erp", "outage_end", s + 4000),  # end without start: ignored
+        ("erp", "outage_start", s),
+        ("erp", "outage_start", s + 600),  # nested start: ignored
+        ("erp", "outage_end", s + 3600),
+        ("erp", "outage_end", s + 4000),  # end without start: ignored
         ("crm", "outage_start", s + 4500),  # still open at now: counts to now
         ("erp", "outage_start", s + 6000),  # after now: ignored
     ]
@@ -293,12 +380,21 @@ def test_an_outage_across_the_period_edge_counts_only_inside() -> None:
 
 outcome_st = st.builds(
     Outcome,
-    ticket=st.sampled_from(["A", "B", "C"]), clock=st.sampled_from(["response", "update", "resolution"]),
-    cycle=st.integers(0, 3), agreement_id=st.sampled_from(["gold", "office"]), agreement_version=st.just(1),
-    priority=st.sampled_from(["P1", "P2"]), operator=st.sampled_from(["", "sam"]), stopped_at=st.just(T0),
+    ticket=st.sampled_from(["A", "B", "C"]),
+    clock=st.sampled_from(["response", "update", "resolution"]),
+    cycle=st.integers(0, 3),
+    agreement_id=st.sampled_from(["gold", "office"]),
+    agreement_version=st.just(1),
+    priority=st.sampled_from(["P1", "P2"]),
+    operator=st.sampled_from(["", "sam"]),
+    stopped_at=st.just(T0),
     day=st.sampled_from(["2026-10-31", "2026-11-01", "2026-11-30", "2026-12-01"]),
-    raw_state=st.sampled_from([None, "met", "breached"]), raw_elapsed_s=st.none(), raw_target_s=st.none(),
-    adj_state=st.sampled_from(["met", "breached", "exempt"]), adj_elapsed_s=st.just(1.0), adj_target_s=st.just(2.0),
+    raw_state=st.sampled_from([None, "met", "breached"]),
+    raw_elapsed_s=st.none(),
+    raw_target_s=st.none(),
+    adj_state=st.sampled_from(["met", "breached", "exempt"]),
+    adj_elapsed_s=st.just(1.0),
+    adj_target_s=st.just(2.0),
 )
 
 

@@ -31,7 +31,9 @@ def test_a_status_while_ended_is_history_only_until_reopened() -> None:
     resolved = ev(2, "resolved")
     t = replayed(ev(1, "status", status="waiting"), resolved, ev(3, "status", status="open"))
     assert (t.status, t.is_open, t.ended_ts) == ("resolved", False, resolved.at)
-    t = replayed(ev(1, "status", status="waiting"), resolved, ev(3, "status", status="open"), ev(4, "reopened"))
+    t = replayed(
+        ev(1, "status", status="waiting"), resolved, ev(3, "status", status="open"), ev(4, "reopened")
+    )
     assert (t.status, t.is_open, t.ended_ts, t.updated_ts) == ("open", True, None, T0 + 240)
 
 

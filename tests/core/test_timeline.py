@@ -55,10 +55,23 @@ def test_limit_counts_only_the_stretches_that_get_a_line() -> None:
 def test_a_24x7_clock_never_explains_a_stretch_of_nothing(minutes: int, fraction: float) -> None:
     """A `now` with a fraction of a second (the app's clock) on a 24x7 agreement: one
     counted stretch, never a `closed hours 0s` sliver after it (as users reported)."""
-    ag = Agreement(id="gold", name="Gold", customer="acme", calendar="24x7",
-                   targets={"P2": Targets(response=H, resolution=8 * H)})
-    created = Event(id="e1", type="created", at=at("09:00"), ticket="T-1", seq=1, customer="acme",
-                    priority="P2", title="t")
+    ag = Agreement(
+        id="gold",
+        name="Gold",
+        customer="acme",
+        calendar="24x7",
+        targets={"P2": Targets(response=H, resolution=8 * H)},
+    )
+    created = Event(
+        id="e1",
+        type="created",
+        at=at("09:00"),
+        ticket="T-1",
+        seq=1,
+        customer="acme",
+        priority="P2",
+        title="t",
+    )
     now = at("09:00") + minutes * 60 + fraction
     clock = compute_clocks(ag, BusinessCalendar.always("UTC"), [created], now, explain=True)["resolution"]
     lines = timeline_lines(clock.explanation, BER)

@@ -17,7 +17,9 @@ def team_db(tmp_path: Path) -> Path:
     agreements = tmp_path / "agreements.toml"
     agreements.write_text(AGREEMENTS_TOML, encoding="utf-8")
     shared = tmp_path / "shared.jsonl"
-    shared.write_text(jsonl([created("shared-1", "SHARED", time.time() - 7200, priority="P1")]), encoding="utf-8")
+    shared.write_text(
+        jsonl([created("shared-1", "SHARED", time.time() - 7200, priority="P1")]), encoding="utf-8"
+    )
     for args in (("load", "--db", db, agreements), ("import", "--db", db, shared)):
         r = sladesk(*args)
         assert r.returncode == 0, r.stderr

@@ -36,16 +36,33 @@ P2 = { response = "1h", resolution = "8h" }
 P3 = { response = "4h", resolution = "40h" }
 """
 
-LOG_TABLES = ("events", "overrides", "reviews", "role_grants", "audit_log", "agreement_versions", "agreements")
+LOG_TABLES = (
+    "events",
+    "overrides",
+    "reviews",
+    "role_grants",
+    "audit_log",
+    "agreement_versions",
+    "agreements",
+)
 
 
 def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def created(eid: str, ticket: str, ts: float, *, priority: str = "P2", title: str | None = None) -> dict[str, str]:
-    return {"id": eid, "ticket": ticket, "at": iso(ts), "type": "created", "customer": "acme",
-            "priority": priority, "title": title or f"Ticket {ticket}"}
+def created(
+    eid: str, ticket: str, ts: float, *, priority: str = "P2", title: str | None = None
+) -> dict[str, str]:
+    return {
+        "id": eid,
+        "ticket": ticket,
+        "at": iso(ts),
+        "type": "created",
+        "customer": "acme",
+        "priority": priority,
+        "title": title or f"Ticket {ticket}",
+    }
 
 
 def note(eid: str, ticket: str, ts: float, body: str = "looked at it") -> dict[str, str]:
@@ -63,11 +80,17 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def sladesk(*args: str | os.PathLike[str], timeout: float = CHILD_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+def sladesk(
+    *args: str | os.PathLike[str], timeout: float = CHILD_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """Run the real `sladesk` command (``python -m sladesk_tui``) as a child process."""
     return subprocess.run(
         [sys.executable, "-m", "sladesk_tui", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, env=child_env(), check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env(),
+        check=False,
     )
 
 
@@ -75,7 +98,11 @@ def writer(*args: str | os.PathLike[str], **popen: object) -> subprocess.Popen[s
     """Start `rel_writer.py` (see its docstring) as a child process."""
     return subprocess.Popen(  # type: ignore[call-overload]
         [sys.executable, str(WRITER), *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), **popen,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        **popen,
     )
 
 

@@ -32,8 +32,17 @@ JUSTIFICATION = "customer asked us to wait for their vendor"
 
 
 def _extend(ticket: str, operator: str) -> Override:
-    return Override(id=0, ticket=ticket, kind="extend", at=0.0, operator=operator, reason="third_party",
-                    justification=JUSTIFICATION, clock="resolution", by_s=60.0)
+    return Override(
+        id=0,
+        ticket=ticket,
+        kind="extend",
+        at=0.0,
+        operator=operator,
+        reason="third_party",
+        justification=JUSTIFICATION,
+        clock="resolution",
+        by_s=60.0,
+    )
 
 
 def mixed(db: str, n: int, writes: int, go: str) -> None:
@@ -51,8 +60,16 @@ def mixed(db: str, n: int, writes: int, go: str) -> None:
         if i % 2 == 0:
             ticket = f"W{n}-T{k % TICKETS}"
             if k < TICKETS:
-                ev = Event(id=f"W{n}-e{k}", type="created", at=base + k, ticket=ticket, seq=1,
-                           customer="acme", priority="P2", title=f"ticket {k} of writer {n}")
+                ev = Event(
+                    id=f"W{n}-e{k}",
+                    type="created",
+                    at=base + k,
+                    ticket=ticket,
+                    seq=1,
+                    customer="acme",
+                    priority="P2",
+                    title=f"ticket {k} of writer {n}",
+                )
             else:
                 ev = Event(id=f"W{n}-e{k}", type="note", at=base + k, ticket=ticket, seq=1, body=f"note {k}")
             result = ingest(conn, [ev], actor=operator, source=f"writer:{n}", name=f"writer{n}")
@@ -61,8 +78,16 @@ def mixed(db: str, n: int, writes: int, go: str) -> None:
         else:
             ticket = f"W{n}-T{k % min(k + 1, TICKETS)}"
             if k % 2:
-                candidate = Override(id=0, ticket=ticket, kind="out_of_order", at=0.0, operator=operator,
-                                     reason="major_incident", justification=JUSTIFICATION, ahead_of="SHARED")
+                candidate = Override(
+                    id=0,
+                    ticket=ticket,
+                    kind="out_of_order",
+                    at=0.0,
+                    operator=operator,
+                    reason="major_incident",
+                    justification=JUSTIFICATION,
+                    ahead_of="SHARED",
+                )
             else:
                 candidate = _extend(ticket, operator)
             place_override(conn, candidate)

@@ -27,8 +27,10 @@ BASE_EVENTS = (
     '"priority":"P2","title":"Invoices fail to post"}\n'
     '{"id":"base-2","ticket":"T-1","at":"2026-11-27T08:40:00Z","type":"reply","author":"sam"}\n'
 )
-CREATED = ('{"id":"c1","ticket":"N-1","at":"2026-11-27T09:00:00Z","type":"created","customer":"acme",'
-           '"priority":"P2","title":"Printer on fire"}\n')
+CREATED = (
+    '{"id":"c1","ticket":"N-1","at":"2026-11-27T09:00:00Z","type":"created","customer":"acme",'
+    '"priority":"P2","title":"Printer on fire"}\n'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,9 @@ def test_corpus_is_listed_whole() -> None:
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c.file for c in CORPUS])
-def test_bad_file_is_refused_and_changes_nothing(db: Path, case: Case, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_file_is_refused_and_changes_nothing(
+    db: Path, case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = fingerprint(db)
     path = str(BAD / case.file)
     code = main([case.command, "--db", str(db), path], operator="tester")
@@ -105,8 +109,13 @@ def test_bad_file_is_refused_and_changes_nothing(db: Path, case: Case, capsys: p
 
 
 SUBPROCESS_CASES = [
-    "ag_non_utf8.toml", "ag_hours_overlap.toml", "ev_non_utf8.jsonl", "ev_bom_mid_file.jsonl",
-    "ev_csv_missing_required_column.csv", "ev_duplicate_id_stored.jsonl", "ev_empty.jsonl",
+    "ag_non_utf8.toml",
+    "ag_hours_overlap.toml",
+    "ev_non_utf8.jsonl",
+    "ev_bom_mid_file.jsonl",
+    "ev_csv_missing_required_column.csv",
+    "ev_duplicate_id_stored.jsonl",
+    "ev_empty.jsonl",
 ]
 
 
@@ -125,25 +134,46 @@ def test_bad_input_on_stdin_is_refused(db: Path) -> None:
     before = fingerprint(db)
     r = subprocess.run(
         [sys.executable, "-m", "sladesk_tui", "import", "--db", str(db), "-"],
-        input=(BAD / "ev_unknown_ticket.jsonl").read_bytes(), capture_output=True, timeout=60,
-        env=child_env(), check=False,
+        input=(BAD / "ev_unknown_ticket.jsonl").read_bytes(),
+        capture_output=True,
+        timeout=60,
+        env=child_env(),
+        check=False,
     )
     _check_refusal(r.returncode, r.stdout.decode(), r.stderr.decode(), "<stdin>", 2, "unknown ticket 'N-404'")
     assert fingerprint(db) == before
 
 
-@pytest.mark.parametrize("argv", [
-    [b"override", b"T-1", b"extend", b"--clock", b"resolution", b"--by", b"30m", b"--reason", b"other",
-     b"--justification", b"customer asked to wait \xff\xfe"],
-    [b"ticket", b"T-\xe9"],
-    [b"import", b"/tmp/caf\xe9.jsonl"],
-], ids=["justification", "ticket", "file name"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            b"override",
+            b"T-1",
+            b"extend",
+            b"--clock",
+            b"resolution",
+            b"--by",
+            b"30m",
+            b"--reason",
+            b"other",
+            b"--justification",
+            b"customer asked to wait \xff\xfe",
+        ],
+        [b"ticket", b"T-\xe9"],
+        [b"import", b"/tmp/caf\xe9.jsonl"],
+    ],
+    ids=["justification", "ticket", "file name"],
+)
 def test_arguments_that_are_not_utf8_are_refused(db: Path, argv: list[bytes]) -> None:
     """Bytes that are not UTF-8 reach Python's argv as lone surrogates: refused up front."""
     before = fingerprint(db)
     r = subprocess.run(
         [sys.executable.encode(), b"-m", b"sladesk_tui", b"--db", bytes(db), *argv],
-        capture_output=True, timeout=60, env=child_env(), check=False,
+        capture_output=True,
+        timeout=60,
+        env=child_env(),
+        check=False,
     )
     err = r.stderr.decode()
     assert r.returncode == 2, err
@@ -160,12 +190,16 @@ def _ten_megabyte_line(path: Path, *, csv: bool) -> Path:
             f.write(f"n1,note,2026-11-27T09:05:00Z,T-1,{body}\n")
         else:
             f.write(CREATED)
-            f.write('{"id":"n1","ticket":"N-1","at":"2026-11-27T09:05:00Z","type":"note","body":"' + body + '"}\n')
+            f.write(
+                '{"id":"n1","ticket":"N-1","at":"2026-11-27T09:05:00Z","type":"note","body":"' + body + '"}\n'
+            )
     return path
 
 
 @pytest.mark.parametrize("csv", [False, True], ids=["jsonl", "csv"])
-def test_ten_megabyte_line_is_refused(db: Path, tmp_path: Path, csv: bool, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ten_megabyte_line_is_refused(
+    db: Path, tmp_path: Path, csv: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     big = _ten_megabyte_line(tmp_path / ("big.csv" if csv else "big.jsonl"), csv=csv)
     assert big.stat().st_size > 10 * 1024 * 1024
     before = fingerprint(db)

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-
 from rel_support import (
     CHILD_TIMEOUT_S,
     assert_clean_stderr,
@@ -130,10 +129,15 @@ def _count(db: Path, sql: str, params: tuple[object, ...] = ()) -> int:
 def _import_round(db: Path, file: Path, k: int, rng: random.Random) -> tuple[bool, bool]:
     """Kill one `sladesk import`; return (killed, committed)."""
     wal = Path(f"{db}-wal")
-    proc = Child(subprocess.Popen(
-        [sys.executable, "-m", "sladesk_tui", "import", "--db", str(db), str(file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
-    ))
+    proc = Child(
+        subprocess.Popen(
+            [sys.executable, "-m", "sladesk_tui", "import", "--db", str(db), str(file)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+    )
     if k % 2:
         time.sleep(rng.uniform(0.05, 0.5))
     else:  # inside the write: once the transaction spills pages into the WAL
@@ -195,7 +199,9 @@ def test_thirty_kills_lose_nothing_acknowledged(team_db: Path, tmp_path: Path) -
     base = time.time() - 30 * 86400
     loop_tickets = [f"L-{i}" for i in range(4)]
     setup = tmp_path / "loop-tickets.jsonl"
-    setup.write_text(jsonl([created(f"l-{i}", t, base + i) for i, t in enumerate(loop_tickets)]), encoding="utf-8")
+    setup.write_text(
+        jsonl([created(f"l-{i}", t, base + i) for i, t in enumerate(loop_tickets)]), encoding="utf-8"
+    )
     assert sladesk("import", "--db", team_db, setup).returncode == 0
 
     files: list[Path] = []

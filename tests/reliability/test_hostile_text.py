@@ -92,11 +92,28 @@ OPERATOR = "[b]eve[/b]\u202e"  # an override's operator (a login name, so no esc
 HOSTILE_ID = "[@click=app.pwned]X[/]"
 
 # One ticket per hostile string, so each is visible in the queue even at 80 columns.
-TITLES: dict[str, str] = {f"T-{i:02d}": s for i, s in enumerate((
-    "[bold]x[/bold] bold", "[/] closes", "[P1] urgent", "[@click=app.pwned]click[/]", "[@click=app.quit]quit[/]",
-    "[link=https://evil.example]x[/link]", "[BOLD]up[/BOLD]", "[[b]] nested", f"a{OSC0}osc0", f"b{OSC52}osc52",
-    f"{OSC8}", f"{CSI}csi", f"{C1}c1", f"{BIDI}",
-), start=1)}
+TITLES: dict[str, str] = {
+    f"T-{i:02d}": s
+    for i, s in enumerate(
+        (
+            "[bold]x[/bold] bold",
+            "[/] closes",
+            "[P1] urgent",
+            "[@click=app.pwned]click[/]",
+            "[@click=app.quit]quit[/]",
+            "[link=https://evil.example]x[/link]",
+            "[BOLD]up[/BOLD]",
+            "[[b]] nested",
+            f"a{OSC0}osc0",
+            f"b{OSC52}osc52",
+            f"{OSC8}",
+            f"{CSI}csi",
+            f"{C1}c1",
+            f"{BIDI}",
+        ),
+        start=1,
+    )
+}
 
 AGREEMENTS = f"""
 [[agreement]]
@@ -130,8 +147,10 @@ def _events() -> list[Event]:
         Event("T-00-n", "note", NOW - 1.9 * H, "T-00", author=AUTHOR, body=NOTE),
         Event("T-00-r", "reply", NOW - 1.8 * H, "T-00", author=AUTHOR, body=EVERYTHING),
         Event("T-00-q", "customer_reply", NOW - 1.5 * H, "T-00", author=STRANGER, body=EVERYTHING),
-        *(created(tid, NOW - 300 * i, title, assignee=ASSIGNEE if i % 2 else AUTHOR)
-          for i, (tid, title) in enumerate(TITLES.items(), start=1)),
+        *(
+            created(tid, NOW - 300 * i, title, assignee=ASSIGNEE if i % 2 else AUTHOR)
+            for i, (tid, title) in enumerate(TITLES.items(), start=1)
+        ),
         created(HOSTILE_ID, NOW - 1800, "a ticket whose id is markup"),
         created("T-50", NOW - 600, "a customer nobody covers", customer=STRANGER, service=None),
         # Stopped clocks in January (the compliance screen and the report have figures).
@@ -150,8 +169,7 @@ def build(path: Path) -> Path:
         name_first_lead(conn, LEAD, actor=LEAD)
 
         def place(ticket: str, kind: str, operator: str, at: float, **params: object) -> int:
-            o = Override(0, ticket, kind, 0.0, operator, "customer_unreachable", JUSTIFICATION,
-                         **params)  # type: ignore[arg-type]
+            o = Override(0, ticket, kind, 0.0, operator, "customer_unreachable", JUSTIFICATION, **params)  # type: ignore[arg-type]
             return place_override(conn, o, now=at).id
 
         held = place("T-00", "hold", OPERATOR, NOW - 600, until=NOW + H)
@@ -172,7 +190,9 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # Characters that must never be drawn: C0 (a screen's lines are separate strips, so not
 # even a newline), DEL, C1, bidi embeddings/overrides/isolates/marks, line and paragraph
 # separators, lone surrogates.
-FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]")
+FORBIDDEN = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ud800-\udfff]"
+)
 # The sequences Textual itself writes around the text: SGR colours and cursor moves.
 OWN_SEQUENCES = re.compile(r"\x1b\[[0-9;]*[mHABCDG]")
 
@@ -202,8 +222,15 @@ class Shot:
 def shot(app: SladeskApp) -> Shot:
     update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", legacy_windows=False, safe_box=False)
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        legacy_windows=False,
+        safe_box=False,
+    )
     lines, links, actions = [], [], []
     for chops in update.strips:  # type: ignore[attr-defined]
         line = []
@@ -228,7 +255,9 @@ def assert_clean(s: Shot) -> None:
         assert bad is None, f"{bad.group()!r} drawn on line {y}: {line!r}"
     rest = OWN_SEQUENCES.sub("", s.terminal).replace("\n", "")
     bad = FORBIDDEN.search(rest)
-    assert bad is None, f"{bad.group()!r} written to the terminal: ...{rest[max(0, bad.start() - 40):bad.end() + 40]!r}"
+    assert bad is None, (
+        f"{bad.group()!r} written to the terminal: ...{rest[max(0, bad.start() - 40) : bad.end() + 40]!r}"
+    )
     assert "\x1b[2J" not in s.terminal and "\x1b]" not in s.terminal
     assert not [link for link in s.links if "evil" in link], s.links
     assert not [a for a in s.actions if "pwned" in a or "evil" in a], s.actions
@@ -336,8 +365,13 @@ async def ticket_opened(pilot: Pilot, ticket_id: str, *, missing: bool = False):
 
     await queue_loaded(pilot)
     pilot.app.open_ticket(ticket_id)  # type: ignore[attr-defined]
-    await until(pilot, lambda: isinstance(pilot.app.screen, TicketScreen) and (
-        "No ticket" in shot(pilot.app).text if missing else pilot.app.screen.loads > 0))
+    await until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, TicketScreen)
+            and ("No ticket" in shot(pilot.app).text if missing else pilot.app.screen.loads > 0)
+        ),
+    )
     await pilot.pause()
     return pilot.app.screen
 
@@ -387,7 +421,9 @@ async def test_ticket_whose_id_is_markup(hostile_db: Path) -> None:
         assert_shows(s, HOSTILE_ID, "a ticket whose id is markup")
         await click_each(pilot, CLICKABLE)
         await pilot.app.pop_screen()
-        await ticket_opened(pilot, f"{HOSTILE_ID}{OSC52}-missing", missing=True)  # "No ticket ... in this database."
+        await ticket_opened(
+            pilot, f"{HOSTILE_ID}{OSC52}-missing", missing=True
+        )  # "No ticket ... in this database."
         s = shot(pilot.app)
         assert_clean(s)
         assert "No ticket" in s.text and "[@click=app.pwned]X[/]␛]52;c;aGk=␇-missing" in s.text
@@ -409,8 +445,10 @@ async def test_compliance_screen(hostile_db: Path) -> None:
     async with trap(hostile_db).run_test(size=(120, 40), notifications=True) as pilot:
         await queue_loaded(pilot)
         await pilot.press("c")
-        await until(pilot, lambda: isinstance(pilot.app.screen, ComplianceScreen)
-                    and pilot.app.screen.report is not None)
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, ComplianceScreen) and pilot.app.screen.report is not None,
+        )
         await pilot.pause()
         s = shot(pilot.app)
         assert_clean(s)
@@ -544,10 +582,14 @@ async def test_writes_from_the_screens_notify_in_plain_text(tmp_path: Path) -> N
         await click_each(pilot, CLICKABLE)
     conn = open_db(db)
     try:
-        stored = conn.execute("SELECT justification FROM overrides WHERE ticket = ?", (HOSTILE_ID,)).fetchone()[0]
+        stored = conn.execute(
+            "SELECT justification FROM overrides WHERE ticket = ?", (HOSTILE_ID,)
+        ).fetchone()[0]
     finally:
         conn.close()
-    assert stored.startswith("Phoned twice, no answer [@click=app.pwned]click[/] [link=")  # markup kept as typed
+    assert stored.startswith(
+        "Phoned twice, no answer [@click=app.pwned]click[/] [link="
+    )  # markup kept as typed
 
 
 # ---- the exports -----------------------------------------------------------------------
@@ -577,7 +619,9 @@ def lookup(capsys: pytest.CaptureFixture[str], db: Path, argv: tuple[str, ...], 
 
 def assert_neutral(text: str) -> None:
     bad = EXPORT_FORBIDDEN.search(text)
-    assert bad is None, f"{bad.group()!r} in the export: ...{text[max(0, bad.start() - 60):bad.end() + 20]!r}"
+    assert bad is None, (
+        f"{bad.group()!r} in the export: ...{text[max(0, bad.start() - 60) : bad.end() + 20]!r}"
+    )
 
 
 @pytest.mark.parametrize("what", list(LOOKUPS))
@@ -585,14 +629,33 @@ def test_table_export_is_neutralised_with_markup_literal(capsys, hostile_db: Pat
     text = lookup(capsys, hostile_db, LOOKUPS[what], "table")
     assert_neutral(text)
     expected = {
-        "queue": ["[bold]x[/bold]", "[/] closes", "[P1] urgent", "[[b]] nested", "[BOLD]up[/BOLD]", "␛]0;pwned␇",
-                  "␛[31mred␛[2Jcsi", "[@click=a"],
-        "ticket": ["[bold]x[/bold] [/] [P1] [@click=app.pwned]click[/]", safe_text(CUSTOMER), safe_text(ASSIGNEE),
-                   safe_text(SERVICE), "[@click=app.pwned]click[/]", "␛]0;pwned␇[b]sam[/b]", safe_text(OPERATOR)],
+        "queue": [
+            "[bold]x[/bold]",
+            "[/] closes",
+            "[P1] urgent",
+            "[[b]] nested",
+            "[BOLD]up[/BOLD]",
+            "␛]0;pwned␇",
+            "␛[31mred␛[2Jcsi",
+            "[@click=a",
+        ],
+        "ticket": [
+            "[bold]x[/bold] [/] [P1] [@click=app.pwned]click[/]",
+            safe_text(CUSTOMER),
+            safe_text(ASSIGNEE),
+            safe_text(SERVICE),
+            "[@click=app.pwned]click[/]",
+            "␛]0;pwned␇[b]sam[/b]",
+            safe_text(OPERATOR),
+        ],
         "ticket-id": [HOSTILE_ID, "a ticket whose id is markup"],
         "report": [safe_text(AGREEMENT_NAME), safe_text(SERVICE)],
         "report-by-operator": [safe_text(AGREEMENT_NAME), "[@click="],
-        "overrides": [safe_text(OPERATOR), "[@click=app.pwned]click[/]", "Not convinced [@click=app.quit]quit[/]"],
+        "overrides": [
+            safe_text(OPERATOR),
+            "[@click=app.pwned]click[/]",
+            "Not convinced [@click=app.quit]quit[/]",
+        ],
         "overrides-stats": [safe_text(OPERATOR)],
     }[what]
     for literal in expected:
@@ -600,7 +663,9 @@ def test_table_export_is_neutralised_with_markup_literal(capsys, hostile_db: Pat
 
 
 def test_csv_exports_hold_the_neutralised_text(capsys, hostile_db: Path) -> None:
-    queue = {r["id"]: r for r in csv.DictReader(io.StringIO(lookup(capsys, hostile_db, LOOKUPS["queue"], "csv")))}
+    queue = {
+        r["id"]: r for r in csv.DictReader(io.StringIO(lookup(capsys, hostile_db, LOOKUPS["queue"], "csv")))
+    }
     for tid, title in TITLES.items():
         assert queue[tid]["title"] == safe_text(title)
     assert queue["T-00"]["title"] == safe_text(EVERYTHING)
@@ -612,7 +677,9 @@ def test_csv_exports_hold_the_neutralised_text(capsys, hostile_db: Path) -> None
     overrides = list(csv.DictReader(io.StringIO(lookup(capsys, hostile_db, LOOKUPS["overrides"], "csv"))))
     assert {r["justification"] for r in overrides} == {safe_text(JUSTIFICATION)}
     assert safe_text(OPERATOR) in {r["operator"] for r in overrides}
-    by_operator = csv.DictReader(io.StringIO(lookup(capsys, hostile_db, LOOKUPS["report-by-operator"], "csv")))
+    by_operator = csv.DictReader(
+        io.StringIO(lookup(capsys, hostile_db, LOOKUPS["report-by-operator"], "csv"))
+    )
     assert {r["operator"] for r in by_operator} == {safe_text(ASSIGNEE)}  # the assignee whose clocks stopped
 
 

@@ -35,7 +35,7 @@ from sladesk_tui.store.audit import verify
 from sladesk_tui.store.db import connect
 from sladesk_tui.store.imports import import_file
 
-BASE = dt.datetime(2026, 11, 27, 8, 5, tzinfo=dt.timezone.utc).timestamp()
+BASE = dt.datetime(2026, 11, 27, 8, 5, tzinfo=dt.UTC).timestamp()
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -48,8 +48,12 @@ class Desk:
         (root / "agreements.toml").write_text(AGREEMENTS_TOML, encoding="utf-8")
         (root / "base.jsonl").write_text(
             '{"id":"base-1","ticket":"T-1","at":"2026-11-27T08:05:00Z","type":"created","customer":"acme",'
-            '"priority":"P2","title":"Invoices fail to post"}\n', encoding="utf-8")
-        assert main(["load", "--db", str(self.template), str(root / "agreements.toml")], operator="admin") == 0
+            '"priority":"P2","title":"Invoices fail to post"}\n',
+            encoding="utf-8",
+        )
+        assert (
+            main(["load", "--db", str(self.template), str(root / "agreements.toml")], operator="admin") == 0
+        )
         assert main(["import", "--db", str(self.template), str(root / "base.jsonl")], operator="feed") == 0
         self.db = root / "work.db"
         self.file = root / "input"
@@ -103,11 +107,18 @@ def _assert_clean_outcome(desk: Desk, path: Path) -> None:
 # ---- garbage -----------------------------------------------------------------------------
 
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
     st.sampled_from(["2026-11-27T09:00:00Z", "T-1", "acme", "P1", "created", "reply", "waiting"]),
 )
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.text(max_size=8), inner, max_size=3), max_leaves=6)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
 JSONISH_OBJECTS = st.dictionaries(
     st.sampled_from([*FIELDS, "extra", ""]) | st.text(max_size=10),
     st.one_of(JSON_VALUES, st.sampled_from(sorted(EVENT_TYPES))),
@@ -129,10 +140,14 @@ def test_random_json_lines_are_refused_cleanly(desk: Desk, lines: list[str]) -> 
 
 # ---- valid files, and mutations of them ----------------------------------------------------
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"), min_size=1, max_size=40)
+TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"), min_size=1, max_size=40
+)
 TITLES = TEXT.filter(lambda s: s.strip() != "")
 NAMES = st.from_regex(r"[A-Za-z][A-Za-z .'-]{0,18}[a-z]", fullmatch=True)
-STATUSES = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(lambda s: s not in ("resolved", "closed"))
+STATUSES = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(
+    lambda s: s not in ("resolved", "closed")
+)
 
 
 @st.composite
@@ -161,16 +176,39 @@ def valid_files(draw: st.DrawFn) -> list[dict[str, str]]:
         tid = f"N-{k}"
         at = BASE + draw(st.integers(0, 10**6))
         acme = draw(st.booleans())
-        ev = {"id": f"c{k}", "type": "created", "ticket": tid, "at": draw(instants(at)),
-              "customer": "acme" if acme else draw(NAMES), "title": draw(TITLES),
-              "priority": draw(st.sampled_from(["P1", "P2", "P3"]) if acme else st.from_regex(r"[A-Z][0-9]", fullmatch=True))}
+        ev = {
+            "id": f"c{k}",
+            "type": "created",
+            "ticket": tid,
+            "at": draw(instants(at)),
+            "customer": "acme" if acme else draw(NAMES),
+            "title": draw(TITLES),
+            "priority": draw(
+                st.sampled_from(["P1", "P2", "P3"]) if acme else st.from_regex(r"[A-Z][0-9]", fullmatch=True)
+            ),
+        }
         if draw(st.booleans()):
             ev["assignee"] = draw(NAMES)
         events.append(ev)
         tickets.append(tid)
     for i in range(draw(st.integers(0 if events else 1, 8))):
-        etype = draw(st.sampled_from(["reply", "customer_reply", "note", "status", "priority", "assign",
-                                      "resolved", "reopened", "closed", "outage_start", "outage_end"]))
+        etype = draw(
+            st.sampled_from(
+                [
+                    "reply",
+                    "customer_reply",
+                    "note",
+                    "status",
+                    "priority",
+                    "assign",
+                    "resolved",
+                    "reopened",
+                    "closed",
+                    "outage_start",
+                    "outage_end",
+                ]
+            )
+        )
         at = BASE + 10**6 + draw(st.integers(0, 10**6)) + draw(st.floats(0, 1, exclude_max=True))
         ev = {"id": f"e{i}", "type": etype, "at": draw(instants(at))}
         if etype.startswith("outage"):
@@ -233,7 +271,9 @@ def test_valid_files_import_whole_and_idempotently(desk: Desk, data: st.DataObje
     for ev in events:
         etype, ts, title, body, customer = stored[ev["id"]]
         assert etype == ev["type"]
-        assert ts == pytest.approx(dt.datetime.fromisoformat(ev["at"].replace("Z", "+00:00")).timestamp(), abs=1e-6)
+        assert ts == pytest.approx(
+            dt.datetime.fromisoformat(ev["at"].replace("Z", "+00:00")).timestamp(), abs=1e-6
+        )
         assert (title, body, customer) == (ev.get("title"), ev.get("body"), ev.get("customer"))
     again = import_file(desk.db, path, actor="fuzz")
     assert (again.inserted, again.already_present) == (0, len(events))
@@ -248,8 +288,22 @@ ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=30)  # surro
 HOSTILE = st.one_of(
     ANY_TEXT,
     st.builds(lambda s, c: s + chr(c), ANY_TEXT, st.integers(0xD800, 0xDFFF)),  # a lone surrogate
-    st.sampled_from(["half \ud83d a smiley", "\udc80", "a\x00b", "\x1b]0;pwned\x07", "[/]", "\u202eevil",
-                     "\r\n", "\u2028", "\x85", " ", "\ufeff", "é" * 600]),
+    st.sampled_from(
+        [
+            "half \ud83d a smiley",
+            "\udc80",
+            "a\x00b",
+            "\x1b]0;pwned\x07",
+            "[/]",
+            "\u202eevil",
+            "\r\n",
+            "\u2028",
+            "\x85",
+            " ",
+            "\ufeff",
+            "é" * 600,
+        ]
+    ),
 )
 
 
@@ -271,8 +325,11 @@ def test_any_text_is_stored_exactly_or_refused_cleanly(desk: Desk, data: st.Data
     field = "title" if ev["type"] == "created" and data.draw(st.booleans()) else "body"
     text = ev[field] = data.draw(HOSTILE)
     line = json.dumps  # ensure_ascii: a lone surrogate travels as its JSON escape
-    path = desk.fresh(("\n".join(line(e, ensure_ascii=data.draw(st.booleans())) for e in events) + "\n")
-                      .encode("utf-8", "surrogatepass"))
+    path = desk.fresh(
+        ("\n".join(line(e, ensure_ascii=data.draw(st.booleans())) for e in events) + "\n").encode(
+            "utf-8", "surrogatepass"
+        )
+    )
     before = fingerprint(desk.db)
     code, err = desk.run_import(path)
     assert "Traceback" not in err
@@ -300,7 +357,11 @@ def mutated_files(draw: st.DrawFn) -> tuple[bytes, str]:
         if draw(st.booleans()):
             del ev[key]
         else:
-            ev[key] = draw(JSON_VALUES) if draw(st.booleans()) else draw(st.sampled_from(["", "T-404", "P9", "c0", "x y", "half \ud83d a smiley"]))
+            ev[key] = (
+                draw(JSON_VALUES)
+                if draw(st.booleans())
+                else draw(st.sampled_from(["", "T-404", "P9", "c0", "x y", "half \ud83d a smiley"]))
+            )
     raw, suffix = _spell(draw, events)  # CSV writes a non-string value as its str()
     buf = bytearray(raw)
     for _ in range(draw(st.integers(0, 3))):
@@ -310,7 +371,9 @@ def mutated_files(draw: st.DrawFn) -> tuple[bytes, str]:
             buf[draw(st.integers(0, len(buf) - 1))] = draw(st.integers(0, 255))
         elif op == "insert":
             pos = draw(st.integers(0, len(buf)))
-            buf[pos:pos] = draw(st.binary(min_size=1, max_size=4) | st.sampled_from([b"\n", b'"', b"\xef\xbb\xbf", b"\\"]))
+            buf[pos:pos] = draw(
+                st.binary(min_size=1, max_size=4) | st.sampled_from([b"\n", b'"', b"\xef\xbb\xbf", b"\\"])
+            )
         elif op == "delete" and buf:
             pos = draw(st.integers(0, len(buf) - 1))
             del buf[pos : pos + draw(st.integers(1, 8))]

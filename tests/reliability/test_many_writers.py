@@ -12,7 +12,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from rel_support import CHILD_TIMEOUT_S, assert_clean_stderr, sladesk, writer
 
 WRITERS = 16
@@ -36,11 +35,19 @@ def test_sixteen_writers_lose_nothing(team_db: Path, tmp_path: Path) -> None:
 
     conn = sqlite3.connect(f"{team_db.as_uri()}?mode=ro", uri=True)
     try:
-        events = dict(conn.execute(
-            "SELECT actor, COUNT(*) FROM events WHERE actor LIKE 'op%' GROUP BY actor").fetchall())
-        overrides = dict(conn.execute("SELECT operator, COUNT(*) FROM overrides GROUP BY operator").fetchall())
-        audited = dict(conn.execute(
-            "SELECT actor, COUNT(*) FROM audit_log WHERE actor LIKE 'op%' GROUP BY actor").fetchall())
+        events = dict(
+            conn.execute(
+                "SELECT actor, COUNT(*) FROM events WHERE actor LIKE 'op%' GROUP BY actor"
+            ).fetchall()
+        )
+        overrides = dict(
+            conn.execute("SELECT operator, COUNT(*) FROM overrides GROUP BY operator").fetchall()
+        )
+        audited = dict(
+            conn.execute(
+                "SELECT actor, COUNT(*) FROM audit_log WHERE actor LIKE 'op%' GROUP BY actor"
+            ).fetchall()
+        )
         ids = {r[0] for r in conn.execute("SELECT id FROM events WHERE actor LIKE 'op%'")}
         tickets = conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
         kinds = dict(conn.execute("SELECT kind, COUNT(*) FROM overrides GROUP BY kind").fetchall())

@@ -29,8 +29,13 @@ JUSTIFICATION = "vendor outage, customer informed by phone"
 
 # A column each UPDATE changes, per log table.
 _EDIT_COLUMN = {
-    "events": "title", "overrides": "justification", "reviews": "comment", "role_grants": "user",
-    "audit_log": "actor", "agreement_versions": "loaded_by", "agreements": "name",
+    "events": "title",
+    "overrides": "justification",
+    "reviews": "comment",
+    "role_grants": "user",
+    "audit_log": "actor",
+    "agreement_versions": "loaded_by",
+    "agreements": "name",
 }
 
 
@@ -46,19 +51,54 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = d / "desk.db"
     (d / "agreements.toml").write_text(AGREEMENTS_TOML, encoding="utf-8")
     base = time.time() - 3600
-    (d / "batch.jsonl").write_text(jsonl([
-        created("c1", "T-1", base), created("c2", "T-2", base + 1, priority="P1"), created("c3", "T-3", base + 2),
-        note("n1", "T-1", base + 60), note("n2", "T-2", base + 61), note("n3", "T-3", base + 62),
-    ]), encoding="utf-8")
+    (d / "batch.jsonl").write_text(
+        jsonl(
+            [
+                created("c1", "T-1", base),
+                created("c2", "T-2", base + 1, priority="P1"),
+                created("c3", "T-3", base + 2),
+                note("n1", "T-1", base + 60),
+                note("n2", "T-2", base + 61),
+                note("n3", "T-3", base + 62),
+            ]
+        ),
+        encoding="utf-8",
+    )
     (d / "single.jsonl").write_text(jsonl([note("n4", "T-1", base + 120)]), encoding="utf-8")
     _cli("load", "--db", db, d / "agreements.toml", operator="admin")
     _cli("init", "--db", db, "--lead", "lena", operator="lena")
     _cli("import", "--db", db, d / "batch.jsonl", operator="feed")
     _cli("import", "--db", db, d / "single.jsonl", operator="feed")
-    _cli("override", "--db", db, "T-1", "extend", "--clock", "resolution", "--by", "30m",
-         "--reason", "third_party", "--justification", JUSTIFICATION, operator="sam")
-    _cli("override", "--db", db, "T-3", "out_of_order", "--ahead-of", "T-2",
-         "--reason", "major_incident", "--justification", JUSTIFICATION, operator="sam")
+    _cli(
+        "override",
+        "--db",
+        db,
+        "T-1",
+        "extend",
+        "--clock",
+        "resolution",
+        "--by",
+        "30m",
+        "--reason",
+        "third_party",
+        "--justification",
+        JUSTIFICATION,
+        operator="sam",
+    )
+    _cli(
+        "override",
+        "--db",
+        db,
+        "T-3",
+        "out_of_order",
+        "--ahead-of",
+        "T-2",
+        "--reason",
+        "major_incident",
+        "--justification",
+        JUSTIFICATION,
+        operator="sam",
+    )
     _cli("review", "--db", db, "1", "approve", "--comment", "fair call", operator="lena")
     _cli("lead", "grant", "--db", db, "max", operator="lena")
     assert not Path(f"{db}-wal").exists()  # closed cleanly: the file alone is the database
@@ -78,8 +118,9 @@ def _attacker(db: Path) -> sqlite3.Connection:
 
 
 def _drop_triggers(conn: sqlite3.Connection, table: str) -> None:
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                                (table,)).fetchall():
+    for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+    ).fetchall():
         conn.execute(f"DROP TRIGGER {name}")
 
 
@@ -95,8 +136,15 @@ def test_template_verifies(db: Path) -> None:
     conn = _attacker(db)
     counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in LOG_TABLES}
     conn.close()
-    assert counts == {"events": 7, "overrides": 2, "reviews": 1, "role_grants": 2, "audit_log": 8,
-                      "agreement_versions": 1, "agreements": 1}
+    assert counts == {
+        "events": 7,
+        "overrides": 2,
+        "reviews": 1,
+        "role_grants": 2,
+        "audit_log": 8,
+        "agreement_versions": 1,
+        "agreements": 1,
+    }
 
 
 def _attempts(conn: sqlite3.Connection, table: str) -> dict[str, str]:
@@ -109,7 +157,7 @@ def _attempts(conn: sqlite3.Connection, table: str) -> dict[str, str]:
         "DELETE": f"DELETE FROM {table} WHERE rowid = (SELECT MAX(rowid) FROM {table})",
         # The first row again with one column forged: REPLACE would delete the original.
         "INSERT OR REPLACE": f"INSERT OR REPLACE INTO {table} ({', '.join(columns)})"
-                             f" SELECT {forged} FROM {table} WHERE rowid = (SELECT MIN(rowid) FROM {table})",
+        f" SELECT {forged} FROM {table} WHERE rowid = (SELECT MIN(rowid) FROM {table})",
     }
 
 
@@ -145,32 +193,39 @@ def test_replace_of_an_event_with_triggers_dropped_is_found(db: Path) -> None:
 # (table, trigger-less change, what `audit verify` must say)
 EDITS = {
     "event alone in its import": (
-        "events", "UPDATE events SET body = 'nothing to see' WHERE seq = 7",
+        "events",
+        "UPDATE events SET body = 'nothing to see' WHERE seq = 7",
         "row 4: events rows seq 7..7 differ from what was recorded (edited)",
     ),
     "event in a batch": (
-        "events", "UPDATE events SET title = 'Harmless' WHERE seq = 2",
+        "events",
+        "UPDATE events SET title = 'Harmless' WHERE seq = 2",
         "row 3: events rows seq 1..6 differ from what was recorded (edited)",
     ),
     "override": (
-        "overrides", "UPDATE overrides SET by_s = 360000 WHERE id = 1",
+        "overrides",
+        "UPDATE overrides SET by_s = 360000 WHERE id = 1",
         "row 5: overrides rows id 1..1 differ from what was recorded (edited)",
     ),
     "review": (
-        "reviews", "UPDATE reviews SET reviewer = 'max' WHERE id = 1",
+        "reviews",
+        "UPDATE reviews SET reviewer = 'max' WHERE id = 1",
         "row 7: reviews rows id 1..1 differ from what was recorded (edited)",
     ),
     "audit row": (
-        "audit_log", "UPDATE audit_log SET actor = 'someone' WHERE seq = 5",
+        "audit_log",
+        "UPDATE audit_log SET actor = 'someone' WHERE seq = 5",
         "row 5: content does not match its row_hash (edited)",
     ),
     "deleted override": (
-        "overrides", "DELETE FROM overrides WHERE id = 2",
+        "overrides",
+        "DELETE FROM overrides WHERE id = 2",
         "row 6: overrides rows id 2..2 differ from what was recorded (1 recorded, 0 found)",
     ),
     "event slipped in": (
-        "events", "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
-                  " SELECT 'n9', type, ticket, ts + 1, at, digest, actor, source, recorded_at FROM events WHERE seq = 7",
+        "events",
+        "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
+        " SELECT 'n9', type, ticket, ts + 1, at, digest, actor, source, recorded_at FROM events WHERE seq = 7",
         "events row seq=8 is not recorded in the audit log",
     ),
 }

@@ -61,7 +61,9 @@ def test_load_stores_a_version_with_its_agreements(conn: sqlite3.Connection, tmp
     v = conn.execute("SELECT * FROM agreement_versions").fetchone()
     assert (v["version"], v["loaded_by"], v["source_text"]) == (1, "lee", GOOD)
     assert v["loaded_at"].endswith("Z")
-    rows = conn.execute("SELECT id, customer, services, calendar, valid_from, valid_until FROM agreements ORDER BY id").fetchall()
+    rows = conn.execute(
+        "SELECT id, customer, services, calendar, valid_from, valid_until FROM agreements ORDER BY id"
+    ).fetchall()
     assert [tuple(r) for r in rows] == [
         ("acme-gold", "acme", '["email","erp"]', "berlin", "2026-01-01", "2026-12-31"),
         ("globex-24x7", "globex", "[]", "24x7", None, None),
@@ -103,12 +105,16 @@ def test_nothing_loaded_yet(conn: sqlite3.Connection) -> None:
         current_agreements(conn, 4)
 
 
-def test_parsed_once_per_text(conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parsed_once_per_text(
+    conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     load_agreements_file(conn, _write(tmp_path, "sla.toml", GOOD), actor="lee")
     store_agreements._cache.clear()
     calls = []
     real = store_agreements._parse
-    monkeypatch.setattr(store_agreements, "_parse", lambda text, name, hol: calls.append(name) or real(text, name, hol))
+    monkeypatch.setattr(
+        store_agreements, "_parse", lambda text, name, hol: calls.append(name) or real(text, name, hol)
+    )
     first = current_agreements(conn)[1]
     assert current_agreements(conn)[1] is first
     assert current_agreements(conn, 1)[1] is first
@@ -117,13 +123,23 @@ def test_parsed_once_per_text(conn: sqlite3.Connection, tmp_path: Path, monkeypa
 
 BAD = [
     ("broken.toml", GOOD.replace('customer = "acme"', 'customer = "acme'), r"broken\.toml:\d+: "),
-    ("badkey.toml", GOOD.replace('P2 = { response = "1h"', 'P2 = { response = "3d"'), r"badkey\.toml(:\d+)?: .*acme-gold"),
-    ("unknown-cal.toml", GOOD.replace('calendar = "berlin"', 'calendar = "paris"'), r"unknown-cal\.toml(:\d+)?: .*paris"),
+    (
+        "badkey.toml",
+        GOOD.replace('P2 = { response = "1h"', 'P2 = { response = "3d"'),
+        r"badkey\.toml(:\d+)?: .*acme-gold",
+    ),
+    (
+        "unknown-cal.toml",
+        GOOD.replace('calendar = "berlin"', 'calendar = "paris"'),
+        r"unknown-cal\.toml(:\d+)?: .*paris",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "text", "pattern"), BAD)
-def test_invalid_file_changes_nothing(conn: sqlite3.Connection, tmp_path: Path, name: str, text: str, pattern: str) -> None:
+def test_invalid_file_changes_nothing(
+    conn: sqlite3.Connection, tmp_path: Path, name: str, text: str, pattern: str
+) -> None:
     load_agreements_file(conn, _write(tmp_path, "ok.toml", GOOD), actor="lee")
     before = _dump(conn)
     with pytest.raises(InputError, match=pattern):
@@ -156,12 +172,17 @@ def test_cli_load(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     conn.close()
 
 
-def test_cli_operator_defaults_to_the_login_user(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_operator_defaults_to_the_login_user(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pwd
 
     monkeypatch.setenv("USER", "somebody-else")
     monkeypatch.setenv("LOGNAME", "somebody-else")
     assert main(["load", str(_write(tmp_path, "sla.toml", GOOD)), "--db", str(db_path)]) == 0
     conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT actor FROM audit_log").fetchone()[0] == pwd.getpwuid(__import__("os").getuid()).pw_name
+    assert (
+        conn.execute("SELECT actor FROM audit_log").fetchone()[0]
+        == pwd.getpwuid(__import__("os").getuid()).pw_name
+    )
     conn.close()

@@ -24,8 +24,10 @@ from sladesk_tui.store.audit import (
 )
 from sladesk_tui.store.db import connect, write_tx
 
-_EVENT = ("INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
-          " VALUES (?, 'note', 'T-1', ?, 'x', 'd', 'u', 's', 'x')")
+_EVENT = (
+    "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
+    " VALUES (?, 'note', 'T-1', ?, 'x', 'd', 'u', 's', 'x')"
+)
 
 
 def _append_events(conn: sqlite3.Connection, n: int, *, actor: str = "sam") -> tuple[int, int]:
@@ -35,20 +37,30 @@ def _append_events(conn: sqlite3.Connection, n: int, *, actor: str = "sam") -> t
         start = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         conn.executemany(_EVENT, [(f"e{start + i}", float(start + i)) for i in range(n)])
         last = first + n - 1
-        append_audit(conn, actor=actor, action="events.import", subject="test",
-                     after={"count": n}, covers=[RowRange("events", first, last)])
+        append_audit(
+            conn,
+            actor=actor,
+            action="events.import",
+            subject="test",
+            after={"count": n},
+            covers=[RowRange("events", first, last)],
+        )
     return first, last
 
 
 def _log(conn: sqlite3.Connection, n: int) -> None:
     for i in range(n):
         with write_tx(conn):
-            append_audit(conn, actor="sam", action="note", subject=f"s{i}", before={"i": i}, after={"i": i + 1})
+            append_audit(
+                conn, actor="sam", action="note", subject=f"s{i}", before={"i": i}, after={"i": i + 1}
+            )
 
 
 def _unprotect(conn: sqlite3.Connection, table: str) -> None:
     """What someone with the sqlite3 shell could do: drop the append-only triggers."""
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)).fetchall():
+    for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+    ).fetchall():
         conn.execute(f"DROP TRIGGER {name}")
 
 
@@ -64,7 +76,7 @@ def test_chain_links_and_verifies(conn: sqlite3.Connection) -> None:
     rows = conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
     assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[0]["prev_hash"] == GENESIS_HASH
-    assert all(b["prev_hash"] == a["row_hash"] for a, b in zip(rows, rows[1:]))
+    assert all(b["prev_hash"] == a["row_hash"] for a, b in zip(rows, rows[1:], strict=False))
     assert {r["app_version"] for r in rows} == {__version__}
     assert rows[0]["source"] == "local" and rows[0]["actor"] == "sam"
     assert rows[0]["at"].endswith("Z") and rows[0]["before_json"] == '{"i":0}'
@@ -100,7 +112,9 @@ def test_guard_trigger_refuses_a_row_off_the_head(conn: sqlite3.Connection, seq:
     with pytest.raises(sqlite3.IntegrityError, match="not the current head"):
         conn.execute(
             "INSERT INTO audit_log (seq, at, actor, action, subject, app_version, prev_hash, row_hash)"
-            " VALUES (?, 'x', 'eve', 'forge', 's', 'v', ?, 'h')", (seq, prev))
+            " VALUES (?, 'x', 'eve', 'forge', 's', 'v', ?, 'h')",
+            (seq, prev),
+        )
     assert head(conn) == (good_seq, good_hash)
 
 
@@ -121,7 +135,9 @@ def test_rehashed_row_breaks_the_next_link(conn: sqlite3.Connection) -> None:
 
     row = dict(conn.execute(f"SELECT {', '.join(_HASHED)} FROM audit_log WHERE seq = 2").fetchone())
     row["subject"] = "rewritten"
-    conn.execute("UPDATE audit_log SET subject = ?, row_hash = ? WHERE seq = 2", (row["subject"], _row_hash(row)))
+    conn.execute(
+        "UPDATE audit_log SET subject = ?, row_hash = ? WHERE seq = 2", (row["subject"], _row_hash(row))
+    )
     result = verify(conn)
     assert (result.ok, result.bad_seq) == (False, 3)
     assert "prev_hash" in result.reason
@@ -235,7 +251,9 @@ def test_any_single_edit_is_found(template: Path, tmp_path: Path, seq: int, colu
 # ---- command line -------------------------------------------------------------------
 
 
-def test_cli_head_and_verify(conn: sqlite3.Connection, db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_head_and_verify(
+    conn: sqlite3.Connection, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _log(conn, 3)
     assert main(["--db", str(db_path), "audit", "head"]) == 0
     printed = capsys.readouterr().out.strip()

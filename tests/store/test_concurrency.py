@@ -26,8 +26,13 @@ def _writer(path: str, n: int, barrier: mp.synchronize.Barrier, errors: mp.Queue
                     (f"w{n}-{i}", float(i), f"writer{n}"),
                 )
                 seq = cur.lastrowid
-                append_audit(conn, actor=f"writer{n}", action="events.import", subject=f"w{n}-{i}",
-                             covers=[RowRange("events", seq, seq)])
+                append_audit(
+                    conn,
+                    actor=f"writer{n}",
+                    action="events.import",
+                    subject=f"w{n}-{i}",
+                    covers=[RowRange("events", seq, seq)],
+                )
         conn.close()
     except BaseException:
         errors.put(f"writer {n}: {traceback.format_exc()}")

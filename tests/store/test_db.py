@@ -19,8 +19,17 @@ from sladesk_tui.store.audit import append_audit
 from sladesk_tui.store.db import connect, migrate, migrations, open_db, schema_dir, schema_version, write_tx
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"tickets", "events", "overrides", "reviews", "role_grants", "audit_log",
-          "agreement_versions", "agreements", "schema_migrations"}
+TABLES = {
+    "tickets",
+    "events",
+    "overrides",
+    "reviews",
+    "role_grants",
+    "audit_log",
+    "agreement_versions",
+    "agreements",
+    "schema_migrations",
+}
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -43,9 +52,13 @@ def test_connection_settings(conn: sqlite3.Connection) -> None:
 
 def test_write_tx_commits_or_rolls_back(conn: sqlite3.Connection) -> None:
     with write_tx(conn):
-        conn.execute("INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('a','lead','grant','b',0,'x')")
+        conn.execute(
+            "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('a','lead','grant','b',0,'x')"
+        )
     with pytest.raises(ZeroDivisionError), write_tx(conn):
-        conn.execute("INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('c','lead','grant','b',0,'x')")
+        conn.execute(
+            "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('c','lead','grant','b',0,'x')"
+        )
         1 / 0
     assert not conn.in_transaction
     assert [r["user"] for r in conn.execute("SELECT user FROM role_grants")] == ["a"]
@@ -56,7 +69,9 @@ def test_readonly_connection_cannot_write(db_path: Path) -> None:
     try:
         assert ro.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            ro.execute("INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('a','lead','grant','b',0,'x')")
+            ro.execute(
+                "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('a','lead','grant','b',0,'x')"
+            )
     finally:
         ro.close()
 
@@ -111,10 +126,13 @@ def _copy_schema(tmp_path: Path, extra: dict[str, str]) -> Path:
 
 def test_new_migrations_apply_in_order_and_are_recorded(tmp_path: Path) -> None:
     n = len(migrations())
-    d = _copy_schema(tmp_path, {
-        f"{n + 1:04d}_add_notes.sql": "CREATE TABLE notes (x TEXT); -- a comment; with a semicolon\n",
-        f"{n + 2:04d}_fill_notes.sql": "INSERT INTO notes VALUES ('a;b');\nCREATE TRIGGER t AFTER INSERT ON notes BEGIN SELECT 1; SELECT 2; END;\n-- trailing comment",
-    })
+    d = _copy_schema(
+        tmp_path,
+        {
+            f"{n + 1:04d}_add_notes.sql": "CREATE TABLE notes (x TEXT); -- a comment; with a semicolon\n",
+            f"{n + 2:04d}_fill_notes.sql": "INSERT INTO notes VALUES ('a;b');\nCREATE TRIGGER t AFTER INSERT ON notes BEGIN SELECT 1; SELECT 2; END;\n-- trailing comment",
+        },
+    )
     conn = open_db(tmp_path / "x.db")
     assert migrate(conn, d) == n + 2
     assert migrate(conn, d) == n + 2  # nothing left to do
@@ -171,7 +189,9 @@ def test_concurrent_first_open_migrates_once(tmp_path: Path) -> None:
     assert [p.exitcode for p in procs] == [0] * n
     assert [results.get(timeout=5) for _ in range(n)] == [len(migrations())] * n
     c = connect(path)
-    assert [r[0] for r in c.execute("SELECT version FROM schema_migrations")] == [m.version for m in migrations()]
+    assert [r[0] for r in c.execute("SELECT version FROM schema_migrations")] == [
+        m.version for m in migrations()
+    ]
     c.close()
 
 
@@ -181,9 +201,9 @@ _SAMPLE_ROWS = {
     "agreement_versions": "INSERT INTO agreement_versions VALUES (1, 'x', 0, 'u', 'f', 'h', 't')",
     "agreements": "INSERT INTO agreements VALUES (1, 'a', 'A', 'acme', '[]', '24x7', NULL, NULL)",
     "events": "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
-              " VALUES ('e1', 'created', 'T-1', 0, 'x', 'd', 'u', 's', 'x')",
+    " VALUES ('e1', 'created', 'T-1', 0, 'x', 'd', 'u', 's', 'x')",
     "overrides": "INSERT INTO overrides (ticket, kind, ts, at, reason, justification, operator, before_json, after_json)"
-                 " VALUES ('T-1', 'hold', 0, 'x', 'other', 'justified at length', 'u', '{}', '{}')",
+    " VALUES ('T-1', 'hold', 0, 'x', 'other', 'justified at length', 'u', '{}', '{}')",
     "reviews": "INSERT INTO reviews (override_id, decision, reviewer, ts, at) VALUES (1, 'approved', 'lead', 0, 'x')",
     "role_grants": "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('u', 'lead', 'grant', 'v', 0, 'x')",
 }
@@ -193,8 +213,10 @@ APPEND_ONLY = [*_SAMPLE_ROWS, "audit_log"]
 @pytest.fixture
 def filled(conn: sqlite3.Connection) -> sqlite3.Connection:
     with write_tx(conn):
-        conn.execute("INSERT INTO tickets (id, customer, title, priority, status, created_ts, updated_ts)"
-                     " VALUES ('T-1', 'acme', 't', 'P1', 'new', 0, 0)")
+        conn.execute(
+            "INSERT INTO tickets (id, customer, title, priority, status, created_ts, updated_ts)"
+            " VALUES ('T-1', 'acme', 't', 'P1', 'new', 0, 0)"
+        )
         for sql in _SAMPLE_ROWS.values():
             conn.execute(sql)
         append_audit(conn, actor="u", action="test", subject="s")
@@ -258,7 +280,10 @@ def test_new_files_honour_the_umask(tmp_path: Path, umask: int, group_writable: 
     path = tmp_path / "team" / "sladesk.db"
     out = subprocess.run(
         [sys.executable, "-c", _GROUP_CODE, str(path)],
-        capture_output=True, text=True, check=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
         preexec_fn=lambda: os.umask(umask),
     ).stdout.split("\n")
     modes = dict(line.split() for line in out if line)
@@ -274,8 +299,12 @@ def test_new_files_honour_the_umask(tmp_path: Path, umask: int, group_writable: 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv to build the wheel")
 def test_installed_wheel_finds_its_migrations(tmp_path: Path) -> None:
     """A non-editable install has no checkout: migrations must come from the package."""
-    subprocess.run(["uv", "build", "--wheel", "-q", "-o", str(tmp_path / "dist"), str(REPO)],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        ["uv", "build", "--wheel", "-q", "-o", str(tmp_path / "dist"), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     wheel = next((tmp_path / "dist").glob("*.whl"))
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
@@ -290,7 +319,10 @@ def test_installed_wheel_finds_its_migrations(tmp_path: Path) -> None:
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "x.db"), str(site)],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(site)},
     ).stdout.split()
     assert out == [str(site / "sladesk_tui" / "_schema"), str(len(migrations()))]

@@ -117,7 +117,7 @@ def test_agreements_cover_every_kind_of_calendar_and_an_expired_one(demos, demo)
     assert not ny.is_open(dt.datetime.combine(dt.date(2026, 11, 26), noon))  # Thanksgiving
     assert not ny.is_open(dt.datetime.combine(dt.date(2026, 12, 25), noon))  # Christmas
 
-    today = dt.datetime.fromtimestamp(s.now, dt.timezone.utc).date()
+    today = dt.datetime.fromtimestamp(s.now, dt.UTC).date()
     globex = by_id["globex-standard"]
     assert globex.valid_until is not None and globex.valid_until < today
     assert by_id["contoso-us"].valid_until is not None
@@ -155,7 +155,9 @@ def test_overrides_await_review_and_leads_exist(demos, demo):
 
 
 def test_outages_titles_and_audit(demo):
-    starts = demo.execute("SELECT service FROM events WHERE type = 'outage_start' ORDER BY service").fetchall()
+    starts = demo.execute(
+        "SELECT service FROM events WHERE type = 'outage_start' ORDER BY service"
+    ).fetchall()
     ends = demo.execute("SELECT service FROM events WHERE type = 'outage_end' ORDER BY service").fetchall()
     assert len(starts) >= 3 and [tuple(r) for r in starts] == [tuple(r) for r in ends]
 
@@ -175,9 +177,13 @@ def test_deterministic_for_a_seed_and_an_instant(demos):
         conn = connect(path, readonly=True)
         try:
             return {
-                "events": [tuple(r) for r in conn.execute(
-                    "SELECT id, type, ts, ticket, customer, service, priority, title, status, assignee, author,"
-                    " body, digest FROM events ORDER BY seq")],
+                "events": [
+                    tuple(r)
+                    for r in conn.execute(
+                        "SELECT id, type, ts, ticket, customer, service, priority, title, status, assignee, author,"
+                        " body, digest FROM events ORDER BY seq"
+                    )
+                ],
                 "tickets": [tuple(r) for r in conn.execute("SELECT * FROM tickets ORDER BY id")],
                 "overrides": [tuple(r) for r in conn.execute("SELECT * FROM overrides ORDER BY id")],
                 "reviews": [tuple(r) for r in conn.execute("SELECT * FROM reviews ORDER BY id")],
@@ -199,8 +205,11 @@ def test_replaces_an_earlier_demo_and_nothing_else(tmp_path):
 
     real = tmp_path / "real.db"
     conn = open_db(real)
-    (tmp_path / "a.toml").write_text('[[agreement]]\nid = "x"\ncustomer = "x"\ncalendar = "24x7"\n'
-                                     '[agreement.targets]\nP1 = { response = "1h" }\n', encoding="utf-8")
+    (tmp_path / "a.toml").write_text(
+        '[[agreement]]\nid = "x"\ncustomer = "x"\ncalendar = "24x7"\n'
+        '[agreement.targets]\nP1 = { response = "1h" }\n',
+        encoding="utf-8",
+    )
     load_agreements_file(conn, tmp_path / "a.toml", actor="ops")
     conn.close()
     assert not is_demo_db(real)
@@ -222,7 +231,10 @@ def test_cli_writes_where_asked_prints_the_path_and_refuses_real_data(tmp_path, 
     # Again over the same file: an earlier demo is replaced, with another seed's data.
     assert main(["demo", "--no-tui", "--seed", "4", "--db", str(target)], operator="tester") == 0
     conn = connect(target, readonly=True)
-    assert audit.verify(conn).ok and conn.execute("SELECT digest FROM events ORDER BY seq LIMIT 50").fetchall() != first
+    assert (
+        audit.verify(conn).ok
+        and conn.execute("SELECT digest FROM events ORDER BY seq LIMIT 50").fetchall() != first
+    )
     conn.close()
     assert sorted(p.name for p in target.parent.iterdir() if "building" in p.name) == []
 

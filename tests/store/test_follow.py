@@ -25,7 +25,13 @@ DEADLINE_S = 15.0
 
 
 def line(i: int, etype: str = "reply", ticket: str = "T-1", **fields: str) -> str:
-    d = {"id": f"e{i}", "type": etype, "ticket": ticket, "at": f"2026-11-27T08:{i % 60:02d}:{i // 60:02d}Z", **fields}
+    d = {
+        "id": f"e{i}",
+        "type": etype,
+        "ticket": ticket,
+        "at": f"2026-11-27T08:{i % 60:02d}:{i // 60:02d}Z",
+        **fields,
+    }
     return json.dumps(d) + "\n"
 
 
@@ -118,8 +124,15 @@ class Follower:
 
         def run() -> None:
             try:
-                self.report = follow(db, path, actor="tester", poll_interval=0.02, stop=self.stop, err=self.err,
-                                     on_batch=self._count)
+                self.report = follow(
+                    db,
+                    path,
+                    actor="tester",
+                    poll_interval=0.02,
+                    stop=self.stop,
+                    err=self.err,
+                    on_batch=self._count,
+                )
             except BaseException as exc:  # surfaced by finish()
                 self.failure = exc
 
@@ -193,8 +206,10 @@ def test_a_bad_line_is_reported_and_the_feed_goes_on(db_path: Path, feed: Path, 
     assert report.invalid == 2
     err = follower.err.getvalue().splitlines()
     assert err[0].startswith(f"sladesk: {feed}:2: invalid JSON")
-    assert err[1] == (f"sladesk: {feed}:3: unknown ticket 'T-404': no 'created' event for it in the database "
-                      "or on an earlier line")
+    assert err[1] == (
+        f"sladesk: {feed}:3: unknown ticket 'T-404': no 'created' event for it in the database "
+        "or on an earlier line"
+    )
 
 
 def test_a_writer_thread_racing_the_follower(db_path: Path, feed: Path, follower: Follower) -> None:
@@ -228,7 +243,7 @@ def test_follow_reads_a_csv_feed_whose_header_came_first(db_path: Path, tmp_path
     feed.write_text("id,type,ticket,at,customer,priority,title,author\n")
     fol = Follower(db_path, feed)
     try:
-        append(feed, "e1,created,T-1,2026-11-27T08:00:00Z,acme,P2,\"Printer, again\",\n")
+        append(feed, 'e1,created,T-1,2026-11-27T08:00:00Z,acme,P2,"Printer, again",\n')
         wait_for(lambda: event_ids(db_path) == ["e1"], "the first CSV row")
         append(feed, "e2,reply,T-1,2026-11-27T08:05:00Z,,,,sam\n")
         wait_for(lambda: event_ids(db_path) == ["e1", "e2"], "a CSV row appended later")
@@ -237,7 +252,9 @@ def test_follow_reads_a_csv_feed_whose_header_came_first(db_path: Path, tmp_path
     assert report.invalid == 0, fol.err.getvalue()
 
 
-def test_follow_needs_an_existing_file(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_follow_needs_an_existing_file(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--db", str(db_path), "import", "--follow", str(tmp_path / "nope")], operator="tester") == 2
     assert capsys.readouterr().err == f"sladesk: {tmp_path / 'nope'}: no such file\n"
     assert main(["--db", str(db_path), "import", "--follow", "-"], operator="tester") == 2
@@ -247,7 +264,9 @@ def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> Non
     append(feed, created(1) + line(2))
     proc = subprocess.Popen(
         [sys.executable, "-m", "sladesk_tui", "--db", str(db_path), "import", "--follow", str(feed)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for(lambda: len(event_ids(db_path)) == 2, "the command to import the file")

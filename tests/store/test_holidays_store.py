@@ -49,20 +49,26 @@ def attacker(db: Path) -> sqlite3.Connection:
     """A plain sqlite3 connection that first drops the table's triggers, as anyone with
     write access to the file could."""
     c = sqlite3.connect(db, isolation_level=None)
-    triggers = c.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'holiday_dates'")
+    triggers = c.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'holiday_dates'"
+    )
     for (name,) in triggers.fetchall():
         c.execute(f"DROP TRIGGER {name}")
     return c
 
 
 def covers(conn: sqlite3.Connection, version: int) -> list[tuple[str, int, int]]:
-    row = conn.execute("SELECT covers FROM audit_log WHERE subject = ?", (f"agreements v{version}",)).fetchone()
+    row = conn.execute(
+        "SELECT covers FROM audit_log WHERE subject = ?", (f"agreements v{version}",)
+    ).fetchone()
     return [(r["table"], r["first"], r["last"]) for r in json.loads(row[0])]
 
 
 def test_each_load_stores_its_new_years_under_its_version_and_audits_them(conn: sqlite3.Connection) -> None:
     assert load(conn, agreements()) == 1
-    years = dict(conn.execute("SELECT year, version FROM holiday_dates WHERE country = 'DE' AND subdiv = 'BE'"))
+    years = dict(
+        conn.execute("SELECT year, version FROM holiday_dates WHERE country = 'DE' AND subdiv = 'BE'")
+    )
     assert {2025, 2026, 2027} <= set(years) and set(years.values()) == {1}
     assert ("holiday_dates", 1, 1) in covers(conn, 1)
 
@@ -178,7 +184,9 @@ def test_migration_drops_the_unaudited_rows_of_0002(tmp_path: Path) -> None:
     conn.row_factory = sqlite3.Row
     try:
         assert migrate(conn, old) == 3
-        conn.execute("INSERT INTO holiday_dates (country, subdiv, year, dates) VALUES ('DE', 'BE', 2026, '[]')")
+        conn.execute(
+            "INSERT INTO holiday_dates (country, subdiv, year, dates) VALUES ('DE', 'BE', 2026, '[]')"
+        )
         assert verify(conn).ok  # not yet audited there: nothing to hold against it
         assert migrate(conn) == schema_version(conn) >= 4
         assert conn.execute("SELECT COUNT(*) FROM holiday_dates").fetchone()[0] == 0

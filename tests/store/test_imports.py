@@ -48,13 +48,16 @@ def ev(i: str, ticket: str | None, minute: int, etype: str, **fields: str) -> di
     return d
 
 
-def created(i: str, ticket: str, minute: int = 0, *, customer: str = "acme", priority: str = "P2",
-            **more: str) -> dict[str, str]:
+def created(
+    i: str, ticket: str, minute: int = 0, *, customer: str = "acme", priority: str = "P2", **more: str
+) -> dict[str, str]:
     more.setdefault("title", f"Ticket {ticket}")
     return ev(i, ticket, minute, "created", customer=customer, priority=priority, **more)
 
 
-def write_jsonl(path: Path, events: list[dict[str, str]], *, extra_lines: dict[int, str] | None = None) -> Path:
+def write_jsonl(
+    path: Path, events: list[dict[str, str]], *, extra_lines: dict[int, str] | None = None
+) -> Path:
     """Write events one per line; `extra_lines` puts raw text at given 1-based lines."""
     lines = [json.dumps(e) for e in events]
     for n, text in sorted((extra_lines or {}).items()):
@@ -122,7 +125,13 @@ def test_import_writes_events_projection_and_one_audit_row(db_path: Path, tmp_pa
     assert stored[0] == (1, "e1", "created", "T-1", "2026-11-27T08:05:00.000000Z", "tester", f"import:{f}")
     assert stored[6][3] is None  # outages concern a service, not a ticket
     t1 = ticket(db_path, "T-1")
-    assert (t1["status"], t1["assignee"], t1["is_open"], t1["service"], t1["priority"]) == ("waiting", "kim", 1, "erp", "P2")
+    assert (t1["status"], t1["assignee"], t1["is_open"], t1["service"], t1["priority"]) == (
+        "waiting",
+        "kim",
+        1,
+        "erp",
+        "P2",
+    )
     t2 = ticket(db_path, "T-2")
     assert (t2["status"], t2["is_open"], t2["ended_ts"]) == ("resolved", 0, t2["updated_ts"])
     audit = rows(db_path, "SELECT action, actor, covers FROM audit_log")
@@ -163,20 +172,27 @@ def test_a_repeated_id_within_one_file(db_path: Path, tmp_path: Path) -> None:
     same = write_jsonl(tmp_path / "same.jsonl", [*BASIC[:2], BASIC[1]])
     report = import_file(db_path, same, actor="tester")
     assert (report.inserted, report.already_present) == (2, 1)
-    differ = write_jsonl(tmp_path / "differ.jsonl", [created("x1", "T-9"), ev("x2", "T-9", 1, "note"),
-                                                      ev("x2", "T-9", 2, "note")])
-    with pytest.raises(ImportRejected, match=r"differ.jsonl:3: event 'x2' conflicts with the event of that id on line 2"):
+    differ = write_jsonl(
+        tmp_path / "differ.jsonl",
+        [created("x1", "T-9"), ev("x2", "T-9", 1, "note"), ev("x2", "T-9", 2, "note")],
+    )
+    with pytest.raises(
+        ImportRejected, match=r"differ.jsonl:3: event 'x2' conflicts with the event of that id on line 2"
+    ):
         import_file(db_path, differ, actor="tester")
 
 
 def test_unknown_ticket_and_events_before_creation_are_refused(db_path: Path, tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "ev.jsonl", [
-        ev("e0", "T-1", 1, "reply"),          # before its created line
-        created("e1", "T-1", 5),
-        ev("e2", "T-1", 4, "note"),           # older than the creation
-        ev("e3", "T-7", 6, "reply"),          # never created
-        created("e4", "T-1", 7),              # created twice
-    ])
+    f = write_jsonl(
+        tmp_path / "ev.jsonl",
+        [
+            ev("e0", "T-1", 1, "reply"),  # before its created line
+            created("e1", "T-1", 5),
+            ev("e2", "T-1", 4, "note"),  # older than the creation
+            ev("e3", "T-7", 6, "reply"),  # never created
+            created("e4", "T-1", 7),  # created twice
+        ],
+    )
     with pytest.raises(ImportRejected) as info:
         import_file(db_path, f, actor="tester")
     lines = [str(e) for e in info.value.errors]
@@ -192,7 +208,9 @@ def test_unknown_ticket_and_events_before_creation_are_refused(db_path: Path, tm
 
 
 def test_status_events_cannot_end_a_ticket(db_path: Path, tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "ev.jsonl", [created("e1", "T-1"), ev("e2", "T-1", 1, "status", status="resolved")])
+    f = write_jsonl(
+        tmp_path / "ev.jsonl", [created("e1", "T-1"), ev("e2", "T-1", 1, "status", status="resolved")]
+    )
     with pytest.raises(ImportRejected, match=r"ev.jsonl:2: status 'resolved' is set by a 'resolved' event"):
         import_file(db_path, f, actor="tester")
 
@@ -215,13 +233,16 @@ def test_created_tickets_get_their_agreement_or_the_reason(sla_db: Path, tmp_pat
 
 
 def test_priorities_must_be_the_agreements(sla_db: Path, tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "ev.jsonl", [
-        created("e1", "T-1", priority="P9"),
-        created("e2", "T-2"),
-        ev("e3", "T-2", 1, "priority", priority="urgent"),
-        created("e4", "T-3", customer="initech", priority="whatever"),  # no agreement: any token
-        ev("e5", "T-3", 1, "priority", priority="high"),
-    ])
+    f = write_jsonl(
+        tmp_path / "ev.jsonl",
+        [
+            created("e1", "T-1", priority="P9"),
+            created("e2", "T-2"),
+            ev("e3", "T-2", 1, "priority", priority="urgent"),
+            created("e4", "T-3", customer="initech", priority="whatever"),  # no agreement: any token
+            ev("e5", "T-3", 1, "priority", priority="high"),
+        ],
+    )
     with pytest.raises(ImportRejected) as info:
         import_file(sla_db, f, actor="tester")
     assert [str(e) for e in info.value.errors] == [
@@ -248,18 +269,28 @@ def test_a_bad_line_changes_nothing(db_path: Path, tmp_path: Path) -> None:
     assert dump(db_path) == before
 
 
-def test_cli_exit_2_with_one_line_per_bad_line(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    f = write_jsonl(tmp_path / "ev.jsonl", BASIC, extra_lines={3: '{"id":"z","type":"reply","ticket":"T-1","at":"2026-11-27T08:00:00"}'})
+def test_cli_exit_2_with_one_line_per_bad_line(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = write_jsonl(
+        tmp_path / "ev.jsonl",
+        BASIC,
+        extra_lines={3: '{"id":"z","type":"reply","ticket":"T-1","at":"2026-11-27T08:00:00"}'},
+    )
     before = dump(db_path)
     assert main(["--db", str(db_path), "import", str(f)], operator="tester") == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == (f"sladesk: {f}:3: field 'at': instant '2026-11-27T08:00:00' has no UTC offset "
-                   "(add Z or an offset such as +01:00)\n")
+    assert err == (
+        f"sladesk: {f}:3: field 'at': instant '2026-11-27T08:00:00' has no UTC offset "
+        "(add Z or an offset such as +01:00)\n"
+    )
     assert dump(db_path) == before
 
 
-def test_cli_lists_every_bad_line_and_counts_them(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_lists_every_bad_line_and_counts_them(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = write_jsonl(tmp_path / "ev.jsonl", BASIC, extra_lines={2: "{", 5: "[]"})
     assert main(["--db", str(db_path), "import", str(f)], operator="tester") == 2
     err = capsys.readouterr().err.splitlines()
@@ -277,13 +308,19 @@ def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(
     assert out == f"imported 8 events (0 skipped as already present) from {f}\n"
     lines = err.splitlines()
     assert lines[0].startswith(f"sladesk: {f}:2: invalid JSON")
-    assert lines[1] == f"sladesk: {f}:9: unknown ticket 'T-404': no 'created' event for it in the database or on an earlier line"
+    assert (
+        lines[1]
+        == f"sladesk: {f}:9: unknown ticket 'T-404': no 'created' event for it in the database or on an earlier line"
+    )
     assert lines[2] == "sladesk: skipped 2 bad lines"
     assert rows(db_path, "SELECT COUNT(*) FROM events") == [(8,)]
 
 
 def test_skip_invalid_cascades_to_the_events_of_a_refused_ticket(db_path: Path, tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "ev.jsonl", [created("e1", "T-1", title=""), ev("e2", "T-1", 1, "reply"), created("e3", "T-2")])
+    f = write_jsonl(
+        tmp_path / "ev.jsonl",
+        [created("e1", "T-1", title=""), ev("e2", "T-1", 1, "reply"), created("e3", "T-2")],
+    )
     report = import_file(db_path, f, actor="tester", skip_invalid=True)
     assert report.inserted == 1
     assert [e.where for e in report.skipped_invalid] == [f"{f}:1", f"{f}:2"]
@@ -305,7 +342,9 @@ def test_csv_and_jsonl_store_identical_rows(tmp_path: Path) -> None:
     assert ta == tb
 
 
-def test_stdin(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stdin(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = "".join(json.dumps(e) + "\n" for e in BASIC).encode()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
     assert main(["--db", str(db_path), "import", "-"], operator="tester") == 0
@@ -330,12 +369,15 @@ def test_missing_and_empty_files(db_path: Path, tmp_path: Path, capsys: pytest.C
 
 
 def test_out_of_order_events_within_a_file(db_path: Path, tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "ev.jsonl", [
-        created("e1", "T-1", 0),
-        ev("e2", "T-1", 30, "status", status="waiting"),
-        ev("e3", "T-1", 10, "status", status="open"),       # older: waiting stays
-        ev("e4", "T-1", 20, "priority", priority="P1"),
-    ])
+    f = write_jsonl(
+        tmp_path / "ev.jsonl",
+        [
+            created("e1", "T-1", 0),
+            ev("e2", "T-1", 30, "status", status="waiting"),
+            ev("e3", "T-1", 10, "status", status="open"),  # older: waiting stays
+            ev("e4", "T-1", 20, "priority", priority="P1"),
+        ],
+    )
     import_file(db_path, f, actor="tester")
     t = ticket(db_path, "T-1")
     assert (t["status"], t["priority"]) == ("waiting", "P1")
@@ -343,14 +385,30 @@ def test_out_of_order_events_within_a_file(db_path: Path, tmp_path: Path) -> Non
 
 
 def test_a_late_event_in_a_later_import_replays_the_ticket(db_path: Path, tmp_path: Path) -> None:
-    import_file(db_path, write_jsonl(tmp_path / "a.jsonl", [
-        created("e1", "T-1", 0), ev("e2", "T-1", 25, "assign", assignee="sam"), ev("e3", "T-1", 30, "resolved"),
-    ]), actor="tester")
-    import_file(db_path, write_jsonl(tmp_path / "b.jsonl", [
-        ev("e4", "T-1", 10, "status", status="waiting"),   # before the resolution: it stays resolved
-        ev("e5", "T-1", 20, "assign", assignee="kim"),     # before sam's assignment: sam stays
-        ev("e6", "T-1", 15, "priority", priority="P1"),    # the only priority change: it counts
-    ]), actor="tester")
+    import_file(
+        db_path,
+        write_jsonl(
+            tmp_path / "a.jsonl",
+            [
+                created("e1", "T-1", 0),
+                ev("e2", "T-1", 25, "assign", assignee="sam"),
+                ev("e3", "T-1", 30, "resolved"),
+            ],
+        ),
+        actor="tester",
+    )
+    import_file(
+        db_path,
+        write_jsonl(
+            tmp_path / "b.jsonl",
+            [
+                ev("e4", "T-1", 10, "status", status="waiting"),  # before the resolution: it stays resolved
+                ev("e5", "T-1", 20, "assign", assignee="kim"),  # before sam's assignment: sam stays
+                ev("e6", "T-1", 15, "priority", priority="P1"),  # the only priority change: it counts
+            ],
+        ),
+        actor="tester",
+    )
     t = ticket(db_path, "T-1")
     assert (t["status"], t["is_open"], t["assignee"], t["priority"]) == ("resolved", 0, "sam", "P1")
     import_file(db_path, write_jsonl(tmp_path / "c.jsonl", [ev("e7", "T-1", 40, "reopened")]), actor="tester")
@@ -361,8 +419,21 @@ def test_a_late_event_in_a_later_import_replays_the_ticket(db_path: Path, tmp_pa
 STEPS = st.lists(
     st.tuples(
         st.integers(1, 50),
-        st.sampled_from(["status:open", "status:waiting", "status:on_hold", "priority:P1", "priority:P2",
-                         "assign:kim", "assign:sam", "resolved", "closed", "reopened", "reply"]),
+        st.sampled_from(
+            [
+                "status:open",
+                "status:waiting",
+                "status:on_hold",
+                "priority:P1",
+                "priority:P2",
+                "assign:kim",
+                "assign:sam",
+                "resolved",
+                "closed",
+                "reopened",
+                "reply",
+            ]
+        ),
     ),
     min_size=1,
     max_size=12,
@@ -403,7 +474,7 @@ def test_projection_is_the_latest_state_by_at_however_the_events_arrive(
     try:
         events = [created("c", "T-1", 0)] + [_step_event(i, m, w) for i, (m, w) in enumerate(steps)]
         bounds = sorted({0, len(events), *(min(c + 1, len(events)) for c in cuts)})
-        for n, (a, b) in enumerate(zip(bounds, bounds[1:])):  # arrival in several imports
+        for n, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False)):  # arrival in several imports
             f = write_jsonl(tmp_path / f"part{n}.jsonl", events[a:b])
             import_file(conn, f, actor="tester")
         t = conn.execute("SELECT status, priority, assignee, is_open FROM tickets").fetchone()

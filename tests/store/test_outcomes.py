@@ -34,8 +34,14 @@ NOVEMBER_2026 = Period.month("2026-11")
 def figures(report: Report) -> dict[tuple[str, str, str], tuple[object, ...]]:
     return {
         (r.agreement, r.priority or "", r.clock): (
-            r.counts.tickets, r.counts.raw_met, r.counts.raw_breached, r.counts.met, r.counts.breached,
-            r.counts.exempt, r.penalty_raw, r.penalty,
+            r.counts.tickets,
+            r.counts.raw_met,
+            r.counts.raw_breached,
+            r.counts.met,
+            r.counts.breached,
+            r.counts.exempt,
+            r.penalty_raw,
+            r.penalty,
         )
         for r in report.rows
     }
@@ -51,12 +57,15 @@ def rollup_rows(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
 
 def grouped_outcomes(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     """What the rollup must hold: GROUP BY over the outcomes themselves."""
-    return [tuple(r) for r in conn.execute(
-        "SELECT day, agreement_id, agreement_version, priority, clock, operator, COUNT(*),"
-        " SUM(raw_state IS 'met'), SUM(raw_state IS 'breached'), SUM(adj_state = 'met'),"
-        " SUM(adj_state = 'breached'), SUM(adj_state = 'exempt') FROM outcomes"
-        " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
-    )]
+    return [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT day, agreement_id, agreement_version, priority, clock, operator, COUNT(*),"
+            " SUM(raw_state IS 'met'), SUM(raw_state IS 'breached'), SUM(adj_state = 'met'),"
+            " SUM(adj_state = 'breached'), SUM(adj_state = 'exempt') FROM outcomes"
+            " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
+        )
+    ]
 
 
 @pytest.fixture
@@ -84,8 +93,12 @@ def test_the_stored_report_equals_the_hand_computed_figures(lookup_db: Path) -> 
     gold = report.for_agreement("acme-gold")
     assert gold is not None and gold.penalty is not None
     p = gold.penalty
-    assert {"raw_uncapped": p.raw_uncapped, "raw": p.raw, "adjusted_uncapped": p.adjusted_uncapped,
-            "adjusted": p.adjusted} == PENALTY
+    assert {
+        "raw_uncapped": p.raw_uncapped,
+        "raw": p.raw,
+        "adjusted_uncapped": p.adjusted_uncapped,
+        "adjusted": p.adjusted,
+    } == PENALTY
     avail = {a.service: a for a in gold.availability}
     assert set(avail) == set(AVAILABILITY)  # crm had an outage but is not one of its services
     for service, want in AVAILABILITY.items():
@@ -111,7 +124,9 @@ def test_replaying_the_log_gives_the_stored_figures(lookup_db: Path) -> None:
     assert figures(october) == {("acme-gold", "P1", "response"): (1, 1, 0, 1, 0, 0, 0.0, 0.0)}
 
 
-def test_as_of_an_earlier_instant_equals_the_history_cut_there(lookup_db: Path, lookup_db_earlier: Path) -> None:
+def test_as_of_an_earlier_instant_equals_the_history_cut_there(
+    lookup_db: Path, lookup_db_earlier: Path
+) -> None:
     full = connect(lookup_db, readonly=True)
     cut = connect(lookup_db_earlier, readonly=True)
     try:
@@ -152,8 +167,12 @@ def test_a_rejection_restores_the_raw_outcome_in_the_same_transaction(writable: 
     conn = open_db(writable)
     try:
         oid = conn.execute("SELECT id FROM overrides WHERE ticket = 'T-7'").fetchone()[0]
-        record_review(conn, oid, "rejected", reviewer=LEAD, comment="No hold was agreed.", at=ts("11-08 09:00"))
-        row = conn.execute("SELECT raw_state, adj_state FROM outcomes WHERE ticket = 'T-7' AND clock = 'resolution'")
+        record_review(
+            conn, oid, "rejected", reviewer=LEAD, comment="No hold was agreed.", at=ts("11-08 09:00")
+        )
+        row = conn.execute(
+            "SELECT raw_state, adj_state FROM outcomes WHERE ticket = 'T-7' AND clock = 'resolution'"
+        )
         assert tuple(row.fetchone()) == ("breached", "breached")
         report = compliance_report(conn, NOVEMBER_2026, END_OF_NOVEMBER)
         assert figures(report)[("acme-gold", "P1", "resolution")] == (4, 2, 2, 2, 2, 0, 1000.0, 1000.0)
@@ -165,14 +184,19 @@ def test_a_rejection_restores_the_raw_outcome_in_the_same_transaction(writable: 
 def test_reopening_withdraws_an_outcome_and_resolving_again_files_it_in_its_new_month(writable: Path) -> None:
     conn = open_db(writable)
     try:
+
         def add(*events: Event) -> None:
             ingest(conn, list(events), actor=OPERATOR, source="test")
 
         add(Event(id="r1", type="reopened", at=ts("11-29 09:00"), ticket="T-1", seq=1))
-        assert conn.execute("SELECT 1 FROM outcomes WHERE ticket = 'T-1' AND clock = 'resolution'").fetchone() is None
+        assert (
+            conn.execute("SELECT 1 FROM outcomes WHERE ticket = 'T-1' AND clock = 'resolution'").fetchone()
+            is None
+        )
         add(Event(id="r2", type="resolved", at=ts("12-01 09:00"), ticket="T-1", seq=1))
         day, state = conn.execute(
-            "SELECT day, adj_state FROM outcomes WHERE ticket = 'T-1' AND clock = 'resolution'").fetchone()
+            "SELECT day, adj_state FROM outcomes WHERE ticket = 'T-1' AND clock = 'resolution'"
+        ).fetchone()
         assert (day, state) == ("2026-12-01", "breached")  # resumed: 3h before the reopen + 48h after it
         assert rollup_rows(conn) == grouped_outcomes(conn)
     finally:
@@ -184,13 +208,22 @@ def test_a_refused_import_changes_no_outcome(writable: Path) -> None:
     try:
         before = outcome_rows(conn)
         with pytest.raises(ImportRejected):
-            ingest(conn, [
-                Event(id="x1", type="reply", at=ts("11-28 10:05"), ticket="T-9", seq=1),
-                Event(id="x2", type="reply", at=ts("11-28 10:06"), ticket="NOPE", seq=2),
-            ], actor=OPERATOR, source="test")
+            ingest(
+                conn,
+                [
+                    Event(id="x1", type="reply", at=ts("11-28 10:05"), ticket="T-9", seq=1),
+                    Event(id="x2", type="reply", at=ts("11-28 10:06"), ticket="NOPE", seq=2),
+                ],
+                actor=OPERATOR,
+                source="test",
+            )
         assert outcome_rows(conn) == before
-        ingest(conn, [Event(id="x1", type="reply", at=ts("11-28 10:05"), ticket="T-9", seq=1)],
-               actor=OPERATOR, source="test")
+        ingest(
+            conn,
+            [Event(id="x1", type="reply", at=ts("11-28 10:05"), ticket="T-9", seq=1)],
+            actor=OPERATOR,
+            source="test",
+        )
         assert len(outcome_rows(conn)) == len(before) + 1
     finally:
         conn.close()
@@ -254,9 +287,27 @@ P2 = { response = "1h", resolution = "8h" }
 def test_country_holidays_are_snapshotted_at_load_and_lookups_skip_the_package(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
     with agreements_db(db, HOLIDAY_AGREEMENTS, actor=LEAD, toml=tmp_path / "a.toml") as conn:
-        ingest(conn, [Event(id="c", type="created", at=ts("12-24 08:00"), ticket="T", seq=1, customer="acme",
-                            priority="P2", title="t")], actor=OPERATOR, source="test")
-        years = {r[0] for r in conn.execute("SELECT year FROM holiday_dates WHERE country = 'DE' AND subdiv = 'BE'")}
+        ingest(
+            conn,
+            [
+                Event(
+                    id="c",
+                    type="created",
+                    at=ts("12-24 08:00"),
+                    ticket="T",
+                    seq=1,
+                    customer="acme",
+                    priority="P2",
+                    title="t",
+                )
+            ],
+            actor=OPERATOR,
+            source="test",
+        )
+        years = {
+            r[0]
+            for r in conn.execute("SELECT year FROM holiday_dates WHERE country = 'DE' AND subdiv = 'BE'")
+        }
     assert {2025, 2026, 2027} <= years
     code = (
         "import sys, json\n"

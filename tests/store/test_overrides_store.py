@@ -38,34 +38,58 @@ WHY = "Customer's phone is off until the afternoon"
 
 
 def created(tid: str, ago: float, priority: str = "P2") -> Event:
-    return Event(id=f"{tid}-c", type="created", at=NOW - ago, ticket=tid, customer="acme", priority=priority,
-                 title=f"Ticket {tid}")
+    return Event(
+        id=f"{tid}-c",
+        type="created",
+        at=NOW - ago,
+        ticket=tid,
+        customer="acme",
+        priority=priority,
+        title=f"Ticket {tid}",
+    )
 
 
 @pytest.fixture
 def desk(conn: sqlite3.Connection, tmp_path: Path) -> sqlite3.Connection:
     """T-1 running (30m old), T-2 replied (response met), T-3 breached (3h, no reply), T-4 resolved; lee leads."""
     load_text(conn, tmp_path / "a.toml", GOLD_24X7, actor="lee")
-    ingest(conn, [
-        created("T-1", 0.5 * H), created("T-2", 2 * H, "P1"),
-        Event(id="T-2-r", type="reply", at=NOW - 1.8 * H, ticket="T-2", author="sam"),
-        created("T-3", 3 * H), created("T-4", 5 * H),
-        Event(id="T-4-x", type="resolved", at=NOW - H, ticket="T-4"),
-    ], actor="importer", source="test")
+    ingest(
+        conn,
+        [
+            created("T-1", 0.5 * H),
+            created("T-2", 2 * H, "P1"),
+            Event(id="T-2-r", type="reply", at=NOW - 1.8 * H, ticket="T-2", author="sam"),
+            created("T-3", 3 * H),
+            created("T-4", 5 * H),
+            Event(id="T-4-x", type="resolved", at=NOW - H, ticket="T-4"),
+        ],
+        actor="importer",
+        source="test",
+    )
     name_first_lead(conn, "lee", actor="lee")
     return conn
 
 
 def ov(ticket: str, kind: str, *, operator: str = "sam", justification: str = WHY, **kw: object) -> Override:
-    return Override(id=0, ticket=ticket, kind=kind, at=0.0, operator=operator, reason="customer_unreachable",
-                    justification=justification, **kw)  # type: ignore[arg-type]
+    return Override(
+        id=0,
+        ticket=ticket,
+        kind=kind,
+        at=0.0,
+        operator=operator,
+        reason="customer_unreachable",
+        justification=justification,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def counts(conn: sqlite3.Connection) -> tuple[int, int, int, int]:
-    return tuple(conn.execute(  # type: ignore[return-value]
-        "SELECT (SELECT COUNT(*) FROM overrides), (SELECT COUNT(*) FROM reviews),"
-        " (SELECT COUNT(*) FROM role_grants), (SELECT COUNT(*) FROM audit_log)"
-    ).fetchone())
+    return tuple(
+        conn.execute(  # type: ignore[return-value]
+            "SELECT (SELECT COUNT(*) FROM overrides), (SELECT COUNT(*) FROM reviews),"
+            " (SELECT COUNT(*) FROM role_grants), (SELECT COUNT(*) FROM audit_log)"
+        ).fetchone()
+    )
 
 
 def clocks(conn: sqlite3.Connection, tid: str, now: float = NOW):  # type: ignore[no-untyped-def]
@@ -77,12 +101,24 @@ def clocks(conn: sqlite3.Connection, tid: str, now: float = NOW):  # type: ignor
 def test_an_override_is_stored_with_its_figures_and_audit_row(desk: sqlite3.Connection) -> None:
     placed = place_override(desk, ov("T-1", "hold", until=NOW + H), now=NOW)
     row = desk.execute("SELECT * FROM overrides WHERE id = ?", (placed.id,)).fetchone()
-    assert (row["ticket"], row["kind"], row["operator"], row["ts"], row["until_ts"]) == ("T-1", "hold", "sam", NOW,
-                                                                                        NOW + H)
+    assert (row["ticket"], row["kind"], row["operator"], row["ts"], row["until_ts"]) == (
+        "T-1",
+        "hold",
+        "sam",
+        NOW,
+        NOW + H,
+    )
     before, after = json.loads(row["before_json"]), json.loads(row["after_json"])
     assert before == placed.before and after == placed.after
-    assert before["response"] == {"state": "ok", "target_s": 3600.0, "elapsed_s": 1800.0, "remaining_s": 1800.0,
-                                  "due_at": "2027-01-15T08:30:00Z", "breached_at": None, "stopped_at": None}
+    assert before["response"] == {
+        "state": "ok",
+        "target_s": 3600.0,
+        "elapsed_s": 1800.0,
+        "remaining_s": 1800.0,
+        "due_at": "2027-01-15T08:30:00Z",
+        "breached_at": None,
+        "stopped_at": None,
+    }
     assert after["response"]["state"] == "paused" and after["response"]["due_at"] is None
     last = desk.execute("SELECT actor, action, covers FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     assert (last["actor"], last["action"]) == ("sam", "override.record")
@@ -116,7 +152,9 @@ def test_refused_overrides_write_nothing(desk: sqlite3.Connection, candidate: Ov
 
 def test_draft_previews_without_writing(desk: sqlite3.Connection) -> None:
     before = counts(desk)
-    d = draft_override(desk, ov("T-3", "responded", responded_at=NOW - 2.5 * H, justification="phoned"), now=NOW)
+    d = draft_override(
+        desk, ov("T-3", "responded", responded_at=NOW - 2.5 * H, justification="phoned"), now=NOW
+    )
     assert d.preview is not None and d.effect_problem is None
     assert d.preview.before_figures["response"]["state"] == "breached"
     assert d.preview.after_figures["response"]["state"] == "met"
@@ -180,7 +218,9 @@ def test_leads_are_named_once_then_granted_only_by_leads(desk: sqlite3.Connectio
         grant_lead(desk, "lee", actor="lee")
     with pytest.raises(Refused, match="last lead"):
         revoke_lead(desk, "kim", actor="kim")
-    actions = [r[0] for r in desk.execute("SELECT action FROM audit_log WHERE action LIKE 'role.%' ORDER BY seq")]
+    actions = [
+        r[0] for r in desk.execute("SELECT action FROM audit_log WHERE action LIKE 'role.%' ORDER BY seq")
+    ]
     assert actions == ["role.init", "role.grant", "role.revoke"]
     assert audit.verify(desk).ok
 
@@ -188,7 +228,9 @@ def test_leads_are_named_once_then_granted_only_by_leads(desk: sqlite3.Connectio
 def test_log_filters_and_per_operator_figures(desk: sqlite3.Connection) -> None:
     grant_lead(desk, "kim", actor="lee")
     hold = place_override(desk, ov("T-1", "hold", until=NOW + H), now=NOW - 300).id
-    saved = place_override(desk, ov("T-3", "responded", operator="kim", responded_at=NOW - 2.6 * H), now=NOW - 200).id
+    saved = place_override(
+        desk, ov("T-3", "responded", operator="kim", responded_at=NOW - 2.6 * H), now=NOW - 200
+    ).id
     ext = place_override(desk, ov("T-1", "extend", clock="resolution", by_s=H), now=NOW - 100).id
     review_override(desk, saved, "reject", reviewer="lee", comment="no proof", now=NOW - 50)
     review_override(desk, ext, "approve", reviewer="kim", now=NOW - 40)
@@ -210,8 +252,9 @@ def test_log_filters_and_per_operator_figures(desk: sqlite3.Connection) -> None:
 
 def test_the_raw_writers_keep_the_demo_seeding_working(desk: sqlite3.Connection) -> None:
     """`record_override`/`record_review` store what the caller computed (rules are the caller's)."""
-    oid = record_override(desk, dataclasses.replace(ov("T-1", "exempt"), at=NOW), before={"x": 1}, after={"x": 2},
-                          actor="sam")
+    oid = record_override(
+        desk, dataclasses.replace(ov("T-1", "exempt"), at=NOW), before={"x": 1}, after={"x": 2}, actor="sam"
+    )
     from sladesk_tui.store.overrides import record_review
 
     record_review(desk, oid, "approved", reviewer="lee", at=NOW)
@@ -221,7 +264,9 @@ def test_the_raw_writers_keep_the_demo_seeding_working(desk: sqlite3.Connection)
     assert audit.verify(desk).ok
 
 
-def test_rules_are_checked_against_the_state_under_the_write_lock(desk: sqlite3.Connection, db_path: Path) -> None:
+def test_rules_are_checked_against_the_state_under_the_write_lock(
+    desk: sqlite3.Connection, db_path: Path
+) -> None:
     """A reply recorded by another operator after the preview makes the same override refused."""
     from sladesk_tui.store.db import open_db
 
@@ -229,8 +274,12 @@ def test_rules_are_checked_against_the_state_under_the_write_lock(desk: sqlite3.
     assert draft_override(desk, candidate, now=NOW).problem is None
     other = open_db(db_path)
     try:
-        ingest(other, [Event(id="T-1-r", type="reply", at=NOW - 60, ticket="T-1", author="kim")], actor="kim",
-               source="test")
+        ingest(
+            other,
+            [Event(id="T-1-r", type="reply", at=NOW - 60, ticket="T-1", author="kim")],
+            actor="kim",
+            source="test",
+        )
     finally:
         other.close()
     with pytest.raises(Refused, match="already stopped"):

@@ -57,8 +57,16 @@ def put(conn: sqlite3.Connection, *events: Event) -> None:
 def override(ticket: str, at: float, kind: str = "extend", **kw: object) -> Override:
     base: dict[str, object] = {"clock": "resolution", "by_s": H} if kind == "extend" else {}
     base.update(kw)
-    return Override(id=0, ticket=ticket, kind=kind, at=at, operator="dana", reason="third_party",
-                    justification="Vendor confirmed the fault, ticket 4711.", **base)  # type: ignore[arg-type]
+    return Override(
+        id=0,
+        ticket=ticket,
+        kind=kind,
+        at=at,
+        operator="dana",
+        reason="third_party",
+        justification="Vendor confirmed the fault, ticket 4711.",
+        **base,
+    )  # type: ignore[arg-type]
 
 
 def test_open_tickets_come_with_their_events_in_time_then_arrival_order(conn, tmp_path):
@@ -86,17 +94,27 @@ def test_override_status_is_the_latest_review(conn, tmp_path):
     put(conn, ev("a1", "created", T0), ev("b1", "created", T0, ticket="T-2"))
     pending = record_override(conn, override("T-1", T0 + 60), before={}, after={}, actor="dana")
     approved = record_override(conn, override("T-1", T0 + 120), before={}, after={}, actor="dana")
-    flipped = record_override(conn, override("T-2", T0 + 60, kind="exempt", clock="response"),
-                              before={}, after={}, actor="dana")
+    flipped = record_override(
+        conn, override("T-2", T0 + 60, kind="exempt", clock="response"), before={}, after={}, actor="dana"
+    )
     record_review(conn, approved, "approved", reviewer="morgan", at=T0 + 200)
     record_review(conn, flipped, "approved", reviewer="morgan", at=T0 + 200)
     record_review(conn, flipped, "rejected", reviewer="morgan", comment="second thoughts", at=T0 + 300)
 
     by_id = {r.id: r for r in load_open_tickets(conn)}
 
-    assert [(o.id, o.status) for o in by_id["T-1"].overrides] == [(pending, "pending"), (approved, "approved")]
+    assert [(o.id, o.status) for o in by_id["T-1"].overrides] == [
+        (pending, "pending"),
+        (approved, "approved"),
+    ]
     (o,) = by_id["T-2"].overrides
-    assert (o.id, o.status, o.kind, o.clock, o.operator) == (flipped, "rejected", "exempt", "response", "dana")
+    assert (o.id, o.status, o.kind, o.clock, o.operator) == (
+        flipped,
+        "rejected",
+        "exempt",
+        "response",
+        "dana",
+    )
     assert not o.counts
     assert by_id["T-1"].overrides[0].by_s == H and by_id["T-1"].overrides[0].at == T0 + 60
     assert by_id["T-1"].reviews == ()  # the queue does not load reviews
@@ -158,7 +176,11 @@ def test_clocks_use_the_agreement_version_the_ticket_was_created_under(conn, tmp
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0))
     load(conn, tmp_path, AGREEMENTS.replace('resolution = "8h"', 'resolution = "2h"'), "b.toml")
-    put(conn, ev("b1", "created", T0, ticket="T-2"), ev("u1", "created", T0, ticket="T-3", customer="umbrella"))
+    put(
+        conn,
+        ev("b1", "created", T0, ticket="T-2"),
+        ev("u1", "created", T0, ticket="T-3", customer="umbrella"),
+    )
 
     clocks = {r.id: tc for r, tc in evaluate_open_tickets(conn, T0 + 3 * H)}
 
@@ -191,9 +213,9 @@ def test_raw_and_adjusted_clocks_differ_only_by_counting_overrides(conn, tmp_pat
 def test_as_of_clocks_are_computed_at_that_instant(conn, tmp_path):
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0), ev("a2", "reply", T0 + 30 * 60))
-    (_, then), = evaluate_open_tickets(conn, T0 + 9 * H, at=T0 + 10 * 60)
+    ((_, then),) = evaluate_open_tickets(conn, T0 + 9 * H, at=T0 + 10 * 60)
     assert then.adjusted["response"].state == "ok" and then.adjusted["response"].elapsed_s == 600
-    (_, now), = evaluate_open_tickets(conn, T0 + 9 * H)
+    ((_, now),) = evaluate_open_tickets(conn, T0 + 9 * H)
     assert now.adjusted["response"].state == "met" and now.adjusted["resolution"].state == "breached"
 
 
@@ -225,8 +247,13 @@ def test_reads_hold_no_snapshot_afterwards(db_path, tmp_path):
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["note", "reply", "customer_reply"])),
-                min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from(["note", "reply", "customer_reply"])),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_any_arrival_order_loads_in_instant_then_arrival_order(steps):
     with tempfile.TemporaryDirectory() as tmp:
         conn = open_db(Path(tmp) / "x.db")

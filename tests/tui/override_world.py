@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tui_store import Ingest, created
 from queue_data import NOW, OSC52
+from tui_store import Ingest, created
 
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
@@ -36,15 +36,17 @@ WHY = "Customer's phone is off until the afternoon; agreed by mail"
 
 def build(store: tuple[Path, Ingest]) -> Path:
     path, add = store
-    add([
-        created("T-1", NOW - 0.5 * H, title="Invoices fail to post"),
-        created("T-2", NOW - 2 * H, priority="P1", title="VPN drops"),
-        Event(id="T-2-r", type="reply", at=NOW - 1.8 * H, ticket="T-2", author="sam"),
-        created("T-3", NOW - 3 * H, title="Password reset loop"),
-        created("T-4", NOW - 5 * H, title="Mailbox full"),
-        Event(id="T-4-x", type="resolved", at=NOW - H, ticket="T-4"),
-        created("T-5", NOW - 1200, title=NASTY),
-    ])
+    add(
+        [
+            created("T-1", NOW - 0.5 * H, title="Invoices fail to post"),
+            created("T-2", NOW - 2 * H, priority="P1", title="VPN drops"),
+            Event(id="T-2-r", type="reply", at=NOW - 1.8 * H, ticket="T-2", author="sam"),
+            created("T-3", NOW - 3 * H, title="Password reset loop"),
+            created("T-4", NOW - 5 * H, title="Mailbox full"),
+            Event(id="T-4-x", type="resolved", at=NOW - H, ticket="T-4"),
+            created("T-5", NOW - 1200, title=NASTY),
+        ]
+    )
     with connected(path) as conn:
         name_first_lead(conn, LEAD, actor=LEAD)
     return path
@@ -59,10 +61,25 @@ def connected(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def override(ticket: str, kind: str, *, operator: str = "sam", reason: str = "customer_unreachable",
-             justification: str = WHY, **params: object) -> Override:
-    return Override(id=0, ticket=ticket, kind=kind, at=0.0, operator=operator, reason=reason,
-                    justification=justification, **params)  # type: ignore[arg-type]
+def override(
+    ticket: str,
+    kind: str,
+    *,
+    operator: str = "sam",
+    reason: str = "customer_unreachable",
+    justification: str = WHY,
+    **params: object,
+) -> Override:
+    return Override(
+        id=0,
+        ticket=ticket,
+        kind=kind,
+        at=0.0,
+        operator=operator,
+        reason=reason,
+        justification=justification,
+        **params,
+    )  # type: ignore[arg-type]
 
 
 def place(path: Path, o: Override, now: float = NOW) -> int:
@@ -74,16 +91,24 @@ def seed_log(path: Path) -> dict[str, int]:
     """Three overrides to review: two by sam (one already approved), one by kim."""
     ids = {
         "hold": place(path, override("T-1", "hold", until=NOW + H), NOW - 300),
-        "responded": place(path, override("T-3", "responded", operator="kim", reason="other",
-                                          justification=f"Phoned at 05:20 {NASTY}", responded_at=NOW - 2.6 * H),
-                           NOW - 200),
-        "extend": place(path, override("T-5", "extend", clock="resolution", reason="third_party", by_s=2 * H),
-                        NOW - 100),
+        "responded": place(
+            path,
+            override(
+                "T-3",
+                "responded",
+                operator="kim",
+                reason="other",
+                justification=f"Phoned at 05:20 {NASTY}",
+                responded_at=NOW - 2.6 * H,
+            ),
+            NOW - 200,
+        ),
+        "extend": place(
+            path, override("T-5", "extend", clock="resolution", reason="third_party", by_s=2 * H), NOW - 100
+        ),
     }
     from sladesk_tui.store.overrides import review_override
 
     with connected(path) as conn:
         review_override(conn, ids["extend"], "approve", reviewer=LEAD, now=NOW - 50)
     return ids
-
-

@@ -20,7 +20,15 @@ NASTY_TITLES = ("[@click=app.quit]x[/]", "[/]", "[P1] urgent", f"clip{OSC52}boar
 
 
 def running(name: str, due: float, at_risk: float | None = None) -> Clock:
-    return Clock(name=name, state="ok", target_s=4 * H, remaining_s=due - NOW, due_at=due, at_risk_at=at_risk, running=True)
+    return Clock(
+        name=name,
+        state="ok",
+        target_s=4 * H,
+        remaining_s=due - NOW,
+        due_at=due,
+        at_risk_at=at_risk,
+        running=True,
+    )
 
 
 def paused(name: str, remaining: float) -> Clock:
@@ -37,14 +45,35 @@ class _ClosedDesk:
         return 0.0
 
 
-def make_row(tid: str, due_in: float, *, title: str | None = None, assignee: str | None = "sam",
-             priority: str = "P2", agreement: str = "acme-gold", customer: str = "acme",
-             status: str = "open", pause: bool = False, at_risk_in: float | None = None,
-             off_shift: bool = False) -> QueueRow:
+def make_row(
+    tid: str,
+    due_in: float,
+    *,
+    title: str | None = None,
+    assignee: str | None = "sam",
+    priority: str = "P2",
+    agreement: str = "acme-gold",
+    customer: str = "acme",
+    status: str = "open",
+    pause: bool = False,
+    at_risk_in: float | None = None,
+    off_shift: bool = False,
+) -> QueueRow:
     record = TicketRecord(
-        id=tid, customer=customer, service=None, title=title or f"Ticket {tid}", priority=priority,
-        status=status, assignee=assignee, agreement_id=agreement, agreement_version=1,
-        no_agreement_reason=None, is_open=True, created_ts=NOW - H, updated_ts=NOW - H, ended_ts=None,
+        id=tid,
+        customer=customer,
+        service=None,
+        title=title or f"Ticket {tid}",
+        priority=priority,
+        status=status,
+        assignee=assignee,
+        agreement_id=agreement,
+        agreement_version=1,
+        no_agreement_reason=None,
+        is_open=True,
+        created_ts=NOW - H,
+        updated_ts=NOW - H,
+        ended_ts=None,
     )
     if pause:
         clocks = {"resolution": paused("resolution", due_in)}
@@ -77,12 +106,20 @@ def sample_rows(n: int = 30) -> list[QueueRow]:
     for i in range(n):
         tid = f"T-{1000 + i}"
         due_in = (i - 3) * 900.0  # T-1000..T-1002 breached, then every 15 minutes
-        rows.append(make_row(
-            tid, due_in, pause=(i % 7 == 6), assignee="sam" if i % 2 else "kim",
-            priority=f"P{1 + i % 3}", agreement="acme-gold" if i % 4 else "beta-std",
-            customer="acme" if i % 4 else "beta", off_shift=(i % 9 == 8),
-            title=TITLES[i % len(TITLES)], status="waiting" if i % 7 == 6 else "open",
-        ))
+        rows.append(
+            make_row(
+                tid,
+                due_in,
+                pause=(i % 7 == 6),
+                assignee="sam" if i % 2 else "kim",
+                priority=f"P{1 + i % 3}",
+                agreement="acme-gold" if i % 4 else "beta-std",
+                customer="acme" if i % 4 else "beta",
+                off_shift=(i % 9 == 8),
+                title=TITLES[i % len(TITLES)],
+                status="waiting" if i % 7 == 6 else "open",
+            )
+        )
     return rows
 
 

@@ -33,7 +33,7 @@ def db(lookup_db: Path, tmp_path: Path) -> Path:
 
 
 def make_app(path: Path, now: float = END_OF_NOVEMBER) -> SladeskApp:
-    return SladeskApp(path, "sam", clock=lambda: now, poll_interval=0.05, display_tz=dt.timezone.utc)
+    return SladeskApp(path, "sam", clock=lambda: now, poll_interval=0.05, display_tz=dt.UTC)
 
 
 async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -46,7 +46,9 @@ async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 10
 
 async def opened(pilot: Pilot) -> ComplianceScreen:
     await pilot.press("c")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ComplianceScreen) and pilot.app.screen.report is not None)
+    await until(
+        pilot, lambda: isinstance(pilot.app.screen, ComplianceScreen) and pilot.app.screen.report is not None
+    )
     await pilot.pause()
     return pilot.app.screen  # type: ignore[return-value]
 
@@ -81,7 +83,9 @@ async def test_key_c_shows_the_month_raw_beside_adjusted(db: Path) -> None:
         resp = next(i for i, line in enumerate(lines) if line.startswith("response"))
         # T-1 met, T-2 breached, T-3 breached raw / exempt adjusted, T-4, T-6, T-7 met.
         assert lines[resp].split()[1] == "raw" and lines[resp].endswith("4 met · 2 breached")
-        assert lines[resp + 1].split()[0] == "adj" and lines[resp + 1].endswith("4 met · 1 breached · 1 exempt")
+        assert lines[resp + 1].split()[0] == "adj" and lines[resp + 1].endswith(
+            "4 met · 1 breached · 1 exempt"
+        )
         res = next(i for i, line in enumerate(lines) if line.startswith("resolution"))
         assert lines[res].endswith("4 met · 3 breached") and lines[res + 1].endswith("5 met · 2 breached")
         assert "penalty EUR 1,200 adjusted · 1,300 raw · cap 1,300/month" in gold
@@ -96,8 +100,14 @@ async def test_the_period_switcher_steps_through_months(db: Path) -> None:
         screen = await opened(pilot)
         november = screen.report
         await pilot.press("left_square_bracket")
-        await until(pilot, lambda: screen.report is not november and screen.report is not None
-                    and screen.report.period.label == "2026-10")
+        await until(
+            pilot,
+            lambda: (
+                screen.report is not november
+                and screen.report is not None
+                and screen.report.period.label == "2026-10"
+            ),
+        )
         await pilot.pause()
         assert "October 2026" in text(screen)
         assert "acme-gold · ACME Gold · 1 clocks stopped" in text(screen)  # T-5's response
@@ -120,9 +130,15 @@ async def test_untrusted_names_are_shown_literally(tmp_path: Path) -> None:
         'availability = 99.0\n[agreement.targets]\nP1 = { response = "1h" }\n'
     )
     with agreements_db(path, hostile, actor="lead", toml=tmp_path / "a.toml") as conn:
-        ingest(conn, [Event(id="o1", type="outage_start", at=ts("11-02 10:00"), seq=1, service="[/]"),
-                      Event(id="o2", type="outage_end", at=ts("11-02 11:00"), seq=2, service="[/]")],
-               actor="lead", source="test")
+        ingest(
+            conn,
+            [
+                Event(id="o1", type="outage_start", at=ts("11-02 10:00"), seq=1, service="[/]"),
+                Event(id="o2", type="outage_end", at=ts("11-02 11:00"), seq=2, service="[/]"),
+            ],
+            actor="lead",
+            source="test",
+        )
     async with make_app(path).run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         shown = text(screen)
@@ -134,7 +150,9 @@ async def test_untrusted_names_are_shown_literally(tmp_path: Path) -> None:
 
 def test_snapshot_compliance_80x24(snap_compare, db: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot) -> None:
-        await until(pilot, lambda: isinstance(pilot.app.screen, QueueScreen) and pilot.app.screen.loaded.is_set())
+        await until(
+            pilot, lambda: isinstance(pilot.app.screen, QueueScreen) and pilot.app.screen.loaded.is_set()
+        )
         await opened(pilot)
 
     assert snap_compare(make_app(db), terminal_size=(80, 24), run_before=run_before)

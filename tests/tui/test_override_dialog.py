@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tui_store import Ingest
 from override_world import NASTY, WHY, build, connected
 from queue_data import NOW
 from test_queue_screen import started, until
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Select, Static
+from tui_store import Ingest
 
 from sladesk_tui.tui.app import SladeskApp
 from sladesk_tui.tui.screens.override_dialog import OverrideDialog
@@ -33,7 +33,7 @@ def desk(store: tuple[Path, Ingest]) -> Path:
 
 
 def app_on(path: Path, operator: str = "sam") -> SladeskApp:
-    return SladeskApp(path, operator, clock=lambda: NOW, poll_interval=0.05, display_tz=dt.timezone.utc)
+    return SladeskApp(path, operator, clock=lambda: NOW, poll_interval=0.05, display_tz=dt.UTC)
 
 
 async def opened(pilot: Pilot, ticket: str | None = None) -> OverrideDialog:
@@ -52,8 +52,16 @@ def text(dialog: OverrideDialog, selector: str) -> str:
     return str(dialog.query_one(selector, Static).render())
 
 
-async def fill(pilot: Pilot, dialog: OverrideDialog, *, kind: str = "hold", clock: str = "all", param: str = "",
-               reason: str | None = "customer_unreachable", why: str = WHY) -> None:
+async def fill(
+    pilot: Pilot,
+    dialog: OverrideDialog,
+    *,
+    kind: str = "hold",
+    clock: str = "all",
+    param: str = "",
+    reason: str | None = "customer_unreachable",
+    why: str = WHY,
+) -> None:
     dialog.query_one("#ov-kind", Select).value = kind
     dialog.query_one("#ov-clock", Select).value = clock
     if reason is not None:
@@ -124,7 +132,18 @@ async def test_the_preview_shows_the_clock_figures_before_and_after(desk: Path) 
         await fill(pilot, dialog, kind="extend", clock="resolution", param="2h")
         lines = text(dialog, "#ov-preview").splitlines()
         assert lines[1].split() == ["response", "ok,", "30m", "left", "ok,", "30m", "left"]  # untouched
-        assert lines[2].split() == ["resolution", "ok,", "7h", "30m", "left", "ok,", "9h", "30m", "left", "(changed)"]
+        assert lines[2].split() == [
+            "resolution",
+            "ok,",
+            "7h",
+            "30m",
+            "left",
+            "ok,",
+            "9h",
+            "30m",
+            "left",
+            "(changed)",
+        ]
         await fill(pilot, dialog, kind="extend", clock="resolution", param="two hours")
         assert text(dialog, "#ov-problem").startswith("✗ By:")
         assert "appear once the override can take effect" in text(dialog, "#ov-preview")
@@ -133,10 +152,33 @@ async def test_the_preview_shows_the_clock_figures_before_and_after(desk: Path) 
 async def test_changed_is_shown_only_where_the_words_differ(desk: Path) -> None:
     async with app_on(desk).run_test(size=(80, 24)) as pilot:
         dialog = await opened(pilot, "T-3")
-        await fill(pilot, dialog, param="+1h")  # a hold moves the breached response's due instant, not its line
+        await fill(
+            pilot, dialog, param="+1h"
+        )  # a hold moves the breached response's due instant, not its line
         lines = text(dialog, "#ov-preview").splitlines()
-        assert lines[1].split() == ["response", "breached,", "2h", "00m", "over", "breached,", "2h", "00m", "over"]
-        assert lines[2].split() == ["resolution", "ok,", "5h", "00m", "left", "paused,", "5h", "00m", "left", "(changed)"]
+        assert lines[1].split() == [
+            "response",
+            "breached,",
+            "2h",
+            "00m",
+            "over",
+            "breached,",
+            "2h",
+            "00m",
+            "over",
+        ]
+        assert lines[2].split() == [
+            "resolution",
+            "ok,",
+            "5h",
+            "00m",
+            "left",
+            "paused,",
+            "5h",
+            "00m",
+            "left",
+            "(changed)",
+        ]
         await pilot.press("escape")
         dialog = await opened(pilot, "T-1")
         await fill(pilot, dialog, kind="extend", clock="response", param="10s")  # 30m 10s still reads 30m
@@ -153,8 +195,18 @@ async def test_changed_stays_on_its_clock_line_at_80_columns(store: tuple[Path, 
         dialog = await opened(pilot, "T-9")
         await fill(pilot, dialog, kind="responded", param="-5m")
         lines = text(dialog, "#ov-preview").splitlines()
-        assert lines[1].split() == ["response", "breached,", "12h", "00m", "over", "breached,", "11h", "55m", "over",
-                                    "(changed)"]
+        assert lines[1].split() == [
+            "response",
+            "breached,",
+            "12h",
+            "00m",
+            "over",
+            "breached,",
+            "11h",
+            "55m",
+            "over",
+            "(changed)",
+        ]
         preview = dialog.query_one("#ov-preview", Static)
         assert preview.content_region.height == len(lines)  # nothing wrapped onto a line of its own
         screen = [strip.text for strip in pilot.app.screen._compositor.render_strips()]  # noqa: SLF001
@@ -245,8 +297,15 @@ async def test_the_raw_figures_are_one_keystroke_away_on_the_queue(desk: Path) -
 def test_snapshot_override_dialog(desk: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot) -> None:
         dialog = await opened(pilot, "T-5")
-        await fill(pilot, dialog, kind="extend", clock="resolution", param="2h", reason="third_party",
-                   why=f"Vendor ticket open, {NASTY}")
+        await fill(
+            pilot,
+            dialog,
+            kind="extend",
+            clock="resolution",
+            param="2h",
+            reason="third_party",
+            why=f"Vendor ticket open, {NASTY}",
+        )
         await pilot.pause()
 
     assert snap_compare(app_on(desk), terminal_size=(80, 24), run_before=run_before)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_store import Ingest, created
 from queue_data import NOW
 from test_queue_screen import started, until
+from tui_store import Ingest, created
 
 from sladesk_tui.core.events import Event
 from sladesk_tui.tui.app import SladeskApp
@@ -54,7 +54,9 @@ def test_rows_carry_engine_instants_and_the_desk_calendar(store: tuple[Path, Ing
     assert rows["T-day"].calendar is None  # 24x7: wall-clock countdowns
 
 
-async def test_a_commit_from_another_connection_appears_without_a_keypress(small_queue: tuple[Path, Ingest]) -> None:
+async def test_a_commit_from_another_connection_appears_without_a_keypress(
+    small_queue: tuple[Path, Ingest],
+) -> None:
     path, add = small_queue
     async with app_on(path).run_test(size=(120, 40)) as pilot:
         view = await started(pilot)
@@ -66,7 +68,9 @@ async def test_a_commit_from_another_connection_appears_without_a_keypress(small
         assert view.rows[0].state_at(NOW) == "breached"
 
 
-async def test_cursor_stays_on_its_ticket_when_a_commit_reorders_the_queue(small_queue: tuple[Path, Ingest]) -> None:
+async def test_cursor_stays_on_its_ticket_when_a_commit_reorders_the_queue(
+    small_queue: tuple[Path, Ingest],
+) -> None:
     path, add = small_queue
     async with app_on(path).run_test(size=(120, 40)) as pilot:
         view = await started(pilot)
@@ -86,7 +90,9 @@ def test_default_command_opens_the_app_on_the_database(tmp_path: Path, monkeypat
     from sladesk_tui.tui import app as app_module
 
     seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(app_module.SladeskApp, "run", lambda self: seen.append((self.desk.db_path, self.desk.operator)))
+    monkeypatch.setattr(
+        app_module.SladeskApp, "run", lambda self: seen.append((self.desk.db_path, self.desk.operator))
+    )
     db = tmp_path / "sub" / "new.db"
     assert cli.main(["--db", str(db)], operator="ana") == 0
     assert seen == [(str(db), "ana")]

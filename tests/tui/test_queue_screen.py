@@ -21,7 +21,9 @@ from sladesk_tui.tui.widgets.status_bar import StatusBar
 
 
 def make_app(rows, *, clock: Callable[[], float] = lambda: NOW, operator: str = "sam") -> SladeskApp:
-    return SladeskApp("unused.db", operator, clock=clock, source_factory=source_with(rows), poll_interval=0.02)
+    return SladeskApp(
+        "unused.db", operator, clock=clock, source_factory=source_with(rows), poll_interval=0.02
+    )
 
 
 async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -132,7 +134,9 @@ async def test_toggles_mine_at_risk_agreement_priority_sort() -> None:
         assert len(view.rows) == 30
         cursor_id = view.cursor_row.id
         await pilot.press("s")
-        assert view.sort == "priority" and [r.priority for r in view.rows] == sorted(r.priority for r in view.rows)
+        assert view.sort == "priority" and [r.priority for r in view.rows] == sorted(
+            r.priority for r in view.rows
+        )
         assert view.cursor_row.id == cursor_id  # the cursor stays on its ticket through a re-sort
         await pilot.press("s", "s")
         assert view.sort == "id" and ids(view)[:2] == ["T-1000", "T-1001"]
@@ -223,7 +227,18 @@ async def test_help_lists_every_described_key_and_closes() -> None:
         await pilot.press("question_mark")
         assert isinstance(pilot.app.screen, HelpScreen)
         text = str(pilot.app.screen.query_one("#help-text").render())
-        for needle in ("Filter", "Mine", "At risk", "Agreement", "Priority", "Sort", "Open", "Quit", "Command palette", "OFF SHIFT"):
+        for needle in (
+            "Filter",
+            "Mine",
+            "At risk",
+            "Agreement",
+            "Priority",
+            "Sort",
+            "Open",
+            "Quit",
+            "Command palette",
+            "OFF SHIFT",
+        ):
             assert needle in text, needle
         assert "Scroll Left" not in text and text.count("Command palette") == 1
         await pilot.press("escape")
@@ -269,7 +284,17 @@ async def test_palette_opens_a_ticket_by_id() -> None:
 
 def test_narrow_layout_drops_columns_by_priority() -> None:
     wide = [c.key for c in layout_columns(119, 6)]
-    assert wide == ["id", "priority", "customer", "title", "status", "assignee", "response", "resolution", "badge"]
+    assert wide == [
+        "id",
+        "priority",
+        "customer",
+        "title",
+        "status",
+        "assignee",
+        "response",
+        "resolution",
+        "badge",
+    ]
     narrow = layout_columns(79, 6)
     assert [c.key for c in narrow] == ["id", "priority", "title", "response", "resolution", "badge"]
     assert sum(c.width for c in narrow) + len(narrow) - 1 == 79
@@ -292,4 +317,5 @@ async def test_the_status_bar_keeps_sort_and_raw_markers_with_every_filter_on() 
         await pilot.press("escape", "escape", "w")  # filters cleared, adjusted clocks: the full wording again
         await pilot.pause()
         assert pilot.app.screen.query_one(StatusBar).text == (
-            "sladesk sam  30 open  3 at risk  3 breached  4 paused  sort: priority")
+            "sladesk sam  30 open  3 at risk  3 breached  4 paused  sort: priority"
+        )

@@ -11,12 +11,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from tui_store import Ingest
 from override_world import LEAD, build, connected, override, place, seed_log
 from queue_data import NOW
 from test_queue_screen import started, until
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static
+from tui_store import Ingest
 
 from sladesk_tui.tui.app import SladeskApp
 from sladesk_tui.tui.screens.review import CommentDialog, ReviewScreen
@@ -31,7 +31,7 @@ def desk(store: tuple[Path, Ingest]) -> tuple[Path, dict[str, int]]:
 
 
 def app_on(path: Path, operator: str = LEAD) -> SladeskApp:
-    return SladeskApp(path, operator, clock=lambda: NOW, poll_interval=0.05, display_tz=dt.timezone.utc)
+    return SladeskApp(path, operator, clock=lambda: NOW, poll_interval=0.05, display_tz=dt.UTC)
 
 
 async def opened(pilot: Pilot) -> ReviewScreen:
@@ -62,15 +62,23 @@ async def reloaded(pilot: Pilot, screen: ReviewScreen, loads: int) -> None:
     await pilot.pause()
 
 
-async def test_pending_first_with_the_detail_of_the_highlighted_one(desk: tuple[Path, dict[str, int]]) -> None:
+async def test_pending_first_with_the_detail_of_the_highlighted_one(
+    desk: tuple[Path, dict[str, int]],
+) -> None:
     path, ids = desk
     async with app_on(path).run_test(size=(100, 40)) as pilot:
         screen = await opened(pilot)
-        assert listed(screen) == [(ids["hold"], "pending"), (ids["responded"], "pending"), (ids["extend"], "approved")]
+        assert listed(screen) == [
+            (ids["hold"], "pending"),
+            (ids["responded"], "pending"),
+            (ids["extend"], "approved"),
+        ]
         await pilot.press("down")
         await until(pilot, lambda: "Ticket timeline" in detail(screen))
         text = detail(screen)
-        assert "Phoned at 05:20 [@click=app.quit]quit[/]" in text and "\x1b" not in text  # literal, neutralised
+        assert (
+            "Phoned at 05:20 [@click=app.quit]quit[/]" in text and "\x1b" not in text
+        )  # literal, neutralised
         lines = text.splitlines()
         response = next(line for line in lines if line.startswith("response"))
         assert response.split()[1:] == ["breached,", "1h", "56m", "over", "met", "(changed)"]
@@ -89,7 +97,9 @@ async def test_a_lead_approves(desk: tuple[Path, dict[str, int]]) -> None:
     assert reviews(path)[-1] == (ids["hold"], "approved", LEAD, None)
 
 
-async def test_a_rejection_needs_a_comment_and_restores_the_raw_clock(desk: tuple[Path, dict[str, int]]) -> None:
+async def test_a_rejection_needs_a_comment_and_restores_the_raw_clock(
+    desk: tuple[Path, dict[str, int]],
+) -> None:
     path, ids = desk
     async with app_on(path).run_test(size=(100, 40)) as pilot:
         screen = await opened(pilot)

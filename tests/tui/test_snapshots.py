@@ -16,7 +16,9 @@ from sladesk_tui.tui.screens.queue import QueueScreen
 
 
 def _app() -> SladeskApp:
-    return SladeskApp("unused.db", "sam", clock=lambda: NOW, source_factory=source_with(sample_rows(30)), poll_interval=0.02)
+    return SladeskApp(
+        "unused.db", "sam", clock=lambda: NOW, source_factory=source_with(sample_rows(30)), poll_interval=0.02
+    )
 
 
 async def _loaded(pilot: Pilot) -> None:

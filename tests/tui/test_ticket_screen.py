@@ -68,8 +68,17 @@ P3 = { response = "4h", resolution = "40h" }
 def _events() -> list[Event]:
     t0 = NOW - 2 * H  # 09:00 Berlin
     evs = [
-        Event("e1", "created", t0, "T-1001", customer="acme", service="erp", priority="P2",
-              title="Invoices fail to post", assignee="sam"),
+        Event(
+            "e1",
+            "created",
+            t0,
+            "T-1001",
+            customer="acme",
+            service="erp",
+            priority="P2",
+            title="Invoices fail to post",
+            assignee="sam",
+        ),
         Event("e2", "reply", t0 + 40 * 60, "T-1001", author="sam"),
         Event("e3", "status", t0 + 60 * 60, "T-1001", status="waiting"),
         Event("e4", "note", t0 + 65 * 60, "T-1001", author="sam", body=HOSTILE_NOTE),
@@ -87,13 +96,32 @@ def db(tmp_path: Path) -> Path:
     path = tmp_path / "desk.db"
     with agreements_db(path, AGREEMENTS, actor="lead", toml=tmp_path / "agreements.toml") as conn:
         ingest(conn, _events(), actor="importer", source="test")
-        extend = Override(0, "T-1001", "extend", NOW - 30 * 60, "sam", "customer_request", JUSTIFICATION,
-                          clock="resolution", by_s=2 * H)
+        extend = Override(
+            0,
+            "T-1001",
+            "extend",
+            NOW - 30 * 60,
+            "sam",
+            "customer_request",
+            JUSTIFICATION,
+            clock="resolution",
+            by_s=2 * H,
+        )
         record_override(conn, extend, before={}, after={}, actor="sam")
-        hold = Override(0, "T-1001", "hold", NOW - 20 * 60, "sam", "third_party", "Waiting on the ERP vendor to call back",
-                        until=NOW + H)
+        hold = Override(
+            0,
+            "T-1001",
+            "hold",
+            NOW - 20 * 60,
+            "sam",
+            "third_party",
+            "Waiting on the ERP vendor to call back",
+            until=NOW + H,
+        )
         held = record_override(conn, hold, before={}, after={}, actor="sam")
-        record_review(conn, held, "rejected", reviewer="lee", comment="status waiting covers it", at=NOW - 10 * 60)
+        record_review(
+            conn, held, "rejected", reviewer="lee", comment="status waiting covers it", at=NOW - 10 * 60
+        )
     return path
 
 
@@ -177,7 +205,10 @@ async def test_overrides_listed_with_status_and_raw_beside_adjusted(db: Path) ->
         await pilot.press("3")
         table = screen.query_one("#overrides", DataTable)
         rows = [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
-        assert [(r[1], r[2], r[6]) for r in rows] == [("extend", "resolution", "PENDING"), ("hold", "all", "REJECTED")]
+        assert [(r[1], r[2], r[6]) for r in rows] == [
+            ("extend", "resolution", "PENDING"),
+            ("hold", "all", "REJECTED"),
+        ]
         assert rows[0][7] == JUSTIFICATION
 
 
@@ -339,14 +370,27 @@ async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await open_ticket(pilot, "T-1001")
         footer = app.screen._compositor.render_strips()[-1].text  # noqa: SLF001 - the line on screen
-        for key in ("? Help", "esc Back", "r Reply", "s Status", "p Priority", "x Resolve", "O Reopen",
-                    "e Explain"):
+        for key in (
+            "? Help",
+            "esc Back",
+            "r Reply",
+            "s Status",
+            "p Priority",
+            "x Resolve",
+            "O Reopen",
+            "e Explain",
+        ):
             assert key in footer, (key, footer)
         await pilot.press("question_mark")  # the keys the footer leaves out are all in the help
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         keys = str(app.screen.query_one("#help-text", Static).render())
-        for key in ("a           Take", "o           Override", "1           Clocks tab", "^p          Command palette",
-                    "^q          Quit"):
+        for key in (
+            "a           Take",
+            "o           Override",
+            "1           Clocks tab",
+            "^p          Command palette",
+            "^q          Quit",
+        ):
             assert key in keys, key
 
 

@@ -44,7 +44,22 @@ P2 = { response = "2h", resolution = "16h" }
 Ingest = Callable[[Iterable[Event]], None]
 
 
-def created(tid: str, at: float, *, customer: str = "acme", priority: str = "P2", title: str | None = None,
-            assignee: str | None = None) -> Event:
-    return Event(id=f"{tid}-c", type="created", at=at, ticket=tid, customer=customer, priority=priority,
-                 title=title or f"Ticket {tid}", assignee=assignee)
+def created(
+    tid: str,
+    at: float,
+    *,
+    customer: str = "acme",
+    priority: str = "P2",
+    title: str | None = None,
+    assignee: str | None = None,
+) -> Event:
+    return Event(
+        id=f"{tid}-c",
+        type="created",
+        at=at,
+        ticket=tid,
+        customer=customer,
+        priority=priority,
+        title=title or f"Ticket {tid}",
+        assignee=assignee,
+    )

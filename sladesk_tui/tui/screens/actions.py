@@ -45,7 +45,10 @@ class _ChoiceDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Content(self._heading), classes="dialog-title")
-            yield OptionList(*(Option(Content(label), id=value) for value, label in self._options), classes="dialog-options")
+            yield OptionList(
+                *(Option(Content(label), id=value) for value, label in self._options),
+                classes="dialog-options",
+            )
             yield from self.compose_extra()
             yield Static(Content(HINT), classes="dialog-hint")
 
@@ -71,11 +74,16 @@ class _ChoiceDialog(ModalScreen[str | None]):
 class StatusDialog(_ChoiceDialog):
     """Choose a status; the agreement's pause statuses say that they stop the clocks."""
 
-    def __init__(self, ticket_id: str, current: str, statuses: Sequence[str], pause_statuses: frozenset[str]) -> None:
+    def __init__(
+        self, ticket_id: str, current: str, statuses: Sequence[str], pause_statuses: frozenset[str]
+    ) -> None:
         options = [
-            (s, f"{safe_text(s)}  (pauses the clocks)" if s in pause_statuses else safe_text(s)) for s in statuses
+            (s, f"{safe_text(s)}  (pauses the clocks)" if s in pause_statuses else safe_text(s))
+            for s in statuses
         ]
-        super().__init__(f"Set the status of {safe_text(ticket_id)} (now {safe_text(current)})", options, current)
+        super().__init__(
+            f"Set the status of {safe_text(ticket_id)} (now {safe_text(current)})", options, current
+        )
 
 
 class PriorityDialog(_ChoiceDialog):
@@ -95,14 +103,18 @@ class PriorityDialog(_ChoiceDialog):
         zones: Zones,
     ) -> None:
         options = [(p, f"{safe_text(p)}  (current)" if p == current else safe_text(p)) for p in priorities]
-        super().__init__(f"Change the priority of {safe_text(ticket_id)} (now {safe_text(current)})", options, current)
+        super().__init__(
+            f"Change the priority of {safe_text(ticket_id)} (now {safe_text(current)})", options, current
+        )
         self._before = before
         self._after = after
         self._zones = zones
         self._priority_now = current
 
     def compose_extra(self) -> ComposeResult:
-        yield Static(Content("\n".join(self.preview_lines(self._priority_now))), id="what-if", classes="dialog-preview")
+        yield Static(
+            Content("\n".join(self.preview_lines(self._priority_now))), id="what-if", classes="dialog-preview"
+        )
 
     @on(OptionList.OptionHighlighted)
     def _preview(self, event: OptionList.OptionHighlighted) -> None:

@@ -53,14 +53,22 @@ def bar(met: int, breached: int, width: int = BAR_WIDTH) -> tuple[str, str]:
     return MET * (width - n_breached), BREACHED * n_breached
 
 
-def bar_line(label: str, view: str, met: int, breached: int, exempt: int | None, rate: float | None) -> Content:
+def bar_line(
+    label: str, view: str, met: int, breached: int, exempt: int | None, rate: float | None
+) -> Content:
     filled, missed = bar(met, breached)
     pad = " " * (BAR_WIDTH - len(filled) - len(missed))
     rate_text = "   -  " if rate is None else f"{rate * 100:5.1f}%"
     tail = f"{met} met · {breached} breached" + (f" · {exempt} exempt" if exempt else "")
     return Content.from_markup(
         "$label $view [$success]$filled[/][$error]$missed[/]$pad $rate  [$text-muted]$tail[/]",
-        label=f"{label:<11}", view=view, filled=filled, missed=missed, pad=pad, rate=rate_text, tail=tail,
+        label=f"{label:<11}",
+        view=view,
+        filled=filled,
+        missed=missed,
+        pad=pad,
+        rate=rate_text,
+        tail=tail,
     )
 
 
@@ -77,26 +85,40 @@ def summary_lines(a: AgreementSummary) -> list[Content]:
     p = a.penalty
     if p is not None:
         cap = f" · cap {_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
-        out.append(Content.from_markup(
-            "penalty [bold]$cur $adj[/] adjusted · $raw raw$cap",
-            cur=p.currency, adj=_money(p.adjusted), raw=_money(p.raw), cap=cap,
-        ))
+        out.append(
+            Content.from_markup(
+                "penalty [bold]$cur $adj[/] adjusted · $raw raw$cap",
+                cur=p.currency,
+                adj=_money(p.adjusted),
+                raw=_money(p.raw),
+                cap=cap,
+            )
+        )
     for v in a.availability:
         left = v.budget_left_s or 0.0
         left_text = format_duration(left) if left >= 0 else "-" + format_duration(left)
         verdict = "[$success]MET[/]" if v.met else "[$error]MISSED[/]"
-        out.append(Content.from_markup(
-            "availability $service $pct of $target% · budget left $left  " + verdict,
-            service=safe_text(v.service), pct=f"{v.ratio * 100:.3f}%", target=f"{v.target:g}", left=left_text,
-        ))
+        out.append(
+            Content.from_markup(
+                "availability $service $pct of $target% · budget left $left  " + verdict,
+                service=safe_text(v.service),
+                pct=f"{v.ratio * 100:.3f}%",
+                target=f"{v.target:g}",
+                left=left_text,
+            )
+        )
     if a.availability_target is not None and not a.availability:
         out.append(Content(f"availability target {a.availability_target:g}%: no outage recorded"))
     if a.expired and a.valid_until is not None:
         out.append(Content.from_markup("[$error]EXPIRED[/] on $d", d=a.valid_until.isoformat()))
     elif a.expiring and a.valid_until is not None:
-        out.append(Content.from_markup(
-            "[$warning]EXPIRES SOON[/]: last day $d (in $n days)", d=a.valid_until.isoformat(), n=str(a.days_left),
-        ))
+        out.append(
+            Content.from_markup(
+                "[$warning]EXPIRES SOON[/]: last day $d (in $n days)",
+                d=a.valid_until.isoformat(),
+                n=str(a.days_left),
+            )
+        )
     return out
 
 
@@ -115,7 +137,9 @@ def period_title(period: Period) -> str:
 class AgreementBlock(Vertical):
     """One agreement's figures; every text is built from plain values (`Content`, never markup of data)."""
 
-    def __init__(self, summary: AgreementSummary | None, agreement_id: str, rows: list[tuple[str, Counts]]) -> None:
+    def __init__(
+        self, summary: AgreementSummary | None, agreement_id: str, rows: list[tuple[str, Counts]]
+    ) -> None:
         super().__init__(classes="agreement")
         self._summary = summary
         self._id = agreement_id
@@ -125,8 +149,10 @@ class AgreementBlock(Vertical):
         s = self._summary
         name = f" · {safe_text(s.name)}" if s is not None and s.name != s.id else ""
         total = sum(c.tickets for _clock, c in self._rows)
-        yield Static(Content.assemble((safe_text(self._id), "bold"), name, f" · {total} clocks stopped"),
-                     classes="agreement-title")
+        yield Static(
+            Content.assemble((safe_text(self._id), "bold"), name, f" · {total} clocks stopped"),
+            classes="agreement-title",
+        )
         if not self._rows:
             yield Static(Content("no clock stopped in this period"), classes="muted")
         for clock, counts in self._rows:
@@ -273,13 +299,17 @@ class ComplianceScreen(Screen[None]):
         body = self.query_one("#compliance-body", VerticalScroll)
         await body.remove_children()
         if message.report is None:
-            self.query_one("#basis", Static).update(Content(f"Cannot compute the report: {safe_text(message.error)}"))
+            self.query_one("#basis", Static).update(
+                Content(f"Cannot compute the report: {safe_text(message.error)}")
+            )
             return
         self.report = message.report
         self._show_period()
         self.query_one("#basis", Static).update(
-            Content(f"{message.report.basis[0].upper()}{message.report.basis[1:]}. Bars: █ met, ░ breached;"
-                    " adj applies pending and approved overrides, exempt clocks left out.")
+            Content(
+                f"{message.report.basis[0].upper()}{message.report.basis[1:]}. Bars: █ met, ░ breached;"
+                " adj applies pending and approved overrides, exempt clocks left out."
+            )
         )
         await body.mount_all(blocks(message.report))
 
@@ -293,4 +323,3 @@ def blocks(report: Report) -> list[Vertical | Static]:
     if not ids:
         return [Static(Content("No agreement loaded, and no clock stopped in this period."), classes="muted")]
     return [AgreementBlock(report.for_agreement(aid), aid, per.get(aid, [])) for aid in ids]
-

@@ -73,7 +73,9 @@ class OverrideDialog(ModalScreen["Placed | None"]):
     ]
 
     class ContextLoaded(Message):
-        def __init__(self, record: TicketRecord | None, books: Mapping[int, AgreementSet], error: str | None) -> None:
+        def __init__(
+            self, record: TicketRecord | None, books: Mapping[int, AgreementSet], error: str | None
+        ) -> None:
             super().__init__()
             self.record = record
             self.books = books
@@ -104,31 +106,53 @@ class OverrideDialog(ModalScreen["Placed | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="override-box"):
-            yield Static(Content.assemble(("Override ", "bold"), (safe_text(self.ticket_id), "bold")), id="ov-title")
+            yield Static(
+                Content.assemble(("Override ", "bold"), (safe_text(self.ticket_id), "bold")), id="ov-title"
+            )
             with Horizontal(classes="ov-row"):
                 yield Static("Kind", classes="ov-label")
-                yield Select([(Content(k), k) for k in KINDS], value=self._initial_kind, allow_blank=False,
-                             compact=True, id="ov-kind")
+                yield Select(
+                    [(Content(k), k) for k in KINDS],
+                    value=self._initial_kind,
+                    allow_blank=False,
+                    compact=True,
+                    id="ov-kind",
+                )
                 yield Static("Clock", classes="ov-label ov-label-2")
-                yield Select([(Content(c), c) for c in (ALL_CLOCKS, *CLOCKS)], value=ALL_CLOCKS, allow_blank=False,
-                             compact=True, id="ov-clock")
+                yield Select(
+                    [(Content(c), c) for c in (ALL_CLOCKS, *CLOCKS)],
+                    value=ALL_CLOCKS,
+                    allow_blank=False,
+                    compact=True,
+                    id="ov-clock",
+                )
             yield Static("", id="ov-kind-help")
             with Horizontal(classes="ov-row", id="ov-param-row"):
                 yield Static("", classes="ov-label", id="ov-param-label")
                 yield Input(compact=True, id="ov-param")
             with Horizontal(classes="ov-row"):
                 yield Static("Reason", classes="ov-label")
-                yield Select([(Content(r), r) for r in REASONS], prompt="choose a reason code", compact=True,
-                             id="ov-reason")
+                yield Select(
+                    [(Content(r), r) for r in REASONS],
+                    prompt="choose a reason code",
+                    compact=True,
+                    id="ov-reason",
+                )
             with Horizontal(classes="ov-row"):
                 yield Static("Why", classes="ov-label")
-                yield Input(placeholder=f"justification: at least {MIN_JUSTIFICATION} non-blank characters",
-                            max_length=4000, compact=True, id="ov-why")
+                yield Input(
+                    placeholder=f"justification: at least {MIN_JUSTIFICATION} non-blank characters",
+                    max_length=4000,
+                    compact=True,
+                    id="ov-why",
+                )
             yield Static("", id="ov-count")
             yield Static("", id="ov-preview")
             yield Static("", id="ov-problem")
             with Horizontal(id="ov-buttons"):
-                yield Button("Confirm (ctrl+s)", variant="primary", compact=True, id="ov-confirm", disabled=True)
+                yield Button(
+                    "Confirm (ctrl+s)", variant="primary", compact=True, id="ov-confirm", disabled=True
+                )
                 yield Button("Cancel (esc)", compact=True, id="ov-cancel")
 
     def on_mount(self) -> None:
@@ -158,7 +182,9 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         if message.record is not None:
             self.query_one("#ov-title", Static).update(
                 Content.assemble(
-                    ("Override ", "bold"), (safe_text(message.record.id), "bold"), " · ",
+                    ("Override ", "bold"),
+                    (safe_text(message.record.id), "bold"),
+                    " · ",
                     safe_text(message.record.title),
                 )
             )
@@ -206,8 +232,13 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         reason = self.query_one("#ov-reason", Select).value
         params: dict[str, Any] = parse_parameter(kind, self.query_one("#ov-param", Input).value, now)
         return Override(
-            id=0, ticket=self.ticket_id, kind=kind, at=now, operator=self.sladesk.desk.operator,
-            reason=reason if isinstance(reason, str) else "", justification=self.query_one("#ov-why", Input).value,
+            id=0,
+            ticket=self.ticket_id,
+            kind=kind,
+            at=now,
+            operator=self.sladesk.desk.operator,
+            reason=reason if isinstance(reason, str) else "",
+            justification=self.query_one("#ov-why", Input).value,
             clock=clock if kind in CLOCK_KINDS and clock != ALL_CLOCKS and isinstance(clock, str) else None,
             **params,
         )
@@ -264,14 +295,16 @@ class OverrideDialog(ModalScreen["Placed | None"]):
             try:
                 cand = self.candidate(now)
             except InputError as exc:
-                self.input_problem = problem = f"{PARAM_LABELS.get(PARAMETER[self.kind] or '', 'parameter')}: {exc}"
+                self.input_problem = problem = (
+                    f"{PARAM_LABELS.get(PARAMETER[self.kind] or '', 'parameter')}: {exc}"
+                )
             else:
                 self.draft = draft(self.record, self._books, cand, now)
-                problem = self.draft.effect_problem or (
-                    "choose a reason code" if not cand.reason else None
-                )
+                problem = self.draft.effect_problem or ("choose a reason code" if not cand.reason else None)
         self._show_preview()
-        self.query_one("#ov-problem", Static).update(Content("✗ " + safe_text(problem)) if problem else Content(""))
+        self.query_one("#ov-problem", Static).update(
+            Content("✗ " + safe_text(problem)) if problem else Content("")
+        )
         self.query_one("#ov-confirm", Button).disabled = not self.can_confirm
 
     @property
@@ -282,7 +315,9 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         box = self.query_one("#ov-preview", Static)
         d = self.draft
         if d is None or d.preview is None:
-            box.update(Content.styled("preview: the clock figures appear once the override can take effect", "dim"))
+            box.update(
+                Content.styled("preview: the clock figures appear once the override can take effect", "dim")
+            )
             return
         box.update(preview_table(d.preview.before_figures, d.preview.after_figures))
 
@@ -305,7 +340,9 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         self._revalidate()
         if not self.can_confirm or self.draft is None:
             d = self.draft
-            problem = (d.problem if d is not None else None) or self.input_problem or "the override is not complete"
+            problem = (
+                (d.problem if d is not None else None) or self.input_problem or "the override is not complete"
+            )
             self.notify(safe_text(f"Not recorded: {problem}"), severity="warning", markup=False)
             return
         self._busy = True
@@ -332,13 +369,17 @@ class OverrideDialog(ModalScreen["Placed | None"]):
     def on_override_dialog_done(self, message: Done) -> None:
         self._busy = False
         if message.placed is None:
-            self.query_one("#ov-problem", Static).update(Content("✗ not recorded: " + safe_text(message.error)))
+            self.query_one("#ov-problem", Static).update(
+                Content("✗ not recorded: " + safe_text(message.error))
+            )
             self.notify(safe_text(f"Not recorded: {message.error}"), severity="error", markup=False)
             self.query_one("#ov-confirm", Button).disabled = not self.can_confirm
             return
         p = message.placed
         self.notify(
-            safe_text(f"Override {p.id} recorded on {p.override.ticket} ({p.override.kind}), pending review."),
+            safe_text(
+                f"Override {p.id} recorded on {p.override.ticket} ({p.override.kind}), pending review."
+            ),
             markup=False,
         )
         self.sladesk.refresh_queue()
@@ -365,11 +406,13 @@ def preview_table(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, M
     lines = [Content.styled(f"{'clock':<11} {'before':<{bw}}{'after':<{aw}}", "bold")]
     for name, b, a in rows:
         changed = a != b
-        lines.append(Content.assemble(
-            f"{name:<11} {b:<{bw}}",
-            (f"{a:<{aw}}", "bold" if changed else "dim"),
-            ("(changed)" if changed else "", "bold"),
-        ))
+        lines.append(
+            Content.assemble(
+                f"{name:<11} {b:<{bw}}",
+                (f"{a:<{aw}}", "bold" if changed else "dim"),
+                ("(changed)" if changed else "", "bold"),
+            )
+        )
     if not any(a != b for _n, b, a in rows):
         lines.append(Content.styled("nothing shown here changes (the override is on the record)", "dim"))
     return Content("\n").join(lines)

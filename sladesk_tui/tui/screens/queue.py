@@ -83,7 +83,13 @@ class QueueCommands(Provider):
             exact = exact or row.id.casefold() == needle
             prompt = Content.assemble("Open ticket ", (row.id, "bold"), "  ", row.title)
             score = 1.0 if row.id.casefold() == needle else 0.9
-            yield Hit(score, prompt, _opener(app, row.id), text=f"Open ticket {row.id}", help="Show the ticket with its clocks")
+            yield Hit(
+                score,
+                prompt,
+                _opener(app, row.id),
+                text=f"Open ticket {row.id}",
+                help="Show the ticket with its clocks",
+            )
             found += 1
             if found >= self._MAX_TICKETS:
                 break
@@ -91,8 +97,13 @@ class QueueCommands(Provider):
             # Not in the open queue (resolved, closed, or not loaded yet): the ticket
             # screen shows any ticket, and says so when there is none.
             typed = safe_text(query.strip())
-            yield Hit(0.5, Content.assemble("Open ticket ", (typed, "bold")), _opener(app, query.strip()),
-                      text=f"Open ticket {typed}", help="Open a ticket that is not in the queue")
+            yield Hit(
+                0.5,
+                Content.assemble("Open ticket ", (typed, "bold")),
+                _opener(app, query.strip()),
+                text=f"Open ticket {typed}",
+                help="Open a ticket that is not in the queue",
+            )
 
 
 class QueueScreen(Screen[None]):
@@ -108,9 +119,15 @@ class QueueScreen(Screen[None]):
         Binding("p", "cycle_priority", "Priority", show=False, tooltip="Cycle through priorities"),
         Binding("s", "cycle_sort", "Sort", tooltip="Cycle the sort order"),
         Binding("escape", "clear", "Clear filters", show=False),
-        Binding("o", "override", "Override", show=False, tooltip="Override a clock of the highlighted ticket"),
-        Binding("w", "toggle_raw", "Raw clocks", show=False, tooltip="Raw clocks (overrides ignored) / adjusted"),
-        Binding("c", "app.compliance", "Compliance", show=False, tooltip="Compliance per agreement, by month"),
+        Binding(
+            "o", "override", "Override", show=False, tooltip="Override a clock of the highlighted ticket"
+        ),
+        Binding(
+            "w", "toggle_raw", "Raw clocks", show=False, tooltip="Raw clocks (overrides ignored) / adjusted"
+        ),
+        Binding(
+            "c", "app.compliance", "Compliance", show=False, tooltip="Compliance per agreement, by month"
+        ),
     ]
 
     class RowsLoaded(Message):
@@ -216,10 +233,16 @@ class QueueScreen(Screen[None]):
 
     def _update_view_state(self, shown: int | None = None) -> None:
         view = self.queue
-        self.query_one(StatusBar).show(ViewState(
-            operator=self.sladesk.desk.operator, counts=self._counts, filter=view.filter,
-            shown=len(view.rows) if shown is None else shown, sort=view.sort, raw=view.show_raw,
-        ))
+        self.query_one(StatusBar).show(
+            ViewState(
+                operator=self.sladesk.desk.operator,
+                counts=self._counts,
+                filter=view.filter,
+                shown=len(view.rows) if shown is None else shown,
+                sort=view.sort,
+                raw=view.show_raw,
+            )
+        )
 
     # ---- filters ------------------------------------------------------------------
 

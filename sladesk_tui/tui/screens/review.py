@@ -107,7 +107,9 @@ class CommentDialog(ModalScreen[str | None]):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if not event.value.strip():
-            self.query_one("#comment-hint", Static).update(Content("✗ a rejection needs a comment saying why"))
+            self.query_one("#comment-hint", Static).update(
+                Content("✗ a rejection needs a comment saying why")
+            )
             return
         self.dismiss(event.value.strip())
 
@@ -144,7 +146,10 @@ class LeadsDialog(ModalScreen[None]):
         with Vertical(id="leads-box"):
             yield Static(Content.styled("Team leads", "bold"), id="leads-title")
             yield Static("", id="leads-list")
-            actions = [(Content("grant the lead role to"), "grant"), (Content("revoke the lead role from"), "revoke")]
+            actions = [
+                (Content("grant the lead role to"), "grant"),
+                (Content("revoke the lead role from"), "revoke"),
+            ]
             yield Select(actions, value="grant", allow_blank=False, compact=True, id="leads-action")
             yield Input(placeholder="login name", max_length=64, compact=True, id="leads-user")
             yield Static(Content("enter apply · escape close"), id="leads-hint")
@@ -176,7 +181,11 @@ class LeadsDialog(ModalScreen[None]):
                 if action is not None and user is not None:
                     try:
                         (grant_lead if action == "grant" else revoke_lead)(conn, user, actor=desk.operator)
-                        said = f"{user} is now a team lead" if action == "grant" else f"{user} is no longer a lead"
+                        said = (
+                            f"{user} is now a team lead"
+                            if action == "grant"
+                            else f"{user} is no longer a lead"
+                        )
                     except InputError as exc:
                         said, refused = f"Not changed: {exc}", True
                 current = leads(conn)
@@ -254,7 +263,9 @@ class ReviewScreen(LiveScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#review-list", DataTable).add_columns("#", "when", "ticket", "kind", "by", "reason", "status")
+        self.query_one("#review-list", DataTable).add_columns(
+            "#", "when", "ticket", "kind", "by", "reason", "status"
+        )
         self.query_one("#review-figures", DataTable).add_columns(*FIGURE_COLUMNS)
         self.query_one("#review-filters").display = False
         self.query_one("#review-figures").display = False
@@ -285,8 +296,10 @@ class ReviewScreen(LiveScreen):
         c = view.counts
         self.query_one("#review-head", Static).update(
             Content.assemble(
-                ("Override review", "bold"), f" · {me} ({role}) · ",
-                (f"{c['pending']} pending", "bold"), f" · {c['approved']} approved · {c['rejected']} rejected",
+                ("Override review", "bold"),
+                f" · {me} ({role}) · ",
+                (f"{c['pending']} pending", "bold"),
+                f" · {c['approved']} approved · {c['rejected']} rejected",
                 ("  f filters · t figures" if not self.filter_active else "  (filtered)", "dim"),
             )
         )
@@ -337,9 +350,15 @@ class ReviewScreen(LiveScreen):
         for st in self.stats:
             rate = st.approval_rate
             table.add_row(
-                Text(safe_text(st.operator)), Text(str(st.total)), Text(str(st.pending)), Text(str(st.approved)),
-                Text(str(st.rejected)), Text("-" if rate is None else f"{rate:.0%}"), Text(str(st.turned_met)),
-                Text(str(st.turned_exempt)), key=st.operator,
+                Text(safe_text(st.operator)),
+                Text(str(st.total)),
+                Text(str(st.pending)),
+                Text(str(st.approved)),
+                Text(str(st.rejected)),
+                Text("-" if rate is None else f"{rate:.0%}"),
+                Text(str(st.turned_met)),
+                Text(str(st.turned_exempt)),
+                key=st.operator,
             )
         if self.figures:
             self._show_operator()
@@ -491,7 +510,10 @@ class ReviewScreen(LiveScreen):
             self.say("No override is selected.", "warning")
             return None
         problem = review_problem(
-            e.override, reviewer=self.desk.operator, reviewer_is_lead=self.view.is_lead, decision=decision,
+            e.override,
+            reviewer=self.desk.operator,
+            reviewer_is_lead=self.view.is_lead,
+            decision=decision,
             comment=comment if comment is not None else ("-" if decision == "reject" else None),
         )
         if problem:
@@ -523,7 +545,9 @@ class ReviewScreen(LiveScreen):
         try:
             conn = desk.open()
             try:
-                review_override(conn, override_id, decision, reviewer=desk.operator, comment=comment, now=desk.now())
+                review_override(
+                    conn, override_id, decision, reviewer=desk.operator, comment=comment, now=desk.now()
+                )
             finally:
                 conn.close()
         except InputError as exc:
@@ -541,7 +565,9 @@ class ReviewScreen(LiveScreen):
 # ---- text ------------------------------------------------------------------------------
 
 
-def detail_lines(e: LogEntry, tz: Any, record: TicketRecord | None, reviews: list[Review] | None) -> list[Content]:
+def detail_lines(
+    e: LogEntry, tz: Any, record: TicketRecord | None, reviews: list[Review] | None
+) -> list[Content]:
     """The detail pane: who, what, why, the figures before and after, the reviews, the timeline."""
     from sladesk_tui.tui.screens.ticket import event_detail
     from sladesk_tui.tui.widgets.clock_panel import fmt_instant
@@ -550,8 +576,13 @@ def detail_lines(e: LogEntry, tz: Any, record: TicketRecord | None, reviews: lis
     param = parameter_text(o)
     lines = [
         Content.assemble(
-            (f"Override {o.id}", "bold"), f" · {o.kind}", f" {param}" if param else "",
-            f" on {o.clock} clock" if o.clock else "", " · ticket ", (safe_text(o.ticket), "bold"), " ",
+            (f"Override {o.id}", "bold"),
+            f" · {o.kind}",
+            f" {param}" if param else "",
+            f" on {o.clock} clock" if o.clock else "",
+            " · ticket ",
+            (safe_text(o.ticket), "bold"),
+            " ",
             safe_text(e.title),
         ),
         Content(
@@ -587,10 +618,12 @@ def detail_lines(e: LogEntry, tz: Any, record: TicketRecord | None, reviews: lis
             lines.append(Content(f"{fmt_instant(ev.at, tz)}  {ev.type}  {safe_text(event_detail(ev))}{who}"))
         for other in record.overrides:
             if other.id != o.id:
-                lines.append(Content(
-                    f"{fmt_instant(other.at, tz)}  override {other.id} {other.kind} by {safe_text(other.operator)}"
-                    f" ({other.status})"
-                ))
+                lines.append(
+                    Content(
+                        f"{fmt_instant(other.at, tz)}  override {other.id} {other.kind} by {safe_text(other.operator)}"
+                        f" ({other.status})"
+                    )
+                )
     return lines
 
 
@@ -600,13 +633,21 @@ def figure_lines(st: OperatorStats) -> list[Content]:
     return [
         Content.assemble((safe_text(st.operator), "bold"), f": {st.total} overrides, {st.pending} pending"),
         Content(
-            "approval rate: " + ("no reviews yet" if rate is None else f"{rate:.0%} ({st.approved} of "
-                                 f"{st.approved + st.rejected} reviewed)")
+            "approval rate: "
+            + (
+                "no reviews yet"
+                if rate is None
+                else f"{rate:.0%} ({st.approved} of {st.approved + st.rejected} reviewed)"
+            )
         ),
         Content("by kind:   " + (", ".join(f"{k} {n}" for k, n in st.by_kind.items()) or "-")),
         Content("by reason: " + (", ".join(f"{k} {n}" for k, n in st.by_reason.items()) or "-")),
-        Content(f"turned a breached clock into a met one: {st.turned_met}; into an exempt one: {st.turned_exempt}"),
-        Content.styled("(each override alone, with the ticket's other counting overrides, evaluated now)", "dim"),
+        Content(
+            f"turned a breached clock into a met one: {st.turned_met}; into an exempt one: {st.turned_exempt}"
+        ),
+        Content.styled(
+            "(each override alone, with the ticket's other counting overrides, evaluated now)", "dim"
+        ),
     ]
 
 
@@ -623,6 +664,11 @@ def _options(name: str, values: tuple[str, ...] | list[str]) -> list[tuple[Conte
 
 
 def _select(name: str, values: tuple[str, ...] | list[str]) -> Select[str]:
-    return Select(_options(name, values), value=ANY, allow_blank=False, compact=True, id=f"filter-{name}",
-                  tooltip=f"filter by {name}")
-
+    return Select(
+        _options(name, values),
+        value=ANY,
+        allow_blank=False,
+        compact=True,
+        id=f"filter-{name}",
+        tooltip=f"filter by {name}",
+    )

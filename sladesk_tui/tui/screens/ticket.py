@@ -108,7 +108,11 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
         conn.close()
     clocks = evaluate(record, books, now, explain=True)
     _, aset, _ = governing(record, books)
-    zone = aset.zone_of(clocks.agreement.calendar) if aset is not None and clocks.agreement is not None else "UTC"
+    zone = (
+        aset.zone_of(clocks.agreement.calendar)
+        if aset is not None and clocks.agreement is not None
+        else "UTC"
+    )
     return TicketView(record, clocks, books, zone, now)
 
 
@@ -170,7 +174,9 @@ class TicketScreen(LiveScreen):
     # ---- layout -----------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(Content.assemble(("Loading ", "dim"), (safe_text(self.ticket_id), "bold"), "…"), id="ticket-head")
+        yield Static(
+            Content.assemble(("Loading ", "dim"), (safe_text(self.ticket_id), "bold"), "…"), id="ticket-head"
+        )
         with TabbedContent(id="ticket-tabs", initial="tab-clocks"):
             with TabPane("Clocks", id="tab-clocks"), VerticalScroll(id="clocks"):
                 for name in CLOCK_ORDER:
@@ -233,7 +239,10 @@ class TicketScreen(LiveScreen):
             if name == "update":
                 # Shown where the priority has an update target, or the clock ran anyway
                 # (a cycle under an earlier priority).
-                targeted = view.agreement is not None and view.agreement.target(view.record.priority, name) is not None
+                targeted = (
+                    view.agreement is not None
+                    and view.agreement.target(view.record.priority, name) is not None
+                )
                 panel.display = targeted or clock.state != "n/a"
             else:
                 panel.display = True
@@ -356,7 +365,10 @@ class TicketScreen(LiveScreen):
             return
         priorities = view.priorities()
         if not priorities:
-            self.say(f"{view.record.id} has no agreement in force: there are no priorities to choose from.", "warning")
+            self.say(
+                f"{view.record.id} has no agreement in force: there are no priorities to choose from.",
+                "warning",
+            )
             return
         now = self.desk.now()
         before = view.clocks.adjusted
@@ -370,7 +382,9 @@ class TicketScreen(LiveScreen):
                 return
             self._record("priority", f"{view.record.id} is now {priority}.", priority=priority)
 
-        dialog = PriorityDialog(view.record.id, view.record.priority, priorities, before, after, self._zones(view))
+        dialog = PriorityDialog(
+            view.record.id, view.record.priority, priorities, before, after, self._zones(view)
+        )
         self.app.push_screen(dialog, chosen)
 
     def action_override(self) -> None:
@@ -410,7 +424,12 @@ class TicketScreen(LiveScreen):
         # The author is the operator on every event, not only replies: the history
         # then says who changed what (the events table's actor says it too).
         event = Event(
-            id=f"tui-{uuid4().hex}", type=etype, at=now, ticket=self.ticket_id, author=self.desk.operator, **fields  # type: ignore[arg-type]
+            id=f"tui-{uuid4().hex}",
+            type=etype,
+            at=now,
+            ticket=self.ticket_id,
+            author=self.desk.operator,
+            **fields,  # type: ignore[arg-type]
         )
         self._write(event, done)
 

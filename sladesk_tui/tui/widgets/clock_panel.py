@@ -164,6 +164,10 @@ class ClockPanel(Vertical):
         why = self.query_one(Collapsible)
         why.display = bool(clock.explanation)
         lines = timeline_lines(clock.explanation, zones.customer, limit=MAX_TIMELINE)
-        n = sum(1 for seg in visible_segments(clock.explanation) if seg.kind != "rule")  # markers are instants
-        why.title = Content(f"Why: {n} {'stretch' if n == 1 else 'stretches'} ({safe_text(zones.customer_name)} time)")
+        n = sum(
+            1 for seg in visible_segments(clock.explanation) if seg.kind != "rule"
+        )  # markers are instants
+        why.title = Content(
+            f"Why: {n} {'stretch' if n == 1 else 'stretches'} ({safe_text(zones.customer_name)} time)"
+        )
         self.query_one(".clock-timeline", Static).update(Content("\n".join(lines)))

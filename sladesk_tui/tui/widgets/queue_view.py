@@ -285,7 +285,10 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows = self._filter.apply(self._all, self._now)
         index = 0
         if old is not None:
-            index = next((i for i, r in enumerate(self._rows) if r.id == old.id), min(self._cursor, len(self._rows) - 1))
+            index = next(
+                (i for i, r in enumerate(self._rows) if r.id == old.id),
+                min(self._cursor, len(self._rows) - 1),
+            )
         self._cursor = max(0, index)
         self.virtual_size = Size(0, len(self._rows) + 1)
         if old is not None:
