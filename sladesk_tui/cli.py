@@ -409,6 +409,7 @@ def _overrides(args: argparse.Namespace) -> int:
     from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.overrides import load_log
+    from sladesk_tui.store.queries import require_known
 
     now = now_ts()
     filt = LogFilter(
@@ -423,6 +424,7 @@ def _overrides(args: argparse.Namespace) -> int:
     )
     conn = connect(_db_path(args), readonly=True)
     try:
+        require_known(conn, agreement=args.agreement, operator=args.by_operator, ticket=args.ticket)
         entries = load_log(conn, filt, effects=args.stats, now=now)
     finally:
         conn.close()
@@ -527,12 +529,13 @@ def _queue(args: argparse.Namespace) -> int:
     from sladesk_tui.core.queue import QueueFilter, lookup_items
     from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
-    from sladesk_tui.store.queries import evaluate_open_tickets
+    from sladesk_tui.store.queries import evaluate_open_tickets, require_known
 
     at = _lookup_at(args)
     now = now_ts() if at is None else at
     conn = connect(_db_path(args), readonly=True)
     try:
+        require_known(conn, agreement=args.agreement, priority=args.priority)
         evaluated = evaluate_open_tickets(conn, now, at=at)
     finally:
         conn.close()

@@ -306,6 +306,10 @@ def test_lookups_leave_the_database_unchanged(capsys, tmp_path: Path) -> None:
         (("report", "--from", "2026-11-01"), "--from and --to"),
         (("report", "--month", "2026-11", "--from", "2026-11-01", "--to", "2026-11-02"), "either --month"),
         (("report", "--agreement", "nope"), "no agreement 'nope'"),
+        # A typo in a monitoring check's filter must not read as "nothing breached".
+        (("queue", "--agreement", "premum", "--fail-on", "breached"), "known: acme-gold, beta-basic"),
+        (("queue", "--priority", "p1", "--fail-on", "at-risk"), "no priority 'p1' (known: P1, P2, P3)"),
+        (("queue", "--priority", "P9"), "no priority 'P9'"),
         (("ticket", "T-404"), "no ticket 'T-404'"),
         (("ticket", "T-9", "--at", "2026-11-01T00:00:00Z"), "no ticket 'T-9' as of"),
         (("queue", "--at", "yesterday"), "--at"),

@@ -263,3 +263,15 @@ def test_list_filters_and_formats_neutralise_untrusted_text(desk: Desk) -> None:
     assert desk.run("overrides", "--since", "yesterday")[0] == 2
     _, out, _ = desk.run("overrides", "--stats")
     assert out.splitlines()[0].split()[:3] == ["operator", "overrides", "pending"]
+
+
+def test_unknown_filter_values_are_refused_naming_the_known_ones(desk: Desk) -> None:
+    desk.override("T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable", "--justification", WHY)
+    assert "'sma' made no override (known: sam)" in desk.refused("overrides", "--operator", "sma")
+    assert "no agreement 'glod' (known: gold)" in desk.refused("overrides", "--agreement", "glod")
+    assert "no ticket 'T-9'" in desk.refused("overrides", "--ticket", "T-9", "--stats")
+    assert "invalid choice: 'pendng'" in desk.refused("overrides", "--status", "pendng")
+    assert "no priority 'p2'" in desk.refused("queue", "--priority", "p2")
+    # Known values that match nothing are an empty answer, not an error.
+    assert json.loads(desk.run("overrides", "--format", "json", "--ticket", "T-2")[1]) == []
+    assert json.loads(desk.run("queue", "--format", "json", "--priority", "P2", "--mine")[1]) == []

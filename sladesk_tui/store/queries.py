@@ -201,3 +201,72 @@ def _as_of(record: TicketRecord) -> TicketRecord:
         updated_ts=t.updated_ts,
         ended_ts=t.ended_ts,
     )
+
+
+# ---- filter values ------------------------------------------------------------------
+# A filter with a mistyped value matches nothing, and "0 tickets" from a monitoring
+# check (`queue --agreement premum --fail-on breached`) reads as "all is well". So
+# every lookup checks its filter values here first and refuses an unknown one,
+# naming the values it does know (docs/reports.md, "Filters").
+
+_KNOWN_SHOWN = 20  # a long list of known values is cut, with a count of the rest
+
+
+def require_known(
+    conn: sqlite3.Connection,
+    *,
+    agreement: str | None = None,
+    priority: str | None = None,
+    operator: str | None = None,
+    ticket: str | None = None,
+) -> None:
+    """Raise `InputError` for a filter value the database has never heard of.
+
+    Known agreements: any version's ids. Known priorities: those of any ticket or of
+    the current agreements' targets. Known operators: those who made an override.
+    The cheap exact look-up runs first; the list of known values is read only to word
+    the refusal.
+    """
+    from sladesk_tui.core.errors import InputError
+
+    with snapshot(conn):
+        if agreement is not None and not _exists(conn, "SELECT 1 FROM agreements WHERE id = ?", agreement):
+            known = _column(conn, "SELECT DISTINCT id FROM agreements ORDER BY id")
+            raise InputError(f"--agreement: no agreement {agreement!r} ({_known(known, 'none loaded')})")
+        if priority is not None and priority not in _target_priorities(conn):
+            if not _exists(conn, "SELECT 1 FROM tickets WHERE priority = ?", priority):
+                known = sorted(
+                    set(_column(conn, "SELECT DISTINCT priority FROM tickets")) | _target_priorities(conn)
+                )
+                raise InputError(f"--priority: no priority {priority!r} ({_known(known, 'none yet')})")
+        if operator is not None and not _exists(conn, "SELECT 1 FROM overrides WHERE operator = ?", operator):
+            known = _column(conn, "SELECT DISTINCT operator FROM overrides ORDER BY operator")
+            raise InputError(
+                f"--operator: {operator!r} made no override ({_known(known, 'no override yet')})"
+            )
+        if ticket is not None and not _exists(conn, "SELECT 1 FROM tickets WHERE id = ?", ticket):
+            raise InputError(f"--ticket: no ticket {ticket!r}")
+
+
+def _exists(conn: sqlite3.Connection, sql: str, value: str) -> bool:
+    return conn.execute(sql + " LIMIT 1", (value,)).fetchone() is not None
+
+
+def _column(conn: sqlite3.Connection, sql: str) -> list[str]:
+    return [r[0] for r in conn.execute(sql)]
+
+
+def _target_priorities(conn: sqlite3.Connection) -> set[str]:
+    from sladesk_tui.store.agreements import current_agreements
+
+    return {p for a in current_agreements(conn)[1].agreements for p in a.targets}
+
+
+def _known(values: list[str], none: str) -> str:
+    if not values:
+        return none
+    from sladesk_tui.core.text import safe_text
+
+    shown = ", ".join(safe_text(v) for v in values[:_KNOWN_SHOWN])
+    more = f" and {len(values) - _KNOWN_SHOWN} more" if len(values) > _KNOWN_SHOWN else ""
+    return f"known: {shown}{more}"

@@ -16,11 +16,10 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from sladesk_tui.core.availability import merge_outages
-from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.report import Period, Report, Tally, Terms, build_report, tallies, ticket_outcomes
 from sladesk_tui.store.agreements import latest_version
 from sladesk_tui.store.db import snapshot
-from sladesk_tui.store.queries import agreements_for_versions, load_records
+from sladesk_tui.store.queries import agreements_for_versions, load_records, require_known
 
 if TYPE_CHECKING:
     from sladesk_tui.core.tickets import TicketRecord
@@ -59,12 +58,7 @@ def compliance_report(
     """
     when = now if at is None else at
     with snapshot(conn):
-        if (
-            agreement is not None
-            and conn.execute("SELECT 1 FROM agreements WHERE id = ?", (agreement,)).fetchone() is None
-        ):
-            known = ", ".join(r[0] for r in conn.execute("SELECT DISTINCT id FROM agreements ORDER BY id"))
-            raise InputError(f"--agreement: no agreement {agreement!r} (known: {known or 'none loaded'})")
+        require_known(conn, agreement=agreement)
         if at is None:
             rows = _stored_tallies(conn, period, agreement, by)
             versions = {t.agreement_version for t in rows}
