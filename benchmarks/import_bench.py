@@ -141,7 +141,7 @@ def main() -> None:
     )
 
     db = tmp / "bench.db"
-    conn = open_db(db)
+    conn = open_db(db, create=True)
     (tmp / "sla.toml").write_text(AGREEMENTS, encoding="utf-8")
     load_agreements_file(conn, tmp / "sla.toml", actor="bench", source="bench")
 

@@ -38,7 +38,7 @@ NOW = 1_800_000_000.0
 
 
 def build(path: Path, n: int) -> None:
-    conn = open_db(path)
+    conn = open_db(path, create=True)
     agreements = path.parent / "agreements.toml"
     agreements.write_text(AGREEMENTS, encoding="utf-8")
     load_agreements_file(conn, agreements, actor="bench")

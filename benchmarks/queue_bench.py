@@ -80,7 +80,7 @@ WORDS = (
 
 def build(path: Path, n: int) -> float:
     started = time.perf_counter()
-    conn = open_db(path)
+    conn = open_db(path, create=True)
     try:
         agreements = path.with_name("agreements.toml")
         agreements.write_text(AGREEMENTS, encoding="utf-8")

@@ -126,7 +126,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="sladesk-report-bench-"))
     db = tmp / "bench.db"
-    conn = open_db(db)
+    conn = open_db(db, create=True)
     (tmp / "sla.toml").write_text(agreements_toml(), encoding="utf-8")
     load_agreements_file(conn, tmp / "sla.toml", actor="bench", source="bench")
     t0 = time.perf_counter()

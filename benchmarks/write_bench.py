@@ -52,7 +52,7 @@ def _writer(path: str, n: int, seconds: float, barrier: mp.synchronize.Barrier, 
 def run(writers: int, seconds: float, directory: Path) -> tuple[float, float, float]:
     """(writes/s, median ms, p99 ms) for `writers` processes."""
     path = str(directory / f"bench-{writers}.db")
-    open_db(path).close()
+    open_db(path, create=True).close()
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(writers + 1), ctx.Queue()
     procs = [ctx.Process(target=_writer, args=(path, n, seconds, barrier, out)) for n in range(writers)]

@@ -49,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("demo", help="create a demo database (times relative to now) and open the app")
-    _add_db(p)
+    p.add_argument(
+        "--db",
+        dest="demo_db",
+        metavar="PATH",
+        help="the demo's file (default: demo.db in the user data directory; never $SLADESK_DB)",
+    )
     p.add_argument("--no-tui", action="store_true", help="only write the database and print its path")
     p.add_argument("--seed", type=int, default=7, help="random seed of the generated data")
 
@@ -318,18 +323,20 @@ def _app(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """Write a fresh demo database (never over a file the demo did not make), then open it.
 
-    Without --db/SLADESK_DB it goes to `demo.db` beside the default database, so a
-    demo never touches real data. The path is printed on stdout for scripts.
+    It goes to its own file: `demo --db PATH`, else `demo.db` beside the default
+    database; never to $SLADESK_DB or a `--db` given before the command, which name a
+    team's database (docs/database.md). The path is printed on stdout for scripts.
     """
     from sladesk_tui.store.demo import build_demo
     from sladesk_tui.store.instants import now_ts
-    from sladesk_tui.store.location import default_db_path
+    from sladesk_tui.store.location import demo_db_path
 
-    path = (
-        getattr(args, "db", None)
-        or os.environ.get("SLADESK_DB")
-        or str(default_db_path().with_name("demo.db"))
-    )
+    if getattr(args, "db", None):
+        raise InputError(
+            "demo: writes its own file, never the database of --db before the command;"
+            " to put the demo elsewhere: sladesk demo --db PATH"
+        )
+    path = args.demo_db or str(demo_db_path())
     operator = _operator(args)
     s = build_demo(path, now=now_ts(), seed=args.seed, operator=operator)
     pending = s.overrides.get("pending", 0)
@@ -469,7 +476,7 @@ def _init(args: argparse.Namespace) -> int:
     from sladesk_tui.store.roles import name_first_lead
 
     path = _db_path(args)
-    conn = open_db(path)
+    conn = open_db(path, create=True)  # the one command that makes a team database
     try:
         if args.lead is not None:
             name_first_lead(conn, args.lead, actor=_operator(args))
@@ -670,7 +677,9 @@ def main(argv: Sequence[str] | None = None, *, operator: str | None = None) -> i
         # Not bad input, so not 2: the file is busy (a long import holds the write
         # lock past the busy timeout), read-only, full, or damaged ("database disk
         # image is malformed"). One line, no traceback.
-        print(f"sladesk: database error: {exc} ({_db_path(args)}); nothing was written", file=sys.stderr)
+        from sladesk_tui.store.db import describe_error
+
+        print(f"sladesk: {describe_error(exc, _db_path(args))}", file=sys.stderr)
         return 1
 
 

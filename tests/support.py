@@ -41,7 +41,7 @@ def agreements_db(
     path: Path, text: str, *, actor: str, toml: Path | None = None, source: str | None = None
 ) -> Iterator[sqlite3.Connection]:
     """A new database at `path` with `text` loaded (from `toml`, beside it by default); closed on exit."""
-    conn = open_db(path)
+    conn = open_db(path, create=True)
     try:
         load_text(conn, toml or path.with_suffix(".toml"), text, actor=actor, source=source)
         yield conn

@@ -338,7 +338,7 @@ def test_hostile_text_never_reaches_the_terminal_or_a_spreadsheet(capsys, tmp_pa
 
     title = '=HYPERLINK("x")\x1b]52;c;b3duZWQ=\x07\u202eevil\x9b31m'
     db = tmp_path / "h.db"
-    conn = open_db(db)
+    conn = open_db(db, create=True)
     try:
         ingest(
             conn,

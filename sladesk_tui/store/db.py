@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -54,31 +55,37 @@ class Migration:
     sql: str
 
 
-def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: str | os.PathLike[str], *, readonly: bool = False, create: bool = False
+) -> sqlite3.Connection:
     """Open a connection configured for many writers; never migrates.
 
-    A writable connection creates a missing file itself (mode 0666 less the umask),
-    because SQLite would create it 0644 whatever the umask, and the ``-wal``/``-shm``
-    files inherit the database file's mode: a team database in a group directory
-    with ``umask 002`` must come out group-writable (docs/deployment.md).
+    A missing file is an `InputError` naming the path and how to create it, unless
+    `create` (only `sladesk init` and the demo pass it): a mistyped ``--db`` must not
+    become a new, empty database that looks like a desk with nothing open
+    (docs/database.md).
 
-    ``readonly`` opens ``file:PATH?mode=ro``: any write fails; a missing file, or
-    one without the sladesk schema, is an `InputError` rather than a new empty
-    database. Unusable files (not SQLite, unreadable) are `InputError` either way.
+    When created here, the file gets mode 0666 less the umask, because SQLite would
+    create it 0644 whatever the umask, and the ``-wal``/``-shm`` files inherit the
+    database file's mode: a team database in a group directory with ``umask 002``
+    must come out group-writable (docs/deployment.md).
+
+    ``readonly`` opens ``file:PATH?mode=ro``: any write fails; a file without the
+    sladesk schema is an `InputError`. Unusable files (not SQLite, unreadable, a
+    directory) are `InputError` either way.
     """
     p = Path(path)
-    exists = _exists(p)
+    if not _exists(p):
+        if not create or readonly:
+            raise missing_database(p)
+        try:
+            os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o666))
+        except OSError as exc:
+            raise InputError(f"{p}: cannot create the database: {exc.strerror}") from None
     if readonly:
-        if not exists:
-            raise InputError(f"{p}: no such database")
         uri = f"{p.resolve().as_uri()}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
     else:
-        if not exists:
-            try:
-                os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o666))
-            except OSError as exc:
-                raise InputError(f"{p}: cannot create the database: {exc.strerror}") from None
         conn = sqlite3.connect(p, isolation_level=None, timeout=BUSY_TIMEOUT_S)
     conn.row_factory = sqlite3.Row
     try:
@@ -92,8 +99,36 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
             raise sqlite3.DatabaseError("no sladesk schema in it")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise InputError(f"{p}: not a usable sladesk database: {exc}") from None
+        raise unusable_database(p, exc) from None
     return conn
+
+
+def missing_database(p: Path) -> InputError:
+    """The refusal for a database file that is not there, with the command that makes one."""
+    return InputError(f"{p}: no such database; create it with: sladesk init --db {shlex.quote(str(p))}")
+
+
+def unusable_database(p: Path, exc: sqlite3.Error) -> InputError:
+    """What is wrong with a file SQLite would not open, said in the user's terms.
+
+    SQLite's own words mislead here: a reader of a WAL database in a directory it may
+    not write gets "attempt to write a readonly database" (it must create the
+    ``-shm`` file beside the database), though it asked to read and the file is fine.
+    """
+    side = [p.with_name(p.name + s) for s in ("-wal", "-shm")]
+    if ("readonly" in str(exc) or "unable to open" in str(exc)) and not os.access(
+        p.parent, os.W_OK | os.X_OK
+    ):
+        if not all(f.exists() for f in side):
+            return InputError(
+                f"{p}: cannot open the database: SQLite must create {p.name}-wal and {p.name}-shm"
+                f" beside it (even to read), and you may not write to {p.parent}; give the"
+                " team's group write access to that directory (docs/deployment.md), or work"
+                " on a copy in a directory of your own"
+            )
+    if "readonly" in str(exc) and not os.access(p, os.W_OK):
+        return InputError(f"{p}: the database file is read-only for you; ask its owner for write access")
+    return InputError(f"{p}: not a usable sladesk database: {exc}")
 
 
 _SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -109,6 +144,10 @@ def _exists(p: Path) -> bool:
     if p.name.endswith(_SIDE_FILES):
         raise InputError(f"{p}: is one of SQLite's side files, not a database; give the database file itself")
     try:
+        if p.is_dir():
+            raise InputError(
+                f"{p}: is a directory, not a database file; give the file (for example {p / 'sladesk.db'})"
+            )
         return p.exists()
     except OSError as exc:
         raise InputError(f"{p}: cannot reach the database: {exc.strerror}") from None
@@ -133,14 +172,20 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
 
 
-def open_db(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A writable connection to an up-to-date database, created (with its directory) if missing."""
+def open_db(path: str | os.PathLike[str], *, create: bool = False) -> sqlite3.Connection:
+    """A writable connection to an up-to-date (migrated) database.
+
+    A missing file is refused (`missing_database`) unless `create`, which makes it,
+    with its directory: only `sladesk init` and the demo create databases
+    (docs/database.md).
+    """
     p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{p.parent}: cannot create the directory: {exc.strerror}") from None
-    conn = connect(p)
+    if create:
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{p.parent}: cannot create the directory: {exc.strerror}") from None
+    conn = connect(p, create=create)
     try:
         migrate(conn)
     except BaseException:
@@ -149,14 +194,84 @@ def open_db(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
+class DatabaseBusy(sqlite3.OperationalError):
+    """A write gave up waiting for the write lock: nothing was written, and it says so.
+
+    A subclass of `sqlite3.OperationalError`, so code that retries a busy database
+    (the follower) keeps doing so; its text names the file, says nothing was written
+    and who holds the lock when that is known (`store.busy`).
+    """
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _busy(conn: sqlite3.Connection) -> DatabaseBusy:
+    from sladesk_tui.store.busy import write_lock_holder
+
+    path = db_file(conn)
+    holder = write_lock_holder(path) if path else None
+    return DatabaseBusy(
+        f"{path or 'the database'}: nothing was written: the database stayed busy for"
+        f" {BUSY_TIMEOUT_S:.0f} s (the write lock is held by {holder or 'another process'}); try again"
+    )
+
+
+def db_file(conn: sqlite3.Connection) -> str:
+    """The path of the connection's main database file ("" for an in-memory one)."""
+    return str(conn.execute("PRAGMA database_list").fetchone()[2])
+
+
+def describe_error(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str:
+    """One line for a failed database operation, in the user's terms (docs/database.md).
+
+    SQLite's own words mislead: "attempt to write a readonly database" when a file
+    or its directory is not writable for this user, "database is locked" without
+    saying that nothing was written, "disk I/O error" for a directory.
+    """
+    if isinstance(exc, InputError | DatabaseBusy):
+        return str(exc)
+    if not isinstance(exc, sqlite3.Error):
+        return f"{type(exc).__name__}: {exc}"
+    p = Path(path) if path is not None else None
+    where = f"{p}: " if p is not None else ""
+    text = str(exc)
+    if "readonly" in text and p is not None:
+        if not os.access(p.parent, os.W_OK | os.X_OK):
+            blocked = f"you may not write to its directory {p.parent}"
+        elif not os.access(p, os.W_OK):
+            blocked = "the database file is read-only for you"
+        else:
+            blocked = f"a file beside it ({p.name}-wal or {p.name}-shm) is read-only for you"
+        return (
+            f"{where}nothing was written: {blocked}; writers need write access to the file and"
+            " its directory (docs/deployment.md)"
+        )
+    if _is_busy(exc):
+        from sladesk_tui.store.busy import write_lock_holder
+
+        holder = write_lock_holder(p) if p is not None else None
+        return f"{where}nothing was written: the database is busy (held by {holder or 'another process'}); try again"
+    if "malformed" in text or "not a database" in text:
+        return f"{where}the database file is damaged ({text}); nothing was written: restore it from a backup"
+    return f"{where}database error: {text}; nothing was written"
+
+
 @contextmanager
 def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception.
 
     Every write of the program, including read-then-write, runs inside one of these,
-    together with its audit row (`sladesk_tui.store.audit.append_audit`).
+    together with its audit row (`sladesk_tui.store.audit.append_audit`). A lock not
+    granted within the busy timeout is `DatabaseBusy`: nothing was written.
     """
-    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise _busy(conn) from None
+        raise
     try:
         yield conn
         conn.execute("COMMIT")

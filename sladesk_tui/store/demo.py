@@ -15,8 +15,11 @@ consumed (in its agreement's business time), and the creation instant is found b
 bisecting the calendar's `elapsed` backwards from now. A business-hours ticket seen
 on a Sunday therefore shows the same at-risk figure it had on Friday evening.
 
-The demo database is recognised by its first audit row (an agreements load with
-source "demo"): `build_demo` replaces such a file, and refuses any other.
+The demo never replaces a database holding anything it did not create: a file is a
+demo database only if its first audit row is the demo's agreements load and *every*
+audit row is the demo's own or what trying the demo in the app adds to its tickets
+(`is_demo_db`). A team database that began as a demo and then got a real load or
+import is no longer one, for good (docs/database.md).
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def build_demo(
     building = target.with_name(f".{target.name}.{os.getpid()}.building")
     _remove(building)
     try:
-        conn = open_db(building)
+        conn = open_db(building, create=True)
         try:
             counts = _Builder(conn, now=now, seed=seed, operator=operator).run()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -107,19 +110,45 @@ def build_demo(
     return DemoSummary(path=str(target), now=now, seed=seed, seconds=time.perf_counter() - started, **counts)
 
 
+# What trying the demo adds to it: overrides and reviews (app or command line), and
+# the app's replies and status changes, which only ever touch existing (demo) tickets.
+_TRIAL_ACTIONS = frozenset({"override.record", "override.review"})
+_TRIAL_IMPORTS = frozenset({DEMO_SOURCE, "tui"})  # events.import subjects: the demo's, the app's
+
+
 def is_demo_db(path: str | os.PathLike[str]) -> bool:
-    """Whether `path` is a database `sladesk demo` made (read-only look; anything else: False)."""
+    """Whether everything in `path` is the demo's, so rebuilding it loses nothing real.
+
+    Read-only look; anything unreadable or unexpected is False. Every audit row must
+    be the demo builder's (source "demo", or its one events import) or a trial of the
+    demo (`_TRIAL_ACTIONS`, app events); the first must be the demo's agreements
+    load; and no stored event may come from anywhere but the demo or the app (rows
+    slipped in without an audit row count too).
+    """
     try:
         conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
         return False
     try:
-        row = conn.execute("SELECT source, action FROM audit_log WHERE seq = 1").fetchone()
+        first = conn.execute("SELECT source, action FROM audit_log WHERE seq = 1").fetchone()
+        if first != (DEMO_SOURCE, "agreements.load"):
+            return False
+        for source, action, subject in conn.execute("SELECT source, action, subject FROM audit_log"):
+            if not (
+                source == DEMO_SOURCE
+                or action in _TRIAL_ACTIONS
+                or (action == "events.import" and subject in _TRIAL_IMPORTS)
+            ):
+                return False
+        marks = ",".join("?" * len(_TRIAL_IMPORTS))
+        foreign = conn.execute(
+            f"SELECT 1 FROM events WHERE source NOT IN ({marks}) LIMIT 1", tuple(_TRIAL_IMPORTS)
+        ).fetchone()
+        return foreign is None
     except sqlite3.Error:
         return False
     finally:
         conn.close()
-    return row == (DEMO_SOURCE, "agreements.load")
 
 
 def demo_agreements_text(now: float) -> str:

@@ -136,7 +136,7 @@ class SladeskApp(App[None]):
 
 
 def run_app(db_path: str | Path, operator: str) -> int:
-    """Open the app on `db_path` (created and migrated if missing) as `operator`.
+    """Open the app on `db_path` (migrated if behind; a missing file is refused) as `operator`.
 
     `SLADESK_THEME` picks the theme (e.g. `ansi-dark`, which follows the terminal's
     own palette: kind to SSH sessions).

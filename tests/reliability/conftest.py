@@ -20,7 +20,7 @@ def team_db(tmp_path: Path) -> Path:
     shared.write_text(
         jsonl([created("shared-1", "SHARED", time.time() - 7200, priority="P1")]), encoding="utf-8"
     )
-    for args in (("load", "--db", db, agreements), ("import", "--db", db, shared)):
+    for args in (("init", "--db", db), ("load", "--db", db, agreements), ("import", "--db", db, shared)):
         r = sladesk(*args)
         assert r.returncode == 0, r.stderr
     return db

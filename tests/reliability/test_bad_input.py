@@ -65,6 +65,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = d / "desk.db"
     (d / "agreements.toml").write_text(AGREEMENTS_TOML, encoding="utf-8")
     (d / "base.jsonl").write_text(BASE_EVENTS, encoding="utf-8")
+    assert main(["init", "--db", str(db)], operator="admin") == 0
     assert main(["load", "--db", str(db), str(d / "agreements.toml")], operator="admin") == 0
     assert main(["import", "--db", str(db), str(d / "base.jsonl")], operator="feed") == 0
     return db

@@ -51,6 +51,7 @@ class Desk:
             '"priority":"P2","title":"Invoices fail to post"}\n',
             encoding="utf-8",
         )
+        assert main(["init", "--db", str(self.template)], operator="admin") == 0
         assert (
             main(["load", "--db", str(self.template), str(root / "agreements.toml")], operator="admin") == 0
         )

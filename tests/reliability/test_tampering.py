@@ -65,6 +65,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         encoding="utf-8",
     )
     (d / "single.jsonl").write_text(jsonl([note("n4", "T-1", base + 120)]), encoding="utf-8")
+    _cli("init", "--db", db, operator="admin")  # no audit row: the database is empty
     _cli("load", "--db", db, d / "agreements.toml", operator="admin")
     _cli("init", "--db", db, "--lead", "lena", operator="lena")
     _cli("import", "--db", db, d / "batch.jsonl", operator="feed")

@@ -15,7 +15,7 @@ from sladesk_tui.store.db import open_db
 def db_path(tmp_path: Path) -> Path:
     """A freshly migrated database file (its connection already closed)."""
     path = tmp_path / "sladesk.db"
-    open_db(path).close()
+    open_db(path, create=True).close()
     return path
 
 

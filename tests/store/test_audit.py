@@ -227,7 +227,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sladesk_tui.store.db import open_db
 
     path = tmp_path_factory.mktemp("tpl") / "t.db"
-    c = open_db(path)
+    c = open_db(path, create=True)
     _log(c, 6)
     c.close()
     return path

@@ -16,7 +16,7 @@ WRITES = 40
 def _writer(path: str, n: int, barrier: mp.synchronize.Barrier, errors: mp.Queue) -> None:  # type: ignore[name-defined]
     """One operator: each write is one event plus its covering audit row, as the importer does."""
     try:
-        conn = open_db(path)  # every process may be the first opener: migration races too
+        conn = open_db(path, create=True)  # every process may be the first opener: migration races too
         barrier.wait()
         for i in range(WRITES):
             with write_tx(conn):

@@ -84,8 +84,30 @@ def test_readonly_connect_never_creates_a_database(tmp_path: Path) -> None:
 
 def test_open_db_creates_the_directory(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "team.db"
-    open_db(path).close()
+    open_db(path, create=True).close()
     assert path.is_file()
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_missing_database_is_refused_with_the_command_that_makes_one(
+    tmp_path: Path, readonly: bool
+) -> None:
+    """Only `create=True` (init, demo) makes a file: a mistyped path must not become an empty desk."""
+    path = tmp_path / "typo dir" / "typo-team.db"
+    with pytest.raises(InputError) as exc:
+        connect(path, readonly=readonly)
+    assert str(exc.value) == f"{path}: no such database; create it with: sladesk init --db '{path}'"
+    with pytest.raises(InputError, match="no such database"):
+        open_db(path)
+    assert not path.parent.exists()
+
+
+def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
+    for readonly in (False, True):
+        with pytest.raises(InputError, match=r"is a directory, not a database file; give the file \(for"):
+            connect(tmp_path, readonly=readonly)
+    with pytest.raises(InputError, match="is a directory"):
+        open_db(tmp_path, create=True)
 
 
 def test_not_a_database_is_input_error(tmp_path: Path) -> None:
@@ -133,7 +155,7 @@ def test_new_migrations_apply_in_order_and_are_recorded(tmp_path: Path) -> None:
             f"{n + 2:04d}_fill_notes.sql": "INSERT INTO notes VALUES ('a;b');\nCREATE TRIGGER t AFTER INSERT ON notes BEGIN SELECT 1; SELECT 2; END;\n-- trailing comment",
         },
     )
-    conn = open_db(tmp_path / "x.db")
+    conn = open_db(tmp_path / "x.db", create=True)
     assert migrate(conn, d) == n + 2
     assert migrate(conn, d) == n + 2  # nothing left to do
     assert conn.execute("SELECT x FROM notes").fetchall()[0][0] == "a;b"
@@ -145,7 +167,7 @@ def test_new_migrations_apply_in_order_and_are_recorded(tmp_path: Path) -> None:
 def test_failing_migration_changes_nothing(tmp_path: Path) -> None:
     n = len(migrations())
     d = _copy_schema(tmp_path, {f"{n + 1:04d}_broken.sql": "CREATE TABLE half (x);\nTHIS IS NOT SQL;\n"})
-    conn = open_db(tmp_path / "x.db")
+    conn = open_db(tmp_path / "x.db", create=True)
     with pytest.raises(sqlite3.OperationalError):
         migrate(conn, d)
     assert "half" not in _tables(conn)
@@ -169,7 +191,7 @@ def test_database_newer_than_the_program_is_refused(db_path: Path) -> None:
 
 def _first_open(path: str, barrier: mp.synchronize.Barrier, results: mp.Queue) -> None:  # type: ignore[name-defined]
     barrier.wait()
-    c = open_db(path)
+    c = open_db(path, create=True)
     try:
         results.put(c.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0])
     finally:
@@ -266,7 +288,7 @@ _GROUP_CODE = """
 import os, stat, sys
 from sladesk_tui.store.db import open_db, write_tx
 path = sys.argv[1]
-conn = open_db(path)
+conn = open_db(path, create=True)
 with write_tx(conn):
     conn.execute("INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('u','lead','grant','v',0,'x')")
 for suffix in ("", "-wal", "-shm"):
@@ -315,7 +337,7 @@ def test_installed_wheel_finds_its_migrations(tmp_path: Path) -> None:
         "from sladesk_tui.store.db import open_db, schema_dir\n"
         "assert sladesk_tui.__file__.startswith(sys.argv[2]), sladesk_tui.__file__\n"
         "print(schema_dir())\n"
-        "print(open_db(sys.argv[1]).execute('SELECT COUNT(*) FROM schema_migrations').fetchone()[0])\n"
+        "print(open_db(sys.argv[1], create=True).execute('SELECT COUNT(*) FROM schema_migrations').fetchone()[0])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "x.db"), str(site)],

@@ -204,7 +204,7 @@ def test_replaces_an_earlier_demo_and_nothing_else(tmp_path):
     assert garbage.read_bytes() == b"my precious notes"
 
     real = tmp_path / "real.db"
-    conn = open_db(real)
+    conn = open_db(real, create=True)
     (tmp_path / "a.toml").write_text(
         '[[agreement]]\nid = "x"\ncustomer = "x"\ncalendar = "24x7"\n'
         '[agreement.targets]\nP1 = { response = "1h" }\n',
@@ -218,10 +218,21 @@ def test_replaces_an_earlier_demo_and_nothing_else(tmp_path):
     assert not is_demo_db(tmp_path / "missing.db")
 
 
-def test_cli_writes_where_asked_prints_the_path_and_refuses_real_data(tmp_path, monkeypatch, capsys):
-    target = tmp_path / "shared" / "demo.db"
-    monkeypatch.setenv("SLADESK_DB", str(target))
+def test_cli_writes_its_own_file_prints_the_path_and_refuses_real_data(tmp_path, monkeypatch, capsys):
+    """Never $SLADESK_DB (a team's file): the demo's own place, or its own --db."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # platformdirs' user data dir
+    team = tmp_path / "newteam.db"
+    monkeypatch.setenv("SLADESK_DB", str(team))
     assert main(["demo", "--no-tui", "--seed", "3"], operator="tester") == 0
+    own = tmp_path / "xdg" / "sladesk" / "demo.db"
+    assert capsys.readouterr().out.strip() == str(own)
+    assert is_demo_db(own) and not team.exists()
+    assert main(["--db", str(team), "demo", "--no-tui"], operator="tester") == 2
+    assert "never the database of --db before the command" in capsys.readouterr().err
+    assert not team.exists()
+
+    target = tmp_path / "shared" / "demo.db"
+    assert main(["demo", "--no-tui", "--seed", "3", "--db", str(target)], operator="tester") == 0
     assert capsys.readouterr().out.strip() == str(target)
     assert is_demo_db(target)
     conn = connect(target, readonly=True)
@@ -243,3 +254,62 @@ def test_cli_writes_where_asked_prints_the_path_and_refuses_real_data(tmp_path, 
     assert main(["demo", "--no-tui", "--db", str(other)], operator="tester") == 2
     err = capsys.readouterr().err
     assert "refusing to overwrite" in err and "Traceback" not in err
+
+
+def _fingerprint(path) -> tuple[object, ...]:
+    conn = connect(path, readonly=True)
+    try:
+        return tuple(
+            conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("events", "overrides", "reviews", "audit_log", "agreement_versions")
+        )
+    finally:
+        conn.close()
+
+
+def test_a_demo_file_that_got_real_data_is_never_replaced(demos, tmp_path, capsys):
+    """A demo, then a real load or import into the same file: no longer the demo's to rebuild."""
+    import shutil
+
+    (tmp_path / "real.toml").write_text(
+        '[[agreement]]\nid = "x"\ncustomer = "x"\ncalendar = "24x7"\n'
+        '[agreement.targets]\nP1 = { response = "1h" }\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "real.jsonl").write_text(
+        '{"id":"r1","ticket":"R-1","at":"2026-11-25T09:00:00Z","type":"created","customer":"x",'
+        '"priority":"P1","title":"real"}\n',
+        encoding="utf-8",
+    )
+    for step in (["load", str(tmp_path / "real.toml")], ["import", str(tmp_path / "real.jsonl")]):
+        db = tmp_path / f"team-{step[0]}.db"
+        shutil.copy(demos["weekday"].path, db)
+        assert is_demo_db(db)
+        assert main(["--db", str(db), *step], operator="ops") == 0
+        assert not is_demo_db(db)
+        before = _fingerprint(db)
+        assert main(["demo", "--no-tui", "--db", str(db)], operator="tester") == 2
+        assert "refusing to overwrite" in capsys.readouterr().err
+        assert _fingerprint(db) == before
+
+
+def test_trying_the_demo_keeps_it_a_demo(demos, tmp_path, capsys):
+    """Overrides and reviews made while trying the demo do not make it real data."""
+    import shutil
+
+    db = tmp_path / "tried.db"
+    shutil.copy(demos["weekday"].path, db)
+    conn = connect(db, readonly=True)
+    pending = conn.execute(
+        "SELECT o.id FROM overrides o WHERE o.operator != 'tester'"
+        " AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.override_id = o.id) LIMIT 1"
+    ).fetchone()[0]
+    conn.close()
+    assert main(["--db", str(db), "review", str(pending), "approve"], operator="tester") == 0
+    assert is_demo_db(db)
+    assert main(["demo", "--no-tui", "--db", str(db), "--seed", "9"], operator="tester") == 0
+    capsys.readouterr()
+    assert is_demo_db(db)
+    # A lead granted by hand is not the demo's doing.
+    assert main(["--db", str(db), "lead", "grant", "kim"], operator="tester") == 0
+    assert not is_demo_db(db)

@@ -155,7 +155,7 @@ def test_each_database_reads_its_own_snapshot(tmp_path: Path) -> None:
     """One process, two databases whose snapshots differ: neither borrows the other's."""
     honest, odd = tmp_path / "honest.db", tmp_path / "odd.db"
     for path in (honest, odd):
-        c = open_db(path)
+        c = open_db(path, create=True)
         load(c, agreements())
         c.close()
     bad = attacker(odd)

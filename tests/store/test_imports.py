@@ -331,6 +331,7 @@ def test_csv_and_jsonl_store_identical_rows(tmp_path: Path) -> None:
     dbs = []
     for fmt, writer in (("jsonl", write_jsonl), ("csv", write_csv)):
         db = tmp_path / f"{fmt}.db"
+        open_db(db, create=True).close()
         f = writer(tmp_path / f"events.{fmt}", events)
         report = import_file(db, f, actor="tester", source="import:events")
         assert report.inserted == len(events)
@@ -470,7 +471,7 @@ def test_projection_is_the_latest_state_by_at_however_the_events_arrive(
     tmp_path: Path, steps: list[tuple[int, str]], cuts: list[int]
 ) -> None:
     db = tmp_path / f"p{abs(hash((tuple(steps), tuple(cuts))))}.db"
-    conn = open_db(db)
+    conn = open_db(db, create=True)
     try:
         events = [created("c", "T-1", 0)] + [_step_event(i, m, w) for i, (m, w) in enumerate(steps)]
         bounds = sorted({0, len(events), *(min(c + 1, len(events)) for c in cuts)})

@@ -256,7 +256,7 @@ def test_reads_hold_no_snapshot_afterwards(db_path, tmp_path):
 )
 def test_any_arrival_order_loads_in_instant_then_arrival_order(steps):
     with tempfile.TemporaryDirectory() as tmp:
-        conn = open_db(Path(tmp) / "x.db")
+        conn = open_db(Path(tmp) / "x.db", create=True)
         try:
             load(conn, Path(tmp))
             put(conn, ev("c", "created", T0))

@@ -94,9 +94,11 @@ def test_default_command_opens_the_app_on_the_database(tmp_path: Path, monkeypat
         app_module.SladeskApp, "run", lambda self: seen.append((self.desk.db_path, self.desk.operator))
     )
     db = tmp_path / "sub" / "new.db"
+    assert cli.main(["--db", str(db)], operator="ana") == 2  # a mistyped path is no empty desk
+    assert seen == [] and not db.parent.exists()
+    assert cli.main(["init", "--db", str(db)], operator="ana") == 0
     assert cli.main(["--db", str(db)], operator="ana") == 0
     assert seen == [(str(db), "ana")]
-    assert db.exists()  # created and migrated on the way
 
 
 def test_an_unknown_theme_is_refused_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
