@@ -70,3 +70,17 @@ def test_only_init_creates_a_database(
     out, err = capsys.readouterr()
     assert err == f"sladesk: {typo}: no such database; create it with: sladesk init --db {typo}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "e.jsonl"]
+
+
+@pytest.mark.parametrize("argv", [(), ("queue",), ("lead", "list"), ("init",), ("demo", "--no-tui")])
+def test_a_directory_given_as_the_database_is_named_as_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    """Not SQLite's "disk I/O error": the path is a directory, and the file to give instead."""
+    if argv[:1] == ("demo",):
+        code = main([*argv, "--db", str(tmp_path)], operator="ana")
+    else:
+        code = main(["--db", str(tmp_path), *argv], operator="ana")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "is a directory" in err and "disk I/O" not in err

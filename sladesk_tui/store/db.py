@@ -214,7 +214,7 @@ def _busy(conn: sqlite3.Connection) -> DatabaseBusy:
     holder = write_lock_holder(path) if path else None
     return DatabaseBusy(
         f"{path or 'the database'}: nothing was written: the database stayed busy for"
-        f" {BUSY_TIMEOUT_S:.0f} s (the write lock is held by {holder or 'another process'}); try again"
+        f" {BUSY_TIMEOUT_S:g} s (the write lock is held by {holder or 'another process'}); try again"
     )
 
 

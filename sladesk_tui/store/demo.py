@@ -89,7 +89,9 @@ def build_demo(
 
     started = time.perf_counter()
     target = Path(path)
-    if target.exists() and (target.is_dir() or target.stat().st_size > 0) and not is_demo_db(target):
+    if target.is_dir():
+        raise InputError(f"{target}: is a directory; give the demo a file (for example {target / 'demo.db'})")
+    if target.exists() and target.stat().st_size > 0 and not is_demo_db(target):
         raise InputError(
             f"{target}: exists and is not a demo database; refusing to overwrite it (choose another --db)"
         )

@@ -373,3 +373,72 @@ def test_an_unreachable_folder_is_a_one_line_error(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(Path, "exists", denied)
     with pytest.raises(InputError, match="cannot reach the database: Permission denied"):
         connect(tmp_path / "x.db", readonly=True)
+
+
+def _without_file_permission_override() -> list[str]:
+    """A command prefix under which file modes bind: root ignores them unless it drops
+    the capabilities that override them (util-linux `setpriv`, in every Debian)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("setpriv (util-linux) is missing: cannot test file modes as root")
+        pytest.skip("running as root without setpriv: file modes do not bind")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}"]
+
+
+@pytest.mark.parametrize("argv", [("queue",), ("report",), ("load", "x.toml"), ("lead", "list")])
+def test_a_database_in_a_read_only_directory_says_what_is_wrong_and_what_to_do(
+    tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    """SQLite says "attempt to write a readonly database" to a mere reader: it must create
+    the -wal/-shm files beside the database. The file is fine; the directory is not."""
+    prefix = _without_file_permission_override()
+    d = tmp_path / "team"
+    path = d / "team.db"
+    open_db(path, create=True).close()  # the last close removes -wal and -shm
+    d.chmod(0o555)
+    try:
+        r = subprocess.run(
+            [*prefix, sys.executable, "-m", "sladesk_tui", *argv, "--db", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if k != "SLADESK_DB"},
+        )
+    finally:
+        d.chmod(0o755)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (
+        f"sladesk: {path}: cannot open the database: SQLite must create team.db-wal and team.db-shm"
+        f" beside it (even to read), and you may not write to {d}; give the team's group write"
+        " access to that directory (docs/deployment.md), or work on a copy in a directory of your own\n"
+    )
+    assert sorted(p.name for p in d.iterdir()) == ["team.db"]
+
+
+def test_a_read_only_database_file_says_nothing_was_written(tmp_path: Path) -> None:
+    prefix = _without_file_permission_override()
+    path = tmp_path / "team.db"
+    open_db(path, create=True).close()
+    toml = tmp_path / "a.toml"
+    toml.write_text(
+        '[[agreement]]\nid = "x"\ncustomer = "x"\ncalendar = "24x7"\n[agreement.targets]\nP1 = { response = "1h" }\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o444)
+    r = subprocess.run(
+        [*prefix, sys.executable, "-m", "sladesk_tui", "load", str(toml), "--db", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"sladesk: {path}: nothing was written: the database file is read-only for you; writers"
+        " need write access to the file and its directory (docs/deployment.md)\n"
+    )

@@ -278,6 +278,41 @@ async def test_reply_assign_resolve_reopen_write_events_as_the_operator(db: Path
     assert len({r["id"] for r in rows}) == 4 and all(r["id"].startswith("tui-") for r in rows)
 
 
+async def test_a_write_that_times_out_on_the_lock_says_nothing_was_written_and_who_holds_it(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from sladesk_tui.store import db as store_db
+
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_S", 0.3)
+    hold = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('BEGIN IMMEDIATE')\nprint('holding', flush=True)\nsys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", hold, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "holding\n"
+        async with make_app(db).run_test(size=(120, 40)) as pilot:
+            await open_ticket(pilot, "T-1002")
+            await pilot.press("r")
+
+            def said() -> list[str]:
+                return [n.message for n in pilot.app._notifications if "Not recorded" in n.message]
+
+            await until(pilot, lambda: bool(said()))
+    finally:
+        child.communicate(timeout=30)
+    [message] = said()
+    assert message.startswith(f"Not recorded: {db}: nothing was written: the database stayed busy")
+    assert f"held by pid {child.pid} (" in message and "OperationalError" not in message
+    assert tui_events(db) == []
+
+
 async def test_set_status_waiting_pauses_the_clocks(db: Path) -> None:
     async with make_app(db).run_test(size=(120, 40)) as pilot:
         screen = await open_ticket(pilot, "T-1002")

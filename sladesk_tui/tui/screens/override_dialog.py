@@ -362,7 +362,9 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         except InputError as exc:
             self.post_message(self.Done(None, str(exc)))
         except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, stay open
-            self.post_message(self.Done(None, f"{type(exc).__name__}: {exc}"))
+            from sladesk_tui.store.db import describe_error
+
+            self.post_message(self.Done(None, describe_error(exc, self.sladesk.desk.db_path)))
         else:
             self.post_message(self.Done(placed, None))
 

@@ -553,7 +553,9 @@ class ReviewScreen(LiveScreen):
         except InputError as exc:
             self.post_message(Failed(f"Not reviewed: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
-            self.post_message(Failed(f"Not reviewed: {type(exc).__name__}: {exc}"))
+            from sladesk_tui.store.db import describe_error
+
+            self.post_message(Failed(f"Not reviewed: {describe_error(exc, desk.db_path)}"))
         else:
             self.post_message(Written(f"Override {override_id} {DECISIONS[decision]}."))
 

@@ -448,7 +448,9 @@ class TicketScreen(LiveScreen):
         except InputError as exc:
             self.post_message(Failed(f"Not recorded: {exc}"))
         except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
-            self.post_message(Failed(f"Not recorded: {type(exc).__name__}: {exc}"))
+            from sladesk_tui.store.db import describe_error
+
+            self.post_message(Failed(f"Not recorded: {describe_error(exc, desk.db_path)}"))
         else:
             self.post_message(Written(done))
 
