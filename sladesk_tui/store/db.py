@@ -28,6 +28,7 @@ migration exactly once.
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import sqlite3
@@ -43,6 +44,8 @@ from sladesk_tui.store.instants import iso_utc, now_ts
 
 BUSY_TIMEOUT_S = 10.0
 _WAL_RETRY_S = 0.01
+_POLL_FIRST_S = 0.001  # write_tx's polls for the lock: 1 ms, growing to 8 ms, randomised
+_POLL_MAX_S = 0.008
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
@@ -258,6 +261,34 @@ def describe_error(exc: BaseException, path: str | os.PathLike[str] | None = Non
     return f"{where}database error: {text}; nothing was written"
 
 
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the write lock, polling for it ourselves; `DatabaseBusy` after `BUSY_TIMEOUT_S`.
+
+    SQLite's busy handler sleeps longer and longer between tries (up to 100 ms),
+    while a writer that just committed asks again at once and wins: with many
+    writers back to back, one could wait past the timeout while the others took
+    turns (benchmarks/lock_wait_bench.py measures it). Short randomised polls give
+    every waiter its chance at each release.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = _POLL_FIRST_S
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise _busy(conn) from None
+            time.sleep(random.uniform(0.5, 1.0) * pause)
+            pause = min(pause * 1.5, _POLL_MAX_S)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
+
 @contextmanager
 def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception.
@@ -266,12 +297,7 @@ def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     together with its audit row (`sladesk_tui.store.audit.append_audit`). A lock not
     granted within the busy timeout is `DatabaseBusy`: nothing was written.
     """
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if _is_busy(exc):
-            raise _busy(conn) from None
-        raise
+    _begin_immediate(conn)
     try:
         yield conn
         conn.execute("COMMIT")

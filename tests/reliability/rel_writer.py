@@ -8,7 +8,9 @@ command line do, with its own operator name):
   tickets ``WN-T0..4``, then notes on them) and an override (`place_override`:
   `extend` the resolution clock, or `out_of_order` ahead of ticket ``SHARED``).
   It waits for the file GO to exist first, so all writers start together.
-  Prints ``done EVENTS OVERRIDES`` at the end.
+  A write that gives up on the lock (`DatabaseBusy`: nothing written) is printed as
+  ``gave up: MESSAGE`` and tried again, as a person would; every write ends committed
+  exactly once. Prints ``done EVENTS OVERRIDES GAVE_UP`` at the end.
 - ``overrides DB TICKET...``: places `extend` overrides on the tickets in turn until
   killed, printing ``ack ID`` (flushed) after each commit; ``ready`` once open.
 
@@ -20,10 +22,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
-from sladesk_tui.store.db import open_db
+from sladesk_tui.store.db import DatabaseBusy, open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import place_override
 
@@ -45,6 +49,21 @@ def _extend(ticket: str, operator: str) -> Override:
     )
 
 
+T = TypeVar("T")
+GIVE_UPS_PER_WRITE = 20  # past this the writer fails: the lock was never fair to it
+
+
+def _patiently(write: Callable[[], T], gave_up: list[str]) -> T:
+    """Run `write`; after a clean give-up (nothing written), note it and try again."""
+    for _ in range(GIVE_UPS_PER_WRITE):
+        try:
+            return write()
+        except DatabaseBusy as exc:
+            gave_up.append(str(exc))
+            print(f"gave up: {exc}", flush=True)
+    raise SystemExit(f"gave up {GIVE_UPS_PER_WRITE} times on one write")
+
+
 def mixed(db: str, n: int, writes: int, go: str) -> None:
     operator = f"op{n:02d}"
     conn = open_db(db)
@@ -55,6 +74,7 @@ def mixed(db: str, n: int, writes: int, go: str) -> None:
         time.sleep(0.005)
     base = time.time() - 3600
     events = overrides = 0
+    gave_up: list[str] = []
     for i in range(writes):
         k = i // 2
         if i % 2 == 0:
@@ -72,7 +92,10 @@ def mixed(db: str, n: int, writes: int, go: str) -> None:
                 )
             else:
                 ev = Event(id=f"W{n}-e{k}", type="note", at=base + k, ticket=ticket, seq=1, body=f"note {k}")
-            result = ingest(conn, [ev], actor=operator, source=f"writer:{n}", name=f"writer{n}")
+            result = _patiently(
+                lambda ev=ev: ingest(conn, [ev], actor=operator, source=f"writer:{n}", name=f"writer{n}"),
+                gave_up,
+            )
             assert result.inserted == 1, result
             events += 1
         else:
@@ -90,10 +113,10 @@ def mixed(db: str, n: int, writes: int, go: str) -> None:
                 )
             else:
                 candidate = _extend(ticket, operator)
-            place_override(conn, candidate)
+            _patiently(lambda candidate=candidate: place_override(conn, candidate), gave_up)
             overrides += 1
     conn.close()
-    print(f"done {events} {overrides}")
+    print(f"done {events} {overrides} {len(gave_up)}")
 
 
 def overrides_loop(db: str, tickets: list[str]) -> None:

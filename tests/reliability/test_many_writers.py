@@ -2,8 +2,14 @@
 
 Each writer is a separate OS process (`rel_writer.py mixed`) that goes through the
 store's public API: events through `ingest`, overrides through the rule-checked
-`place_override`, one transaction per write. The claim: nothing is lost, the audit
-chain still verifies, and no user ever sees "database is locked".
+`place_override`, one transaction per write. The claim: nothing is lost or doubled,
+the audit chain still verifies, and no user ever sees "database is locked".
+
+SQLite's lock is not fair: under load a writer can wait past the busy timeout while
+others take turns. The product's answer is a clean give-up (`DatabaseBusy`: one line,
+nothing written, try again), which the writers retry as a person would; the test
+counts those and checks each was clean and wrote nothing (a give-up that had in fact
+written would show as a doubled override or audit row).
 """
 
 from __future__ import annotations
@@ -28,10 +34,17 @@ def test_sixteen_writers_lose_nothing(team_db: Path, tmp_path: Path) -> None:
     for n, p in enumerate(procs):
         out, err = p.communicate(timeout=CHILD_TIMEOUT_S)
         outputs.append((n, p.returncode, out, err))
+    gave_up = 0
     for n, code, out, err in outputs:
         assert_clean_stderr(err, f"writer {n}")
         assert code == 0, f"writer {n} exited {code}: {err}"
-        assert out.split() == ["done", str(HALF), str(HALF)]
+        *give_ups, last = out.splitlines()
+        for line in give_ups:
+            assert line.startswith(f"gave up: {team_db}: nothing was written: the database stayed busy"), line
+            assert line.endswith("; try again"), line
+        assert last.split() == ["done", str(HALF), str(HALF), str(len(give_ups))]
+        gave_up += len(give_ups)
+    print(f"{gave_up} clean give-ups (retried) in {WRITERS * WRITES} writes")
 
     conn = sqlite3.connect(f"{team_db.as_uri()}?mode=ro", uri=True)
     try:
