@@ -22,7 +22,7 @@ Handler = Callable[[argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors are one line, exit 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse's error returns NoReturn; ours raises too
         # main() prints "sladesk: "; a subcommand's prog ("sladesk import") adds its name.
         where = self.prog.removeprefix("sladesk").strip()
         raise InputError(f"{where}: {message}" if where else message)
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
     """`queue`, `ticket`, `report`: read-only lookups (SPEC §8)."""
     p = sub.add_parser("queue", help="the open queue, most urgent first")
     _add_db(p)
@@ -117,7 +117,7 @@ def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
     )
 
 
-def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
     """`override`, `overrides`, `review`, `init`, `lead` (SPEC §6, §7)."""
     from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 

@@ -659,7 +659,7 @@ def _cols(
     for i, (v, w) in enumerate(zip(values, widths, strict=False)):
         text = fit(v, w - 1) + " " if i < 2 else " " + " " * max(0, w - 1 - cells(v)) + v
         if style is not None and i < len(colours) and colours[i]:
-            text = style(text, colours[i])  # type: ignore[arg-type]
+            text = style(text, colours[i])  # type: ignore[arg-type]  # colours[i] is a str here (checked just above)
         parts.append(text)
     return "".join(parts)
 

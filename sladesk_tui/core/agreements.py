@@ -144,7 +144,8 @@ class Targets:
     resolution: float | None = None
 
     def get(self, clock: str) -> float | None:
-        return getattr(self, clock)
+        target: float | None = getattr(self, clock)
+        return target
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +325,8 @@ def load_agreements(
 
     aset = AgreementSet(calendars=calendars, agreements=tuple(agreements))
     if not problems:
-        for exc, aid in _overlaps(aset):
-            note(exc, agr_line[aid])
+        for overlap, aid in _overlaps(aset):
+            note(overlap, agr_line[aid])
     if problems:
         first = problems[0]
         n = len(problems) - 1
@@ -465,7 +466,7 @@ def build_calendar(agreements: AgreementSet, name: str) -> BusinessCalendar:
 
     if name == ALWAYS or name.startswith(ALWAYS + ":"):
         zone = agreements.zone_of(name)
-        key = (ALWAYS, zone)
+        key: object = (ALWAYS, zone)
         if key not in _CACHE:
             _CACHE[key] = BusinessCalendar.always(zone)
         return _CACHE[key]
@@ -681,7 +682,7 @@ def _dates(raw: Any, label: str, key: str) -> tuple[str, ...]:
     out = []
     for i, v in enumerate(raw):
         d = _date(v, f"{key}[{i}]", _Ctx(label))
-        out.append(d.isoformat())  # type: ignore[union-attr]
+        out.append(d.isoformat())  # type: ignore[union-attr]  # _date raises rather than return None for a listed value
     return tuple(sorted(set(out)))
 
 
@@ -829,9 +830,9 @@ def _why_not(agreements: AgreementSet, candidates: list[Agreement], at: float) -
     """Name the most recent expiry, else the earliest start still to come."""
     expired = [a for a in candidates if _in_force(agreements, a, at) == 1]
     if expired:
-        a = max(expired, key=lambda x: x.valid_until)  # type: ignore[arg-type, return-value]
+        a = max(expired, key=lambda x: x.valid_until)  # type: ignore[arg-type, return-value]  # only agreements with an end expire
         return f"{NO_AGREEMENT}: expired on {a.valid_until} (agreement {a.id!r})"
-    a = min(candidates, key=lambda x: x.valid_from)  # type: ignore[arg-type, return-value]
+    a = min(candidates, key=lambda x: x.valid_from)  # type: ignore[arg-type, return-value]  # not yet in force: every one has a start
     return f"{NO_AGREEMENT}: not yet begun (from {a.valid_from}, agreement {a.id!r})"
 
 

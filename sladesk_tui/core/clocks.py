@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 from sladesk_tui.core.agreements import NO_AGREEMENT
 
 if TYPE_CHECKING:
-    from sladesk_tui.core.agreements import Agreement
+    from sladesk_tui.core.agreements import Agreement, Targets
     from sladesk_tui.core.calendar import BusinessCalendar
     from sladesk_tui.core.events import Event
     from sladesk_tui.core.overrides import Override
@@ -119,7 +119,7 @@ class Clock:
         Only a running clock changes state by itself; its thresholds are instants.
         """
         if self.running and self.state != "exempt":
-            if now > self.due_at:  # type: ignore[operator]
+            if now > self.due_at:  # type: ignore[operator]  # a running clock always has a due instant
                 return "breached"
             at_risk_at = self.at_risk_at
             if at_risk_at is not None and now >= at_risk_at:
@@ -308,8 +308,8 @@ def compute_clocks(
     if created is None:
         return {name: _na(name, NO_CREATED) for name in CLOCKS}
     status_paused = p_from is not None
-    if status_paused:
-        pauses.append((p_from, now))  # type: ignore[arg-type]
+    if p_from is not None:
+        pauses.append((p_from, now))
         pause_notes.append(p_note)
     if cyc_open is not None:
         cycles.append((cyc_open, None))
@@ -643,7 +643,7 @@ def _breached_cycles(
     cal: BusinessCalendar,
     prio0: str | None,
     changes: list[tuple[float, str | None, str]],
-    targets: Mapping,
+    targets: Mapping[str, Targets],
     restart: bool,
     cycles: list[tuple[float, float | None]],
     pz: list[tuple[float, float]],
@@ -659,7 +659,7 @@ def _breached_cycles(
             continue
         if ov is not None:
             target += ov.extension("update", cs, cycles)
-        if cal.elapsed_ts(start, ce, pz) > target:  # type: ignore[arg-type]
+        if cal.elapsed_ts(start, ce, pz) > target:  # type: ignore[arg-type]  # pauses are closed by now here
             n += 1
     return n
 

@@ -65,7 +65,7 @@ def figure_text(fig: Mapping[str, Any]) -> str:
     """One stored clock figure for people: `ok, 30m left`, `breached, 1h 05m over`, `met`."""
     from sladesk_tui.core.queue import format_duration
 
-    state = fig.get("state", "n/a")
+    state: str = fig.get("state", "n/a")
     remaining = fig.get("remaining_s")
     if state in ("n/a", "exempt") or remaining is None:
         return state

@@ -35,7 +35,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sladesk_tui.core.clocks import Clock
 from sladesk_tui.core.text import safe_text
@@ -296,12 +296,13 @@ def build_row(
 _DIGITS = re.compile(r"(\d+)")
 
 
-def natural_key(s: str) -> tuple[object, ...]:
+def natural_key(s: str) -> tuple[int | str, ...]:
     """`T-2` before `T-10`, `P2` before `P10`."""
     return tuple(int(p) if p.isdigit() else p.casefold() for p in _DIGITS.split(s))
 
 
-def sort_key(sort: str) -> Callable[[QueueRow], object]:
+def sort_key(sort: str) -> Callable[[QueueRow], Any]:
+    """The `sorted` key of one queue order (the keys are tuples of mixed types, hence `Any`)."""
     if sort == "urgency":
         return lambda r: r.urgency
     if sort == "priority":

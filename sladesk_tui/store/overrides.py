@@ -297,7 +297,7 @@ def _insert_override(
             canonical_json(dict(after)),
         ),
     )
-    oid = int(cur.lastrowid)  # type: ignore[arg-type]
+    oid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets lastrowid
     params = {k: getattr(o, k) for k in PARAMETER_FIELDS if getattr(o, k) is not None}
     append_audit(
         conn,
@@ -335,7 +335,7 @@ def _insert_review(
         "INSERT INTO reviews (override_id, decision, reviewer, comment, ts, at) VALUES (?, ?, ?, ?, ?, ?)",
         (o.id, decision, reviewer, comment, at, iso_utc(at)),
     )
-    rid = int(cur.lastrowid)  # type: ignore[arg-type]
+    rid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets lastrowid
     append_audit(
         conn,
         actor=reviewer,

@@ -309,7 +309,7 @@ def test_filters() -> None:
             clocks={"response": running("response", NOW - 60)},
         ),
     ]
-    ids = lambda f: [r.id for r in f.apply(rows, NOW)]  # noqa: E731
+    ids = lambda f: [r.id for r in f.apply(rows, NOW)]  # noqa: E731 - a one-line local helper
     assert ids(QueueFilter()) == ["T-1", "T-2", "T-3"]
     assert ids(QueueFilter(text="INVOICE")) == ["T-1"]
     assert ids(QueueFilter(text="initech")) == ["T-3"]

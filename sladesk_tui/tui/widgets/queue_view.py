@@ -83,8 +83,9 @@ def layout_columns(width: int, id_width: int = 8) -> tuple[Column, ...]:
     Narrow terminals drop assignee, then customer, then status, so that the title
     keeps its minimum; the clock columns and the badge never drop.
     """
-    specs = [list(c) for c in _COLUMNS]
-    specs[0][2] = specs[0][3] = max(6, min(id_width, 14))
+    key, label, _w, _cap, drop, align = _COLUMNS[0]
+    id_w = max(6, min(id_width, 14))
+    specs = [(key, label, id_w, id_w, drop, align), *_COLUMNS[1:]]
     widths = {c[0]: c[2] for c in specs}
     present = list(specs)
 
