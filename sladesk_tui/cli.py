@@ -360,7 +360,7 @@ def _when(text: str, now: float, flag: str) -> float:
 
 @command("override")
 def _override(args: argparse.Namespace) -> int:
-    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.durations import parse_duration
     from sladesk_tui.core.override_effects import figure_text
     from sladesk_tui.core.overrides import Override
     from sladesk_tui.store.db import open_db
