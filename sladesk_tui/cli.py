@@ -165,6 +165,11 @@ def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("--ticket", metavar="ID")
     p.add_argument("--since", metavar="INSTANT", help="made at or after (ISO 8601 instant or UTC date)")
     p.add_argument("--until", metavar="INSTANT", help="made before (ISO 8601 instant or UTC date)")
+    p.add_argument(
+        "--search",
+        metavar="TEXT",
+        help="words found in the justification, a review comment, or the ticket's title or customer",
+    )
     p.add_argument("--stats", action="store_true", help="per-operator figures instead of the list")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
@@ -423,7 +428,7 @@ def _overrides(args: argparse.Namespace) -> int:
     )
     conn = connect(_db_path(args), readonly=True)
     try:
-        entries = load_log(conn, filt, effects=args.stats, now=now)
+        entries = load_log(conn, filt, effects=args.stats, now=now, search=args.search)
     finally:
         conn.close()
     width = output.table_width(sys.stdout)
