@@ -10,64 +10,10 @@ from __future__ import annotations
 
 import grp
 import json
-import os
 import stat
-import time
-from collections.abc import Iterator
 
-import pytest
 from support import GOLD_24X7
-from unix_host import Host, doc_block, run, setup_problem
-
-T0 = time.time() - 3 * 3600
-JUSTIFICATION = "Customer asked to wait for their change window"
-
-
-def _created(eid: str, ticket: str, at: float) -> str:
-    return json.dumps(
-        {
-            "id": eid,
-            "ticket": ticket,
-            "type": "created",
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
-            "customer": "acme",
-            "priority": "P1",
-            "title": "Payroll down",
-        }
-    )
-
-
-def need(problem: str | None) -> None:
-    """Skip with the reason, except in CI, where a missing piece is a failure."""
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(problem)
-    pytest.skip(problem)
-
-
-@pytest.fixture(scope="module")
-def host() -> Iterator[Host]:
-    need(setup_problem())
-    h = Host.create()
-    try:
-        # The page's first steps: the service account creates the database and names
-        # the first admin and lead; the admin names the feed account and loads agreements.
-        r = h.as_service(
-            str(h.venv / "bin" / "python"), "-I", "-m", "sladesk_tui", "--db", str(h.db),
-            "init", "--admin", h.users["admin"], "--lead", h.users["lead"], umask="007",
-        )  # fmt: skip
-        assert r.returncode == 0, r.stderr
-        r = h.as_operator("admin", "role", "grant", "feed", h.users["feed"])
-        assert r.returncode == 0, r.stderr
-        r = h.as_operator("admin", "load", "-", stdin=GOLD_24X7.encode())
-        assert r.returncode == 0, r.stderr
-        r = h.as_operator("feed", "import", "-", stdin=(_created("c1", "T-1", T0) + "\n").encode())
-        assert r.returncode == 0, r.stderr
-        yield h
-    finally:
-        h.remove()
-
+from unix_host import JUSTIFICATION, T0, Host, created, doc_block, run
 
 # ---- roles -------------------------------------------------------------------------------
 
@@ -96,7 +42,7 @@ def test_an_agents_import_and_load_are_refused_and_the_feeds_accepted(host: Host
     assert host.sqlite("SELECT COUNT(*) FROM events") == events_before
     assert host.sqlite("SELECT COUNT(*) FROM agreement_versions") == versions_before
     # The feed account's import goes through.
-    r = host.as_operator("feed", "import", "-", stdin=(_created("c2", "T-2", T0 + 60) + "\n").encode())
+    r = host.as_operator("feed", "import", "-", stdin=(created("c2", "T-2", T0 + 60) + "\n").encode())
     assert r.returncode == 0, r.stderr
     assert host.sqlite("SELECT actor, source FROM events WHERE id = 'c2'") == [
         (host.users["feed"], "import:<stdin>")
