@@ -26,7 +26,7 @@ from pathlib import Path
 from sladesk_tui.store.db import connect, open_db, write_tx
 
 
-def _writer(path: str, policy: str, seconds: float, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:  # type: ignore[name-defined]
+def _writer(path: str, policy: str, seconds: float, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:
     conn = connect(path)
     barrier.wait()
     waits: list[float] = []

@@ -26,15 +26,16 @@ import os
 import re
 import shutil
 import textwrap
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sladesk_tui.core.clocks import CLOCKS
+from sladesk_tui.core.durations import format_clock_duration, format_countdown
 from sladesk_tui.core.override_effects import FIGURE_KEYS, clock_figures, iso_z
-from sladesk_tui.core.queue import BADGES, cell_text, counts, format_countdown, format_duration
-from sladesk_tui.core.text import BIDI_AND_SEPARATORS, safe_text
+from sladesk_tui.core.queue import BADGES, cell_text, counts
+from sladesk_tui.core.report import format_money
+from sladesk_tui.core.text import BIDI_AND_SEPARATORS, cells, counted, fit, safe_text
 from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
 if TYPE_CHECKING:
@@ -94,35 +95,11 @@ def table_width(stream: IO[str]) -> int:
     return MIN_WIDTH
 
 
-def cells(s: str) -> int:
-    """Terminal cells `s` takes: wide (East Asian) characters two, combining marks none."""
-    n = 0
-    for ch in s:
-        if unicodedata.combining(ch):
-            continue
-        n += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return n
-
-
-def fit(s: str, width: int, *, right: bool = False) -> str:
-    """`s` cut (with `…`) or padded to exactly `width` cells."""
-    if cells(s) > width:
-        out, used = [], 0
-        for ch in s:
-            w = cells(ch)
-            if used + w > width - 1:
-                break
-            out.append(ch)
-            used += w
-        s = "".join(out) + "…"
-    pad = " " * (width - cells(s))
-    return pad + s if right else s + pad
-
-
 def instant(ts: float | None) -> str:
     if ts is None:
         return ""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%MZ")
+    d = dt.datetime.fromtimestamp(ts, dt.UTC)
+    return f"{d.year:04d}-{d:%m-%d %H:%M}Z"  # %Y is not zero-padded: year 1 read "1-01-01"
 
 
 def dump_json(value: Any) -> str:
@@ -142,12 +119,6 @@ def csv_text(s: str | None) -> str:
     """A free-text CSV cell: control characters neutralised, never a spreadsheet formula."""
     t = safe_text(s)
     return "'" + t if t.startswith(_CSV_FORMULA) else t
-
-
-def _money(x: float | None) -> str:
-    if x is None:
-        return ""
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
 
 
 def _pct(r: float | None, digits: int = 1) -> str:
@@ -207,6 +178,9 @@ def queue_csv(items: Sequence[QueueItem], now: float) -> str:
     return _csv(header, out)
 
 
+_TITLE_KEEPS = 12  # cells of title the queue table keeps before it widens a clock column
+
+
 def queue_table(
     items: Sequence[QueueItem],
     now: float,
@@ -215,30 +189,34 @@ def queue_table(
     width: int = MIN_WIDTH,
     as_of: float | None = None,
 ) -> str:
-    """`ticket pri state reply resolution customer title`, most urgent first."""
-    fixed = (10, 3, 9, 13, 13, 10)
-    title_w = max(10, width - sum(fixed) - len(fixed))
-    head = ["ticket", "pri", "state", "reply", "resolution", "customer", "title"]
-    lines = [
-        style(" ".join(fit(h, w) for h, w in zip(head, (*fixed, title_w), strict=False)).rstrip(), "bold")
-    ]
+    """`ticket pri state reply resolution customer title`, most urgent first.
+
+    The clock columns widen to their longest cell (`upd paused 138h 50m`) while the
+    title keeps at least `_TITLE_KEEPS` cells: a cut countdown is worse than a
+    shorter title, which the ticket lookup shows whole.
+    """
+    rows = []
     for r, _rec, _tc in items:
-        state = r.state_at(now)
-        word = BADGES.get(state, "ok" if state == "ok" else "")
         reply, label = r.reply_cell
         reply_text = cell_text(r, reply, now, compact=True)
         if label and reply_text:
             reply_text = f"{label} {reply_text}"
-        cols = [
-            r.id,
-            r.priority,
-            word,
-            reply_text,
-            cell_text(r, r.resolution, now, compact=True),
-            r.customer,
-            r.title,
-        ]
-        text = [fit(c, w) for c, w in zip(cols, (*fixed, title_w), strict=False)]
+        state = r.state_at(now)
+        word = BADGES.get(state, "ok" if state == "ok" else "")
+        cols = [r.id, r.priority, word, reply_text, cell_text(r, r.resolution, now, compact=True)]
+        rows.append((state, [*cols, r.customer, r.title]))
+    widths = [10, 3, 9, 13, 13, 10]
+    title_w = max(10, width - sum(widths) - len(widths))
+    for i in (3, 4):  # reply, resolution
+        longest = max((cells(cols[i]) for _s, cols in rows), default=0)
+        grow = max(0, min(longest - widths[i], title_w - _TITLE_KEEPS))
+        widths[i] += grow
+        title_w -= grow
+    all_w = (*widths, title_w)
+    head = ["ticket", "pri", "state", "reply", "resolution", "customer", "title"]
+    lines = [style(" ".join(fit(h, w) for h, w in zip(head, all_w, strict=False)).rstrip(), "bold")]
+    for state, cols in rows:
+        text = [fit(c, w) for c, w in zip(cols, all_w, strict=False)]
         text[2] = style(text[2], state)
         lines.append(" ".join(text).rstrip())
     n = counts((r for r, _rec, _tc in items), now)
@@ -322,12 +300,26 @@ _EVENT_FIELDS = (
 
 
 def _event_json(e: Any) -> dict[str, Any]:
+    """The event's own fields, then who brought it in: `author` is what the ticketing
+    system claims, `recorded_by` the login that stored it (docs/roles.md)."""
     d: dict[str, Any] = {"id": e.id, "type": e.type, "at": iso_z(e.at)}
     for f in _EVENT_FIELDS:
         v = getattr(e, f)
         if v is not None:
             d[f] = v
+    if e.recorded_by is not None:
+        d["recorded_by"] = e.recorded_by
+        d["source"] = e.source
+        d["local"] = e.is_local
     return d
+
+
+def _event_origin(e: Any) -> str:
+    """'LOCAL sam ' (an agent in the app) or 'via svc-feed ' (the login that brought it in),
+    before the event's fields so that a narrow terminal never cuts it off."""
+    if e.recorded_by is None:
+        return ""
+    return f"{'LOCAL' if e.is_local else 'via'} {safe_text(e.recorded_by)}  "
 
 
 def ticket_csv(record: TicketRecord, tc: TicketClocks) -> str:
@@ -364,7 +356,7 @@ def ticket_table(
         f"agreement {agreement}",
         f"priority {safe_text(record.priority)}",
         f"status {safe_text(record.status)}",
-        f"assignee {safe_text(record.assignee) or '-'}",
+        f"assignee {safe_text(record.assignee) or 'unassigned'}",
     ]
     out += textwrap.wrap(" · ".join(facts), width)
     out.append(
@@ -383,9 +375,9 @@ def ticket_table(
         out.append(style(f"why: {name}", "bold"))
         out += [fit("  " + line, width).rstrip() for line in timeline_lines(c.explanation, zone)]
     out.append("")
-    out.append(style(f"history ({len(record.events)} events)", "bold"))
+    out.append(style(f"history ({counted(len(record.events), 'event')})", "bold"))
     for e in record.events:
-        out.append(fit(f"{instant(e.at)}  {e.type:<14} {_event_words(e)}", width).rstrip())
+        out.append(fit(f"{instant(e.at)}  {e.type:<14} {_event_origin(e)}{_event_words(e)}", width).rstrip())
     out.append("")
     out.append(style(f"overrides ({len(record.overrides)})", "bold"))
     for o in record.overrides:
@@ -659,7 +651,7 @@ def _cols(
     for i, (v, w) in enumerate(zip(values, widths, strict=False)):
         text = fit(v, w - 1) + " " if i < 2 else " " + " " * max(0, w - 1 - cells(v)) + v
         if style is not None and i < len(colours) and colours[i]:
-            text = style(text, colours[i])  # type: ignore[arg-type]
+            text = style(text, colours[i])  # type: ignore[arg-type]  # colours[i] is a str here (checked just above)
         parts.append(text)
     return "".join(parts)
 
@@ -680,7 +672,7 @@ def _row_line(r: ReportRow, by: str, style: Style, widths: Sequence[int]) -> str
         str(c.breached),
         str(c.exempt),
         _pct(c.rate),
-        _money(r.penalty),
+        format_money(r.penalty),
     ]
     colours: list[str | None] = [None] * 11
     if c.raw_breached:
@@ -700,31 +692,37 @@ def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
         )
     p = a.penalty
     if p is not None:
-        cap = f", cap {_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
-        line = f"penalty {p.currency} {_money(p.adjusted)} adjusted, {_money(p.raw)} raw{cap}"
+        cap = f", cap {format_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
+        line = f"penalty {p.currency} {format_money(p.adjusted)} adjusted, {format_money(p.raw)} raw{cap}"
         if p.adjusted_uncapped > p.adjusted or p.raw_uncapped > p.raw:
-            line += f" (uncapped {_money(p.adjusted_uncapped)} / {_money(p.raw_uncapped)})"
+            line += f" (uncapped {format_money(p.adjusted_uncapped)} / {format_money(p.raw_uncapped)})"
         out += textwrap.wrap(line, width)
     if a.availability_target is not None:
         if not a.availability:
             out.append(f"availability target {a.availability_target:g}%: no outage recorded")
         for v in a.availability:
-            verdict = style("MET", "met") if v.met else style("MISSED", "breached")
-            left = v.budget_left_s or 0.0
-            out.append(
-                fit(
-                    f"availability {safe_text(v.service)} {v.ratio * 100:.3f}% (target {v.target:g}%):"
-                    f" down {format_duration(v.downtime_s)}, budget left {format_countdown(left)}",
-                    width - 7,
-                ).rstrip()
-                + f" {verdict}"
-            )
+            out += _availability_lines(v, style, width)
     if a.valid_until is not None and (a.expiring or a.expired):
         if a.expired:
             out.append(style(f"EXPIRED on {a.valid_until}", "breached"))
         else:
             out.append(style(f"EXPIRES SOON: last day {a.valid_until} (in {a.days_left} days)", "at_risk"))
     return out
+
+
+def _availability_lines(v: Availability, style: Style, width: int) -> list[str]:
+    """One line when it fits, else the figures on a second, indented line: a long
+    service name may be cut, the percentage, the downtime and the budget never are."""
+    word = "MET" if v.met else "MISSED"
+    verdict = style(word, "met" if v.met else "breached")
+    left = format_countdown(v.budget_left_s or 0.0)
+    figures = f"down {format_clock_duration(v.downtime_s)}, budget left {left}"
+    ratio = f"{v.ratio * 100:.3f}% (target {v.target:g}%):"
+    service = safe_text(v.service)
+    if cells(f"availability {service} {ratio} {figures} {word}") <= width:
+        return [f"availability {service} {ratio} {figures} {verdict}"]
+    room = max(1, width - cells(f"availability  {ratio}"))
+    return [f"availability {fit(service, room).rstrip()} {ratio}", f"  {figures} {verdict}"]
 
 
 # ---- sladesk overrides -----------------------------------------------------------------
@@ -761,8 +759,11 @@ def stats_table(stats: Sequence[OperatorStats], *, width: int = MIN_WIDTH) -> st
     from sladesk_tui.core.override_log import stats_row
 
     rows = [stats_row(s) for s in stats]
+    # Clocks moved by hand in the app (docs/roles.md): a column only when someone did,
+    # so that the usual table keeps its width for the operator's name.
+    hidden = ("by_",) if any(s.local_actions for s in stats) else ("by_", "local")
     return rows_table(
-        [{k: v for k, v in r.items() if not k.startswith("by_")} for r in rows],
+        [{k: v for k, v in r.items() if not k.startswith(hidden)} for r in rows],
         width=width,
         below=[[f"kinds: {r['by_kind']}", f"reasons: {r['by_reason']}"] for r in rows],
     )

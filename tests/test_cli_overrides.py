@@ -68,7 +68,8 @@ class Desk:
         ]
         (tmp / "a.toml").write_text(GOLD_24X7, encoding="utf-8")
         (tmp / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-        assert self.run("init", "--lead", "lee", operator="root")[0] == 0
+        assert self.run("init", "--admin", "lee", "--lead", "lee", operator="root")[0] == 0
+        assert self.run("role", "grant", "feed", "importer", operator="lee")[0] == 0
         assert self.run("load", str(tmp / "a.toml"), operator="lee")[0] == 0
         assert self.run("import", str(tmp / "e.jsonl"), operator="importer")[0] == 0
 
@@ -267,7 +268,8 @@ def test_list_filters_and_formats_neutralise_untrusted_text(desk: Desk) -> None:
 
 def test_unknown_filter_values_are_refused_naming_the_known_ones(desk: Desk) -> None:
     desk.override("T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable", "--justification", WHY)
-    assert "'sma' made no override (known: sam)" in desk.refused("overrides", "--operator", "sma")
+    assert "no operator 'sma' (known: " in desk.refused("overrides", "--operator", "sma")
+    assert json.loads(desk.run("overrides", "--format", "json", "--operator", "lee")[1]) == []  # a lead
     assert "no agreement 'glod' (known: gold)" in desk.refused("overrides", "--agreement", "glod")
     assert "no ticket 'T-9'" in desk.refused("overrides", "--ticket", "T-9", "--stats")
     assert "invalid choice: 'pendng'" in desk.refused("overrides", "--status", "pendng")
@@ -275,3 +277,35 @@ def test_unknown_filter_values_are_refused_naming_the_known_ones(desk: Desk) -> 
     # Known values that match nothing are an empty answer, not an error.
     assert json.loads(desk.run("overrides", "--format", "json", "--ticket", "T-2")[1]) == []
     assert json.loads(desk.run("queue", "--format", "json", "--priority", "P2", "--mine")[1]) == []
+
+
+def test_search_finds_overrides_by_justification_comment_and_ticket(desk: Desk) -> None:
+    desk.override("T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable", "--justification", WHY)
+    second = desk.override(
+        "T-3",
+        "exempt",
+        "--clock",
+        "response",
+        "--reason",
+        "customer_request",
+        "--justification",
+        "Customer asked us to wait for their technician",
+        operator="kim",
+    )
+    assert (
+        desk.run("review", str(second), "reject", "--comment", "Escalate to the NOC", operator="lee")[0] == 0
+    )
+
+    def found(*words: str) -> list[str]:
+        code, out, err = desk.run("overrides", "--format", "json", "--search", *words)
+        assert code == 0, err
+        return [e["ticket"] for e in json.loads(out)]
+
+    assert found("afternoon") == ["T-1"]  # the justification
+    assert found("escalate") == ["T-3"]  # the review comment
+    assert found("passw") == ["T-3"]  # the ticket's title, as a prefix
+    assert found("customer") == ["T-1", "T-3"]
+    assert found('customer "afternoon') == ["T-1"]  # every word; a stray quote is text
+    assert found("NOT") == []
+    code, out, _ = desk.run("overrides", "--search", "technician")
+    assert code == 0 and "T-3" in out and "T-1" not in out

@@ -68,7 +68,9 @@ def test_only_init_creates_a_database(
         args = ["--db", str(typo), *argv]
     assert main(args, operator="ana") == 2
     out, err = capsys.readouterr()
-    assert err == f"sladesk: {typo}: no such database; create it with: sladesk init --db {typo}\n"
+    assert (
+        err == f"sladesk: {typo}: no such database; create it with: sladesk init --db {typo} --admin USER\n"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "e.jsonl"]
 
 

@@ -185,3 +185,66 @@ def test_the_ticket_wraps_a_long_operator_and_keeps_the_override_status(capsys, 
     i = next(i for i, ln in enumerate(lines) if ln.startswith("#1 "))
     assert lines[i] == f"#1 extend resolution by {AGENT} at"
     assert lines[i + 1] == "  2026-11-03 09:30Z · third_party · REJECTED"  # the instant whole
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_availability_line_never_loses_its_figures(width: int) -> None:
+    """A long service name and a missed budget at 80 columns read `budget left -8h 54m MISSED`,
+    not `budget left ... MISSED`: the name is cut or the figures go on a line of their own."""
+    from sladesk_tui.core.availability import Availability
+    from sladesk_tui.core.report import AgreementSummary, Counts
+    from sladesk_tui.output import Style, _summary_lines
+
+    down = 45030.0  # 12h 30m 30s in a 30-day month against 99.5%: 3h 36m allowed
+    summary = AgreementSummary(
+        id="acme",
+        name="ACME",
+        customer="acme",
+        version=1,
+        counts=Counts(),
+        penalty=None,
+        availability_target=99.5,
+        availability=(Availability("payments-gateway-eu-west", 2_592_000.0, down, 3, 99.5),),
+        valid_until=None,
+        days_left=None,
+    )
+    lines = _summary_lines(summary, Style(False), width)
+    text = " ".join(lines)
+    assert all(cells(line) <= width for line in lines), lines
+    assert "98.263% (target 99.5%):" in text and "down 12h 30m, budget left -8h 54m MISSED" in text
+    assert "…" not in text.split("(target")[1]
+    if width >= 120:
+        assert lines == [
+            "availability payments-gateway-eu-west 98.263% (target 99.5%): down 12h 30m,"
+            " budget left -8h 54m MISSED"
+        ]
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_queue_clock_cells_are_not_cut_while_the_title_has_room(tmp_path: Path, width: int) -> None:
+    """`paused 38h 50m` used to read `paused 38h 5…` at any width (the clock columns were
+    13 cells); they widen to their content while the title keeps 12 cells."""
+    from sladesk_tui.core.queue import QueueFilter, lookup_items
+    from sladesk_tui.output import Style, queue_table
+    from sladesk_tui.store.queries import evaluate_open_tickets
+
+    terms = AGREEMENTS.replace('P2 = { response = "1h", resolution = "8h" }', 'P3 = { resolution = "40h" }')
+    t0 = ts("11-02 10:00")
+    with agreements_db(tmp_path / "q.db", terms, actor=LEAD) as conn:
+        ingest(
+            conn,
+            [
+                Event("c", "created", t0, "T-1", seq=1, customer="acme", priority="P3", title=TITLE),
+                Event("w", "status", t0 + 70 * 60, "T-1", seq=2, status="waiting"),
+            ],
+            actor=LEAD,
+            source="test",
+        )
+        now = t0 + 5 * H
+        items = lookup_items(evaluate_open_tickets(conn, now), now, QueueFilter())
+    lines = queue_table(items, now, style=Style(False), width=width).splitlines()
+    assert all(cells(line) <= width for line in lines), lines
+    assert "paused 38h 50m" in lines[1] and "paused 38h 5…" not in lines[1]
+    assert lines[1].split("paused 38h 50m")[1].split()[0] == "acme"
+    if width >= 120:
+        assert TITLE[:40] in lines[1]

@@ -42,7 +42,7 @@ from typing import IO
 from sladesk_tui.core.agreements import AgreementSet, match_agreement
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import read_events
-from sladesk_tui.core.events import ENDING_TYPES, SERVICE_EVENT_TYPES, Event, event_digest
+from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TYPES, Event, event_digest
 from sladesk_tui.core.tickets import TicketProjection
 from sladesk_tui.store.agreements import current_agreements
 from sladesk_tui.store.audit import RowRange, append_audit
@@ -121,7 +121,9 @@ class ImportReport:
     skipped_invalid: tuple[InputError, ...] = ()
 
     def summary(self) -> str:
-        return f"imported {self.inserted} events ({self.already_present} skipped as already present) from {self.name}"
+        from sladesk_tui.core.text import counted
+
+        return f"imported {counted(self.inserted, 'event')} ({self.already_present} skipped as already present) from {self.name}"
 
 
 class ImportRejected(InputError):
@@ -156,6 +158,10 @@ class _Ticket(TicketProjection):
         "replay_needed",
         "queued",
     )
+
+    agreement_id: str | None
+    agreement_version: int | None
+    no_agreement_reason: str | None
 
     def __init__(self, tid: str) -> None:
         self.id = tid
@@ -204,6 +210,10 @@ def ingest(
     events are stored and the refused ones returned in `errors`.
     """
     with write_tx(conn):
+        if source == LOCAL_SOURCE:  # an agent's own action in the app: the desk may forbid it
+            from sladesk_tui.store.settings import refuse_local_if_off
+
+            refuse_local_if_off(conn, events)
         batch = _Batch(conn, actor=actor, source=source, name=name)
         for i in range(0, len(events), CHUNK):
             batch.add(events[i : i + CHUNK])
@@ -334,7 +344,7 @@ class _Batch:
         agreement, reason = match_agreement(
             self.aset, customer=ev.customer, service=ev.service, created_at=ev.at, agreement_id=ev.agreement
         )
-        t = _Ticket(ev.ticket)  # type: ignore[arg-type]
+        t = _Ticket(ev.ticket)  # type: ignore[arg-type]  # a created event always names its ticket
         if agreement is not None:
             t.agreement_id, t.priorities = agreement.id, frozenset(agreement.targets)
         else:
@@ -343,7 +353,7 @@ class _Batch:
         t.no_agreement_reason = reason
         if t.priorities is not None and ev.priority not in t.priorities:
             return self._bad_priority(ev.priority, t)
-        t.start(ev.at, ev.customer, ev.service, ev.title, ev.priority, ev.assignee)  # type: ignore[arg-type]
+        t.start(ev.at, ev.customer, ev.service, ev.title, ev.priority, ev.assignee)  # type: ignore[arg-type]  # a validated created event has these fields
         t.queued = True
         self.tickets[t.id] = t
         self.absent.discard(t.id)
@@ -556,7 +566,7 @@ def import_file(
         raise ImportRejected(bad)
     source = source or f"import:{name}"
     own = not isinstance(db, sqlite3.Connection)
-    conn = open_db(db) if own else db  # type: ignore[arg-type]
+    conn = db if isinstance(db, sqlite3.Connection) else open_db(db)
     try:
         result = ingest(conn, events, actor=actor, source=source, name=name, skip_invalid=skip_invalid)
     finally:

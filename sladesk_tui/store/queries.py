@@ -19,13 +19,13 @@ version as today's.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from itertools import groupby, starmap
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
-from sladesk_tui.core.events import Event
+from sladesk_tui.core.events import LOCAL_CLOCK_TYPES, LOCAL_SOURCE, Event
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.core.tickets import Review, TicketProjection, TicketRecord, history_rows
 from sladesk_tui.store.db import snapshot
@@ -41,7 +41,7 @@ _TICKET_COLS = (
 )
 _EVENT_COLS = (
     "e.id, e.type, e.ts, e.ticket, e.seq, e.customer, e.service, e.priority, e.title, e.status,"
-    " e.assignee, e.author, e.agreement, e.body"
+    " e.assignee, e.author, e.agreement, e.body, e.actor, e.source"
 )
 # The status column is the latest review's decision (of those up to `at`), else pending.
 _OVERRIDE_COLS = (
@@ -107,10 +107,40 @@ def evaluate_open_tickets(
     return [(r, evaluate(r, books, when, explain=explain)) for r in records]
 
 
+def local_action_counts(
+    conn: sqlite3.Connection,
+    *,
+    operator: str | None = None,
+    ticket: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> dict[str, int]:
+    """Per agent, the clock-moving actions they recorded in the app (docs/roles.md): the
+    leads' figures show them beside the overrides, a clock moved by hand being a
+    departure from the system of record too. `since` inclusive, `until` exclusive."""
+    types = sorted(LOCAL_CLOCK_TYPES)
+    sql = [
+        f"SELECT actor, COUNT(*) FROM events WHERE source = '{LOCAL_SOURCE}'",
+        f" AND type IN ({', '.join('?' * len(types))})",
+    ]
+    params: list[object] = [*types]
+    for clause, value in (
+        (" AND actor = ?", operator),
+        (" AND ticket = ?", ticket),
+        (" AND ts >= ?", since),
+        (" AND ts < ?", until),
+    ):
+        if value is not None:
+            sql.append(clause)
+            params.append(value)
+    sql.append(" GROUP BY actor ORDER BY actor")
+    return {str(a): int(n) for a, n in conn.execute("".join(sql), params)}
+
+
 def load_records(
     conn: sqlite3.Connection,
     where: str,
-    params: dict[str, object],
+    params: Mapping[str, object],
     *,
     at: float | None = None,
     with_reviews: bool = False,
@@ -165,10 +195,22 @@ def load_records(
     out = []
     for row in tickets:
         tid = row[0]
+        # Spelled out, not `*row[:10]`: the type checker can count these.
         record = TicketRecord(
-            *row[:10],
+            tid,
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            row[9],
             bool(row[10]),
-            *row[11:],
+            row[11],
+            row[12],
+            row[13],
             events=events.get(tid, ()),
             overrides=overrides.get(tid, ()),
             reviews=reviews.get(tid, ()),
@@ -207,7 +249,7 @@ def _as_of(record: TicketRecord) -> TicketRecord:
 # A filter with a mistyped value matches nothing, and "0 tickets" from a monitoring
 # check (`queue --agreement premum --fail-on breached`) reads as "all is well". So
 # every lookup checks its filter values here first and refuses an unknown one,
-# naming the values it does know (docs/reports.md, "Filters").
+# naming the values it does know (docs/database.md, "Filters name what they know").
 
 _KNOWN_SHOWN = 20  # a long list of known values is cut, with a count of the rest
 
@@ -223,7 +265,8 @@ def require_known(
     """Raise `InputError` for a filter value the database has never heard of.
 
     Known agreements: any version's ids. Known priorities: those of any ticket or of
-    the current agreements' targets. Known operators: those who made an override.
+    the current agreements' targets. Known operators: anyone the database names
+    (`_PERSON_LOOKUPS`); the refusal lists those with overrides, reviews or roles.
     The cheap exact look-up runs first; the list of known values is read only to word
     the refusal.
     """
@@ -239,13 +282,27 @@ def require_known(
                     set(_column(conn, "SELECT DISTINCT priority FROM tickets")) | _target_priorities(conn)
                 )
                 raise InputError(f"--priority: no priority {priority!r} ({_known(known, 'none yet')})")
-        if operator is not None and not _exists(conn, "SELECT 1 FROM overrides WHERE operator = ?", operator):
-            known = _column(conn, "SELECT DISTINCT operator FROM overrides ORDER BY operator")
-            raise InputError(
-                f"--operator: {operator!r} made no override ({_known(known, 'no override yet')})"
+        if operator is not None and not any(_exists(conn, sql, operator) for sql in _PERSON_LOOKUPS):
+            known = _column(
+                conn,
+                "SELECT operator FROM overrides UNION SELECT reviewer FROM reviews"
+                " UNION SELECT user FROM role_grants ORDER BY 1",
             )
+            raise InputError(f"--operator: no operator {operator!r} ({_known(known, 'none yet')})")
         if ticket is not None and not _exists(conn, "SELECT 1 FROM tickets WHERE id = ?", ticket):
             raise InputError(f"--ticket: no ticket {ticket!r}")
+
+
+# Where a person appears: overrides and reviews, roles, and the events (as the actor
+# who recorded one, or the ticketing system's author or assignee).
+_PERSON_LOOKUPS = (
+    "SELECT 1 FROM overrides WHERE operator = ?",
+    "SELECT 1 FROM reviews WHERE reviewer = ?",
+    "SELECT 1 FROM role_grants WHERE user = ?",
+    "SELECT 1 FROM events WHERE actor = ?",
+    "SELECT 1 FROM events WHERE author = ?",
+    "SELECT 1 FROM events WHERE assignee = ?",
+)
 
 
 def _exists(conn: sqlite3.Connection, sql: str, value: str) -> bool:

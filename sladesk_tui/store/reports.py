@@ -61,7 +61,7 @@ def compliance_report(
         require_known(conn, agreement=agreement)
         if at is None:
             rows = _stored_tallies(conn, period, agreement, by)
-            versions = {t.agreement_version for t in rows}
+            versions: set[int | None] = {t.agreement_version for t in rows}
         else:
             records = _replayed_records(conn, period, at, agreement)
             versions = {r.agreement_version for r in records}

@@ -42,6 +42,8 @@ from rel_support import (
     writer,
 )
 
+from sladesk_tui.core.text import counted
+
 KILLS = 30
 EVENTS_PER_FILE = 20_000
 TICKETS_PER_FILE = EVENTS_PER_FILE // 10
@@ -229,7 +231,9 @@ def test_thirty_kills_lose_nothing_acknowledged(team_db: Path, tmp_path: Path) -
         present = _count(team_db, "SELECT COUNT(*) FROM events WHERE id LIKE ?", (f"f{k}-%",))
         r = sladesk("import", "--db", team_db, file)
         assert r.returncode == 0, r.stderr
-        expected = f"imported {EVENTS_PER_FILE - present} events ({present} skipped as already present)"
+        expected = (
+            f"imported {counted(EVENTS_PER_FILE - present, 'event')} ({present} skipped as already present)"
+        )
         assert r.stdout.startswith(expected), r.stdout
     for k in range(len(files)):
         assert _count(team_db, "SELECT COUNT(*) FROM events WHERE id LIKE ?", (f"f{k}-%",)) == EVENTS_PER_FILE

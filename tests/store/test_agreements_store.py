@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from support import give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.errors import InputError
@@ -92,7 +93,7 @@ def test_each_change_is_a_new_version_and_history_stays(conn: sqlite3.Connection
     v2, set2 = current_agreements(conn, 2)
     v3, set3 = current_agreements(conn)
     assert (v2, v3) == (2, 3)
-    globex = lambda s: next(a for a in s.agreements if a.id == "globex-24x7")  # noqa: E731
+    globex = lambda s: next(a for a in s.agreements if a.id == "globex-24x7")  # noqa: E731 - a one-line local helper
     assert globex(set2).target("P1", "response") == 1200
     assert globex(set3).target("P1", "response") == 1800
     assert verify(conn).ok and verify(conn).rows == 3
@@ -158,6 +159,7 @@ def test_missing_or_binary_file(conn: sqlite3.Connection, tmp_path: Path) -> Non
 
 
 def test_cli_load(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    give_roles(db_path, "admin", "lee")
     f = _write(tmp_path, "sla.toml", GOOD)
     assert main(["load", str(f), "--db", str(db_path)], operator="lee") == 0
     assert capsys.readouterr().out == "loaded version 1: 2 agreements\n"
@@ -168,7 +170,9 @@ def test_cli_load(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert err.startswith(f"sladesk: {bad}:") and err.count("\n") == 1
     conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT actor FROM audit_log").fetchall() == [("lee",)]
+    assert conn.execute("SELECT actor FROM audit_log WHERE action = 'agreements.load'").fetchall() == [
+        ("lee",)
+    ]
     conn.close()
 
 
@@ -177,12 +181,13 @@ def test_cli_operator_defaults_to_the_login_user(
 ) -> None:
     import pwd
 
+    give_roles(db_path, "admin", pwd.getpwuid(__import__("os").getuid()).pw_name)
     monkeypatch.setenv("USER", "somebody-else")
     monkeypatch.setenv("LOGNAME", "somebody-else")
     assert main(["load", str(_write(tmp_path, "sla.toml", GOOD)), "--db", str(db_path)]) == 0
     conn = sqlite3.connect(db_path)
     assert (
-        conn.execute("SELECT actor FROM audit_log").fetchone()[0]
+        conn.execute("SELECT actor FROM audit_log WHERE action = 'agreements.load'").fetchone()[0]
         == pwd.getpwuid(__import__("os").getuid()).pw_name
     )
     conn.close()

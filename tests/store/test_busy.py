@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.store import db as store_db
@@ -24,7 +25,8 @@ sys.stdin.read()
 
 @pytest.fixture
 def held(db_path: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding the write lock of `db_path` until the test ends."""
+    """Another process holding the write lock of `db_path` until the test ends (ana may load)."""
+    give_roles(db_path, "admin", "ana")
     child = subprocess.Popen(
         [sys.executable, "-c", HOLD, str(db_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )

@@ -13,10 +13,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support import give_roles
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.store.audit import append_audit
 from sladesk_tui.store.db import connect, migrate, migrations, open_db, schema_dir, schema_version, write_tx
+from sladesk_tui.store.identity import login_user
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {
@@ -25,6 +27,7 @@ TABLES = {
     "overrides",
     "reviews",
     "role_grants",
+    "desk_settings",
     "audit_log",
     "agreement_versions",
     "agreements",
@@ -40,7 +43,7 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
 
 
 def test_connection_settings(conn: sqlite3.Connection) -> None:
-    pragma = lambda name: conn.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
+    pragma = lambda name: conn.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731 - a one-line local helper
     assert pragma("journal_mode") == "wal"
     assert pragma("synchronous") == 2  # FULL
     assert pragma("foreign_keys") == 1
@@ -96,7 +99,9 @@ def test_a_missing_database_is_refused_with_the_command_that_makes_one(
     path = tmp_path / "typo dir" / "typo-team.db"
     with pytest.raises(InputError) as exc:
         connect(path, readonly=readonly)
-    assert str(exc.value) == f"{path}: no such database; create it with: sladesk init --db '{path}'"
+    assert (
+        str(exc.value) == f"{path}: no such database; create it with: sladesk init --db '{path}' --admin USER"
+    )
     with pytest.raises(InputError, match="no such database"):
         open_db(path)
     assert not path.parent.exists()
@@ -189,7 +194,7 @@ def test_database_newer_than_the_program_is_refused(db_path: Path) -> None:
         open_db(db_path)
 
 
-def _first_open(path: str, barrier: mp.synchronize.Barrier, results: mp.Queue) -> None:  # type: ignore[name-defined]
+def _first_open(path: str, barrier: mp.synchronize.Barrier, results: mp.Queue) -> None:
     barrier.wait()
     c = open_db(path, create=True)
     try:
@@ -228,6 +233,7 @@ _SAMPLE_ROWS = {
     " VALUES ('T-1', 'hold', 0, 'x', 'other', 'justified at length', 'u', '{}', '{}')",
     "reviews": "INSERT INTO reviews (override_id, decision, reviewer, ts, at) VALUES (1, 'approved', 'lead', 0, 'x')",
     "role_grants": "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('u', 'lead', 'grant', 'v', 0, 'x')",
+    "desk_settings": "INSERT INTO desk_settings (key, value, by_user, ts, at) VALUES ('local-actions', 'off', 'v', 0, 'x')",
 }
 APPEND_ONLY = [*_SAMPLE_ROWS, "audit_log"]
 
@@ -366,11 +372,48 @@ def test_a_side_file_is_refused_and_left_alone(tmp_path: Path, suffix: str) -> N
     assert side.read_bytes() == b""
 
 
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_a_link_to_a_side_file_is_refused_by_its_resolved_name(tmp_path: Path, suffix: str) -> None:
+    live = tmp_path / "data" / f"team.db{suffix}"
+    live.parent.mkdir()
+    live.write_bytes(b"live")
+    for link in (tmp_path / "w.db", tmp_path / "dangling.db"):
+        link.symlink_to(live if link.name == "w.db" else tmp_path / "data" / f"gone.db{suffix}")
+        for readonly in (False, True):
+            with pytest.raises(InputError, match="side files"):
+                connect(link, readonly=readonly)
+            with pytest.raises(InputError, match="side files"):
+                open_db(link)
+    assert live.read_bytes() == b"live"
+    assert sorted(p.name for p in live.parent.iterdir()) == [live.name]
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "device"])
+def test_a_path_to_anything_but_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    if kind == "directory":
+        target = tmp_path / "dir.db"
+        target.mkdir()
+    elif kind == "fifo":
+        target = tmp_path / "pipe.db"
+        os.mkfifo(target)
+    else:
+        target = Path("/dev/null")
+    link = tmp_path / "link.db"
+    link.symlink_to(target)
+    said = "is a directory, not a database file" if kind == "directory" else "not a regular file"
+    for path in (target, link):
+        with pytest.raises(InputError, match=said):
+            connect(path)
+        with pytest.raises(InputError, match=said):
+            connect(path, readonly=True)
+
+
 def test_an_unreachable_folder_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def denied(self: Path) -> bool:
+    # Stands in for a folder without x permission; tests/unix/ checks the real thing as a real user.
+    def denied(self: Path, **_: object) -> os.stat_result:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "exists", denied)
+    monkeypatch.setattr(Path, "stat", denied)
     with pytest.raises(InputError, match="cannot reach the database: Permission denied"):
         connect(tmp_path / "x.db", readonly=True)
 
@@ -423,7 +466,7 @@ def test_a_database_in_a_read_only_directory_says_what_is_wrong_and_what_to_do(
 def test_a_read_only_database_file_says_nothing_was_written(tmp_path: Path) -> None:
     prefix = _without_file_permission_override()
     path = tmp_path / "team.db"
-    open_db(path, create=True).close()
+    give_roles(path, "admin", login_user())  # creates it; load needs the admin role
     toml = tmp_path / "a.toml"
     toml.write_text(
         '[[agreement]]\nid = "x"\ncustomer = "x"\ncalendar = "24x7"\n[agreement.targets]\nP1 = { response = "1h" }\n',

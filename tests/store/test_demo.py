@@ -8,6 +8,7 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 import pytest
+from support import give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.agreements import build_calendar
@@ -40,7 +41,7 @@ def demos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DemoSummary]:
 @pytest.fixture
 def demo(demos: dict[str, DemoSummary]) -> sqlite3.Connection:
     conn = connect(demos["weekday"].path, readonly=True)
-    yield conn  # type: ignore[misc]
+    yield conn
     conn.close()
 
 
@@ -285,6 +286,8 @@ def test_a_demo_file_that_got_real_data_is_never_replaced(demos, tmp_path, capsy
         db = tmp_path / f"team-{step[0]}.db"
         shutil.copy(demos["weekday"].path, db)
         assert is_demo_db(db)
+        give_roles(db, "admin", "ops")
+        give_roles(db, "feed", "ops")
         assert main(["--db", str(db), *step], operator="ops") == 0
         assert not is_demo_db(db)
         before = _fingerprint(db)

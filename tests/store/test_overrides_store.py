@@ -16,15 +16,16 @@ from support import GOLD_24X7, load_text
 from sladesk_tui.core.errors import InputError, Refused
 from sladesk_tui.core.evaluate import evaluate
 from sladesk_tui.core.events import Event
+from sladesk_tui.core.override_effects import Draft, draft
 from sladesk_tui.core.override_log import LogFilter, operator_stats
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.store import audit
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import (
-    draft_override,
     get_override,
     load_log,
     load_reviews,
+    override_context,
     place_override,
     record_override,
     review_override,
@@ -80,19 +81,25 @@ def ov(ticket: str, kind: str, *, operator: str = "sam", justification: str = WH
         reason="customer_unreachable",
         justification=justification,
         **kw,
-    )  # type: ignore[arg-type]
+    )
+
+
+def draft_as_the_dialog_does(conn: sqlite3.Connection, candidate: Override, *, now: float) -> Draft:
+    """The override dialog's path: the ticket's context loaded once, then drafted as typed."""
+    record, books = override_context(conn, candidate.ticket, now)
+    return draft(record, books, candidate, now)
 
 
 def counts(conn: sqlite3.Connection) -> tuple[int, int, int, int]:
     return tuple(
-        conn.execute(  # type: ignore[return-value]
+        conn.execute(
             "SELECT (SELECT COUNT(*) FROM overrides), (SELECT COUNT(*) FROM reviews),"
             " (SELECT COUNT(*) FROM role_grants), (SELECT COUNT(*) FROM audit_log)"
         ).fetchone()
     )
 
 
-def clocks(conn: sqlite3.Connection, tid: str, now: float = NOW):  # type: ignore[no-untyped-def]
+def clocks(conn: sqlite3.Connection, tid: str, now: float = NOW):
     record = load_ticket(conn, tid)
     assert record is not None
     return evaluate(record, agreements_for_versions(conn, [record.agreement_version]), now)
@@ -152,7 +159,7 @@ def test_refused_overrides_write_nothing(desk: sqlite3.Connection, candidate: Ov
 
 def test_draft_previews_without_writing(desk: sqlite3.Connection) -> None:
     before = counts(desk)
-    d = draft_override(
+    d = draft_as_the_dialog_does(
         desk, ov("T-3", "responded", responded_at=NOW - 2.5 * H, justification="phoned"), now=NOW
     )
     assert d.preview is not None and d.effect_problem is None
@@ -258,7 +265,7 @@ def test_the_raw_writers_keep_the_demo_seeding_working(desk: sqlite3.Connection)
     from sladesk_tui.store.overrides import record_review
 
     record_review(desk, oid, "approved", reviewer="lee", at=NOW)
-    assert get_override(desk, oid).status == "approved"  # type: ignore[union-attr]
+    assert get_override(desk, oid).status == "approved"
     with pytest.raises(InputError, match="at least 15"):
         record_override(desk, ov("T-1", "exempt", justification="no"), before={}, after={}, actor="sam")
     assert audit.verify(desk).ok
@@ -271,7 +278,7 @@ def test_rules_are_checked_against_the_state_under_the_write_lock(
     from sladesk_tui.store.db import open_db
 
     candidate = ov("T-1", "extend", clock="response", by_s=600.0)
-    assert draft_override(desk, candidate, now=NOW).problem is None
+    assert draft_as_the_dialog_does(desk, candidate, now=NOW).problem is None
     other = open_db(db_path)
     try:
         ingest(

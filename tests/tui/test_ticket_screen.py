@@ -205,11 +205,12 @@ async def test_overrides_listed_with_status_and_raw_beside_adjusted(db: Path) ->
         await pilot.press("3")
         table = screen.query_one("#overrides", DataTable)
         rows = [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
-        assert [(r[1], r[2], r[6]) for r in rows] == [
-            ("extend", "resolution", "PENDING"),
-            ("hold", "all", "REJECTED"),
+        assert [(r[1], r[2], r[3], r[7]) for r in rows] == [
+            ("extend", "resolution", "+2h 00m", "PENDING"),
+            ("hold", "all", "until Fri 27 Nov 11:00 GMT", "REJECTED"),  # the hold's end
         ]
-        assert rows[0][7] == JUSTIFICATION
+        assert rows[0][8] == "[red]Customer[/] asked for two more\nhours, see mail"  # whole, wrapped
+        assert rows[1][8] == "Waiting on the ERP vendor to call back"
 
 
 async def test_hostile_text_renders_literally(db: Path) -> None:
@@ -432,7 +433,7 @@ async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> No
 # ---- snapshots -----------------------------------------------------------------------
 
 
-def _snapshot_app(db: Path, ticket_id: str):  # type: ignore[no-untyped-def]
+def _snapshot_app(db: Path, ticket_id: str):
     app = make_app(db)
 
     async def run_before(pilot: Pilot) -> None:
@@ -443,11 +444,25 @@ def _snapshot_app(db: Path, ticket_id: str):  # type: ignore[no-untyped-def]
     return app, run_before
 
 
-def test_snapshot_ticket_120x40(db: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_ticket_120x40(db: Path, snap_compare) -> None:
     app, run_before = _snapshot_app(db, "T-1001")
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
-def test_snapshot_ticket_80x24(db: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_ticket_80x24(db: Path, snap_compare) -> None:
     app, run_before = _snapshot_app(db, "T-1002")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_the_palette_on_a_ticket_screen_opens_another_ticket(db: Path) -> None:
+    async with make_app(db).run_test(size=(120, 40)) as pilot:
+        await open_ticket(pilot, "T-1001")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"T-1002")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, TicketScreen) and pilot.app.screen.ticket_id == "T-1002",
+        )

@@ -12,7 +12,6 @@ A one-second timer repaints the countdowns: `QueueView.tick()`, no engine, no SQ
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
@@ -29,6 +28,7 @@ from textual.worker import get_current_worker
 from sladesk_tui.core.queue import SORTS, QueueCounts, QueueFilter, QueueRow, cycle, natural_key
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.tui.live import Failed
+from sladesk_tui.tui.ticket_commands import ticket_hits
 from sladesk_tui.tui.widgets.queue_view import QueueView
 from sladesk_tui.tui.widgets.status_bar import StatusBar, ViewState
 
@@ -42,8 +42,6 @@ class QueueCommands(Provider):
     Displays are `Content` built from plain strings: the palette parses a `str`
     prompt (and `help`) as markup, and ticket titles are untrusted.
     """
-
-    _MAX_TICKETS = 20
 
     @property
     def _screen(self) -> QueueScreen:
@@ -63,47 +61,16 @@ class QueueCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._actions():
-            yield DiscoveryHit(Content(name), callback, text=name, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(Content(name), callback, text=name, help=help_text)  # type: ignore[arg-type]  # Textual accepts Content, typed str
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, help_text, callback in self._actions():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)  # type: ignore[arg-type]
-        needle = query.strip().casefold()
-        if not needle:
-            return
-        found = 0
-        exact = False
-        app = cast("SladeskApp", self.app)
-        for row in self._screen.queue.all_rows:
-            if needle not in row.id.casefold():
-                continue
-            exact = exact or row.id.casefold() == needle
-            prompt = Content.assemble("Open ticket ", (row.id, "bold"), "  ", row.title)
-            score = 1.0 if row.id.casefold() == needle else 0.9
-            yield Hit(
-                score,
-                prompt,
-                _opener(app, row.id),
-                text=f"Open ticket {row.id}",
-                help="Show the ticket with its clocks",
-            )
-            found += 1
-            if found >= self._MAX_TICKETS:
-                break
-        if not exact:
-            # Not in the open queue (resolved, closed, or not loaded yet): the ticket
-            # screen shows any ticket, and says so when there is none.
-            typed = safe_text(query.strip())
-            yield Hit(
-                0.5,
-                Content.assemble("Open ticket ", (typed, "bold")),
-                _opener(app, query.strip()),
-                text=f"Open ticket {typed}",
-                help="Open a ticket that is not in the queue",
-            )
+                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)  # type: ignore[arg-type]  # Textual accepts Content, typed str
+        for hit in ticket_hits(cast("SladeskApp", self.app), list(self._screen.queue.all_rows), query):
+            yield hit
 
 
 class QueueScreen(Screen[None]):
@@ -247,7 +214,7 @@ class QueueScreen(Screen[None]):
     # ---- filters ------------------------------------------------------------------
 
     def _set_filter(self, **changes: object) -> None:
-        self.queue.set_filter(replace(self.queue.filter, **changes))  # type: ignore[arg-type]
+        self.queue.set_filter(replace(self.queue.filter, **changes))  # type: ignore[arg-type]  # QueueFilter fields by name
         self._update_view_state()
 
     def action_filter(self) -> None:
@@ -312,7 +279,3 @@ class QueueScreen(Screen[None]):
     @on(QueueView.Opened)
     def _open(self, message: QueueView.Opened) -> None:
         self.sladesk.open_ticket(message.ticket_id)
-
-
-def _opener(app: SladeskApp, ticket_id: str) -> Callable[[], None]:
-    return lambda: app.open_ticket(ticket_id)

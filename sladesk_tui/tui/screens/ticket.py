@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,11 +43,13 @@ from sladesk_tui.core.events import ENDING_TYPES, Event
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.tui.live import Failed, LiveScreen, Written
 from sladesk_tui.tui.screens.actions import PriorityDialog, StatusDialog
+from sladesk_tui.tui.ticket_commands import OpenTicketCommands
 from sladesk_tui.tui.widgets.clock_panel import ClockPanel, Zones, fmt_instant
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import Agreement, AgreementSet
     from sladesk_tui.core.evaluate import TicketClocks
+    from sladesk_tui.core.overrides import Override
     from sladesk_tui.core.tickets import TicketRecord
     from sladesk_tui.tui.app import SladeskApp
     from sladesk_tui.tui.data import Desk
@@ -71,6 +74,7 @@ class TicketView:
     books: Mapping[int, AgreementSet]
     customer_zone: str
     now: float
+    local_off: str | None = None  # why the desk refuses clock-moving local actions (docs/roles.md)
 
     @property
     def agreement(self) -> Agreement | None:
@@ -97,6 +101,7 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
     """Read and evaluate one ticket on a connection of the calling thread; None if unknown."""
     from sladesk_tui.core.evaluate import evaluate, governing
     from sladesk_tui.store.queries import agreements_for_versions, load_ticket
+    from sladesk_tui.store.settings import local_actions_refusal
 
     conn = desk.open()
     try:
@@ -104,6 +109,7 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
         if record is None:
             return None
         books = agreements_for_versions(conn, [record.agreement_version])
+        local_off = local_actions_refusal(conn)
     finally:
         conn.close()
     clocks = evaluate(record, books, now, explain=True)
@@ -113,7 +119,7 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
         if aset is not None and clocks.agreement is not None
         else "UTC"
     )
-    return TicketView(record, clocks, books, zone, now)
+    return TicketView(record, clocks, books, zone, now, local_off)
 
 
 def what_if_priority(view: TicketView, priority: str, now: float) -> Mapping[str, Clock]:
@@ -130,18 +136,20 @@ def what_if_priority(view: TicketView, priority: str, now: float) -> Mapping[str
 def operator_zone(app: SladeskApp) -> dt.tzinfo:
     """The app's display zone (fixed in tests and screenshots), else this machine's.
 
-    pendulum's local zone keeps DST rules, where `astimezone()` gives a fixed offset
-    that is wrong for instants on the other side of a DST change.
+    tzlocal's zone keeps DST rules, where `astimezone()` gives a fixed offset that is
+    wrong for instants on the other side of a DST change.
     """
     if app.display_tz is not None:
         return app.display_tz
-    import pendulum
+    from tzlocal import get_localzone
 
-    return pendulum.local_timezone()
+    return get_localzone()
 
 
 class TicketScreen(LiveScreen):
     """One ticket: clocks, history, overrides; actions written as events."""
+
+    COMMANDS = {OpenTicketCommands}  # ctrl+p, then another ticket's id
 
     CSS_PATH = "../ticket.tcss"
     AUTO_FOCUS = "#clocks"
@@ -190,9 +198,11 @@ class TicketScreen(LiveScreen):
 
     def on_mount(self) -> None:
         history = self.query_one("#history", DataTable)
-        history.add_columns("when (you)", "event", "detail", "by")
+        history.add_columns("when (you)", "event", "detail", "by", "recorded by")
         overrides = self.query_one("#overrides", DataTable)
-        overrides.add_columns("#", "kind", "clock", "when (you)", "by", "reason", "status", "justification")
+        overrides.add_columns(
+            "#", "kind", "clock", "effect", "when (you)", "by", "reason", "status", "justification"
+        )
         for panel in self.query(ClockPanel):
             panel.display = False
         self.follow()
@@ -270,7 +280,7 @@ class TicketScreen(LiveScreen):
             *([field("service", safe_text(r.service))] if r.service else []),
             field("priority", safe_text(r.priority)),
             field("status", safe_text(r.status), status_style),
-            field("assignee", safe_text(r.assignee) or "nobody"),
+            field("assignee", safe_text(r.assignee) or "unassigned"),  # "nobody" is an account on most hosts
         ]
         line2 = Content(" · ").join(parts)
         line3 = Content.assemble(
@@ -284,9 +294,11 @@ class TicketScreen(LiveScreen):
         for ev in view.record.events:
             table.add_row(
                 Text(fmt_instant(ev.at, zones.operator)),
-                Text(safe_text(ev.type)),
+                # A clock moved by hand in the app is never indistinguishable from the feed's.
+                Text(safe_text(ev.type) + (" (local)" if ev.moves_clock_by_hand else "")),
                 Text(safe_text(event_detail(ev))),
                 Text(safe_text(ev.author or "")),
+                Text(safe_text(ev.recorded_by or "")),
                 key=ev.id,
             )
 
@@ -303,12 +315,15 @@ class TicketScreen(LiveScreen):
                 Text(str(o.id)),
                 Text(safe_text(o.kind)),
                 Text(safe_text(o.clock or "all")),
+                Text(override_effect(o, zones.operator)),
                 Text(fmt_instant(o.at, zones.operator)),
                 Text(safe_text(o.operator)),
                 Text(safe_text(o.reason)),
                 Text(safe_text(o.status).upper()),
-                Text(safe_text(o.justification)),
+                # Whole, on as many lines as it takes: the justification is the point of the record.
+                Text("\n".join(textwrap.wrap(safe_text(o.justification), _JUSTIFICATION_CELLS)) or "-"),
                 key=str(o.id),
+                height=None,
             )
 
     # ---- actions --------------------------------------------------------------------
@@ -326,11 +341,14 @@ class TicketScreen(LiveScreen):
             c.collapsed = not expand
         self.action_tab("tab-clocks")
 
-    def _ready(self, *, open_only: str | None = None) -> TicketView | None:
+    def _ready(self, *, open_only: str | None = None, moves_clock: bool = True) -> TicketView | None:
         """The loaded view, or None after telling the agent why the action cannot run."""
         view = self.view
         if view is None:
             self.say("The ticket is still loading.", "warning")
+            return None
+        if moves_clock and view.local_off:
+            self.say(f"Nothing recorded: {view.local_off}.", "warning")
             return None
         if open_only is not None and view.ended:
             self.say(f"{view.record.id} is {view.record.status}: {open_only}", "warning")
@@ -391,7 +409,7 @@ class TicketScreen(LiveScreen):
         self.sladesk.open_override(self.ticket_id)
 
     def action_assign(self) -> None:
-        view = self._ready()
+        view = self._ready(moves_clock=False)
         if view is None:
             return
         me = self.desk.operator
@@ -429,7 +447,7 @@ class TicketScreen(LiveScreen):
             at=now,
             ticket=self.ticket_id,
             author=self.desk.operator,
-            **fields,  # type: ignore[arg-type]
+            **fields,  # type: ignore[arg-type]  # the event type's own fields, by name
         )
         self._write(event, done)
 
@@ -457,6 +475,26 @@ class TicketScreen(LiveScreen):
     def on_live_written(self, message: Written) -> None:
         self.writes += 1
         self.after_write(message.done)
+
+
+_JUSTIFICATION_CELLS = 40
+
+
+def override_effect(o: Override, tz: dt.tzinfo) -> str:
+    """What an override does, in a few words: a hold shows when it ends."""
+    from sladesk_tui.core.durations import format_clock_duration
+
+    if o.kind == "hold" and o.until is not None:
+        return f"until {fmt_instant(o.until, tz)}"
+    if o.kind == "extend" and o.by_s is not None:
+        return f"+{format_clock_duration(o.by_s)}"
+    if o.kind == "responded" and o.responded_at is not None:
+        return f"at {fmt_instant(o.responded_at, tz)}"
+    if o.kind == "reprioritize" and o.to_priority:
+        return f"to {safe_text(o.to_priority)}"
+    if o.kind == "out_of_order" and o.ahead_of:
+        return f"ahead of {safe_text(o.ahead_of)}"
+    return ""
 
 
 def event_detail(ev: Event) -> str:

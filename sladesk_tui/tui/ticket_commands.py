@@ -1,0 +1,77 @@
+"""Palette hits that open a ticket by id, from any screen.
+
+The queue's palette had them, the ticket screen's had none: an agent reading one
+ticket could not jump to another by typing its id. The ids come from the open
+queue (the queue screen is always at the bottom of the stack); an id not in it is
+still offered as typed, since the ticket screen shows any ticket and says when there
+is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from textual.command import Hit, Hits, Provider
+from textual.content import Content
+
+from sladesk_tui.core.text import safe_text
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.queue import QueueRow
+    from sladesk_tui.tui.app import SladeskApp
+
+MAX_TICKETS = 20
+
+
+def ticket_hits(app: SladeskApp, rows: list[QueueRow], query: str) -> Iterator[Hit]:
+    """Up to `MAX_TICKETS` open tickets whose id contains `query`, then the id as typed."""
+    needle = query.strip().casefold()
+    if not needle:
+        return
+    found = 0
+    exact = False
+    for row in rows:
+        if needle not in row.id.casefold():
+            continue
+        exact = exact or row.id.casefold() == needle
+        prompt = Content.assemble("Open ticket ", (row.id, "bold"), "  ", row.title)
+        yield Hit(
+            1.0 if row.id.casefold() == needle else 0.9,
+            prompt,
+            _opener(app, row.id),
+            text=f"Open ticket {row.id}",
+            help="Show the ticket with its clocks",
+        )
+        found += 1
+        if found >= MAX_TICKETS:
+            break
+    if not exact:
+        typed = safe_text(query.strip())
+        yield Hit(
+            0.5,
+            Content.assemble("Open ticket ", (typed, "bold")),
+            _opener(app, query.strip()),
+            text=f"Open ticket {typed}",
+            help="Open a ticket that is not in the queue",
+        )
+
+
+def _opener(app: SladeskApp, ticket_id: str) -> Callable[[], None]:
+    return lambda: app.open_ticket(ticket_id)
+
+
+class OpenTicketCommands(Provider):
+    """`ctrl+p`, then a ticket id: for screens other than the queue (which has its own)."""
+
+    async def search(self, query: str) -> Hits:
+        from sladesk_tui.tui.screens.queue import QueueScreen
+
+        app: SladeskApp = self.app  # type: ignore[assignment]  # the provider runs in SladeskApp
+        rows: list[QueueRow] = []
+        for screen in app.screen_stack:
+            if isinstance(screen, QueueScreen):
+                rows = list(screen.queue.all_rows)
+                break
+        for hit in ticket_hits(app, rows, query):
+            yield hit
