@@ -248,3 +248,11 @@ def test_queue_clock_cells_are_not_cut_while_the_title_has_room(tmp_path: Path, 
     assert lines[1].split("paused 38h 50m")[1].split()[0] == "acme"
     if width >= 120:
         assert TITLE[:40] in lines[1]
+
+
+def test_instants_print_a_four_digit_year() -> None:
+    """`as of 1-01-01` read like a day of month: the year is always four digits."""
+    from sladesk_tui.output import instant
+
+    assert instant(dt.datetime(1, 1, 1, tzinfo=dt.UTC).timestamp()) == "0001-01-01 00:00Z"
+    assert instant(ts("11-02 10:00")) == "2026-11-02 10:00Z"

@@ -319,3 +319,12 @@ async def test_the_status_bar_keeps_sort_and_raw_markers_with_every_filter_on() 
         assert pilot.app.screen.query_one(StatusBar).text == (
             "sladesk sam  30 open  3 at risk  3 breached  4 paused  sort: priority"
         )
+
+
+def test_a_clock_cell_takes_the_short_form_rather_than_being_cut() -> None:
+    """At 18 cells `paused 38h 50m left` (19) used to show as `paused 38h 50m l…`."""
+    from sladesk_tui.tui.widgets.queue_view import _clock_text
+
+    row = make_row("T-1", 38 * 3600 + 50 * 60, pause=True)
+    for width, expected in ((20, "paused 38h 50m left"), (18, "paused 38h 50m"), (14, "paused 38h 50m")):
+        assert _clock_text(row, row.resolution, "", NOW, width) == expected
