@@ -205,7 +205,7 @@ async def test_overrides_listed_with_status_and_raw_beside_adjusted(db: Path) ->
         await pilot.press("3")
         table = screen.query_one("#overrides", DataTable)
         rows = [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
-        assert [(r[1], r[2], r[3], r[7]) for r in rows] == [
+        assert [(r[1], r[2], r[7], r[6]) for r in rows] == [
             ("extend", "resolution", "+2h 00m", "PENDING"),
             ("hold", "all", "until Fri 27 Nov 11:00 GMT", "REJECTED"),  # the hold's end
         ]

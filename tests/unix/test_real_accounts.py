@@ -123,7 +123,7 @@ def test_side_file_paths_are_refused_even_through_a_symlink(host: Host) -> None:
         r = host.around_wrapper("agent", "--db", str(home / name), "init")
         assert r.returncode == 2 and "is one of SQLite's side files" in r.stderr, r.stderr
     r = host.around_wrapper("agent", "--db", str(host.data_dir), "queue")
-    assert r.returncode == 2 and "not a regular file" in r.stderr
+    assert r.returncode == 2 and "is a directory, not a database file" in r.stderr
     assert not (host.data_dir / "team.db-journal").exists()
     assert sorted(p.name for p in host.data_dir.iterdir()) == before
     r = host.as_operator("agent", "queue")  # lookups still work

@@ -201,7 +201,7 @@ class TicketScreen(LiveScreen):
         history.add_columns("when (you)", "event", "detail", "by", "recorded by")
         overrides = self.query_one("#overrides", DataTable)
         overrides.add_columns(
-            "#", "kind", "clock", "effect", "when (you)", "by", "reason", "status", "justification"
+            "#", "kind", "clock", "when (you)", "by", "reason", "status", "effect", "justification"
         )
         for panel in self.query(ClockPanel):
             panel.display = False
@@ -315,11 +315,11 @@ class TicketScreen(LiveScreen):
                 Text(str(o.id)),
                 Text(safe_text(o.kind)),
                 Text(safe_text(o.clock or "all")),
-                Text(override_effect(o, zones.operator)),
                 Text(fmt_instant(o.at, zones.operator)),
                 Text(safe_text(o.operator)),
                 Text(safe_text(o.reason)),
                 Text(safe_text(o.status).upper()),
+                Text(override_effect(o, zones.operator)),
                 # Whole, on as many lines as it takes: the justification is the point of the record.
                 Text("\n".join(textwrap.wrap(safe_text(o.justification), _JUSTIFICATION_CELLS)) or "-"),
                 key=str(o.id),
