@@ -494,7 +494,7 @@ def _overrides(args: argparse.Namespace) -> int:
     local: dict[str, int] = {}
     with database(args, readonly=True) as conn:
         entries = load_log(conn, filt, effects=args.stats, now=now, search=args.search)
-        if args.stats and not (args.status or args.kind or args.reason or args.agreement):
+        if args.stats and not (args.status or args.kind or args.reason or args.agreement or args.search):
             # Clocks moved by hand in the app, beside the overrides (docs/roles.md); the
             # filters that only overrides have leave them out.
             from sladesk_tui.store.queries import local_action_counts
