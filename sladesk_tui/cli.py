@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
-    """`queue`, `ticket`, `report`: read-only lookups (SPEC §8)."""
+    """`queue`, `ticket`, `report`: read-only lookups (README, "Compliance lookups")."""
     p = sub.add_parser("queue", help="the open queue, most urgent first")
     _add_db(p)
     _add_lookup(p)
@@ -140,7 +140,7 @@ def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
-    """`override`, `overrides`, `review`, `init`, `lead` (SPEC §6, §7)."""
+    """`override`, `overrides`, `review`, `init`, `lead` (docs/overrides.md, docs/roles.md)."""
     from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 
     p = sub.add_parser("override", help="override a ticket's clock, with a reason and a justification")
@@ -429,7 +429,7 @@ def _demo(args: argparse.Namespace) -> int:
     return run_app(s.path, operator)
 
 
-# ---- overrides, reviews and leads (SPEC §6, §7) ---------------------------------------
+# ---- overrides, reviews and leads (docs/overrides.md, docs/roles.md) -----------------
 
 
 def _when(text: str, now: float, flag: str) -> float:
@@ -569,7 +569,7 @@ def _lead(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- lookups: queue, ticket, report (SPEC §8) ----------------------------------------
+# ---- lookups: queue, ticket, report (README, "Compliance lookups") --------------------
 # Read-only connections, one short snapshot each, no Textual: answers over SSH in a blink.
 
 

@@ -1,4 +1,4 @@
-"""The override dialog (key `o` on the queue and the ticket screen): SPEC §6 on one screen.
+"""The override dialog (key `o` on the queue and the ticket screen): docs/overrides.md on one screen.
 
 The agent picks the kind, the clock, the kind's parameter and a reason code, and
 writes why. Every keystroke re-runs the same rules the command line and the store
@@ -422,7 +422,7 @@ def keep_printable(box: Input) -> bool:
     """Drop control, bidi-control and separator characters from what was typed or pasted.
 
     An escape sequence pasted into a field would otherwise reach the terminal as the
-    field redraws it (NOTES: escape sequences pass through every widget), and would
+    field redraws it (docs/formats.md, "Untrusted text": escape sequences pass through every widget), and would
     be stored in the justification. Returns False when the value was changed (a new
     Changed message follows).
     """
