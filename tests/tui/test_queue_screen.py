@@ -9,21 +9,35 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from queue_data import NASTY_TITLES, NOW, make_row, sample_rows, source_with
+from textual import on
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from sladesk_tui.core.queue import sort_rows
 from sladesk_tui.tui.app import SladeskApp
+from sladesk_tui.tui.messages import OpenTicket
 from sladesk_tui.tui.screens.help import HelpScreen
 from sladesk_tui.tui.screens.queue import QueueScreen
 from sladesk_tui.tui.widgets.queue_view import QueueView, layout_columns
 from sladesk_tui.tui.widgets.status_bar import StatusBar
 
 
-def make_app(rows, *, clock: Callable[[], float] = lambda: NOW, operator: str = "sam") -> SladeskApp:
-    return SladeskApp(
-        "unused.db", operator, clock=clock, source_factory=source_with(rows), poll_interval=0.02
-    )
+class NavApp(SladeskApp):
+    """The app with navigation recorded instead of done: the screens' `OpenTicket`
+    messages land in `opened` (no ticket screen opens on the synthetic feed)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.opened: list[str] = []
+
+    @on(OpenTicket)
+    def _record(self, message: OpenTicket) -> None:
+        message.prevent_default()
+        self.opened.append(message.ticket_id)
+
+
+def make_app(rows, *, clock: Callable[[], float] = lambda: NOW, operator: str = "sam") -> NavApp:
+    return NavApp("unused.db", operator, clock=clock, source_factory=source_with(rows), poll_interval=0.02)
 
 
 async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -37,7 +51,7 @@ async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 5.
 async def started(pilot: Pilot) -> QueueView:
     screen = pilot.app.screen
     assert isinstance(screen, QueueScreen)
-    await until(pilot, screen.loaded.is_set)
+    await until(pilot, lambda: screen.ready)
     await pilot.pause()
     return screen.queue
 
@@ -86,9 +100,8 @@ async def test_keyboard_navigation() -> None:
 
 
 async def test_enter_opens_the_ticket_screen_or_says_it_is_missing() -> None:
-    opened: list[str] = []
     app = make_app(sample_rows(5))
-    app.open_ticket = opened.append  # type: ignore[method-assign]
+    opened = app.opened
     async with app.run_test(size=(120, 40)) as pilot:
         view = await started(pilot)
         await pilot.press("down", "enter")
@@ -163,9 +176,9 @@ async def test_cursor_and_its_screen_line_follow_the_ticket_across_a_reordering_
         line_before = view.cursor - view.scroll_y
         assert view.scroll_y >= 3
         above = {r.id for r in view.rows[1:4]}
-        loads = view.loads
+        before = view.all_rows
         app.source_factory.publish([r for r in fresh if r.id not in above])  # type: ignore[attr-defined]
-        await until(pilot, lambda: view.loads > loads)
+        await until(pilot, lambda: view.all_rows is not before)
         assert view.cursor_row.id == target and view.cursor == index - 3
         assert view.cursor - view.scroll_y == line_before
 
@@ -201,9 +214,8 @@ async def test_countdowns_tick_with_the_clock_without_new_data() -> None:
 
 async def test_untrusted_titles_render_literally_and_clicks_on_them_do_nothing() -> None:
     rows = [make_row(f"T-{i}", 600.0 * (i + 1), title=t) for i, t in enumerate(NASTY_TITLES)]
-    opened: list[str] = []
     app = make_app(rows)
-    app.open_ticket = opened.append  # type: ignore[method-assign]
+    opened = app.opened
     async with app.run_test(size=(120, 20)) as pilot:
         view = await started(pilot)
         lines = screen_lines(view)
@@ -260,9 +272,8 @@ async def test_feed_idles_while_covered_and_catches_up_after() -> None:
 
 
 async def test_palette_opens_a_ticket_by_id() -> None:
-    opened: list[str] = []
     app = make_app(sample_rows(30))
-    app.open_ticket = opened.append  # type: ignore[method-assign]
+    opened = app.opened
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot)
         await pilot.press("ctrl+p")

@@ -37,7 +37,7 @@ def app_on(path: Path, operator: str = LEAD) -> SladeskApp:
 async def opened(pilot: Pilot) -> ReviewScreen:
     await started(pilot)
     await pilot.press("L")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.loads > 0)
+    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.ready)
     await pilot.pause()
     return pilot.app.screen  # type: ignore[return-value]
 
@@ -57,8 +57,9 @@ def reviews(path: Path) -> list[tuple]:
         return [tuple(r) for r in rows]
 
 
-async def reloaded(pilot: Pilot, screen: ReviewScreen, loads: int) -> None:
-    await until(pilot, lambda: screen.loads > loads)
+async def reloaded(pilot: Pilot, screen: ReviewScreen, asked: int) -> None:
+    """Wait until a load asked for after `asked` (a `generation`) is on screen."""
+    await until(pilot, lambda: screen.shown > asked)
     await pilot.pause()
 
 
@@ -90,9 +91,9 @@ async def test_a_lead_approves(desk: tuple[Path, dict[str, int]]) -> None:
     path, ids = desk
     async with app_on(path).run_test(size=(100, 40)) as pilot:
         screen = await opened(pilot)
-        loads = screen.loads
+        asked = screen.generation
         await pilot.press("a")
-        await reloaded(pilot, screen, loads)
+        await reloaded(pilot, screen, asked)
         assert dict(listed(screen))[ids["hold"]] == "approved"
     assert reviews(path)[-1] == (ids["hold"], "approved", LEAD, None)
 
@@ -108,9 +109,9 @@ async def test_a_rejection_needs_a_comment_and_restores_the_raw_clock(
         await pilot.press("enter")  # blank: refused, the dialog stays
         assert isinstance(pilot.app.screen, CommentDialog)
         assert "needs a comment" in str(pilot.app.screen.query_one("#comment-hint", Static).render())
-        loads = screen.loads
+        asked = screen.generation
         await pilot.press(*"no call in the phone log", "enter")
-        await reloaded(pilot, screen, loads)
+        await reloaded(pilot, screen, asked)
         assert dict(listed(screen))[ids["responded"]] == "rejected"
     assert reviews(path)[-1] == (ids["responded"], "rejected", LEAD, "no call in the phone log")
     from sladesk_tui.core.evaluate import evaluate
@@ -176,13 +177,13 @@ async def test_filters(desk: tuple[Path, dict[str, int]]) -> None:
             ("reason", "any", [ids["hold"], ids["responded"], ids["extend"]]),
             ("agreement", "acme-gold", [ids["hold"], ids["responded"], ids["extend"]]),
         ):
-            loads = screen.loads
+            asked = screen.generation
             screen.query_one(f"#filter-{name}", Select).value = value
-            await reloaded(pilot, screen, loads)
+            await reloaded(pilot, screen, asked)
             assert [i for i, _ in listed(screen)] == expected, (name, value)
-        loads = screen.loads
+        asked = screen.generation
         screen.query_one("#filter-since", Input).value = "-250s"
-        await reloaded(pilot, screen, loads)
+        await reloaded(pilot, screen, asked)
         assert [i for i, _ in listed(screen)] == [ids["responded"], ids["extend"]]
         screen.query_one("#filter-until", Input).value = "soon"
         await pilot.pause()
@@ -196,9 +197,9 @@ async def test_per_operator_figures(desk: tuple[Path, dict[str, int]]) -> None:
     path, _ = desk
     async with app_on(path).run_test(size=(100, 40)) as pilot:
         screen = await opened(pilot)
-        loads = screen.loads
+        asked = screen.generation
         await pilot.press("t")
-        await reloaded(pilot, screen, loads)
+        await reloaded(pilot, screen, asked)
         table = screen.query_one("#review-figures", DataTable)
         assert table.display and table.row_count == 2
         assert [str(c) for c in table.get_row_at(0)] == ["kim", "1", "1", "0", "0", "-", "1", "0"]

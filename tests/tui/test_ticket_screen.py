@@ -142,16 +142,18 @@ async def open_ticket(pilot: Pilot, ticket_id: str) -> TicketScreen:
     await pilot.pause()
     screen = TicketScreen(ticket_id)
     await pilot.app.push_screen(screen)
-    await until(pilot, lambda: screen.loads >= 1)
+    await until(pilot, lambda: screen.ready)
     await pilot.pause()
     return screen
 
 
 async def act(pilot: Pilot, screen: TicketScreen, *keys: str) -> None:
     """Press keys and wait for the write and the reload that follows it."""
-    writes, loads = screen.writes, screen.loads
+    asked = screen.generation
     await pilot.press(*keys)
-    await until(pilot, lambda: screen.writes > writes and screen.loads > loads)
+    # Only a commit moves the data version: a load asked for after the keys is one
+    # that reads the write (the screen's own reload, or its poll's).
+    await until(pilot, lambda: screen.shown > asked)
 
 
 def tui_events(db: Path) -> list[sqlite3.Row]:

@@ -33,7 +33,7 @@ HINT = "↑/↓ choose · enter confirm · escape cancel"
 class _ChoiceDialog(ModalScreen[str | None]):
     """A titled option list that dismisses with the chosen option's id."""
 
-    CSS_PATH = "../ticket.tcss"
+    CSS_PATH = "actions.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, heading: str, options: Sequence[tuple[str, str]], current: str | None) -> None:

@@ -46,6 +46,7 @@ def binding_rows(screen: Screen) -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     """Keys and the meaning of the queue's marks."""
 
+    CSS_PATH = "help.tcss"
     BINDINGS = [
         Binding("escape,q,question_mark", "dismiss", "Close help"),
     ]

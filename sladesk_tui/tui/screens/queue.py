@@ -14,26 +14,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
-from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from sladesk_tui.core.queue import SORTS, QueueCounts, QueueFilter, QueueRow, cycle, natural_key
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.tui.live import Failed
+from sladesk_tui.tui.background import BackgroundScreen, Failed, Finished, failure_text
+from sladesk_tui.tui.helpers import keep_printable
+from sladesk_tui.tui.messages import OpenOverride, OpenTicket
 from sladesk_tui.tui.widgets.queue_view import QueueView
 from sladesk_tui.tui.widgets.status_bar import StatusBar, ViewState
-
-if TYPE_CHECKING:
-    from sladesk_tui.tui.app import SladeskApp
 
 
 class QueueCommands(Provider):
@@ -76,7 +73,7 @@ class QueueCommands(Provider):
             return
         found = 0
         exact = False
-        app = cast("SladeskApp", self.app)
+        screen = self._screen
         for row in self._screen.queue.all_rows:
             if needle not in row.id.casefold():
                 continue
@@ -86,7 +83,7 @@ class QueueCommands(Provider):
             yield Hit(
                 score,
                 prompt,
-                _opener(app, row.id),
+                _opener(screen, row.id),
                 text=f"Open ticket {row.id}",
                 help="Show the ticket with its clocks",
             )
@@ -100,15 +97,16 @@ class QueueCommands(Provider):
             yield Hit(
                 0.5,
                 Content.assemble("Open ticket ", (typed, "bold")),
-                _opener(app, query.strip()),
+                _opener(screen, query.strip()),
                 text=f"Open ticket {typed}",
                 help="Open a ticket that is not in the queue",
             )
 
 
-class QueueScreen(Screen[None]):
+class QueueScreen(BackgroundScreen[None]):
     """Open tickets, most urgent first."""
 
+    CSS_PATH = "queue.tcss"
     COMMANDS = {QueueCommands}
     BINDINGS = [
         Binding("question_mark", "app.help", "Help", tooltip="List every key"),
@@ -130,34 +128,21 @@ class QueueScreen(Screen[None]):
         ),
     ]
 
-    class RowsLoaded(Message):
-        def __init__(self, rows: list[QueueRow]) -> None:
-            super().__init__()
-            self.rows = rows
-
-    class FeedFailed(Failed):
-        """A poll of the feed failed; the feed retries on the next one."""
-
     def __init__(self) -> None:
         super().__init__()
         self._active = threading.Event()
         self._kick = threading.Event()
-        self._loaded = threading.Event()
         self._failure: str | None = None
         self._counts: QueueCounts | None = None  # until the first rows arrive
-
-    @property
-    def sladesk(self) -> SladeskApp:
-        return cast("SladeskApp", self.app)
 
     @property
     def queue(self) -> QueueView:
         return self.query_one(QueueView)
 
     @property
-    def loaded(self) -> threading.Event:
-        """Set once the first rows are on screen (tests and benchmarks wait on it)."""
-        return self._loaded
+    def ready(self) -> bool:
+        """The first rows are on screen (the status bar has counts to show)."""
+        return self._counts is not None
 
     def compose(self) -> ComposeResult:
         desk = self.sladesk.desk
@@ -192,6 +177,8 @@ class QueueScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="queue-feed", exit_on_error=False)
     def _feed(self) -> None:
+        """The one long-lived job: it keeps its connection (`PRAGMA data_version` is
+        per connection) and posts `Finished`/`Failed` as every background job does."""
         worker = get_current_worker()
         app = self.sladesk
         source = app.source_factory(app.desk)
@@ -203,26 +190,25 @@ class QueueScreen(Screen[None]):
                 try:
                     rows = source.poll(app.desk.now(), force=first)
                 except Exception as exc:  # noqa: BLE001 - shown to the agent, then retried
-                    self.post_message(self.FeedFailed(f"{type(exc).__name__}: {exc}"))
+                    self.post_message(Failed(f"Cannot read the queue: {failure_text(exc)}"))
                     rows = None
                 else:
                     first = False
                 if rows is not None and not worker.is_cancelled:
-                    self.post_message(self.RowsLoaded(rows))
+                    self.post_message(Finished(self._rows_loaded, rows))
                 self._kick.wait(app.poll_interval)
                 self._kick.clear()
         finally:
             source.close()
 
-    def on_queue_screen_rows_loaded(self, message: RowsLoaded) -> None:
+    def _rows_loaded(self, rows: list[QueueRow]) -> None:
         self._failure = None
-        self.queue.set_rows(message.rows)
-        self._loaded.set()
+        self.queue.set_rows(rows)
 
-    def on_queue_screen_feed_failed(self, message: FeedFailed) -> None:
-        if message.reason != self._failure:  # once per distinct problem, not every poll
-            self._failure = message.reason
-            self.notify(f"Cannot read the queue: {safe_text(message.reason)}", severity="error", markup=False)
+    def failed(self, reason: str) -> None:
+        if reason != self._failure:  # once per distinct problem, not every poll
+            self._failure = reason
+            self.say(reason, "error")
 
     # ---- status bar ---------------------------------------------------------------
 
@@ -257,8 +243,6 @@ class QueueScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
-        from sladesk_tui.tui.screens.override_dialog import keep_printable
-
         # A pasted escape sequence would reach the terminal as the box redraws it.
         if keep_printable(event.input):
             self._set_filter(text=event.value.strip())
@@ -285,7 +269,7 @@ class QueueScreen(Screen[None]):
     def action_override(self) -> None:
         row = self.queue.cursor_row
         if row is not None:
-            self.sladesk.open_override(row.id)
+            self.post_message(OpenOverride(row.id))
 
     def action_toggle_raw(self) -> None:
         self.queue.set_raw(not self.queue.show_raw)
@@ -311,8 +295,8 @@ class QueueScreen(Screen[None]):
 
     @on(QueueView.Opened)
     def _open(self, message: QueueView.Opened) -> None:
-        self.sladesk.open_ticket(message.ticket_id)
+        self.post_message(OpenTicket(message.ticket_id))
 
 
-def _opener(app: SladeskApp, ticket_id: str) -> Callable[[], None]:
-    return lambda: app.open_ticket(ticket_id)
+def _opener(screen: QueueScreen, ticket_id: str) -> Callable[[], None]:
+    return lambda: screen.post_message(OpenTicket(ticket_id))

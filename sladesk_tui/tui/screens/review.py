@@ -25,12 +25,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
@@ -41,13 +40,15 @@ from sladesk_tui.core.override_log import LogEntry, LogFilter, OperatorStats, op
 from sladesk_tui.core.override_rules import DECISIONS, review_problem
 from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.tui.live import Failed, LiveScreen, Written
-from sladesk_tui.tui.screens.override_dialog import keep_printable
+from sladesk_tui.tui.background import BackgroundScreen, LiveScreen
+from sladesk_tui.tui.helpers import event_detail, keep_printable, operator_zone
+from sladesk_tui.tui.messages import OpenTicket
+from sladesk_tui.tui.widgets.clock_panel import fmt_instant
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sladesk_tui.core.tickets import Review, TicketRecord
-    from sladesk_tui.tui.app import SladeskApp
-    from sladesk_tui.tui.data import Desk
 
 ANY = "any"
 TIMELINE_EVENTS = 12
@@ -64,21 +65,19 @@ class LogView:
     counts: dict[str, int]
 
 
-def load_log_view(desk: Desk, filt: LogFilter, *, effects: bool, now: float) -> LogView:
-    """Read the log on a connection of the calling thread."""
+def load_log_view(
+    conn: sqlite3.Connection, operator: str, filt: LogFilter, *, effects: bool, now: float
+) -> LogView:
+    """Read the log on the worker's connection, as `operator` sees it."""
     from collections import Counter
 
     from sladesk_tui.core.override_log import review_order
     from sladesk_tui.store.overrides import load_log, log_choices
     from sladesk_tui.store.roles import is_lead
 
-    conn = desk.open()
-    try:
-        entries = load_log(conn, filt, effects=effects, now=now)
-        lead = is_lead(conn, desk.operator)
-        choices = log_choices(conn)
-    finally:
-        conn.close()
+    entries = load_log(conn, filt, effects=effects, now=now)
+    lead = is_lead(conn, operator)
+    choices = log_choices(conn)
     counts = Counter(e.status for e in entries)
     return LogView(tuple(review_order(entries)), lead, choices, {s: counts[s] for s in STATUSES})
 
@@ -117,7 +116,7 @@ class CommentDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class LeadsDialog(ModalScreen[None]):
+class LeadsDialog(BackgroundScreen[None], ModalScreen[None]):
     """Grant or revoke the lead role: `g`/`r` choose, type the user, enter applies.
 
     The store decides (`store.roles`): only a lead changes the role and the last lead
@@ -125,22 +124,11 @@ class LeadsDialog(ModalScreen[None]):
     """
 
     CSS_PATH = "review.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Close")]
-
-    class Changed(Message):
-        def __init__(self, leads: list[str], said: str, refused: bool) -> None:
-            super().__init__()
-            self.leads = leads
-            self.said = said
-            self.refused = refused
+    BINDINGS = [Binding("escape", "cancel", "Close", id="leads.close")]
 
     def __init__(self) -> None:
         super().__init__()
         self.said = ""
-
-    @property
-    def desk(self) -> Desk:
-        return cast("SladeskApp", self.app).desk
 
     def compose(self) -> ComposeResult:
         with Vertical(id="leads-box"):
@@ -169,41 +157,40 @@ class LeadsDialog(ModalScreen[None]):
         if user:
             self._apply(cast(str, self.query_one("#leads-action", Select).value), user)
 
-    @work(thread=True, exclusive=True, group="leads", exit_on_error=False)
     def _apply(self, action: str | None, user: str | None) -> None:
+        """Grant or revoke (when asked), then read the leads: one job, one connection."""
         from sladesk_tui.store.roles import grant_lead, leads, revoke_lead
 
-        desk = self.desk
-        said, refused = "", False
-        try:
-            conn = desk.open()
-            try:
-                if action is not None and user is not None:
-                    try:
-                        (grant_lead if action == "grant" else revoke_lead)(conn, user, actor=desk.operator)
-                        said = (
-                            f"{user} is now a team lead"
-                            if action == "grant"
-                            else f"{user} is no longer a lead"
-                        )
-                    except InputError as exc:
-                        said, refused = f"Not changed: {exc}", True
-                current = leads(conn)
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so
-            self.post_message(self.Changed([], f"Cannot read the leads: {type(exc).__name__}: {exc}", True))
-            return
-        self.post_message(self.Changed(current, said, refused))
+        operator = self.desk.operator
 
-    def on_leads_dialog_changed(self, message: Changed) -> None:
-        names = ", ".join(safe_text(u) for u in message.leads) or "none"
+        def job(conn: sqlite3.Connection) -> tuple[list[str], str, bool]:
+            said, refused = "", False
+            if action is not None and user is not None:
+                try:
+                    (grant_lead if action == "grant" else revoke_lead)(conn, user, actor=operator)
+                    said = (
+                        f"{user} is now a team lead" if action == "grant" else f"{user} is no longer a lead"
+                    )
+                except InputError as exc:
+                    said, refused = f"Not changed: {exc}", True
+            return list(leads(conn)), said, refused
+
+        self.run_in_background(
+            job,
+            lambda result: self._changed(*result),
+            failed="Cannot read the leads",
+            otherwise=lambda reason: self._changed([], reason, True),
+            group="leads",
+        )
+
+    def _changed(self, current: list[str], said: str, refused: bool) -> None:
+        names = ", ".join(safe_text(u) for u in current) or "none"
         self.query_one("#leads-list", Static).update(Content(f"now: {names}"))
-        self.said = message.said
-        if message.said:
-            mark = "✗ " if message.refused else "✓ "
-            self.query_one("#leads-hint", Static).update(Content(mark + safe_text(message.said)))
-            if not message.refused:
+        self.said = said
+        if said:
+            mark = "✗ " if refused else "✓ "
+            self.query_one("#leads-hint", Static).update(Content(mark + safe_text(said)))
+            if not refused:
                 self.query_one("#leads-user", Input).value = ""
 
     def action_cancel(self) -> None:
@@ -227,20 +214,12 @@ class ReviewScreen(LiveScreen):
 
     POLL_NAME = "review-poll"
 
-    class DetailLoaded(Message):
-        def __init__(self, override_id: int, record: TicketRecord | None, reviews: list[Review]) -> None:
-            super().__init__()
-            self.override_id = override_id
-            self.record = record
-            self.reviews = reviews
-
     def __init__(self) -> None:
         super().__init__()
         self.filter = LogFilter()
         self.view: LogView | None = None
         self.figures = False
         self.stats: list[OperatorStats] = []
-        self.reviews = 0  # reviews written so far (tests wait on it)
         self._choices: dict[str, list[str]] = {}
 
     # ---- layout -----------------------------------------------------------------
@@ -276,9 +255,9 @@ class ReviewScreen(LiveScreen):
     def reading(self) -> str:
         return "the override log"
 
-    def reader(self, now: float) -> Callable[[], LogView]:
-        filt, effects = self.filter, self.figures
-        return lambda: load_log_view(self.desk, filt, effects=effects, now=now)
+    def reader(self, now: float) -> Callable[[sqlite3.Connection], LogView]:
+        filt, effects, operator = self.filter, self.figures, self.desk.operator
+        return lambda conn: load_log_view(conn, operator, filt, effects=effects, now=now)
 
     def show(self, view: LogView) -> None:
         self.view = view
@@ -286,7 +265,6 @@ class ReviewScreen(LiveScreen):
         self._fill_choices(view)
         self._fill_list(view)
         self._fill_figures(view)
-        self.loads += 1
 
     # ---- showing ------------------------------------------------------------------
 
@@ -406,34 +384,29 @@ class ReviewScreen(LiveScreen):
         box.update(Content("\n").join(detail_lines(e, self._tz(), None, None)))
         self._load_detail(e.override.id, e.override.ticket)
 
-    @work(thread=True, exclusive=True, group="review-detail", exit_on_error=False)
     def _load_detail(self, override_id: int, ticket: str) -> None:
         from sladesk_tui.store.overrides import load_reviews
         from sladesk_tui.store.queries import load_ticket
 
-        try:
-            conn = self.desk.open()
-            try:
-                record = load_ticket(conn, ticket)
-                reviews = load_reviews(conn, override_id)
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(Failed(f"Cannot read {ticket}: {type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.DetailLoaded(override_id, record, reviews))
+        def job(conn: sqlite3.Connection) -> tuple[TicketRecord | None, list[Review]]:
+            return load_ticket(conn, ticket), load_reviews(conn, override_id)
 
-    def on_review_screen_detail_loaded(self, message: DetailLoaded) -> None:
+        self.run_in_background(
+            job,
+            lambda found: self._detail_loaded(override_id, *found),
+            failed=f"Cannot read {ticket}",
+            group="review-detail",
+        )
+
+    def _detail_loaded(self, override_id: int, record: TicketRecord | None, reviews: list[Review]) -> None:
         e = self.selected
-        if self.figures or e is None or e.override.id != message.override_id:
+        if self.figures or e is None or e.override.id != override_id:
             return
-        lines = detail_lines(e, self._tz(), message.record, message.reviews)
+        lines = detail_lines(e, self._tz(), record, reviews)
         self.query_one("#detail", Static).update(Content("\n").join(lines))
 
     def _tz(self) -> Any:
-        from sladesk_tui.tui.screens.ticket import operator_zone
-
-        return operator_zone(self.app)
+        return operator_zone(self.sladesk)
 
     # ---- filters ------------------------------------------------------------------
 
@@ -501,7 +474,7 @@ class ReviewScreen(LiveScreen):
     def action_open_ticket(self) -> None:
         e = self.selected
         if e is not None:
-            self.sladesk.open_ticket(e.override.ticket)
+            self.post_message(OpenTicket(e.override.ticket))
 
     def _may_review(self, decision: str, comment: str | None) -> LogEntry | None:
         """The entry to decide on, or None after saying why the rules refuse it."""
@@ -537,29 +510,17 @@ class ReviewScreen(LiveScreen):
 
         self.app.push_screen(CommentDialog(e.override.id, e.override.ticket), commented)
 
-    @work(thread=True, group="review-write", exit_on_error=False)
     def _review(self, override_id: int, decision: str, comment: str | None) -> None:
         from sladesk_tui.store.overrides import review_override
 
-        desk = self.desk
-        try:
-            conn = desk.open()
-            try:
-                review_override(
-                    conn, override_id, decision, reviewer=desk.operator, comment=comment, now=desk.now()
-                )
-            finally:
-                conn.close()
-        except InputError as exc:
-            self.post_message(Failed(f"Not reviewed: {exc}"))
-        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
-            self.post_message(Failed(f"Not reviewed: {type(exc).__name__}: {exc}"))
-        else:
-            self.post_message(Written(f"Override {override_id} {DECISIONS[decision]}."))
-
-    def on_live_written(self, message: Written) -> None:
-        self.reviews += 1
-        self.after_write(message.done)
+        operator, now = self.desk.operator, self.desk.now()
+        self.write(
+            lambda conn: review_override(
+                conn, override_id, decision, reviewer=operator, comment=comment, now=now
+            ),
+            done=f"Override {override_id} {DECISIONS[decision]}.",
+            failed="Not reviewed",
+        )
 
 
 # ---- text ------------------------------------------------------------------------------
@@ -569,8 +530,6 @@ def detail_lines(
     e: LogEntry, tz: Any, record: TicketRecord | None, reviews: list[Review] | None
 ) -> list[Content]:
     """The detail pane: who, what, why, the figures before and after, the reviews, the timeline."""
-    from sladesk_tui.tui.screens.ticket import event_detail
-    from sladesk_tui.tui.widgets.clock_panel import fmt_instant
 
     o = e.override
     param = parameter_text(o)

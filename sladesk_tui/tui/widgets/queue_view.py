@@ -136,6 +136,58 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
     scroll containers' horizontal keys would only clutter the help screen.
     """
 
+    # Colours from the theme's variables only; the state is always written too
+    # (BREACHED, AT RISK, PAUSED, OFF SHIFT): colour is a second channel, never the only one.
+    DEFAULT_CSS = """
+    QueueView {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        background: $surface;
+        color: $foreground;
+        scrollbar-size-vertical: 1;
+
+        & > .queue-view--header {
+            color: $text-muted;
+            background: $panel;
+            text-style: bold;
+        }
+        & > .queue-view--cursor {
+            background: $block-cursor-blurred-background;
+        }
+        &:focus > .queue-view--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: bold;
+        }
+        & > .queue-view--breached {
+            color: $error;
+        }
+        & > .queue-view--at-risk {
+            color: $warning;
+        }
+        & > .queue-view--paused {
+            color: $text-muted;
+        }
+        & > .queue-view--ok {
+            color: $foreground;
+        }
+        & > .queue-view--none {
+            color: $text-muted;
+        }
+        & > .queue-view--muted {
+            color: $text-muted;
+        }
+        & > .queue-view--off-shift {
+            color: $accent;
+            text-style: bold;
+        }
+        & > .queue-view--badge {
+            text-style: bold reverse;
+        }
+    }
+    """
+
     COMPONENT_CLASSES = {
         "queue-view--header",
         "queue-view--cursor",
@@ -190,7 +242,6 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._columns: tuple[Column, ...] = ()
         self._id_width = 8
         self._styles: dict[str, Style] = {}
-        self.loads = 0  # how many times rows arrived: tests and benchmarks wait on it
 
     # ---- state ------------------------------------------------------------------
 
@@ -235,7 +286,6 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._all = sorted(rows, key=sort_key(self._sort))
         self._id_width = max((cell_len(r.id) for r in self._all), default=6)
         self._columns = ()
-        self.loads += 1
         self._reshape()
 
     def set_raw(self, show_raw: bool) -> None:
