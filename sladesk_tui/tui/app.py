@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,11 +47,25 @@ class SladeskApp(App[None]):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        Binding("question_mark", "help", "Help", tooltip="List every key"),
-        Binding("f1", "help", "Help", show=False),
-        Binding("ctrl+p", "command_palette", "Command palette", show=False, priority=True),
-        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit sladesk"),
-        Binding("L", "review", "Review overrides", show=False, tooltip="The leads' review of overrides"),
+        Binding("question_mark", "help", "Help", tooltip="List every key", id="app.help"),
+        Binding("f1", "help", "Help", show=False, id="app.help-f1"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Command palette",
+            show=False,
+            priority=True,
+            id="app.command-palette",
+        ),
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit sladesk", id="app.quit"),
+        Binding(
+            "L",
+            "review",
+            "Review overrides",
+            show=False,
+            tooltip="The leads' review of overrides",
+            id="app.review",
+        ),
     ]
 
     def __init__(
@@ -65,6 +79,7 @@ class SladeskApp(App[None]):
         tick_interval: float = 1.0,
         theme: str | None = None,
         display_tz: dt.tzinfo | None = None,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.desk = Desk(str(db_path), operator, clock)
@@ -75,6 +90,7 @@ class SladeskApp(App[None]):
         # tests and screenshots so they do not depend on where they run.
         self.display_tz = display_tz
         self._queue: QueueScreen | None = None
+        self._user_keymap = dict(keymap or {})  # binding id -> keys (tui.keymap)
         if theme is not None:
             self.theme = theme
 
@@ -83,6 +99,10 @@ class SladeskApp(App[None]):
 
         self._queue = QueueScreen()
         return self._queue
+
+    def on_mount(self) -> None:
+        if self._user_keymap:
+            self.set_keymap(self._user_keymap)
 
     def on_unmount(self) -> None:
         self.desk.close()
@@ -153,17 +173,19 @@ def run_app(db_path: str | Path, operator: str) -> int:
     """Open the app on `db_path` (created and migrated if missing) as `operator`.
 
     `SLADESK_THEME` picks the theme (e.g. `ansi-dark`, which follows the terminal's
-    own palette: kind to SSH sessions).
+    own palette: kind to SSH sessions); the keymap file remaps keys (`tui.keymap`).
     """
     from textual.theme import BUILTIN_THEMES
 
     from sladesk_tui.store.db import open_db
+    from sladesk_tui.tui.keymap import load_keymap
 
     theme = os.environ.get("SLADESK_THEME") or None
     if theme is not None and theme not in BUILTIN_THEMES:
         raise InputError(
             f"SLADESK_THEME: unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})"
         )
+    keymap = load_keymap()
     open_db(db_path).close()
-    SladeskApp(db_path, operator, theme=theme).run()
+    SladeskApp(db_path, operator, theme=theme, keymap=keymap).run()
     return 0

@@ -365,7 +365,7 @@ async def test_escape_goes_back_to_the_queue(db: Path) -> None:
         assert type(app.screen).__name__ == "QueueScreen"
 
 
-async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> None:
+async def test_the_footer_shows_override_and_the_most_used_keys_at_80_columns(db: Path) -> None:
     from sladesk_tui.tui.screens.help import HelpScreen
 
     app = make_app(db)
@@ -378,9 +378,10 @@ async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> No
             "r Reply",
             "s Status",
             "p Priority",
+            "o Override",
             "x Resolve",
             "O Reopen",
-            "e Explain",
+            "e Why",
         ):
             assert key in footer, (key, footer)
         await pilot.press("question_mark")  # the keys the footer leaves out are all in the help
@@ -388,7 +389,6 @@ async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> No
         keys = str(app.screen.query_one("#help-text", Static).render())
         for key in (
             "a           Take",
-            "o           Override",
             "1           Clocks tab",
             "^p          Command palette",
             "^q          Quit",

@@ -34,7 +34,7 @@ class _ChoiceDialog(ModalScreen[str | None]):
     """A titled option list that dismisses with the chosen option's id."""
 
     CSS_PATH = "actions.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
 
     def __init__(self, heading: str, options: Sequence[tuple[str, str]], current: str | None) -> None:
         super().__init__()

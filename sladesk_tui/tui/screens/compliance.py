@@ -166,10 +166,24 @@ class ComplianceScreen(BackgroundScreen[None]):
     CSS_PATH = "compliance.tcss"
 
     BINDINGS = [
-        Binding("escape", "back", "Back", tooltip="Back to the queue"),
-        Binding("left_square_bracket,left", "previous", "Previous month", tooltip="The month before"),
-        Binding("right_square_bracket,right", "next", "Next month", tooltip="The month after"),
-        Binding("t", "this_month", "This month", tooltip="Back to the current month"),
+        Binding("escape", "back", "Back", tooltip="Back to the queue", id="compliance.back"),
+        Binding(
+            "left_square_bracket,left",
+            "previous",
+            "Previous month",
+            tooltip="The month before",
+            id="compliance.previous",
+        ),
+        Binding(
+            "right_square_bracket,right",
+            "next",
+            "Next month",
+            tooltip="The month after",
+            id="compliance.next",
+        ),
+        Binding(
+            "t", "this_month", "This month", tooltip="Back to the current month", id="compliance.this-month"
+        ),
     ]
 
     def __init__(self, period: Period | None = None) -> None:

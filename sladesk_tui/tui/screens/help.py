@@ -48,7 +48,7 @@ class HelpScreen(ModalScreen[None]):
 
     CSS_PATH = "help.tcss"
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "Close help"),
+        Binding("escape,q,question_mark", "dismiss", "Close help", id="help.dismiss"),
     ]
 
     def __init__(self, below: Screen) -> None:

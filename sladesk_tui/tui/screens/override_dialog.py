@@ -70,8 +70,8 @@ class OverrideDialog(BackgroundScreen["Placed | None"], ModalScreen["Placed | No
 
     CSS_PATH = "override_dialog.tcss"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "confirm", "Confirm", priority=True),
+        Binding("escape", "cancel", "Cancel", id="override.cancel"),
+        Binding("ctrl+s", "confirm", "Confirm", priority=True, id="override.confirm"),
     ]
 
     def __init__(self, ticket_id: str, *, kind: str = "hold") -> None:

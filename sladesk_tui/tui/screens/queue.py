@@ -109,22 +109,63 @@ class QueueScreen(BackgroundScreen[None]):
     CSS_PATH = "queue.tcss"
     COMMANDS = {QueueCommands}
     BINDINGS = [
-        Binding("question_mark", "app.help", "Help", tooltip="List every key"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by id, title, customer, status, assignee"),
-        Binding("m", "toggle_mine", "Mine", tooltip="Only tickets assigned to me"),
-        Binding("r", "toggle_urgent", "At risk", tooltip="Only at-risk and breached tickets"),
-        Binding("a", "cycle_agreement", "Agreement", show=False, tooltip="Cycle through agreements"),
-        Binding("p", "cycle_priority", "Priority", show=False, tooltip="Cycle through priorities"),
-        Binding("s", "cycle_sort", "Sort", tooltip="Cycle the sort order"),
-        Binding("escape", "clear", "Clear filters", show=False),
+        Binding("question_mark", "app.help", "Help", tooltip="List every key", id="app.help"),
         Binding(
-            "o", "override", "Override", show=False, tooltip="Override a clock of the highlighted ticket"
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="Filter by id, title, customer, status, assignee",
+            id="queue.filter",
+        ),
+        Binding("m", "toggle_mine", "Mine", tooltip="Only tickets assigned to me", id="queue.toggle-mine"),
+        Binding(
+            "r",
+            "toggle_urgent",
+            "At risk",
+            tooltip="Only at-risk and breached tickets",
+            id="queue.toggle-urgent",
         ),
         Binding(
-            "w", "toggle_raw", "Raw clocks", show=False, tooltip="Raw clocks (overrides ignored) / adjusted"
+            "a",
+            "cycle_agreement",
+            "Agreement",
+            show=False,
+            tooltip="Cycle through agreements",
+            id="queue.cycle-agreement",
         ),
         Binding(
-            "c", "app.compliance", "Compliance", show=False, tooltip="Compliance per agreement, by month"
+            "p",
+            "cycle_priority",
+            "Priority",
+            show=False,
+            tooltip="Cycle through priorities",
+            id="queue.cycle-priority",
+        ),
+        Binding("s", "cycle_sort", "Sort", tooltip="Cycle the sort order", id="queue.cycle-sort"),
+        Binding("escape", "clear", "Clear filters", show=False, id="queue.clear"),
+        Binding(
+            "o",
+            "override",
+            "Override",
+            show=False,
+            tooltip="Override a clock of the highlighted ticket",
+            id="queue.override",
+        ),
+        Binding(
+            "w",
+            "toggle_raw",
+            "Raw clocks",
+            show=False,
+            tooltip="Raw clocks (overrides ignored) / adjusted",
+            id="queue.toggle-raw",
+        ),
+        Binding(
+            "c",
+            "app.compliance",
+            "Compliance",
+            show=False,
+            tooltip="Compliance per agreement, by month",
+            id="queue.compliance",
         ),
     ]
 

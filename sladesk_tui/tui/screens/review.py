@@ -86,7 +86,7 @@ class CommentDialog(ModalScreen[str | None]):
     """The comment a rejection needs: enter confirms (not when blank), escape cancels."""
 
     CSS_PATH = "review.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="comment.cancel")]
 
     def __init__(self, override_id: int, ticket: str) -> None:
         super().__init__()
@@ -203,13 +203,35 @@ class ReviewScreen(LiveScreen):
     CSS_PATH = "review.tcss"
     AUTO_FOCUS = "#review-list"
     BINDINGS = [
-        Binding("a", "approve", "Approve", tooltip="Approve the highlighted override (leads)"),
-        Binding("x", "reject", "Reject", tooltip="Reject the highlighted override, with a comment (leads)"),
-        Binding("f", "filters", "Filters", tooltip="Show or hide the filters"),
-        Binding("t", "figures", "Figures", tooltip="Per-operator figures / the list"),
-        Binding("g", "open_ticket", "Ticket", show=False, tooltip="Open the override's ticket"),
-        Binding("l", "leads", "Leads", show=False, tooltip="Grant or revoke the lead role (leads)"),
-        Binding("escape", "back", "Back", tooltip="Close the filters, or go back"),
+        Binding(
+            "a", "approve", "Approve", tooltip="Approve the highlighted override (leads)", id="review.approve"
+        ),
+        Binding(
+            "x",
+            "reject",
+            "Reject",
+            tooltip="Reject the highlighted override, with a comment (leads)",
+            id="review.reject",
+        ),
+        Binding("f", "filters", "Filters", tooltip="Show or hide the filters", id="review.filters"),
+        Binding("t", "figures", "Figures", tooltip="Per-operator figures / the list", id="review.figures"),
+        Binding(
+            "g",
+            "open_ticket",
+            "Ticket",
+            show=False,
+            tooltip="Open the override's ticket",
+            id="review.open-ticket",
+        ),
+        Binding(
+            "l",
+            "leads",
+            "Leads",
+            show=False,
+            tooltip="Grant or revoke the lead role (leads)",
+            id="review.leads",
+        ),
+        Binding("escape", "back", "Back", tooltip="Close the filters, or go back", id="review.back"),
     ]
 
     POLL_NAME = "review-poll"

@@ -117,21 +117,50 @@ class TicketScreen(LiveScreen):
     CSS_PATH = "ticket.tcss"
     AUTO_FOCUS = "#clocks"
     BINDINGS = [
-        # The footer fits 80 columns (compact, no palette key) with `?` first; `a`, `o`
-        # and the tabs are for the help screen and the palette, which list every key.
-        Binding("question_mark", "app.help", "Help", tooltip="List every key"),
-        Binding("escape", "back", "Back", tooltip="Back to the queue"),
-        Binding("r", "reply", "Reply", tooltip="Record a public reply (stops the response clock)"),
-        Binding("s", "status", "Status", tooltip="Set the status (waiting pauses the clocks)"),
-        Binding("p", "priority", "Priority", tooltip="Change the priority, with a preview of the clocks"),
-        Binding("a", "assign", "Take", show=False, tooltip="Assign the ticket to me"),
-        Binding("x", "resolve", "Resolve", tooltip="Resolve the ticket (stops its clocks)"),
-        Binding("O", "reopen", "Reopen", tooltip="Reopen a resolved or closed ticket"),
-        Binding("e", "explain", "Explain", tooltip="Show or hide why each clock is due when it is"),
-        Binding("o", "override", "Override", show=False, tooltip="Override a clock, with a justification"),
-        Binding("1", "tab('tab-clocks')", "Clocks tab", show=False),
-        Binding("2", "tab('tab-history')", "History tab", show=False),
-        Binding("3", "tab('tab-overrides')", "Overrides tab", show=False),
+        # The footer fits 80 columns (compact, no palette key) with `?` first and
+        # `o` Override in it: overriding a clock is what the desk comes here for.
+        # `a` and the tabs are for the help screen and the palette, which list every key.
+        Binding("question_mark", "app.help", "Help", tooltip="List every key", id="app.help"),
+        Binding("escape", "back", "Back", tooltip="Back to the queue", id="ticket.back"),
+        Binding(
+            "r",
+            "reply",
+            "Reply",
+            tooltip="Record a public reply (stops the response clock)",
+            id="ticket.reply",
+        ),
+        Binding(
+            "s", "status", "Status", tooltip="Set the status (waiting pauses the clocks)", id="ticket.status"
+        ),
+        Binding(
+            "p",
+            "priority",
+            "Priority",
+            tooltip="Change the priority, with a preview of the clocks",
+            id="ticket.priority",
+        ),
+        Binding(
+            "o",
+            "override",
+            "Override",
+            tooltip="Override a clock, with a justification",
+            id="ticket.override",
+        ),
+        Binding("a", "assign", "Take", show=False, tooltip="Assign the ticket to me", id="ticket.assign"),
+        Binding(
+            "x", "resolve", "Resolve", tooltip="Resolve the ticket (stops its clocks)", id="ticket.resolve"
+        ),
+        Binding("O", "reopen", "Reopen", tooltip="Reopen a resolved or closed ticket", id="ticket.reopen"),
+        Binding(
+            "e",
+            "explain",
+            "Why",
+            tooltip="Show or hide why each clock is due when it is",
+            id="ticket.explain",
+        ),
+        Binding("1", "tab('tab-clocks')", "Clocks tab", show=False, id="ticket.clocks-tab"),
+        Binding("2", "tab('tab-history')", "History tab", show=False, id="ticket.history-tab"),
+        Binding("3", "tab('tab-overrides')", "Overrides tab", show=False, id="ticket.overrides-tab"),
     ]
 
     POLL_NAME = "ticket-poll"

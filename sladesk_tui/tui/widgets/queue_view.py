@@ -202,13 +202,13 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
     }
 
     BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-        Binding("enter", "open", "Open", tooltip="Open the ticket under the cursor"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="queue.cursor-up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="queue.cursor-down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="queue.page-up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="queue.page-down"),
+        Binding("home", "first", "First", show=False, id="queue.first"),
+        Binding("end", "last", "Last", show=False, id="queue.last"),
+        Binding("enter", "open", "Open", tooltip="Open the ticket under the cursor", id="queue.open"),
     ]
 
     class Opened(Message):
