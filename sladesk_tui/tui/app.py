@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -139,21 +139,13 @@ class SladeskApp(App[None]):
         if not isinstance(self.screen, ComplianceScreen):
             self.push_screen(ComplianceScreen())
 
-    def refresh_queue(self) -> None:
-        """Ask the queue to reload now rather than at its next poll."""
-        from sladesk_tui.tui.screens.queue import QueueScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, QueueScreen):
-                screen.request_reload()
-
     def action_help(self) -> None:
         from sladesk_tui.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "List every key of this screen", self.action_help)
         yield SystemCommand(

@@ -10,7 +10,7 @@ as a message (`Finished`, `Failed`), the Textual way, and is applied there.
 `BackgroundScreen` carries the mechanism: `run_in_background` for any job,
 `load` for the screen's main read, which counts its own loads (`generation`): a
 slow old load never paints over a newer one, and `loading` says whether the
-latest is on screen yet. `LiveScreen` adds following other connections' commits.
+latest is on screen yet (`load_pending`; not `loading`, which is Textual's spinner). `LiveScreen` adds following other connections' commits.
 See docs/tui.md.
 """
 
@@ -86,7 +86,7 @@ class BackgroundScreen(Screen[ScreenResultType]):
         return self.sladesk.desk
 
     @property
-    def loading(self) -> bool:
+    def load_pending(self) -> bool:
         """True until the latest load is on screen."""
         return self.shown != self.generation
 
@@ -121,7 +121,7 @@ class BackgroundScreen(Screen[ScreenResultType]):
             except Exception as exc:  # noqa: BLE001 - reported to the operator; the screen stays usable
                 self.post_message(Failed(f"{failed}: {failure_text(exc)}", otherwise))
                 return
-            self.post_message(Finished(then, result))  # type: ignore[arg-type] # T is erased in the message
+            self.post_message(Finished(then, result))
 
         self.run_worker(work, name=group, group=group, exclusive=exclusive, thread=True, exit_on_error=False)
 

@@ -42,9 +42,10 @@ def operator_zone(app: SladeskApp) -> dt.tzinfo:
     """
     if app.display_tz is not None:
         return app.display_tz
-    import pendulum
+    from pendulum.tz import local_timezone
 
-    return pendulum.local_timezone()
+    zone: dt.tzinfo = local_timezone()
+    return zone
 
 
 def keep_printable(box: Input) -> bool:

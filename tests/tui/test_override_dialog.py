@@ -290,7 +290,7 @@ async def test_the_raw_figures_are_one_keystroke_away_on_the_queue(desk: Path) -
         await pilot.press("w")
         row = next(r for r in view.rows if r.id == "T-1")
         assert row.response.phase == "running"
-        assert "RAW clocks" in pilot.app.screen.query_one(StatusBar).text
+        assert "RAW clocks" in pilot.app.screen.query_one(StatusBar).render().plain
         await pilot.press("w")
         assert next(r for r in view.rows if r.id == "T-1").response.phase == "paused"
 

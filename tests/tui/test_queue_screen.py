@@ -13,7 +13,7 @@ from textual import on
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from sladesk_tui.core.queue import sort_rows
+from sladesk_tui.core.queue import sort_key
 from sladesk_tui.tui.app import SladeskApp
 from sladesk_tui.tui.messages import OpenTicket
 from sladesk_tui.tui.screens.help import HelpScreen
@@ -68,11 +68,11 @@ async def test_rows_arrive_most_urgent_first_with_counts() -> None:
     rows = sample_rows(30)
     async with make_app(rows).run_test(size=(120, 40)) as pilot:
         view = await started(pilot)
-        assert ids(view) == [r.id for r in sort_rows(rows)]
+        assert ids(view) == [r.id for r in sorted(rows, key=sort_key("urgency"))]
         assert view.cursor_row is not None and view.cursor_row.id == "T-1000"
         c = view.counts
         assert c.open == 30 and c.breached >= 3 and c.paused > 0
-        assert f"  {c.breached} breached  " in pilot.app.screen.query_one(StatusBar).text
+        assert f"  {c.breached} breached  " in pilot.app.screen.query_one(StatusBar).render().plain
         lines = screen_lines(view)
         assert lines[0].split()[:3] == ["ticket", "pri", "customer"]
         assert "BREACHED" in lines[1] and "T-1000" in lines[1]
@@ -118,7 +118,7 @@ async def test_filter_box_narrows_and_escape_clears() -> None:
         assert set(ids(view)) == {f"T-{1010 + i}" for i in range(10)}
         await pilot.press("enter")
         assert view.has_focus and len(view.rows) == 10
-        assert "showing 10" in pilot.app.screen.query_one(StatusBar).text
+        assert "showing 10" in pilot.app.screen.query_one(StatusBar).render().plain
         await pilot.press("escape")
         assert len(view.rows) == 30 and not box.display
 
@@ -153,7 +153,7 @@ async def test_toggles_mine_at_risk_agreement_priority_sort() -> None:
         assert view.cursor_row.id == cursor_id  # the cursor stays on its ticket through a re-sort
         await pilot.press("s", "s")
         assert view.sort == "id" and ids(view)[:2] == ["T-1000", "T-1001"]
-        assert "sort: ticket id" in pilot.app.screen.query_one(StatusBar).text
+        assert "sort: ticket id" in pilot.app.screen.query_one(StatusBar).render().plain
 
 
 async def test_cursor_and_its_screen_line_follow_the_ticket_across_a_reordering_refresh() -> None:
@@ -327,6 +327,6 @@ async def test_the_status_bar_keeps_sort_and_raw_markers_with_every_filter_on() 
         await pilot.resize_terminal(120, 40)
         await pilot.press("escape", "escape", "w")  # filters cleared, adjusted clocks: the full wording again
         await pilot.pause()
-        assert pilot.app.screen.query_one(StatusBar).text == (
+        assert pilot.app.screen.query_one(StatusBar).render().plain == (
             "sladesk sam  30 open  3 at risk  3 breached  4 paused  sort: priority"
         )

@@ -230,7 +230,7 @@ class ComplianceScreen(BackgroundScreen[None]):
 
     def _show_period(self) -> None:
         p = self.period
-        state = " · loading…" if self.loading or self.report is None else ""
+        state = " · loading…" if self.load_pending or self.report is None else ""
         self.query_one("#period-bar", Static).update(
             Content(f"Compliance · {period_title(p)} · {p.first} to {p.last}{state}")
         )

@@ -370,12 +370,12 @@ def preview_table(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, M
     aw = max((len(a) for _n, _b, a in rows), default=0)
     bw, aw = max(bw, len("before")) + 2, max(aw, len("after")) + 2
     lines = [Content.styled(f"{'clock':<11} {'before':<{bw}}{'after':<{aw}}", "bold")]
-    for name, b, a in rows:
-        changed = a != b
+    for name, was, will in rows:
+        changed = will != was
         lines.append(
             Content.assemble(
-                f"{name:<11} {b:<{bw}}",
-                (f"{a:<{aw}}", "bold" if changed else "dim"),
+                f"{name:<11} {was:<{bw}}",
+                (f"{will:<{aw}}", "bold" if changed else "dim"),
                 ("(changed)" if changed else "", "bold"),
             )
         )

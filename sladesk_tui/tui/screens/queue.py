@@ -340,4 +340,7 @@ class QueueScreen(BackgroundScreen[None]):
 
 
 def _opener(screen: QueueScreen, ticket_id: str) -> Callable[[], None]:
-    return lambda: screen.post_message(OpenTicket(ticket_id))
+    def open_it() -> None:
+        screen.post_message(OpenTicket(ticket_id))
+
+    return open_it

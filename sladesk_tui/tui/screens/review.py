@@ -446,7 +446,8 @@ class ReviewScreen(LiveScreen):
         if name not in ("status", "operator", "kind", "reason", "agreement"):
             return
         value = event.value if isinstance(event.value, str) and event.value != ANY else None
-        self.set_filter(replace(self.filter, **{name: value}))
+        changes: dict[str, Any] = {name: value}
+        self.set_filter(replace(self.filter, **changes))
 
     @on(Input.Changed, "#filter-since, #filter-until")
     def _dates_changed(self, event: Input.Changed) -> None:
@@ -455,7 +456,7 @@ class ReviewScreen(LiveScreen):
         if not keep_printable(event.input):
             return
         now = self.desk.now()
-        bounds: dict[str, float | None] = {}
+        bounds: dict[str, Any] = {}
         problem = ""
         for name in ("since", "until"):
             text = self.query_one(f"#filter-{name}", Input).value.strip()

@@ -252,7 +252,7 @@ class ClockPanel(Vertical):
         n = sum(
             1 for seg in visible_segments(clock.explanation) if seg.kind != "rule"
         )  # markers are instants
-        why.title = Content(
+        why.title = Content(  # type: ignore[assignment] # the title widget renders Content: no markup parsing
             f"Why: {n} {'stretch' if n == 1 else 'stretches'} ({safe_text(zones.customer_name)} time)"
         )
         self.query_one(".clock-timeline", Static).update(Content("\n".join(lines)))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -83,13 +84,13 @@ def layout_columns(width: int, id_width: int = 8) -> tuple[Column, ...]:
     Narrow terminals drop assignee, then customer, then status, so that the title
     keeps its minimum; the clock columns and the badge never drop.
     """
-    specs = [list(c) for c in _COLUMNS]
+    specs: list[list[Any]] = [list(c) for c in _COLUMNS]
     specs[0][2] = specs[0][3] = max(6, min(id_width, 14))
     widths = {c[0]: c[2] for c in specs}
     present = list(specs)
 
     def used() -> int:
-        return sum(widths[c[0]] for c in present) + len(present) - 1
+        return int(sum(widths[c[0]] for c in present)) + len(present) - 1
 
     for victim in sorted((c for c in specs if c[4]), key=lambda c: -c[4]):
         if used() <= width:
@@ -302,14 +303,6 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._sort = sort
         self._all = sorted(self._all, key=key)
         self._reshape()
-
-    def move_to(self, ticket_id: str) -> bool:
-        """Put the cursor on a ticket if it is shown."""
-        for i, r in enumerate(self._rows):
-            if r.id == ticket_id:
-                self._set_cursor(i)
-                return True
-        return False
 
     def tick(self) -> None:
         """Advance to the clock's `now`: states are re-derived only when one changes."""

@@ -219,11 +219,6 @@ class StatusBar(Widget):
             self.state = state
             self.refresh()
 
-    @property
-    def text(self) -> str:
-        """What the bar says at its current width (tests read it)."""
-        return "".join(text for text, _ in self._items())
-
     def _items(self) -> Sequence[Item]:
         if self.state is None:
             return ()
