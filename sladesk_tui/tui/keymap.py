@@ -48,13 +48,13 @@ def binding_ids() -> dict[str, str]:
     from textual.binding import Binding
 
     from sladesk_tui.tui.app import SladeskApp
-    from sladesk_tui.tui.screens.actions import _ChoiceDialog
     from sladesk_tui.tui.screens.compliance import ComplianceScreen
     from sladesk_tui.tui.screens.help import HelpScreen
     from sladesk_tui.tui.screens.override_dialog import OverrideDialog
     from sladesk_tui.tui.screens.queue import QueueScreen
     from sladesk_tui.tui.screens.review import CommentDialog, LeadsDialog, ReviewScreen
     from sladesk_tui.tui.screens.ticket import TicketScreen
+    from sladesk_tui.tui.screens.ticket.dialogs import _ChoiceDialog
     from sladesk_tui.tui.widgets.queue_view import QueueView
 
     owners: tuple[type, ...] = (

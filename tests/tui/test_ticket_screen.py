@@ -25,8 +25,8 @@ from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import record_override, record_review
 from sladesk_tui.tui.app import SladeskApp
-from sladesk_tui.tui.screens.actions import PriorityDialog, StatusDialog
 from sladesk_tui.tui.screens.ticket import TicketScreen
+from sladesk_tui.tui.screens.ticket.dialogs import PriorityDialog, StatusDialog
 from sladesk_tui.tui.widgets.clock_panel import ClockPanel
 
 # Friday 27 November 2026, 10:00 UTC = 11:00 in Berlin, 10:00 in London.

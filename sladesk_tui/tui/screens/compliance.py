@@ -210,7 +210,7 @@ class ComplianceScreen(BackgroundScreen[None]):
     # ---- periods ----------------------------------------------------------------------
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
 
     def action_previous(self) -> None:
         self._period = self.period.shifted(-1)

@@ -40,7 +40,7 @@ from sladesk_tui.core.what_if import what_if_priority
 from sladesk_tui.tui.background import LiveScreen
 from sladesk_tui.tui.helpers import event_detail, operator_zone
 from sladesk_tui.tui.messages import OpenOverride
-from sladesk_tui.tui.screens.actions import PriorityDialog, StatusDialog
+from sladesk_tui.tui.screens.ticket.dialogs import PriorityDialog, StatusDialog
 from sladesk_tui.tui.widgets.clock_panel import ClockPanel, Zones, fmt_instant
 
 if TYPE_CHECKING:
