@@ -37,15 +37,14 @@ def sladesk_app(node: DOMNode) -> SladeskApp:
 def operator_zone(app: SladeskApp) -> dt.tzinfo:
     """The app's display zone (fixed in tests and screenshots), else this machine's.
 
-    pendulum's local zone keeps DST rules, where `astimezone()` gives a fixed offset
-    that is wrong for instants on the other side of a DST change.
+    tzlocal's zone keeps DST rules, where `astimezone()` gives a fixed offset that is
+    wrong for instants on the other side of a DST change.
     """
     if app.display_tz is not None:
         return app.display_tz
-    from pendulum.tz import local_timezone
+    from tzlocal import get_localzone
 
-    zone: dt.tzinfo = local_timezone()
-    return zone
+    return get_localzone()
 
 
 def keep_printable(box: Input) -> bool:

@@ -374,7 +374,7 @@ class ReviewScreen(LiveScreen):
             box.update(Content("No overrides match." if self.filter_active else "No overrides on record."))
             return
         st = self.stats[min(max(table.cursor_row, 0), len(self.stats) - 1)]
-        box.update(Content("\n").join(figure_lines(st)))
+        box.update(Content("\n").join(operator_stats_lines(st)))
 
     @property
     def selected(self) -> LogEntry | None:
@@ -609,7 +609,7 @@ def detail_lines(
     return lines
 
 
-def figure_lines(st: OperatorStats) -> list[Content]:
+def operator_stats_lines(st: OperatorStats) -> list[Content]:
     """One operator's figures in words, for the pane under the figures table."""
     rate = st.approval_rate
     return [

@@ -432,7 +432,7 @@ class TicketScreen(LiveScreen):
             at=now,
             ticket=self.ticket_id,
             author=self.desk.operator,
-            **fields,  # type: ignore[arg-type]
+            **fields,  # type: ignore[arg-type]  # the event type's own fields, by name
         )
         self._write(event, done)
 
