@@ -114,16 +114,39 @@ class BackgroundScreen(Screen[ScreenResultType]):
         `exclusive`: a new job of the same `group` cancels the waiting one.
         """
         desk = self.desk
+        self.off_thread(
+            lambda: desk.run(job, readonly=readonly),
+            then,
+            failed=failed,
+            group=group,
+            otherwise=otherwise,
+            exclusive=exclusive,
+        )
 
-        def work() -> None:
+    def off_thread(
+        self,
+        work: Callable[[], T],
+        then: Callable[[T], object],
+        *,
+        failed: str,
+        group: str,
+        otherwise: Callable[[str], None] | None = None,
+        exclusive: bool = True,
+    ) -> None:
+        """`run_in_background` for work that brings its own connection (the queue's
+        feed object answers searches itself): same worker, same messages."""
+
+        def work_then_post() -> None:
             try:
-                result = desk.run(job, readonly=readonly)
+                result = work()
             except Exception as exc:  # noqa: BLE001 - reported to the operator; the screen stays usable
                 self.post_message(Failed(f"{failed}: {failure_text(exc)}", otherwise))
                 return
             self.post_message(Finished(then, result))
 
-        self.run_worker(work, name=group, group=group, exclusive=exclusive, thread=True, exit_on_error=False)
+        self.run_worker(
+            work_then_post, name=group, group=group, exclusive=exclusive, thread=True, exit_on_error=False
+        )
 
     def load(self, read: Callable[[sqlite3.Connection], Any], *, failed: str, readonly: bool = False) -> None:
         """Start the screen's main read; only the newest load is shown (`show`) or

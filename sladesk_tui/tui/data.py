@@ -45,6 +45,12 @@ class QueueSource(Protocol):
         """All open rows if anything changed since the last call (or `force`), else None."""
         ...
 
+    def search(self, text: str) -> frozenset[str] | None:
+        """Ids of the open tickets whose title or customer holds every word of `text`
+        (word prefixes, case and accents folded); None when `text` has no word.
+        Called from any thread."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -129,6 +135,13 @@ class StoreQueueSource:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def search(self, text: str) -> frozenset[str] | None:
+        """Through the full-text index (`store.search`), on a connection of the calling
+        thread: the feed's own belongs to the feed's thread."""
+        from sladesk_tui.store.search import ticket_ids
+
+        return self._desk.run(lambda conn: ticket_ids(conn, text, open_only=True), readonly=True)
 
     def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
         from sladesk_tui.store.db import read_tx

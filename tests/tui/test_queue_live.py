@@ -127,3 +127,28 @@ async def test_the_demo_opens_with_every_state_on_screen(tmp_path: Path) -> None
         assert "BREACHED" in text and "AT RISK" in text
         await pilot.press("m")
         assert view.rows and all(r.assignee == "dana" for r in view.rows)
+
+
+async def test_the_filter_searches_the_store_text_index(store: tuple[Path, Ingest]) -> None:
+    from textual.widgets import Input
+
+    path, add = store
+    add(
+        [
+            created("T-1", NOW - 600, title="Café machine broken", customer="acme"),
+            created("T-2", NOW - 1200, title="Printer jam", customer="acme"),
+            created("T-3", NOW - 1800, title="Cafeteria badge reader", customer="beta"),
+        ]
+    )
+    async with app_on(path).run_test(size=(120, 40)) as pilot:
+        view = await started(pilot)
+        assert len(view.rows) == 3
+        await pilot.press("slash", *"broken cafe")  # words in any order, the accent folded
+        await until(pilot, lambda: [r.id for r in view.rows] == ["T-1"])
+        box = pilot.app.screen.query_one("#filter", Input)
+        box.value = "cafe"  # a word beginning: both café and cafeteria
+        await until(pilot, lambda: {r.id for r in view.rows} == {"T-1", "T-3"})
+        box.value = "acme jam"  # customer and title words together
+        await until(pilot, lambda: [r.id for r in view.rows] == ["T-2"])
+        add([Event(id="T-2-x", type="resolved", at=NOW - 60, ticket="T-2")])
+        await until(pilot, lambda: view.rows == [])  # resolved: out of the queue, whatever the index says

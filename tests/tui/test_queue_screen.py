@@ -330,3 +330,17 @@ async def test_the_status_bar_keeps_sort_and_raw_markers_with_every_filter_on() 
         assert pilot.app.screen.query_one(StatusBar).render().plain == (
             "sladesk sam  30 open  3 at risk  3 breached  4 paused  sort: priority"
         )
+
+
+async def test_the_filter_also_finds_words_in_any_order_through_the_text_index() -> None:
+    rows = sample_rows(30)
+    async with make_app(rows).run_test(size=(120, 40)) as pilot:
+        view = await started(pilot)
+        await pilot.press("slash", *"ledger invoices")  # no title holds this text as it is typed
+        wanted = {r.id for r in rows if r.title == "Invoices fail to post to the ledger"}
+        assert wanted
+        await until(pilot, lambda: set(ids(view)) == wanted)
+        await pilot.press("backspace")  # "ledger invoice": word beginnings match too
+        await until(pilot, lambda: set(ids(view)) == wanted)
+        await pilot.press(*"zz")  # "ledger invoicezz": nothing, neither way
+        await until(pilot, lambda: ids(view) == [])

@@ -250,3 +250,29 @@ def test_snapshot_review_screen(desk: tuple[Path, dict[str, int]], snap_compare)
         await pilot.pause()
 
     assert snap_compare(app_on(path), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_slash_searches_justifications_and_review_comments(desk: tuple[Path, dict[str, int]]) -> None:
+    from sladesk_tui.store.overrides import review_override
+
+    path, ids = desk
+    async with app_on(path).run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("slash")
+        box = screen.query_one("#filter-search", Input)
+        assert box.has_focus and screen.query_one("#review-filters").display
+        asked = screen.generation
+        await pilot.press(*"PHONED")  # a justification word, any case
+        await until(pilot, lambda: screen.shown > asked and not screen.load_pending)
+        assert [i for i, _ in listed(screen)] == [ids["responded"]]
+        with connected(path) as conn:  # another lead's comment, committed elsewhere
+            review_override(
+                conn, ids["hold"], "reject", reviewer=LEAD, comment="Duplicate of a vendor hold", now=NOW
+            )
+        box.value = "vendor dupl"  # words of a review comment, in any order, as beginnings
+        await until(pilot, lambda: [i for i, _ in listed(screen)] == [ids["hold"]])
+        box.value = "nothing-like-this"
+        await until(pilot, lambda: listed(screen) == [])
+        assert "No overrides match." in detail(screen)
+        box.value = ""
+        await until(pilot, lambda: len(listed(screen)) == 3)

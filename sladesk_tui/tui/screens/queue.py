@@ -6,6 +6,11 @@ and posts fresh rows only when another connection committed. It idles while any
 screen (the ticket screen, a modal, the command palette) covers the queue, and
 looks again the moment the queue is back on top.
 
+The `/` filter narrows at once to the rows whose id, title, customer, status or
+assignee holds the text, and asks the full-text index (`QueueSource.search`, in a
+worker) for the tickets whose title or customer holds its words in any order, as
+word beginnings, accents folded: those are shown too.
+
 A one-second timer repaints the countdowns: `QueueView.tick()`, no engine, no SQL.
 """
 
@@ -193,6 +198,9 @@ class QueueScreen(BackgroundScreen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        app = self.sladesk
+        # Made here, used by the feed's thread (poll) and by search workers (search).
+        self._source = app.source_factory(app.desk)
         self.query_one("#filter", Input).display = False
         self.queue.focus()
         self._update_view_state()
@@ -222,7 +230,7 @@ class QueueScreen(BackgroundScreen[None]):
         per connection) and posts `Finished`/`Failed` as every background job does."""
         worker = get_current_worker()
         app = self.sladesk
-        source = app.source_factory(app.desk)
+        source = self._source
         first = True
         try:
             while not worker.is_cancelled:
@@ -286,7 +294,21 @@ class QueueScreen(BackgroundScreen[None]):
     def _filter_typed(self, event: Input.Changed) -> None:
         # A pasted escape sequence would reach the terminal as the box redraws it.
         if keep_printable(event.input):
-            self._set_filter(text=event.value.strip())
+            text = event.value.strip()
+            self._set_filter(text=text)  # substring matches at once, in memory
+            if text:
+                self._search(text)
+
+    def _search(self, text: str) -> None:
+        """Ask the text index too (words in any order, word beginnings, accents folded);
+        an answer for text no longer in the box is ignored by the view."""
+        source = self._source
+        self.off_thread(
+            lambda: source.search(text),
+            lambda ids: self.queue.set_found(text, ids),
+            failed="Cannot search the queue",
+            group="queue-search",
+        )
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:

@@ -3,7 +3,8 @@
 A lead walks the list (pending overrides first, oldest first: they have waited
 longest), reads the detail (justification, the clock figures stored before and
 after, earlier reviews, the ticket's timeline) and approves (`a`) or rejects (`x`,
-with a required comment). Filters (`f`) narrow by status, operator, kind, reason,
+with a required comment). `/` searches the words of justifications, review comments,
+ticket titles and customers (the text index). Filters (`f`) narrow by status, operator, kind, reason,
 agreement and a date range; `t` switches to per-operator figures (overrides by
 kind and reason, approval rate, breaches turned into met clocks); `l` grants or
 revokes the lead role.
@@ -66,16 +67,24 @@ class LogView:
 
 
 def load_log_view(
-    conn: sqlite3.Connection, operator: str, filt: LogFilter, *, effects: bool, now: float
+    conn: sqlite3.Connection,
+    operator: str,
+    filt: LogFilter,
+    *,
+    effects: bool,
+    now: float,
+    search: str = "",
 ) -> LogView:
-    """Read the log on the worker's connection, as `operator` sees it."""
+    """Read the log on the worker's connection, as `operator` sees it; `search` keeps the
+    overrides the text index finds (justification, review comments, ticket title and
+    customer: `store.search`)."""
     from collections import Counter
 
     from sladesk_tui.core.override_log import review_order
     from sladesk_tui.store.overrides import load_log, log_choices
     from sladesk_tui.store.roles import is_lead
 
-    entries = load_log(conn, filt, effects=effects, now=now)
+    entries = load_log(conn, filt, effects=effects, now=now, search=search or None)
     lead = is_lead(conn, operator)
     choices = log_choices(conn)
     counts = Counter(e.status for e in entries)
@@ -214,6 +223,14 @@ class ReviewScreen(LiveScreen):
             id="review.reject",
         ),
         Binding("f", "filters", "Filters", tooltip="Show or hide the filters", id="review.filters"),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            show=False,
+            tooltip="Search justifications, review comments, ticket titles and customers",
+            id="review.search",
+        ),
         Binding("t", "figures", "Figures", tooltip="Per-operator figures / the list", id="review.figures"),
         Binding(
             "g",
@@ -239,6 +256,7 @@ class ReviewScreen(LiveScreen):
     def __init__(self) -> None:
         super().__init__()
         self.filter = LogFilter()
+        self.search = ""  # words for the text index (`store.search`), beside the filter
         self.view: LogView | None = None
         self.figures = False
         self.stats: list[OperatorStats] = []
@@ -256,6 +274,11 @@ class ReviewScreen(LiveScreen):
             yield _select("agreement", ())
             yield Input(placeholder="from: 2027-01-01", compact=True, id="filter-since")
             yield Input(placeholder="until: now", compact=True, id="filter-until")
+            yield Input(
+                placeholder="search: words of a justification, comment, title or customer",
+                compact=True,
+                id="filter-search",
+            )
             yield Static("", id="filter-problem")
         yield DataTable(id="review-list", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="review-figures", cursor_type="row", zebra_stripes=True)
@@ -278,8 +301,8 @@ class ReviewScreen(LiveScreen):
         return "the override log"
 
     def reader(self, now: float) -> Callable[[sqlite3.Connection], LogView]:
-        filt, effects, operator = self.filter, self.figures, self.desk.operator
-        return lambda conn: load_log_view(conn, operator, filt, effects=effects, now=now)
+        filt, effects, operator, search = self.filter, self.figures, self.desk.operator, self.search
+        return lambda conn: load_log_view(conn, operator, filt, effects=effects, now=now, search=search)
 
     def show(self, view: LogView) -> None:
         self.view = view
@@ -306,7 +329,7 @@ class ReviewScreen(LiveScreen):
 
     @property
     def filter_active(self) -> bool:
-        return self.filter != LogFilter()
+        return self.filter != LogFilter() or bool(self.search)
 
     def _fill_choices(self, view: LogView) -> None:
         """Operators and agreements on record; the options change only when they do."""
@@ -439,6 +462,16 @@ class ReviewScreen(LiveScreen):
             self.query_one("#filter-status", Select).focus()
         else:
             self.query_one("#review-list", DataTable).focus()
+
+    def action_search(self) -> None:
+        self.query_one("#review-filters").display = True
+        self.query_one("#filter-search", Input).focus()
+
+    @on(Input.Changed, "#filter-search")
+    def _search_typed(self, event: Input.Changed) -> None:
+        if keep_printable(event.input) and event.value.strip() != self.search:
+            self.search = event.value.strip()
+            self.reload()
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:

@@ -16,7 +16,7 @@ like `[@click=app.quit]x[/]` is only ever text.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.segment import Segment
 from rich.style import Style
@@ -223,6 +223,7 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows: list[QueueRow] = []
         self.show_raw = False  # raw clocks (overrides ignored) instead of adjusted ones
         self._filter = QueueFilter()
+        self._found: tuple[str, frozenset[str]] | None = None  # (filter text, ids the index found)
         self._sort = "urgency"
         self._cursor = 0
         self._now = clock()
@@ -286,6 +287,22 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._filter = flt
         self._reshape()
 
+    def set_found(self, text: str, ids: frozenset[str] | None) -> None:
+        """The tickets the text index finds for the filter text `text`: shown beside
+        the rows whose id, title, customer, status or assignee holds it, so words in
+        any order, word beginnings and accent-free spellings find a ticket too."""
+        self._found = (text, ids) if ids else None
+        if text == self._filter.text:
+            self._reshape()
+
+    def _filtered(self) -> list[QueueRow]:
+        flt, found = self._filter, self._found
+        if not flt.text or found is None or found[0] != flt.text:
+            return flt.apply(self._all, self._now)
+        needle, ids = flt.text.casefold(), found[1]
+        rest = replace(flt, text="")
+        return [r for r in rest.apply(self._all, self._now) if needle in r.search or r.id in ids]
+
     def set_sort(self, sort: str) -> None:
         key = sort_key(sort)
         self._sort = sort
@@ -313,7 +330,7 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._now = self._clock()
         old = self.cursor_row
         old_line = self._cursor - int(self.scroll_y)
-        self._rows = self._filter.apply(self._all, self._now)
+        self._rows = self._filtered()
         index = 0
         if old is not None:
             index = next(
