@@ -7,11 +7,12 @@ Whatever goes wrong is caught there and reported as one line for the operator
 (`failure_text`): the screen stays usable. The result comes back to the UI thread
 as a message (`Finished`, `Failed`), the Textual way, and is applied there.
 
-`BackgroundScreen` carries the mechanism: `run_in_background` for any job,
-`load` for the screen's main read, which counts its own loads (`generation`): a
-slow old load never paints over a newer one, and `loading` says whether the
-latest is on screen yet (`load_pending`; not `loading`, which is Textual's spinner). `LiveScreen` adds following other connections' commits.
-See docs/tui.md.
+`BackgroundScreen` carries the mechanism: `run_in_background` for any job
+(`off_thread` when the job brings its own connection), `load` for the screen's
+main read, which counts its own loads (`generation`, `shown`): a slow old load
+never paints over a newer one, `ready` says the first is on screen and
+`load_pending` that the newest is not yet (not `loading`: that is Textual's
+spinner). `LiveScreen` adds following other connections' commits. See docs/tui.md.
 """
 
 from __future__ import annotations

@@ -88,7 +88,9 @@ def test_where_the_file_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert load_keymap() == {"ticket.override": "ctrl+o"}
 
 
-def test_a_bad_keymap_stops_the_app_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_keymap_stops_the_app_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sladesk_tui import cli
 
     (tmp_path / "km.toml").write_text('[queue]\nfiltre = "f"\n')

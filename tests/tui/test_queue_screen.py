@@ -7,6 +7,7 @@ in test_queue_live.py; here the rows are fixed so each test is about the screen.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from queue_data import NASTY_TITLES, NOW, make_row, sample_rows, source_with
 from textual import on
@@ -26,7 +27,7 @@ class NavApp(SladeskApp):
     """The app with navigation recorded instead of done: the screens' `OpenTicket`
     messages land in `opened` (no ticket screen opens on the synthetic feed)."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.opened: list[str] = []
 
