@@ -18,7 +18,7 @@ a frozen clock:
 - reload after one commit from another connection (the incremental path);
 - resident memory: peak (`resource.getrusage`) and current (/proc/self/statm).
 
-Targets (issue 4): first paint <= 1 s (stretch 0.5 s), tick <= 30 ms (stretch 15 ms).
+Targets (docs/performance.md): first paint <= 1 s (stretch 0.5 s), tick <= 30 ms (stretch 15 ms).
 Figures only: nothing is asserted.
 """
 

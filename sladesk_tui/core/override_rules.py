@@ -1,11 +1,11 @@
-"""The rules an override, a review and a role change must pass (SPEC §6, §7).
+"""The rules an override, a review and a role change must pass (docs/overrides.md, docs/roles.md).
 
 The same rules guard the dialog, the review screen and the command line, so they
 live here, pure: each check returns the reason a request is refused (the screens
 show it as you type) or raises `Refused` (the writers call it inside the write
 transaction, on the state they just read, so two operators cannot both slip past).
 
-Decisions recorded here (SPEC §6 is silent on them):
+Decisions recorded here (docs/overrides.md, "What is refused, and why"):
 
 - An ended ticket (resolved or closed) takes no override of any kind: its clocks
   are settled, and a late exemption would rewrite compliance after the fact.
@@ -59,21 +59,6 @@ DECISIONS: dict[str, str] = {"approve": "approved", "reject": "rejected"}
 MAX_JUSTIFICATION = 4000
 MAX_COMMENT = 2000
 MAX_EXTENSION_S = 10_000 * 3600.0
-
-
-def override_problem(
-    o: Override,
-    record: TicketRecord,
-    agreement: Agreement | None,
-    clocks: Mapping[str, Clock],
-    now: float,
-) -> str | None:
-    """Why `o` would be refused on `record`, or None when it may be recorded.
-
-    `clocks` are the ticket's adjusted clocks at `now` (before `o`), `agreement` the
-    governing one (None when no agreement is in force).
-    """
-    return text_problem(o) or effect_problem(o, record, agreement, clocks, now)
 
 
 def text_problem(o: Override) -> str | None:
@@ -140,19 +125,6 @@ def effect_problem(
         if o.by_s > MAX_EXTENSION_S:
             return f"extend is longer than {int(MAX_EXTENSION_S // 3600)}h"
     return _clock_problem(o, clocks)
-
-
-def check_override(
-    o: Override,
-    record: TicketRecord,
-    agreement: Agreement | None,
-    clocks: Mapping[str, Clock],
-    now: float,
-) -> None:
-    """Raise `Refused` with the reason when `override_problem` finds one."""
-    problem = override_problem(o, record, agreement, clocks, now)
-    if problem:
-        raise Refused(problem)
 
 
 def review_problem(

@@ -3,7 +3,7 @@
 The events table is the record; the tickets table is a projection of it kept in the
 same transaction, so a screen reads one row per ticket instead of replaying history.
 
-Decisions recorded here (SPEC §4 is silent on them):
+Decisions recorded here (docs/formats.md, "Importing"):
 
 - Idempotency is by event id: the same id with the same content digest
   (`core.events.event_digest`) is skipped as already present, a different digest is
@@ -19,7 +19,7 @@ Decisions recorded here (SPEC §4 is silent on them):
 - A priority must be one of the governing agreement's priorities (its `targets`
   keys); a ticket no agreement covers takes any priority token.
 - A ticket's agreement is chosen once, when its `created` event is imported,
-  against the newest agreements version (SPEC §3: the version in force at
+  against the newest agreements version (docs/agreements.md: the version in force at
   creation governs it). A ticket with none keeps the reason and that version.
 - Events are applied in `(at, file order)`. An event older than what a ticket's
   projection already reflects is stored and the ticket is replayed from its whole

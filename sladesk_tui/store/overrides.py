@@ -34,7 +34,7 @@ from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
 from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 from sladesk_tui.store.roles import is_lead
-from sladesk_tui.store.search import OVERRIDES_MATCHING, match_query
+from sladesk_tui.store.search import OVERRIDES_MATCHING, match_query, require_index
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -53,16 +53,6 @@ class Placed:
 
 
 # ---- overrides, with the rules -----------------------------------------------------
-
-
-def draft_override(conn: sqlite3.Connection, candidate: Override, *, now: float | None = None) -> Draft:
-    """Run the rules and the preview on `candidate` as if made at `now`, writing nothing:
-    `problem` is what `place_override` would refuse. (The dialog, which drafts as the
-    agent types, loads `override_context` once and calls `core.override_effects.draft`.)
-    """
-    now = now_ts() if now is None else now
-    with read_tx(conn):
-        return _draft(conn, candidate, now)
 
 
 def place_override(
@@ -149,6 +139,7 @@ def load_log(
     where, params = _where(filt)
     q = None if search is None else match_query(search)
     if q is not None:
+        require_index(conn)
         where += f" AND o.id IN ({OVERRIDES_MATCHING})"
         params["q"] = q
     with read_tx(conn):

@@ -51,7 +51,7 @@ def keep_printable(box: Input) -> bool:
     """Drop control, bidi-control and separator characters from what was typed or pasted.
 
     An escape sequence pasted into a field would otherwise reach the terminal as the
-    field redraws it (escape sequences pass through every widget), and would be
+    field redraws it (docs/formats.md, "Untrusted text"), and would be
     stored in the justification. Returns False when the value was changed (a new
     Changed message follows).
     """

@@ -1,4 +1,4 @@
-"""Hostile ticket text on every screen and in every export (issue 7, "Hostile text").
+"""Hostile ticket text on every screen and in every export (docs/formats.md, "Untrusted text").
 
 One real database, written through the store's own APIs (agreements file, event
 ingest, override rules, reviews), whose titles, customer, service and agreement

@@ -1,4 +1,4 @@
-"""The override dialog (key `o` on the queue and the ticket screen): SPEC §6 on one screen.
+"""The override dialog (key `o` on the queue and the ticket screen): docs/overrides.md on one screen.
 
 The agent picks the kind, the clock, the kind's parameter and a reason code, and
 writes why. Every keystroke re-runs the same rules the command line and the store

@@ -51,7 +51,7 @@ def state_class(state: str) -> str:
 
 def state_word(clock: Clock) -> str:
     """The state in capitals; a stopped breached clock reads MISSED, a clock that
-    breached and then paused reads BREACHED (breached wins, SPEC §5)."""
+    breached and then paused reads BREACHED (breached wins, docs/clocks.md)."""
     if clock.state == "breached" and clock.stopped_at is not None:
         return "MISSED"
     return STATE_WORDS.get(clock.state, clock.state.upper())
@@ -118,7 +118,7 @@ def figure_lines(clock: Clock, zones: Zones) -> list[str]:
 
 
 def raw_line(raw: Clock, zones: Zones) -> str:
-    """The raw figures (no overrides) beside adjusted ones that differ (SPEC §6)."""
+    """The raw figures (no overrides) beside adjusted ones that differ (docs/clocks.md, "Overrides")."""
     parts = [f"without overrides: {summary(raw)}"]
     if raw.due_at is not None and raw.stopped_at is None:
         parts.append(f"due {fmt_instant(raw.due_at, zones.operator)}")

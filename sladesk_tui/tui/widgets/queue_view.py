@@ -1,6 +1,6 @@
 """The queue widget: thousands of rows, a countdown on each, repainted every second.
 
-A `ScrollView` on the Line API (NOTES: `DataTable` takes seconds to load 10k rows
+A `ScrollView` on the Line API (docs/performance.md: `DataTable` takes seconds to load 10k rows
 and 70-150 ms to repaint after any cell update): `render_line` draws only the lines
 on screen, straight from the `core.queue` rows and the injected clock, so a tick is
 "repaint the visible lines", never "update the model".

@@ -3,7 +3,7 @@
 Each dismisses with the chosen value (None on escape); the ticket screen writes the
 event. The priority dialog previews, for the highlighted priority, what the clocks
 would become if the change were made now: priority changes surprise users in every
-peer product (NOTES: "How peers count SLA clocks"), so the agent sees "target 1h ->
+peer product (docs/clocks.md, "How peers count"), so the agent sees "target 1h ->
 15m, BREACHED" before confirming rather than after.
 
 Every label is `Content` built from plain strings: priorities and statuses come
