@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from tui_store import Ingest
 
 from sladesk_tui.tui.app import SladeskApp
-from sladesk_tui.tui.screens.review import CommentDialog, ReviewScreen
+from sladesk_tui.tui.screens.review import CommentDialog, LeadsDialog, ReviewScreen
 
 H = 3600.0
 
@@ -49,6 +49,12 @@ def listed(screen: ReviewScreen) -> list[tuple[int, str]]:
 
 def detail(screen: ReviewScreen) -> str:
     return str(screen.query_one("#detail", Static).render())
+
+
+def said(dialog: object) -> str:
+    """What the leads dialog's hint line says (its answer replaces the key hint)."""
+    assert isinstance(dialog, LeadsDialog)
+    return str(dialog.query_one("#leads-hint", Static).render())
 
 
 def reviews(path: Path) -> list[tuple]:
@@ -223,8 +229,10 @@ async def test_leads_are_granted_by_leads_only(desk: tuple[Path, dict[str, int]]
         dialog = pilot.app.screen
         await until(pilot, lambda: "now: lee" in str(dialog.query_one("#leads-list", Static).render()))
         await pilot.press(*"kim", "enter")
-        await until(pilot, lambda: dialog.said != "")
-        assert dialog.said == "Not changed: only a team lead may grant the lead role, and kim is not a lead"
+        await until(pilot, lambda: said(dialog) != "enter apply · escape close")
+        assert (
+            said(dialog) == "✗ Not changed: only a team lead may grant the lead role, and kim is not a lead"
+        )
     with connected(path) as conn:
         assert leads(conn) == [LEAD]
     async with app_on(path, LEAD).run_test(size=(100, 40)) as pilot:
@@ -233,8 +241,8 @@ async def test_leads_are_granted_by_leads_only(desk: tuple[Path, dict[str, int]]
         await until(pilot, lambda: isinstance(pilot.app.screen, LeadsDialog))
         dialog = pilot.app.screen
         await pilot.press(*"kim", "enter")
-        await until(pilot, lambda: dialog.said != "")
-        assert dialog.said == "kim is now a team lead"
+        await until(pilot, lambda: said(dialog) != "enter apply · escape close")
+        assert said(dialog) == "✓ kim is now a team lead"
         await until(pilot, lambda: "now: kim, lee" in str(dialog.query_one("#leads-list", Static).render()))
     with connected(path) as conn:
         assert leads(conn) == ["kim", LEAD]

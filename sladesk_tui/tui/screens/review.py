@@ -154,10 +154,6 @@ class LeadsDialog(BackgroundScreen[None], ModalScreen[None]):
     CSS_PATH = "review.tcss"
     BINDINGS = [Binding("escape", "cancel", "Close", id="leads.close")]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.said = ""
-
     def compose(self) -> ComposeResult:
         with Vertical(id="leads-box"):
             yield Static(Content.styled("Team leads", "bold"), id="leads-title")
@@ -214,7 +210,6 @@ class LeadsDialog(BackgroundScreen[None], ModalScreen[None]):
     def _changed(self, current: list[str], said: str, refused: bool) -> None:
         names = ", ".join(safe_text(u) for u in current) or "none"
         self.query_one("#leads-list", Static).update(Content(f"now: {names}"))
-        self.said = said
         if said:
             mark = "✗ " if refused else "✓ "
             self.query_one("#leads-hint", Static).update(Content(mark + safe_text(said)))
