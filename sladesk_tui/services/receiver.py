@@ -34,6 +34,7 @@ import queue
 import signal
 import sqlite3
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +55,7 @@ log = logging.getLogger("sladesk.receive")
 
 DEFAULT_BODY_TIMEOUT_S = 10.0
 DEFAULT_BATCH = 256
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +297,10 @@ def run(
 ) -> int:
     """Run the receiver in the foreground; prints its address once it listens."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # The event loop and the writer thread share the GIL: with the default 5 ms switch
+    # interval a request's socket work waits behind a whole slice of the writer's
+    # Python (measured: p99 time to 2xx 66 ms -> see docs/sources.md, "Speed").
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     receiver = Receiver(db_path, sources, secrets, actor=actor, settings=settings)
 
     def ready(host: str, port: int) -> None:

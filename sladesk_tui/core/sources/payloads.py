@@ -30,7 +30,7 @@ import datetime as dt
 import json
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sladesk_tui.core.errors import InputError
@@ -660,6 +660,27 @@ def _str(v: object) -> str | None:
 def _show(v: object) -> str:
     text = repr(v)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def advance(state: TicketState | None, events: Iterable[Event]) -> TicketState | None:
+    """The state after `events` (one ticket's), as the store's projection would have it:
+    lets the receiver map several deliveries for one ticket in one transaction."""
+    for e in sorted(events, key=lambda ev: ev.order_key):
+        if e.type == "created":
+            state = TicketState("new", e.priority, e.assignee, True)
+        elif state is None:
+            continue
+        elif e.type == "status" and state.is_open:
+            state = replace(state, status=e.status or state.status)
+        elif e.type == "priority":
+            state = replace(state, priority=e.priority)
+        elif e.type == "assign":
+            state = replace(state, assignee=e.assignee)
+        elif e.type in ENDING_STATUSES:
+            state = replace(state, status=e.type, is_open=False)
+        elif e.type == "reopened":
+            state = replace(state, status="open", is_open=True)
+    return state
 
 
 def tickets_of(events: Iterable[Event]) -> tuple[str, ...]:
