@@ -9,9 +9,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sladesk_tui.cli import _add_db, _db_path, _operator, command
 from sladesk_tui.core.errors import InputError
+
+if TYPE_CHECKING:
+    from sladesk_tui.core.sources.mapping import SourceSet
 
 # The role the receiving account must hold: it writes events as that account.
 FEED_ROLE = "feed"
@@ -47,7 +51,7 @@ def _sources_path(args: argparse.Namespace) -> Path:
     return Path(given) if given else Path(_db_path(args)).parent / "sources.toml"
 
 
-def load_sources_file(path: Path):  # type: ignore[no-untyped-def]  # SourceSet, imported lazily
+def load_sources_file(path: Path) -> SourceSet:
     from sladesk_tui.core.sources.mapping import parse_sources_text
 
     try:
@@ -148,19 +152,19 @@ def _sources(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(output.rows_csv(rows))
     else:
-        table = [
-            {
-                "source": r["source"],
-                "provider": r["provider"],
-                "delivered": r["deliveries"],
-                "last delivery": output.instant(st.last_delivery_ts)
-                if (st := status.get(r["source"]))
-                else "",
-                "refused": r["refusals"],
-                "last refusal": output.instant(st.last_refusal_ts) if st else "",
-            }
-            for r in rows
-        ]
+        table = []
+        for s in sources.sources:
+            st = status.get(s.name)
+            table.append(
+                {
+                    "source": s.name,
+                    "provider": s.provider,
+                    "delivered": st.deliveries if st else 0,
+                    "last delivery": output.instant(st.last_delivery_ts) if st else "",
+                    "refused": st.refusals if st else 0,
+                    "last refusal": output.instant(st.last_refusal_ts) if st else "",
+                }
+            )
         below = [
             [f"refused {r['last_refusal_status']}: {r['last_refusal_reason']}"]
             if r["last_refusal_reason"]

@@ -56,6 +56,8 @@ log = logging.getLogger("sladesk.receive")
 DEFAULT_BODY_TIMEOUT_S = 10.0
 DEFAULT_BATCH = 256
 SWITCH_INTERVAL_S = 0.0005
+MAX_WAITING = 10_000  # deliveries queued for the writer before new ones get 503
+STORE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,11 @@ class _Writer:
         self.thread.join(timeout=30)
 
     def _run(self) -> None:
-        conn = open_db(self.db_path)
+        try:
+            conn = open_db(self.db_path)
+        except Exception as exc:  # noqa: BLE001 - reported, and requests then get 503
+            log.error("cannot open the database: %s", exc)
+            return
         try:
             while True:
                 item = self.q.get()
@@ -246,6 +252,10 @@ class Receiver:
                 raise _Http(413, f"body is over {source.max_body_bytes} bytes")
 
     async def _store(self, pending: Pending) -> Outcome:
+        if not self.writer.thread.is_alive():
+            return Outcome(503, "the receiver cannot reach its database; retry later")
+        if self.writer.q.qsize() > MAX_WAITING:
+            return Outcome(503, "too many deliveries waiting for the database; retry later")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Outcome] = loop.create_future()
 
@@ -253,7 +263,11 @@ class Receiver:
             loop.call_soon_threadsafe(_settle, fut, outcome)
 
         self.writer.q.put((pending, done))
-        return await fut
+        try:
+            # Shielded: a sender hanging up does not cancel what may already be committed.
+            return await asyncio.wait_for(asyncio.shield(fut), timeout=STORE_TIMEOUT_S)
+        except TimeoutError:
+            return Outcome(503, "the database did not answer in time; retry later (a retry is applied once)")
 
     def _note(self, source: Source | None, status: int, reason: str) -> None:
         if source is not None:
