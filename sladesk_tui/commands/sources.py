@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sladesk_tui.cli import _add_db, _db_path, _operator, command
+from sladesk_tui.cli import _add_db, _db_path, _operator, _require, command
 from sladesk_tui.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -65,29 +65,11 @@ def load_sources_file(path: Path) -> SourceSet:
     return parse_sources_text(text, str(path), base_dir=str(path.resolve().parent))
 
 
-def check_feed_role(db_path: str, user: str) -> None:
-    """The receiving account must hold the `feed` role (docs/sources.md).
-
-    ROLE CHECK: the single call site for the roles work. Until `require_role` is on
-    this branch, a database without roles beyond `lead` lets the account through.
-    """
-    try:
-        from sladesk_tui.store.roles import require_role  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    from sladesk_tui.store.db import open_db
-
-    conn = open_db(db_path)
-    try:
-        require_role(conn, user, FEED_ROLE)
-    finally:
-        conn.close()
-
-
 @command("receive")
 def _receive(args: argparse.Namespace) -> int:
     from sladesk_tui.services.receiver import Settings, read_secret, run
 
+    _require(args, FEED_ROLE)  # it writes events as this account (docs/roles.md)
     path = _sources_path(args)
     sources = load_sources_file(path)
     if not 0 <= args.port <= 65535:
@@ -104,7 +86,6 @@ def _receive(args: argparse.Namespace) -> int:
         raise InputError("no source in the file receives webhooks", where=str(path))
     db = _db_path(args)
     actor = _operator(args)
-    check_feed_role(db, actor)
     from sladesk_tui.store.db import open_db
 
     open_db(db).close()  # migrate before serving: a first request must not wait for it

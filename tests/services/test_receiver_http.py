@@ -269,3 +269,36 @@ def test_sigkill_during_a_burst_then_retries_store_each_delivery_once(tmp_path: 
         assert audit.verify(conn).ok
     finally:
         conn.close()
+
+
+def test_the_receiving_account_needs_the_feed_role(tmp_path: Path) -> None:
+    prepare(tmp_path)
+    from sladesk_tui.store.db import open_db
+    from sladesk_tui.store.identity import login_user
+    from sladesk_tui.store.roles import revoke_role
+
+    conn = open_db(tmp_path / "sladesk.db")
+    try:
+        revoke_role(conn, "feed", login_user(), actor=login_user())  # the test account is an admin too
+    finally:
+        conn.close()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sladesk_tui",
+            "--db",
+            str(tmp_path / "sladesk.db"),
+            "receive",
+            "--sources",
+            str(tmp_path / "sources.toml"),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "feed" in out.stderr and "listening" not in out.stdout
