@@ -217,13 +217,13 @@ class Receiver:
         log.info(
             "%s %s source=%s delivery=%s status=%d bytes=%d ms=%.1f reason=%s",
             request.remote,
-            request.path[:80],
-            name[:40],
-            delivery[:80],
+            _clean(request.path, 80),
+            _clean(name, 40),
+            _clean(delivery, 80),
             status,
             size,
             ms,
-            reason[:300],
+            _clean(reason, 300),
         )
         resp = web.json_response({"status": status, "reason": reason}, status=status)
         if status in (408, 413):
@@ -299,6 +299,12 @@ class _Http(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
+
+
+def _clean(text: str, limit: int) -> str:
+    """Request-supplied text on one log line: a newline or escape in a path must not
+    forge a line of its own, nor drive the terminal reading the journal."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def _settle(fut: asyncio.Future[Outcome], outcome: Outcome) -> None:

@@ -353,3 +353,11 @@ def test_the_receiving_account_needs_the_feed_role(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "feed" in out.stderr and "listening" not in out.stdout
+
+
+def test_a_hostile_path_cannot_forge_a_log_line(served: tuple[Receiver, Path]) -> None:
+    rcv, _ = served
+    status, _ = post(rcv.port, "x%0Aforged%20status=200", b"{}", {})
+    assert status == 404
+    time.sleep(0.05)
+    assert not any(line.startswith("forged") for line in rcv.log().splitlines())
