@@ -1,6 +1,6 @@
 """Webhook receiver throughput: signed deliveries from concurrent clients over loopback.
 
-    uv run python benchmarks/receive_bench.py                      # 4000 deliveries, 32 clients
+    uv run python benchmarks/receive_bench.py                      # 4000 deliveries, 16 clients
     uv run python benchmarks/receive_bench.py --deliveries 10000 --clients 64 --batch 256
 
 Starts a real `sladesk receive` process on a fresh database (the 24x7 agreement
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -77,7 +76,7 @@ def _cpu_seconds(pid: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--deliveries", type=int, default=4000)
-    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--batch", type=int, default=256, help="the receiver's --batch")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sladesk-receive-bench-") as tmp:
@@ -112,16 +111,10 @@ def main() -> int:
         f" clients {client_cpu / elapsed:.2f} cores"
     )
     print(f"  stored       {stored} deliveries, {events} events; non-2xx answers: {failures}")
-    print(
-        json.dumps(
-            {
-                "deliveries_per_s": round(len(work) / elapsed, 1),
-                "p50_ms": round(pct(0.5), 2),
-                "p99_ms": round(pct(0.99), 2),
-                "failures": failures,
-            }
-        )
-    )
+    print(f"RESULT receive.per_s {len(work) / elapsed:.1f}")
+    print(f"RESULT receive.p50_ms {pct(0.50):.2f}")
+    print(f"RESULT receive.p99_ms {pct(0.99):.2f}")
+    print(f"RESULT receive.clients {args.clients}")
     return 0 if failures == 0 and stored == len(work) else 1
 
 
