@@ -359,3 +359,16 @@ def test_our_own_format_as_json_array_object_and_lines() -> None:
         decode(feed, b"[]", "application/json")
     with pytest.raises(Malformed, match="content type"):
         decode(feed, body(e1), "text/csv")
+
+
+def test_glpi_11_high_level_api_shapes() -> None:
+    gl = src("glpi")
+    doc = glpi_ticket(311)
+    item = doc["item"]
+    item["status"] = {"id": 4, "name": "Pending"}
+    item["priority"] = {"id": 5, "name": "Very high"}
+    item["entity"] = {"id": 0, "name": "Root entity"}
+    item["date_creation"] = item.pop("date")
+    evs = to_events(gl, decode(gl, body(doc), "application/json"), {"GLPI-311": None})
+    assert [(e.type, e.priority or e.status) for e in evs] == [("created", "P1"), ("status", "waiting")]
+    assert evs[0].customer == "acme"

@@ -514,17 +514,28 @@ def _map_glpi(source: Source, d: Decoded, states: States, out: _Out) -> None:
             out.add(pt, "comment", f"f{item['id']}", etype, at, body=item.get("content"))
         return
     at = _instant(item.get("date_mod"), source)
-    ours_status = source.status(item.get("status"))
-    ours_prio = source.priority(item.get("priority"))
+    raw_status, raw_prio = _glpi_value(item.get("status")), _glpi_value(item.get("priority"))
+    ours_status = source.status(raw_status)
+    ours_prio = source.priority(raw_prio)
     if state is None:
         created_at = _instant(item.get("date") or item.get("date_creation"), source)
+        entity = item.get("entity")
+        org = _str(entity.get("name") or entity.get("id")) if isinstance(entity, dict) else None
         customer = source.customer_name(
-            organization=_str(item.get("entities_id")), fields=item, requester_email=None
+            organization=org or _str(item.get("entities_id")), fields=item, requester_email=None
         )
         out.created(pt, created_at, title=item.get("name"), priority=ours_prio, customer=customer)
         state = TicketState("open", ours_prio, None, True)
         at = max(at, created_at)
-    _snapshot_diff(out, pt, state, ours_status, item.get("status"), ours_prio, None, at)
+    _snapshot_diff(out, pt, state, ours_status, raw_status, ours_prio, None, at)
+
+
+def _glpi_value(v: object) -> object:
+    """GLPI 10's legacy API writes `status: 4`; GLPI 11's high-level API writes
+    `status: {"id": 4, "name": "Pending"}`. The number is what the mapping names."""
+    if isinstance(v, dict):
+        return v.get("id") if v.get("id") not in (None, "") else v.get("name")
+    return v
 
 
 # ---- sladesk -------------------------------------------------------------------------------
