@@ -8,6 +8,8 @@ import hmac
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from source_fixtures import (
     SECRETS,
     SOURCES_TOML,
@@ -372,3 +374,24 @@ def test_glpi_11_high_level_api_shapes() -> None:
     evs = to_events(gl, decode(gl, body(doc), "application/json"), {"GLPI-311": None})
     assert [(e.type, e.priority or e.status) for e in evs] == [("created", "P1"), ("status", "waiting")]
     assert evs[0].customer == "acme"
+
+
+@given(
+    provider=st.sampled_from(["zendesk", "jira", "zammad", "glpi", "sladesk"]),
+    raw=st.binary(max_size=300),
+    secret=st.binary(min_size=8, max_size=40),
+    flip=st.integers(min_value=0, max_value=299),
+)
+def test_any_body_verifies_with_its_signature_and_no_altered_byte_does(
+    provider: str, raw: bytes, secret: bytes, flip: int
+) -> None:
+    ts = "2026-11-19T08:00:00Z" if provider == "zendesk" else str(int(NOW))
+    headers = sign(provider, secret, raw, timestamp=ts)
+    assert verify(provider, secret, headers, raw, now=NOW, window_s=300).delivery_id
+    if raw:
+        i = flip % len(raw)
+        altered = raw[:i] + bytes([raw[i] ^ 0x01]) + raw[i + 1 :]
+        with pytest.raises(BadSignature):
+            verify(provider, secret, headers, altered, now=NOW, window_s=300)
+    with pytest.raises(BadSignature):
+        verify(provider, secret + b"x", headers, raw, now=NOW, window_s=300)

@@ -361,3 +361,48 @@ def test_a_hostile_path_cannot_forge_a_log_line(served: tuple[Receiver, Path]) -
     assert status == 404
     time.sleep(0.05)
     assert not any(line.startswith("forged") for line in rcv.log().splitlines())
+
+
+def test_a_broken_sources_file_stops_receive_with_file_and_line(tmp_path: Path) -> None:
+    prepare(tmp_path)
+    text = (tmp_path / "sources.toml").read_text()
+    (tmp_path / "sources.toml").write_text(text.replace('pending = "waiting"', 'pending = "Waiting"', 1))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sladesk_tui",
+            "--db",
+            str(tmp_path / "sladesk.db"),
+            "receive",
+            "--sources",
+            str(tmp_path / "sources.toml"),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "sources.toml:2: source 'zd': statuses: 'pending' = 'Waiting' is not a status" in out.stderr
+    table = _cli(tmp_path, "sources", "--sources", str(tmp_path / "sources.toml"))
+    assert table.returncode == 2 and "sources.toml:2" in table.stderr
+    (tmp_path / "sources.toml").write_text(text)
+    table = _cli(tmp_path, "sources", "--sources", str(tmp_path / "sources.toml"))
+    assert table.returncode == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "source",
+        "provider",
+        "delivered",
+        "last",
+        "delivery",
+        "refused",
+        "last",
+        "refusal",
+    ]
+    assert [ln.split()[0] for ln in lines[1:]] == ["zd", "jsm", "zammad", "glpi", "feed"]
+    csv_out = _cli(tmp_path, "sources", "--sources", str(tmp_path / "sources.toml"), "--format", "csv")
+    assert csv_out.stdout.splitlines()[0].startswith("source,provider,path,deliveries")
