@@ -27,7 +27,7 @@ from source_fixtures import (
 
 from sladesk_tui.core.sources.mapping import Source, Unmapped, parse_sources_text
 from sladesk_tui.core.sources.payloads import TicketState, decode, to_events
-from sladesk_tui.core.sources.refusals import BadSignature, Malformed, UnknownEvent
+from sladesk_tui.core.sources.refusals import BadSignature, Malformed, Refusal, UnknownEvent
 from sladesk_tui.core.sources.signatures import sign, verify
 
 SOURCES = parse_sources_text(SOURCES_TOML, "sources.toml")
@@ -395,3 +395,74 @@ def test_any_body_verifies_with_its_signature_and_no_altered_byte_does(
             verify(provider, secret, headers, altered, now=NOW, window_s=300)
     with pytest.raises(BadSignature):
         verify(provider, secret + b"x", headers, raw, now=NOW, window_s=300)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**15), 10**15) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+def _shaped(provider: str, junk: dict) -> dict:
+    """A provider's documented top-level keys with junk under them."""
+    keys = {
+        "zendesk": {
+            "type": "zen:event-type:ticket.status_changed",
+            "detail": {"id": "1", **junk},
+            "event": junk,
+        },
+        "jira": {
+            "webhookEvent": "jira:issue_updated",
+            "issue": {"key": "K-1", "fields": junk},
+            "changelog": junk,
+        },
+        "zammad": {"ticket": {"id": 1, **junk}, "article": junk},
+        "glpi": {"event": "update", "item": {"id": 1, **junk}},
+    }
+    return keys[provider]
+
+
+@given(
+    provider=st.sampled_from(["zd", "jsm", "zammad", "glpi"]),
+    junk=st.dictionaries(
+        st.sampled_from(
+            [
+                "status",
+                "priority",
+                "state",
+                "created_at",
+                "updated_at",
+                "date_mod",
+                "time",
+                "comment",
+                "items",
+                "owner",
+                "customer",
+                "organization_id",
+                "summary",
+                "current",
+                "itemtype",
+                "items_id",
+                "date",
+                "created",
+                "reporter",
+                "name",
+                "subject",
+            ]
+        ),
+        _JSON,
+        max_size=8,
+    ),
+    known=st.booleans(),
+)
+def test_hostile_payloads_are_refused_never_crash(provider: str, junk: dict, known: bool) -> None:
+    """Whatever a signed sender puts under the documented keys, the answer is events or a refusal."""
+    s = src(provider)
+    doc = _shaped(s.provider, junk)
+    try:
+        d = decode(s, body(doc), "application/json")
+        state = TicketState("open", "P1", None, True) if known else None
+        to_events(s, d, dict.fromkeys(d.tickets, state))
+    except Refusal:
+        pass

@@ -129,7 +129,10 @@ def decode(source: Source, body: bytes, content_type: str) -> Decoded:
     doc = _json(body)
     if not isinstance(doc, dict):
         raise Malformed("the body is not a JSON object")
-    return _DECODERS[source.provider](source, doc)
+    try:
+        return _DECODERS[source.provider](source, doc)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise Malformed(f"{source.provider}: a field is missing or of the wrong kind ({exc})") from None
 
 
 def to_events(source: Source, decoded: Decoded, states: States) -> list[Event]:
@@ -141,7 +144,7 @@ def to_events(source: Source, decoded: Decoded, states: States) -> list[Event]:
     out = _Out(source)
     try:
         _MAPPERS[source.provider](source, decoded, states, out)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         raise Malformed(f"{decoded.what}: a field is missing or of the wrong kind ({exc})") from None
     return out.events
 
