@@ -90,8 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lookup_parsers(sub)
 
     from sladesk_tui.commands import roles as role_commands
+    from sladesk_tui.commands import settings as setting_commands
 
     role_commands.add_parsers(sub)
+    setting_commands.add_parsers(sub)
 
     from sladesk_tui.commands import sources as sources_commands  # registers its handlers
 
@@ -466,14 +468,23 @@ def _overrides(args: argparse.Namespace) -> int:
         since=None if args.since is None else _when(args.since, now, "--since"),
         until=None if args.until is None else _when(args.until, now, "--until"),
     )
+    local: dict[str, int] = {}
     conn = connect(_db_path(args), readonly=True)
     try:
         entries = load_log(conn, filt, effects=args.stats, now=now, search=args.search)
+        if args.stats and not (args.status or args.kind or args.reason or args.agreement):
+            # Clocks moved by hand in the app, beside the overrides (docs/roles.md); the
+            # filters that only overrides have leave them out.
+            from sladesk_tui.store.queries import local_action_counts
+
+            local = local_action_counts(
+                conn, operator=filt.operator, ticket=filt.ticket, since=filt.since, until=filt.until
+            )
     finally:
         conn.close()
     width = output.table_width(sys.stdout)
     if args.stats:
-        stats = operator_stats(entries)
+        stats = operator_stats(entries, local)
         if args.format == "json":
             _emit(output.dump_json([s.as_dict() for s in stats]) + "\n")
         else:
