@@ -4,9 +4,12 @@ The receiver (`services/receiver.py`) answers 2xx only once `store_batch` has
 committed a delivery's events, its `deliveries` row and their audit rows
 (docs/sources.md, "A 2xx means stored"). Decisions recorded here:
 
-- One write transaction per batch; each delivery runs under its own savepoint, so
-  one refused delivery (an unmapped status found against the stored state, an
-  event the importer refuses) rolls back alone and the others still commit.
+- One write transaction per batch. The batch is mapped against a running view of
+  its tickets' state (a delivery sees the ones before it) and stored as one import
+  per source; a delivery the mapping refuses (an unmapped status found against the
+  stored state) is left out alone. Should the importer refuse an event, that
+  attempt is rolled back and each delivery goes in under its own savepoint, so only
+  the refused one is refused and the others still commit.
 - Events go through `imports.ingest_in_tx`, the importer's own path: idempotency by
   event id, the tickets projection, outcomes and the events audit row are the same
   as `sladesk import`'s. The batch's `deliveries` rows get one audit row of their own.
