@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import os
 import queue
@@ -296,6 +297,13 @@ class _Http(Exception):
         self.status, self.reason = status, reason
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _clean(text: str, limit: int) -> str:
     """Request-supplied text on one log line: a newline or escape in a path must not
     forge a line of its own, nor drive the terminal reading the journal."""
@@ -324,6 +332,10 @@ def run(
             f"sladesk receive: listening on http://{host}:{port}/hooks/<source> (sources: {names})",
             flush=True,
         )
+        if not _loopback(host):
+            log.warning(
+                "listening on %s in plain HTTP: put a TLS reverse proxy in front (docs/sources.md)", host
+            )
 
     asyncio.run(receiver.serve(ready))
     return 0
