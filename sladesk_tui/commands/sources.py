@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sladesk_tui.cli import _add_db, _db_path, _operator, _require, command
+from sladesk_tui.cli import _add_db, _db_path, _operator, _require, answer, command, database
 from sladesk_tui.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -100,17 +99,14 @@ def _sources(args: argparse.Namespace) -> int:
     import sqlite3
 
     from sladesk_tui import output
-    from sladesk_tui.store.db import connect
     from sladesk_tui.store.deliveries import source_rows
 
     sources = load_sources_file(_sources_path(args))
-    conn = connect(_db_path(args), readonly=True)
-    try:
-        status = source_rows(conn)
-    except sqlite3.OperationalError:  # a database from before the receiver: nothing received yet
-        status = {}
-    finally:
-        conn.close()
+    with database(args, readonly=True) as conn:
+        try:
+            status = source_rows(conn)
+        except sqlite3.OperationalError:  # a database from before the receiver: nothing received yet
+            status = {}
     rows = []
     for s in sources.sources:
         st = status.get(s.name)
@@ -128,15 +124,12 @@ def _sources(args: argparse.Namespace) -> int:
                 "last_refusal_reason": st.last_refusal_reason if st else None,
             }
         )
-    if args.format == "json":
-        print(output.dump_json(rows))
-    elif args.format == "csv":
-        sys.stdout.write(output.rows_csv(rows))
-    else:
-        table = []
+
+    def table(style: output.Style, width: int) -> str:
+        cells = []
         for s in sources.sources:
             st = status.get(s.name)
-            table.append(
+            cells.append(
                 {
                     "source": s.name,
                     "provider": s.provider,
@@ -152,7 +145,9 @@ def _sources(args: argparse.Namespace) -> int:
             else []
             for r in rows
         ]
-        sys.stdout.write(output.rows_table(table, width=output.table_width(sys.stdout), below=below))
+        return output.rows_table(cells, width=width, below=below)
+
+    answer(args.format, json=lambda: rows, csv=lambda: output.rows_csv(rows), table=table)
     return 0
 
 
