@@ -261,7 +261,8 @@ class Receiver:
         self.writer.q.put((pending, done))
         try:
             # Shielded: a sender hanging up does not cancel what may already be committed.
-            return await asyncio.wait_for(asyncio.shield(fut), timeout=STORE_TIMEOUT_S)
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                return await asyncio.shield(fut)
         except TimeoutError:
             return Outcome(503, "the database did not answer in time; retry later (a retry is applied once)")
 
