@@ -16,9 +16,6 @@ from sladesk_tui.core.errors import InputError
 if TYPE_CHECKING:
     from sladesk_tui.core.sources.mapping import SourceSet
 
-# The role the receiving account must hold: it writes events as that account.
-FEED_ROLE = "feed"
-
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private type
     p = sub.add_parser("receive", help="receive ticketing systems' webhooks (POST /hooks/<source>)")
@@ -66,7 +63,7 @@ def load_sources_file(path: Path) -> SourceSet:
 
 @command("receive")
 def _receive(args: argparse.Namespace) -> int:
-    from sladesk_tui.services.receiver import Settings, read_secret, run
+    from sladesk_tui.services.receiver import FEED_ROLE, Settings, read_secret, run
 
     _require(args, FEED_ROLE)  # it writes events as this account (docs/roles.md)
     path = _sources_path(args)
