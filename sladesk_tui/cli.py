@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     role_commands.add_parsers(sub)
     setting_commands.add_parsers(sub)
 
+    from sladesk_tui.commands import sources as sources_commands  # registers its handlers
+
+    sources_commands.add_parsers(sub)
+
     return parser
 
 
