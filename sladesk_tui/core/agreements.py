@@ -51,6 +51,7 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALWAYS = "24x7"  # the calendar reference of a round-the-clock calendar (UTC)
 
 MAX_DURATION_S = 10_000 * 3600
+DEFAULT_MAX_HOLD_S = 90 * 24 * 3600.0  # `max_hold` unless the agreement says (docs/overrides.md)
 MAX_NAME = 200  # customer and service names; events use the same bound
 NO_AGREEMENT = "no agreement in force"
 
@@ -80,6 +81,7 @@ _AGREEMENT_KEYS = (
     "availability",
     "targets",
     "penalty",
+    "max_hold",
 )
 _REQUIRED_AGREEMENT_KEYS = ("id", "customer", "calendar", "targets")
 _AT_RISK_KEYS = ("ratio", "remaining")
@@ -179,6 +181,7 @@ class Agreement:
     on_reopen: str = "resume"
     availability: float | None = None
     penalty: Penalty | None = None
+    max_hold_s: float = DEFAULT_MAX_HOLD_S  # the longest `hold` override (wall time)
 
     def target(self, priority: str | None, clock: str) -> float | None:
         if priority is None:
@@ -550,6 +553,11 @@ def _agreement(
 
     targets = _targets(t["targets"], bad)
     penalty = _penalty(t.get("penalty"), targets, bad)
+    max_hold = t.get("max_hold")
+    try:
+        max_hold_s = DEFAULT_MAX_HOLD_S if max_hold is None else parse_duration(max_hold)
+    except (TypeError, ValueError) as exc:
+        raise bad.say(f"max_hold: {exc}") from None
     return Agreement(
         id=aid,
         name=name,
@@ -565,6 +573,7 @@ def _agreement(
         on_reopen=on_reopen,
         availability=None if availability is None else float(availability),
         penalty=penalty,
+        max_hold_s=max_hold_s,
     )
 
 

@@ -12,8 +12,9 @@ Decisions recorded here (SPEC §6 is silent on them):
 - `hold` and `extend` need a clock still counting or paused; with no clock named
   they touch every clock, and at least one must still be counting. `exempt` may
   name a stopped clock (a breach the customer caused) but not an exempt one.
-- A hold needs its end (`until`, after now): an open-ended hold is a clock nobody
-  remembers to restart.
+- A hold needs its end (`until`, after now, at most the agreement's `max_hold`
+  ahead, 90 days unless it says): an open-ended hold, or one until 2100, is a clock
+  nobody remembers to restart.
 - `responded` touches the response clock only, at an instant between the ticket's
   creation and now (default: now), and only while that clock still runs.
 - `reprioritize` needs a priority of the governing agreement other than the one in
@@ -135,6 +136,13 @@ def effect_problem(
             return "hold needs the instant it ends (until)"
         if o.until <= now:
             return f"hold must end after now ({iso(now)}), not at {iso(o.until)}"
+        if o.until - now > agreement.max_hold_s:
+            from sladesk_tui.core.agreements import format_duration
+
+            return (
+                f"hold until {iso(o.until)} is longer than agreement {agreement.id}'s max_hold"
+                f" ({format_duration(agreement.max_hold_s)} from now): hold for less, and again later if need be"
+            )
     if o.kind == "extend":
         if o.by_s is None or o.by_s <= 0:
             return "extend needs a positive duration (by)"

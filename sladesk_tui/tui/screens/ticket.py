@@ -224,7 +224,9 @@ class TicketScreen(LiveScreen):
     def _zones(self, view: TicketView) -> Zones:
         from zoneinfo import ZoneInfo
 
-        return Zones(operator_zone(self.sladesk), ZoneInfo(view.customer_zone), view.customer_zone)
+        mine = operator_zone(self.sladesk)
+        year = dt.datetime.fromtimestamp(view.now, mine).year
+        return Zones(mine, ZoneInfo(view.customer_zone), view.customer_zone, year)
 
     def _show(self, view: TicketView) -> None:
         zones = self._zones(view)
@@ -283,7 +285,7 @@ class TicketScreen(LiveScreen):
         table.clear()
         for ev in view.record.events:
             table.add_row(
-                Text(fmt_instant(ev.at, zones.operator)),
+                Text(fmt_instant(ev.at, zones.operator, year=zones.year)),
                 Text(safe_text(ev.type)),
                 Text(safe_text(event_detail(ev))),
                 Text(safe_text(ev.author or "")),
@@ -303,7 +305,7 @@ class TicketScreen(LiveScreen):
                 Text(str(o.id)),
                 Text(safe_text(o.kind)),
                 Text(safe_text(o.clock or "all")),
-                Text(fmt_instant(o.at, zones.operator)),
+                Text(fmt_instant(o.at, zones.operator, year=zones.year)),
                 Text(safe_text(o.operator)),
                 Text(safe_text(o.reason)),
                 Text(safe_text(o.status).upper()),
