@@ -233,8 +233,8 @@ def test_lookups_outside_the_stored_years_never_import_the_package(tmp_path: Pat
         "from sladesk_tui.cli import main\n"
         f"db = {str(db)!r}\n"
         "codes = [main(['--db', db, 'ticket', 'T-1', '--at', '2030-06-01T00:00Z'], operator='lee'),\n"
-        "         main(['--db', db, 'report', '--month', '2023-01', '--at', '2030-06-01'], operator='lee'),\n"
-        "         main(['--db', db, 'queue', '--at', '2031-01-02'], operator='lee')]\n"
+        "         main(['--db', db, 'report', '--month', '2023-01', '--at', '2030-06-01T00:00Z'], operator='lee'),\n"
+        "         main(['--db', db, 'queue', '--at', '2031-01-02T00:00Z'], operator='lee')]\n"
         "print(codes, 'holidays' in sys.modules, file=sys.stderr)\n"
     )
     r = subprocess.run(
