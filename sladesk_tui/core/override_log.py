@@ -210,7 +210,7 @@ def parameter_text(o: Override, *, short: bool = False) -> str:
     The short form keeps the year when it is not the year the override was made
     (`until 2100-01-01 00:00Z`): a hold into another year must not read like a date
     in this one."""
-    from sladesk_tui.core.agreements import format_duration
+    from sladesk_tui.core.durations import format_duration
     from sladesk_tui.core.override_effects import iso_z
 
     def when(ts: float) -> str:

@@ -137,7 +137,7 @@ def effect_problem(
         if o.until <= now:
             return f"hold must end after now ({iso(now)}), not at {iso(o.until)}"
         if o.until - now > agreement.max_hold_s:
-            from sladesk_tui.core.agreements import format_duration
+            from sladesk_tui.core.durations import format_duration
 
             return (
                 f"hold until {iso(o.until)} is longer than agreement {agreement.id}'s max_hold"
@@ -269,7 +269,7 @@ def parse_when(text: str, now: float) -> float:
     `now`, or `+DURATION` / `-DURATION` from now (`+2h`, `-20m`), inside the accepted
     window (`core.instants`). `InputError` otherwise. The one parser of typed instants:
     `--at`, `--until`, `--since` and the dialogs all use it (docs/instants.md)."""
-    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.durations import parse_duration
     from sladesk_tui.core.eventfile import parse_instant
     from sladesk_tui.core.instants import check_instant
 
@@ -294,7 +294,7 @@ def parse_parameter(kind: str, text: str, now: float) -> dict[str, object]:
     Empty text gives no field (the rules then say what is missing; `responded`
     defaults to now). Durations are business time (`2h`, `1h30m`).
     """
-    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.durations import parse_duration
 
     field = PARAMETER.get(kind)
     t = text.strip()
