@@ -292,6 +292,8 @@ class EventReader:
             return self._err(n, f"invalid JSON: {exc.msg} (column {exc.colno})")
         except _DuplicateKey as exc:
             return self._err(n, f"field {exc.args[0]!r} appears twice")
+        except RecursionError:  # json recurses once per level: a line of 100,000 '['
+            return self._err(n, "invalid JSON: arrays or objects nested too deeply")
         if not isinstance(obj, dict):
             return self._err(n, f"a line must be a JSON object, not {_kind(obj)}")
         try:

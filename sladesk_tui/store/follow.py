@@ -91,7 +91,7 @@ class Tail:
         out: list[tuple[int, bytes]] = []
         try:
             st = os.stat(self.path)
-        except FileNotFoundError:
+        except OSError:  # missing, or its directory not searchable: as if rotating
             st = None
         if self._fh is not None and st is not None and (st.st_dev, st.st_ino) != self._ino:
             self._drain(out, final=True)  # rotated: finish the old file
