@@ -232,6 +232,13 @@ def follow(
                     report(exc)
                     out = None
                     reader = _Refusing(name)
+                except Exception as exc:  # noqa: BLE001 - a line the parser fails on is skipped
+                    report(
+                        InputError(
+                            f"not read ({type(exc).__name__}: {exc})", where=f"{name}:{reader.line_no}"
+                        )
+                    )
+                    out = None
                 if out is None:
                     continue
                 item = out[1]
