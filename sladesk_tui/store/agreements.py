@@ -16,9 +16,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
@@ -31,6 +32,9 @@ from sladesk_tui.store.instants import iso_utc, now_ts
 # Read limits of an agreements file (a real one is a few kilobytes, a few levels deep).
 MAX_FILE_BYTES = 4 << 20
 MAX_NESTING = 32
+
+STDIN_NAME = "<stdin>"
+"""How agreements read from standard input (`sladesk load -`) are named in messages and versions."""
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -55,6 +59,15 @@ def load_agreements_file(
     An invalid file raises `InputError` (``FILE:LINE: reason`` when the TOML itself is
     malformed, else ``FILE: agreement 'x': key: value...``) before anything is written.
     """
+    if str(path) == "-":
+        # Standard input: agreements loaded over a forced-command SSH login (docs/deployment.md).
+        return load_agreements_text(
+            conn,
+            _decode(_bounded(sys.stdin.buffer, STDIN_NAME), STDIN_NAME),
+            name=STDIN_NAME,
+            actor=actor,
+            source=source,
+        )
     p = Path(path)
     text = _read(p)
     aset = _parse(text, safe_text(str(p)), _snapshot(stored_rows(conn)))
@@ -200,15 +213,26 @@ def _read(p: Path) -> str:
     where = safe_text(str(p))
     try:
         with p.open("rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+            data = _bounded(fh, where)
     except FileNotFoundError:
         raise InputError("no such file", where=where) from None
     except IsADirectoryError:
         raise InputError("is a directory, not an agreements file", where=where) from None
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), where=where) from None
+    return _decode(data, where)
+
+
+def _bounded(fh: IO[bytes], where: str) -> bytes:
+    """At most `MAX_FILE_BYTES` of `fh`; InputError when there is more."""
+    data = fh.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise InputError(f"larger than {MAX_FILE_BYTES:,} bytes: not an agreements file?", where=where)
+    return data
+
+
+def _decode(data: bytes, where: str) -> str:
+    """The text of an agreements file's bytes, refused when not UTF-8 or nested too deeply."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

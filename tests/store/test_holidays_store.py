@@ -219,6 +219,9 @@ def test_lookups_outside_the_stored_years_never_import_the_package(tmp_path: Pat
         load(c, agreements())
     finally:
         c.close()
+    from support import give_roles
+
+    give_roles(db, "feed", "lee")
     events = tmp_path / "ev.jsonl"
     events.write_text(
         json.dumps(
