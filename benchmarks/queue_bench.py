@@ -192,7 +192,7 @@ async def run(db: Path, size: tuple[int, int]) -> dict[str, float]:
             out["tick_full_median_ms"] = statistics.median(full) * 1000
             out["visible_lines"] = height
 
-            loads = view.loads
+            before = view.all_rows
             conn = open_db(db)
             try:
                 t0 = time.perf_counter()
@@ -202,7 +202,7 @@ async def run(db: Path, size: tuple[int, int]) -> dict[str, float]:
                     actor="bench",
                     source="bench",
                 )
-                while view.loads == loads:
+                while view.all_rows is before:
                     await pilot.pause(0.005)
                 out["one_commit_to_screen_s"] = time.perf_counter() - t0
             finally:

@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     role_commands.add_parsers(sub)
     setting_commands.add_parsers(sub)
 
+    from sladesk_tui.commands import sources as sources_commands  # registers its handlers
+
+    sources_commands.add_parsers(sub)
+
     return parser
 
 
@@ -335,6 +339,7 @@ def _import(args: argparse.Namespace) -> int:
             fmt=args.input_format,
             skip_invalid=args.skip_invalid,
             actor=_operator(args),
+            require="feed",
         )
     except ImportRejected as exc:
         for e in exc.errors[:shown]:
@@ -377,7 +382,14 @@ def _follow(args: argparse.Namespace) -> int:
     def batch_done(result: IngestResult) -> None:
         print(ImportReport(args.file, result.inserted, result.already_present).summary(), flush=True)
 
-    follow(_db_path(args), args.file, actor=_operator(args), fmt=args.input_format, on_batch=batch_done)
+    follow(
+        _db_path(args),
+        args.file,
+        actor=_operator(args),
+        fmt=args.input_format,
+        on_batch=batch_done,
+        require="feed",
+    )
     return 0
 
 

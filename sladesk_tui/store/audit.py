@@ -51,6 +51,7 @@ COVERED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "agreements": ("version", ("version", "id")),
     "holiday_dates": ("version", ("version", "country", "subdiv", "year")),  # since schema 0004
     "desk_settings": ("id", ("id",)),  # since schema 0007
+    "deliveries": ("id", ("id",)),  # since schema 0008 (webhook receiver)
 }
 
 # The hashed columns, in table order; row_hash is computed over these.

@@ -33,8 +33,8 @@ HINT = "↑/↓ choose · enter confirm · escape cancel"
 class _ChoiceDialog(ModalScreen[str | None]):
     """A titled option list that dismisses with the chosen option's id."""
 
-    CSS_PATH = "../ticket.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
 
     def __init__(self, heading: str, options: Sequence[tuple[str, str]], current: str | None) -> None:
         super().__init__()
