@@ -34,7 +34,6 @@ from sladesk_tui.core.clocks import CLOCKS
 from sladesk_tui.core.durations import format_clock_duration, format_countdown
 from sladesk_tui.core.override_effects import FIGURE_KEYS, clock_figures, iso_z
 from sladesk_tui.core.queue import BADGES, cell_text, counts
-from sladesk_tui.core.report import format_money
 from sladesk_tui.core.text import BIDI_AND_SEPARATORS, cells, fit, safe_text
 from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
@@ -649,6 +648,8 @@ def _cols(
 
 
 def _row_line(r: ReportRow, by: str, style: Style, widths: Sequence[int]) -> str:
+    from sladesk_tui.core.report import format_money  # here: a queue lookup need not load reports
+
     c = r.counts
     first = {"priority": r.priority or "", "operator": safe_text(r.operator) or "(none)", "agreement": "all"}[
         by
@@ -675,6 +676,8 @@ def _row_line(r: ReportRow, by: str, style: Style, widths: Sequence[int]) -> str
 
 
 def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
+    from sladesk_tui.core.report import format_money  # here: a queue lookup need not load reports
+
     out: list[str] = []
     c = a.counts
     if c.tickets:
