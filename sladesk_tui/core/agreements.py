@@ -41,6 +41,7 @@ from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import STATUS_PATTERN
 
 if TYPE_CHECKING:
+    from sladesk_tui.core.alert_rules import AlertRules
     from sladesk_tui.core.calendar import BusinessCalendar, HolidaySnapshot
 
 CLOCK_NAMES: tuple[str, ...] = ("response", "update", "resolution")
@@ -62,7 +63,7 @@ _DURATION = re.compile(r"(?:(\d+)h)? *(?:(\d+)m)? *(?:(\d+)s)?")
 _DAYS = re.compile(r"\d+(?:\.\d+)? *(?:days?|weeks?|d|w)(?![a-z])")
 _TOML_POS = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
-_TOP_KEYS = ("calendar", "agreement")
+_TOP_KEYS = ("calendar", "agreement", "alerts")  # alerts: core.alert_rules
 _CALENDAR_KEYS = ("id", "tz", "hours", "holidays")
 _AGREEMENT_KEYS = (
     "id",
@@ -79,6 +80,7 @@ _AGREEMENT_KEYS = (
     "availability",
     "targets",
     "penalty",
+    "alerts",  # parsed by core.alert_rules
 )
 _REQUIRED_AGREEMENT_KEYS = ("id", "customer", "calendar", "targets")
 _AT_RISK_KEYS = ("ratio", "remaining")
@@ -201,6 +203,7 @@ class AgreementSet:
     agreements: tuple[Agreement, ...]
     warnings: tuple[str, ...] = ()
     holidays: HolidaySnapshot | None = None
+    alerts: AlertRules | None = None  # the [alerts] rules (docs/alerts.md), None without any
 
     def get(self, agreement_id: str) -> Agreement | None:
         for a in self.agreements:
@@ -326,13 +329,25 @@ def load_agreements(
     if not problems:
         for exc, aid in _overlaps(aset):
             note(exc, agr_line[aid])
+    alerts = None
+    if not problems:
+        from sladesk_tui.core.alert_rules import alerts_line, parse_alert_rules
+
+        try:
+            alerts = parse_alert_rules(doc, agr_tables)
+        except AgreementError as exc:
+            note(exc, alerts_line(text))
     if problems:
         first = problems[0]
         n = len(problems) - 1
         more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
         raise AgreementError(first.reason + more, line=first.line, source=source, problems=tuple(problems))
     return AgreementSet(
-        calendars=calendars, agreements=tuple(agreements), warnings=_warnings(aset), holidays=holidays
+        calendars=calendars,
+        agreements=tuple(agreements),
+        warnings=_warnings(aset),
+        holidays=holidays,
+        alerts=alerts,
     )
 
 

@@ -50,6 +50,11 @@ COVERED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "agreement_versions": ("version", ("version",)),
     "agreements": ("version", ("version", "id")),
     "holiday_dates": ("version", ("version", "country", "subdiv", "year")),  # since schema 0004
+    # The alert outbox (schema 0005, docs/alerts.md).
+    "alerts": ("id", ("id",)),
+    "alert_messages": ("id", ("id",)),
+    "alert_items": ("message_id", ("message_id", "alert_id")),
+    "alert_attempts": ("id", ("id",)),
 }
 
 # The hashed columns, in table order; row_hash is computed over these.
