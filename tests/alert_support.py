@@ -223,7 +223,6 @@ def notify_service(
 ) -> Iterator[Service]:
     """`sladesk notify` as a real process, its clock injected (SLADESK_TEST_CLOCK)."""
     env = {**os.environ, "SLADESK_TEST_CLOCK": f"{start!r}x{speed!r}", **(extra_env or {})}
-    env.pop("SLADESK_TEST_HOLD_AFTER_SEND", None) if not extra_env else None
     argv = [sys.executable, "-m", "sladesk_tui", "--db", str(db), "notify", *args]
     if secrets is not None:
         argv += ["--secrets", str(secrets)]

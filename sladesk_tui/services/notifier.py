@@ -325,9 +325,9 @@ class Notifier:
             if m.attempts == 0:
                 due = now  # claimed but never recorded: a crash between send and record
             else:
-                due = (m.last_ts or m.ts) + min(self.retry_base_s * 2 ** (m.attempts - 1), RETRY_CAP_S)
+                due = self._retry_at(m.attempts, m.last_ts or m.ts)
             if due <= now:
-                await self._send(m, now)
+                wake = min(wake, await self._send(m, now))
             else:
                 wake = min(wake, due)
         pending = outbox.pending_alerts(self.conn)
@@ -352,7 +352,7 @@ class Notifier:
                     actor=self.actor,
                 )
                 self.stats.messages += 1
-                await self._send(m, self.clock.now())
+                wake = min(wake, await self._send(m, self.clock.now()))
         self._deliver_at = wake
 
     def _route(self, recipient: str, rules: AlertRules) -> tuple[str, str | None]:
@@ -361,7 +361,11 @@ class Notifier:
             return rules.people_via or "", rules.address_of(name)
         return name, None
 
-    async def _send(self, m: outbox.OutMessage, now: float) -> None:
+    def _retry_at(self, failed_attempts: int, last: float) -> float:
+        return last + min(self.retry_base_s * 2 ** (failed_attempts - 1), RETRY_CAP_S)
+
+    async def _send(self, m: outbox.OutMessage, now: float) -> float:
+        """Send and record; the instant of the next try when it failed and will be retried, else inf."""
         rules = self._rules
         items = [_item(a) for a in outbox.message_alerts(self.conn, m.id)]
         try:
@@ -382,12 +386,11 @@ class Notifier:
         except DeliveryError as exc:
             gave_up = exc.permanent or m.attempts + 1 >= MAX_ATTEMPTS
             outcome = "gave_up" if gave_up else "failed"
-            outbox.record_attempt(self.conn, m, outcome, str(exc), now=self.clock.now(), actor=self.actor)
+            done = self.clock.now()
+            outbox.record_attempt(self.conn, m, outcome, str(exc), now=done, actor=self.actor)
             self.stats.failed += 1
             self._say(f"{'FAILED' if gave_up else 'retrying'} message {m.id} to {m.recipient}: {exc}")
-            if not gave_up:
-                self._deliver_at = min(self._deliver_at, now)
-            return
+            return math.inf if gave_up else self._retry_at(m.attempts + 1, done)
         if self.hold_after_send:
             self._say(f"sent-unrecorded message {m.id} {m.idem_key}")
             time.sleep(60)
@@ -397,6 +400,7 @@ class Notifier:
         self._say(
             f"sent message {m.id} ({len(items)} alerts) to {m.recipient} via {m.channel} key {m.idem_key}"
         )
+        return math.inf
 
     # ---- loading ------------------------------------------------------------------------
 
