@@ -11,6 +11,7 @@ import asyncio
 import email
 import email.policy
 import json
+import logging
 import os
 import signal
 import socket
@@ -31,6 +32,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 SMTP_USER = "sladesk"
+logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's own deprecation chatter
 SMTP_PASSWORD = "s3cret-smtp"
 
 

@@ -55,7 +55,7 @@ _CHANNEL_KEYS: Mapping[str, tuple[str, ...]] = {
     "command": ("type", "argv", "timeout"),
 }
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_SHARE = re.compile(r"(\d{1,2}(?:\.\d+)?) *%")
+_SHARE = re.compile(r"(\d+(?:\.\d+)?) *%")
 _LEFT = re.compile(r"(.+?) +left")
 _ADDRESS = re.compile(r"[^@\s<>\"]+@[^@\s<>\"]+")
 _DOMAIN = re.compile(r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

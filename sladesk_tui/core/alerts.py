@@ -29,6 +29,7 @@ Decisions recorded here:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -87,10 +88,6 @@ def alert_key(ticket: str, clock: str, cycle: int, level: str) -> str:
     return f"{ticket}|{clock}|{cycle}|{level}"
 
 
-def clock_cycle(c: Clock) -> int:
-    return int(c.started_at or 0)
-
-
 def plan_ticket(
     ticket: str,
     clocks: Mapping[str, Clock],
@@ -111,51 +108,82 @@ def plan_ticket(
     crossings: list[Crossing] = []
     next_at: float | None = None
     upcoming_at: dict[tuple[str, int, str], float] = {}
+    by_clock = _prepared(levels)
     for name, c in clocks.items():
-        if c.resumes_at is not None and (next_at is None or c.resumes_at < next_at):
-            next_at = c.resumes_at  # a hold releases it: recompute then
-        if not c.running or c.state == "exempt" or c.due_at is None or c.target_s is None:
+        resumes = c.resumes_at
+        if resumes is not None and (next_at is None or resumes < next_at):
+            next_at = resumes  # a hold releases it: recompute then
+        if not c.running or c.state == "exempt":
             continue
-        best: tuple[float, Level, float] | None = None  # (amount, level, instant) of the highest crossed
-        upcoming: tuple[float, Level] | None = None  # nearest uncrossed (not breach)
-        breach: Level | None = None
-        elapsed = c.elapsed_s or 0.0
+        due = c.due_at
         target = c.target_s
-        for lv in levels:
-            if not lv.applies_to(name):
-                continue
-            if lv.kind == "breach":
-                breach = lv
-                continue
-            amount = lv.amount(target)
-            if amount is None or amount >= target:
+        if due is None or target is None:
+            continue
+        mine = by_clock.get(name)
+        if mine is None:
+            continue
+        steps, breach = mine
+        elapsed = c.elapsed_s or 0.0
+        best: Level | None = None  # the highest crossed
+        best_amount = -1.0
+        upcoming: Level | None = None  # the nearest uncrossed (breach aside)
+        up_amount = math.inf
+        for is_share, value, lv in steps:
+            amount = value * target if is_share else target - value
+            if amount <= 0 or amount >= target:
                 continue
             if amount <= elapsed:
-                if best is None or amount > best[0]:
-                    best = (amount, lv, now)
-            elif upcoming is None or amount < upcoming[0]:
-                upcoming = (amount, lv)
-        due = c.due_at
+                if amount > best_amount:
+                    best, best_amount = lv, amount
+            elif amount < up_amount:
+                upcoming, up_amount = lv, amount
+        at = now
         if breach is not None and now > due:
-            best = (target, breach, due)
-        cycle = clock_cycle(c)
+            best, at = breach, due
+        cycle = int(c.started_at or 0)
         if best is not None:
-            _amount, lv, at = best
-            if lv.kind != "breach" and scheduled:
-                planned = scheduled.get((name, cycle, lv.name))
+            if best is not breach and scheduled:
+                planned = scheduled.get((name, cycle, best.name))
                 if planned is not None and planned <= now:
                     at = planned
-            off = lv.kind == "breach" and desk is not None and not desk.is_open_ts(due)
-            crossings.append(Crossing(ticket, name, cycle, lv.name, at, due, off, lv.notify))
-        nxt: float | None = None
+            off = best is breach and desk is not None and not desk.is_open_ts(due)
+            crossings.append(Crossing(ticket, name, cycle, best.name, at, due, off, best.notify))
         if upcoming is not None:
-            nxt = calendar.add_ts(now, upcoming[0] - elapsed)
-            upcoming_at[(name, cycle, upcoming[1].name)] = nxt
+            nxt = calendar.add_ts(now, up_amount - elapsed)
+            upcoming_at[(name, cycle, upcoming.name)] = nxt
         elif breach is not None and now <= due:
             nxt = due + BREACH_EPSILON_S
-        if nxt is not None and (next_at is None or nxt < next_at):
+        else:
+            continue
+        if next_at is None or nxt < next_at:
             next_at = nxt
     return TicketPlan(tuple(crossings), next_at, upcoming_at)
+
+
+_Prepared = dict[str, tuple[tuple[tuple[bool, float, "Level"], ...], "Level | None"]]
+_PREPARED: dict[int, tuple[Sequence[Level], _Prepared]] = {}
+
+
+def _prepared(levels: Sequence[Level]) -> _Prepared:
+    """Per clock: its share and time-left levels as (is_share, value, level), and its
+    breach level. Kept by the identity of `levels` (one rules object serves every
+    ticket of an agreement), so a replan of 100k tickets sorts the rules once."""
+    entry = _PREPARED.get(id(levels))
+    if entry is not None and entry[0] is levels:
+        return entry[1]
+    from sladesk_tui.core.clocks import CLOCKS
+
+    out: _Prepared = {}
+    for name in CLOCKS:
+        mine = [lv for lv in levels if lv.applies_to(name)]
+        steps = tuple((lv.kind == "share", lv.value, lv) for lv in mine if lv.kind != "breach")
+        breach = next((lv for lv in mine if lv.kind == "breach"), None)
+        if steps or breach is not None:
+            out[name] = (steps, breach)
+    if len(_PREPARED) > 256:
+        _PREPARED.clear()
+    _PREPARED[id(levels)] = (levels, out)
+    return out
 
 
 def recipients(

@@ -362,7 +362,7 @@ class Notifier:
         return name, None
 
     def _retry_at(self, failed_attempts: int, last: float) -> float:
-        return last + min(self.retry_base_s * 2 ** (failed_attempts - 1), RETRY_CAP_S)
+        return last + min(self.retry_base_s * 2.0 ** (failed_attempts - 1), RETRY_CAP_S)
 
     async def _send(self, m: outbox.OutMessage, now: float) -> float:
         """Send and record; the instant of the next try when it failed and will be retried, else inf."""
