@@ -346,3 +346,30 @@ def _stored(r: Any) -> StoredAlert:
     return StoredAlert(
         r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], bool(r[10]), r[11], r[12], r[13], r[14]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RaisedAlert:
+    """An alert key raised for a ticket (any recipient), for the app's toasts."""
+
+    id: int  # the newest row id of the key
+    ticket: str
+    clock: str
+    level: str
+    threshold_ts: float
+    title: str
+
+
+def last_alert_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0])
+
+
+def raised_for(conn: sqlite3.Connection, assignee: str, *, after_id: int) -> list[RaisedAlert]:
+    """Alert keys raised after row `after_id` on tickets assigned to `assignee`, oldest first."""
+    rows = conn.execute(
+        "SELECT MAX(a.id), a.ticket, a.clock, a.level, a.threshold_ts, COALESCE(t.title, '')"
+        " FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket"
+        " WHERE a.id > ? AND a.assignee = ? GROUP BY a.key ORDER BY MAX(a.id)",
+        (after_id, assignee),
+    ).fetchall()
+    return [RaisedAlert(int(r[0]), r[1], r[2], r[3], float(r[4]), r[5]) for r in rows]

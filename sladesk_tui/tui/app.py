@@ -25,6 +25,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.tui.alert_watch import AlertWatch
 from sladesk_tui.tui.data import Desk, QueueSource, StoreQueueSource
 
 SourceFactory = Callable[[Desk], QueueSource]
@@ -67,6 +68,10 @@ class SladeskApp(App[None]):
         self.display_tz = display_tz
         if theme is not None:
             self.theme = theme
+        self.alert_watch = AlertWatch(self)
+
+    def on_mount(self) -> None:
+        self.alert_watch.start()
 
     def get_default_screen(self) -> Screen:
         from sladesk_tui.tui.screens.queue import QueueScreen
@@ -112,6 +117,14 @@ class SladeskApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, QueueScreen):
                 screen.request_reload()
+
+    def refresh_queue_status(self) -> None:
+        """Repaint the queue's status bar (the unread alerts count moved)."""
+        from sladesk_tui.tui.screens.queue import QueueScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, QueueScreen):
+                screen.update_status()
 
     def action_help(self) -> None:
         from sladesk_tui.tui.screens.help import HelpScreen

@@ -241,8 +241,13 @@ class QueueScreen(Screen[None]):
                 shown=len(view.rows) if shown is None else shown,
                 sort=view.sort,
                 raw=view.show_raw,
+                unread_alerts=self.sladesk.alert_watch.unread_count,
             )
         )
+
+    def update_status(self) -> None:
+        """Repaint the status bar (the app calls it when the unread alerts change)."""
+        self._update_view_state()
 
     # ---- filters ------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from sladesk_tui.core.agreements import Agreement, AgreementSet
     from sladesk_tui.core.evaluate import TicketClocks
     from sladesk_tui.core.tickets import TicketRecord
+    from sladesk_tui.store.alerts import AlertLogRow
     from sladesk_tui.tui.app import SladeskApp
     from sladesk_tui.tui.data import Desk
 
@@ -71,6 +72,7 @@ class TicketView:
     books: Mapping[int, AgreementSet]
     customer_zone: str
     now: float
+    alerts: tuple[AlertLogRow, ...] = ()  # what sladesk notify sent about it
 
     @property
     def agreement(self) -> Agreement | None:
@@ -96,6 +98,7 @@ class TicketView:
 def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
     """Read and evaluate one ticket on a connection of the calling thread; None if unknown."""
     from sladesk_tui.core.evaluate import evaluate, governing
+    from sladesk_tui.store.alerts import alert_log
     from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 
     conn = desk.open()
@@ -104,6 +107,7 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
         if record is None:
             return None
         books = agreements_for_versions(conn, [record.agreement_version])
+        alerts = tuple(alert_log(conn, ticket=ticket_id))
     finally:
         conn.close()
     clocks = evaluate(record, books, now, explain=True)
@@ -113,7 +117,7 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
         if aset is not None and clocks.agreement is not None
         else "UTC"
     )
-    return TicketView(record, clocks, books, zone, now)
+    return TicketView(record, clocks, books, zone, now, alerts)
 
 
 def what_if_priority(view: TicketView, priority: str, now: float) -> Mapping[str, Clock]:
@@ -161,6 +165,7 @@ class TicketScreen(LiveScreen):
         Binding("1", "tab('tab-clocks')", "Clocks tab", show=False),
         Binding("2", "tab('tab-history')", "History tab", show=False),
         Binding("3", "tab('tab-overrides')", "Overrides tab", show=False),
+        Binding("4", "tab('tab-alerts')", "Alerts tab", show=False),
     ]
 
     POLL_NAME = "ticket-poll"
@@ -186,6 +191,8 @@ class TicketScreen(LiveScreen):
             with TabPane("Overrides", id="tab-overrides"):
                 yield Static("", id="overrides-none")
                 yield DataTable(id="overrides", cursor_type="row", zebra_stripes=True)
+            with TabPane("Alerts", id="tab-alerts"):
+                yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -193,6 +200,9 @@ class TicketScreen(LiveScreen):
         history.add_columns("when (you)", "event", "detail", "by")
         overrides = self.query_one("#overrides", DataTable)
         overrides.add_columns("#", "kind", "clock", "when (you)", "by", "reason", "status", "justification")
+        self.query_one("#alerts", DataTable).add_columns(
+            "level", "clock", "threshold (you)", "to", "state", "error"
+        )
         for panel in self.query(ClockPanel):
             panel.display = False
         self.follow()
@@ -250,6 +260,8 @@ class TicketScreen(LiveScreen):
             panel.show(clock, raw if raw is not None and raw != clock else None, zones)
         self._fill_history(view, zones)
         self._fill_overrides(view, zones)
+        self._fill_alerts(view, zones)
+        self.sladesk.alert_watch.mark_read(self.ticket_id)
 
     def _head(self, view: TicketView, zones: Zones) -> Content:
         r = view.record
@@ -309,6 +321,20 @@ class TicketScreen(LiveScreen):
                 Text(safe_text(o.status).upper()),
                 Text(safe_text(o.justification)),
                 key=str(o.id),
+            )
+
+    def _fill_alerts(self, view: TicketView, zones: Zones) -> None:
+        table = self.query_one("#alerts", DataTable)
+        table.clear()
+        for a in view.alerts:
+            table.add_row(
+                Text(safe_text(a.level)),
+                Text(safe_text(a.clock)),
+                Text(fmt_instant(a.threshold_ts, zones.operator)),
+                Text(safe_text(a.recipient)),
+                Text(a.state.upper() + (" OFF SHIFT" if a.off_shift else "")),
+                Text(safe_text(a.error or "")),
+                key=str(a.id),
             )
 
     # ---- actions --------------------------------------------------------------------

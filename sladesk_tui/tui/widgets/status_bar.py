@@ -39,6 +39,7 @@ class ViewState:
     shown: int
     sort: str
     raw: bool
+    unread_alerts: int = 0  # alerts on my tickets not yet looked at (tui.alert_watch)
 
 
 Item = tuple[str, str]  # (text, component class)
@@ -108,6 +109,11 @@ def _items(s: ViewState, w: _Wording) -> list[Item]:
         head.append([(f"{c.breached} breached", "status-bar--breached")])
         if w.paused:
             head.append([(f"{c.paused} paused", "status-bar--paused")])
+    if s.unread_alerts:
+        n = s.unread_alerts
+        head.append(
+            [(f"{n} new alert{'' if n == 1 else 's'}" if w.paused else f"{n} alerts", "status-bar--alerts")]
+        )
     out: list[Item] = []
     for group in head:
         if out:
@@ -169,6 +175,7 @@ class StatusBar(Widget):
         "status-bar--paused",
         "status-bar--view",
         "status-bar--raw",
+        "status-bar--alerts",
     }
 
     DEFAULT_CSS = """
