@@ -55,6 +55,7 @@ RETRY_BASE_S = 30.0
 RETRY_CAP_S = 1800.0
 DESK_CALENDAR = "desk"
 _INCREMENTAL_LIMIT = 200
+ERROR_PAUSE_S = 2.0
 
 
 class ServiceClock:
@@ -183,7 +184,17 @@ class Notifier:
         try:
             while not stop.is_set():
                 now = self.clock.now()
-                await self.step(now)
+                try:
+                    await self.step(now)
+                except sqlite3.Error as exc:
+                    if once:
+                        raise
+                    # Busy past the timeout, disk full...: say so, start over from the
+                    # database in a moment (the outbox makes a repeat harmless).
+                    self._say(f"database error: {exc}; retrying in {ERROR_PAUSE_S:g} s")
+                    self._version, self._new = None, []
+                    await asyncio.sleep(ERROR_PAUSE_S)
+                    continue
                 if once:
                     break
                 await self._sleep_until(self.wake_at(), stop)

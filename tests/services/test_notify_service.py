@@ -370,7 +370,7 @@ def test_a_hold_moves_the_threshold_live_and_a_rejection_moves_it_back(tmp_path:
 
         assert abs(ts(rows["H-1"]["threshold_at"]) - (S + 4 + (S + 6 - h0))) < 0.01
         # the rejected hold no longer counts: J-1 crossed at S + 4, found on the rejection
-        assert S + 5.2 <= ts(rows["J-1"]["raised_at"]) or ts(rows["J-1"]["threshold_at"]) >= S + 5
+        assert ts(rows["J-1"]["raised_at"]) >= S + 5
 
 
 def test_a_berlin_business_hours_clock_never_alerts_at_night(tmp_path: Path) -> None:
@@ -430,7 +430,7 @@ P2 = { resolution = "4h" }
         with notify_service(db, secrets(tmp_path, hooks), start=start, speed=speed) as svc:
             svc.wait_for(lambda line: "BIZ-1|resolution" in line and "breach" in line, timeout=40)
             smtp.wait(3, timeout=10)
-            svc.wait_for(lambda line: line.count("sent message") >= 0 and "via pager" in line, timeout=10)
+            svc.wait_for(lambda line: "via pager" in line, timeout=10)
         rows = alerts_json(db)
         biz_rows = sorted((r for r in rows if r["ticket"] == "BIZ-1"), key=lambda r: str(r["threshold_at"]))
 
