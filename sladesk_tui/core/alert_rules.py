@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sladesk_tui.core.agreements import CLOCK_NAMES, AgreementError, format_duration, parse_duration
+from sladesk_tui.core.agreements import CLOCK_NAMES, AgreementError
+from sladesk_tui.core.durations import format_duration, parse_duration
 
 CHANNEL_TYPES: tuple[str, ...] = ("smtp", "slack", "mattermost", "teams", "command")
 PEOPLE: tuple[str, ...] = ("assignee", "leads")

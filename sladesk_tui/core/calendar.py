@@ -183,7 +183,7 @@ class BusinessCalendar:
     def elapsed(self, start: dt.datetime, end: dt.datetime, pauses: Pauses = ()) -> float:
         """Business seconds in [start, end), not counting pauses."""
         a, b = _to_us(start, "start"), _to_us(end, "end")
-        return self._elapsed_us(a, b, _pauses_us(pauses, a, b, _to_us)) / _US
+        return self._elapsed_us(a, b, _pauses_between_us(pauses, a, b, _to_us)) / _US
 
     def is_open(self, at: dt.datetime) -> bool:
         return self._index.is_open(_to_us(at, "at"))
@@ -224,9 +224,9 @@ class BusinessCalendar:
                         target = cum[j] + s - starts[j] + amount
                     i = bisect_right(cum, target) - 1  # >= 0: cum[0] == 0 <= target
                     if i < len(starts):
-                        due = starts[i] + target - cum[i]
-                        if due < cover_hi:
-                            return due / _US
+                        fast_due = starts[i] + target - cum[i]
+                        if fast_due < cover_hi:
+                            return fast_due / _US
         s = _ts_us(start, "start")
         p = _pauses_us(pauses, s, None, _ts_us) if pauses else ()
         due = self._add_us(s, _amount_us(seconds), p)
@@ -258,7 +258,7 @@ class BusinessCalendar:
                         cb = cum[j] + b - starts[j]
                     return (cb - ca) / _US
         a, b = _ts_us(start, "start"), _ts_us(end, "end")
-        return self._elapsed_us(a, b, _pauses_us(pauses, a, b, _ts_us) if pauses else ()) / _US
+        return self._elapsed_us(a, b, _pauses_between_us(pauses, a, b, _ts_us) if pauses else ()) / _US
 
     def is_open_ts(self, t: float) -> bool:
         return self._index.is_open(_ts_us(t, "t"))
@@ -314,7 +314,7 @@ class BusinessCalendar:
         is exact, and the wall time and offset shown are still the zone's.
         """
         local = (_EPOCH + dt.timedelta(microseconds=us)).astimezone(self.zone)
-        return local.replace(tzinfo=dt.timezone(local.utcoffset(), local.tzname()))  # type: ignore[arg-type]
+        return local.replace(tzinfo=dt.timezone(local.utcoffset(), local.tzname()))  # type: ignore[arg-type]  # an aware datetime always has an offset
 
     def _build(self, lo: int, hi: int) -> list[tuple[int, int]]:
         """Open intervals (epoch µs) of local dates [lo, hi), before merging."""
@@ -374,14 +374,15 @@ def _to_us(value: Any, what: str) -> int:
 
 def _ts_us(value: Any, what: str) -> int:
     try:
-        return round(value * _US)
+        us: int = round(value * _US)
+        return us
     except (OverflowError, ValueError, TypeError):
         raise ValueError(f"{what} {value!r} is not a finite epoch instant") from None
 
 
 def _amount_us(seconds: Any) -> int:
     try:
-        us = round(seconds * _US)
+        us: int = round(seconds * _US)
     except (OverflowError, ValueError, TypeError):
         raise ValueError(f"seconds {seconds!r} is not a finite number") from None
     if us < 0:
@@ -416,6 +417,11 @@ def _pauses_us(pauses: Pauses, lo: int, hi: int | None, conv: Any) -> list[tuple
                 continue
         merged.append((a, b))
     return merged
+
+
+def _pauses_between_us(pauses: Pauses, lo: int, hi: int, conv: Any) -> list[tuple[int, int]]:
+    """`_pauses_us` clipped to a known end: every pause then ends (at `hi` at the latest)."""
+    return [(a, hi if b is None else b) for a, b in _pauses_us(pauses, lo, hi, conv)]
 
 
 # -- parsing -----------------------------------------------------------------

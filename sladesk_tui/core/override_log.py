@@ -206,7 +206,7 @@ def entry_dict(e: LogEntry) -> dict[str, Any]:
 
 def parameter_text(o: Override, *, short: bool = False) -> str:
     """The kind's parameter: `until 2027-01-15T09:00:00Z` (`short`: `until 01-15 09:00Z`), `+2h`, `to P1`."""
-    from sladesk_tui.core.agreements import format_duration
+    from sladesk_tui.core.durations import format_duration
     from sladesk_tui.core.override_effects import iso_z
 
     def when(ts: float) -> str:

@@ -259,7 +259,7 @@ def effective_priority(record: TicketRecord, now: float) -> str:
 def parse_when(text: str, now: float) -> float:
     """An instant typed by a person: ISO 8601 with an offset, a UTC date (`2026-11-27`),
     `now`, or `+DURATION` / `-DURATION` from now (`+2h`, `-20m`). `InputError` otherwise."""
-    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.durations import parse_duration
     from sladesk_tui.core.eventfile import parse_instant
 
     t = text.strip()
@@ -281,7 +281,7 @@ def parse_parameter(kind: str, text: str, now: float) -> dict[str, object]:
     Empty text gives no field (the rules then say what is missing; `responded`
     defaults to now). Durations are business time (`2h`, `1h30m`).
     """
-    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.durations import parse_duration
 
     field = PARAMETER.get(kind)
     t = text.strip()

@@ -75,7 +75,7 @@ def stored_rows(conn: sqlite3.Connection) -> Rows:
         cur = conn.execute(
             "SELECT country, subdiv, year, dates FROM holiday_dates ORDER BY country, subdiv, year"
         )
-        return tuple(tuple(r) for r in cur)  # type: ignore[misc]
+        return tuple(tuple(r) for r in cur)
     except sqlite3.OperationalError:
         return ()
 

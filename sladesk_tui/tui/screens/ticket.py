@@ -134,14 +134,14 @@ def what_if_priority(view: TicketView, priority: str, now: float) -> Mapping[str
 def operator_zone(app: SladeskApp) -> dt.tzinfo:
     """The app's display zone (fixed in tests and screenshots), else this machine's.
 
-    pendulum's local zone keeps DST rules, where `astimezone()` gives a fixed offset
-    that is wrong for instants on the other side of a DST change.
+    tzlocal's zone keeps DST rules, where `astimezone()` gives a fixed offset that is
+    wrong for instants on the other side of a DST change.
     """
     if app.display_tz is not None:
         return app.display_tz
-    import pendulum
+    from tzlocal import get_localzone
 
-    return pendulum.local_timezone()
+    return get_localzone()
 
 
 class TicketScreen(LiveScreen):
@@ -455,7 +455,7 @@ class TicketScreen(LiveScreen):
             at=now,
             ticket=self.ticket_id,
             author=self.desk.operator,
-            **fields,  # type: ignore[arg-type]
+            **fields,  # type: ignore[arg-type]  # the event type's own fields, by name
         )
         self._write(event, done)
 

@@ -25,7 +25,7 @@ from textual.content import Content
 from textual.widgets import Collapsible, Label, ProgressBar, Static
 
 from sladesk_tui.core.clocks import Clock
-from sladesk_tui.core.queue import format_countdown, format_duration
+from sladesk_tui.core.durations import format_clock_duration, format_countdown
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
@@ -84,8 +84,8 @@ def summary(clock: Clock) -> str:
     if clock.state == "n/a" or clock.target_s is None:
         return f"{word} ({clock.reason})" if clock.reason else word
     rem = clock.remaining_s if clock.remaining_s is not None else 0.0
-    left = f"{format_duration(rem)} overdue" if rem < 0 else f"{format_duration(rem)} left"
-    return f"{word} {left}, target {format_duration(clock.target_s)}"
+    left = f"{format_clock_duration(rem)} overdue" if rem < 0 else f"{format_clock_duration(rem)} left"
+    return f"{word} {left}, target {format_clock_duration(clock.target_s)}"
 
 
 def figure_lines(clock: Clock, zones: Zones) -> list[str]:
@@ -94,9 +94,9 @@ def figure_lines(clock: Clock, zones: Zones) -> list[str]:
         return [f"n/a: {clock.reason}" if clock.reason else "n/a"]
     lines: list[str] = []
     rem = clock.remaining_s if clock.remaining_s is not None else 0.0
-    remaining = f"{format_countdown(rem)} (overdue)" if rem < 0 else format_duration(rem)
+    remaining = f"{format_countdown(rem)} (overdue)" if rem < 0 else format_clock_duration(rem)
     lines.append(
-        f"target {format_duration(clock.target_s)} · elapsed {format_duration(clock.elapsed_s or 0.0)}"
+        f"target {format_clock_duration(clock.target_s)} · elapsed {format_clock_duration(clock.elapsed_s or 0.0)}"
         f" · remaining {remaining}"
     )
     if clock.state == "exempt":
@@ -167,7 +167,7 @@ class ClockPanel(Vertical):
         n = sum(
             1 for seg in visible_segments(clock.explanation) if seg.kind != "rule"
         )  # markers are instants
-        why.title = Content(
+        why.title = Content(  # type: ignore[assignment]  # typed str, but Content is shown as is (no markup)
             f"Why: {n} {'stretch' if n == 1 else 'stretches'} ({safe_text(zones.customer_name)} time)"
         )
         self.query_one(".clock-timeline", Static).update(Content("\n".join(lines)))
