@@ -143,6 +143,8 @@ class Notifier:
         self._known: set[str] = set()
         self._new: list[tuple[Crossing, str | None]] = []
         self._deliver_at = 0.0  # when the outbox needs a look (0: now)
+        self._alert_floor = 0  # every alert below this id is in a message
+        self._message_floor = 0  # every message below this id is sent or given up
         self._lock: int | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -253,6 +255,7 @@ class Notifier:
                 self._known = outbox.known_keys(conn)
             else:
                 self._load_some(conn, changed)
+                self._known |= outbox.known_keys(conn, changed)
         self._version = version
         self._marks = marks
         t0 = time.perf_counter()
@@ -332,7 +335,10 @@ class Notifier:
         """Retry what is due, then fold and send each recipient's pending alerts."""
         rules = self._rules
         wake = math.inf
-        for m in outbox.unfinished(self.conn):
+        next_alert, next_message = outbox.next_ids(self.conn)
+        open_messages = outbox.unfinished(self.conn, from_id=self._message_floor)
+        self._message_floor = open_messages[0].id if open_messages else next_message
+        for m in open_messages:
             if m.attempts == 0:
                 due = now  # claimed but never recorded: a crash between send and record
             else:
@@ -341,14 +347,15 @@ class Notifier:
                 wake = min(wake, await self._send(m, now))
             else:
                 wake = min(wake, due)
-        pending = outbox.pending_alerts(self.conn)
+        pending = outbox.pending_alerts(self.conn, from_id=self._alert_floor)
+        self._alert_floor = pending[0].id if pending else next_alert
         if pending and rules is not None:
             groups: dict[str, list[outbox.StoredAlert]] = defaultdict(list)
             for a in pending:
                 groups[a.recipient].append(a)
-            last = outbox.last_message_ts(self.conn)
             for recipient, items in groups.items():
-                ready = last.get(recipient, -math.inf) + rules.digest_window_s
+                last = outbox.last_message_ts(self.conn, recipient)
+                ready = (-math.inf if last is None else last) + rules.digest_window_s
                 if ready > now:
                     wake = min(wake, ready)
                     continue

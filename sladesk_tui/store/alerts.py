@@ -104,9 +104,28 @@ _ALERT_COLS = (
 )
 
 
-def known_keys(conn: sqlite3.Connection) -> set[str]:
-    """Every alert key recorded (for any recipient): the notifier never records one twice."""
-    return {r[0] for r in conn.execute("SELECT DISTINCT key FROM alerts")}
+def known_keys(conn: sqlite3.Connection, tickets: Iterable[str] | None = None) -> set[str]:
+    """The alert keys recorded for `tickets` (default: the open ones), any recipient.
+
+    A cache for the notifier; `record_crossings` checks the table itself, so a key
+    missing here is never written twice either.
+    """
+    if tickets is None:
+        rows = conn.execute(
+            "SELECT DISTINCT a.key FROM alerts a WHERE a.ticket IN (SELECT id FROM tickets WHERE is_open = 1)"
+        )
+        return {r[0] for r in rows}
+    wanted = list(tickets)
+    out: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        out.update(
+            r[0]
+            for r in conn.execute(
+                f"SELECT DISTINCT key FROM alerts WHERE ticket IN ({','.join('?' * len(chunk))})", chunk
+            )
+        )
+    return out
 
 
 def record_crossings(conn: sqlite3.Connection, alerts: Sequence[NewAlert], *, now: float, actor: str) -> int:
@@ -168,24 +187,33 @@ def record_crossings(conn: sqlite3.Connection, alerts: Sequence[NewAlert], *, no
     return len(rows)
 
 
-def pending_alerts(conn: sqlite3.Connection) -> list[StoredAlert]:
-    """Alerts no message has taken yet, oldest first."""
+def pending_alerts(conn: sqlite3.Connection, *, from_id: int = 0) -> list[StoredAlert]:
+    """Alerts no message has taken yet (of ids from `from_id`: the caller knows every
+    older one was taken, so a year of history is not scanned each time), oldest first."""
     with snapshot(conn):
         cur = conn.cursor()
         cur.row_factory = None
         rows = cur.execute(
             f"SELECT {_ALERT_COLS} FROM alerts a LEFT JOIN tickets t ON t.id = a.ticket"
-            " WHERE NOT EXISTS (SELECT 1 FROM alert_items i WHERE i.alert_id = a.id) ORDER BY a.id"
+            " WHERE a.id >= ? AND NOT EXISTS (SELECT 1 FROM alert_items i WHERE i.alert_id = a.id)"
+            " ORDER BY a.id",
+            (from_id,),
         ).fetchall()
     return [_stored(r) for r in rows]
 
 
-def last_message_ts(conn: sqlite3.Connection) -> dict[str, float]:
-    """The newest message's claim time per recipient (the digest window starts there)."""
-    return {
-        r[0]: float(r[1])
-        for r in conn.execute("SELECT recipient, MAX(ts) FROM alert_messages GROUP BY recipient")
-    }
+def last_message_ts(conn: sqlite3.Connection, recipient: str) -> float | None:
+    """When the newest message to `recipient` was claimed (its digest window starts there)."""
+    row = conn.execute("SELECT MAX(ts) FROM alert_messages WHERE recipient = ?", (recipient,)).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(next alert id, next message id): the floors once nothing older is open."""
+    row = conn.execute(
+        "SELECT (SELECT COALESCE(MAX(id), 0) FROM alerts), (SELECT COALESCE(MAX(id), 0) FROM alert_messages)"
+    ).fetchone()
+    return int(row[0]) + 1, int(row[1]) + 1
 
 
 def claim(
@@ -243,14 +271,16 @@ def record_attempt(
         )
 
 
-def unfinished(conn: sqlite3.Connection) -> list[OutMessage]:
-    """Messages neither sent nor given up: retries, and any a crash left unrecorded."""
+def unfinished(conn: sqlite3.Connection, *, from_id: int = 0) -> list[OutMessage]:
+    """Messages (of ids from `from_id`) neither sent nor given up: retries, and any a
+    crash left unrecorded."""
     rows = conn.execute(
         "SELECT m.id, m.recipient, m.channel, m.address, m.idem_key, m.ts,"
         " (SELECT COUNT(*) FROM alert_attempts x WHERE x.message_id = m.id),"
         " (SELECT MAX(x.ts) FROM alert_attempts x WHERE x.message_id = m.id)"
-        " FROM alert_messages m WHERE NOT EXISTS (SELECT 1 FROM alert_attempts x"
-        " WHERE x.message_id = m.id AND x.outcome IN ('sent', 'gave_up')) ORDER BY m.id"
+        " FROM alert_messages m WHERE m.id >= ? AND NOT EXISTS (SELECT 1 FROM alert_attempts x"
+        " WHERE x.message_id = m.id AND x.outcome IN ('sent', 'gave_up')) ORDER BY m.id",
+        (from_id,),
     ).fetchall()
     return [OutMessage(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), r[7]) for r in rows]
 
