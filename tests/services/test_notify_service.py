@@ -4,6 +4,7 @@ delivering to a real SMTP server and a real webhook server on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -508,3 +509,34 @@ def test_the_secrets_file_must_be_private(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert "secrets.toml: the secrets file is open to group or others (mode 640): chmod 600 it" in out.stderr
+
+
+def test_once_sends_what_is_due_then_exits(tmp_path: Path) -> None:
+    with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
+        text = rules(smtp, '{ at = "breach", notify = ["pager"] }').replace(
+            "PAGER_OUT", str(tmp_path / "p.jsonl")
+        )
+        db = tmp_path / "desk.db"
+        with agreements_db(db, text, actor="lead"):
+            pass
+        put(db, created("O-1", S - 2 * H, "alice"), created("O-2", S - 10 * M, "bob"))
+        env = {**os.environ, "SLADESK_TEST_CLOCK": repr(S)}
+        argv = [
+            sys.executable,
+            "-m",
+            "sladesk_tui",
+            "--db",
+            str(db),
+            "notify",
+            "--once",
+            "--secrets",
+            str(secrets(tmp_path, hooks)),
+        ]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        lines = (tmp_path / "p.jsonl").read_text().splitlines()
+        assert [json.loads(x)["alerts"][0]["ticket"] for x in lines if x] == ["O-1"]  # O-2 is not due yet
+        assert [r["ticket"] for r in alerts_json(db, "--since", "2026-11-30")] == ["O-1"]
+        assert alerts_json(db, "--ticket", "O-2") == []
+        again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and len((tmp_path / "p.jsonl").read_text().splitlines()) == 1
