@@ -68,9 +68,9 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.sink.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), msg, time.time()))  # type: ignore[arg-type]  # policy.default gives EmailMessage
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's hook name
+        msg = email.message_from_bytes(envelope.content, _class=EmailMessage, policy=email.policy.default)
+        self.sink.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), msg, time.time()))
         return "250 OK"
 
 

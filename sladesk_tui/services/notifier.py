@@ -39,6 +39,7 @@ from sladesk_tui.core.alerts import AlertItem, plan_ticket, recipients
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.services.channels import DeliveryError, deliver_command, deliver_mail, deliver_webhook
 from sladesk_tui.store import alerts as outbox
+from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
     import aiohttp
@@ -86,15 +87,6 @@ class ServiceClock:
 
 
 @dataclass
-class _Marks:
-    event_seq: int = 0
-    override_id: int = 0
-    review_id: int = 0
-    agreements: int = -1
-    roles: int = 0
-
-
-@dataclass
 class Stats:
     """What the service did (for logs and the benchmark)."""
 
@@ -130,7 +122,7 @@ class Notifier:
         self.hold_after_send = os.environ.get("SLADESK_TEST_HOLD_AFTER_SEND") == "1"
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
-        self._marks = _Marks()
+        self._marks = ChangeMarks()
         self._records: dict[str, TicketRecord] = {}
         self._books: dict[int, AgreementSet] = {}
         self._rules: AlertRules | None = None
@@ -240,11 +232,11 @@ class Notifier:
         if version == self._version:
             return
         with read_tx(conn):
-            marks = self._read_marks(conn)
+            marks = change_marks(conn)
             full = marks.agreements != self._marks.agreements or self._version is None
             changed: set[str] = set()
             if not full:
-                changed = self._changed_since(conn, self._marks)
+                changed = changed_tickets(conn, self._marks)
                 full = len(changed) > _INCREMENTAL_LIMIT
             if marks.roles != self._marks.roles or full:
                 from sladesk_tui.store.roles import leads
@@ -421,27 +413,6 @@ class Notifier:
         return math.inf
 
     # ---- loading ------------------------------------------------------------------------
-
-    @staticmethod
-    def _read_marks(conn: sqlite3.Connection) -> _Marks:
-        row = conn.execute(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events),"
-            " (SELECT COALESCE(MAX(id), 0) FROM overrides),"
-            " (SELECT COALESCE(MAX(id), 0) FROM reviews),"
-            " (SELECT COALESCE(MAX(version), 0) FROM agreement_versions),"
-            " (SELECT COALESCE(MAX(id), 0) FROM role_grants)"
-        ).fetchone()
-        return _Marks(*(int(v) for v in row))
-
-    @staticmethod
-    def _changed_since(conn: sqlite3.Connection, m: _Marks) -> set[str]:
-        rows = conn.execute(
-            "SELECT ticket FROM events WHERE seq > ? AND ticket IS NOT NULL"
-            " UNION SELECT ticket FROM overrides WHERE id > ?"
-            " UNION SELECT o.ticket FROM reviews r JOIN overrides o ON o.id = r.override_id WHERE r.id > ?",
-            (m.event_seq, m.override_id, m.review_id),
-        ).fetchall()
-        return {r[0] for r in rows}
 
     def _load_all(self, conn: sqlite3.Connection) -> None:
         from sladesk_tui.core.agreements import build_calendar

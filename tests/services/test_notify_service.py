@@ -117,7 +117,8 @@ def alerts_json(db: Path, *args: str) -> list[dict[str, object]]:
         text=True,
         check=True,
     )
-    return json.loads(out.stdout)  # type: ignore[no-any-return]  # a list of objects by contract
+    rows: list[dict[str, object]] = json.loads(out.stdout)
+    return rows
 
 
 def test_mail_and_chat_alerts_arrive_once_with_their_shapes(tmp_path: Path) -> None:

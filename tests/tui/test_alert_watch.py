@@ -8,10 +8,12 @@ The alerts are written by another connection exactly as `sladesk notify` writes 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support import agreements_db
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from sladesk_tui.core.alerts import Crossing
@@ -68,7 +70,7 @@ def _raise(db: Path, ticket: str, level: str, assignee: str) -> None:
         conn.close()
 
 
-async def _until(pilot, predicate, tries: int = 100) -> None:  # type: ignore[no-untyped-def]  # a test helper
+async def _until(pilot: Pilot[None], predicate: Callable[[], bool], tries: int = 100) -> None:
     for _ in range(tries):
         if predicate():
             return
