@@ -31,12 +31,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-from clocks_bench import AGREEMENT, ALWAYS, BERLIN, NOW  # noqa: E402 - benchmarks share the set-up
+# Imported after the path is set: E402 by design (the benchmarks and tests folders are not packages).
+from clocks_bench import AGREEMENT, ALWAYS, BERLIN, NOW  # noqa: E402 - from benchmarks/, on the path just above
 
-from sladesk_tui.core.agreements import load_agreements  # noqa: E402
-from sladesk_tui.core.alerts import plan_ticket  # noqa: E402
-from sladesk_tui.core.clocks import compute_clocks  # noqa: E402
-from sladesk_tui.core.events import Event  # noqa: E402
+from sladesk_tui.core.agreements import load_agreements  # noqa: E402 - after the path set-up above
+from sladesk_tui.core.alerts import plan_ticket  # noqa: E402 - after the path set-up above
+from sladesk_tui.core.clocks import compute_clocks  # noqa: E402 - after the path set-up above
+from sladesk_tui.core.events import Event  # noqa: E402 - after the path set-up above
 
 LEVELS_TOML = """
 [[agreement]]

@@ -207,8 +207,7 @@ def recipients(
             out.append(f"channel:{who}")
     if people_off:
         out.append(f"channel:{rules.on_call}")
-    seen: set[str] = set()
-    return tuple(r for r in out if not (r in seen or seen.add(r)))  # type: ignore[func-returns-value]
+    return tuple(dict.fromkeys(out))  # each once, in order
 
 
 # ---- messages ---------------------------------------------------------------------------

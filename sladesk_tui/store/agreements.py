@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,9 @@ from sladesk_tui.store.audit import RowRange, append_audit
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.holidays import Rows, parse_rows, snapshot_holidays, stored_rows
 from sladesk_tui.store.instants import iso_utc, now_ts
+
+STDIN_NAME = "<stdin>"
+"""How agreements read from standard input (`sladesk load -`) are named in messages and versions."""
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -50,6 +54,11 @@ def load_agreements_file(
     An invalid file raises `InputError` (``FILE:LINE: reason`` when the TOML itself is
     malformed, else ``FILE: agreement 'x': key: value...``) before anything is written.
     """
+    if str(path) == "-":
+        # Standard input: agreements loaded over a forced-command SSH login (docs/deployment.md).
+        return load_agreements_text(
+            conn, _decode(sys.stdin.buffer.read(), STDIN_NAME), name=STDIN_NAME, actor=actor, source=source
+        )
     p = Path(path)
     text = _read(p)
     aset = _parse(text, str(p), _snapshot(stored_rows(conn)))
@@ -193,13 +202,18 @@ def _read(p: Path) -> str:
         raise InputError("no such file", where=str(p)) from None
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), where=str(p)) from None
+    return _decode(data, str(p))
+
+
+def _decode(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise InputError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at byte {column} of the line)", where=f"{p}:{line}"
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at byte {column} of the line)",
+            where=f"{where}:{line}",
         ) from None
 
 

@@ -50,7 +50,8 @@ COVERED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "agreement_versions": ("version", ("version",)),
     "agreements": ("version", ("version", "id")),
     "holiday_dates": ("version", ("version", "country", "subdiv", "year")),  # since schema 0004
-    # The alert outbox (schema 0006, docs/alerts.md).
+    "desk_settings": ("id", ("id",)),  # since schema 0006
+    # The alert outbox (schema 0008, docs/alerts.md).
     "alerts": ("id", ("id",)),
     "alert_messages": ("id", ("id",)),
     "alert_items": ("message_id", ("message_id", "alert_id")),

@@ -42,7 +42,7 @@ from typing import IO
 from sladesk_tui.core.agreements import AgreementSet, match_agreement
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import read_events
-from sladesk_tui.core.events import ENDING_TYPES, SERVICE_EVENT_TYPES, Event, event_digest
+from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TYPES, Event, event_digest
 from sladesk_tui.core.tickets import TicketProjection
 from sladesk_tui.store.agreements import current_agreements
 from sladesk_tui.store.audit import RowRange, append_audit
@@ -208,6 +208,10 @@ def ingest(
     events are stored and the refused ones returned in `errors`.
     """
     with write_tx(conn):
+        if source == LOCAL_SOURCE:  # an agent's own action in the app: the desk may forbid it
+            from sladesk_tui.store.settings import refuse_local_if_off
+
+            refuse_local_if_off(conn, events)
         batch = _Batch(conn, actor=actor, source=source, name=name)
         for i in range(0, len(events), CHUNK):
             batch.add(events[i : i + CHUNK])

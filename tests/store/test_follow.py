@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.store.audit import verify
 from sladesk_tui.store.db import connect
 from sladesk_tui.store.follow import FollowReport, Tail, follow
+from sladesk_tui.store.identity import login_user
 
 DEADLINE_S = 15.0
 
@@ -255,12 +257,14 @@ def test_follow_reads_a_csv_feed_whose_header_came_first(db_path: Path, tmp_path
 def test_follow_needs_an_existing_file(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    give_roles(db_path, "feed", "tester")
     assert main(["--db", str(db_path), "import", "--follow", str(tmp_path / "nope")], operator="tester") == 2
     assert capsys.readouterr().err == f"sladesk: {tmp_path / 'nope'}: no such file\n"
     assert main(["--db", str(db_path), "import", "--follow", "-"], operator="tester") == 2
 
 
 def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> None:
+    give_roles(db_path, "feed", login_user())
     append(feed, created(1) + line(2))
     proc = subprocess.Popen(
         [sys.executable, "-m", "sladesk_tui", "--db", str(db_path), "import", "--follow", str(feed)],
