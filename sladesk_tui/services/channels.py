@@ -177,7 +177,9 @@ async def deliver_webhook(
                 permanent=resp.status in (400, 403, 404, 410),
             )
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise DeliveryError(f"{channel.type} webhook: {type(exc).__name__}: {exc}") from None
+        # The URL is a secret (its path is the token): never in a log line or the record.
+        said = str(exc).replace(url, "<webhook URL>")
+        raise DeliveryError(f"{channel.type} webhook: {type(exc).__name__}: {said}") from None
 
 
 # ---- command ---------------------------------------------------------------------------------

@@ -371,6 +371,14 @@ class Notifier:
             return rules.people_via or "", rules.address_of(name)
         return name, None
 
+    def _unsecret(self, exc: BaseException) -> str:
+        """An unexpected error's text with every secret value blanked out."""
+        said = f"{type(exc).__name__}: {exc}"
+        for value in self.secrets.values():
+            if value:
+                said = said.replace(value, "<secret>")
+        return said
+
     def _retry_at(self, failed_attempts: int, last: float) -> float:
         return last + min(self.retry_base_s * 2.0 ** (failed_attempts - 1), RETRY_CAP_S)
 
@@ -393,7 +401,8 @@ class Notifier:
             else:
                 assert self._session is not None
                 await deliver_webhook(self._session, channel, self.secrets, m.idem_key, items, self._zone)
-        except DeliveryError as exc:
+        except Exception as caught:  # noqa: BLE001 - any channel error is a failed try, never a dead service
+            exc = caught if isinstance(caught, DeliveryError) else DeliveryError(self._unsecret(caught))
             gave_up = exc.permanent or m.attempts + 1 >= MAX_ATTEMPTS
             outcome = "gave_up" if gave_up else "failed"
             done = self.clock.now()

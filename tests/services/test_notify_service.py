@@ -541,3 +541,39 @@ def test_once_sends_what_is_due_then_exits(tmp_path: Path) -> None:
         assert alerts_json(db, "--ticket", "O-2") == []
         again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
         assert again.returncode == 0 and len((tmp_path / "p.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_webhook_that_cannot_be_reached_is_retried_and_its_url_never_recorded(tmp_path: Path) -> None:
+    from alert_support import free_port
+
+    with smtp_server(tmp_path) as smtp:
+        text = rules(smtp, '{ at = "breach", notify = ["slack"] }').replace("PAGER_OUT", "x")
+        db = tmp_path / "desk.db"
+        with agreements_db(db, text, actor="lead"):
+            pass
+        put(db, created("U-1", S - 2 * H, "alice"))
+        token = "T000-B000-SECRETTOKEN"
+        for i, url in enumerate((f"http://127.0.0.1:{free_port()}/services/{token}", f"http://[bad/{token}")):
+            sec = write_secrets(tmp_path / "secrets.toml", {"smtp": "x", "slack-url": url})
+            env = {**os.environ, "SLADESK_TEST_CLOCK": repr(S + 60 * i)}  # the retry (30 s) is due
+            argv = [
+                sys.executable,
+                "-m",
+                "sladesk_tui",
+                "--db",
+                str(db),
+                "notify",
+                "--once",
+                "--secrets",
+                str(sec),
+            ]
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0 and token not in done.stderr, done.stderr
+        (row,) = alerts_json(db)
+        assert row["state"] == "retrying" and row["attempts"] == 2
+        assert "slack webhook" in str(row["error"]) and token not in str(row["error"])
+        conn = connect(db, readonly=True)
+        try:
+            assert not any(token in str(r[0]) for r in conn.execute("SELECT after_json FROM audit_log"))
+        finally:
+            conn.close()
