@@ -63,6 +63,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("queue", "queue_bench.py", (), ()),
     Bench("report", "report_bench.py", ("--tickets", "1000000", "--runs", "5"), ("--tickets", "1000000")),
     Bench("lookup", "lookup_bench.py", ("--runs", "5"), ("--runs", "11")),
+    Bench("notify", "notify_bench.py", (), ()),
 )
 
 
@@ -258,6 +259,20 @@ def rows_for(name: str, r: Results) -> list[Row]:
                 300,
             ),
             Row("(floor: python -c pass)", "ms", get("lookup.python -c pass (floor)_ms")),
+        ]
+    if name == "notify":
+        cpu = get("notify.plan.100000.berlin_cpu_s")
+        return [
+            Row(
+                "alerts: next thresholds, 100k open tickets",
+                "s",
+                get("notify.plan.100000.berlin_s"),
+                1.0,
+                note="" if cpu is None else f"cpu {cpu:.2f} s",
+            ),
+            Row("alerts: engine + thresholds, 100k (full replan)", "s", get("notify.replan.100000.berlin_s")),
+            Row("alerts: threshold to SMTP server, median", "s", get("notify.delay.median_s"), 1.0),
+            Row("alerts: threshold to SMTP server, max", "s", get("notify.delay.max_s"), 1.0),
         ]
     raise ValueError(name)
 
