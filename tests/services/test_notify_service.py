@@ -577,3 +577,26 @@ def test_a_webhook_that_cannot_be_reached_is_retried_and_its_url_never_recorded(
             assert not any(token in str(r[0]) for r in conn.execute("SELECT after_json FROM audit_log"))
         finally:
             conn.close()
+
+
+def test_a_second_notifier_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
+        db = tmp_path / "desk.db"
+        with agreements_db(db, rules(smtp, '{ at = "breach" }').replace("PAGER_OUT", "x"), actor="lead"):
+            pass
+        sec = secrets(tmp_path, hooks)
+        with notify_service(db, sec, start=S):
+            argv = [
+                sys.executable,
+                "-m",
+                "sladesk_tui",
+                "--db",
+                str(db),
+                "notify",
+                "--once",
+                "--secrets",
+                str(sec),
+            ]
+            second = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert "another sladesk notify is running on it" in second.stderr
