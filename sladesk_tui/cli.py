@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     role_commands.add_parsers(sub)
     setting_commands.add_parsers(sub)
 
+    from sladesk_tui.commands import sources as sources_commands  # registers its handlers
+
+    sources_commands.add_parsers(sub)
+
     from sladesk_tui.commands import alerts as alert_commands
 
     alert_commands.add_parsers(sub)
@@ -108,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
-    """`queue`, `ticket`, `report`: read-only lookups (SPEC §8)."""
+    """`queue`, `ticket`, `report`: read-only lookups (README, "Compliance lookups")."""
     p = sub.add_parser("queue", help="the open queue, most urgent first")
     _add_db(p)
     _add_lookup(p)
@@ -144,7 +148,7 @@ def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
-    """`override`, `overrides`, `review`, `init`, `lead` (SPEC §6, §7)."""
+    """`override`, `overrides`, `review`, `init`, `lead` (docs/overrides.md, docs/roles.md)."""
     from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 
     p = sub.add_parser("override", help="override a ticket's clock, with a reason and a justification")
@@ -339,6 +343,7 @@ def _import(args: argparse.Namespace) -> int:
             fmt=args.input_format,
             skip_invalid=args.skip_invalid,
             actor=_operator(args),
+            require="feed",
         )
     except ImportRejected as exc:
         for e in exc.errors[:shown]:
@@ -381,7 +386,14 @@ def _follow(args: argparse.Namespace) -> int:
     def batch_done(result: IngestResult) -> None:
         print(ImportReport(args.file, result.inserted, result.already_present).summary(), flush=True)
 
-    follow(_db_path(args), args.file, actor=_operator(args), fmt=args.input_format, on_batch=batch_done)
+    follow(
+        _db_path(args),
+        args.file,
+        actor=_operator(args),
+        fmt=args.input_format,
+        on_batch=batch_done,
+        require="feed",
+    )
     return 0
 
 
@@ -425,7 +437,7 @@ def _demo(args: argparse.Namespace) -> int:
     return run_app(s.path, operator)
 
 
-# ---- overrides, reviews and leads (SPEC §6, §7) ---------------------------------------
+# ---- overrides, reviews and leads (docs/overrides.md, docs/roles.md) -----------------
 
 
 def _when(text: str, now: float, flag: str) -> float:
@@ -565,7 +577,7 @@ def _lead(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- lookups: queue, ticket, report (SPEC §8) ----------------------------------------
+# ---- lookups: queue, ticket, report (README, "Compliance lookups") --------------------
 # Read-only connections, one short snapshot each, no Textual: answers over SSH in a blink.
 
 

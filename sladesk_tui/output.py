@@ -1,4 +1,4 @@
-"""What the lookups print: tables for people, JSON and CSV for scripts (SPEC §8).
+"""What the lookups print: tables for people, JSON and CSV for scripts (README, "JSON"; docs/formats.md).
 
 Lookups run over SSH in one-second budgets, so this module imports nothing heavy
 (no Textual, no rich): the tables are fixed-width text laid out here.
@@ -132,7 +132,7 @@ def _round(x: float | None, n: int = 6) -> float | None:
 
 
 def queue_json(items: Sequence[QueueItem], now: float) -> list[dict[str, Any]]:
-    """SPEC §8's queue list; text as recorded (the row's is made safe for tables)."""
+    """The queue list of the README's "JSON" section; text as recorded (the row's is made safe for tables)."""
     return [
         {
             "id": rec.id,
@@ -315,7 +315,7 @@ def _event_origin(e: Any) -> str:
 
 
 def ticket_csv(record: TicketRecord, tc: TicketClocks) -> str:
-    """One line per clock and view (adjusted, raw): the figures of SPEC §8's clock object."""
+    """One line per clock and view (adjusted, raw): the figures of the JSON clock object (README, "JSON")."""
     out = []
     for view, clocks in (("adjusted", tc.adjusted), ("raw", tc.raw)):
         for name, fig in clock_figures(clocks).items():

@@ -1,4 +1,4 @@
-"""Event files of SPEC §4 (JSON Lines or CSV) into `Event` values, line by line.
+"""Event files (docs/formats.md: JSON Lines or CSV) into `Event` values, line by line.
 
 Pure parsing: the store reads the bytes, feeds them here one line at a time (which
 is also how `import --follow` works on a growing file) and decides what to do with
@@ -6,7 +6,7 @@ each result. Bad input is a value (an `InputError` naming FILE:LINE), not an
 exception, so `--skip-invalid` can list every bad line; only a problem that makes the
 rest of the file meaningless (a bad CSV header) or an empty input raises.
 
-Decisions recorded here (SPEC §4 is silent on them):
+Decisions recorded here (docs/formats.md, "Event files"):
 
 - Instants are RFC 3339: `YYYY-MM-DDTHH:MM[:SS[.fraction]]` then `Z` or `±HH:MM`
   (a space may replace the `T`). No offset, no instant: a local time in an export is

@@ -140,12 +140,15 @@ def follow(
     stop: threading.Event | None = None,
     err: TextIO | None = None,
     on_batch: Callable[[IngestResult], None] | None = None,
+    require: str | None = None,
 ) -> FollowReport:
     """Tail `path` into the database at `db_path` until `stop` is set or interrupted.
 
     Errors go to `err` (default stderr) as ``sladesk: FILE:LINE: reason``; `on_batch`
     is called after each committed batch. A missing file at the start is an
     InputError (a typo must not wait forever); later it only means "rotating".
+    `require` (a role, as for `ingest`) is checked with every batch: a follower whose
+    account loses the feed role stops with `Refused`, its pending batch unwritten.
     """
     name = os.fspath(path)
     if not os.path.exists(name):
@@ -184,7 +187,9 @@ def follow(
             while pending and not stop.is_set():
                 batch, rest = pending[:_MAX_BATCH], pending[_MAX_BATCH:]
                 try:
-                    result = ingest(conn, batch, actor=actor, source=source, name=name, skip_invalid=True)
+                    result = ingest(
+                        conn, batch, actor=actor, source=source, name=name, skip_invalid=True, require=require
+                    )
                 except sqlite3.OperationalError as exc:  # busy past the timeout: retry next round
                     print(
                         f"sladesk: {name}: database busy ({exc}); retrying",

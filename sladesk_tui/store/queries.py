@@ -1,7 +1,7 @@
 """Reads the screens and lookups need: open tickets with their history, one ticket, change detection.
 
 Every function takes a connection and reads inside one short snapshot (or the
-caller's, when one is already open): an open snapshot pins the WAL (NOTES), so
+caller's, when one is already open): an open snapshot pins the WAL (docs/storage.md), so
 nothing here keeps one across calls. The queue reloads thousands of tickets, so the
 open set comes in three ordered queries (tickets, events, overrides) grouped in
 Python; rows become core values positionally, which is several times cheaper than

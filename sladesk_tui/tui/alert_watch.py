@@ -38,7 +38,7 @@ class AlertWatch:
 
     def mark_read(self, ticket: str) -> None:
         if self.unread.pop(ticket, None):
-            self.app.refresh_queue_status()
+            self.app.unread_alerts_changed()
 
     def check(self) -> None:
         from sladesk_tui.store.alerts import last_alert_id, raised_for
@@ -73,4 +73,4 @@ class AlertWatch:
             self.unread[a.ticket] = self.unread.get(a.ticket, 0) + 1
         if self.bell:
             self.app.bell()
-        self.app.refresh_queue_status()
+        self.app.unread_alerts_changed()

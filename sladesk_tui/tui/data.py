@@ -1,9 +1,10 @@
 """What the screens need from the store, in one place: the desk handle and the queue feed.
 
-`Desk` is what every screen reaches through `self.app.desk`: the database path, the
+`Desk` is what every screen reaches through `sladesk_app(self).desk`: the database path, the
 operator (the login user, fixed at start), the injected clock, and a connection for
 the UI thread. sqlite3 connections belong to the thread that opened them, so a
-worker opens its own (`Desk.open()`), as `StoreQueueSource` does.
+worker opens its own (`Desk.run(job)`, or `Desk.open()` for the queue feed's
+long-lived one, as `StoreQueueSource` does).
 
 `StoreQueueSource` is the queue's feed. It runs in the queue screen's worker thread:
 `poll()` asks `PRAGMA data_version` (microseconds) and only when another connection
@@ -18,7 +19,7 @@ import gc
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sladesk_tui.core.queue import QueueRow, build_row
 from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from sladesk_tui.core.tickets import TicketRecord
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 DESK_CALENDAR = "desk"
 """The calendar id, in the agreements file, of the desk's own hours (off-shift flags)."""
@@ -42,6 +44,12 @@ class QueueSource(Protocol):
 
     def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
         """All open rows if anything changed since the last call (or `force`), else None."""
+        ...
+
+    def search(self, text: str) -> frozenset[str] | None:
+        """Ids of the open tickets whose title or customer holds every word of `text`
+        (word prefixes, case and accents folded); None when `text` has no word.
+        Called from any thread."""
         ...
 
     def close(self) -> None: ...
@@ -59,11 +67,23 @@ class Desk:
     def now(self) -> float:
         return self.clock()
 
-    def open(self) -> sqlite3.Connection:
+    def open(self, *, readonly: bool = False) -> sqlite3.Connection:
         """A new connection for the calling thread; the caller closes it."""
         from sladesk_tui.store.db import connect
 
-        return connect(self.db_path)
+        return connect(self.db_path, readonly=readonly)
+
+    def run(self, job: Callable[[sqlite3.Connection], T], *, readonly: bool = False) -> T:
+        """`job` on a new connection of the calling thread, closed whatever happens.
+
+        The one session helper of the TUI: screens call it through
+        `BackgroundScreen.run_in_background`, which reports what it raises.
+        """
+        conn = self.open(readonly=readonly)
+        try:
+            return job(conn)
+        finally:
+            conn.close()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -106,6 +126,13 @@ class StoreQueueSource:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def search(self, text: str) -> frozenset[str] | None:
+        """Through the full-text index (`store.search`), on a connection of the calling
+        thread: the feed's own belongs to the feed's thread."""
+        from sladesk_tui.store.search import ticket_ids
+
+        return self._desk.run(lambda conn: ticket_ids(conn, text, open_only=True), readonly=True)
 
     def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
         from sladesk_tui.store.db import read_tx

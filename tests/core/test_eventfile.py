@@ -1,4 +1,4 @@
-"""Event files of SPEC §4: instants, per-event validation, JSON Lines and CSV, bad bytes."""
+"""Event files (docs/formats.md): instants, per-event validation, JSON Lines and CSV, bad bytes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad input is refused cleanly (SPEC §3, §4, §8): exit 2, one `FILE:LINE: reason` line, no change.
+"""Bad input is refused cleanly (docs/agreements.md, docs/formats.md): exit 2, one `FILE:LINE: reason` line, no change.
 
 The corpus is `tests/data/bad/`; its README's table says, per file, the line and a
 fragment of the reason expected. Every file runs in-process through

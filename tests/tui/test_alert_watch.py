@@ -22,8 +22,9 @@ from sladesk_tui.store.alerts import NewAlert, record_crossings
 from sladesk_tui.store.db import connect
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.tui.app import SladeskApp
+from sladesk_tui.tui.messages import OpenTicket
 from sladesk_tui.tui.screens.ticket import TicketScreen
-from sladesk_tui.tui.widgets.status_bar import StatusBar
+from sladesk_tui.tui.widgets.status_bar import StatusBar, fit_status
 
 NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC).timestamp()
 OPERATOR = "kim"
@@ -70,6 +71,12 @@ def _raise(db: Path, ticket: str, level: str, assignee: str) -> None:
         conn.close()
 
 
+def _bar(app: SladeskApp) -> str:
+    """What the queue's status bar says at 120 columns."""
+    state = app.screen.query_one(StatusBar).state
+    return "" if state is None else "".join(text for text, _ in fit_status(state, 120))
+
+
 async def _until(pilot: Pilot[None], predicate: Callable[[], bool], tries: int = 100) -> None:
     for _ in range(tries):
         if predicate():
@@ -97,10 +104,10 @@ async def test_my_ticket_crossing_a_level_toasts_rings_and_counts(
         assert [n.message for n in toasts] == ["T-1 response BREACHED: [bold]title of T-1[/]"]
         assert not toasts[0].markup and toasts[0].severity == "error"
         assert rings == ([1] if bell == "on" else [])
-        await _until(pilot, lambda: "1 new alert" in app.screen.query_one(StatusBar).text)
+        await _until(pilot, lambda: "1 new alert" in _bar(app))
 
-        app.open_ticket("T-1")
-        await _until(pilot, lambda: isinstance(app.screen, TicketScreen) and app.screen.loads > 0)
+        app.post_message(OpenTicket("T-1"))
+        await _until(pilot, lambda: isinstance(app.screen, TicketScreen) and app.screen.ready)
         table = app.screen.query_one("#alerts", DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert [(r[0], r[1], r[3], r[4]) for r in rows] == [
@@ -109,4 +116,4 @@ async def test_my_ticket_crossing_a_level_toasts_rings_and_counts(
         ]
         assert app.alert_watch.unread_count == 0  # looked at
         await pilot.press("escape")
-        await _until(pilot, lambda: "new alert" not in app.screen.query_one(StatusBar).text)
+        await _until(pilot, lambda: "new alert" not in _bar(app))

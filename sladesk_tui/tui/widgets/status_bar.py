@@ -177,11 +177,46 @@ class StatusBar(Widget):
         "status-bar--alerts",
     }
 
+    # Colours from the theme's variables only (every theme, ansi-dark over SSH too,
+    # stays legible); each state is written in words as well.
     DEFAULT_CSS = """
     StatusBar {
         height: 1;
         text-wrap: nowrap;
         text-overflow: ellipsis;
+        background: $panel;
+        color: $foreground;
+
+        & > .status-bar--app {
+            color: $accent;
+            text-style: bold;
+        }
+        & > .status-bar--who {
+            color: $accent;
+        }
+        & > .status-bar--at-risk {
+            color: $warning;
+            text-style: bold;
+        }
+        & > .status-bar--breached {
+            color: $error;
+            text-style: bold;
+        }
+        & > .status-bar--paused {
+            color: $text-muted;
+        }
+        & > .status-bar--view {
+            color: $text-muted;
+        }
+        & > .status-bar--alerts {
+            color: $error;
+            text-style: bold reverse;
+        }
+        /* Raw figures read as adjusted ones mislead: the marker stands out. */
+        & > .status-bar--raw {
+            color: $warning;
+            text-style: bold;
+        }
     }
     """
 
@@ -193,11 +228,6 @@ class StatusBar(Widget):
         if state != self.state:
             self.state = state
             self.refresh()
-
-    @property
-    def text(self) -> str:
-        """What the bar says at its current width (tests read it)."""
-        return "".join(text for text, _ in self._items())
 
     def _items(self) -> Sequence[Item]:
         if self.state is None:
