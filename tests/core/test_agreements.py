@@ -240,6 +240,7 @@ def test_the_annotated_example_loads_and_covers_every_key() -> None:
         "availability",
         "targets",
         "penalty",
+        "max_hold",
     }
     assert set().union(*(c.keys() for c in doc["calendar"])) == {"id", "tz", "hours", "holidays"}
     assert set().union(*(a.get("at_risk", {}).keys() for a in doc["agreement"])) == {"ratio", "remaining"}

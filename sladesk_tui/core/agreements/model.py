@@ -26,6 +26,7 @@ ALWAYS = "24x7"  # the calendar reference of a round-the-clock calendar (UTC)
 
 MAX_NAME = 200  # customer and service names; events use the same bound
 NO_AGREEMENT = "no agreement in force"
+DEFAULT_MAX_HOLD_S = 90 * 24 * 3600.0  # `max_hold` unless the agreement says (docs/instants.md)
 PRIORITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # priority names, here and in events
 
 
@@ -126,6 +127,7 @@ class Agreement:
     on_reopen: str = "resume"
     availability: float | None = None
     penalty: Penalty | None = None
+    max_hold_s: float = DEFAULT_MAX_HOLD_S  # the longest `hold` override (wall time)
 
     def target(self, priority: str | None, clock: str) -> float | None:
         if priority is None:

@@ -57,9 +57,14 @@ def state_word(clock: Clock) -> str:
     return STATE_WORDS.get(clock.state, clock.state.upper())
 
 
-def fmt_instant(ts: float, tz: dt.tzinfo) -> str:
-    """`Fri 27 Nov 10:15 CET`: the weekday and zone say more to an agent than a year."""
-    return dt.datetime.fromtimestamp(ts, tz).strftime("%a %d %b %H:%M %Z")
+def fmt_instant(ts: float, tz: dt.tzinfo, *, year: int | None = None) -> str:
+    """`Fri 27 Nov 10:15 CET`: the weekday and zone say more to an agent than a year,
+    until the instant is not in `year` (the current one, when the caller knows it):
+    then `Fri 01 Jan 2100 00:00 UTC`, so a hold into another year never reads as this one."""
+    when = dt.datetime.fromtimestamp(ts, tz)
+    if year is not None and when.year != year:
+        return when.strftime("%a %d %b %Y %H:%M %Z")
+    return when.strftime("%a %d %b %H:%M %Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +74,11 @@ class Zones:
     operator: dt.tzinfo
     customer: dt.tzinfo
     customer_name: str
+    year: int | None = None  # the current year: instants in another one show theirs
 
     def both(self, ts: float) -> str:
-        mine = fmt_instant(ts, self.operator)
-        theirs = fmt_instant(ts, self.customer)
+        mine = fmt_instant(ts, self.operator, year=self.year)
+        theirs = fmt_instant(ts, self.customer, year=self.year)
         if mine == theirs:
             return f"{mine} (yours and the customer's)"
         return f"{mine} · customer {theirs}"
@@ -121,9 +127,9 @@ def raw_line(raw: Clock, zones: Zones) -> str:
     """The raw figures (no overrides) beside adjusted ones that differ (docs/clocks.md, "Overrides")."""
     parts = [f"without overrides: {summary(raw)}"]
     if raw.due_at is not None and raw.stopped_at is None:
-        parts.append(f"due {fmt_instant(raw.due_at, zones.operator)}")
+        parts.append(f"due {fmt_instant(raw.due_at, zones.operator, year=zones.year)}")
     elif raw.breached_at is not None:
-        parts.append(f"breached {fmt_instant(raw.breached_at, zones.operator)}")
+        parts.append(f"breached {fmt_instant(raw.breached_at, zones.operator, year=zones.year)}")
     return " · ".join(parts)
 
 

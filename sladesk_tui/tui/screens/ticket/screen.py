@@ -21,6 +21,7 @@ dialog (its own module).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -236,7 +237,9 @@ class TicketScreen(LiveScreen):
     def _zones(self, view: TicketView) -> Zones:
         from zoneinfo import ZoneInfo
 
-        return Zones(operator_zone(self.sladesk), ZoneInfo(view.customer_zone), view.customer_zone)
+        mine = operator_zone(self.sladesk)
+        year = dt.datetime.fromtimestamp(view.now, mine).year
+        return Zones(mine, ZoneInfo(view.customer_zone), view.customer_zone, year)
 
     def _show(self, view: TicketView) -> None:
         zones = self._zones(view)
@@ -297,7 +300,7 @@ class TicketScreen(LiveScreen):
         table.clear()
         for ev in view.record.events:
             table.add_row(
-                Text(fmt_instant(ev.at, zones.operator)),
+                Text(fmt_instant(ev.at, zones.operator, year=zones.year)),
                 # A clock moved by hand in the app is never indistinguishable from the feed's.
                 Text(safe_text(ev.type) + (" (local)" if ev.moves_clock_by_hand else "")),
                 Text(safe_text(event_detail(ev))),
@@ -319,7 +322,7 @@ class TicketScreen(LiveScreen):
                 Text(str(o.id)),
                 Text(safe_text(o.kind)),
                 Text(safe_text(o.clock or "all")),
-                Text(fmt_instant(o.at, zones.operator)),
+                Text(fmt_instant(o.at, zones.operator, year=zones.year)),
                 Text(safe_text(o.operator)),
                 Text(safe_text(o.reason)),
                 Text(safe_text(o.status).upper()),
