@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sources_commands.add_parsers(sub)
 
+    from sladesk_tui.commands import alerts as alert_commands
+
+    alert_commands.add_parsers(sub)
+
     return parser
 
 

@@ -31,8 +31,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.tui.alert_watch import AlertWatch
 from sladesk_tui.tui.data import Desk, QueueSource, StoreQueueSource
-from sladesk_tui.tui.messages import OpenOverride, OpenTicket, QueueStale
+from sladesk_tui.tui.messages import AlertsSeen, OpenOverride, OpenTicket, QueueStale
 
 if TYPE_CHECKING:
     from sladesk_tui.tui.screens.queue import QueueScreen
@@ -93,6 +94,7 @@ class SladeskApp(App[None]):
         self._user_keymap = dict(keymap or {})  # binding id -> keys (tui.keymap)
         if theme is not None:
             self.theme = theme
+        self.alert_watch = AlertWatch(self)
 
     def get_default_screen(self) -> Screen[None]:
         from sladesk_tui.tui.screens.queue import QueueScreen
@@ -103,6 +105,7 @@ class SladeskApp(App[None]):
     def on_mount(self) -> None:
         if self._user_keymap:
             self.set_keymap(self._user_keymap)
+        self.alert_watch.start()
 
     def on_unmount(self) -> None:
         self.desk.close()
@@ -126,6 +129,15 @@ class SladeskApp(App[None]):
         """Ask the queue to reload now rather than at its next poll."""
         if self._queue is not None:
             self._queue.request_reload()
+
+    @on(AlertsSeen)
+    def _alerts_seen(self, message: AlertsSeen) -> None:
+        self.alert_watch.mark_read(message.ticket_id)
+
+    def unread_alerts_changed(self) -> None:
+        """The alert watch's count moved: the queue's status bar shows it."""
+        if self._queue is not None:
+            self._queue.show_unread_alerts(self.alert_watch.unread_count)
 
     def action_review(self) -> None:
         from sladesk_tui.tui.screens.review import ReviewScreen

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sladesk_tui.core.queue import QueueRow, build_row
+from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -107,16 +108,6 @@ class Desk:
             return None
 
 
-@dataclass
-class _Marks:
-    """How far the feed has read: the newest event, override and review it has seen."""
-
-    event_seq: int = 0
-    override_id: int = 0
-    review_id: int = 0
-    agreements: int = -1
-
-
 class StoreQueueSource:
     """The queue feed from the SQLite store (one thread; see the module docstring)."""
 
@@ -124,7 +115,7 @@ class StoreQueueSource:
         self._desk = desk
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
-        self._marks = _Marks()
+        self._marks = ChangeMarks()
         self._rows: dict[str, QueueRow] = {}
         self._records: dict[str, TicketRecord] = {}
         self._agreements: dict[int, AgreementSet] = {}
@@ -156,11 +147,11 @@ class StoreQueueSource:
         # The snapshot covers the reads only; the clock engine runs after it is
         # released (an open snapshot pins the WAL while writers append).
         with read_tx(conn):
-            marks = self._read_marks(conn)
+            marks = change_marks(conn)
             full = force or marks.agreements != self._marks.agreements or not self._rows
             todo: set[str] = set()
             if not full:
-                changed = self._changed_since(conn, self._marks)
+                changed = changed_tickets(conn, self._marks)
                 due = {
                     tid
                     for tid, r in self._rows.items()
@@ -189,26 +180,6 @@ class StoreQueueSource:
         return list(self._rows.values()) if full or todo else None
 
     # ---- reading ----------------------------------------------------------------
-
-    @staticmethod
-    def _read_marks(conn: sqlite3.Connection) -> _Marks:
-        row = conn.execute(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events),"
-            " (SELECT COALESCE(MAX(id), 0) FROM overrides),"
-            " (SELECT COALESCE(MAX(id), 0) FROM reviews),"
-            " (SELECT COALESCE(MAX(version), 0) FROM agreement_versions)"
-        ).fetchone()
-        return _Marks(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
-
-    @staticmethod
-    def _changed_since(conn: sqlite3.Connection, m: _Marks) -> set[str]:
-        rows = conn.execute(
-            "SELECT ticket FROM events WHERE seq > ? AND ticket IS NOT NULL"
-            " UNION SELECT ticket FROM overrides WHERE id > ?"
-            " UNION SELECT o.ticket FROM reviews r JOIN overrides o ON o.id = r.override_id WHERE r.id > ?",
-            (m.event_seq, m.override_id, m.review_id),
-        ).fetchall()
-        return {r[0] for r in rows}
 
     def _agreement_set(self, conn: sqlite3.Connection, version: int) -> AgreementSet:
         found = self._agreements.get(version)

@@ -30,3 +30,11 @@ class OpenOverride(Message):
 
 class QueueStale(Message):
     """This app committed a write: the queue reloads now rather than at its next poll."""
+
+
+class AlertsSeen(Message):
+    """The operator looked at a ticket's alerts: they no longer count as unread."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__()
+        self.ticket_id = ticket_id

@@ -180,6 +180,7 @@ class QueueScreen(BackgroundScreen[None]):
         self._kick = threading.Event()
         self._failure: str | None = None
         self._counts: QueueCounts | None = None  # until the first rows arrive
+        self._unread_alerts = 0  # alerts on my tickets not yet looked at (the app's alert watch)
 
     @property
     def queue(self) -> QueueView:
@@ -276,8 +277,15 @@ class QueueScreen(BackgroundScreen[None]):
                 shown=len(view.rows) if shown is None else shown,
                 sort=view.sort,
                 raw=view.show_raw,
+                unread_alerts=self._unread_alerts,
             )
         )
+
+    def show_unread_alerts(self, count: int) -> None:
+        """The app's alert watch counted `count` unread alerts on my tickets (tui.alert_watch)."""
+        if count != self._unread_alerts:
+            self._unread_alerts = count
+            self._update_view_state()
 
     # ---- filters ------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class ViewState:
     shown: int
     sort: str
     raw: bool
+    unread_alerts: int = 0  # alerts on my tickets not yet looked at (tui.alert_watch)
 
 
 Item = tuple[str, str]  # (text, component class)
@@ -107,6 +108,11 @@ def _items(s: ViewState, w: _Wording) -> list[Item]:
         head.append([(f"{c.breached} breached", "status-bar--breached")])
         if w.paused:
             head.append([(f"{c.paused} paused", "status-bar--paused")])
+    if s.unread_alerts:
+        n = s.unread_alerts
+        head.append(
+            [(f"{n} new alert{'' if n == 1 else 's'}" if w.paused else f"{n} alerts", "status-bar--alerts")]
+        )
     out: list[Item] = []
     for group in head:
         if out:
@@ -168,6 +174,7 @@ class StatusBar(Widget):
         "status-bar--paused",
         "status-bar--view",
         "status-bar--raw",
+        "status-bar--alerts",
     }
 
     # Colours from the theme's variables only (every theme, ansi-dark over SSH too,
@@ -200,6 +207,10 @@ class StatusBar(Widget):
         }
         & > .status-bar--view {
             color: $text-muted;
+        }
+        & > .status-bar--alerts {
+            color: $error;
+            text-style: bold reverse;
         }
         /* Raw figures read as adjusted ones mislead: the marker stands out. */
         & > .status-bar--raw {

@@ -40,7 +40,7 @@ from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.what_if import what_if_priority
 from sladesk_tui.tui.background import LiveScreen
 from sladesk_tui.tui.helpers import event_detail, operator_zone
-from sladesk_tui.tui.messages import OpenOverride
+from sladesk_tui.tui.messages import AlertsSeen, OpenOverride
 from sladesk_tui.tui.screens.ticket.dialogs import PriorityDialog, StatusDialog
 from sladesk_tui.tui.widgets.clock_panel import ClockPanel, Zones, fmt_instant
 
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from sladesk_tui.core.agreements import Agreement, AgreementSet
     from sladesk_tui.core.evaluate import TicketClocks
     from sladesk_tui.core.tickets import TicketRecord
+    from sladesk_tui.store.alerts import AlertLogRow
 
 CLOCK_ORDER: tuple[str, ...] = ("response", "update", "resolution")
 BASE_STATUSES: tuple[str, ...] = ("new", "open")
@@ -72,6 +73,7 @@ class TicketView:
     customer_zone: str
     now: float
     local_off: str | None = None  # why the desk refuses clock-moving local actions (docs/roles.md)
+    alerts: tuple[AlertLogRow, ...] = ()  # what sladesk notify sent about it
 
     @property
     def agreement(self) -> Agreement | None:
@@ -97,6 +99,7 @@ class TicketView:
 def load_view(conn: sqlite3.Connection, ticket_id: str, now: float) -> TicketView | None:
     """Read and evaluate one ticket on the worker's connection; None if unknown."""
     from sladesk_tui.core.evaluate import evaluate, governing
+    from sladesk_tui.store.alerts import alert_log
     from sladesk_tui.store.queries import agreements_for_versions, load_ticket
     from sladesk_tui.store.settings import local_actions_refusal
 
@@ -105,6 +108,7 @@ def load_view(conn: sqlite3.Connection, ticket_id: str, now: float) -> TicketVie
         return None
     books = agreements_for_versions(conn, [record.agreement_version])
     local_off = local_actions_refusal(conn)
+    alerts = tuple(alert_log(conn, ticket=ticket_id))
     clocks = evaluate(record, books, now, explain=True)
     _, aset, _ = governing(record, books)
     zone = (
@@ -112,7 +116,7 @@ def load_view(conn: sqlite3.Connection, ticket_id: str, now: float) -> TicketVie
         if aset is not None and clocks.agreement is not None
         else "UTC"
     )
-    return TicketView(record, clocks, books, zone, now, local_off)
+    return TicketView(record, clocks, books, zone, now, local_off, alerts)
 
 
 class TicketScreen(LiveScreen):
@@ -165,6 +169,7 @@ class TicketScreen(LiveScreen):
         Binding("1", "tab('tab-clocks')", "Clocks tab", show=False, id="ticket.clocks-tab"),
         Binding("2", "tab('tab-history')", "History tab", show=False, id="ticket.history-tab"),
         Binding("3", "tab('tab-overrides')", "Overrides tab", show=False, id="ticket.overrides-tab"),
+        Binding("4", "tab('tab-alerts')", "Alerts tab", show=False, id="ticket.alerts-tab"),
     ]
 
     POLL_NAME = "ticket-poll"
@@ -189,6 +194,8 @@ class TicketScreen(LiveScreen):
             with TabPane("Overrides", id="tab-overrides"):
                 yield Static("", id="overrides-none")
                 yield DataTable(id="overrides", cursor_type="row", zebra_stripes=True)
+            with TabPane("Alerts", id="tab-alerts"):
+                yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -196,6 +203,9 @@ class TicketScreen(LiveScreen):
         history.add_columns("when (you)", "event", "detail", "by", "recorded by")
         overrides = self.query_one("#overrides", DataTable)
         overrides.add_columns("#", "kind", "clock", "when (you)", "by", "reason", "status", "justification")
+        self.query_one("#alerts", DataTable).add_columns(
+            "level", "clock", "threshold (you)", "to", "state", "error"
+        )
         for panel in self.query(ClockPanel):
             panel.display = False
         self.follow()
@@ -255,6 +265,8 @@ class TicketScreen(LiveScreen):
             panel.show(clock, raw if raw is not None and raw != clock else None, zones)
         self._fill_history(view, zones)
         self._fill_overrides(view, zones)
+        self._fill_alerts(view, zones)
+        self.post_message(AlertsSeen(self.ticket_id))
 
     def _head(self, view: TicketView, zones: Zones) -> Content:
         r = view.record
@@ -316,6 +328,20 @@ class TicketScreen(LiveScreen):
                 Text(safe_text(o.status).upper()),
                 Text(safe_text(o.justification)),
                 key=str(o.id),
+            )
+
+    def _fill_alerts(self, view: TicketView, zones: Zones) -> None:
+        table = self.query_one("#alerts", DataTable)
+        table.clear()
+        for a in view.alerts:
+            table.add_row(
+                Text(safe_text(a.level)),
+                Text(safe_text(a.clock)),
+                Text(fmt_instant(a.threshold_ts, zones.operator)),
+                Text(safe_text(a.recipient)),
+                Text(a.state.upper() + (" OFF SHIFT" if a.off_shift else "")),
+                Text(safe_text(a.error or "")),
+                key=str(a.id),
             )
 
     # ---- actions --------------------------------------------------------------------
