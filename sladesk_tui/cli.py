@@ -54,7 +54,11 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 
 def _add_lookup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--at", metavar="INSTANT", help="the state as of this instant, replayed from the log")
+    p.add_argument(
+        "--at",
+        metavar="INSTANT",
+        help="the state as of this instant, replayed from the log (ISO 8601, a UTC date, now, --at=-1h)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--format", dest="input_format", choices=("auto", "jsonl", "csv"), default="auto")
     p.add_argument(
-        "--skip-invalid", action="store_true", help="import the valid lines, list the skipped ones"
+        "--skip-invalid",
+        action="store_true",
+        help="import the valid lines, list the skipped ones (exit 3 when any was skipped)",
     )
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows, until interrupted")
 
@@ -106,11 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     role_commands.add_parsers(sub)
     setting_commands.add_parsers(sub)
 
+    from sladesk_tui.commands import sources as sources_commands  # registers its handlers
+
+    sources_commands.add_parsers(sub)
+
+    from sladesk_tui.commands import alerts as alert_commands
+
+    alert_commands.add_parsers(sub)
+
     return parser
 
 
 def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
-    """`queue`, `ticket`, `report`: read-only lookups (SPEC §8)."""
+    """`queue`, `ticket`, `report`: read-only lookups (README, "Compliance lookups")."""
     p = sub.add_parser("queue", help="the open queue, most urgent first")
     _add_db(p)
     _add_lookup(p)
@@ -146,7 +160,7 @@ def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
-    """`override`, `overrides`, `review`, `init`, `lead` (SPEC §6, §7)."""
+    """`override`, `overrides`, `review`, `init`, `lead` (docs/overrides.md, docs/roles.md)."""
     from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 
     p = sub.add_parser("override", help="override a ticket's clock, with a reason and a justification")
@@ -299,13 +313,14 @@ def _operator(args: argparse.Namespace) -> str:
 
 @command("load")
 def _load(args: argparse.Namespace) -> int:
+    from sladesk_tui.core.text import safe_text
     from sladesk_tui.store.agreements import load_agreements_file
 
     _require(args, "admin")
     with database(args) as conn:
         loaded = load_agreements_file(conn, args.file, actor=_operator(args))
     for warning in loaded.warnings:
-        print(f"sladesk: warning: {args.file}: {warning}", file=sys.stderr)
+        print(f"sladesk: warning: {safe_text(args.file)}: {warning}", file=sys.stderr)
     if loaded.unchanged:
         print(f"unchanged: version {loaded.version} is this file ({counted(loaded.agreements, 'agreement')})")
     else:
@@ -345,6 +360,7 @@ def _import(args: argparse.Namespace) -> int:
             fmt=args.input_format,
             skip_invalid=args.skip_invalid,
             actor=_operator(args),
+            require="feed",
         )
     except ImportRejected as exc:
         for e in exc.errors[:shown]:
@@ -358,7 +374,7 @@ def _import(args: argparse.Namespace) -> int:
     if report.skipped_invalid:
         print(f"sladesk: skipped {counted(len(report.skipped_invalid), 'bad line')}", file=sys.stderr)
     print(report.summary())
-    return 0
+    return 3 if report.skipped_invalid else 0  # scripts can tell lines were left out
 
 
 def _require(args: argparse.Namespace, role: str) -> None:
@@ -383,7 +399,14 @@ def _follow(args: argparse.Namespace) -> int:
     def batch_done(result: IngestResult) -> None:
         print(ImportReport(args.file, result.inserted, result.already_present).summary(), flush=True)
 
-    follow(_db_path(args), args.file, actor=_operator(args), fmt=args.input_format, on_batch=batch_done)
+    follow(
+        _db_path(args),
+        args.file,
+        actor=_operator(args),
+        fmt=args.input_format,
+        on_batch=batch_done,
+        require="feed",
+    )
     return 0
 
 
@@ -429,7 +452,7 @@ def _demo(args: argparse.Namespace) -> int:
     return run_app(s.path, operator)
 
 
-# ---- overrides, reviews and leads (SPEC §6, §7) ---------------------------------------
+# ---- overrides, reviews and leads (docs/overrides.md, docs/roles.md) -----------------
 
 
 def _when(text: str, now: float, flag: str) -> float:
@@ -571,19 +594,17 @@ def _lead(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- lookups: queue, ticket, report (SPEC §8) ----------------------------------------
+# ---- lookups: queue, ticket, report (README, "Compliance lookups") --------------------
 # Read-only connections, one short snapshot each, no Textual: answers over SSH in a blink.
 
 
 def _lookup_at(args: argparse.Namespace) -> float | None:
+    """`--at` in the one syntax of typed instants (`now`, `-1h`, ISO 8601, a UTC date)."""
     if args.at is None:
         return None
-    from sladesk_tui.core.eventfile import parse_instant
+    from sladesk_tui.store.instants import now_ts
 
-    try:
-        return parse_instant(args.at)
-    except InputError as exc:
-        raise InputError(f"--at: {exc}") from None
+    return _when(args.at, now_ts(), "--at")
 
 
 def _emit(text: str) -> None:

@@ -1,4 +1,4 @@
-"""Business calendars (SPEC §2): when the clock counts, and how far a target reaches.
+"""Business calendars (docs/calendars.md): when the clock counts, and how far a target reaches.
 
 A calendar is a weekly template of local wall-clock segments, minus holidays, in
 one IANA zone. It answers through a lazily grown index of open intervals in integer
@@ -24,9 +24,11 @@ None for an open end, the epoch API +-inf. A pause that never ends makes `add`
 never due (`add_ts` returns inf, `add` raises ValueError).
 
 Country holidays (`{"country": "DE", "subdiv": "BE"}`) come from the `holidays`
-package, imported only when a year is needed that no `HolidaySnapshot` given to
-`from_dict` holds: the import alone costs most of a second, more than a whole lookup
-over SSH may take. The snapshot travels with the data (the store keeps one with the
+package, or from a `HolidaySnapshot` given to `from_dict`: the import alone costs
+most of a second, more than a whole lookup over SSH may take. A calendar whose
+snapshot holds its country takes every year from it, and a year it lacks has no
+country holidays (only `extra` dates): computing it live would let a package upgrade
+move a holiday (docs/reports.md). Without a snapshot, the package computes each year. The snapshot travels with the data (the store keeps one with the
 agreements), never in module state, so two databases in one process cannot mix.
 """
 
@@ -105,6 +107,7 @@ class BusinessCalendar:
         "_subdiv",
         "_country_years",
         "_held_years",
+        "_live",
         "_index",
     )
 
@@ -120,7 +123,8 @@ class BusinessCalendar:
         """Low-level constructor from validated parts; use `from_dict` or `always`.
 
         `held_years` are the country's holidays already computed, by year (a
-        snapshot's); other years come from the `holidays` package when needed.
+        snapshot's): given, a year it lacks has no country holidays; None, every
+        year comes from the `holidays` package when needed.
         """
         self.tz = tz
         self.zone = _zone(tz)
@@ -130,6 +134,7 @@ class BusinessCalendar:
         self._subdiv = subdiv
         self._country_years: set[int] = set()
         self._held_years = held_years or {}
+        self._live = held_years is None  # no snapshot for the country: ask the package
         week_open = sum(e - s for segs in week for s, e in segs)
         if week_open <= 0:
             raise ValueError("calendar has no open hours")
@@ -139,10 +144,11 @@ class BusinessCalendar:
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], snapshot: HolidaySnapshot | None = None) -> BusinessCalendar:
-        """Build from the SPEC §2 mapping; any bad value is a ValueError naming it.
+        """Build from the mapping of docs/calendars.md; any bad value is a ValueError naming it.
 
         `snapshot` supplies country holidays computed earlier (see `HolidaySnapshot`);
-        without one, or for a year it lacks, the `holidays` package computes them.
+        a year it lacks has none. Without one (or when it does not hold the country)
+        the `holidays` package computes them.
         """
         if not isinstance(spec, Mapping):
             raise ValueError(f"calendar must be a mapping, not {spec!r}")
@@ -170,7 +176,7 @@ class BusinessCalendar:
     def __repr__(self) -> str:
         return f"BusinessCalendar(tz={self.tz!r})"
 
-    # -- datetime API (SPEC §2) ---------------------------------------------
+    # -- datetime API (docs/calendars.md) -----------------------------------
 
     def add(self, start: dt.datetime, seconds: float, pauses: Pauses = ()) -> dt.datetime:
         """The breach instant: `seconds` of business time from `start`, skipping pauses."""
@@ -347,7 +353,7 @@ class BusinessCalendar:
                 self._holidays.update(held[y])
             else:
                 unheld.append(y)
-        if unheld:
+        if unheld and self._live:
             self._holidays.update(_package_holidays(self._country, self._subdiv, unheld))
         self._country_years.update(missing)
 

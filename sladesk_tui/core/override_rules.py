@@ -1,19 +1,20 @@
-"""The rules an override, a review and a role change must pass (SPEC §6, §7).
+"""The rules an override, a review and a role change must pass (docs/overrides.md, docs/roles.md).
 
 The same rules guard the dialog, the review screen and the command line, so they
 live here, pure: each check returns the reason a request is refused (the screens
 show it as you type) or raises `Refused` (the writers call it inside the write
 transaction, on the state they just read, so two operators cannot both slip past).
 
-Decisions recorded here (SPEC §6 is silent on them):
+Decisions recorded here (docs/overrides.md, "What is refused, and why"):
 
 - An ended ticket (resolved or closed) takes no override of any kind: its clocks
   are settled, and a late exemption would rewrite compliance after the fact.
 - `hold` and `extend` need a clock still counting or paused; with no clock named
   they touch every clock, and at least one must still be counting. `exempt` may
   name a stopped clock (a breach the customer caused) but not an exempt one.
-- A hold needs its end (`until`, after now): an open-ended hold is a clock nobody
-  remembers to restart.
+- A hold needs its end (`until`, after now, at most the agreement's `max_hold`
+  ahead, 90 days unless it says): an open-ended hold, or one until 2100, is a clock
+  nobody remembers to restart.
 - `responded` touches the response clock only, at an instant between the ticket's
   creation and now (default: now), and only while that clock still runs.
 - `reprioritize` needs a priority of the governing agreement other than the one in
@@ -119,6 +120,13 @@ def effect_problem(
             return "hold needs the instant it ends (until)"
         if o.until <= now:
             return f"hold must end after now ({iso(now)}), not at {iso(o.until)}"
+        if o.until - now > agreement.max_hold_s:
+            from sladesk_tui.core.durations import format_duration
+
+            return (
+                f"hold until {iso(o.until)} is longer than agreement {agreement.id}'s max_hold"
+                f" ({format_duration(agreement.max_hold_s)} from now): hold for less, and again later if need be"
+            )
     if o.kind == "extend":
         if o.by_s is None or o.by_s <= 0:
             return "extend needs a positive duration (by)"
@@ -212,19 +220,24 @@ def effective_priority(record: TicketRecord, now: float) -> str:
 
 def parse_when(text: str, now: float) -> float:
     """An instant typed by a person: ISO 8601 with an offset, a UTC date (`2026-11-27`),
-    `now`, or `+DURATION` / `-DURATION` from now (`+2h`, `-20m`). `InputError` otherwise."""
+    `now`, or `+DURATION` / `-DURATION` from now (`+2h`, `-20m`), inside the accepted
+    window (`core.instants`). `InputError` otherwise. The one parser of typed instants:
+    `--at`, `--until`, `--since` and the dialogs all use it (docs/instants.md)."""
     from sladesk_tui.core.durations import parse_duration
     from sladesk_tui.core.eventfile import parse_instant
+    from sladesk_tui.core.instants import check_instant
 
     t = text.strip()
     if t == "now":
         return now
     try:
         if t[:1] in ("+", "-"):
-            return now + (1 if t[0] == "+" else -1) * parse_duration(t[1:])
+            return check_instant(now + (1 if t[0] == "+" else -1) * parse_duration(t[1:]), t)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
-            return dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp()
-    except ValueError as exc:
+            return check_instant(dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp(), t)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(str(exc)) from None
     return parse_instant(t)
 

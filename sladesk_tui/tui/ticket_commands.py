@@ -2,7 +2,8 @@
 
 The queue's palette had them, the ticket screen's had none: an agent reading one
 ticket could not jump to another by typing its id. The ids come from the open
-queue (the queue screen is always at the bottom of the stack); an id not in it is
+queue (the queue screen is always at the bottom of the stack); the queue's own
+provider keeps its hits; an id not in it is
 still offered as typed, since the ticket screen shows any ticket and says when there
 is none.
 """
@@ -16,15 +17,17 @@ from textual.command import Hit, Hits, Provider
 from textual.content import Content
 
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.tui.messages import OpenTicket
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from sladesk_tui.core.queue import QueueRow
-    from sladesk_tui.tui.app import SladeskApp
 
 MAX_TICKETS = 20
 
 
-def ticket_hits(app: SladeskApp, rows: list[QueueRow], query: str) -> Iterator[Hit]:
+def ticket_hits(screen: Screen[object], rows: list[QueueRow], query: str) -> Iterator[Hit]:
     """Up to `MAX_TICKETS` open tickets whose id contains `query`, then the id as typed."""
     needle = query.strip().casefold()
     if not needle:
@@ -39,7 +42,7 @@ def ticket_hits(app: SladeskApp, rows: list[QueueRow], query: str) -> Iterator[H
         yield Hit(
             1.0 if row.id.casefold() == needle else 0.9,
             prompt,
-            _opener(app, row.id),
+            _opener(screen, row.id),
             text=f"Open ticket {row.id}",
             help="Show the ticket with its clocks",
         )
@@ -51,14 +54,17 @@ def ticket_hits(app: SladeskApp, rows: list[QueueRow], query: str) -> Iterator[H
         yield Hit(
             0.5,
             Content.assemble("Open ticket ", (typed, "bold")),
-            _opener(app, query.strip()),
+            _opener(screen, query.strip()),
             text=f"Open ticket {typed}",
             help="Open a ticket that is not in the queue",
         )
 
 
-def _opener(app: SladeskApp, ticket_id: str) -> Callable[[], None]:
-    return lambda: app.open_ticket(ticket_id)
+def _opener(screen: Screen[object], ticket_id: str) -> Callable[[], None]:
+    def open_it() -> None:
+        screen.post_message(OpenTicket(ticket_id))
+
+    return open_it
 
 
 class OpenTicketCommands(Provider):
@@ -67,11 +73,10 @@ class OpenTicketCommands(Provider):
     async def search(self, query: str) -> Hits:
         from sladesk_tui.tui.screens.queue import QueueScreen
 
-        app: SladeskApp = self.app  # type: ignore[assignment]  # the provider runs in SladeskApp
         rows: list[QueueRow] = []
-        for screen in app.screen_stack:
+        for screen in self.app.screen_stack:
             if isinstance(screen, QueueScreen):
                 rows = list(screen.queue.all_rows)
                 break
-        for hit in ticket_hits(app, rows, query):
+        for hit in ticket_hits(self.screen, rows, query):
             yield hit

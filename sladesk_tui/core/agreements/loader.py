@@ -23,6 +23,7 @@ from sladesk_tui.core.agreements.matching import cached_calendar
 from sladesk_tui.core.agreements.model import (
     ALWAYS,
     CLOCK_NAMES,
+    DEFAULT_MAX_HOLD_S,
     MAX_NAME,
     PRIORITY_PATTERN,
     PRIORITY_POLICIES,
@@ -38,6 +39,7 @@ from sladesk_tui.core.agreements.model import (
 )
 from sladesk_tui.core.durations import format_duration, parse_duration
 from sladesk_tui.core.events import STATUS_PATTERN
+from sladesk_tui.core.instants import EARLIEST_YEAR, LATEST_YEAR
 
 if TYPE_CHECKING:
     from sladesk_tui.core.calendar import HolidaySnapshot
@@ -48,7 +50,7 @@ _STATUS = re.compile(STATUS_PATTERN)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _TOML_POS = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
-_TOP_KEYS = ("calendar", "agreement")
+_TOP_KEYS = ("calendar", "agreement", "alerts")  # alerts: core.alert_rules
 _CALENDAR_KEYS = ("id", "tz", "hours", "holidays")
 _AGREEMENT_KEYS = (
     "id",
@@ -65,6 +67,8 @@ _AGREEMENT_KEYS = (
     "availability",
     "targets",
     "penalty",
+    "max_hold",
+    "alerts",  # parsed by core.alert_rules
 )
 _REQUIRED_AGREEMENT_KEYS = ("id", "customer", "calendar", "targets")
 _AT_RISK_KEYS = ("ratio", "remaining")
@@ -145,13 +149,25 @@ def load_agreements(
     if not problems:
         for overlap, aid in _overlaps(aset):
             note(overlap, agr_line[aid])
+    alerts = None
+    if not problems:
+        from sladesk_tui.core.alert_rules import alerts_line, parse_alert_rules
+
+        try:
+            alerts = parse_alert_rules(doc, agr_tables)
+        except AgreementError as exc:
+            note(exc, alerts_line(text))
     if problems:
         first = problems[0]
         n = len(problems) - 1
         more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
         raise AgreementError(first.reason + more, line=first.line, source=source, problems=tuple(problems))
     return AgreementSet(
-        calendars=calendars, agreements=tuple(agreements), warnings=_warnings(aset), holidays=holidays
+        calendars=calendars,
+        agreements=tuple(agreements),
+        warnings=_warnings(aset),
+        holidays=holidays,
+        alerts=alerts,
     )
 
 
@@ -368,6 +384,11 @@ def _agreement(
 
     targets = _targets(t["targets"], bad)
     penalty = _penalty(t.get("penalty"), targets, bad)
+    max_hold = t.get("max_hold")
+    try:
+        max_hold_s = DEFAULT_MAX_HOLD_S if max_hold is None else parse_duration(max_hold)
+    except (TypeError, ValueError) as exc:
+        raise bad.say(f"max_hold: {exc}") from None
     return Agreement(
         id=aid,
         name=name,
@@ -383,6 +404,7 @@ def _agreement(
         on_reopen=on_reopen,
         availability=None if availability is None else float(availability),
         penalty=penalty,
+        max_hold_s=max_hold_s,
     )
 
 
@@ -479,14 +501,19 @@ def _name(value: Any, key: str, bad: _Ctx) -> str:
 def _date(value: Any, key: str, bad: _Ctx) -> dt.date | None:
     if value is None:
         return None
+    day: dt.date | None = None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise bad(key, value, "is not a date (write e.g. 2026-01-01)")
+    if day is None:
+        raise bad(key, value, "is not a date (write e.g. 2026-01-01)")
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:  # docs/instants.md
+        raise bad(key, value, f"is outside the years sladesk accepts ({EARLIEST_YEAR} to {LATEST_YEAR})")
+    return day
 
 
 def _dates(raw: Any, bad: _Ctx, key: str) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sladesk_tui.core.errors import InputError
 
 if TYPE_CHECKING:
+    from sladesk_tui.core.alert_rules import AlertRules
     from sladesk_tui.core.calendar import HolidaySnapshot
 
 CLOCK_NAMES: tuple[str, ...] = ("response", "update", "resolution")
@@ -25,6 +26,7 @@ ALWAYS = "24x7"  # the calendar reference of a round-the-clock calendar (UTC)
 
 MAX_NAME = 200  # customer and service names; events use the same bound
 NO_AGREEMENT = "no agreement in force"
+DEFAULT_MAX_HOLD_S = 90 * 24 * 3600.0  # `max_hold` unless the agreement says (docs/instants.md)
 PRIORITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # priority names, here and in events
 
 
@@ -125,6 +127,7 @@ class Agreement:
     on_reopen: str = "resume"
     availability: float | None = None
     penalty: Penalty | None = None
+    max_hold_s: float = DEFAULT_MAX_HOLD_S  # the longest `hold` override (wall time)
 
     def target(self, priority: str | None, clock: str) -> float | None:
         if priority is None:
@@ -148,6 +151,7 @@ class AgreementSet:
     agreements: tuple[Agreement, ...]
     warnings: tuple[str, ...] = ()
     holidays: HolidaySnapshot | None = None
+    alerts: AlertRules | None = None  # the [alerts] rules (docs/alerts.md), None without any
 
     def get(self, agreement_id: str) -> Agreement | None:
         for a in self.agreements:

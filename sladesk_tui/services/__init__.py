@@ -1,0 +1,1 @@
+"""Long-running services: the webhook receiver (docs/sources.md)."""
