@@ -1,0 +1,1 @@
+"""Subcommands of `sladesk`, one module per area, each with an `add_parsers(sub)`."""
