@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -194,7 +194,6 @@ def ingest(
     source: str,
     name: str | None = None,
     skip_invalid: bool = False,
-    also: Callable[[sqlite3.Connection], None] | None = None,
 ) -> IngestResult:
     """Store `events` (in file order) in ONE write transaction, with the tickets
     projection, the outcomes of the changed tickets and the audit row.
@@ -202,9 +201,7 @@ def ingest(
     `name` is the input's display name: errors then read ``NAME:SEQ: reason``, an
     event's `seq` being its line. Without `skip_invalid`, any refused event raises
     `ImportRejected` (every error found) and nothing is written; with it, the valid
-    events are stored and the refused ones returned in `errors`. `also` runs last
-    inside the same transaction: the puller moves its cursor there, so the cursor
-    and the events it covers commit together (docs/pull.md).
+    events are stored and the refused ones returned in `errors`.
     """
     with write_tx(conn):
         batch = _Batch(conn, actor=actor, source=source, name=name)
@@ -214,10 +211,7 @@ def ingest(
             raise ImportRejected([e for _, e in sorted(batch.errors, key=lambda x: x[0])])
         # Clocks these events stopped (or set running again): outcomes in the same transaction.
         refresh_outcomes(conn, batch.changed, now_ts())
-        result = batch.finish()
-        if also is not None:
-            also(conn)
-        return result
+        return batch.finish()
 
 
 class _Batch:
