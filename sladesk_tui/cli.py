@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_override_parsers(sub)
     _add_lookup_parsers(sub)
 
+    from sladesk_tui.commands import sources as sources_commands  # registers its handlers
+
+    sources_commands.add_parsers(sub)
+
     from sladesk_tui.commands import pull as pull_commands
 
     pull_commands.add_parsers(sub)

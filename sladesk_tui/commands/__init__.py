@@ -1,1 +1,1 @@
-"""Subcommands of `sladesk`, one module per area, each with an `add_parsers(sub)`."""
+"""Subcommands kept out of cli.py, one module per area, each with `add_parsers(sub)`."""

@@ -1,1 +1,1 @@
-"""Long-running services on top of the store: the receiver, the puller, the notifier."""
+"""Long-running services: the webhook receiver (docs/sources.md) and the history puller (docs/pull.md)."""

@@ -50,6 +50,7 @@ COVERED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "agreement_versions": ("version", ("version",)),
     "agreements": ("version", ("version", "id")),
     "holiday_dates": ("version", ("version", "country", "subdiv", "year")),  # since schema 0004
+    "deliveries": ("id", ("id",)),  # since schema 0005 (webhook receiver)
 }
 
 # The hashed columns, in table order; row_hash is computed over these.

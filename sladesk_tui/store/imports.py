@@ -204,14 +204,29 @@ def ingest(
     events are stored and the refused ones returned in `errors`.
     """
     with write_tx(conn):
-        batch = _Batch(conn, actor=actor, source=source, name=name)
-        for i in range(0, len(events), CHUNK):
-            batch.add(events[i : i + CHUNK])
-        if batch.errors and not skip_invalid:
-            raise ImportRejected([e for _, e in sorted(batch.errors, key=lambda x: x[0])])
-        # Clocks these events stopped (or set running again): outcomes in the same transaction.
-        refresh_outcomes(conn, batch.changed, now_ts())
-        return batch.finish()
+        return ingest_in_tx(conn, events, actor=actor, source=source, name=name, skip_invalid=skip_invalid)
+
+
+def ingest_in_tx(
+    conn: sqlite3.Connection,
+    events: Sequence[Event],
+    *,
+    actor: str,
+    source: str,
+    name: str | None = None,
+    skip_invalid: bool = False,
+) -> IngestResult:
+    """`ingest` inside the caller's open write transaction: the webhook receiver stores
+    several deliveries (each under a savepoint) in one commit (docs/sources.md). On
+    `ImportRejected` the caller rolls its transaction or savepoint back."""
+    batch = _Batch(conn, actor=actor, source=source, name=name)
+    for i in range(0, len(events), CHUNK):
+        batch.add(events[i : i + CHUNK])
+    if batch.errors and not skip_invalid:
+        raise ImportRejected([e for _, e in sorted(batch.errors, key=lambda x: x[0])])
+    # Clocks these events stopped (or set running again): outcomes in the same transaction.
+    refresh_outcomes(conn, batch.changed, now_ts())
+    return batch.finish()
 
 
 class _Batch:

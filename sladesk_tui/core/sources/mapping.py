@@ -36,6 +36,7 @@ import difflib
 import math
 import posixpath
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,7 @@ import tomli as tomllib  # the agreements loader uses TOML 1.1 too: one dialect 
 from sladesk_tui.core.agreements import PRIORITY_PATTERN
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import STATUS_PATTERN
+from sladesk_tui.core.sources.refusals import Unmappable
 
 PROVIDERS: tuple[str, ...] = ("zendesk", "jira", "zammad", "glpi", "sladesk", "rt")
 # Providers that push webhooks the receiver checks; `rt` is pulled only (its scrips
@@ -82,6 +84,7 @@ _SOURCE_KEYS = (
     "comments",
     "replay_window_s",
     "max_body_bytes",
+    "timezone",
     "pull",
 )
 _CUSTOMER_KEYS = ("from", "field", "default", "value")
@@ -89,7 +92,7 @@ _COMMENT_KEYS = ("public", "internal", "customer")
 _RANGE_KEYS = ("from", "to", "priority")
 
 
-class Unmapped(InputError):
+class Unmapped(Unmappable):
     """A provider value the source's mapping does not name: the delivery is refused."""
 
 
@@ -143,6 +146,7 @@ class Source:
     comments: CommentRule = CommentRule()
     replay_window_s: float = DEFAULT_REPLAY_WINDOW_S
     max_body_bytes: int = DEFAULT_MAX_BODY
+    timezone: str = "UTC"  # for provider instants written without an offset (GLPI)
     pull: Mapping[str, Any] | None = None
 
     def status(self, value: object) -> str:
@@ -357,6 +361,9 @@ def _source(t: Mapping[str, Any], index: int, base_dir: str | None) -> Source:
         raise InputError(
             f"{label}: max_body_bytes: {_show(max_body)} must be a whole number, 1024 to {MAX_BODY_LIMIT}"
         )
+    tz = t.get("timezone", "UTC")
+    if not isinstance(tz, str) or not _zone_ok(tz):
+        raise InputError(f"{label}: timezone: {_show(tz)} is not an IANA time zone such as 'Europe/Paris'")
     pull = t.get("pull")
     if pull is not None and not isinstance(pull, dict):
         raise InputError(f"{label}: pull: must be a table")
@@ -374,6 +381,7 @@ def _source(t: Mapping[str, Any], index: int, base_dir: str | None) -> Source:
         comments=comments,
         replay_window_s=float(window),
         max_body_bytes=max_body,
+        timezone=tz,
         pull=pull,
     )
 
@@ -472,6 +480,14 @@ def _number(value: object) -> float | None:
             return None
         return f if math.isfinite(f) else None
     return None
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _is_number(v: Any) -> bool:

@@ -1,0 +1,179 @@
+"""`sladesk receive` (the webhook receiver) and `sladesk sources` (how each source fares).
+
+docs/sources.md has the set-up per provider, the sources file and the deployment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sladesk_tui.cli import _add_db, _db_path, _operator, command
+from sladesk_tui.core.errors import InputError
+
+# The role the receiving account must hold: it writes events as that account.
+FEED_ROLE = "feed"
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("receive", help="receive ticketing systems' webhooks (POST /hooks/<source>)")
+    _add_db(p)
+    _add_sources(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; TLS in a proxy)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    p.add_argument(
+        "--body-timeout", type=float, default=10.0, metavar="SECONDS", help="time to send a whole body"
+    )
+    p.add_argument("--batch", type=int, default=256, help="deliveries stored per transaction at most")
+
+    p = sub.add_parser("sources", help="each source with its last delivery and last refusal")
+    _add_db(p)
+    _add_sources(p)
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+
+def _add_sources(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sources",
+        metavar="FILE",
+        help="the sources file (default: $SLADESK_SOURCES, else sources.toml beside the database)",
+    )
+
+
+def _sources_path(args: argparse.Namespace) -> Path:
+    given = getattr(args, "sources", None) or os.environ.get("SLADESK_SOURCES")
+    return Path(given) if given else Path(_db_path(args)).parent / "sources.toml"
+
+
+def load_sources_file(path: Path):  # type: ignore[no-untyped-def]  # SourceSet, imported lazily
+    from sladesk_tui.core.sources.mapping import parse_sources_text
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            "no such sources file (give --sources FILE or set SLADESK_SOURCES)", where=str(path)
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the sources file: {exc}", where=str(path)) from None
+    return parse_sources_text(text, str(path), base_dir=str(path.resolve().parent))
+
+
+def check_feed_role(db_path: str, user: str) -> None:
+    """The receiving account must hold the `feed` role (docs/sources.md).
+
+    ROLE CHECK: the single call site for the roles work. Until `require_role` is on
+    this branch, a database without roles beyond `lead` lets the account through.
+    """
+    try:
+        from sladesk_tui.store.roles import require_role  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    from sladesk_tui.store.db import open_db
+
+    conn = open_db(db_path)
+    try:
+        require_role(conn, user, FEED_ROLE)
+    finally:
+        conn.close()
+
+
+@command("receive")
+def _receive(args: argparse.Namespace) -> int:
+    from sladesk_tui.services.receiver import Settings, read_secret, run
+
+    path = _sources_path(args)
+    sources = load_sources_file(path)
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"receive: --port {args.port} is not a port number")
+    if not 0.1 <= args.body_timeout <= 300:
+        raise InputError("receive: --body-timeout must be 0.1 to 300 seconds")
+    if not 1 <= args.batch <= 10_000:
+        raise InputError("receive: --batch must be 1 to 10000")
+    secrets = {}
+    for s in sources.sources:
+        if s.receives and s.secret_file is not None:
+            secrets[s.name] = read_secret(s.secret_file)
+    if not secrets:
+        raise InputError("no source in the file receives webhooks", where=str(path))
+    db = _db_path(args)
+    actor = _operator(args)
+    check_feed_role(db, actor)
+    from sladesk_tui.store.db import open_db
+
+    open_db(db).close()  # migrate before serving: a first request must not wait for it
+    settings = Settings(
+        host=args.host, port=args.port, body_timeout_s=args.body_timeout, batch_max=args.batch
+    )
+    return run(db, sources, secrets, actor=actor, settings=settings)
+
+
+@command("sources")
+def _sources(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from sladesk_tui import output
+    from sladesk_tui.store.db import connect
+    from sladesk_tui.store.deliveries import source_rows
+
+    sources = load_sources_file(_sources_path(args))
+    conn = connect(_db_path(args), readonly=True)
+    try:
+        status = source_rows(conn)
+    except sqlite3.OperationalError:  # a database from before the receiver: nothing received yet
+        status = {}
+    finally:
+        conn.close()
+    rows = []
+    for s in sources.sources:
+        st = status.get(s.name)
+        rows.append(
+            {
+                "source": s.name,
+                "provider": s.provider,
+                "path": f"/hooks/{s.name}" if s.receives else "(pulled)",
+                "deliveries": st.deliveries if st else 0,
+                "last_delivery": _iso(st.last_delivery_ts) if st else None,
+                "last_delivery_what": st.last_delivery_what if st else None,
+                "refusals": st.refusals if st else 0,
+                "last_refusal": _iso(st.last_refusal_ts) if st else None,
+                "last_refusal_status": st.last_refusal_status if st else None,
+                "last_refusal_reason": st.last_refusal_reason if st else None,
+            }
+        )
+    if args.format == "json":
+        print(output.dump_json(rows))
+    elif args.format == "csv":
+        sys.stdout.write(output.rows_csv(rows))
+    else:
+        table = [
+            {
+                "source": r["source"],
+                "provider": r["provider"],
+                "delivered": r["deliveries"],
+                "last delivery": output.instant(st.last_delivery_ts)
+                if (st := status.get(r["source"]))
+                else "",
+                "refused": r["refusals"],
+                "last refusal": output.instant(st.last_refusal_ts) if st else "",
+            }
+            for r in rows
+        ]
+        below = [
+            [f"refused {r['last_refusal_status']}: {r['last_refusal_reason']}"]
+            if r["last_refusal_reason"]
+            else []
+            for r in rows
+        ]
+        sys.stdout.write(output.rows_table(table, width=output.table_width(sys.stdout), below=below))
+    return 0
+
+
+def _iso(ts: float | None) -> str | None:
+    import datetime as dt
+
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

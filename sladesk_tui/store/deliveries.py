@@ -1,0 +1,231 @@
+"""Webhook deliveries into the store: several per transaction, each all or nothing.
+
+The receiver (`services/receiver.py`) answers 2xx only once `store_batch` has
+committed a delivery's events, its `deliveries` row and their audit rows
+(docs/sources.md, "A 2xx means stored"). Decisions recorded here:
+
+- One write transaction per batch; each delivery runs under its own savepoint, so
+  one refused delivery (an unmapped status found against the stored state, an
+  event the importer refuses) rolls back alone and the others still commit.
+- Events go through `imports.ingest_in_tx`, the importer's own path: idempotency by
+  event id, the tickets projection, outcomes and the events audit row are the same
+  as `sladesk import`'s. The batch's `deliveries` rows get one audit row of their own.
+- A delivery id already stored with the same body is a retry whose answer was lost
+  (the sender never saw our 2xx): it is answered 200 `duplicate` and stores nothing.
+  The same id with another body is refused 409.
+- `source_status` keeps per source the latest delivery and the latest refusal with
+  its reason, for `sladesk sources`; refusals decided before the store (signature,
+  size, JSON) are written with the next batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sladesk_tui.core.sources.mapping import Source
+from sladesk_tui.core.sources.payloads import Decoded, TicketState, to_events
+from sladesk_tui.core.sources.refusals import Refusal
+from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.db import write_tx
+from sladesk_tui.store.imports import ImportRejected, ingest_in_tx
+from sladesk_tui.store.instants import iso_utc
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A verified, decoded delivery waiting for the store."""
+
+    source: Source
+    delivery_id: str
+    body_sha256: str
+    decoded: Decoded
+    received_ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one delivery: the HTTP status and a one-line reason."""
+
+    status: int
+    reason: str
+    inserted: int = 0
+    already_present: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalNote:
+    """A refusal decided before the store, kept for `sladesk sources`."""
+
+    source: str
+    ts: float
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One line of `sladesk sources`."""
+
+    source: str
+    deliveries: int
+    refusals: int
+    last_delivery_ts: float | None
+    last_delivery_what: str | None
+    last_refusal_ts: float | None
+    last_refusal_status: int | None
+    last_refusal_reason: str | None
+
+
+def ticket_states(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, TicketState | None]:
+    """The stored state of each ticket (None: never seen), for snapshot diffs."""
+    out: dict[str, TicketState | None] = {}
+    for tid in ids:
+        row = conn.execute(
+            "SELECT status, priority, assignee, is_open FROM tickets WHERE id = ?", (tid,)
+        ).fetchone()
+        out[tid] = None if row is None else TicketState(row[0], row[1], row[2], bool(row[3]))
+    return out
+
+
+def store_batch(
+    conn: sqlite3.Connection,
+    pending: Sequence[Pending],
+    refusals: Sequence[RefusalNote] = (),
+    *,
+    actor: str,
+) -> list[Outcome]:
+    """Store `pending` in one transaction; an Outcome per delivery, in order."""
+    outcomes: list[Outcome] = []
+    with write_tx(conn):
+        first_row: int | None = None
+        last_row: int | None = None
+        notes = list(refusals)
+        for i, p in enumerate(pending):
+            outcome, row = _one(conn, p, i, actor)
+            outcomes.append(outcome)
+            if row is not None:
+                first_row = row if first_row is None else first_row
+                last_row = row
+            if outcome.status >= 400:
+                notes.append(RefusalNote(p.source.name, p.received_ts, outcome.status, outcome.reason))
+            elif row is not None:
+                _status_delivery(conn, p.source.name, p.received_ts, p.decoded.what)
+        for n in notes:
+            _status_refusal(conn, n)
+        if first_row is not None and last_row is not None:
+            append_audit(
+                conn,
+                actor=actor,
+                action="sources.deliveries",
+                subject=",".join(sorted({p.source.name for p in pending})),
+                after={"deliveries": last_row - first_row + 1, "first_id": first_row, "last_id": last_row},
+                covers=[RowRange("deliveries", first_row, last_row)],
+            )
+    return outcomes
+
+
+def _one(conn: sqlite3.Connection, p: Pending, i: int, actor: str) -> tuple[Outcome, int | None]:
+    """One delivery under a savepoint: (outcome, its deliveries row id when stored)."""
+    seen = conn.execute(
+        "SELECT body_sha256 FROM deliveries WHERE source = ? AND delivery_id = ?",
+        (p.source.name, p.delivery_id),
+    ).fetchone()
+    if seen is not None:
+        if seen[0] == p.body_sha256:
+            return Outcome(200, "duplicate: this delivery is already stored"), None
+        return Outcome(409, f"delivery id {p.delivery_id!r} was stored with another body"), None
+    sp = f"d{i}"
+    conn.execute(f"SAVEPOINT {sp}")
+    try:
+        events = to_events(p.source, p.decoded, ticket_states(conn, p.decoded.tickets))
+        inserted = present = 0
+        if events:
+            result = ingest_in_tx(
+                conn, events, actor=actor, source=f"webhook:{p.source.name}", name="delivery"
+            )
+            inserted, present = result.inserted, result.already_present
+        cur = conn.execute(
+            "INSERT INTO deliveries (source, delivery_id, body_sha256, received_ts, received_at, what,"
+            " inserted, already_present) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.source.name,
+                p.delivery_id,
+                p.body_sha256,
+                p.received_ts,
+                iso_utc(p.received_ts),
+                p.decoded.what,
+                inserted,
+                present,
+            ),
+        )
+        conn.execute(f"RELEASE {sp}")
+    except Refusal as exc:
+        _rollback(conn, sp)
+        return Outcome(exc.status, exc.reason), None
+    except ImportRejected as exc:
+        _rollback(conn, sp)
+        reason = str(exc).removeprefix("delivery:").split(":", 1)[-1].strip()
+        return Outcome(422, f"{p.decoded.what}: {reason}"), None
+    except BaseException:
+        _rollback(conn, sp)
+        raise
+    what = "ignored (nothing for the clocks)" if p.decoded.ignored or not events else "stored"
+    return Outcome(200, f"{what}: {inserted} new events, {present} already present", inserted, present), int(
+        cur.lastrowid or 0
+    )
+
+
+def _rollback(conn: sqlite3.Connection, sp: str) -> None:
+    conn.execute(f"ROLLBACK TO {sp}")
+    conn.execute(f"RELEASE {sp}")
+
+
+def _status_delivery(conn: sqlite3.Connection, source: str, ts: float, what: str) -> None:
+    conn.execute(
+        "INSERT INTO source_status (source, deliveries, last_delivery_ts, last_delivery_what)"
+        " VALUES (?, 1, ?, ?) ON CONFLICT (source) DO UPDATE SET deliveries = deliveries + 1,"
+        " last_delivery_ts = excluded.last_delivery_ts, last_delivery_what = excluded.last_delivery_what",
+        (source, ts, what),
+    )
+
+
+def _status_refusal(conn: sqlite3.Connection, n: RefusalNote) -> None:
+    conn.execute(
+        "INSERT INTO source_status (source, refusals, last_refusal_ts, last_refusal_status, last_refusal_reason)"
+        " VALUES (?, 1, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET refusals = refusals + 1,"
+        " last_refusal_ts = excluded.last_refusal_ts, last_refusal_status = excluded.last_refusal_status,"
+        " last_refusal_reason = excluded.last_refusal_reason",
+        (n.source, n.ts, n.status, n.reason[:500]),
+    )
+
+
+def record_refusals(conn: sqlite3.Connection, notes: Sequence[RefusalNote]) -> None:
+    """Refusals alone, when no delivery is waiting to carry them."""
+    if notes:
+        with write_tx(conn):
+            for n in notes:
+                _status_refusal(conn, n)
+
+
+def source_rows(conn: sqlite3.Connection) -> dict[str, SourceRow]:
+    """`source_status` by source name."""
+    out: dict[str, SourceRow] = {}
+    for r in conn.execute(
+        "SELECT source, deliveries, refusals, last_delivery_ts, last_delivery_what, last_refusal_ts,"
+        " last_refusal_status, last_refusal_reason FROM source_status ORDER BY source"
+    ):
+        out[r[0]] = SourceRow(*r)
+    return out
+
+
+def stored_deliveries(conn: sqlite3.Connection, source: str | None = None) -> list[tuple[str, str]]:
+    """(source, delivery id) of every stored delivery, oldest first (tests, troubleshooting)."""
+    if source is None:
+        rows = conn.execute("SELECT source, delivery_id FROM deliveries ORDER BY id")
+    else:
+        rows = conn.execute(
+            "SELECT source, delivery_id FROM deliveries WHERE source = ? ORDER BY id", (source,)
+        )
+    return [(r[0], r[1]) for r in rows]

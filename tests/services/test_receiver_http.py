@@ -1,0 +1,271 @@
+"""`sladesk receive` over real HTTP, as a real process on a real database (docs/sources.md).
+
+Every hostile or broken delivery gets its 4xx (or a timeout), a log line, and
+leaves nothing stored, while the receiver goes on serving the next sender.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from receiver_support import ROOT, Receiver, counts, post, prepare, signed, start
+from source_fixtures import SECRETS, jira_created, jira_updated, zendesk_created
+
+from sladesk_tui.store import audit
+from sladesk_tui.store.db import connect
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Receiver, Path]]:
+    folder = tmp_path_factory.mktemp("receive")
+    prepare(folder)
+    rcv = start(folder, "--body-timeout", "1")
+    try:
+        yield rcv, folder
+    finally:
+        rcv.stop()
+
+
+def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sladesk_tui", "--db", str(folder / "sladesk.db"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def test_a_delivery_is_stored_before_the_2xx_and_the_queue_shows_it(served: tuple[Receiver, Path]) -> None:
+    rcv, folder = served
+    body, headers = signed("zd", "zendesk", zendesk_created(100))
+    started = time.monotonic()
+    status, doc = post(rcv.port, "zd", body, headers)
+    assert (status, doc["reason"]) == (200, "stored: 1 new events, 0 already present")
+    # 2xx means committed: a reader sees it at once, well within the queue's one second.
+    out = _cli(folder, "queue", "--format", "json")
+    assert time.monotonic() - started < 5
+    assert out.returncode == 0, out.stderr
+    assert "ZD-100" in [t["id"] for t in json.loads(out.stdout)]
+
+
+def _refused(
+    rcv: Receiver, source: str, body: bytes, headers: dict[str, str], expect: int, reason: str, **kw
+) -> None:
+    before = counts(rcv.db)
+    status, doc = post(rcv.port, source, body, headers, **kw)
+    assert status == expect, doc
+    assert reason in doc["reason"]
+    assert counts(rcv.db) == before  # nothing stored
+    time.sleep(0.05)
+    assert f"status={expect}" in rcv.log()
+
+
+def test_signatures_wrong_missing_and_stale(served: tuple[Receiver, Path]) -> None:
+    rcv, _ = served
+    body, headers = signed("zd", "zendesk", zendesk_created(101))
+    _refused(rcv, "zd", body + b" ", headers, 401, "signature does not match")
+    _refused(rcv, "zd", body, {}, 401, "missing header")
+    forged = {**headers, "X-Zendesk-Webhook-Signature": headers["X-Zendesk-Webhook-Signature"][::-1]}
+    _refused(rcv, "zd", body, forged, 401, "does not match")
+    stale = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    body, headers = signed("zd", "zendesk", zendesk_created(101), ts=stale)
+    _refused(rcv, "zd", body, headers, 401, "outside the replay window")
+    body, headers = signed("jsm", "jira", jira_created("SUP-501"))
+    _refused(
+        rcv,
+        "jsm",
+        body,
+        {"X-Hub-Signature": headers["X-Hub-Signature"].replace("sha256=", "sha1=")},
+        401,
+        "sha256=",
+    )
+
+
+def test_a_replayed_delivery_stores_nothing_twice(served: tuple[Receiver, Path]) -> None:
+    rcv, _ = served
+    body, headers = signed("jsm", "jira", jira_created("SUP-7"))
+    headers["X-Atlassian-Webhook-Identifier"] = "hook-7"
+    assert post(rcv.port, "jsm", body, headers)[0] == 200
+    before = counts(rcv.db)
+    status, doc = post(rcv.port, "jsm", body, headers)
+    assert (status, doc["reason"].split(":")[0]) == (
+        200,
+        "duplicate",
+    )  # a lost 2xx's retry: answered, not re-stored
+    other, other_headers = signed("jsm", "jira", jira_created("SUP-8"))
+    _refused(
+        rcv, "jsm", other, {**other_headers, "X-Atlassian-Webhook-Identifier": "hook-7"}, 409, "another body"
+    )
+    assert counts(rcv.db) == before
+
+
+def test_body_size_content_type_json_and_event_refusals(served: tuple[Receiver, Path]) -> None:
+    rcv, _ = served
+    big = b'{"pad":"' + b"x" * (1 << 20) + b'"}'
+    body, headers = signed("zd", "zendesk", None, raw=big)
+    _refused(rcv, "zd", body, headers, 413, "over")
+    body, headers = signed("zd", "zendesk", None, raw=b'{"type": "zen:event-type:ticket.created", ')
+    _refused(rcv, "zd", body, headers, 400, "invalid JSON")
+    body, headers = signed("zd", "zendesk", zendesk_created(102))
+    _refused(rcv, "zd", body, headers, 415, "content type", content_type="text/plain")
+    doc = zendesk_created(103)
+    doc["type"] = "zen:event-type:ticket.levitated"
+    body, headers = signed("zd", "zendesk", doc)
+    _refused(rcv, "zd", body, headers, 422, "levitated")
+    body, headers = signed("zd", "zendesk", zendesk_created(104, status="ESCALATED"))
+    _refused(rcv, "zd", body, headers, 422, "status 'ESCALATED' is not in its mapping")
+    upd = jira_updated(
+        "SUP-7",
+        changelog_id="9",
+        items=[{"field": "status", "toString": "Triage"}],
+        ts_ms=int(time.time() * 1000),
+    )
+    body, headers = signed("jsm", "jira", upd)
+    _refused(rcv, "jsm", body, headers, 422, "status 'Triage'")
+    _refused(rcv, "nosuch", b"{}", {}, 404, "no webhook source")
+
+
+def test_half_a_body_then_silence_times_out_while_others_are_served(served: tuple[Receiver, Path]) -> None:
+    rcv, _ = served
+    before = counts(rcv.db)
+    sock = socket.create_connection(("127.0.0.1", rcv.port), timeout=10)
+    try:
+        sock.sendall(
+            b"POST /hooks/zd HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5000\r\n\r\n" + b'{"type": "zen:event-type:ticket.cre'
+        )
+        # Meanwhile another sender is served normally.
+        body, headers = signed("zd", "zendesk", zendesk_created(105))
+        assert post(rcv.port, "zd", body, headers)[0] == 200
+        started = time.monotonic()
+        answer = sock.recv(4096)
+        assert time.monotonic() - started < 5
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    finally:
+        sock.close()
+    assert counts(rcv.db)[1] == before[1] + 1  # only the other sender's delivery
+    assert "status=408" in rcv.log()
+
+
+def test_the_log_has_no_bodies_or_secrets_and_sources_shows_the_last_refusal(
+    served: tuple[Receiver, Path],
+) -> None:
+    rcv, folder = served
+    body, headers = signed("zd", "zendesk", zendesk_created(106, status="ESCALATED"))
+    post(rcv.port, "zd", body, headers)
+    time.sleep(0.3)  # the refusal note rides on the writer's next round
+    log = rcv.log()
+    for secret in SECRETS.values():
+        assert secret.decode() not in log
+    assert "Printer on floor 3" not in log and "signature=" not in log.lower()
+    out = _cli(folder, "sources", "--sources", str(folder / "sources.toml"), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    zd = next(r for r in json.loads(out.stdout) if r["source"] == "zd")
+    assert zd["deliveries"] >= 2 and zd["last_refusal_status"] == 422
+    assert "ESCALATED" in zd["last_refusal_reason"]
+    conn = connect(folder / "sladesk.db", readonly=True)
+    try:
+        assert audit.verify(conn).ok
+    finally:
+        conn.close()
+
+
+def test_a_secret_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    prepare(tmp_path)
+    (tmp_path / "zd.secret").chmod(0o640)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sladesk_tui",
+            "--db",
+            str(tmp_path / "sladesk.db"),
+            "receive",
+            "--sources",
+            str(tmp_path / "sources.toml"),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "zd.secret: secret file: mode 0640 lets group or others read it" in out.stderr
+    assert SECRETS["zd"].decode() not in out.stderr + out.stdout
+
+
+def test_sigkill_during_a_burst_then_retries_store_each_delivery_once(tmp_path: Path) -> None:
+    prepare(tmp_path)
+    rcv = start(tmp_path)
+    total = 300
+    docs = []
+    for i in range(total):
+        ev = {
+            "id": f"burst-{i}",
+            "ticket": f"B-{i}",
+            "at": "2026-11-27T08:05:00Z",
+            "type": "created",
+            "customer": "acme",
+            "priority": "P2",
+            "title": f"burst ticket {i}",
+        }
+        docs.append((f"delivery-{i}", json.dumps(ev).encode()))
+    acked: set[str] = set()
+    lock = threading.Lock()
+
+    def send(batch: list[tuple[str, bytes]], port: int) -> None:
+        for did, raw in batch:
+            _, headers = signed("feed", "sladesk", None, raw=raw)
+            try:
+                status, _ = post(port, "feed", raw, {**headers, "X-Sladesk-Delivery": did}, timeout=10)
+            except OSError:
+                continue  # the receiver died under us: no 2xx, the sender will retry
+            if status == 200:
+                with lock:
+                    acked.add(did)
+
+    threads = [threading.Thread(target=send, args=(docs[k::6], rcv.port)) for k in range(6)]
+    for t in threads:
+        t.start()
+    while True:
+        with lock:
+            if len(acked) >= total // 4:
+                break
+        time.sleep(0.005)
+    rcv.kill()
+    for t in threads:
+        t.join()
+    assert 0 < len(acked) < total
+    stored_before = counts(tmp_path / "sladesk.db")
+    assert stored_before[1] >= len(acked)  # every 2xx was committed before it was sent
+    # The sender retries what got no 2xx, against a fresh receiver.
+    rcv = start(tmp_path)
+    try:
+        missing = [d for d in docs if d[0] not in acked]
+        send(missing, rcv.port)
+    finally:
+        rcv.stop()
+    assert len(acked) == total
+    conn = connect(tmp_path / "sladesk.db", readonly=True)
+    try:
+        rows = conn.execute("SELECT delivery_id, COUNT(*) FROM deliveries GROUP BY delivery_id").fetchall()
+        assert sorted(r[0] for r in rows) == sorted(f"sladesk:{d}" for d, _ in docs)
+        assert {r[1] for r in rows} == {1}
+        ev = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT id) FROM events WHERE id LIKE 'burst-%'"
+        ).fetchone()
+        assert tuple(ev) == (total, total)
+        assert audit.verify(conn).ok
+    finally:
+        conn.close()
