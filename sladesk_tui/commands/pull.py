@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import re
 import sys
 from typing import Any
@@ -45,15 +44,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     )
 
 
-def sources_path(args: argparse.Namespace) -> str:
-    if args.sources:
-        return str(args.sources)
-    env = os.environ.get("SLADESK_SOURCES")
-    if env:
-        return env
-    return os.path.join(os.path.dirname(os.path.abspath(cli._db_path(args))), "sources.toml")
-
-
 def rt_since(text: str) -> str:
     """An instant (with its offset) or a UTC date, as RT's query spells UTC times."""
     from sladesk_tui.core.eventfile import parse_instant
@@ -88,22 +78,17 @@ def _pull(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from sladesk_tui.core.sources.mapping import parse_sources_text
+    from sladesk_tui.commands.sources import _sources_path, check_feed_role, load_sources_file
     from sladesk_tui.core.sources.pull_config import pull_config
     from sladesk_tui.services.puller import PullError, PullStats, pull
     from sladesk_tui.store.db import open_db
 
-    path = sources_path(args)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror or exc}") from None
-    sources = parse_sources_text(text, path, base_dir=os.path.dirname(os.path.abspath(path)))
+    path = _sources_path(args)
+    sources = load_sources_file(path)
     source = sources.get(args.source)
     if source is None:
         raise InputError(f"{path}: no source named {args.source!r} (sources: {', '.join(sources.names)})")
-    cfg = pull_config(source, base_dir=os.path.dirname(os.path.abspath(path)))
+    cfg = pull_config(source, base_dir=str(path.resolve().parent))
     if args.interval is not None:
         if not 0.1 <= args.interval <= 86_400:
             raise InputError(f"--interval: {args.interval:g} must be from 0.1 to 86400 seconds")
@@ -122,6 +107,9 @@ def _pull(args: argparse.Namespace) -> int:
             log(f"dry run: {len(stats.would_store)} events would be offered to the store; nothing written")
         print(stats.summary(source.name), file=sys.stderr if args.dry_run else sys.stdout, flush=True)
 
+    actor = cli._operator(args)
+    if not args.dry_run:
+        check_feed_role(cli._db_path(args), actor)  # it writes events as this account
     conn = open_db(cli._db_path(args))
     try:
         asyncio.run(
@@ -129,7 +117,7 @@ def _pull(args: argparse.Namespace) -> int:
                 conn,
                 source,
                 cfg,
-                actor=cli._operator(args),
+                actor=actor,
                 since=since,
                 dry_run=args.dry_run,
                 follow=args.follow,

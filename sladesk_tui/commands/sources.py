@@ -9,9 +9,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sladesk_tui.cli import _add_db, _db_path, _operator, command
 from sladesk_tui.core.errors import InputError
+
+if TYPE_CHECKING:
+    from sladesk_tui.store.pulls import PullStatus
 
 # The role the receiving account must hold: it writes events as that account.
 FEED_ROLE = "feed"
@@ -117,6 +121,7 @@ def _sources(args: argparse.Namespace) -> int:
     from sladesk_tui import output
     from sladesk_tui.store.db import connect
     from sladesk_tui.store.deliveries import source_rows
+    from sladesk_tui.store.pulls import pull_status
 
     sources = load_sources_file(_sources_path(args))
     conn = connect(_db_path(args), readonly=True)
@@ -124,6 +129,8 @@ def _sources(args: argparse.Namespace) -> int:
         status = source_rows(conn)
     except sqlite3.OperationalError:  # a database from before the receiver: nothing received yet
         status = {}
+    try:
+        pulled = pull_status(conn)
     finally:
         conn.close()
     rows = []
@@ -141,12 +148,16 @@ def _sources(args: argparse.Namespace) -> int:
                 "last_refusal": _iso(st.last_refusal_ts) if st else None,
                 "last_refusal_status": st.last_refusal_status if st else None,
                 "last_refusal_reason": st.last_refusal_reason if st else None,
+                **_pull_columns(pulled.get(s.name)),
             }
         )
     if args.format == "json":
         print(output.dump_json(rows))
     elif args.format == "csv":
-        sys.stdout.write(output.rows_csv(rows))
+        # one line per source: the set-aside tickets are counted here, listed in json
+        sys.stdout.write(
+            output.rows_csv([{k: len(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows])
+        )
     else:
         table = [
             {
@@ -162,13 +173,38 @@ def _sources(args: argparse.Namespace) -> int:
             for r in rows
         ]
         below = [
-            [f"refused {r['last_refusal_status']}: {r['last_refusal_reason']}"]
-            if r["last_refusal_reason"]
-            else []
+            (
+                [f"refused {r['last_refusal_status']}: {r['last_refusal_reason']}"]
+                if r["last_refusal_reason"]
+                else []
+            )
+            + _pull_below(pulled.get(r["source"]))
             for r in rows
         ]
         sys.stdout.write(output.rows_table(table, width=output.table_width(sys.stdout), below=below))
     return 0
+
+
+def _pull_columns(st: PullStatus | None) -> dict[str, object]:
+    """The history puller's side (docs/pull.md): its cursor and the tickets it set aside."""
+    if st is None:
+        return {"pull_cursor": None, "last_pull": None, "set_aside": []}
+    return {
+        "pull_cursor": st.cursor,
+        "last_pull": st.moved_at,
+        "set_aside": [
+            {"ticket": p.provider_ticket, "our_ticket": p.ticket, "reason": p.reason, "at": p.last_at}
+            for p in st.problems
+        ],
+    }
+
+
+def _pull_below(st: PullStatus | None) -> list[str]:
+    if st is None:
+        return []
+    lines = [f"pulled up to {st.cursor} at {st.moved_at}"] if st.cursor else []
+    lines += [f"set aside ticket {p.provider_ticket}: {p.reason}" for p in st.problems]
+    return lines
 
 
 def _iso(ts: float | None) -> str | None:

@@ -1,6 +1,6 @@
 """Storing a pull batch: events, per-ticket problems and the cursor in one transaction.
 
-The events go through the importer's `ingest`, the one path every event takes (its
+The events go through the importer's `ingest_in_tx`, the one path every event takes (its
 idempotency by event id, its checks, the outcomes and the audit row), so a change a
 webhook already stored is skipped and a pull is audited like an import. What this
 module adds is the pull's own rule (docs/pull.md): a ticket is stored whole or not
@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sladesk_tui.core.sources.batch import TicketBatch
-from sladesk_tui.store.imports import ImportRejected, ingest
+from sladesk_tui.store.db import write_tx
+from sladesk_tui.store.imports import ImportRejected, ingest_in_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 
 _IN_CHUNK = 900
@@ -57,6 +58,31 @@ def stored_tickets(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class PullStatus:
+    """A source's pull as `sladesk sources` shows it: where it is, when it moved, what it set aside."""
+
+    cursor: str | None
+    moved_at: str | None
+    problems: tuple[Problem, ...]
+
+
+def pull_status(conn: sqlite3.Connection) -> dict[str, PullStatus]:
+    """Every pulled source's status; empty for a database from before pulling."""
+    try:
+        cursors = {
+            r[0]: (str(r[1]), str(r[2])) for r in conn.execute("SELECT source, cursor, at FROM pull_cursors")
+        }
+        found = problems(conn)
+    except sqlite3.OperationalError:  # no such table: never pulled
+        return {}
+    out: dict[str, PullStatus] = {}
+    for name in sorted(set(cursors) | {p.source for p in found}):
+        cursor, at = cursors.get(name, (None, None))
+        out[name] = PullStatus(cursor, at, tuple(p for p in found if p.source == name))
+    return out
+
+
 def problems(conn: sqlite3.Connection, source: str | None = None) -> list[Problem]:
     """The tickets pulls could not store, newest first (per source when given)."""
     q = "SELECT source, provider_ticket, ticket, reason, first_ts, last_at FROM pull_problems"
@@ -86,12 +112,10 @@ def store_batch(
         good = [t for t in tickets if t.provider_ticket not in set_aside]
         events = [ev for t in good for ev in t.events]
         owner = {ev.seq: t.provider_ticket for t in good for ev in t.events}
-
-        def finish(c: sqlite3.Connection, good: list[TicketBatch] = good) -> None:
-            _write_state(c, source, cursor, tickets, good, set_aside)
-
         try:
-            result = ingest(conn, events, actor=actor, source=f"pull:{source}", name="pull", also=finish)
+            with write_tx(conn):
+                result = ingest_in_tx(conn, events, actor=actor, source=f"pull:{source}", name="pull")
+                _write_state(conn, source, cursor, tickets, good, set_aside)
         except ImportRejected as exc:
             for err in exc.errors:
                 seq = _seq_of(err.where)

@@ -270,3 +270,32 @@ async def test_a_set_aside_ticket_is_stored_once_it_maps(conn: sqlite3.Connectio
     assert problems(conn) == []
     types = [r[0] for r in conn.execute("SELECT type FROM events WHERE ticket = 'RT-1' ORDER BY seq")]
     assert types == ["created", "status", "reply"]
+
+
+async def test_sladesk_sources_lists_the_set_aside_tickets(
+    conn: sqlite3.Connection, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sladesk_tui.cli import main
+
+    desk = Desk()
+    desk.add_ticket(1, queue="Support", requestor="c@acme.example", priority=60, subject="fine", at=T0)
+    desk.add_ticket(2, queue="Support", requestor="c@acme.example", priority=60, subject="odd", at=T0)
+    desk.tx(2, "Status", T0, field="Status", old="new", new="limbo")
+    srv = FakeRt(desk)
+    await srv.start()
+    try:
+        source, cfg = config(srv, tmp_path)
+        await pull(conn, source, cfg, actor=ACTOR)
+        (tmp_path / "sources.toml").write_text(sources_text(srv.url, tmp_path / "pw"), encoding="utf-8")
+    finally:
+        await srv.stop()
+    capsys.readouterr()
+    args = ["--db", str(tmp_path / "s.db"), "sources", "--sources", str(tmp_path / "sources.toml")]
+    assert main([*args, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["pull_cursor"] == desk.transactions[-1]["id"]
+    assert [(p["ticket"], p["our_ticket"]) for p in row["set_aside"]] == [("2", "RT-2")]
+    assert "status 'limbo' is not in its mapping" in row["set_aside"][0]["reason"]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "set aside ticket 2: RT ticket 2, transaction" in table

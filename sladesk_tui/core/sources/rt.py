@@ -37,6 +37,7 @@ from sladesk_tui.core.events import Event
 from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.ids import event_id, ticket_id
 from sladesk_tui.core.sources.mapping import ENDING_STATUSES, Source
+from sladesk_tui.core.sources.refusals import Refusal
 
 # The transaction fields the puller asks REST2 for.
 TRANSACTION_FIELDS = "Type,Field,OldValue,NewValue,Created,Creator,ObjectId,ObjectType"
@@ -142,7 +143,7 @@ def map_ticket(
     ours = ticket_id(source.ticket_prefix, rt_id)
     try:
         events = _map(source, ticket, transactions, stored=stored, ours=ours, seq=seq)
-    except InputError as exc:
+    except (InputError, Refusal) as exc:
         return TicketBatch(str(rt_id), ours, problem=str(exc))
     return TicketBatch(str(rt_id), ours, tuple(events))
 
@@ -219,7 +220,7 @@ def _map(
                 new = source.priority(tx.new)
                 if not tx.old or source.priority(tx.old) != new:
                     add("priority", tx, {"type": "priority", "priority": new})
-        except InputError as exc:
+        except (InputError, Refusal) as exc:
             if str(exc).startswith(f"RT ticket {rt_id}"):
                 raise
             raise InputError(f"RT ticket {rt_id}, transaction {tx.id} ({tx.type}): {exc}") from None
