@@ -11,7 +11,9 @@ makes the rare paths happen on purpose, and serves the 100k-transaction benchmar
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
@@ -33,6 +35,16 @@ class Desk:
     tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
     transactions: list[dict[str, Any]] = field(default_factory=list)
     next_tx: int = 100
+
+    @property
+    def by_ticket(self) -> dict[str, list[dict[str, Any]]]:
+        """Transactions per ticket (rebuilt when the list changed length)."""
+        if getattr(self, "_index_len", -1) != len(self.transactions):
+            index: dict[str, list[dict[str, Any]]] = {}
+            for t in self.transactions:
+                index.setdefault(t["ObjectId"], []).append(t)
+            self._index, self._index_len = index, len(self.transactions)
+        return self._index
 
     def add_ticket(
         self, tid: int, *, queue: str, requestor: str, priority: int, subject: str, at: dt.datetime
@@ -83,7 +95,7 @@ class Desk:
 
 
 def generated_desk(tickets: int, *, seed: int = 7, queue: str = "General") -> Desk:
-    """`tickets` tickets of 10 transactions each (with EmailRecord noise), interleaved in time."""
+    """`tickets` tickets of 11 transactions each (two EmailRecord noise), interleaved in time."""
     rnd = random.Random(seed)
     plan: list[tuple[dt.datetime, int, int]] = []
     for t in range(1, tickets + 1):
@@ -199,21 +211,31 @@ class FakeRt:
         if refused is not None:
             return refused
         query = await request.json()
-        items = self.desk.transactions
+        per_page = int(request.query.get("per_page", "20"))
+        page = int(request.query.get("page", "1"))
+        txs = self.desk.transactions  # in id order
+        start = 0
+        by_ticket = [c for c in query if c["field"] == "ObjectId" and c.get("operator") == "IN"]
+        if by_ticket:  # what RT's index on ObjectId does: only those tickets' transactions
+            wanted = {str(x) for x in by_ticket[0]["value"]}
+            txs = [t for tid in sorted(wanted, key=int) for t in self.desk.by_ticket.get(tid, ())]
+            txs.sort(key=lambda t: int(t["id"]))
+        tests = []
         for cond in query:
             f, op, v = cond["field"], cond.get("operator", "="), cond["value"]
             if f == "id" and op == ">":
-                items = [t for t in items if int(t["id"]) > int(v)]
+                start = max(start, bisect.bisect_right(txs, int(v), key=lambda t: int(t["id"])))
             elif f == "Created" and op == ">=":
-                items = [t for t in items if t["Created"].replace("T", " ").rstrip("Z") >= v]
+                tests.append(lambda t, v=v: t["Created"].replace("T", " ").rstrip("Z") >= v)
             elif op == "IN":
-                wanted = {str(x) for x in v}
-                items = [t for t in items if str(t[f]) in wanted]
+                tests.append(lambda t, f=f, w=frozenset(str(x) for x in v): str(t[f]) in w)
             elif op == "=":
-                items = [t for t in items if str(t[f]) == str(v)]
+                tests.append(lambda t, f=f, v=str(v): str(t[f]) == v)
             else:
                 raise web.HTTPBadRequest(text=f"unsupported condition {cond}")
-        items = sorted(items, key=lambda t: int(t["id"]))
+        matching = (t for t in itertools.islice(txs, start, None) if all(test(t) for test in tests))
+        # enough for the page asked and one more (RT reports totals; the puller does not read them)
+        items = list(itertools.islice(matching, page * per_page + 1))
         return await self._answer(request, self._page(items, request))
 
     async def _tickets(self, request: web.Request) -> web.StreamResponse:
@@ -229,5 +251,5 @@ class FakeRt:
         if refused is not None:
             return refused
         tid = request.match_info["id"]
-        items = [t for t in self.desk.transactions if t["ObjectId"] == tid]
+        items = list(self.desk.by_ticket.get(tid, ()))
         return await self._answer(request, self._page(items, request))
