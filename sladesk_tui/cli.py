@@ -39,7 +39,11 @@ def _add_db(p: argparse.ArgumentParser) -> None:
 
 def _add_lookup(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    p.add_argument("--at", metavar="INSTANT", help="the state as of this instant, replayed from the log")
+    p.add_argument(
+        "--at",
+        metavar="INSTANT",
+        help="the state as of this instant, replayed from the log (ISO 8601, a UTC date, now, --at=-1h)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--format", dest="input_format", choices=("auto", "jsonl", "csv"), default="auto")
     p.add_argument(
-        "--skip-invalid", action="store_true", help="import the valid lines, list the skipped ones"
+        "--skip-invalid",
+        action="store_true",
+        help="import the valid lines, list the skipped ones (exit 3 when any was skipped)",
     )
     p.add_argument("--follow", action="store_true", help="keep reading as the file grows, until interrupted")
 
@@ -231,6 +237,7 @@ def _operator(args: argparse.Namespace) -> str:
 
 @command("load")
 def _load(args: argparse.Namespace) -> int:
+    from sladesk_tui.core.text import safe_text
     from sladesk_tui.store.agreements import load_agreements_file
     from sladesk_tui.store.db import open_db
 
@@ -240,7 +247,7 @@ def _load(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     for warning in loaded.warnings:
-        print(f"sladesk: warning: {args.file}: {warning}", file=sys.stderr)
+        print(f"sladesk: warning: {safe_text(args.file)}: {warning}", file=sys.stderr)
     if loaded.unchanged:
         print(f"unchanged: version {loaded.version} is this file ({loaded.agreements} agreements)")
     else:
@@ -296,7 +303,7 @@ def _import(args: argparse.Namespace) -> int:
     if report.skipped_invalid:
         print(f"sladesk: skipped {len(report.skipped_invalid)} bad lines", file=sys.stderr)
     print(report.summary())
-    return 0
+    return 3 if report.skipped_invalid else 0  # scripts can tell lines were left out
 
 
 def _follow(args: argparse.Namespace) -> int:
@@ -510,14 +517,12 @@ def _lead(args: argparse.Namespace) -> int:
 
 
 def _lookup_at(args: argparse.Namespace) -> float | None:
+    """`--at` in the one syntax of typed instants (`now`, `-1h`, ISO 8601, a UTC date)."""
     if args.at is None:
         return None
-    from sladesk_tui.core.eventfile import parse_instant
+    from sladesk_tui.store.instants import now_ts
 
-    try:
-        return parse_instant(args.at)
-    except InputError as exc:
-        raise InputError(f"--at: {exc}") from None
+    return _when(args.at, now_ts(), "--at")
 
 
 def _emit(text: str) -> None:

@@ -39,6 +39,7 @@ import tomli as tomllib  # TOML 1.1: SPEC §3's example spreads an inline table 
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import STATUS_PATTERN
+from sladesk_tui.core.instants import EARLIEST_YEAR, LATEST_YEAR
 
 if TYPE_CHECKING:
     from sladesk_tui.core.calendar import BusinessCalendar, HolidaySnapshot
@@ -663,14 +664,19 @@ def _name(value: Any, key: str, bad: _Ctx) -> str:
 def _date(value: Any, key: str, bad: _Ctx) -> dt.date | None:
     if value is None:
         return None
+    day: dt.date | None = None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise bad(key, value, "is not a date (write e.g. 2026-01-01)")
+    if day is None:
+        raise bad(key, value, "is not a date (write e.g. 2026-01-01)")
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:  # docs/instants.md
+        raise bad(key, value, f"is outside the years sladesk accepts ({EARLIEST_YEAR} to {LATEST_YEAR})")
+    return day
 
 
 def _dates(raw: Any, label: str, key: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ Decisions recorded here (SPEC §4 is silent on them):
 - Instants are RFC 3339: `YYYY-MM-DDTHH:MM[:SS[.fraction]]` then `Z` or `±HH:MM`
   (a space may replace the `T`). No offset, no instant: a local time in an export is
   a guess about the exporter's zone. Fractions beyond microseconds are truncated.
+  Instants outside 1970..2199 (UTC) are refused (`core.instants`, docs/instants.md).
 - An absent field, JSON `null` and an empty string (an empty CSV cell) are the same
   thing, so a JSON Lines file and its CSV twin always mean the same events.
 - Fields are strings; a JSON number is refused rather than guessed at (`1001` vs
@@ -25,7 +26,9 @@ Decisions recorded here (SPEC §4 is silent on them):
   title or body are kept as written (screens and exports neutralise them).
 - A line is at most 1 MiB; a longer one is reported, not parsed.
 - A UTF-8 byte order mark at the very start of the input is skipped (spreadsheet
-  exports write one); bytes that are not UTF-8 make that line bad.
+  exports write one); bytes that are not UTF-8 make that line bad. A first line
+  with a UTF-16 byte order mark or a NUL byte refuses the whole input as "not
+  UTF-8" (every line of a UTF-16 file would otherwise be reported as garbage).
 - Blank lines are skipped. An input with no event at all (empty, only blank lines or
   only a CSV header) is an error: it is almost always the wrong file or a failed
   export, and importing nothing "successfully" would hide that.
@@ -56,6 +59,7 @@ from sladesk_tui.core.events import (
     TICKET_EVENT_TYPES,
     Event,
 )
+from sladesk_tui.core.instants import check_instant
 
 FORMATS: tuple[str, ...] = ("auto", "jsonl", "csv")
 MAX_LINE_BYTES = 1 << 20
@@ -101,6 +105,7 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
     **{t: frozenset(("service", "author", "body")) for t in SERVICE_EVENT_TYPES},
 }
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _INSTANT = re.compile(INSTANT_PATTERN)
 _NAIVE = re.compile(_DATE_TIME + "$")
 _CHECKS = {f: (re.compile(p).fullmatch, n, what) for f, (p, n, what) in FIELD_RULES.items()}
@@ -118,7 +123,8 @@ _JSON_KINDS = {
 
 
 def parse_instant(text: str) -> float:
-    """Epoch seconds of an ISO 8601 instant that carries its UTC offset."""
+    """Epoch seconds of an ISO 8601 instant that carries its UTC offset, inside the
+    accepted window (`core.instants`): anything else is an InputError."""
     if not isinstance(text, str):
         raise InputError(f"instant {text!r} is not an ISO 8601 date-time")
     if _INSTANT.fullmatch(text) is None:
@@ -128,9 +134,10 @@ def parse_instant(text: str) -> float:
             f"instant {_clip(text)} is not an ISO 8601 date-time (write e.g. 2026-11-27T08:05:00Z)"
         )
     try:
-        return dt.datetime.fromisoformat(text).timestamp()
-    except ValueError:
+        ts = dt.datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError):
         raise InputError(f"instant {text!r} is not a valid date-time") from None
+    return check_instant(ts, text)
 
 
 def event_from_mapping(d: Mapping[str, object], *, seq: int) -> Event:
@@ -235,6 +242,8 @@ class EventReader:
             self._pending = []
             return self._bad(n, f"line is too long ({size:,} bytes, at most {MAX_LINE_BYTES:,})")
         if isinstance(line, bytes):
+            if n == 1 and (line[:2] in _UTF16_BOMS or b"\x00" in line):
+                raise self._err(n, "not UTF-8 text (it looks like UTF-16: export or save the file as UTF-8)")
             try:
                 line = decode_line(line)
             except InputError as exc:

@@ -258,19 +258,24 @@ def effective_priority(record: TicketRecord, now: float) -> str:
 
 def parse_when(text: str, now: float) -> float:
     """An instant typed by a person: ISO 8601 with an offset, a UTC date (`2026-11-27`),
-    `now`, or `+DURATION` / `-DURATION` from now (`+2h`, `-20m`). `InputError` otherwise."""
+    `now`, or `+DURATION` / `-DURATION` from now (`+2h`, `-20m`), inside the accepted
+    window (`core.instants`). `InputError` otherwise. The one parser of typed instants:
+    `--at`, `--until`, `--since` and the dialogs all use it (docs/instants.md)."""
     from sladesk_tui.core.agreements import parse_duration
     from sladesk_tui.core.eventfile import parse_instant
+    from sladesk_tui.core.instants import check_instant
 
     t = text.strip()
     if t == "now":
         return now
     try:
         if t[:1] in ("+", "-"):
-            return now + (1 if t[0] == "+" else -1) * parse_duration(t[1:])
+            return check_instant(now + (1 if t[0] == "+" else -1) * parse_duration(t[1:]), t)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
-            return dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp()
-    except ValueError as exc:
+            return check_instant(dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp(), t)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(str(exc)) from None
     return parse_instant(t)
 

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from sladesk_tui.core.availability import Availability, Outage, availability, services_judged
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.instants import check_year
 from sladesk_tui.core.queue import natural_key
 
 if TYPE_CHECKING:
@@ -74,7 +75,11 @@ class Period:
         m = _MONTH.fullmatch(text.strip())
         if m is None or not 1 <= int(m.group(2)) <= 12:
             raise InputError(f"--month: expected YYYY-MM, got {text!r}")
-        return cls.of_month(int(m.group(1)), int(m.group(2)))
+        try:
+            year = check_year(int(m.group(1)), text.strip())
+        except InputError as exc:
+            raise InputError(f"--month: {exc}") from None
+        return cls.of_month(year, int(m.group(2)))
 
     @classmethod
     def of_month(cls, year: int, month: int) -> Period:
@@ -133,9 +138,14 @@ def _parse_date(text: str, flag: str) -> dt.date:
     if not _DATE.fullmatch(text.strip()):
         raise InputError(f"{flag}: expected a date YYYY-MM-DD, got {text!r}")
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise InputError(f"{flag}: {text!r} is not a valid date") from None
+    try:
+        check_year(day.year, text.strip())
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc}") from None
+    return day
 
 
 # ---- outcomes of one ticket --------------------------------------------------------------

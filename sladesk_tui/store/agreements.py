@@ -22,10 +22,15 @@ from typing import TYPE_CHECKING
 
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.audit import RowRange, append_audit
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.holidays import Rows, parse_rows, snapshot_holidays, stored_rows
 from sladesk_tui.store.instants import iso_utc, now_ts
+
+# Read limits of an agreements file (a real one is a few kilobytes, a few levels deep).
+MAX_FILE_BYTES = 4 << 20
+MAX_NESTING = 32
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -52,8 +57,8 @@ def load_agreements_file(
     """
     p = Path(path)
     text = _read(p)
-    aset = _parse(text, str(p), _snapshot(stored_rows(conn)))
-    return _store(conn, text, aset, name=str(p.resolve()), actor=actor, source=source)
+    aset = _parse(text, safe_text(str(p)), _snapshot(stored_rows(conn)))
+    return _store(conn, text, aset, name=safe_text(str(p.resolve())), actor=actor, source=source)
 
 
 def load_agreements_text(
@@ -186,21 +191,75 @@ def _snapshot(rows: Rows) -> HolidaySnapshot | None:
 
 def _read(p: Path) -> str:
     """The file's text. A byte order mark at the start is skipped, as the event importer
-    does (Windows editors write one); bytes that are not UTF-8 are reported at their line."""
+    does (Windows editors write one); bytes that are not UTF-8 are reported at their line.
+
+    Limits are enforced while reading, before any parsing: at most `MAX_FILE_BYTES`
+    (`/dev/zero` is refused after that many bytes, not read forever) and brackets
+    nested at most `MAX_NESTING` deep (the TOML parser recurses once per level).
+    """
+    where = safe_text(str(p))
     try:
-        data = p.read_bytes()
+        with p.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise InputError("no such file", where=str(p)) from None
+        raise InputError("no such file", where=where) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not an agreements file", where=where) from None
     except OSError as exc:
-        raise InputError(exc.strerror or str(exc), where=str(p)) from None
+        raise InputError(exc.strerror or str(exc), where=where) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"larger than {MAX_FILE_BYTES:,} bytes: not an agreements file?", where=where)
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise InputError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at byte {column} of the line)", where=f"{p}:{line}"
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at byte {column} of the line)",
+            where=f"{where}:{line}",
         ) from None
+    deep = toml_too_deep(text, MAX_NESTING)
+    if deep is not None:
+        raise InputError(f"arrays or tables nested more than {MAX_NESTING} deep", where=f"{where}:{deep}")
+    return text
+
+
+def toml_too_deep(text: str, limit: int) -> int | None:
+    """The line where TOML brackets (`[`, `{`) first nest deeper than `limit`, or None.
+
+    Strings (basic, literal, multi-line) and comments are skipped, so brackets inside
+    them do not count; table headers count their own brackets, which is harmless at
+    any sensible limit.
+    """
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            quote = text[i : i + 3] if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\" and c == '"':
+                    j += 1
+                elif text[j] == "\n" and len(quote) == 1:
+                    break  # an unterminated one-line string: the parser reports it
+                j += 1
+            line += text.count("\n", i, j)
+            i = j + len(quote)
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
 
 
 def _parse(text: str, name: str, holidays: HolidaySnapshot | None) -> AgreementSet:

@@ -11,9 +11,19 @@ record. Behaviour a live feed needs, and `tail -F` users expect:
   file is still read, since its writer may not have switched yet. Once the path
   names another file, the old one is read to its end (an unterminated last line
   counts as complete: a rotated file no longer grows) and the new one from its
-  start. A file truncated in place (copytruncate) is read again from its start.
+  start. A file truncated in place (copytruncate) is read again from its start, and
+  so is one truncated and rewritten longer than before (`: > f` then `... > f`),
+  which the size alone cannot show: the last bytes read are compared with what
+  the file now holds at that offset on every round.
+- A file that does not exist yet is waited for (its directory must exist: a typo in
+  a directory name still fails at once). A directory is refused.
 - A bad line (unparsable, unknown ticket, conflicting id) is reported on the error
   stream as ``FILE:LINE: reason`` and skipped: one bad event must not stop a feed.
+  Should storing a batch fail for any other reason, its events are stored one at a
+  time and the one that fails is reported and skipped the same way: the follower
+  never dies on a line, and a restarted one does not die on it either.
+- The file name is shown (and recorded as the events' source) with control and
+  bidi characters neutralised (`core.text.safe_text`).
 - A database busy for longer than the busy timeout only delays the batch: it is
   retried on the next round, nothing is dropped.
 - Stops when `stop` is set or on KeyboardInterrupt (a batch being written then is
@@ -33,10 +43,13 @@ from typing import IO, TextIO
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import MAX_LINE_BYTES, EventReader
 from sladesk_tui.core.events import Event
+from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import IngestResult, ingest
 
 _READ_SIZE = 1 << 20
+# Bytes before the read position compared each round to notice a rewritten file.
+_FINGERPRINT = 256
 # Events committed per transaction at most, so a large backlog is not one huge commit.
 _MAX_BATCH = 50_000
 
@@ -67,6 +80,7 @@ class Tail:
         self._pos = 0
         self._buf = b""
         self._discarding = False  # inside an over-long line: drop bytes until its newline
+        self._seen = b""  # the last bytes read, ending at _pos
 
     def close(self) -> None:
         if self._fh is not None:
@@ -82,22 +96,32 @@ class Tail:
         if self._fh is not None and st is not None and (st.st_dev, st.st_ino) != self._ino:
             self._drain(out, final=True)  # rotated: finish the old file
             self.close()
-        elif self._fh is not None and st is not None and st.st_size < self._pos:
-            self.close()  # truncated in place: what is left to read is a new file
+        elif self._fh is not None and st is not None and self._rewritten(st.st_size):
+            self.close()  # truncated (and maybe rewritten): what is there is a new file
             self._buf, self._discarding = b"", False
         if self._fh is None:
             if st is None:
                 return out
             try:
                 fh = open(self.path, "rb")  # noqa: SIM115 - kept open across calls
-            except FileNotFoundError:
+            except OSError:  # gone again, a directory, not readable: try next round
                 return out
             fst = os.fstat(fh.fileno())
             self._fh, self._ino, self._pos = fh, (fst.st_dev, fst.st_ino), 0
-            self._buf, self._discarding = b"", False
+            self._buf, self._discarding, self._seen = b"", False, b""
             self.generation += 1
         self._drain(out, final=False)
         return out
+
+    def _rewritten(self, size: int) -> bool:
+        """The open file no longer holds what was read from it: shorter than the read
+        position, or other bytes just before it (truncated, then rewritten longer)."""
+        if size < self._pos:
+            return True
+        if not self._seen or self._fh is None:
+            return False
+        start = self._pos - len(self._seen)
+        return os.pread(self._fh.fileno(), len(self._seen), start) != self._seen
 
     def _drain(self, out: list[tuple[int, bytes]], *, final: bool) -> None:
         fh = self._fh
@@ -108,6 +132,7 @@ class Tail:
             if not chunk:
                 break
             self._pos += len(chunk)
+            self._seen = (self._seen + chunk)[-_FINGERPRINT:]
             data = self._buf + chunk
             start = 0
             while True:
@@ -144,15 +169,25 @@ def follow(
     """Tail `path` into the database at `db_path` until `stop` is set or interrupted.
 
     Errors go to `err` (default stderr) as ``sladesk: FILE:LINE: reason``; `on_batch`
-    is called after each committed batch. A missing file at the start is an
-    InputError (a typo must not wait forever); later it only means "rotating".
+    is called after each committed batch. A file that does not exist yet is waited
+    for (said once on `err`); a missing directory or a directory is an InputError.
     """
-    name = os.fspath(path)
-    if not os.path.exists(name):
-        raise InputError("no such file", where=name)
+    path = os.fspath(path)
+    name = safe_text(path)
+    if os.path.isdir(path):
+        raise InputError("is a directory, not an events file", where=name)
+    if not os.path.exists(path):
+        parent = os.path.dirname(path) or "."
+        if not os.path.isdir(parent):
+            raise InputError(f"no such directory {safe_text(parent)!r}", where=name)
+        print(
+            f"sladesk: {name}: no such file yet; waiting for it (interrupt to stop)",
+            file=err or sys.stderr,
+            flush=True,
+        )
     source = source or f"import:{name}"
     stop = stop or threading.Event()
-    tail = Tail(name)
+    tail = Tail(path)
     reader: EventReader | None = None
     generation = 0
     pending: list[Event] = []
@@ -160,7 +195,30 @@ def follow(
 
     def report(e: InputError) -> None:
         totals[2] += 1
-        print(f"sladesk: {e}", file=err or sys.stderr, flush=True)
+        print(f"sladesk: {safe_text(str(e))}", file=err or sys.stderr, flush=True)
+
+    def store(batch: list[Event]) -> IngestResult:
+        """`ingest` the batch; if it fails other than on the lock, one event at a time,
+        reporting each that fails: a line that breaks the store must not stop the feed."""
+        try:
+            return ingest(conn, batch, actor=actor, source=source, name=name, skip_invalid=True)
+        except sqlite3.OperationalError:
+            raise
+        except Exception:  # noqa: BLE001 - narrowed below, event by event
+            pass
+        results = []
+        for ev in batch:
+            try:
+                results.append(ingest(conn, [ev], actor=actor, source=source, name=name, skip_invalid=True))
+            except sqlite3.OperationalError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported with its line, then skipped
+                report(InputError(f"not imported ({type(exc).__name__}: {exc})", where=f"{name}:{ev.seq}"))
+        return IngestResult(
+            sum(r.inserted for r in results),
+            sum(r.already_present for r in results),
+            tuple(e for r in results for e in r.errors),
+        )
 
     conn = open_db(db_path)
     try:
@@ -184,7 +242,7 @@ def follow(
             while pending and not stop.is_set():
                 batch, rest = pending[:_MAX_BATCH], pending[_MAX_BATCH:]
                 try:
-                    result = ingest(conn, batch, actor=actor, source=source, name=name, skip_invalid=True)
+                    result = store(batch)
                 except sqlite3.OperationalError as exc:  # busy past the timeout: retry next round
                     print(
                         f"sladesk: {name}: database busy ({exc}); retrying",

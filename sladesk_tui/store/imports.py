@@ -21,7 +21,9 @@ Decisions recorded here (SPEC §4 is silent on them):
 - A ticket's agreement is chosen once, when its `created` event is imported,
   against the newest agreements version (SPEC §3: the version in force at
   creation governs it). A ticket with none keeps the reason and that version.
-- Events are applied in `(at, file order)`. An event older than what a ticket's
+- Events are applied in `(at, file order)`, and checked in that order too: a reply
+  on a line before its ticket's `created` line is accepted when its `at` is not
+  earlier (exports concatenated per type do that). An event older than what a ticket's
   projection already reflects is stored and the ticket is replayed from its whole
   history, so the projection is always its latest state by `at`, never by arrival.
 - Every batch that inserts events appends one audit row covering them
@@ -35,14 +37,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import IO
 
 from sladesk_tui.core.agreements import AgreementSet, match_agreement
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.core.eventfile import read_events
+from sladesk_tui.core.eventfile import MAX_LINE_BYTES, read_events
 from sladesk_tui.core.events import ENDING_TYPES, SERVICE_EVENT_TYPES, Event, event_digest
+from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection
 from sladesk_tui.store.agreements import current_agreements
 from sladesk_tui.store.audit import RowRange, append_audit
@@ -54,6 +58,8 @@ from sladesk_tui.store.outcomes import refresh_outcomes
 CHUNK = 50_000
 # Look-ups by key: SQLite's default limit of host parameters is far above this.
 _IN_CHUNK = 900
+# Bytes read from an input at a time.
+_READ_SIZE = 1 << 20
 # Errors kept for display by a refused import; the count covers them all.
 MAX_ERRORS_KEPT = 1000
 
@@ -121,7 +127,10 @@ class ImportReport:
     skipped_invalid: tuple[InputError, ...] = ()
 
     def summary(self) -> str:
-        return f"imported {self.inserted} events ({self.already_present} skipped as already present) from {self.name}"
+        return (
+            f"imported {self.inserted} events ({self.already_present} skipped as already present)"
+            f" from {safe_text(self.name)}"
+        )
 
 
 class ImportRejected(InputError):
@@ -217,9 +226,14 @@ def ingest_in_tx(
     skip_invalid: bool = False,
 ) -> IngestResult:
     """`ingest` inside the caller's open write transaction: the webhook receiver stores
-    several deliveries (each under a savepoint) in one commit (docs/sources.md). On
-    `ImportRejected` the caller rolls its transaction or savepoint back."""
+    several deliveries (each under a savepoint) in one commit (docs/sources.md), the
+    puller a page with its cursor (docs/pull.md). On `ImportRejected` the caller
+    rolls its transaction or savepoint back."""
+    resorted = any(a.at > b.at for a, b in pairwise(events))
+    if resorted:
+        events = sorted(events, key=_at)  # stable: (at, file order), as the README says
     batch = _Batch(conn, actor=actor, source=source, name=name)
+    batch.resorted, batch.events = resorted, events
     for i in range(0, len(events), CHUNK):
         batch.add(events[i : i + CHUNK])
     if batch.errors and not skip_invalid:
@@ -251,6 +265,9 @@ class _Batch:
         self.first_seq: int | None = None
         self.last_seq: int | None = None
         self._iso = _IsoCache()
+        self.resorted = False  # the events were sorted by `at`: insert each chunk in file order
+        self.events: Sequence[Event] = ()  # the whole input, for the messages of `_unknown`
+        self._created_at: dict[str, float] | None = None
 
     # -- the pass over a chunk ----------------------------------------------------
 
@@ -259,6 +276,7 @@ class _Batch:
         self._load_tickets({ev.ticket for ev in events if ev.ticket is not None})
         accepted: dict[str, tuple[str, int]] = {}  # id -> (digest, line) within this chunk
         rows: list[tuple[object, ...]] = []
+        lines: list[int] = []  # the file line of each row
         touched: list[_Ticket] = []
         actor, source, recorded_at, iso = self.actor, self.source, self.recorded_at, self._iso.get
         for ev in events:
@@ -280,6 +298,7 @@ class _Batch:
                 self._error(ev, reason)
                 continue
             accepted[ev.id] = (digest, ev.seq)
+            lines.append(ev.seq)
             rows.append(
                 (
                     ev.id,
@@ -303,6 +322,8 @@ class _Batch:
                 )
             )
         if rows:
+            if self.resorted:  # stored in file order all the same (within the chunk)
+                rows = [r for _, r in sorted(zip(lines, rows, strict=True), key=_first)]
             self.conn.executemany(_INSERT_EVENT, rows)
             last = int(self.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0])
             if self.first_seq is None:
@@ -324,7 +345,7 @@ class _Batch:
                 return f"ticket {tid!r} already exists: a second 'created' event for it"
             return self._create(ev, touched)
         if t is None:
-            return f"unknown ticket {tid!r}: no 'created' event for it in the database or on an earlier line"
+            return self._unknown(ev, tid)
         if ev.at < t.created_ts:
             return (
                 f"the event ({iso_utc(ev.at)}) is older than the creation of ticket {tid!r} "
@@ -364,6 +385,22 @@ class _Batch:
         self.absent.discard(t.id)
         touched.append(t)
         return None
+
+    def _unknown(self, ev: Event, tid: str) -> str:
+        """The reason for an event whose ticket is not created (yet, in `(at, file order)`)."""
+        if self._created_at is None:  # built on the first such error only
+            self._created_at = {}
+            for e in self.events:
+                if e.type == "created" and e.ticket:
+                    self._created_at.setdefault(e.ticket, e.at)
+        at = self._created_at.get(tid)
+        if at is None:
+            return f"unknown ticket {tid!r}: no 'created' event for it in the database or on an earlier line"
+        if at == ev.at:
+            return (
+                f"the event comes before ticket {tid!r}'s 'created' line, at the same instant ({iso_utc(at)})"
+            )
+        return f"the event ({iso_utc(ev.at)}) is older than the creation of ticket {tid!r} ({iso_utc(at)})"
 
     @staticmethod
     def _bad_priority(priority: str | None, t: _Ticket) -> str:
@@ -492,6 +529,10 @@ def _at(ev: Event) -> float:
     return ev.at
 
 
+def _first(pair: tuple[int, object]) -> int:
+    return pair[0]
+
+
 def _parts(keys: list[str]) -> Iterable[list[str]]:
     for i in range(0, len(keys), _IN_CHUNK):
         yield keys[i : i + _IN_CHUNK]
@@ -521,10 +562,17 @@ class _IsoCache:
 def read_input(
     path: str | os.PathLike[str], *, fmt: str = "auto", stdin: IO[bytes] | None = None
 ) -> tuple[str, list[Event], list[InputError]]:
-    """Parse a whole input (a file, or stdin for "-"): (display name, events, bad lines)."""
+    """Parse a whole input (a file, or stdin for "-"): (display name, events, bad lines).
+
+    The display name is the path with control and bidi characters neutralised
+    (`core.text.safe_text`): it reaches the terminal in every message and is recorded
+    as the events' source. A line longer than `MAX_LINE_BYTES` stops the reading at
+    once with an InputError (whatever `skip_invalid` says): memory stays bounded on
+    input without line breaks (`/dev/zero`, a binary file).
+    """
     if str(path) == "-":
         return _parse("<stdin>", stdin if stdin is not None else sys.stdin.buffer, fmt)
-    name = str(path)
+    name = safe_text(str(path))
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
@@ -540,12 +588,55 @@ def read_input(
 def _parse(name: str, fh: IO[bytes], fmt: str) -> tuple[str, list[Event], list[InputError]]:
     events: list[Event] = []
     errors: list[InputError] = []
-    for _, item in read_events(fh, name=name, fmt=fmt):
+    lines = _BoundedLines(fh)
+    for _, item in read_events(lines, name=name, fmt=fmt):
         if isinstance(item, Event):
             events.append(item)
         else:
             errors.append(item)
+        if lines.overlong:
+            raise InputError(
+                f"line is too long (more than {MAX_LINE_BYTES:,} bytes, at most {MAX_LINE_BYTES:,}):"
+                " not an events file? reading stopped, nothing imported",
+                where=f"{name}:{lines.count}",
+            )
     return name, events, errors
+
+
+class _BoundedLines:
+    """The lines of a binary stream (each with its b"\n"), never holding more than about
+    two read sizes: a line longer than `MAX_LINE_BYTES` is handed on cut (the parser
+    reports it) and the iteration ends there, with `overlong` set.
+
+    `fh`'s own line iteration would buffer a line of any length (`/dev/zero` has none).
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self.count = 0  # lines handed on
+        self.overlong = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        buf = b""
+        while not self.overlong:
+            chunk = self._fh.read(_READ_SIZE)
+            if not chunk:
+                break
+            buf += chunk
+            start = 0
+            while (nl := buf.find(b"\n", start)) >= 0:
+                self.count += 1
+                yield buf[start : nl + 1]
+                start = nl + 1
+            buf = buf[start:]
+            if len(buf) > MAX_LINE_BYTES:
+                self.count += 1
+                self.overlong = True
+                yield buf[: MAX_LINE_BYTES + 1]
+                return
+        if buf:
+            self.count += 1
+            yield buf
 
 
 def import_file(

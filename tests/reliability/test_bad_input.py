@@ -8,15 +8,17 @@ and the 10 MB line is generated here.
 
 from __future__ import annotations
 
-import re
+import os
+import resource
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rel_support import AGREEMENTS_TOML, child_env, fingerprint, sladesk
+from rel_support import AGREEMENTS_TOML, CHILD_TIMEOUT_S, child_env, fingerprint, sladesk
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.eventfile import MAX_LINE_BYTES
@@ -215,7 +217,66 @@ def test_ten_megabyte_line_through_the_real_command(db: Path, tmp_path: Path) ->
     before = fingerprint(db)
     r = sladesk("import", "--db", db, big)
     _check_refusal(r.returncode, r.stdout, r.stderr, str(big), 2, "line is too long")
-    assert re.search(r"\(10,4\d\d,\d{3} bytes", r.stderr)
+    assert "reading stopped, nothing imported" in r.stderr
+    assert fingerprint(db) == before
+
+
+# Peak memory of a child refusing endless or huge input. Python, sqlite3 and the
+# package take about 30 MB; reading whole a 300 MB line (or /dev/zero) takes far more.
+PEAK_RSS_LIMIT_KB = 120 * 1024
+
+
+def _peak_rss_kb(tmp_path: Path, *args: str | os.PathLike[str]) -> tuple[int, str, int]:
+    """Run `sladesk ARGS` as a child under a 2 GB address-space cap; return its exit
+    status, its stderr and its own peak resident memory (`wait4`'s resource usage)."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    err_path = tmp_path / "child.err"
+    with err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sladesk_tui", *map(str, args)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=child_env(),
+            preexec_fn=cap,
+        )
+    timer = threading.Timer(CHILD_TIMEOUT_S, proc.kill)  # endless reading: killed, then fails below
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, err_path.read_text(encoding="utf-8", errors="replace"), usage.ru_maxrss
+
+
+@pytest.mark.parametrize("what", ["import-dev-zero", "import-300mb-line", "load-dev-zero"])
+def test_input_without_line_breaks_is_refused_with_bounded_memory(
+    db: Path, tmp_path: Path, what: str
+) -> None:
+    before = fingerprint(db)
+    if what == "import-300mb-line":
+        path = tmp_path / "one-line.jsonl"
+        with path.open("wb") as f:
+            f.write(b'{"id":"x","body":"')
+            f.truncate(300 * 1024 * 1024)  # a sparse 300 MB file: one line of NUL bytes after the start
+        code, err, peak_kb = _peak_rss_kb(tmp_path, "import", "--skip-invalid", "--db", db, path)
+        reason = "line is too long"
+    elif what == "import-dev-zero":
+        path = Path("/dev/zero")
+        code, err, peak_kb = _peak_rss_kb(tmp_path, "import", "--db", db, path)
+        reason = "line is too long"
+    else:
+        path = Path("/dev/zero")
+        code, err, peak_kb = _peak_rss_kb(tmp_path, "load", "--db", db, path)
+        reason = "larger than"
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith(f"sladesk: {path}"), err
+    assert reason in err
+    assert peak_kb < PEAK_RSS_LIMIT_KB, f"peak RSS {peak_kb} KB"
     assert fingerprint(db) == before
 
 

@@ -252,12 +252,28 @@ def test_follow_reads_a_csv_feed_whose_header_came_first(db_path: Path, tmp_path
     assert report.invalid == 0, fol.err.getvalue()
 
 
-def test_follow_needs_an_existing_file(
+def test_follow_refuses_a_missing_directory_a_directory_and_stdin(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--db", str(db_path), "import", "--follow", str(tmp_path / "nope")], operator="tester") == 2
-    assert capsys.readouterr().err == f"sladesk: {tmp_path / 'nope'}: no such file\n"
+    missing = tmp_path / "nodir" / "feed.jsonl"
+    assert main(["--db", str(db_path), "import", "--follow", str(missing)], operator="tester") == 2
+    assert capsys.readouterr().err == f"sladesk: {missing}: no such directory '{tmp_path / 'nodir'}'\n"
+    assert main(["--db", str(db_path), "import", "--follow", str(tmp_path)], operator="tester") == 2
+    assert capsys.readouterr().err == f"sladesk: {tmp_path}: is a directory, not an events file\n"
     assert main(["--db", str(db_path), "import", "--follow", "-"], operator="tester") == 2
+
+
+def test_follow_waits_for_a_file_that_does_not_exist_yet(db_path: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "later.jsonl"
+    fol = Follower(db_path, feed)
+    try:
+        wait_for(lambda: "waiting for it" in fol.err.getvalue(), "the follower to say it waits")
+        append(feed, created(1) + line(2))
+        wait_for(lambda: event_ids(db_path) == ["e1", "e2"], "the file, once it appears")
+    finally:
+        report = fol.finish()
+    assert fol.err.getvalue() == f"sladesk: {feed}: no such file yet; waiting for it (interrupt to stop)\n"
+    assert report.inserted == 2
 
 
 def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> None:
@@ -281,3 +297,115 @@ def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> Non
         f"imported 2 events (0 skipped as already present) from {feed}",
         f"imported 1 events (0 skipped as already present) from {feed}",
     ]
+
+
+# ---- a line must never stop the feed; rewrites; hostile names ------------------------
+
+
+def test_tail_rereads_a_file_truncated_and_rewritten_longer(tmp_path: Path) -> None:
+    f = tmp_path / "feed.jsonl"
+    f.write_bytes(b"r1\nr2\nr3\n")
+    tail = Tail(f)
+    try:
+        assert [x for _, x in tail.read()] == [b"r1\n", b"r2\n", b"r3\n"]
+        f.write_bytes(b"")  # : > f
+        append(f, "r4\n")  # echo r4 >> f
+        assert [x for _, x in tail.read()] == [b"r4\n"]
+        f.write_bytes(b"r5\nr6\nr7\n")  # (echo r5; echo r6; echo r7) > f: longer than before
+        assert [x for _, x in tail.read()] == [b"r5\n", b"r6\n", b"r7\n"]
+    finally:
+        tail.close()
+
+
+def test_follow_imports_every_event_of_a_rewritten_file(
+    db_path: Path, feed: Path, follower: Follower
+) -> None:
+    append(feed, created(1) + line(2) + line(3))
+    wait_for(lambda: len(event_ids(db_path)) == 3, "the first lines")
+    feed.write_text("")
+    append(feed, line(4))
+    wait_for(lambda: len(event_ids(db_path)) == 4, "r4")
+    feed.write_text(line(5) + line(6) + line(7))
+    wait_for(lambda: len(event_ids(db_path)) == 7, "r5, r6 and r7")
+    assert sorted(event_ids(db_path)) == sorted(f"e{i}" for i in range(1, 8))
+
+
+def test_an_instant_out_of_range_is_reported_and_the_feed_goes_on_after_a_restart(
+    tmp_path: Path, feed: Path
+) -> None:
+    from tests.support import GOLD_24X7, fresh_db
+
+    db = fresh_db(tmp_path / "gold.db", GOLD_24X7, actor="tester")
+    far = json.dumps(
+        {
+            "id": "far",
+            "type": "created",
+            "ticket": "T-9",
+            "customer": "acme",
+            "priority": "P1",
+            "title": "far",
+            "at": "9999-12-31T22:00:00Z",
+        }
+    )
+    early = far.replace('"far"', '"early"').replace("9999-12-31T22:00:00Z", "0001-01-01T00:00:00Z")
+    append(feed, created(1) + far + "\n" + early + "\n" + line(2))
+
+    def run_once() -> None:
+        fol = Follower(db, feed)
+        try:
+            wait_for(lambda: event_ids(db) == ["e1", "e2"], "the lines after the bad ones")
+            wait_for(lambda: fol.err.getvalue().count("\n") == 2, "both bad lines reported")
+        finally:
+            report = fol.finish()
+        assert report.invalid == 2
+        err = fol.err.getvalue().splitlines()
+        assert err[0].startswith(f"sladesk: {feed}:2: field 'at': instant '9999-12-31T22:00:00Z' is outside")
+        assert err[1].startswith(f"sladesk: {feed}:3: field 'at': instant '0001-01-01T00:00:00Z' is outside")
+
+    run_once()
+    run_once()  # a restarted follower reads the same lines again and survives them too
+
+
+def test_an_event_the_store_fails_on_is_reported_and_skipped(
+    db_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sladesk_tui.store.follow as follow_mod
+
+    real = follow_mod.ingest
+
+    def failing(conn: sqlite3.Connection, events: list[object], **kw: object) -> object:
+        if any(getattr(e, "id", None) == "e2" for e in events):
+            raise OverflowError("date value out of range")
+        return real(conn, events, **kw)  # type: ignore[arg-type]  # a stand-in for any store bug
+
+    monkeypatch.setattr(follow_mod, "ingest", failing)
+    append(feed, created(1) + line(2) + line(3))
+    fol = Follower(db_path, feed)
+    try:
+        wait_for(lambda: event_ids(db_path) == ["e1", "e3"], "the events around the failing one")
+    finally:
+        report = fol.finish()
+    assert fol.err.getvalue() == (
+        f"sladesk: {feed}:2: not imported (OverflowError: date value out of range)\n"
+    )
+    assert report.invalid == 1 and report.inserted == 2
+
+
+def test_follow_neutralises_control_characters_in_the_file_name(db_path: Path, tmp_path: Path) -> None:
+    hostile = tmp_path / "feed\x1b]52;c;SGVsbG8=\x07\u202e.jsonl"
+    hostile.write_text(created(1) + "not json\n")
+    fol = Follower(db_path, hostile)
+    try:
+        wait_for(lambda: event_ids(db_path) == ["e1"], "the good line")
+        wait_for(lambda: "invalid JSON" in fol.err.getvalue(), "the bad line")
+    finally:
+        fol.finish()
+    err = fol.err.getvalue()
+    assert "\x1b" not in err and "\x07" not in err and "\u202e" not in err
+    assert "feed\u241b]52;c;SGVsbG8=\u2407\ufffd.jsonl:2: invalid JSON" in err
+    c = sqlite3.connect(db_path)
+    try:
+        (source,) = c.execute("SELECT source FROM events").fetchone()
+    finally:
+        c.close()
+    assert "\x1b" not in source and source.endswith("feed\u241b]52;c;SGVsbG8=\u2407\ufffd.jsonl")

@@ -186,7 +186,7 @@ def test_unknown_ticket_and_events_before_creation_are_refused(db_path: Path, tm
     f = write_jsonl(
         tmp_path / "ev.jsonl",
         [
-            ev("e0", "T-1", 1, "reply"),  # before its created line
+            ev("e0", "T-1", 1, "reply"),  # before its created line, and older than the creation
             created("e1", "T-1", 5),
             ev("e2", "T-1", 4, "note"),  # older than the creation
             ev("e3", "T-7", 6, "reply"),  # never created
@@ -197,7 +197,8 @@ def test_unknown_ticket_and_events_before_creation_are_refused(db_path: Path, tm
         import_file(db_path, f, actor="tester")
     lines = [str(e) for e in info.value.errors]
     assert lines == [
-        f"{f}:1: unknown ticket 'T-1': no 'created' event for it in the database or on an earlier line",
+        f"{f}:1: the event (2026-11-27T08:01:00.000000Z) is older than the creation of ticket 'T-1' "
+        "(2026-11-27T08:05:00.000000Z)",
         f"{f}:3: the event (2026-11-27T08:04:00.000000Z) is older than the creation of ticket 'T-1' "
         "(2026-11-27T08:05:00.000000Z)",
         f"{f}:4: unknown ticket 'T-7': no 'created' event for it in the database or on an earlier line",
@@ -303,7 +304,7 @@ def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(
 ) -> None:
     events = [*BASIC, ev("e7", "T-404", 59, "reply"), ev("e8", "T-1", 59, "note")]
     f = write_jsonl(tmp_path / "ev.jsonl", events, extra_lines={2: "not json"})
-    assert main(["--db", str(db_path), "import", "--skip-invalid", str(f)], operator="tester") == 0
+    assert main(["--db", str(db_path), "import", "--skip-invalid", str(f)], operator="tester") == 3
     out, err = capsys.readouterr()
     assert out == f"imported 8 events (0 skipped as already present) from {f}\n"
     lines = err.splitlines()
