@@ -47,7 +47,7 @@ from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import MAX_LINE_BYTES, read_events
 from sladesk_tui.core.events import ENDING_TYPES, SERVICE_EVENT_TYPES, Event, event_digest
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.core.tickets import TicketProjection
+from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
 from sladesk_tui.store.audit import RowRange, append_audit
 from sladesk_tui.store.db import open_db, write_tx
@@ -239,7 +239,7 @@ def ingest_in_tx(
     if batch.errors and not skip_invalid:
         raise ImportRejected([e for _, e in sorted(batch.errors, key=lambda x: x[0])])
     # Clocks these events stopped (or set running again): outcomes in the same transaction.
-    refresh_outcomes(conn, batch.changed, now_ts())
+    refresh_outcomes(conn, batch.changed, now_ts(), known=batch.fresh_records())
     return batch.finish()
 
 
@@ -258,6 +258,9 @@ class _Batch:
         self._sets: dict[int, AgreementSet] = {self.version: self.aset}
         self.tickets: dict[str, _Ticket] = {}
         self.changed: set[str] = set()  # tickets given new events (their clocks may have moved)
+        # Tickets this batch created, with their whole history: their outcomes need no
+        # read-back of what was just written (a bulk import's tickets are nearly all new).
+        self.fresh: dict[str, list[Event]] = {}
         self.absent: set[str] = set()
         self.errors: list[tuple[int, InputError]] = []
         self.inserted = 0
@@ -382,6 +385,7 @@ class _Batch:
         t.start(ev.at, ev.customer, ev.service, ev.title, ev.priority, ev.assignee)  # type: ignore[arg-type]
         t.queued = True
         self.tickets[t.id] = t
+        self.fresh[t.id] = [ev]
         self.absent.discard(t.id)
         touched.append(t)
         return None
@@ -423,6 +427,9 @@ class _Batch:
                 t.pending.sort(key=_at)  # stable: file order among equal instants
                 for ev in t.pending:
                     t.apply(ev.type, ev.at, ev.priority, ev.status, ev.assignee)
+            history = self.fresh.get(t.id)
+            if history is not None:
+                history.extend(t.pending)
             t.pending, t.replay_needed, t.queued = [], False, False
             self.changed.add(t.id)
             if t.in_db:
@@ -504,6 +511,35 @@ class _Batch:
 
     # -- the end ------------------------------------------------------------------
 
+    def fresh_records(self) -> dict[str, TicketRecord]:
+        """The tickets this batch created and an agreement governs, as the store would
+        read them back: the projected row and every event in `(at, file order)`, which
+        is also their `seq` order in the table. They have no overrides yet."""
+        out: dict[str, TicketRecord] = {}
+        for tid, history in self.fresh.items():
+            t = self.tickets[tid]
+            if t.agreement_id is None:
+                continue
+            history.sort(key=_at_seq)
+            out[tid] = TicketRecord(
+                tid,
+                t.customer,
+                t.service,
+                t.title,
+                t.priority,
+                t.status,
+                t.assignee,
+                t.agreement_id,
+                t.agreement_version,
+                t.no_agreement_reason,
+                t.is_open,
+                t.created_ts,
+                t.updated_ts,
+                t.ended_ts,
+                events=tuple(history),
+            )
+        return out
+
     def finish(self) -> IngestResult:
         """Append the audit row covering the inserted events (none when nothing was inserted)."""
         if self.inserted and self.first_seq is not None and self.last_seq is not None:
@@ -527,6 +563,10 @@ class _Batch:
 
 def _at(ev: Event) -> float:
     return ev.at
+
+
+def _at_seq(ev: Event) -> tuple[float, int]:
+    return (ev.at, ev.seq)
 
 
 def _first(pair: tuple[int, object]) -> int:
