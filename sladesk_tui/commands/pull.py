@@ -44,8 +44,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     )
 
 
-def rt_since(text: str) -> str:
-    """An instant (with its offset) or a UTC date, as RT's query spells UTC times."""
+def since_utc(text: str) -> str:
+    """An instant (with its offset) or a UTC date, as `YYYY-MM-DD HH:MM:SS` in UTC (RT's query spelling; the Jira puller reads it too)."""
     from sladesk_tui.core.eventfile import parse_instant
 
     if _DATE.fullmatch(text):
@@ -93,7 +93,7 @@ def _pull(args: argparse.Namespace) -> int:
         if not 0.1 <= args.interval <= 86_400:
             raise InputError(f"--interval: {args.interval:g} must be from 0.1 to 86400 seconds")
         cfg = dataclasses.replace(cfg, interval_s=args.interval)
-    since = rt_since(args.since) if args.since else None
+    since = since_utc(args.since) if args.since else None
 
     def log(message: str) -> None:
         print(f"sladesk: pull {source.name}: {message}", file=sys.stderr, flush=True)

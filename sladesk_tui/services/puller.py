@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import email.utils
 import json
 import os
 import sqlite3
 import stat
 import time
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from typing import Any
 import aiohttp
 
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.core.sources import rt
+from sladesk_tui.core.sources import jira_history, rt
 from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.ids import ticket_id
 from sladesk_tui.core.sources.mapping import Source
@@ -381,10 +383,130 @@ class RtPuller:
             page += 1
 
 
+# ---- Jira ------------------------------------------------------------------------------------
+
+
+class JiraPuller:
+    """Pulls one Jira (Service Management) source: issues updated since the cursor, each
+    with its whole changelog and comments, mapped as the webhooks would have been.
+
+    JQL compares whole minutes, and page offsets shift when issues change during a
+    scan, so each page asks again from the cursor's minute (`updated >= ...`, oldest
+    first) and leaves out the issues this round already stored: no offset is trusted
+    except to step over one minute that holds more than a page of issues.
+    """
+
+    def __init__(
+        self,
+        http: Http,
+        source: Source,
+        conn: sqlite3.Connection,
+        *,
+        actor: str,
+        since: str | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        self.http, self.source, self.conn = http, source, conn
+        self.actor, self.dry_run = actor, dry_run
+        self.stats = http.stats
+        self.per_page = min(http.cfg.per_page, 100)
+        raw = read_cursor(conn, source.name)
+        if raw:
+            self.cursor_ms = float(raw)
+        elif since is not None:
+            t = dt.datetime.strptime(since, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+            self.cursor_ms = t.timestamp() * 1000 + 60_000  # jql_since steps a minute back
+        else:
+            self.cursor_ms = 60_000.0
+        self.zone = zoneinfo.ZoneInfo(source.timezone)
+        projects = (source.pull or {}).get("projects")
+        self.project_clause = (
+            "project in (" + ", ".join(json.dumps(str(p)) for p in projects) + ") AND " if projects else ""
+        )
+
+    async def run_once(self) -> PullStats:
+        processed: set[str] = set()
+        start_at = 0
+        while True:
+            jql = (
+                f'{self.project_clause}updated >= "{jira_history.jql_since(self.cursor_ms, self.zone)}"'
+                " ORDER BY updated ASC, key ASC"
+            )
+            page = await self.http.request(
+                "GET",
+                "/rest/api/2/search",
+                params={
+                    "jql": jql,
+                    "startAt": str(start_at),
+                    "maxResults": str(self.per_page),
+                    "fields": "*all",
+                },
+            )
+            issues = (
+                [i for i in (page.get("issues") or []) if isinstance(i, dict)]
+                if isinstance(page, dict)
+                else []
+            )
+            fresh = [i for i in issues if i.get("key") not in processed]
+            if not fresh:
+                if len(issues) < self.per_page:
+                    return self.stats
+                start_at += len(issues)  # a minute with more than a page of issues
+                continue
+            batches: list[TicketBatch] = []
+            seq = 1
+            newest = self.cursor_ms
+            for issue in fresh:
+                key = str(issue["key"])
+                histories = await self._all(f"/rest/api/2/issue/{key}/changelog", "values")
+                comments = await self._all(f"/rest/api/2/issue/{key}/comment", "comments", orderBy="created")
+                b = jira_history.map_issue(self.source, issue, histories, comments, seq=seq)
+                seq += len(b.events)
+                batches.append(b)
+                updated = jira_history._when((issue.get("fields") or {}).get("updated")) * 1000
+                newest = max(newest, updated)
+            self.stats.batches += 1
+            self.stats.transactions += len(fresh)
+            self._store(batches, newest)
+            processed.update(str(i["key"]) for i in fresh)
+            if int(newest // 60_000) != int(self.cursor_ms // 60_000):
+                start_at = 0
+            self.cursor_ms = newest
+            if len(issues) < self.per_page:
+                return self.stats
+
+    def _store(self, batches: list[TicketBatch], cursor_ms: float) -> None:
+        if self.dry_run:
+            for b in batches:
+                if b.problem is None:
+                    self.stats.would_store.extend(b.events)
+                else:
+                    self.stats.problems.append((b.provider_ticket, b.problem))
+            return
+        stored = store_batch(self.conn, self.source.name, batches, f"{cursor_ms:.0f}", actor=self.actor)
+        self.stats.inserted += stored.inserted
+        self.stats.already_present += stored.already_present
+        self.stats.problems.extend(stored.problems)
+
+    async def _all(self, path: str, items_key: str, **extra: str) -> list[dict[str, Any]]:
+        """Every page of an issue's changelog or comments: both only grow at their end."""
+        out: list[dict[str, Any]] = []
+        while True:
+            doc = await self.http.request(
+                "GET", path, params={"startAt": str(len(out)), "maxResults": "100", **extra}
+            )
+            items = doc.get(items_key) or [] if isinstance(doc, dict) else []
+            out.extend(i for i in items if isinstance(i, dict))
+            total = doc.get("total") if isinstance(doc, dict) else None
+            last = doc.get("isLast") if isinstance(doc, dict) else None
+            if not items or last is True or (isinstance(total, int) and len(out) >= total):
+                return out
+
+
 # ---- running --------------------------------------------------------------------------------
 
 
-PULLERS = {"rt": RtPuller}
+PULLERS: dict[str, Any] = {"rt": RtPuller, "jira": JiraPuller}
 
 
 async def pull(

@@ -29,6 +29,7 @@ _KEYS = (
     "retry_for_s",
     "timeout_s",
     "queues",
+    "projects",
     "max_per_minute",
 )
 
@@ -101,6 +102,11 @@ def pull_config(source: Source, *, base_dir: str | None = None) -> PullConfig:
         not isinstance(queues, list) or not queues or not all(isinstance(q, str) and q for q in queues)
     ):
         raise InputError(f"{label}: queues: {queues!r} must be a list of queue names")
+    projects = raw.get("projects")
+    if projects is not None and (
+        not isinstance(projects, list) or not projects or not all(isinstance(q, str) and q for q in projects)
+    ):
+        raise InputError(f"{label}: projects: {projects!r} must be a list of Jira project keys")
     mpm = raw.get("max_per_minute")
     if mpm is not None and (not isinstance(mpm, int) or isinstance(mpm, bool) or not 1 <= mpm <= 100_000):
         raise InputError(f"{label}: max_per_minute: {mpm!r} must be a whole number from 1 to 100000")
