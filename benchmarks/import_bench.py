@@ -26,11 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sladesk_tui.store import imports  # noqa: E402
-from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402
-from sladesk_tui.store.audit import verify  # noqa: E402
-from sladesk_tui.store.db import open_db  # noqa: E402
-from sladesk_tui.store.imports import import_file  # noqa: E402
+from sladesk_tui.store import imports  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.audit import verify  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.db import open_db  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.imports import import_file  # noqa: E402 - imported after the sys.path set-up above
 
 AGREEMENTS = """\
 [[calendar]]

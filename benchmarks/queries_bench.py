@@ -97,7 +97,7 @@ def _fields(e: Event) -> dict[str, object]:
     return {f: getattr(e, f) for f in Event.__dataclass_fields__}
 
 
-def best(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
+def best(fn, repeat: int = 5) -> float:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()

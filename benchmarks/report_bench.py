@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sladesk_tui.core.report import Period  # noqa: E402
-from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402
-from sladesk_tui.store.db import connect, open_db  # noqa: E402
-from sladesk_tui.store.reports import compliance_report, rollup_query  # noqa: E402
+from sladesk_tui.core.report import Period  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.db import connect, open_db  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.reports import compliance_report, rollup_query  # noqa: E402 - imported after the sys.path set-up above
 
 CUSTOMERS = ("acme", "globex", "initech", "umbrella", "hooli")
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -59,7 +59,7 @@ def agreements_toml() -> str:
     return "\n".join(parts)
 
 
-def generate(conn, tickets: int, seed: int = 11) -> int:  # type: ignore[no-untyped-def]
+def generate(conn, tickets: int, seed: int = 11) -> int:
     """Insert the outcomes of `tickets` resolved tickets spread over MONTH; return the rows."""
     rnd = random.Random(seed)
     start, end = MONTH.bounds("UTC")

@@ -22,7 +22,7 @@ from sladesk_tui.store.audit import RowRange, append_audit, verify
 from sladesk_tui.store.db import connect, open_db, write_tx
 
 
-def _writer(path: str, n: int, seconds: float, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:  # type: ignore[name-defined]
+def _writer(path: str, n: int, seconds: float, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:
     conn = open_db(path)
     barrier.wait()
     done = 0

@@ -22,7 +22,7 @@ Handler = Callable[[argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors are one line, exit 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse's error returns NoReturn; ours raises too
         # main() prints "sladesk: "; a subcommand's prog ("sladesk import") adds its name.
         where = self.prog.removeprefix("sladesk").strip()
         raise InputError(f"{where}: {message}" if where else message)
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
     """`queue`, `ticket`, `report`: read-only lookups (SPEC §8)."""
     p = sub.add_parser("queue", help="the open queue, most urgent first")
     _add_db(p)
@@ -131,7 +131,7 @@ def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
     )
 
 
-def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
     """`override`, `overrides`, `review`, `init`, `lead` (SPEC §6, §7)."""
     from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 
@@ -179,6 +179,11 @@ def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("--ticket", metavar="ID")
     p.add_argument("--since", metavar="INSTANT", help="made at or after (ISO 8601 instant or UTC date)")
     p.add_argument("--until", metavar="INSTANT", help="made before (ISO 8601 instant or UTC date)")
+    p.add_argument(
+        "--search",
+        metavar="TEXT",
+        help="words found in the justification, a review comment, or the ticket's title or customer",
+    )
     p.add_argument("--stats", action="store_true", help="per-operator figures instead of the list")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
@@ -375,7 +380,7 @@ def _when(text: str, now: float, flag: str) -> float:
 
 @command("override")
 def _override(args: argparse.Namespace) -> int:
-    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.durations import parse_duration
     from sladesk_tui.core.override_effects import figure_text
     from sladesk_tui.core.overrides import Override
     from sladesk_tui.store.db import open_db
@@ -438,7 +443,7 @@ def _overrides(args: argparse.Namespace) -> int:
     )
     conn = connect(_db_path(args), readonly=True)
     try:
-        entries = load_log(conn, filt, effects=args.stats, now=now)
+        entries = load_log(conn, filt, effects=args.stats, now=now, search=args.search)
     finally:
         conn.close()
     width = output.table_width(sys.stdout)

@@ -26,15 +26,16 @@ import os
 import re
 import shutil
 import textwrap
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sladesk_tui.core.clocks import CLOCKS
+from sladesk_tui.core.durations import format_clock_duration, format_countdown
 from sladesk_tui.core.override_effects import FIGURE_KEYS, clock_figures, iso_z
-from sladesk_tui.core.queue import BADGES, cell_text, counts, format_countdown, format_duration
-from sladesk_tui.core.text import BIDI_AND_SEPARATORS, safe_text
+from sladesk_tui.core.queue import BADGES, cell_text, counts
+from sladesk_tui.core.report import format_money
+from sladesk_tui.core.text import BIDI_AND_SEPARATORS, cells, fit, safe_text
 from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
 if TYPE_CHECKING:
@@ -94,31 +95,6 @@ def table_width(stream: IO[str]) -> int:
     return MIN_WIDTH
 
 
-def cells(s: str) -> int:
-    """Terminal cells `s` takes: wide (East Asian) characters two, combining marks none."""
-    n = 0
-    for ch in s:
-        if unicodedata.combining(ch):
-            continue
-        n += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return n
-
-
-def fit(s: str, width: int, *, right: bool = False) -> str:
-    """`s` cut (with `…`) or padded to exactly `width` cells."""
-    if cells(s) > width:
-        out, used = [], 0
-        for ch in s:
-            w = cells(ch)
-            if used + w > width - 1:
-                break
-            out.append(ch)
-            used += w
-        s = "".join(out) + "…"
-    pad = " " * (width - cells(s))
-    return pad + s if right else s + pad
-
-
 def instant(ts: float | None) -> str:
     if ts is None:
         return ""
@@ -142,12 +118,6 @@ def csv_text(s: str | None) -> str:
     """A free-text CSV cell: control characters neutralised, never a spreadsheet formula."""
     t = safe_text(s)
     return "'" + t if t.startswith(_CSV_FORMULA) else t
-
-
-def _money(x: float | None) -> str:
-    if x is None:
-        return ""
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
 
 
 def _pct(r: float | None, digits: int = 1) -> str:
@@ -659,7 +629,7 @@ def _cols(
     for i, (v, w) in enumerate(zip(values, widths, strict=False)):
         text = fit(v, w - 1) + " " if i < 2 else " " + " " * max(0, w - 1 - cells(v)) + v
         if style is not None and i < len(colours) and colours[i]:
-            text = style(text, colours[i])  # type: ignore[arg-type]
+            text = style(text, colours[i])  # type: ignore[arg-type]  # colours[i] is a str here (checked just above)
         parts.append(text)
     return "".join(parts)
 
@@ -680,7 +650,7 @@ def _row_line(r: ReportRow, by: str, style: Style, widths: Sequence[int]) -> str
         str(c.breached),
         str(c.exempt),
         _pct(c.rate),
-        _money(r.penalty),
+        format_money(r.penalty),
     ]
     colours: list[str | None] = [None] * 11
     if c.raw_breached:
@@ -700,10 +670,10 @@ def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
         )
     p = a.penalty
     if p is not None:
-        cap = f", cap {_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
-        line = f"penalty {p.currency} {_money(p.adjusted)} adjusted, {_money(p.raw)} raw{cap}"
+        cap = f", cap {format_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
+        line = f"penalty {p.currency} {format_money(p.adjusted)} adjusted, {format_money(p.raw)} raw{cap}"
         if p.adjusted_uncapped > p.adjusted or p.raw_uncapped > p.raw:
-            line += f" (uncapped {_money(p.adjusted_uncapped)} / {_money(p.raw_uncapped)})"
+            line += f" (uncapped {format_money(p.adjusted_uncapped)} / {format_money(p.raw_uncapped)})"
         out += textwrap.wrap(line, width)
     if a.availability_target is not None:
         if not a.availability:
@@ -714,7 +684,7 @@ def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
             out.append(
                 fit(
                     f"availability {safe_text(v.service)} {v.ratio * 100:.3f}% (target {v.target:g}%):"
-                    f" down {format_duration(v.downtime_s)}, budget left {format_countdown(left)}",
+                    f" down {format_clock_duration(v.downtime_s)}, budget left {format_countdown(left)}",
                     width - 7,
                 ).rstrip()
                 + f" {verdict}"

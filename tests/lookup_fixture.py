@@ -179,7 +179,7 @@ def build(path: Path, *, until: float | None = None) -> Path:
             elif batch.override is not None:
                 ids[batch.key] = record_override(conn, batch.override, before={}, after={}, actor=OPERATOR)
             else:
-                key, decision, comment = batch.review  # type: ignore[misc]
+                key, decision, comment = batch.review
                 record_review(conn, ids[key], decision, reviewer=LEAD, comment=comment, at=batch.at)
     return path
 

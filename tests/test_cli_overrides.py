@@ -263,3 +263,35 @@ def test_list_filters_and_formats_neutralise_untrusted_text(desk: Desk) -> None:
     assert desk.run("overrides", "--since", "yesterday")[0] == 2
     _, out, _ = desk.run("overrides", "--stats")
     assert out.splitlines()[0].split()[:3] == ["operator", "overrides", "pending"]
+
+
+def test_search_finds_overrides_by_justification_comment_and_ticket(desk: Desk) -> None:
+    desk.override("T-1", "hold", "--until", "+1h", "--reason", "customer_unreachable", "--justification", WHY)
+    second = desk.override(
+        "T-3",
+        "exempt",
+        "--clock",
+        "response",
+        "--reason",
+        "customer_request",
+        "--justification",
+        "Customer asked us to wait for their technician",
+        operator="kim",
+    )
+    assert (
+        desk.run("review", str(second), "reject", "--comment", "Escalate to the NOC", operator="lee")[0] == 0
+    )
+
+    def found(*words: str) -> list[str]:
+        code, out, err = desk.run("overrides", "--format", "json", "--search", *words)
+        assert code == 0, err
+        return [e["ticket"] for e in json.loads(out)]
+
+    assert found("afternoon") == ["T-1"]  # the justification
+    assert found("escalate") == ["T-3"]  # the review comment
+    assert found("passw") == ["T-3"]  # the ticket's title, as a prefix
+    assert found("customer") == ["T-1", "T-3"]
+    assert found('customer "afternoon') == ["T-1"]  # every word; a stray quote is text
+    assert found("NOT") == []
+    code, out, _ = desk.run("overrides", "--search", "technician")
+    assert code == 0 and "T-3" in out and "T-1" not in out

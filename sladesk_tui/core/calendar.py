@@ -24,9 +24,11 @@ None for an open end, the epoch API +-inf. A pause that never ends makes `add`
 never due (`add_ts` returns inf, `add` raises ValueError).
 
 Country holidays (`{"country": "DE", "subdiv": "BE"}`) come from the `holidays`
-package, imported only when a year is needed that no `HolidaySnapshot` given to
-`from_dict` holds: the import alone costs most of a second, more than a whole lookup
-over SSH may take. The snapshot travels with the data (the store keeps one with the
+package, or from a `HolidaySnapshot` given to `from_dict`: the import alone costs
+most of a second, more than a whole lookup over SSH may take. A calendar whose
+snapshot holds its country takes every year from it, and a year it lacks has no
+country holidays (only `extra` dates): computing it live would let a package upgrade
+move a holiday (docs/reports.md). Without a snapshot, the package computes each year. The snapshot travels with the data (the store keeps one with the
 agreements), never in module state, so two databases in one process cannot mix.
 """
 
@@ -105,6 +107,7 @@ class BusinessCalendar:
         "_subdiv",
         "_country_years",
         "_held_years",
+        "_live",
         "_index",
     )
 
@@ -120,7 +123,8 @@ class BusinessCalendar:
         """Low-level constructor from validated parts; use `from_dict` or `always`.
 
         `held_years` are the country's holidays already computed, by year (a
-        snapshot's); other years come from the `holidays` package when needed.
+        snapshot's): given, a year it lacks has no country holidays; None, every
+        year comes from the `holidays` package when needed.
         """
         self.tz = tz
         self.zone = _zone(tz)
@@ -130,6 +134,7 @@ class BusinessCalendar:
         self._subdiv = subdiv
         self._country_years: set[int] = set()
         self._held_years = held_years or {}
+        self._live = held_years is None  # no snapshot for the country: ask the package
         week_open = sum(e - s for segs in week for s, e in segs)
         if week_open <= 0:
             raise ValueError("calendar has no open hours")
@@ -142,7 +147,8 @@ class BusinessCalendar:
         """Build from the SPEC §2 mapping; any bad value is a ValueError naming it.
 
         `snapshot` supplies country holidays computed earlier (see `HolidaySnapshot`);
-        without one, or for a year it lacks, the `holidays` package computes them.
+        a year it lacks has none. Without one (or when it does not hold the country)
+        the `holidays` package computes them.
         """
         if not isinstance(spec, Mapping):
             raise ValueError(f"calendar must be a mapping, not {spec!r}")
@@ -183,7 +189,7 @@ class BusinessCalendar:
     def elapsed(self, start: dt.datetime, end: dt.datetime, pauses: Pauses = ()) -> float:
         """Business seconds in [start, end), not counting pauses."""
         a, b = _to_us(start, "start"), _to_us(end, "end")
-        return self._elapsed_us(a, b, _pauses_us(pauses, a, b, _to_us)) / _US
+        return self._elapsed_us(a, b, _pauses_between_us(pauses, a, b, _to_us)) / _US
 
     def is_open(self, at: dt.datetime) -> bool:
         return self._index.is_open(_to_us(at, "at"))
@@ -224,9 +230,9 @@ class BusinessCalendar:
                         target = cum[j] + s - starts[j] + amount
                     i = bisect_right(cum, target) - 1  # >= 0: cum[0] == 0 <= target
                     if i < len(starts):
-                        due = starts[i] + target - cum[i]
-                        if due < cover_hi:
-                            return due / _US
+                        fast_due = starts[i] + target - cum[i]
+                        if fast_due < cover_hi:
+                            return fast_due / _US
         s = _ts_us(start, "start")
         p = _pauses_us(pauses, s, None, _ts_us) if pauses else ()
         due = self._add_us(s, _amount_us(seconds), p)
@@ -258,7 +264,7 @@ class BusinessCalendar:
                         cb = cum[j] + b - starts[j]
                     return (cb - ca) / _US
         a, b = _ts_us(start, "start"), _ts_us(end, "end")
-        return self._elapsed_us(a, b, _pauses_us(pauses, a, b, _ts_us) if pauses else ()) / _US
+        return self._elapsed_us(a, b, _pauses_between_us(pauses, a, b, _ts_us) if pauses else ()) / _US
 
     def is_open_ts(self, t: float) -> bool:
         return self._index.is_open(_ts_us(t, "t"))
@@ -314,7 +320,7 @@ class BusinessCalendar:
         is exact, and the wall time and offset shown are still the zone's.
         """
         local = (_EPOCH + dt.timedelta(microseconds=us)).astimezone(self.zone)
-        return local.replace(tzinfo=dt.timezone(local.utcoffset(), local.tzname()))  # type: ignore[arg-type]
+        return local.replace(tzinfo=dt.timezone(local.utcoffset(), local.tzname()))  # type: ignore[arg-type]  # an aware datetime always has an offset
 
     def _build(self, lo: int, hi: int) -> list[tuple[int, int]]:
         """Open intervals (epoch µs) of local dates [lo, hi), before merging."""
@@ -347,7 +353,7 @@ class BusinessCalendar:
                 self._holidays.update(held[y])
             else:
                 unheld.append(y)
-        if unheld:
+        if unheld and self._live:
             self._holidays.update(_package_holidays(self._country, self._subdiv, unheld))
         self._country_years.update(missing)
 
@@ -374,14 +380,15 @@ def _to_us(value: Any, what: str) -> int:
 
 def _ts_us(value: Any, what: str) -> int:
     try:
-        return round(value * _US)
+        us: int = round(value * _US)
+        return us
     except (OverflowError, ValueError, TypeError):
         raise ValueError(f"{what} {value!r} is not a finite epoch instant") from None
 
 
 def _amount_us(seconds: Any) -> int:
     try:
-        us = round(seconds * _US)
+        us: int = round(seconds * _US)
     except (OverflowError, ValueError, TypeError):
         raise ValueError(f"seconds {seconds!r} is not a finite number") from None
     if us < 0:
@@ -416,6 +423,11 @@ def _pauses_us(pauses: Pauses, lo: int, hi: int | None, conv: Any) -> list[tuple
                 continue
         merged.append((a, b))
     return merged
+
+
+def _pauses_between_us(pauses: Pauses, lo: int, hi: int, conv: Any) -> list[tuple[int, int]]:
+    """`_pauses_us` clipped to a known end: every pause then ends (at `hi` at the latest)."""
+    return [(a, hi if b is None else b) for a, b in _pauses_us(pauses, lo, hi, conv)]
 
 
 # -- parsing -----------------------------------------------------------------

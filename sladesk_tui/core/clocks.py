@@ -48,9 +48,10 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from sladesk_tui.core.agreements import NO_AGREEMENT
+from sladesk_tui.core.durations import format_duration
 
 if TYPE_CHECKING:
-    from sladesk_tui.core.agreements import Agreement
+    from sladesk_tui.core.agreements import Agreement, Targets
     from sladesk_tui.core.calendar import BusinessCalendar
     from sladesk_tui.core.events import Event
     from sladesk_tui.core.overrides import Override
@@ -119,16 +120,22 @@ class Clock:
         Only a running clock changes state by itself; its thresholds are instants.
         """
         if self.running and self.state != "exempt":
-            if now > self.due_at:  # type: ignore[operator]
-                return "breached"
-            at_risk_at = self.at_risk_at
-            if at_risk_at is not None and now >= at_risk_at:
-                return "at_risk"
-            return "ok"
+            return running_state(now, self.due_at, self.at_risk_at)
         return self.state
 
 
-ClockMap = Mapping[str, Clock]
+def running_state(now: float, due_at: float | None, at_risk_at: float | None) -> str:
+    """The state of a running clock at `now` from its two thresholds.
+
+    A clock exactly at its target is met, not breached: breached means `now` is
+    strictly after the due instant. At risk starts *at* its instant. The one home of
+    this rule: the engine's clocks and the queue's cells both ask it.
+    """
+    if due_at is not None and now > due_at:
+        return "breached"
+    if at_risk_at is not None and now >= at_risk_at:
+        return "at_risk"
+    return "ok"
 
 
 # `Clock(...)` runs the dataclass __init__, which for a frozen class sets each of
@@ -308,8 +315,8 @@ def compute_clocks(
     if created is None:
         return {name: _na(name, NO_CREATED) for name in CLOCKS}
     status_paused = p_from is not None
-    if status_paused:
-        pauses.append((p_from, now))  # type: ignore[arg-type]
+    if p_from is not None:
+        pauses.append((p_from, now))
         pause_notes.append(p_note)
     if cyc_open is not None:
         cycles.append((cyc_open, None))
@@ -339,7 +346,7 @@ def compute_clocks(
             continue
         own_gaps = gaps if name == "resolution" else ()
         if changes:
-            prio, start = _in_force(prio0, changes, start, stop, restart, own_gaps)
+            prio, start = _governing_priority(prio0, changes, start, stop, restart, own_gaps)
         else:
             prio = prio0
         tg = targets.get(prio) if prio is not None else None
@@ -599,7 +606,7 @@ def priority_at(events: Iterable[Event], overrides: Iterable[Override], stop: fl
         if ev.type == "priority":
             changes.append((ev.at, ev.priority, ""))
     _merge_reprioritized(changes, overrides, stop)
-    return _in_force(prio0, changes, stop, stop, False, ())[0]
+    return _governing_priority(prio0, changes, stop, stop, False, ())[0]
 
 
 def _merge_reprioritized(
@@ -617,7 +624,7 @@ def _merge_reprioritized(
         changes.sort(key=lambda c: c[0])
 
 
-def _in_force(
+def _governing_priority(
     prio: str | None,
     changes: list[tuple[float, str | None, str]],
     start: float,
@@ -643,7 +650,7 @@ def _breached_cycles(
     cal: BusinessCalendar,
     prio0: str | None,
     changes: list[tuple[float, str | None, str]],
-    targets: Mapping,
+    targets: Mapping[str, Targets],
     restart: bool,
     cycles: list[tuple[float, float | None]],
     pz: list[tuple[float, float]],
@@ -652,14 +659,14 @@ def _breached_cycles(
     """How many finished update cycles (all but the last) exceeded their target."""
     n = 0
     for cs, ce in cycles[:-1]:
-        prio, start = _in_force(prio0, changes, cs, ce, restart, ())
+        prio, start = _governing_priority(prio0, changes, cs, ce, restart, ())
         tg = targets.get(prio) if prio is not None else None
         target = None if tg is None else tg.update
         if target is None:
             continue
         if ov is not None:
             target += ov.extension("update", cs, cycles)
-        if cal.elapsed_ts(start, ce, pz) > target:  # type: ignore[arg-type]
+        if cal.elapsed_ts(start, ce, pz) > target:  # type: ignore[arg-type]  # pauses are closed by now here
             n += 1
     return n
 
@@ -722,7 +729,7 @@ class _Applied:
             elif kind == "extend":
                 if o.by_s:
                     self.extends.append((o.at, o.by_s, o.clock, o.id))
-                    self.marks.append((o.at, o.clock, f"extend +{_fmt(o.by_s)} (override {o.id})"))
+                    self.marks.append((o.at, o.clock, f"extend +{format_duration(o.by_s)} (override {o.id})"))
             elif kind == "exempt":
                 self.exempt.setdefault(o.clock, f"exempt by override {o.id}: {o.reason}")
                 self.marks.append((o.at, o.clock, f"exempt (override {o.id})"))
@@ -794,7 +801,7 @@ def _markers(
     if ov is not None:
         out.extend((at, note) for at, clock, note in ov.marks if clock is None or clock == name)
     if c.breached_at is not None:
-        out.append((c.breached_at, f"breached: target {_fmt(c.target_s or 0)} exceeded"))
+        out.append((c.breached_at, f"breached: target {format_duration(c.target_s or 0)} exceeded"))
     return out
 
 
@@ -855,12 +862,3 @@ def _explain(
     # Markers sort before the stretch starting at their instant.
     merged = sorted(segs + rules, key=lambda s: (s.start, s.kind != "rule"))
     return tuple(merged)
-
-
-def _fmt(seconds: float) -> str:
-    """A short business duration for notes: 1h30m, 45m, 20s."""
-    s = round(abs(seconds))
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    text = "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (sec, "s")) if v) or "0s"
-    return "-" + text if seconds < 0 else text

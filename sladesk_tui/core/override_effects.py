@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sladesk_tui.core.clocks import CLOCKS
+from sladesk_tui.core.durations import format_clock_duration
 from sladesk_tui.core.evaluate import TicketClocks, evaluate
 
 if TYPE_CHECKING:
@@ -63,17 +64,15 @@ def iso_z(ts: float) -> str:
 
 def figure_text(fig: Mapping[str, Any]) -> str:
     """One stored clock figure for people: `ok, 30m left`, `breached, 1h 05m over`, `met`."""
-    from sladesk_tui.core.queue import format_duration
-
-    state = fig.get("state", "n/a")
+    state: str = fig.get("state", "n/a")
     remaining = fig.get("remaining_s")
     if state in ("n/a", "exempt") or remaining is None:
         return state
     if state == "met":
         return "met"
     if remaining < 0:
-        return f"{state}, {format_duration(-remaining)} over"
-    return f"{state}, {format_duration(remaining)} left"
+        return f"{state}, {format_clock_duration(-remaining)} over"
+    return f"{state}, {format_clock_duration(remaining)} left"
 
 
 @dataclass(frozen=True, slots=True)

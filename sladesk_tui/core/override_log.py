@@ -205,12 +205,19 @@ def entry_dict(e: LogEntry) -> dict[str, Any]:
 
 
 def parameter_text(o: Override, *, short: bool = False) -> str:
-    """The kind's parameter: `until 2027-01-15T09:00:00Z` (`short`: `until 01-15 09:00Z`), `+2h`, `to P1`."""
-    from sladesk_tui.core.agreements import format_duration
+    """The kind's parameter: `until 2027-01-15T09:00:00Z` (`short`: `until 01-15 09:00Z`), `+2h`, `to P1`.
+
+    The short form keeps the year when it is not the year the override was made
+    (`until 2100-01-01 00:00Z`): a hold into another year must not read like a date
+    in this one."""
+    from sladesk_tui.core.durations import format_duration
     from sladesk_tui.core.override_effects import iso_z
 
     def when(ts: float) -> str:
-        return iso_z(ts)[5:16].replace("T", " ") + "Z" if short else iso_z(ts)
+        if not short:
+            return iso_z(ts)
+        text = iso_z(ts)
+        return text[0 if text[:4] != iso_z(o.at)[:4] else 5 : 16].replace("T", " ") + "Z"
 
     if o.until is not None:
         return f"until {when(o.until)}"

@@ -12,8 +12,9 @@ Decisions recorded here (SPEC §6 is silent on them):
 - `hold` and `extend` need a clock still counting or paused; with no clock named
   they touch every clock, and at least one must still be counting. `exempt` may
   name a stopped clock (a breach the customer caused) but not an exempt one.
-- A hold needs its end (`until`, after now): an open-ended hold is a clock nobody
-  remembers to restart.
+- A hold needs its end (`until`, after now, at most the agreement's `max_hold`
+  ahead, 90 days unless it says): an open-ended hold, or one until 2100, is a clock
+  nobody remembers to restart.
 - `responded` touches the response clock only, at an instant between the ticket's
   creation and now (default: now), and only while that clock still runs.
 - `reprioritize` needs a priority of the governing agreement other than the one in
@@ -135,6 +136,13 @@ def effect_problem(
             return "hold needs the instant it ends (until)"
         if o.until <= now:
             return f"hold must end after now ({iso(now)}), not at {iso(o.until)}"
+        if o.until - now > agreement.max_hold_s:
+            from sladesk_tui.core.durations import format_duration
+
+            return (
+                f"hold until {iso(o.until)} is longer than agreement {agreement.id}'s max_hold"
+                f" ({format_duration(agreement.max_hold_s)} from now): hold for less, and again later if need be"
+            )
     if o.kind == "extend":
         if o.by_s is None or o.by_s <= 0:
             return "extend needs a positive duration (by)"
@@ -261,7 +269,7 @@ def parse_when(text: str, now: float) -> float:
     `now`, or `+DURATION` / `-DURATION` from now (`+2h`, `-20m`), inside the accepted
     window (`core.instants`). `InputError` otherwise. The one parser of typed instants:
     `--at`, `--until`, `--since` and the dialogs all use it (docs/instants.md)."""
-    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.durations import parse_duration
     from sladesk_tui.core.eventfile import parse_instant
     from sladesk_tui.core.instants import check_instant
 
@@ -286,7 +294,7 @@ def parse_parameter(kind: str, text: str, now: float) -> dict[str, object]:
     Empty text gives no field (the rules then say what is missing; `responded`
     defaults to now). Durations are business time (`2h`, `1h30m`).
     """
-    from sladesk_tui.core.agreements import parse_duration
+    from sladesk_tui.core.durations import parse_duration
 
     field = PARAMETER.get(kind)
     t = text.strip()

@@ -35,9 +35,10 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sladesk_tui.core.clocks import Clock
+from sladesk_tui.core.clocks import Clock, running_state
+from sladesk_tui.core.durations import format_countdown
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketRecord
 
@@ -113,16 +114,10 @@ class ClockCell:
     def state_at(self, now: float) -> str:
         """The clock's state at `now`, from the stored instants alone.
 
-        A clock exactly at its target is not yet breached (SPEC §5): breach is `now`
-        strictly after the due instant.
+        A running clock follows `running_state`, the engine's own rule.
         """
         if self.phase == "running":
-            due = self.due_at
-            if due is not None and now > due:
-                return "breached"
-            if self.at_risk_at is not None and now >= self.at_risk_at:
-                return "at_risk"
-            return "ok"
+            return running_state(now, self.due_at, self.at_risk_at)
         if self.phase == "paused":
             return "breached" if self.paused_breached else "paused"
         return self.state
@@ -296,12 +291,13 @@ def build_row(
 _DIGITS = re.compile(r"(\d+)")
 
 
-def natural_key(s: str) -> tuple[object, ...]:
+def natural_key(s: str) -> tuple[int | str, ...]:
     """`T-2` before `T-10`, `P2` before `P10`."""
     return tuple(int(p) if p.isdigit() else p.casefold() for p in _DIGITS.split(s))
 
 
-def sort_key(sort: str) -> Callable[[QueueRow], object]:
+def sort_key(sort: str) -> Callable[[QueueRow], Any]:
+    """The `sorted` key of one queue order (the keys are tuples of mixed types, hence `Any`)."""
     if sort == "urgency":
         return lambda r: r.urgency
     if sort == "priority":
@@ -442,33 +438,6 @@ def next_change(rows: Iterable[QueueRow], now: float) -> float:
 
 
 # ---- text -----------------------------------------------------------------------
-
-
-def format_duration(seconds: float) -> str:
-    """Whole units, rounded down: `45s`, `25m`, `1h 12m`, `52h 05m` (business hours, no days).
-
-    Rounded down so a countdown never promises time that is not there.
-    """
-    s = int(math.floor(abs(seconds)))
-    if s < 60:
-        return f"{s}s"
-    m = s // 60
-    if m < 60:
-        return f"{m}m"
-    h, m = divmod(m, 60)
-    return f"{h}h {m:02d}m"
-
-
-def format_countdown(seconds: float | None, *, paused: bool = False, compact: bool = False) -> str:
-    """A clock cell: `1h 12m` left, `-25m` overdue, `paused 3h 00m left` (`compact`: no `left`)."""
-    if seconds is None:
-        return ""
-    text = format_duration(seconds)
-    if seconds < 0 and text != "0s":
-        text = "-" + text
-    if paused:
-        return f"paused {text}" if compact or seconds < 0 else f"paused {text} left"
-    return text
 
 
 def cell_text(row: QueueRow, cell: ClockCell, now: float, *, compact: bool = False) -> str:

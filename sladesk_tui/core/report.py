@@ -381,6 +381,14 @@ class ReportRow:
     penalty: float | None = None
 
 
+def format_money(amount: float | None) -> str:
+    """A penalty amount as both report views print it: whole amounts without cents,
+    thousands grouped (`12,500`, `1,250.50`); None (no penalty) as nothing."""
+    if amount is None:
+        return ""
+    return f"{amount:,.0f}" if float(amount).is_integer() else f"{amount:,.2f}"
+
+
 @dataclass(frozen=True, slots=True)
 class PenaltySummary:
     """What an agreement's breaches cost over the period: uncapped, then capped per month."""

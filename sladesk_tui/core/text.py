@@ -13,6 +13,8 @@ never a markup string): this module only deals with characters.
 
 from __future__ import annotations
 
+import unicodedata
+
 REPLACEMENT = "\ufffd"
 
 # Bidi embeddings/overrides (LRE RLE PDF LRO RLO), isolates (LRI RLI FSI PDI), the
@@ -58,3 +60,48 @@ def safe_text(s: str | None, *, multiline: bool = False) -> str:
     if multiline:
         return s.replace("\r\n", "\n").translate(_MULTI_LINE)
     return s.translate(_SINGLE_LINE)
+
+
+# ---- width on a terminal ------------------------------------------------------------
+
+ELLIPSIS = "\u2026"
+
+
+def cells(s: str) -> int:
+    """Terminal cells `s` takes: wide (East Asian) characters two; combining marks and
+    format characters (zero-width joiners and spaces) none; everything else one.
+
+    The one measure of text width, for the command line's tables and the TUI's queue
+    lines alike, so both cut a title at the same place.
+    """
+    if s.isascii():
+        return len(s)
+    n = 0
+    for ch in s:
+        if unicodedata.combining(ch) or unicodedata.category(ch) == "Cf":
+            continue
+        n += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return n
+
+
+def fit(s: str, width: int, *, right: bool = False) -> str:
+    """`s` cut (ending in an ellipsis) or padded to exactly `width` cells.
+
+    A wide character that would straddle the cut is dropped and the gap padded, so
+    the result is never wider than `width`.
+    """
+    n = cells(s)
+    if n > width:
+        if width <= 0:
+            return ""
+        out, used = [], 0
+        for ch in s:
+            w = cells(ch)
+            if used + w > width - 1:
+                break
+            out.append(ch)
+            used += w
+        s = "".join(out) + ELLIPSIS
+        n = used + 1
+    pad = " " * (width - n)
+    return pad + s if right else s + pad

@@ -118,7 +118,7 @@ class TicketProjection:
         """Rebuild from a whole history in `(at, arrival)` order, its `created` event first."""
         for etype, ts, customer, service, title, priority, status, assignee in history:
             if etype == "created":
-                self.start(ts, customer, service, title, priority, assignee)  # type: ignore[arg-type]
+                self.start(ts, customer, service, title, priority, assignee)  # type: ignore[arg-type]  # a created row has these fields
             else:
                 self.apply(etype, ts, priority, status, assignee)
 

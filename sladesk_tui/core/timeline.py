@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sladesk_tui.core.queue import format_duration
+from sladesk_tui.core.durations import format_clock_duration
 from sladesk_tui.core.text import safe_text
 
 if TYPE_CHECKING:
@@ -67,5 +67,7 @@ def timeline_lines(segments: Sequence[Segment], tz: dt.tzinfo, *, limit: int | N
         end = dt.datetime.fromtimestamp(seg.end, tz)
         end_text = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %H:%M}"
         span = f"{start:%H:%M}-{end_text}"
-        lines.append(f"{prefix} {span:<15} {segment_words(seg)}  {format_duration(seg.end - seg.start)}")
+        lines.append(
+            f"{prefix} {span:<15} {segment_words(seg)}  {format_clock_duration(seg.end - seg.start)}"
+        )
     return lines

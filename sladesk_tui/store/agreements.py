@@ -105,7 +105,7 @@ def _store(
             ],
         )
         # Lookups then never import the slow `holidays` package.
-        holidays_added = snapshot_holidays(conn, aset, ts, version)
+        holidays_added = snapshot_holidays(conn, aset, version)
         covers = [RowRange("agreement_versions", version, version)]
         if aset.agreements:
             covers.append(RowRange("agreements", version, version))

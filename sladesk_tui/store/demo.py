@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import Event
@@ -53,6 +53,17 @@ HISTORY_DAYS = 90
 M = 60.0
 H = 3600.0
 D = 86400.0
+
+
+class _Counts(TypedDict):
+    """What `_Builder.run` counted: the part of `DemoSummary` the build itself knows."""
+
+    agreements_version: int
+    open_tickets: int
+    resolved_tickets: int
+    events: int
+    overrides: Mapping[str, int]
+    leads: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +130,7 @@ def is_demo_db(path: str | os.PathLike[str]) -> bool:
         return False
     finally:
         conn.close()
-    return row == (DEMO_SOURCE, "agreements.load")
+    return bool(row == (DEMO_SOURCE, "agreements.load"))
 
 
 def demo_agreements_text(now: float) -> str:
@@ -308,7 +319,7 @@ class _Builder:
 
     # -- the whole ---------------------------------------------------------------
 
-    def run(self) -> dict[str, object]:
+    def run(self) -> _Counts:
         from sladesk_tui.store.imports import ingest
 
         self._load_agreements()
@@ -545,10 +556,15 @@ class _Builder:
         for i, (service, days_ago, minutes) in enumerate(_OUTAGES, 1):
             start = float(round(self.now - days_ago * D))
             for etype, at in (("outage_start", start), ("outage_end", start + minutes * M)):
-                fields = {"id": f"outage-{i}-{etype[7:]}", "type": etype, "at": at, "service": service}
-                rows.append((at, len(rows), fields))
+                outage: dict[str, object] = {
+                    "id": f"outage-{i}-{etype[7:]}",
+                    "type": etype,
+                    "at": at,
+                    "service": service,
+                }
+                rows.append((at, len(rows), outage))
         rows.sort(key=lambda r: (r[0], r[1]))
-        return [Event(seq=seq, **fields) for seq, (_, _, fields) in enumerate(rows, 1)]  # type: ignore[arg-type]
+        return [Event(seq=seq, **fields) for seq, (_, _, fields) in enumerate(rows, 1)]  # type: ignore[arg-type]  # each dict holds Event fields by name
 
     # -- people and their overrides ----------------------------------------------------
 
@@ -711,8 +727,15 @@ class _Builder:
 
         at = float(round(min(max(at, plan.created + 2 * M), self.now - 60)))
         candidate = Override(
-            id=0, ticket=plan.id, kind=kind, at=at, operator=who, reason=reason, justification=why, **params
-        )  # type: ignore[arg-type]
+            id=0,
+            ticket=plan.id,
+            kind=kind,
+            at=at,
+            operator=who,
+            reason=reason,
+            justification=why,
+            **params,  # type: ignore[arg-type]  # the kind's own fields; place_override checks them
+        )
         placed = place_override(self.conn, candidate, now=at, source=DEMO_SOURCE)
         if review is None:
             return "pending"

@@ -272,5 +272,5 @@ class _Refusing(EventReader):
     """Stands in for the parser of a file whose CSV header is bad: ignores its lines
     (already reported once) until the file is rotated."""
 
-    def feed(self, line: str | bytes) -> None:  # type: ignore[override]
+    def feed(self, line: str | bytes) -> None:
         return None

@@ -9,6 +9,13 @@ goes with the parsed agreements into every calendar. A stored year is never
 recomputed: upgrading the package must not move a holiday under clocks that were
 already counted. The rows are append-only and each load's rows are covered by its
 audit row (key: the agreements version of the load).
+
+The years an agreement needs are its validity plus one year on each side (a ticket
+created on the last day still runs into the next year); an open end reaches the edge
+of the accepted instants (`core.instants`: 1970 and 2199), so backfilled history and
+far-future tickets are covered too. A calendar built from a snapshot counts no country
+holiday in a year the snapshot lacks (only its `extra` dates): lookups never import
+the package and never compute a year live (docs/reports.md, "Country holidays").
 """
 
 from __future__ import annotations
@@ -18,33 +25,29 @@ import json
 import sqlite3
 from typing import TYPE_CHECKING
 
+from sladesk_tui.core.instants import EARLIEST_YEAR, LATEST_YEAR
+
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
     from sladesk_tui.core.calendar import HolidaySnapshot
 
-# Years around the load covered when an agreement leaves its validity open.
-YEARS_BEFORE = 2
-YEARS_AFTER = 3
-MAX_YEARS = 15
-
 Rows = tuple[tuple[str, str, int, str], ...]
 
 
-def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, now: float, version: int) -> int:
+def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, version: int) -> int:
     """Store the holidays `aset`'s country calendars can need, as rows of agreements
     `version` (inside the caller's write transaction, with the load, whose audit row
     must cover them); return the years added."""
     from sladesk_tui.core.calendar import country_holidays
 
-    this_year = dt.datetime.fromtimestamp(now, dt.UTC).year
     added = 0
     for cid, cdef in aset.calendars.items():
         if cdef.holiday_country is None:
             continue
-        users = [a for a in aset.agreements if a.calendar == cid]
-        first = min([this_year - YEARS_BEFORE, *(a.valid_from.year - 1 for a in users if a.valid_from)])
-        last = max([this_year + YEARS_AFTER, *(a.valid_until.year + 1 for a in users if a.valid_until)])
-        first = max(first, last - MAX_YEARS)
+        spans = [needed_years(a.valid_from, a.valid_until) for a in aset.agreements if a.calendar == cid]
+        if not spans:
+            continue  # a calendar no agreement uses counts no clock
+        first, last = min(f for f, _ in spans), max(last for _, last in spans)
         subdiv = cdef.holiday_subdiv or ""
         have = {
             r[0]
@@ -65,6 +68,14 @@ def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, now: float, 
     return added
 
 
+def needed_years(valid_from: dt.date | None, valid_until: dt.date | None) -> tuple[int, int]:
+    """The years (first, last) of country holidays an agreement valid over these dates
+    can need: one more on each side, an open end reaching the window's edge."""
+    first = EARLIEST_YEAR if valid_from is None else max(EARLIEST_YEAR, valid_from.year - 1)
+    last = LATEST_YEAR if valid_until is None else min(LATEST_YEAR, valid_until.year + 1)
+    return first, last
+
+
 def stored_rows(conn: sqlite3.Connection) -> Rows:
     """The stored snapshot as raw rows (country, subdiv, year, dates JSON), in key order:
     cheap to read and to compare, so callers parse it only when it changed.
@@ -75,7 +86,7 @@ def stored_rows(conn: sqlite3.Connection) -> Rows:
         cur = conn.execute(
             "SELECT country, subdiv, year, dates FROM holiday_dates ORDER BY country, subdiv, year"
         )
-        return tuple(tuple(r) for r in cur)  # type: ignore[misc]
+        return tuple(tuple(r) for r in cur)
     except sqlite3.OperationalError:
         return ()
 

@@ -166,6 +166,10 @@ class _Ticket(TicketProjection):
         "queued",
     )
 
+    agreement_id: str | None
+    agreement_version: int | None
+    no_agreement_reason: str | None
+
     def __init__(self, tid: str) -> None:
         self.id = tid
         self.priorities: frozenset[str] | None = None  # the agreement's priorities; None: any
@@ -373,7 +377,7 @@ class _Batch:
         agreement, reason = match_agreement(
             self.aset, customer=ev.customer, service=ev.service, created_at=ev.at, agreement_id=ev.agreement
         )
-        t = _Ticket(ev.ticket)  # type: ignore[arg-type]
+        t = _Ticket(ev.ticket)  # type: ignore[arg-type]  # a created event always names its ticket
         if agreement is not None:
             t.agreement_id, t.priorities = agreement.id, frozenset(agreement.targets)
         else:
@@ -382,7 +386,7 @@ class _Batch:
         t.no_agreement_reason = reason
         if t.priorities is not None and ev.priority not in t.priorities:
             return self._bad_priority(ev.priority, t)
-        t.start(ev.at, ev.customer, ev.service, ev.title, ev.priority, ev.assignee)  # type: ignore[arg-type]
+        t.start(ev.at, ev.customer, ev.service, ev.title, ev.priority, ev.assignee)  # type: ignore[arg-type]  # a validated created event has these fields
         t.queued = True
         self.tickets[t.id] = t
         self.fresh[t.id] = [ev]
@@ -702,7 +706,7 @@ def import_file(
         raise ImportRejected(bad)
     source = source or f"import:{name}"
     own = not isinstance(db, sqlite3.Connection)
-    conn = open_db(db) if own else db  # type: ignore[arg-type]
+    conn = db if isinstance(db, sqlite3.Connection) else open_db(db)
     try:
         result = ingest(conn, events, actor=actor, source=source, name=name, skip_invalid=skip_invalid)
     finally:

@@ -34,6 +34,7 @@ from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
 from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 from sladesk_tui.store.roles import is_lead
+from sladesk_tui.store.search import OVERRIDES_MATCHING, match_query
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -137,12 +138,19 @@ def load_log(
     *,
     effects: bool = False,
     now: float | None = None,
+    search: str | None = None,
 ) -> list[LogEntry]:
     """The overrides `filt` selects, by id, with their tickets' agreement and title, the
     stored figures and the latest review. `effects` adds what each one did to a breach at
-    `now` (two engine runs per override: for the per-operator figures)."""
+    `now` (two engine runs per override: for the per-operator figures). `search` keeps
+    those the text index finds (`store.search.override_ids`: justification, review
+    comments, ticket title and customer); text without a word filters nothing."""
     filt = filt or LogFilter()
     where, params = _where(filt)
+    q = None if search is None else match_query(search)
+    if q is not None:
+        where += f" AND o.id IN ({OVERRIDES_MATCHING})"
+        params["q"] = q
     with read_tx(conn):
         rows = conn.execute(
             f"SELECT {_OVERRIDE_COLS}, t.agreement_id, t.title, o.before_json, o.after_json,"
@@ -297,7 +305,7 @@ def _insert_override(
             canonical_json(dict(after)),
         ),
     )
-    oid = int(cur.lastrowid)  # type: ignore[arg-type]
+    oid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets lastrowid
     params = {k: getattr(o, k) for k in PARAMETER_FIELDS if getattr(o, k) is not None}
     append_audit(
         conn,
@@ -335,7 +343,7 @@ def _insert_review(
         "INSERT INTO reviews (override_id, decision, reviewer, comment, ts, at) VALUES (?, ?, ?, ?, ?, ?)",
         (o.id, decision, reviewer, comment, at, iso_utc(at)),
     )
-    rid = int(cur.lastrowid)  # type: ignore[arg-type]
+    rid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets lastrowid
     append_audit(
         conn,
         actor=reviewer,

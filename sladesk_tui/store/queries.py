@@ -19,7 +19,7 @@ version as today's.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from itertools import groupby, starmap
 from operator import attrgetter, itemgetter
@@ -110,7 +110,7 @@ def evaluate_open_tickets(
 def load_records(
     conn: sqlite3.Connection,
     where: str,
-    params: dict[str, object],
+    params: Mapping[str, object],
     *,
     at: float | None = None,
     with_reviews: bool = False,
@@ -165,10 +165,22 @@ def load_records(
     out = []
     for row in tickets:
         tid = row[0]
+        # Spelled out, not `*row[:10]`: the type checker can count these.
         record = TicketRecord(
-            *row[:10],
+            tid,
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            row[9],
             bool(row[10]),
-            *row[11:],
+            row[11],
+            row[12],
+            row[13],
             events=events.get(tid, ()),
             overrides=overrides.get(tid, ()),
             reviews=reviews.get(tid, ()),

@@ -67,7 +67,7 @@ def compliance_report(
             raise InputError(f"--agreement: no agreement {agreement!r} (known: {known or 'none loaded'})")
         if at is None:
             rows = _stored_tallies(conn, period, agreement, by)
-            versions = {t.agreement_version for t in rows}
+            versions: set[int | None] = {t.agreement_version for t in rows}
         else:
             records = _replayed_records(conn, period, at, agreement)
             versions = {r.agreement_version for r in records}

@@ -59,7 +59,7 @@ def _insert(
         "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES (?, ?, ?, ?, ?, ?)",
         (user, ROLE, action, by_user, ts, iso_utc(ts)),
     )
-    gid = int(cur.lastrowid)  # type: ignore[arg-type]
+    gid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets lastrowid
     append_audit(
         conn,
         actor=by_user,

@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -68,7 +69,7 @@ class SladeskApp(App[None]):
         if theme is not None:
             self.theme = theme
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[Any]:
         from sladesk_tui.tui.screens.queue import QueueScreen
 
         return QueueScreen()
@@ -119,7 +120,7 @@ class SladeskApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "List every key of this screen", self.action_help)
         yield SystemCommand(

@@ -138,4 +138,4 @@ class LiveScreen(Screen[None]):
         self.sladesk.refresh_queue()
 
     def say(self, message: str, severity: str = "information") -> None:
-        self.notify(safe_text(message), severity=severity, markup=False)  # type: ignore[arg-type]
+        self.notify(safe_text(message), severity=severity, markup=False)  # type: ignore[arg-type]  # severity is one of Textual's three literals

@@ -17,12 +17,11 @@ from sladesk_tui.core.agreements import (
     AtRisk,
     CalendarDef,
     build_calendar,
-    format_duration,
     load_agreements,
     match_agreement,
-    parse_duration,
 )
 from sladesk_tui.core.calendar import BusinessCalendar, HolidaySnapshot
+from sladesk_tui.core.durations import format_duration, parse_duration
 from sladesk_tui.core.errors import InputError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -109,7 +108,7 @@ def test_bad_durations(text: str, needle: str) -> None:
 
 def test_a_number_is_not_a_duration() -> None:
     with pytest.raises(ValueError, match="900 is not a duration"):
-        parse_duration(900)  # type: ignore[arg-type]
+        parse_duration(900)
 
 
 @given(st.integers(0, 9999), st.integers(0, 59), st.integers(0, 59))
@@ -241,6 +240,7 @@ def test_the_annotated_example_loads_and_covers_every_key() -> None:
         "availability",
         "targets",
         "penalty",
+        "max_hold",
     }
     assert set().union(*(c.keys() for c in doc["calendar"])) == {"id", "tz", "hours", "holidays"}
     assert set().union(*(a.get("at_risk", {}).keys() for a in doc["agreement"])) == {"ratio", "remaining"}
@@ -402,12 +402,62 @@ def test_agreement_errors_name_agreement_key_and_value(extra: str, targets: str,
     assert isinstance(err, InputError) and err.where is not None and err.where.startswith("sla.toml")
 
 
-def test_the_line_of_the_offending_agreement_is_given() -> None:
+def test_the_line_of_the_offending_key_is_given() -> None:
     text = CALENDAR + agreement(id="first") + agreement('on_reopen = "never"', id="second")
     err = refused(text.replace('customer = "acme"', 'customer = "other"', 1))
+    line = [n for n, ln in enumerate(text.splitlines(), 1) if ln == 'on_reopen = "never"'][0]
     header = [n for n, ln in enumerate(text.splitlines(), 1) if ln == "[[agreement]]"][1]
-    assert err.line == header
-    assert str(err).startswith(f"sla.toml:{header}: agreement 'second': on_reopen: 'never'")
+    assert header < line
+    assert err.line == line
+    assert str(err).startswith(f"sla.toml:{line}: agreement 'second': on_reopen: 'never'")
+
+
+KEY_LINES = """\
+[[calendar]]
+id = "berlin"
+tz = "Europe/Berlin"
+hours = {
+  mon = ["09:00-17:00"],
+  tue = ["09:00-12:00", "13:00-17:00"],
+}
+
+[[agreement]]
+id = "gold"
+customer = "acme"
+calendar = "berlin"
+valid_from = 2026-01-01
+at_risk = { ratio = 0.75 }
+
+[agreement.targets]
+P1 = { response = "15m", resolution = "4h" }
+P2 = { response = "1h",
+       resolution = "3h" }
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        # a key inside an inline table spread over lines, under a sub-table header
+        ('"3h" }', '"3d" }', 19),
+        # a dotted path into an inline table on one line
+        ("ratio = 0.75", "ratio = 7.5", 14),
+        # a plain key
+        ("valid_from = 2026-01-01", 'valid_from = "soon"', 13),
+        # a problem the calendar itself finds: overlapping segments of one day
+        ('"09:00-12:00", "13:00-17:00"', '"09:00-12:00", "11:00-17:00"', 6),
+        # an unknown key
+        ('calendar = "berlin"\n', 'calendar = "berlin"\non_reopn = "resume"\n', 13),
+        # a missing key has no line of its own: its section's header
+        ('customer = "acme"\n', "", 9),
+    ],
+)
+def test_errors_point_at_the_line_of_the_bad_key(old: str, new: str, line: int) -> None:
+    load_agreements(KEY_LINES, source="sla.toml")  # the file as written is valid
+    text = KEY_LINES.replace(old, new, 1)
+    assert text != KEY_LINES
+    err = refused(text)
+    assert err.line == line, (str(err), text.splitlines()[line - 1])
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def ok(lines: list[str] | list[bytes], fmt: str = "auto") -> list[Event]:
     out = events(lines, fmt)
     bad = [str(e) for _, e in out if isinstance(e, InputError)]
     assert bad == []
-    return [e for _, e in out]  # type: ignore[misc]
+    return [e for _, e in out]
 
 
 def errors(lines: list[str] | list[bytes], fmt: str = "auto") -> list[str]:
@@ -452,9 +452,9 @@ def test_the_reader_can_be_fed_as_a_file_grows() -> None:
     r = EventReader("live.csv")
     assert r.feed("id,type,at,ticket,body\n") is None
     assert r.feed('e1,note,2026-11-27T08:05:00Z,T-1,"half\n') is None  # record not complete yet
-    n, ev = r.feed('done"\n')  # type: ignore[misc]
+    n, ev = r.feed('done"\n')
     assert n == 2 and isinstance(ev, Event) and ev.body == "half\ndone"
-    n, ev = r.feed(b"e2,reply,2026-11-27T08:06:00Z,T-1,\n")  # type: ignore[misc]
+    n, ev = r.feed(b"e2,reply,2026-11-27T08:06:00Z,T-1,\n")
     assert n == 4 and isinstance(ev, Event) and ev.seq == 4
     assert r.finish() is None
 

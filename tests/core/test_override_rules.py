@@ -106,7 +106,7 @@ def ov(
         justification=justification,
         status=status,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def problem(o: Override, record: TicketRecord | None = None) -> str | None:

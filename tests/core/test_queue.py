@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sladesk_tui.core.clocks import Clock
+from sladesk_tui.core.durations import format_clock_duration, format_countdown
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.core.queue import (
     ClockCell,
@@ -17,8 +18,6 @@ from sladesk_tui.core.queue import (
     cell_text,
     counts,
     cycle,
-    format_countdown,
-    format_duration,
     natural_key,
     next_change,
     sort_rows,
@@ -167,8 +166,8 @@ def test_format_countdown_examples() -> None:
 
 
 @given(st.floats(min_value=-1e7, max_value=1e7, allow_nan=False))
-def test_format_duration_never_overstates(s: float) -> None:
-    text = format_duration(s)
+def test_format_clock_duration_never_overstates(s: float) -> None:
+    text = format_clock_duration(s)
     h = int(text.split("h")[0]) if "h" in text else 0
     rest = text.split("h")[-1].strip()
     m = int(rest[:-1]) if rest.endswith("m") else 0
@@ -309,7 +308,7 @@ def test_filters() -> None:
             clocks={"response": running("response", NOW - 60)},
         ),
     ]
-    ids = lambda f: [r.id for r in f.apply(rows, NOW)]  # noqa: E731
+    ids = lambda f: [r.id for r in f.apply(rows, NOW)]  # noqa: E731 - a one-line local helper
     assert ids(QueueFilter()) == ["T-1", "T-2", "T-3"]
     assert ids(QueueFilter(text="INVOICE")) == ["T-1"]
     assert ids(QueueFilter(text="initech")) == ["T-3"]

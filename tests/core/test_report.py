@@ -124,7 +124,7 @@ def override(
         clock=clock,
         status=status,
         **params,
-    )  # type: ignore[arg-type]
+    )
 
 
 def by_clock(outcomes: list[Outcome]) -> dict[tuple[str, int], Outcome]:
@@ -340,7 +340,7 @@ def test_expiry_flags() -> None:
     gold = r.for_agreement("gold")
     assert gold is not None and (gold.days_left, gold.expiring, gold.expired) == (30, True, False)
     later = build_report([], t, listed, {}, Period.month("2026-11"), at + 31 * 24 * H)
-    assert later.for_agreement("gold").expired  # type: ignore[union-attr]
+    assert later.for_agreement("gold").expired
     office = r.for_agreement("office")
     assert office is not None and office.days_left is None and not office.expiring
 

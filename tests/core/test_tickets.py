@@ -9,7 +9,7 @@ T0 = 1_800_000_000.0
 
 
 def ev(n: int, etype: str, **fields: str) -> Event:
-    return Event(id=f"e{n}", type=etype, at=T0 + 60 * n, ticket="T-1", seq=n, **fields)  # type: ignore[arg-type]
+    return Event(id=f"e{n}", type=etype, at=T0 + 60 * n, ticket="T-1", seq=n, **fields)
 
 
 CREATED = ev(0, "created", customer="acme", title="Invoices fail", priority="P2", assignee="sam")

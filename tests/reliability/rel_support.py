@@ -96,7 +96,7 @@ def sladesk(
 
 def writer(*args: str | os.PathLike[str], **popen: object) -> subprocess.Popen[str]:
     """Start `rel_writer.py` (see its docstring) as a child process."""
-    return subprocess.Popen(  # type: ignore[call-overload]
+    return subprocess.Popen(
         [sys.executable, str(WRITER), *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -139,7 +139,7 @@ def _events() -> list[Event]:
         more.setdefault("customer", CUSTOMER)
         more.setdefault("service", SERVICE)
         more.setdefault("priority", "P2")
-        return Event(f"{tid}-c", "created", at, tid, title=title, **more)  # type: ignore[arg-type]
+        return Event(f"{tid}-c", "created", at, tid, title=title, **more)
 
     evs = [
         # T-00: everything at once, with a history, a note and overrides (the ticket screen's subject).
@@ -169,7 +169,7 @@ def build(path: Path) -> Path:
         name_first_lead(conn, LEAD, actor=LEAD)
 
         def place(ticket: str, kind: str, operator: str, at: float, **params: object) -> int:
-            o = Override(0, ticket, kind, 0.0, operator, "customer_unreachable", JUSTIFICATION, **params)  # type: ignore[arg-type]
+            o = Override(0, ticket, kind, 0.0, operator, "customer_unreachable", JUSTIFICATION, **params)
             return place_override(conn, o, now=at).id
 
         held = place("T-00", "hold", OPERATOR, NOW - 600, until=NOW + H)
@@ -232,7 +232,7 @@ def shot(app: SladeskApp) -> Shot:
         safe_box=False,
     )
     lines, links, actions = [], [], []
-    for chops in update.strips:  # type: ignore[attr-defined]
+    for chops in update.strips:
         line = []
         for strip in chops:
             for seg in strip:
@@ -245,7 +245,7 @@ def shot(app: SladeskApp) -> Shot:
                         if key.startswith("@"):
                             actions.append(f"{key}={value}")
         lines.append("".join(line))
-    return Shot(lines, update.render_segments(console), links, actions)  # type: ignore[attr-defined]
+    return Shot(lines, update.render_segments(console), links, actions)
 
 
 def assert_clean(s: Shot) -> None:
@@ -360,11 +360,11 @@ async def test_queue(hostile_db: Path, size: tuple[int, int]) -> None:
         await click_each(pilot, ["[@click=app.pwned]"])
 
 
-async def ticket_opened(pilot: Pilot, ticket_id: str, *, missing: bool = False):  # type: ignore[no-untyped-def]
+async def ticket_opened(pilot: Pilot, ticket_id: str, *, missing: bool = False):
     from sladesk_tui.tui.screens.ticket import TicketScreen
 
     await queue_loaded(pilot)
-    pilot.app.open_ticket(ticket_id)  # type: ignore[attr-defined]
+    pilot.app.open_ticket(ticket_id)
     await until(
         pilot,
         lambda: (
@@ -479,7 +479,7 @@ async def test_override_dialog(hostile_db: Path, size: tuple[int, int]) -> None:
 
     async with trap(hostile_db, operator="sam").run_test(size=size, notifications=True) as pilot:
         await queue_loaded(pilot)
-        pilot.app.open_override("T-00")  # type: ignore[attr-defined]
+        pilot.app.open_override("T-00")
         await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
         await pilot.pause()
         s = shot(pilot.app)
@@ -497,7 +497,7 @@ async def test_override_dialog(hostile_db: Path, size: tuple[int, int]) -> None:
         await click_each(pilot, CLICKABLE)
 
 
-async def review_opened(pilot: Pilot):  # type: ignore[no-untyped-def]
+async def review_opened(pilot: Pilot):
     from sladesk_tui.tui.screens.review import ReviewScreen
 
     await queue_loaded(pilot)
@@ -570,7 +570,7 @@ async def test_writes_from_the_screens_notify_in_plain_text(tmp_path: Path) -> N
         await pilot.press("o")
         await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
         dialog = pilot.app.screen
-        dialog.query_one("#ov-reason").value = "customer_unreachable"  # type: ignore[attr-defined]
+        dialog.query_one("#ov-reason").value = "customer_unreachable"
         dialog.query_one("#ov-param", Input).value = "2027-01-15T09:00:00Z"  # a hold until then
         dialog.query_one("#ov-why", Input).value = JUSTIFICATION
         await pilot.pause(0.2)

@@ -92,7 +92,7 @@ def test_each_change_is_a_new_version_and_history_stays(conn: sqlite3.Connection
     v2, set2 = current_agreements(conn, 2)
     v3, set3 = current_agreements(conn)
     assert (v2, v3) == (2, 3)
-    globex = lambda s: next(a for a in s.agreements if a.id == "globex-24x7")  # noqa: E731
+    globex = lambda s: next(a for a in s.agreements if a.id == "globex-24x7")  # noqa: E731 - a one-line local helper
     assert globex(set2).target("P1", "response") == 1200
     assert globex(set3).target("P1", "response") == 1800
     assert verify(conn).ok and verify(conn).rows == 3

@@ -13,7 +13,7 @@ WRITERS = 8
 WRITES = 40
 
 
-def _writer(path: str, n: int, barrier: mp.synchronize.Barrier, errors: mp.Queue) -> None:  # type: ignore[name-defined]
+def _writer(path: str, n: int, barrier: mp.synchronize.Barrier, errors: mp.Queue) -> None:
     """One operator: each write is one event plus its covering audit row, as the importer does."""
     try:
         conn = open_db(path)  # every process may be the first opener: migration races too

@@ -40,7 +40,7 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
 
 
 def test_connection_settings(conn: sqlite3.Connection) -> None:
-    pragma = lambda name: conn.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
+    pragma = lambda name: conn.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731 - a one-line local helper
     assert pragma("journal_mode") == "wal"
     assert pragma("synchronous") == 2  # FULL
     assert pragma("foreign_keys") == 1
@@ -167,7 +167,7 @@ def test_database_newer_than_the_program_is_refused(db_path: Path) -> None:
         open_db(db_path)
 
 
-def _first_open(path: str, barrier: mp.synchronize.Barrier, results: mp.Queue) -> None:  # type: ignore[name-defined]
+def _first_open(path: str, barrier: mp.synchronize.Barrier, results: mp.Queue) -> None:
     barrier.wait()
     c = open_db(path)
     try:

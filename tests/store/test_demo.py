@@ -40,7 +40,7 @@ def demos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DemoSummary]:
 @pytest.fixture
 def demo(demos: dict[str, DemoSummary]) -> sqlite3.Connection:
     conn = connect(demos["weekday"].path, readonly=True)
-    yield conn  # type: ignore[misc]
+    yield conn
     conn.close()
 
 

@@ -194,3 +194,50 @@ def test_migration_drops_the_unaudited_rows_of_0002(tmp_path: Path) -> None:
         assert verify(conn).ok
     finally:
         conn.close()
+
+
+def test_a_load_stores_every_year_each_agreements_validity_needs(conn: sqlite3.Connection) -> None:
+    load(conn, agreements())  # valid 2026: one year either side
+    years = [y for (y,) in conn.execute("SELECT year FROM holiday_dates ORDER BY year")]
+    assert years == [2025, 2026, 2027]
+    open_ended = agreements().replace('valid_from = "2026-01-01"\nvalid_until = "2026-12-31"\n', "")
+    assert "valid_" not in open_ended
+    load(conn, open_ended)  # no validity limit: every year instants may have
+    years = [y for (y,) in conn.execute("SELECT year FROM holiday_dates ORDER BY year")]
+    assert years == list(range(1970, 2200))
+
+
+def test_lookups_outside_the_stored_years_never_import_the_package(tmp_path: Path) -> None:
+    """A ticket of the last valid day, looked at years later: its clock runs through
+    years no agreement needs, which count no country holidays and ask no package."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "team.db"
+    c = open_db(db)
+    try:
+        load(c, agreements())
+    finally:
+        c.close()
+    events = tmp_path / "ev.jsonl"
+    events.write_text(
+        json.dumps(
+            {"id": "c1", "type": "created", "ticket": "T-1", "at": "2026-12-31T10:00:00+01:00"}
+            | {"customer": "acme", "priority": "P2", "title": "late in the year"}
+        )
+        + "\n"
+    )
+    assert main(["--db", str(db), "import", str(events)], operator="lee") == 0
+    script = (
+        "import sys\n"
+        "from sladesk_tui.cli import main\n"
+        f"db = {str(db)!r}\n"
+        "codes = [main(['--db', db, 'ticket', 'T-1', '--at', '2030-06-01T00:00Z'], operator='lee'),\n"
+        "         main(['--db', db, 'report', '--month', '2023-01', '--at', '2030-06-01T00:00Z'], operator='lee'),\n"
+        "         main(['--db', db, 'queue', '--at', '2031-01-02T00:00Z'], operator='lee')]\n"
+        "print(codes, 'holidays' in sys.modules, file=sys.stderr)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert r.stderr.splitlines()[-1] == "[0, 0, 0] False", r.stderr

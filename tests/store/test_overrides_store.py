@@ -80,19 +80,19 @@ def ov(ticket: str, kind: str, *, operator: str = "sam", justification: str = WH
         reason="customer_unreachable",
         justification=justification,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def counts(conn: sqlite3.Connection) -> tuple[int, int, int, int]:
     return tuple(
-        conn.execute(  # type: ignore[return-value]
+        conn.execute(
             "SELECT (SELECT COUNT(*) FROM overrides), (SELECT COUNT(*) FROM reviews),"
             " (SELECT COUNT(*) FROM role_grants), (SELECT COUNT(*) FROM audit_log)"
         ).fetchone()
     )
 
 
-def clocks(conn: sqlite3.Connection, tid: str, now: float = NOW):  # type: ignore[no-untyped-def]
+def clocks(conn: sqlite3.Connection, tid: str, now: float = NOW):
     record = load_ticket(conn, tid)
     assert record is not None
     return evaluate(record, agreements_for_versions(conn, [record.agreement_version]), now)
@@ -258,7 +258,7 @@ def test_the_raw_writers_keep_the_demo_seeding_working(desk: sqlite3.Connection)
     from sladesk_tui.store.overrides import record_review
 
     record_review(desk, oid, "approved", reviewer="lee", at=NOW)
-    assert get_override(desk, oid).status == "approved"  # type: ignore[union-attr]
+    assert get_override(desk, oid).status == "approved"
     with pytest.raises(InputError, match="at least 15"):
         record_override(desk, ov("T-1", "exempt", justification="no"), before={}, after={}, actor="sam")
     assert audit.verify(desk).ok

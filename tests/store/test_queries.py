@@ -66,7 +66,7 @@ def override(ticket: str, at: float, kind: str = "extend", **kw: object) -> Over
         reason="third_party",
         justification="Vendor confirmed the fault, ticket 4711.",
         **base,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_open_tickets_come_with_their_events_in_time_then_arrival_order(conn, tmp_path):
@@ -162,7 +162,7 @@ def test_as_of_replays_the_state_at_that_instant(conn, tmp_path):
     assert [e.id for e in t1.events] == ["a1", "a2"]
     assert t1.priority == "P1" and t1.status == "new" and t1.is_open and t1.ended_ts is None
     assert [(o.at, o.status) for o in t1.overrides] == [(T0 + 1800, "pending"), (T0 + 1.5 * H, "pending")]
-    assert load_ticket(conn, "T-1", at=at + 0.5 * H).overrides[0].status == "rejected"  # type: ignore[union-attr]
+    assert load_ticket(conn, "T-1", at=at + 0.5 * H).overrides[0].status == "rejected"
 
     assert load_ticket(conn, "T-2", at=at) is None
     t3 = load_ticket(conn, "T-3", at=at)

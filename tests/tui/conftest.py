@@ -10,13 +10,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # queue_data.py, tui_store.py: shared by the tests here
 
-from queue_data import NOW  # noqa: E402
-from support import fresh_db  # noqa: E402
-from tui_store import AGREEMENTS, Ingest, created  # noqa: E402
+from queue_data import NOW  # noqa: E402 - imported after the sys.path set-up above
+from support import fresh_db  # noqa: E402 - imported after the sys.path set-up above
+from tui_store import AGREEMENTS, Ingest, created  # noqa: E402 - imported after the sys.path set-up above
 
-from sladesk_tui.core.events import Event  # noqa: E402
-from sladesk_tui.store.db import open_db  # noqa: E402
-from sladesk_tui.store.imports import ingest  # noqa: E402
+from sladesk_tui.core.events import Event  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.db import open_db  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.imports import ingest  # noqa: E402 - imported after the sys.path set-up above
 
 
 @pytest.fixture

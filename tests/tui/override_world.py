@@ -79,7 +79,7 @@ def override(
         reason=reason,
         justification=justification,
         **params,
-    )  # type: ignore[arg-type]
+    )
 
 
 def place(path: Path, o: Override, now: float = NOW) -> int:

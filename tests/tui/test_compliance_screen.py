@@ -50,7 +50,7 @@ async def opened(pilot: Pilot) -> ComplianceScreen:
         pilot, lambda: isinstance(pilot.app.screen, ComplianceScreen) and pilot.app.screen.report is not None
     )
     await pilot.pause()
-    return pilot.app.screen  # type: ignore[return-value]
+    return pilot.app.screen
 
 
 def text(screen: ComplianceScreen) -> str:
@@ -148,7 +148,7 @@ async def test_untrusted_names_are_shown_literally(tmp_path: Path) -> None:
         assert pilot.app.is_running
 
 
-def test_snapshot_compliance_80x24(snap_compare, db: Path) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_compliance_80x24(snap_compare, db: Path) -> None:
     async def run_before(pilot: Pilot) -> None:
         await until(
             pilot, lambda: isinstance(pilot.app.screen, QueueScreen) and pilot.app.screen.loaded.is_set()

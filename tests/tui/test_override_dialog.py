@@ -42,10 +42,10 @@ async def opened(pilot: Pilot, ticket: str | None = None) -> OverrideDialog:
     if ticket is None:
         await pilot.press("o")
     else:
-        pilot.app.open_override(ticket)  # type: ignore[attr-defined]
+        pilot.app.open_override(ticket)
     await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
     await pilot.pause()
-    return pilot.app.screen  # type: ignore[return-value]
+    return pilot.app.screen
 
 
 def text(dialog: OverrideDialog, selector: str) -> str:
@@ -113,7 +113,7 @@ async def test_the_justification_is_validated_as_you_type(desk: Path) -> None:
         assert "8 of 15" in text(dialog, "#ov-count") and not dialog.can_confirm
         await pilot.press("ctrl+s")
         assert isinstance(pilot.app.screen, OverrideDialog)
-        assert any("at least 15 non-blank" in n.message for n in pilot.app._notifications)  # noqa: SLF001
+        assert any("at least 15 non-blank" in n.message for n in pilot.app._notifications)  # noqa: SLF001 - reads what the screen shows
         await pilot.press(*"until the afternoon")
         assert text(dialog, "#ov-count") == "justification: 25 non-blank characters ✓"
         assert dialog.draft is not None and dialog.draft.problem is None
@@ -209,7 +209,7 @@ async def test_changed_stays_on_its_clock_line_at_80_columns(store: tuple[Path, 
         ]
         preview = dialog.query_one("#ov-preview", Static)
         assert preview.content_region.height == len(lines)  # nothing wrapped onto a line of its own
-        screen = [strip.text for strip in pilot.app.screen._compositor.render_strips()]  # noqa: SLF001
+        screen = [strip.text for strip in pilot.app.screen._compositor.render_strips()]  # noqa: SLF001 - reads what the screen shows
         (row,) = [ln for ln in screen if "breached, 12h 00m over" in ln]
         assert row.rstrip(" │╯╮").endswith("(changed)")
 
@@ -222,7 +222,7 @@ async def test_confirming_writes_the_override_with_its_figures(desk: Path) -> No
         assert shown is not None and shown.preview is not None
         await pilot.click("#ov-confirm")
         await until(pilot, lambda: not isinstance(pilot.app.screen, OverrideDialog))
-        assert any("Override 1 recorded on T-1" in n.message for n in pilot.app._notifications)  # noqa: SLF001
+        assert any("Override 1 recorded on T-1" in n.message for n in pilot.app._notifications)  # noqa: SLF001 - reads what the screen shows
     ((_, ticket, kind, operator, before, after),) = overrides(desk)
     assert (ticket, kind, operator) == ("T-1", "hold", "sam")
     assert json.loads(before) == shown.preview.before_figures
@@ -260,7 +260,7 @@ async def test_overrides_the_rules_refuse_cannot_be_confirmed(
 async def test_escape_cancels_and_the_ticket_screen_opens_it_too(desk: Path) -> None:
     async with app_on(desk).run_test(size=(80, 24)) as pilot:
         await started(pilot)
-        pilot.app.open_ticket("T-5")  # type: ignore[attr-defined]
+        pilot.app.open_ticket("T-5")
         await until(pilot, lambda: isinstance(pilot.app.screen, TicketScreen))
         await pilot.press("o")
         await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
@@ -294,7 +294,7 @@ async def test_the_raw_figures_are_one_keystroke_away_on_the_queue(desk: Path) -
         assert next(r for r in view.rows if r.id == "T-1").response.phase == "paused"
 
 
-def test_snapshot_override_dialog(desk: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_override_dialog(desk: Path, snap_compare) -> None:
     async def run_before(pilot: Pilot) -> None:
         dialog = await opened(pilot, "T-5")
         await fill(

@@ -13,7 +13,7 @@ from sladesk_tui.tui.app import SladeskApp
 from sladesk_tui.tui.data import Desk, StoreQueueSource
 
 
-def app_on(path: Path, clock=lambda: NOW) -> SladeskApp:  # type: ignore[no-untyped-def]
+def app_on(path: Path, clock=lambda: NOW) -> SladeskApp:
     return SladeskApp(path, "sam", clock=clock, poll_interval=0.05)
 
 
@@ -85,7 +85,7 @@ async def test_cursor_stays_on_its_ticket_when_a_commit_reorders_the_queue(
         assert view.cursor_row.id == "T-1" and view.cursor == 0
 
 
-def test_default_command_opens_the_app_on_the_database(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_default_command_opens_the_app_on_the_database(tmp_path: Path, monkeypatch) -> None:
     from sladesk_tui import cli
     from sladesk_tui.tui import app as app_module
 
@@ -99,7 +99,7 @@ def test_default_command_opens_the_app_on_the_database(tmp_path: Path, monkeypat
     assert db.exists()  # created and migrated on the way
 
 
-def test_an_unknown_theme_is_refused_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_theme_is_refused_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
     from sladesk_tui import cli
 
     monkeypatch.setenv("SLADESK_THEME", "neon-pink")

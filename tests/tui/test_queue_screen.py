@@ -88,7 +88,7 @@ async def test_keyboard_navigation() -> None:
 async def test_enter_opens_the_ticket_screen_or_says_it_is_missing() -> None:
     opened: list[str] = []
     app = make_app(sample_rows(5))
-    app.open_ticket = opened.append  # type: ignore[method-assign]
+    app.open_ticket = opened.append
     async with app.run_test(size=(120, 40)) as pilot:
         view = await started(pilot)
         await pilot.press("down", "enter")
@@ -153,7 +153,7 @@ async def test_cursor_and_its_screen_line_follow_the_ticket_across_a_reordering_
         target = view.cursor_row.id
         # New data: the target ticket becomes far more urgent, others shuffle.
         fresh = [r for r in rows if r.id != target][::-1] + [make_row(target, -7200)]
-        app.source_factory.publish(fresh)  # type: ignore[attr-defined]
+        app.source_factory.publish(fresh)
         await until(pilot, lambda: view.cursor_row is not None and view.rows[0].id == target)
         assert view.cursor_row.id == target
         assert view.cursor == 0 and view.scroll_y == 0  # moved to the top, the view went with it
@@ -164,7 +164,7 @@ async def test_cursor_and_its_screen_line_follow_the_ticket_across_a_reordering_
         assert view.scroll_y >= 3
         above = {r.id for r in view.rows[1:4]}
         loads = view.loads
-        app.source_factory.publish([r for r in fresh if r.id not in above])  # type: ignore[attr-defined]
+        app.source_factory.publish([r for r in fresh if r.id not in above])
         await until(pilot, lambda: view.loads > loads)
         assert view.cursor_row.id == target and view.cursor == index - 3
         assert view.cursor - view.scroll_y == line_before
@@ -177,7 +177,7 @@ async def test_a_ticket_that_leaves_the_queue_moves_the_cursor_to_its_neighbour(
         view = await started(pilot)
         await pilot.press("down", "down")
         gone = view.cursor_row.id
-        app.source_factory.publish([r for r in rows if r.id != gone])  # type: ignore[attr-defined]
+        app.source_factory.publish([r for r in rows if r.id != gone])
         await until(pilot, lambda: len(view.all_rows) == 9)
         assert view.cursor == 2 and view.cursor_row.id != gone
 
@@ -203,7 +203,7 @@ async def test_untrusted_titles_render_literally_and_clicks_on_them_do_nothing()
     rows = [make_row(f"T-{i}", 600.0 * (i + 1), title=t) for i, t in enumerate(NASTY_TITLES)]
     opened: list[str] = []
     app = make_app(rows)
-    app.open_ticket = opened.append  # type: ignore[method-assign]
+    app.open_ticket = opened.append
     async with app.run_test(size=(120, 20)) as pilot:
         view = await started(pilot)
         lines = screen_lines(view)
@@ -252,7 +252,7 @@ async def test_feed_idles_while_covered_and_catches_up_after() -> None:
         view = await started(pilot)
         await pilot.press("question_mark")
         await pilot.pause(0.05)
-        app.source_factory.publish(rows[:2])  # type: ignore[attr-defined]
+        app.source_factory.publish(rows[:2])
         await pilot.pause(0.3)
         assert len(view.all_rows) == 5  # covered: no reload
         await pilot.press("escape")
@@ -262,7 +262,7 @@ async def test_feed_idles_while_covered_and_catches_up_after() -> None:
 async def test_palette_opens_a_ticket_by_id() -> None:
     opened: list[str] = []
     app = make_app(sample_rows(30))
-    app.open_ticket = opened.append  # type: ignore[method-assign]
+    app.open_ticket = opened.append
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot)
         await pilot.press("ctrl+p")

@@ -39,7 +39,7 @@ async def opened(pilot: Pilot) -> ReviewScreen:
     await pilot.press("L")
     await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.loads > 0)
     await pilot.pause()
-    return pilot.app.screen  # type: ignore[return-value]
+    return pilot.app.screen
 
 
 def listed(screen: ReviewScreen) -> list[tuple[int, str]]:
@@ -155,7 +155,7 @@ async def test_the_rules_refuse_on_screen_and_nothing_is_written(
         await pilot.press(*press)
         await pilot.pause(0.2)
         assert isinstance(pilot.app.screen, ReviewScreen)  # no comment dialog either
-        assert any(reason in n.message for n in pilot.app._notifications)  # noqa: SLF001
+        assert any(reason in n.message for n in pilot.app._notifications)  # noqa: SLF001 - reads what the screen shows
     assert reviews(path) == before
 
 
@@ -239,7 +239,7 @@ async def test_leads_are_granted_by_leads_only(desk: tuple[Path, dict[str, int]]
         assert leads(conn) == ["kim", LEAD]
 
 
-def test_snapshot_review_screen(desk: tuple[Path, dict[str, int]], snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_review_screen(desk: tuple[Path, dict[str, int]], snap_compare) -> None:
     path, _ = desk
 
     async def run_before(pilot: Pilot) -> None:

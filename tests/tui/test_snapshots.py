@@ -29,13 +29,13 @@ async def _loaded(pilot: Pilot) -> None:
     await pilot.pause()
 
 
-def test_queue_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_queue_80x24(snap_compare) -> None:
     assert snap_compare(_app(), terminal_size=(80, 24), run_before=_loaded)
 
 
-def test_queue_120x40(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_queue_120x40(snap_compare) -> None:
     assert snap_compare(_app(), terminal_size=(120, 40), run_before=_loaded, press=["down", "down"])
 
 
-def test_help_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_help_screen(snap_compare) -> None:
     assert snap_compare(_app(), terminal_size=(100, 40), run_before=_loaded, press=["question_mark"])

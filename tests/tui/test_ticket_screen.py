@@ -397,7 +397,7 @@ async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> No
 # ---- snapshots -----------------------------------------------------------------------
 
 
-def _snapshot_app(db: Path, ticket_id: str):  # type: ignore[no-untyped-def]
+def _snapshot_app(db: Path, ticket_id: str):
     app = make_app(db)
 
     async def run_before(pilot: Pilot) -> None:
@@ -408,11 +408,11 @@ def _snapshot_app(db: Path, ticket_id: str):  # type: ignore[no-untyped-def]
     return app, run_before
 
 
-def test_snapshot_ticket_120x40(db: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_ticket_120x40(db: Path, snap_compare) -> None:
     app, run_before = _snapshot_app(db, "T-1001")
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
-def test_snapshot_ticket_80x24(db: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_ticket_80x24(db: Path, snap_compare) -> None:
     app, run_before = _snapshot_app(db, "T-1002")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

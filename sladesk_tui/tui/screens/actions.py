@@ -135,6 +135,12 @@ class PriorityDialog(_ChoiceDialog):
             lines.append(f"{title:<11} {summary(b)}")
             lines.append(f"{'':<8} →  {summary(a)}")
             if a.due_at != b.due_at and a.due_at is not None:
-                was = fmt_instant(b.due_at, self._zones.operator) if b.due_at is not None else "none"
-                lines.append(f"{'':<12}due {was} → {fmt_instant(a.due_at, self._zones.operator)}")
+                was = (
+                    fmt_instant(b.due_at, self._zones.operator, year=self._zones.year)
+                    if b.due_at is not None
+                    else "none"
+                )
+                lines.append(
+                    f"{'':<12}due {was} → {fmt_instant(a.due_at, self._zones.operator, year=self._zones.year)}"
+                )
         return lines

@@ -29,8 +29,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from sladesk_tui.core.queue import format_duration
-from sladesk_tui.core.report import Counts, Period, Report
+from sladesk_tui.core.durations import format_clock_duration
+from sladesk_tui.core.report import Counts, Period, Report, format_money
 from sladesk_tui.core.text import safe_text
 
 if TYPE_CHECKING:
@@ -84,19 +84,19 @@ def summary_lines(a: AgreementSummary) -> list[Content]:
     out: list[Content] = []
     p = a.penalty
     if p is not None:
-        cap = f" · cap {_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
+        cap = f" · cap {format_money(p.monthly_cap)}/month" if p.monthly_cap is not None else ""
         out.append(
             Content.from_markup(
                 "penalty [bold]$cur $adj[/] adjusted · $raw raw$cap",
                 cur=p.currency,
-                adj=_money(p.adjusted),
-                raw=_money(p.raw),
+                adj=format_money(p.adjusted),
+                raw=format_money(p.raw),
                 cap=cap,
             )
         )
     for v in a.availability:
         left = v.budget_left_s or 0.0
-        left_text = format_duration(left) if left >= 0 else "-" + format_duration(left)
+        left_text = format_clock_duration(left) if left >= 0 else "-" + format_clock_duration(left)
         verdict = "[$success]MET[/]" if v.met else "[$error]MISSED[/]"
         out.append(
             Content.from_markup(
@@ -120,12 +120,6 @@ def summary_lines(a: AgreementSummary) -> list[Content]:
             )
         )
     return out
-
-
-def _money(x: float | None) -> str:
-    if x is None:
-        return ""
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"
 
 
 def period_title(period: Period) -> str:

@@ -6,6 +6,8 @@ screen or widget shows up here without anyone remembering to document it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -23,7 +25,7 @@ LEGEND: tuple[tuple[str, str], ...] = (
 )
 
 
-def binding_rows(screen: Screen) -> list[tuple[str, str]]:
+def binding_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
     """(keys, description) for each action bound on `screen`, widget keys first."""
     app = screen.app
     grouped: dict[tuple[str, str], tuple[Binding, list[str]]] = {}
@@ -50,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close help"),
     ]
 
-    def __init__(self, below: Screen) -> None:
+    def __init__(self, below: Screen[Any]) -> None:
         super().__init__()
         self._rows = binding_rows(below)
 

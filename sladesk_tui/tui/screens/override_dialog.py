@@ -400,16 +400,16 @@ def preview_table(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, M
         if b is None or a is None or (b["state"] == "n/a" and a["state"] == "n/a"):
             continue
         rows.append((name, figure_text(b), figure_text(a)))
-    bw = max((len(b) for _n, b, _a in rows), default=0)
-    aw = max((len(a) for _n, _b, a in rows), default=0)
+    bw = max((len(bt) for _n, bt, _a in rows), default=0)
+    aw = max((len(at) for _n, _b, at in rows), default=0)
     bw, aw = max(bw, len("before")) + 2, max(aw, len("after")) + 2
     lines = [Content.styled(f"{'clock':<11} {'before':<{bw}}{'after':<{aw}}", "bold")]
-    for name, b, a in rows:
-        changed = a != b
+    for name, bt, at in rows:
+        changed = at != bt
         lines.append(
             Content.assemble(
-                f"{name:<11} {b:<{bw}}",
-                (f"{a:<{aw}}", "bold" if changed else "dim"),
+                f"{name:<11} {bt:<{bw}}",
+                (f"{at:<{aw}}", "bold" if changed else "dim"),
                 ("(changed)" if changed else "", "bold"),
             )
         )

@@ -63,14 +63,14 @@ class QueueCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._actions():
-            yield DiscoveryHit(Content(name), callback, text=name, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(Content(name), callback, text=name, help=help_text)  # type: ignore[arg-type]  # Textual accepts Content, typed str
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, help_text, callback in self._actions():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)  # type: ignore[arg-type]
+                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)  # type: ignore[arg-type]  # Textual accepts Content, typed str
         needle = query.strip().casefold()
         if not needle:
             return
@@ -247,7 +247,7 @@ class QueueScreen(Screen[None]):
     # ---- filters ------------------------------------------------------------------
 
     def _set_filter(self, **changes: object) -> None:
-        self.queue.set_filter(replace(self.queue.filter, **changes))  # type: ignore[arg-type]
+        self.queue.set_filter(replace(self.queue.filter, **changes))  # type: ignore[arg-type]  # QueueFilter fields by name
         self._update_view_state()
 
     def action_filter(self) -> None:

@@ -374,7 +374,7 @@ class ReviewScreen(LiveScreen):
             box.update(Content("No overrides match." if self.filter_active else "No overrides on record."))
             return
         st = self.stats[min(max(table.cursor_row, 0), len(self.stats) - 1)]
-        box.update(Content("\n").join(figure_lines(st)))
+        box.update(Content("\n").join(operator_stats_lines(st)))
 
     @property
     def selected(self) -> LogEntry | None:
@@ -418,7 +418,7 @@ class ReviewScreen(LiveScreen):
                 reviews = load_reviews(conn, override_id)
             finally:
                 conn.close()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
             self.post_message(Failed(f"Cannot read {ticket}: {type(exc).__name__}: {exc}"))
             return
         self.post_message(self.DetailLoaded(override_id, record, reviews))
@@ -433,7 +433,7 @@ class ReviewScreen(LiveScreen):
     def _tz(self) -> Any:
         from sladesk_tui.tui.screens.ticket import operator_zone
 
-        return operator_zone(self.app)
+        return operator_zone(self.app)  # type: ignore[arg-type]  # this screen runs only in SladeskApp
 
     # ---- filters ------------------------------------------------------------------
 
@@ -451,7 +451,7 @@ class ReviewScreen(LiveScreen):
         if name not in ("status", "operator", "kind", "reason", "agreement"):
             return
         value = event.value if isinstance(event.value, str) and event.value != ANY else None
-        self.set_filter(replace(self.filter, **{name: value}))
+        self.set_filter(replace(self.filter, **{name: value}))  # type: ignore[arg-type]  # name is a str field
 
     @on(Input.Changed, "#filter-since, #filter-until")
     def _dates_changed(self, event: Input.Changed) -> None:
@@ -470,7 +470,7 @@ class ReviewScreen(LiveScreen):
                 problem = f"{name}: {exc}"
                 bounds[name] = getattr(self.filter, name)
         self.query_one("#filter-problem", Static).update(Content(safe_text(problem)))
-        self.set_filter(replace(self.filter, **bounds))
+        self.set_filter(replace(self.filter, **bounds))  # type: ignore[arg-type]  # since/until: float fields
 
     def set_filter(self, filt: LogFilter) -> None:
         if filt != self.filter:
@@ -627,7 +627,7 @@ def detail_lines(
     return lines
 
 
-def figure_lines(st: OperatorStats) -> list[Content]:
+def operator_stats_lines(st: OperatorStats) -> list[Content]:
     """One operator's figures in words, for the pane under the figures table."""
     rate = st.approval_rate
     return [

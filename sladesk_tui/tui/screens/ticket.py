@@ -130,14 +130,14 @@ def what_if_priority(view: TicketView, priority: str, now: float) -> Mapping[str
 def operator_zone(app: SladeskApp) -> dt.tzinfo:
     """The app's display zone (fixed in tests and screenshots), else this machine's.
 
-    pendulum's local zone keeps DST rules, where `astimezone()` gives a fixed offset
-    that is wrong for instants on the other side of a DST change.
+    tzlocal's zone keeps DST rules, where `astimezone()` gives a fixed offset that is
+    wrong for instants on the other side of a DST change.
     """
     if app.display_tz is not None:
         return app.display_tz
-    import pendulum
+    from tzlocal import get_localzone
 
-    return pendulum.local_timezone()
+    return get_localzone()
 
 
 class TicketScreen(LiveScreen):
@@ -224,7 +224,9 @@ class TicketScreen(LiveScreen):
     def _zones(self, view: TicketView) -> Zones:
         from zoneinfo import ZoneInfo
 
-        return Zones(operator_zone(self.sladesk), ZoneInfo(view.customer_zone), view.customer_zone)
+        mine = operator_zone(self.sladesk)
+        year = dt.datetime.fromtimestamp(view.now, mine).year
+        return Zones(mine, ZoneInfo(view.customer_zone), view.customer_zone, year)
 
     def _show(self, view: TicketView) -> None:
         zones = self._zones(view)
@@ -283,7 +285,7 @@ class TicketScreen(LiveScreen):
         table.clear()
         for ev in view.record.events:
             table.add_row(
-                Text(fmt_instant(ev.at, zones.operator)),
+                Text(fmt_instant(ev.at, zones.operator, year=zones.year)),
                 Text(safe_text(ev.type)),
                 Text(safe_text(event_detail(ev))),
                 Text(safe_text(ev.author or "")),
@@ -303,7 +305,7 @@ class TicketScreen(LiveScreen):
                 Text(str(o.id)),
                 Text(safe_text(o.kind)),
                 Text(safe_text(o.clock or "all")),
-                Text(fmt_instant(o.at, zones.operator)),
+                Text(fmt_instant(o.at, zones.operator, year=zones.year)),
                 Text(safe_text(o.operator)),
                 Text(safe_text(o.reason)),
                 Text(safe_text(o.status).upper()),
@@ -429,7 +431,7 @@ class TicketScreen(LiveScreen):
             at=now,
             ticket=self.ticket_id,
             author=self.desk.operator,
-            **fields,  # type: ignore[arg-type]
+            **fields,  # type: ignore[arg-type]  # the event type's own fields, by name
         )
         self._write(event, done)
 

@@ -25,7 +25,7 @@ from textual.content import Content
 from textual.widgets import Collapsible, Label, ProgressBar, Static
 
 from sladesk_tui.core.clocks import Clock
-from sladesk_tui.core.queue import format_countdown, format_duration
+from sladesk_tui.core.durations import format_clock_duration, format_countdown
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
@@ -57,9 +57,14 @@ def state_word(clock: Clock) -> str:
     return STATE_WORDS.get(clock.state, clock.state.upper())
 
 
-def fmt_instant(ts: float, tz: dt.tzinfo) -> str:
-    """`Fri 27 Nov 10:15 CET`: the weekday and zone say more to an agent than a year."""
-    return dt.datetime.fromtimestamp(ts, tz).strftime("%a %d %b %H:%M %Z")
+def fmt_instant(ts: float, tz: dt.tzinfo, *, year: int | None = None) -> str:
+    """`Fri 27 Nov 10:15 CET`: the weekday and zone say more to an agent than a year,
+    until the instant is not in `year` (the current one, when the caller knows it):
+    then `Fri 01 Jan 2100 00:00 UTC`, so a hold into another year never reads as this one."""
+    when = dt.datetime.fromtimestamp(ts, tz)
+    if year is not None and when.year != year:
+        return when.strftime("%a %d %b %Y %H:%M %Z")
+    return when.strftime("%a %d %b %H:%M %Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +74,11 @@ class Zones:
     operator: dt.tzinfo
     customer: dt.tzinfo
     customer_name: str
+    year: int | None = None  # the current year: instants in another one show theirs
 
     def both(self, ts: float) -> str:
-        mine = fmt_instant(ts, self.operator)
-        theirs = fmt_instant(ts, self.customer)
+        mine = fmt_instant(ts, self.operator, year=self.year)
+        theirs = fmt_instant(ts, self.customer, year=self.year)
         if mine == theirs:
             return f"{mine} (yours and the customer's)"
         return f"{mine} · customer {theirs}"
@@ -84,8 +90,8 @@ def summary(clock: Clock) -> str:
     if clock.state == "n/a" or clock.target_s is None:
         return f"{word} ({clock.reason})" if clock.reason else word
     rem = clock.remaining_s if clock.remaining_s is not None else 0.0
-    left = f"{format_duration(rem)} overdue" if rem < 0 else f"{format_duration(rem)} left"
-    return f"{word} {left}, target {format_duration(clock.target_s)}"
+    left = f"{format_clock_duration(rem)} overdue" if rem < 0 else f"{format_clock_duration(rem)} left"
+    return f"{word} {left}, target {format_clock_duration(clock.target_s)}"
 
 
 def figure_lines(clock: Clock, zones: Zones) -> list[str]:
@@ -94,9 +100,9 @@ def figure_lines(clock: Clock, zones: Zones) -> list[str]:
         return [f"n/a: {clock.reason}" if clock.reason else "n/a"]
     lines: list[str] = []
     rem = clock.remaining_s if clock.remaining_s is not None else 0.0
-    remaining = f"{format_countdown(rem)} (overdue)" if rem < 0 else format_duration(rem)
+    remaining = f"{format_countdown(rem)} (overdue)" if rem < 0 else format_clock_duration(rem)
     lines.append(
-        f"target {format_duration(clock.target_s)} · elapsed {format_duration(clock.elapsed_s or 0.0)}"
+        f"target {format_clock_duration(clock.target_s)} · elapsed {format_clock_duration(clock.elapsed_s or 0.0)}"
         f" · remaining {remaining}"
     )
     if clock.state == "exempt":
@@ -121,9 +127,9 @@ def raw_line(raw: Clock, zones: Zones) -> str:
     """The raw figures (no overrides) beside adjusted ones that differ (SPEC §6)."""
     parts = [f"without overrides: {summary(raw)}"]
     if raw.due_at is not None and raw.stopped_at is None:
-        parts.append(f"due {fmt_instant(raw.due_at, zones.operator)}")
+        parts.append(f"due {fmt_instant(raw.due_at, zones.operator, year=zones.year)}")
     elif raw.breached_at is not None:
-        parts.append(f"breached {fmt_instant(raw.breached_at, zones.operator)}")
+        parts.append(f"breached {fmt_instant(raw.breached_at, zones.operator, year=zones.year)}")
     return " · ".join(parts)
 
 
@@ -167,7 +173,7 @@ class ClockPanel(Vertical):
         n = sum(
             1 for seg in visible_segments(clock.explanation) if seg.kind != "rule"
         )  # markers are instants
-        why.title = Content(
+        why.title = Content(  # type: ignore[assignment]  # typed str, but Content is shown as is (no markup)
             f"Why: {n} {'stretch' if n == 1 else 'stretches'} ({safe_text(zones.customer_name)} time)"
         )
         self.query_one(".clock-timeline", Static).update(Content("\n".join(lines)))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -38,8 +37,7 @@ from sladesk_tui.core.queue import (
     next_change,
     sort_key,
 )
-
-ELLIPSIS = "…"
+from sladesk_tui.core.text import cells, fit
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +81,9 @@ def layout_columns(width: int, id_width: int = 8) -> tuple[Column, ...]:
     Narrow terminals drop assignee, then customer, then status, so that the title
     keeps its minimum; the clock columns and the badge never drop.
     """
-    specs = [list(c) for c in _COLUMNS]
-    specs[0][2] = specs[0][3] = max(6, min(id_width, 14))
+    key, label, _w, _cap, drop, align = _COLUMNS[0]
+    id_w = max(6, min(id_width, 14))
+    specs = [(key, label, id_w, id_w, drop, align), *_COLUMNS[1:]]
     widths = {c[0]: c[2] for c in specs}
     present = list(specs)
 
@@ -105,16 +104,6 @@ def layout_columns(width: int, id_width: int = 8) -> tuple[Column, ...]:
             widths[key] += grow
             spare -= grow
     return tuple(Column(c[0], c[1], widths[c[0]], c[5]) for c in present)
-
-
-def fit(text: str, width: int, align: str = "left") -> str:
-    """`text` padded or cut (with an ellipsis) to exactly `width` cells."""
-    n = cell_len(text)
-    if n > width:
-        return set_cell_size(text, width - 1) + ELLIPSIS if width > 1 else set_cell_size(text, width)
-    if align == "right":
-        return " " * (width - n) + text
-    return text + " " * (width - n)
 
 
 _STATE_CLASS = {
@@ -233,7 +222,7 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         if self.show_raw:
             rows = [r.raw or r for r in rows]
         self._all = sorted(rows, key=sort_key(self._sort))
-        self._id_width = max((cell_len(r.id) for r in self._all), default=6)
+        self._id_width = max((cells(r.id) for r in self._all), default=6)
         self._columns = ()
         self.loads += 1
         self._reshape()
@@ -400,7 +389,7 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _header_strip(self, columns: tuple[Column, ...], width: int) -> Strip:
         style = self._style("queue-view--header")
-        text = " ".join(fit(c.header, c.width, c.align) for c in columns)
+        text = " ".join(fit(c.header, c.width, right=c.align == "right") for c in columns)
         return Strip([Segment(fit(text, width), style)], width)
 
     def _row_strip(self, row: QueueRow, columns: tuple[Column, ...], width: int, is_cursor: bool) -> Strip:
@@ -432,5 +421,5 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
                 text = getattr(row, key)
             if i:
                 segments.append(gap)
-            segments.append(Segment(fit(text, col.width, col.align), style))
+            segments.append(Segment(fit(text, col.width, right=col.align == "right"), style))
         return Strip(segments).adjust_cell_length(width, base)

@@ -15,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rich.cells import cell_len
 from textual.content import Content
 from textual.widget import Widget
 
 from sladesk_tui.core.queue import SORT_LABELS, QueueCounts, QueueFilter
-from sladesk_tui.core.text import safe_text
+from sladesk_tui.core.text import cells, safe_text
 
 SHORT_SORT_LABELS = {"urgency": "breach", "priority": "priority", "age": "age", "id": "id"}
 _GAP = "  "  # between the name and the counts, and between counts
@@ -90,7 +89,7 @@ def fit_status(state: ViewState, width: int) -> list[Item]:
     """The fullest wording that fits `width` cells (the tersest one when none does)."""
     levels = status_levels(state)
     for items in levels:
-        if sum(cell_len(text) for text, _ in items) <= width:
+        if sum(cells(text) for text, _ in items) <= width:
             return items
     return levels[-1]
 
@@ -142,7 +141,7 @@ def _filter_words(f: QueueFilter, *, long: bool) -> list[str]:
     words: list[str] = []
     if f.text:
         text = safe_text(f.text)
-        if not long and cell_len(text) > _TEXT_SHORT:
+        if not long and cells(text) > _TEXT_SHORT:
             text = text[: _TEXT_SHORT - 1] + "…"
         words.append(f"“{text}”")
     if f.mine:

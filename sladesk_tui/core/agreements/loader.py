@@ -1,27 +1,10 @@
-"""Service level agreements: the TOML file of SPEC §3 as frozen domain values.
+"""Reading an agreements file (docs/agreements.md): TOML in, an AgreementSet out.
 
-An agreements file is a contract people sign, so the loader is strict: a typo in a
-key, a unit or a policy name must never pass silently and leave a clock counting the
-wrong thing. Every message names the file, the agreement (or calendar), the key and
-the value, and the whole file is refused on the first problem found in each section.
-
-Decisions recorded here (SPEC §3 is silent on them):
-
-- Durations are `<n>h<n>m<n>s` with whole numbers, each unit at most once and in that
-  order, optionally separated by spaces (`"1h30m"`, `"1h 30m"`, `"90s"`). Days and
-  weeks are refused because a business day has no fixed length. A duration must be
-  positive and at most 10000h.
-- A written `at_risk` table replaces the default whole: `{ remaining = "30m" }` flags
-  on remaining time only, `{}` never flags.
-- A priority table may be empty (`P4 = {}`): the priority is known, all its clocks
-  are `n/a`.
-- Validity dates are local dates in the agreement's calendar zone, both inclusive;
-  either may be left out (open-ended).
-- Two agreements could govern the same ticket when they share the customer, their
-  services overlap (no list means every service) and their validity periods share
-  an instant (each period taken in its own calendar's zone).
-- An agreement named in a `created` event governs the ticket whatever its customer
-  (the system of record decided) but only while it is in force.
+The loader is strict: a typo in a key, a unit or a policy name must never pass
+silently and leave a clock counting the wrong thing. Every message names the file,
+the agreement (or calendar), the key and the value, and points at the line where
+that key is written; the whole file is refused, reporting the first problem of each
+section. The rules it enforces are in docs/agreements.md.
 """
 
 from __future__ import annotations
@@ -32,35 +15,39 @@ import math
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import tomli as tomllib  # TOML 1.1: SPEC §3's example spreads an inline table over lines
+import tomli as tomllib  # TOML 1.1: multi-line inline tables, as docs/agreements.md's example
 
-from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.agreements.matching import cached_calendar
+from sladesk_tui.core.agreements.model import (
+    ALWAYS,
+    CLOCK_NAMES,
+    DEFAULT_MAX_HOLD_S,
+    MAX_NAME,
+    PRIORITY_PATTERN,
+    PRIORITY_POLICIES,
+    REOPEN_POLICIES,
+    WEEKDAYS,
+    Agreement,
+    AgreementError,
+    AgreementSet,
+    AtRisk,
+    CalendarDef,
+    Penalty,
+    Targets,
+)
+from sladesk_tui.core.durations import format_duration, parse_duration
 from sladesk_tui.core.events import STATUS_PATTERN
 from sladesk_tui.core.instants import EARLIEST_YEAR, LATEST_YEAR
 
 if TYPE_CHECKING:
-    from sladesk_tui.core.calendar import BusinessCalendar, HolidaySnapshot
-
-CLOCK_NAMES: tuple[str, ...] = ("response", "update", "resolution")
-PRIORITY_POLICIES: tuple[str, ...] = ("keep", "restart")
-REOPEN_POLICIES: tuple[str, ...] = ("resume", "restart")
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ALWAYS = "24x7"  # the calendar reference of a round-the-clock calendar (UTC)
-
-MAX_DURATION_S = 10_000 * 3600
-MAX_NAME = 200  # customer and service names; events use the same bound
-NO_AGREEMENT = "no agreement in force"
+    from sladesk_tui.core.calendar import HolidaySnapshot
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-PRIORITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # priority names, here and in events
 _PRIORITY = re.compile(PRIORITY_PATTERN)
 _STATUS = re.compile(STATUS_PATTERN)
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_DURATION = re.compile(r"(?:(\d+)h)? *(?:(\d+)m)? *(?:(\d+)s)?")
-_DAYS = re.compile(r"\d+(?:\.\d+)? *(?:days?|weeks?|d|w)(?![a-z])")
 _TOML_POS = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
 _TOP_KEYS = ("calendar", "agreement")
@@ -80,182 +67,12 @@ _AGREEMENT_KEYS = (
     "availability",
     "targets",
     "penalty",
+    "max_hold",
 )
 _REQUIRED_AGREEMENT_KEYS = ("id", "customer", "calendar", "targets")
 _AT_RISK_KEYS = ("ratio", "remaining")
 _PENALTY_KEYS = ("currency", "per_breach", "monthly_cap")
 _HOLIDAY_KEYS = ("country", "subdiv", "extra")
-
-
-class AgreementError(InputError):
-    """A problem in an agreements file; the message names agreement, key and value.
-
-    An InputError, so the command line prints it as `sladesk: FILE[:LINE]: reason`
-    and exits 2. `line` is the TOML line where the file is malformed, else the
-    header line of the offending section when it can be found. `problems` lists
-    every problem found (one per section at most), the first being this one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        line: int | None = None,
-        source: str | None = None,
-        problems: tuple[AgreementError, ...] = (),
-    ) -> None:
-        where = source if source is None or line is None else f"{source}:{line}"
-        super().__init__(message, where=where)
-        self.reason = message
-        self.line = line
-        self.source = source
-        self.problems = problems or (self,)
-
-
-@dataclass(frozen=True, slots=True)
-class CalendarDef:
-    """A named calendar as written in the file; `to_dict()` feeds BusinessCalendar.from_dict.
-
-    Hashable (tuples only) so built calendars, which grow an index lazily, can be
-    cached by value and shared by every agreement version that uses the same hours.
-    """
-
-    id: str
-    tz: str
-    hours: tuple[tuple[str, tuple[str, ...]], ...]  # (weekday, segments), mon..sun order
-    holidays: tuple[str, ...] = ()  # ISO dates (the `extra` dates with a country)
-    holiday_country: str | None = None
-    holiday_subdiv: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        holidays: list[str] | dict[str, Any] = list(self.holidays)
-        if self.holiday_country is not None:
-            holidays = {"country": self.holiday_country, "extra": list(self.holidays)}
-            if self.holiday_subdiv is not None:
-                holidays["subdiv"] = self.holiday_subdiv
-        return {"tz": self.tz, "hours": {d: list(s) for d, s in self.hours}, "holidays": holidays}
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """Business-second targets of one priority; None where the clock has no target."""
-
-    response: float | None = None
-    update: float | None = None
-    resolution: float | None = None
-
-    def get(self, clock: str) -> float | None:
-        return getattr(self, clock)
-
-
-@dataclass(frozen=True, slots=True)
-class AtRisk:
-    """A running clock is at risk once either condition holds."""
-
-    ratio: float | None = 0.75
-    remaining_s: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Penalty:
-    currency: str
-    per_breach: Mapping[str, float]  # priority -> amount per breached clock
-    monthly_cap: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Agreement:
-    id: str
-    name: str
-    customer: str
-    calendar: str  # a calendar id, "24x7" or "24x7:Zone/Name"
-    targets: Mapping[str, Targets]  # priority -> targets
-    valid_from: dt.date | None = None
-    valid_until: dt.date | None = None  # inclusive
-    services: tuple[str, ...] = ()
-    pause_statuses: frozenset[str] = frozenset({"waiting"})
-    at_risk: AtRisk = field(default_factory=AtRisk)
-    on_priority_change: str = "keep"
-    on_reopen: str = "resume"
-    availability: float | None = None
-    penalty: Penalty | None = None
-
-    def target(self, priority: str | None, clock: str) -> float | None:
-        if priority is None:
-            return None
-        t = self.targets.get(priority)
-        return None if t is None else t.get(clock)
-
-    def covers_service(self, service: str | None) -> bool:
-        return not self.services or service in self.services
-
-
-@dataclass(frozen=True, slots=True)
-class AgreementSet:
-    """Everything one agreements file defines, validated and cross-checked.
-
-    `holidays` is the country-holiday snapshot the file's calendars are built with
-    (the store's, taken at load time); None leaves every year to the `holidays` package.
-    """
-
-    calendars: Mapping[str, CalendarDef]
-    agreements: tuple[Agreement, ...]
-    warnings: tuple[str, ...] = ()
-    holidays: HolidaySnapshot | None = None
-
-    def get(self, agreement_id: str) -> Agreement | None:
-        for a in self.agreements:
-            if a.id == agreement_id:
-                return a
-        return None
-
-    def zone_of(self, calendar: str) -> str:
-        """The IANA zone of a calendar reference (an id, "24x7" or "24x7:Zone")."""
-        if calendar == ALWAYS:
-            return "UTC"
-        if calendar.startswith(ALWAYS + ":"):
-            return calendar[len(ALWAYS) + 1 :]
-        return self.calendars[calendar].tz
-
-
-# ---- durations ------------------------------------------------------------------
-
-
-def parse_duration(text: str) -> float:
-    """Seconds of a duration such as "15m", "1h30m", "1h 30m", "40h" or "90s".
-
-    Raises ValueError whose message starts with the quoted value, so callers can
-    prefix the agreement and key.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"{_show(text)} is not a duration: write a string such as '15m' or '1h30m'")
-    s = text.strip()
-    if _DAYS.search(s):
-        raise ValueError(
-            f"{text!r} is not a duration: days and weeks are refused because a business day "
-            "has no fixed length; write hours (e.g. '24h')"
-        )
-    if s.startswith("-"):
-        raise ValueError(f"{text!r} is not a duration: it must be positive")
-    m = _DURATION.fullmatch(s)
-    if not s or m is None:
-        raise ValueError(f"{text!r} is not a duration (write e.g. '15m', '1h30m', '40h', '90s')")
-    h, mi, se = (int(g) if g else 0 for g in m.groups())
-    seconds = float(h * 3600 + mi * 60 + se)
-    if seconds <= 0:
-        raise ValueError(f"{text!r} is not a duration: it must be longer than zero")
-    if seconds > MAX_DURATION_S:
-        raise ValueError(f"{text!r} is too long: at most {MAX_DURATION_S // 3600}h")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """The canonical spelling parse_duration reads back ("1h30m"); for messages."""
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    out = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{sec}s" if sec else "")
-    return out or "0s"
 
 
 # ---- loading --------------------------------------------------------------------
@@ -283,9 +100,12 @@ def load_agreements(
         raise AgreementError(f"invalid TOML: {msg}", line=line, source=source) from None
 
     problems: list[AgreementError] = []
+    keys = _KeyLines(text)
 
     def note(exc: AgreementError, line: int | None) -> None:
-        problems.append(AgreementError(exc.reason, line=exc.line or line, source=source))
+        """Record a problem at the line of its key, else of its section's header."""
+        at = exc.line or keys.find(line, exc.key) or line
+        problems.append(AgreementError(exc.reason, line=at, source=source, key=exc.key))
 
     for key in doc:
         if key not in _TOP_KEYS:
@@ -294,6 +114,7 @@ def load_agreements(
     agr_tables = _array_of_tables(doc, "agreement", note)
     cal_lines = _header_lines(text, "calendar", len(cal_tables))
     agr_lines = _header_lines(text, "agreement", len(agr_tables))
+    keys.sections(cal_lines + agr_lines)
 
     calendars: dict[str, CalendarDef] = {}
     broken: set[str] = set()  # calendars already reported: agreements naming them say no more
@@ -301,7 +122,7 @@ def load_agreements(
         try:
             cdef = _calendar(table, i)
             if cdef.id in calendars:
-                raise AgreementError(f"calendar {cdef.id!r}: id: {cdef.id!r} is defined twice")
+                raise AgreementError(f"calendar {cdef.id!r}: id: {cdef.id!r} is defined twice", key="id")
             _validate_calendar(cdef, holidays)
             calendars[cdef.id] = cdef
         except AgreementError as exc:
@@ -315,7 +136,7 @@ def load_agreements(
         try:
             a = _agreement(table, i, calendars, broken)
             if a.id in agr_line:
-                raise AgreementError(f"agreement {a.id!r}: id: {a.id!r} is defined twice")
+                raise AgreementError(f"agreement {a.id!r}: id: {a.id!r} is defined twice", key="id")
             agreements.append(a)
             agr_line[a.id] = agr_lines[i]
         except AgreementError as exc:
@@ -325,8 +146,8 @@ def load_agreements(
 
     aset = AgreementSet(calendars=calendars, agreements=tuple(agreements))
     if not problems:
-        for exc, aid in _overlaps(aset):
-            note(exc, agr_line[aid])
+        for overlap, aid in _overlaps(aset):
+            note(overlap, agr_line[aid])
     if problems:
         first = problems[0]
         n = len(problems) - 1
@@ -355,96 +176,124 @@ def _header_lines(text: str, name: str, count: int) -> list[int | None]:
     return list(lines) if len(lines) == count else [None] * count
 
 
+class _KeyLines:
+    """Where a key of a section is written, found in the text: the TOML parser gives
+    values, not positions, and a message that points at `[[agreement]]` leaves the
+    reader to hunt through the section for the bad key.
+
+    A dotted path (`targets.P1.response`) is found one part at a time, each after the
+    previous one, as a key: at the start of a line, after `{`, `,` or `.`, or inside
+    a `[table.header]`, and followed by `=`, `.` or `]`. That covers dotted keys,
+    sub-table headers and inline tables spread over lines. When a part cannot be
+    found, the line of the last part found is the answer (None: not even the first).
+    """
+
+    __slots__ = ("_ends", "_lines")
+
+    def __init__(self, text: str) -> None:
+        self._lines = text.split("\n")
+        self._ends: list[int] = []
+
+    def sections(self, headers: list[int | None]) -> None:
+        """The `[[...]]` header lines: a section ends where the next one begins."""
+        self._ends = sorted(h for h in headers if h is not None)
+
+    def find(self, header: int | None, key: str | None) -> int | None:
+        if header is None or not key:
+            return None
+        end = next((h for h in self._ends if h > header), len(self._lines) + 1)
+        found = None
+        row, col = header, 0  # 1-based row; the header itself holds no key
+        for part in re.sub(r"\[\d+\]", "", key).split("."):
+            pattern = re.compile(r"(?:^|[{,.\[])\s*([\"']?)" + re.escape(part) + r"\1\s*(?=[=.\]])")
+            hit = None
+            for r in range(row, end):
+                m = pattern.search(self._lines[r - 1], col if r == row else 0)
+                if m is not None:
+                    hit = (r, m.end())
+                    break
+            if hit is None:
+                break
+            (row, col), found = hit, hit[0]
+        return found
+
+
 # ---- calendars ------------------------------------------------------------------
 
 
 def _calendar(t: dict[str, Any], index: int) -> CalendarDef:
     cid = t.get("id")
     label = f"calendar {cid!r}" if isinstance(cid, str) and cid else f"calendar #{index + 1}"
-    _check_keys(t, _CALENDAR_KEYS, label)
+    bad = _Ctx(label)
+    _check_keys(t, _CALENDAR_KEYS, bad)
     for key in ("id", "tz", "hours"):
         if key not in t:
-            raise AgreementError(f"{label}: {key}: missing (required)")
+            raise bad.say(f"{key}: missing (required)")
     if not isinstance(cid, str) or not _ID.fullmatch(cid):
-        raise AgreementError(f"{label}: id: {_show(cid)} must be a name of letters, digits, '.', '_' or '-'")
+        raise bad("id", cid, "must be a name of letters, digits, '.', '_' or '-'")
     if cid.startswith(ALWAYS):
-        raise AgreementError(f"{label}: id: {cid!r} is reserved for round-the-clock calendars")
+        raise bad("id", cid, "is reserved for round-the-clock calendars")
     tz = t["tz"]
     if not isinstance(tz, str) or not _zone_ok(tz):
-        raise AgreementError(
-            f"{label}: tz: {_show(tz)} is not a known time zone (write e.g. 'Europe/Berlin')"
-        )
-    hours = _hours(t["hours"], label)
+        raise bad("tz", tz, "is not a known time zone (write e.g. 'Europe/Berlin')")
+    hours = _hours(t["hours"], bad)
     holidays: tuple[str, ...] = ()
     country = subdiv = None
     raw = t.get("holidays", [])
     if isinstance(raw, dict):
-        _check_keys(raw, _HOLIDAY_KEYS, label, "holidays.")
+        _check_keys(raw, _HOLIDAY_KEYS, bad, "holidays.")
         country = raw.get("country")
         if not isinstance(country, str) or not re.fullmatch(r"[A-Z]{2,3}", country):
-            raise AgreementError(
-                f"{label}: holidays.country: {_show(country)} must be a country code such as 'DE'"
-            )
+            raise bad("holidays.country", country, "must be a country code such as 'DE'")
         subdiv = raw.get("subdiv")
         if subdiv is not None and (not isinstance(subdiv, str) or not subdiv.strip()):
-            raise AgreementError(
-                f"{label}: holidays.subdiv: {_show(subdiv)} must be a subdivision code such as 'BY'"
-            )
-        holidays = _dates(raw.get("extra", []), label, "holidays.extra")
+            raise bad("holidays.subdiv", subdiv, "must be a subdivision code such as 'BY'")
+        holidays = _dates(raw.get("extra", []), bad, "holidays.extra")
     else:
-        holidays = _dates(raw, label, "holidays")
+        holidays = _dates(raw, bad, "holidays")
     return CalendarDef(
         id=cid, tz=tz, hours=hours, holidays=holidays, holiday_country=country, holiday_subdiv=subdiv
     )
 
 
-def _hours(raw: Any, label: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _hours(raw: Any, bad: _Ctx) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not isinstance(raw, dict):
-        raise AgreementError(
-            f"{label}: hours: {_show(raw)} must be a table of weekdays, e.g. {{ mon = ['09:00-17:00'] }}"
-        )
+        raise bad("hours", raw, "must be a table of weekdays, e.g. { mon = ['09:00-17:00'] }")
     for day in raw:
         if day not in WEEKDAYS:
-            raise AgreementError(
-                f"{label}: hours.{day}: {day!r} is not a weekday (mon..sun){_hint(day, WEEKDAYS)}"
-            )
+            raise bad(f"hours.{day}", day, f"is not a weekday (mon..sun){_hint(day, WEEKDAYS)}")
     out = []
     for day in WEEKDAYS:
         segs = raw.get(day, [])
         if not isinstance(segs, list) or not all(isinstance(s, str) for s in segs):
-            raise AgreementError(
-                f"{label}: hours.{day}: {_show(segs)} must be a list of 'HH:MM-HH:MM' strings"
-            )
+            raise bad(f"hours.{day}", segs, "must be a list of 'HH:MM-HH:MM' strings")
         if segs:
             out.append((day, tuple(segs)))
     if not out:
-        raise AgreementError(f"{label}: hours: the calendar is never open")
+        raise bad.say("hours: the calendar is never open", key="hours")
     return tuple(out)
 
 
-# Built calendars by `_key`, or by ("24x7", zone). Keys are values, so the cache is
-# a memo: equal keys build equal calendars, whichever set or database asked first.
-_CACHE: dict[object, BusinessCalendar] = {}
-
-
-def _key(cdef: CalendarDef, holidays: HolidaySnapshot | None) -> object:
-    """A country calendar is only as good as the holidays it is built with: the snapshot
-    is part of its identity. Any other calendar is its definition alone."""
-    return cdef if cdef.holiday_country is None else (cdef, holidays)
-
-
 def _validate_calendar(cdef: CalendarDef, holidays: HolidaySnapshot | None) -> None:
-    """Build it once: BusinessCalendar is the authority on segments, dates and zones."""
-    from sladesk_tui.core.calendar import BusinessCalendar
-
-    key = _key(cdef, holidays)
-    if key in _CACHE:
-        return
+    """Build it once: BusinessCalendar is the authority on segments, dates and zones
+    (and the built calendar is kept for the clocks)."""
     try:
-        cal = BusinessCalendar.from_dict(cdef.to_dict(), holidays)
+        cached_calendar(cdef, holidays)
     except ValueError as exc:
-        raise AgreementError(f"calendar {cdef.id!r}: {exc}") from None
-    _CACHE[key] = cal
+        raise AgreementError(f"calendar {cdef.id!r}: {exc}", key=_calendar_key(cdef, str(exc))) from None
+
+
+def _calendar_key(cdef: CalendarDef, message: str) -> str:
+    """The key a BusinessCalendar complaint is about: the weekday it names, or whose
+    segment it quotes; else holidays or hours as a whole."""
+    head = message.removeprefix("hours: ")
+    day = head.split(" ", 1)[0].rstrip(":")
+    if day in WEEKDAYS:
+        return f"hours.{day}"
+    for d, segments in cdef.hours:
+        if any(repr(seg) in message for seg in segments):
+            return f"hours.{d}"
+    return "hours" if message.startswith("hours") else "holidays"
 
 
 def _zone_ok(name: str) -> bool:
@@ -455,31 +304,6 @@ def _zone_ok(name: str) -> bool:
     return True
 
 
-def build_calendar(agreements: AgreementSet, name: str) -> BusinessCalendar:
-    """The BusinessCalendar of a calendar reference, shared across calls.
-
-    Built calendars keep a lazily grown index of open intervals: rebuilding one per
-    ticket would throw that work away, so they are cached by value (a country
-    calendar together with the set's holiday snapshot).
-    """
-    from sladesk_tui.core.calendar import BusinessCalendar
-
-    if name == ALWAYS or name.startswith(ALWAYS + ":"):
-        zone = agreements.zone_of(name)
-        key = (ALWAYS, zone)
-        if key not in _CACHE:
-            _CACHE[key] = BusinessCalendar.always(zone)
-        return _CACHE[key]
-    cdef = agreements.calendars.get(name)
-    if cdef is None:
-        raise AgreementError(f"unknown calendar {name!r}")
-    key = _key(cdef, agreements.holidays)
-    cal = _CACHE.get(key)
-    if cal is None:
-        cal = _CACHE[key] = BusinessCalendar.from_dict(cdef.to_dict(), agreements.holidays)
-    return cal
-
-
 # ---- agreements -----------------------------------------------------------------
 
 
@@ -488,16 +312,13 @@ def _agreement(
 ) -> Agreement:
     aid = t.get("id")
     label = f"agreement {aid!r}" if isinstance(aid, str) and aid else f"agreement #{index + 1}"
-    _check_keys(t, _AGREEMENT_KEYS, label)
+    bad = _Ctx(label)
+    _check_keys(t, _AGREEMENT_KEYS, bad)
     for key in _REQUIRED_AGREEMENT_KEYS:
         if key not in t:
-            raise AgreementError(f"{label}: {key}: missing (required)")
+            raise bad.say(f"{key}: missing (required)")
     if not isinstance(aid, str) or not _ID.fullmatch(aid):
-        raise AgreementError(
-            f"{label}: id: {_show(aid)} must be a name of letters, digits, '.', '_' or '-' (at most 100)"
-        )
-
-    bad = _Ctx(label)
+        raise bad("id", aid, "must be a name of letters, digits, '.', '_' or '-' (at most 100)")
 
     name = t.get("name", aid)
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or _has_control(name):
@@ -550,6 +371,11 @@ def _agreement(
 
     targets = _targets(t["targets"], bad)
     penalty = _penalty(t.get("penalty"), targets, bad)
+    max_hold = t.get("max_hold")
+    try:
+        max_hold_s = DEFAULT_MAX_HOLD_S if max_hold is None else parse_duration(max_hold)
+    except (TypeError, ValueError) as exc:
+        raise bad.say(f"max_hold: {exc}") from None
     return Agreement(
         id=aid,
         name=name,
@@ -565,6 +391,7 @@ def _agreement(
         on_reopen=on_reopen,
         availability=None if availability is None else float(availability),
         penalty=penalty,
+        max_hold_s=max_hold_s,
     )
 
 
@@ -584,12 +411,13 @@ def _targets(raw: Any, bad: _Ctx) -> dict[str, Targets]:
             if clock not in CLOCK_NAMES:
                 raise bad.say(
                     f"targets.{prio}: unknown clock {clock!r} (response | update | resolution)"
-                    + _hint(clock, CLOCK_NAMES)
+                    + _hint(clock, CLOCK_NAMES),
+                    key=f"targets.{prio}.{clock}",
                 )
             try:
                 values[clock] = parse_duration(text)
             except ValueError as exc:
-                raise bad.say(f"targets.{prio}.{clock}: {exc}") from None
+                raise bad.say(f"targets.{prio}.{clock}: {exc}", key=f"targets.{prio}.{clock}") from None
         out[prio] = Targets(**values)
     return out
 
@@ -599,9 +427,7 @@ def _at_risk(raw: Any, bad: _Ctx) -> AtRisk:
         return AtRisk()
     if not isinstance(raw, dict):
         raise bad("at_risk", raw, "must be a table such as { ratio = 0.75, remaining = '30m' }")
-    for key in raw:
-        if key not in _AT_RISK_KEYS:
-            raise bad.say(f"unknown key 'at_risk.{key}'{_hint(key, _AT_RISK_KEYS)}")
+    _check_keys(raw, _AT_RISK_KEYS, bad, "at_risk.")
     ratio = raw.get("ratio")
     if ratio is not None and (not _is_number(ratio) or not 0 < ratio <= 1):
         raise bad("at_risk.ratio", ratio, "must be a number greater than 0 and at most 1")
@@ -611,7 +437,7 @@ def _at_risk(raw: Any, bad: _Ctx) -> AtRisk:
         try:
             remaining_s = parse_duration(remaining)
         except ValueError as exc:
-            raise bad.say(f"at_risk.remaining: {exc}") from None
+            raise bad.say(f"at_risk.remaining: {exc}", key="at_risk.remaining") from None
     return AtRisk(ratio=None if ratio is None else float(ratio), remaining_s=remaining_s)
 
 
@@ -620,12 +446,10 @@ def _penalty(raw: Any, targets: Mapping[str, Targets], bad: _Ctx) -> Penalty | N
         return None
     if not isinstance(raw, dict):
         raise bad("penalty", raw, "must be a table with currency, per_breach and monthly_cap")
-    for key in raw:
-        if key not in _PENALTY_KEYS:
-            raise bad.say(f"unknown key 'penalty.{key}'{_hint(key, _PENALTY_KEYS)}")
+    _check_keys(raw, _PENALTY_KEYS, bad, "penalty.")
     for key in ("currency", "per_breach"):
         if key not in raw:
-            raise bad.say(f"penalty.{key}: missing (required)")
+            raise bad.say(f"penalty.{key}: missing (required)", key="penalty")
     currency = raw["currency"]
     if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
         raise bad("penalty.currency", currency, "must be a three-letter currency code such as 'EUR'")
@@ -679,20 +503,21 @@ def _date(value: Any, key: str, bad: _Ctx) -> dt.date | None:
     return day
 
 
-def _dates(raw: Any, label: str, key: str) -> tuple[str, ...]:
+def _dates(raw: Any, bad: _Ctx, key: str) -> tuple[str, ...]:
     if not isinstance(raw, list):
-        raise AgreementError(
-            f"{label}: {key}: {_show(raw)} must be a list of dates or a table {{ country = 'DE' }}"
-        )
-    out = []
+        raise bad(key, raw, "must be a list of dates or a table { country = 'DE' }")
+    out = set()
     for i, v in enumerate(raw):
-        d = _date(v, f"{key}[{i}]", _Ctx(label))
-        out.append(d.isoformat())  # type: ignore[union-attr]
-    return tuple(sorted(set(out)))
+        d = _date(v, f"{key}[{i}]", bad)
+        if d is None:  # a TOML array holds no nulls; kept for the type checker
+            raise bad(f"{key}[{i}]", v, "is not a date (write e.g. 2026-01-01)")
+        out.add(d.isoformat())
+    return tuple(sorted(out))
 
 
 class _Ctx:
-    """Builds the messages of one section: `label: key: value problem`."""
+    """Builds the messages of one section: `label: key: value problem`, each carrying
+    the key's dotted path so the loader can point at the line where it is written."""
 
     __slots__ = ("label",)
 
@@ -700,10 +525,10 @@ class _Ctx:
         self.label = label
 
     def __call__(self, key: str, value: Any, problem: str) -> AgreementError:
-        return AgreementError(f"{self.label}: {key}: {_show(value)} {problem}")
+        return AgreementError(f"{self.label}: {key}: {_show(value)} {problem}", key=key)
 
-    def say(self, message: str) -> AgreementError:
-        return AgreementError(f"{self.label}: {message}")
+    def say(self, message: str, *, key: str | None = None) -> AgreementError:
+        return AgreementError(f"{self.label}: {message}", key=key)
 
 
 # ---- cross-checks ---------------------------------------------------------------
@@ -776,78 +601,13 @@ def _warnings(aset: AgreementSet) -> tuple[str, ...]:
     return tuple(out)
 
 
-# ---- matching -------------------------------------------------------------------
-
-
-def match_agreement(
-    agreements: AgreementSet,
-    *,
-    customer: str | None,
-    service: str | None,
-    created_at: float,
-    agreement_id: str | None = None,
-) -> tuple[Agreement | None, str | None]:
-    """The agreement governing a ticket created at `created_at` (epoch seconds), or
-    (None, reason) with a reason starting "no agreement in force".
-
-    Validity is judged on the creation instant's local date in the agreement's
-    calendar zone, both ends inclusive.
-    """
-    if agreement_id is not None:
-        a = agreements.get(agreement_id)
-        if a is None:
-            return None, f"{NO_AGREEMENT}: unknown agreement {agreement_id!r}"
-        return (
-            (a, None)
-            if _in_force(agreements, a, created_at) == 0
-            else (None, _why_not(agreements, [a], created_at))
-        )
-    mine = [a for a in agreements.agreements if a.customer == customer]
-    if not mine:
-        return None, f"{NO_AGREEMENT}: unknown customer {customer!r}"
-    fitting = [a for a in mine if a.covers_service(service)]
-    if not fitting:
-        return None, f"{NO_AGREEMENT}: no agreement of customer {customer!r} covers service {service!r}"
-    for a in fitting:
-        if _in_force(agreements, a, created_at) == 0:
-            return a, None
-    return None, _why_not(agreements, fitting, created_at)
-
-
-def _local_date(agreements: AgreementSet, a: Agreement, at: float) -> dt.date:
-    zone = zoneinfo.ZoneInfo(agreements.zone_of(a.calendar))
-    return dt.datetime.fromtimestamp(at, zone).date()
-
-
-def _in_force(agreements: AgreementSet, a: Agreement, at: float) -> int:
-    """-1 not yet begun, 0 in force, 1 expired."""
-    if a.valid_from is None and a.valid_until is None:
-        return 0
-    day = _local_date(agreements, a, at)
-    if a.valid_from is not None and day < a.valid_from:
-        return -1
-    if a.valid_until is not None and day > a.valid_until:
-        return 1
-    return 0
-
-
-def _why_not(agreements: AgreementSet, candidates: list[Agreement], at: float) -> str:
-    """Name the most recent expiry, else the earliest start still to come."""
-    expired = [a for a in candidates if _in_force(agreements, a, at) == 1]
-    if expired:
-        a = max(expired, key=lambda x: x.valid_until)  # type: ignore[arg-type, return-value]
-        return f"{NO_AGREEMENT}: expired on {a.valid_until} (agreement {a.id!r})"
-    a = min(candidates, key=lambda x: x.valid_from)  # type: ignore[arg-type, return-value]
-    return f"{NO_AGREEMENT}: not yet begun (from {a.valid_from}, agreement {a.id!r})"
-
-
 # ---- small helpers --------------------------------------------------------------
 
 
-def _check_keys(t: Mapping[str, Any], known: tuple[str, ...], label: str, prefix: str = "") -> None:
+def _check_keys(t: Mapping[str, Any], known: tuple[str, ...], bad: _Ctx, prefix: str = "") -> None:
     for key in t:
         if key not in known:
-            raise AgreementError(f"{label}: unknown key {prefix + key!r}{_hint(key, known)}")
+            raise bad.say(f"unknown key {prefix + key!r}{_hint(key, known)}", key=prefix + key)
 
 
 def _hint(key: str, known: tuple[str, ...]) -> str:
