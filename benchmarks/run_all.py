@@ -63,6 +63,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("queue", "queue_bench.py", (), ()),
     Bench("report", "report_bench.py", ("--tickets", "1000000", "--runs", "5"), ("--tickets", "1000000")),
     Bench("lookup", "lookup_bench.py", ("--runs", "5"), ("--runs", "11")),
+    Bench("receive", "receive_bench.py", ("--deliveries", "4000"), ("--deliveries", "20000")),
 )
 
 
@@ -258,6 +259,14 @@ def rows_for(name: str, r: Results) -> list[Row]:
                 300,
             ),
             Row("(floor: python -c pass)", "ms", get("lookup.python -c pass (floor)_ms")),
+        ]
+    if name == "receive":
+        clients = get("receive.clients")
+        who = "" if clients is None else f", {clients:g} clients"
+        return [
+            Row(f"webhook deliveries/s{who}", "/s", get("receive.per_s"), 500, lower_is_better=False),
+            Row(f"webhook time to 2xx, p99{who}", "ms", get("receive.p99_ms"), 50),
+            Row(f"webhook time to 2xx, p50{who}", "ms", get("receive.p50_ms")),
         ]
     raise ValueError(name)
 

@@ -20,7 +20,16 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so usage errors are one line, exit 2."""
+    """argparse that raises instead of exiting, so usage errors are one line, exit 2.
+
+    Abbreviated options are refused (`--d=PATH` is not `--db`): a wrapper that
+    filters options by name must see the only spelling sladesk accepts
+    (docs/deployment.md).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # argparse's own keywords
 
     def error(self, message: str) -> None:  # type: ignore[override]  # argparse's error returns NoReturn; ours raises too
         # main() prints "sladesk: "; a subcommand's prog ("sladesk import") adds its name.
@@ -57,11 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tui", action="store_true", help="only write the database and print its path")
     p.add_argument("--seed", type=int, default=7, help="random seed of the generated data")
 
-    p = sub.add_parser("load", help="load an agreements TOML file as a new version")
+    p = sub.add_parser("load", help="load an agreements TOML file (or - for stdin) as a new version (admins)")
     _add_db(p)
     p.add_argument("file")
 
-    p = sub.add_parser("import", help="import events (JSON Lines or CSV) from FILE or - for stdin")
+    p = sub.add_parser(
+        "import", help="import events (JSON Lines or CSV) from FILE or - for stdin (feed accounts)"
+    )
     _add_db(p)
     p.add_argument("file")
     p.add_argument("--format", dest="input_format", choices=("auto", "jsonl", "csv"), default="auto")
@@ -83,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_override_parsers(sub)
     _add_lookup_parsers(sub)
+
+    from sladesk_tui.commands import roles as role_commands
+    from sladesk_tui.commands import settings as setting_commands
+
+    role_commands.add_parsers(sub)
+    setting_commands.add_parsers(sub)
 
     from sladesk_tui.commands import sources as sources_commands  # registers its handlers
 
@@ -193,8 +210,9 @@ def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("decision", choices=("approve", "reject"))
     p.add_argument("--comment", metavar="TEXT", help="required to reject")
 
-    p = sub.add_parser("init", help="create the database; --lead names the first team lead")
+    p = sub.add_parser("init", help="create the database; --admin and --lead name the first admin and lead")
     _add_db(p)
+    p.add_argument("--admin", metavar="USER", help="the first admin (only while there is none)")
     p.add_argument("--lead", metavar="USER", help="the first team lead (only while there is none)")
 
     p = sub.add_parser("lead", help="grant, revoke or list the team lead role")
@@ -246,6 +264,7 @@ def _load(args: argparse.Namespace) -> int:
     from sladesk_tui.store.agreements import load_agreements_file
     from sladesk_tui.store.db import open_db
 
+    _require(args, "admin")
     conn = open_db(_db_path(args))
     try:
         loaded = load_agreements_file(conn, args.file, actor=_operator(args))
@@ -285,6 +304,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from sladesk_tui.store.imports import ImportRejected, import_file
 
+    _require(args, "feed")
     if args.follow:
         return _follow(args)
     shown = 20
@@ -309,6 +329,24 @@ def _import(args: argparse.Namespace) -> int:
         print(f"sladesk: skipped {len(report.skipped_invalid)} bad lines", file=sys.stderr)
     print(report.summary())
     return 3 if report.skipped_invalid else 0  # scripts can tell lines were left out
+
+
+def _require(args: argparse.Namespace, role: str) -> None:
+    """Refuse an operator without `role` before anything is read or written.
+
+    A missing database is refused rather than created: nobody holds a role in it.
+    """
+    from sladesk_tui.store.db import database_exists, open_db
+    from sladesk_tui.store.roles import require_role
+
+    path = _db_path(args)
+    if not database_exists(path):
+        raise InputError(f"{path}: no such database (an admin creates it: sladesk init --admin USER)")
+    conn = open_db(path)
+    try:
+        require_role(conn, _operator(args), role)
+    finally:
+        conn.close()
 
 
 def _follow(args: argparse.Namespace) -> int:
@@ -441,14 +479,23 @@ def _overrides(args: argparse.Namespace) -> int:
         since=None if args.since is None else _when(args.since, now, "--since"),
         until=None if args.until is None else _when(args.until, now, "--until"),
     )
+    local: dict[str, int] = {}
     conn = connect(_db_path(args), readonly=True)
     try:
         entries = load_log(conn, filt, effects=args.stats, now=now, search=args.search)
+        if args.stats and not (args.status or args.kind or args.reason or args.agreement):
+            # Clocks moved by hand in the app, beside the overrides (docs/roles.md); the
+            # filters that only overrides have leave them out.
+            from sladesk_tui.store.queries import local_action_counts
+
+            local = local_action_counts(
+                conn, operator=filt.operator, ticket=filt.ticket, since=filt.since, until=filt.until
+            )
     finally:
         conn.close()
     width = output.table_width(sys.stdout)
     if args.stats:
-        stats = operator_stats(entries)
+        stats = operator_stats(entries, local)
         if args.format == "json":
             _emit(output.dump_json([s.as_dict() for s in stats]) + "\n")
         else:
@@ -484,16 +531,18 @@ def _review(args: argparse.Namespace) -> int:
 @command("init")
 def _init(args: argparse.Namespace) -> int:
     from sladesk_tui.store.db import open_db
-    from sladesk_tui.store.roles import name_first_lead
+    from sladesk_tui.store.roles import name_first
 
     path = _db_path(args)
+    named = [(role, user) for role, user in (("admin", args.admin), ("lead", args.lead)) if user is not None]
     conn = open_db(path)
     try:
-        if args.lead is not None:
-            name_first_lead(conn, args.lead, actor=_operator(args))
+        for role, user in named:
+            name_first(conn, role, user, actor=_operator(args))
     finally:
         conn.close()
-    print(f"database ready: {path}" + (f"; {args.lead} is the first team lead" if args.lead else ""))
+    titles = {"admin": "admin", "lead": "team lead"}
+    print(f"database ready: {path}" + "".join(f"; {u} is the first {titles[r]}" for r, u in named))
     return 0
 
 

@@ -292,12 +292,26 @@ _EVENT_FIELDS = (
 
 
 def _event_json(e: Any) -> dict[str, Any]:
+    """The event's own fields, then who brought it in: `author` is what the ticketing
+    system claims, `recorded_by` the login that stored it (docs/roles.md)."""
     d: dict[str, Any] = {"id": e.id, "type": e.type, "at": iso_z(e.at)}
     for f in _EVENT_FIELDS:
         v = getattr(e, f)
         if v is not None:
             d[f] = v
+    if e.recorded_by is not None:
+        d["recorded_by"] = e.recorded_by
+        d["source"] = e.source
+        d["local"] = e.is_local
     return d
+
+
+def _event_origin(e: Any) -> str:
+    """'LOCAL sam ' (an agent in the app) or 'via svc-feed ' (the login that brought it in),
+    before the event's fields so that a narrow terminal never cuts it off."""
+    if e.recorded_by is None:
+        return ""
+    return f"{'LOCAL' if e.is_local else 'via'} {safe_text(e.recorded_by)}  "
 
 
 def ticket_csv(record: TicketRecord, tc: TicketClocks) -> str:
@@ -355,7 +369,7 @@ def ticket_table(
     out.append("")
     out.append(style(f"history ({len(record.events)} events)", "bold"))
     for e in record.events:
-        out.append(fit(f"{instant(e.at)}  {e.type:<14} {_event_words(e)}", width).rstrip())
+        out.append(fit(f"{instant(e.at)}  {e.type:<14} {_event_origin(e)}{_event_words(e)}", width).rstrip())
     out.append("")
     out.append(style(f"overrides ({len(record.overrides)})", "bold"))
     for o in record.overrides:

@@ -55,3 +55,24 @@ def fresh_db(
     """`agreements_db`, closed at once: a file that other connections then open."""
     with agreements_db(path, text, actor=actor, toml=toml, source=source):
         return path
+
+
+SETUP_ADMIN = "test-admin"
+
+
+def give_roles(path: Path, role: str, *users: str) -> None:
+    """Grant `role` to `users` in the database at `path` (created if missing), as the
+    tests' own admin: `load` needs admin and `import` needs feed (docs/roles.md)."""
+    from sladesk_tui.store.roles import grant_role, has_role, holders, name_first
+
+    conn = open_db(path)
+    try:
+        admins = holders(conn, "admin")
+        if not admins:
+            name_first(conn, "admin", SETUP_ADMIN, actor=SETUP_ADMIN)
+            admins = [SETUP_ADMIN]
+        for user in users:
+            if not has_role(conn, user, role):
+                grant_role(conn, role, user, actor=admins[0])
+    finally:
+        conn.close()

@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import GOLD_24X7, fresh_db
+from support import GOLD_24X7, fresh_db, give_roles
 
 from sladesk_tui.cli import main
+from sladesk_tui.store.identity import login_user
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -31,7 +32,11 @@ def ev(i: str, etype: str, at: str, ticket: str = "T-1", **fields: str) -> str:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    return fresh_db(tmp_path / "gold.db", GOLD_24X7, actor="sam")
+    path = fresh_db(tmp_path / "gold.db", GOLD_24X7, actor="sam")
+    # `load` needs admin, `import` needs feed (docs/roles.md); the subprocess runs as the login user
+    for role in ("admin", "feed"):
+        give_roles(path, role, "sam", login_user())
+    return path
 
 
 def count(db: Path, sql: str = "SELECT COUNT(*) FROM events") -> int:

@@ -68,7 +68,8 @@ class Desk:
         ]
         (tmp / "a.toml").write_text(GOLD_24X7, encoding="utf-8")
         (tmp / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-        assert self.run("init", "--lead", "lee", operator="root")[0] == 0
+        assert self.run("init", "--admin", "lee", "--lead", "lee", operator="root")[0] == 0
+        assert self.run("role", "grant", "feed", "importer", operator="lee")[0] == 0
         assert self.run("load", str(tmp / "a.toml"), operator="lee")[0] == 0
         assert self.run("import", str(tmp / "e.jsonl"), operator="importer")[0] == 0
 

@@ -72,3 +72,7 @@ def test_help_runs_without_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_services_never_import_the_tui_or_textual() -> None:
+    assert _offenders("services", ("textual", "rich", "sladesk_tui.tui")) == []

@@ -1,1 +1,1 @@
-"""Subcommands kept out of cli.py, one module per area, each with `add_parsers(sub)`."""
+"""Subcommands of `sladesk`, one module per area, each with an `add_parsers(sub)`."""

@@ -78,7 +78,7 @@ def _pull(args: argparse.Namespace) -> int:
     import dataclasses
     import json
 
-    from sladesk_tui.commands.sources import _sources_path, check_feed_role, load_sources_file
+    from sladesk_tui.commands.sources import _sources_path, load_sources_file
     from sladesk_tui.core.sources.pull_config import pull_config
     from sladesk_tui.services.puller import PullError, PullStats, pull
     from sladesk_tui.store.db import open_db
@@ -109,7 +109,7 @@ def _pull(args: argparse.Namespace) -> int:
 
     actor = cli._operator(args)
     if not args.dry_run:
-        check_feed_role(cli._db_path(args), actor)  # it writes events as this account
+        cli._require(args, "feed")  # it writes events as this account (docs/roles.md)
     conn = open_db(cli._db_path(args))
     try:
         asyncio.run(

@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sladesk_tui.cli import _add_db, _db_path, _operator, command
+from sladesk_tui.cli import _add_db, _db_path, _operator, _require, command
 from sladesk_tui.core.errors import InputError
 
 if TYPE_CHECKING:
+    from sladesk_tui.core.sources.mapping import SourceSet
     from sladesk_tui.store.pulls import PullStatus
 
 # The role the receiving account must hold: it writes events as that account.
@@ -51,7 +52,7 @@ def _sources_path(args: argparse.Namespace) -> Path:
     return Path(given) if given else Path(_db_path(args)).parent / "sources.toml"
 
 
-def load_sources_file(path: Path):  # type: ignore[no-untyped-def]  # SourceSet, imported lazily
+def load_sources_file(path: Path) -> SourceSet:
     from sladesk_tui.core.sources.mapping import parse_sources_text
 
     try:
@@ -65,29 +66,11 @@ def load_sources_file(path: Path):  # type: ignore[no-untyped-def]  # SourceSet,
     return parse_sources_text(text, str(path), base_dir=str(path.resolve().parent))
 
 
-def check_feed_role(db_path: str, user: str) -> None:
-    """The receiving account must hold the `feed` role (docs/sources.md).
-
-    ROLE CHECK: the single call site for the roles work. Until `require_role` is on
-    this branch, a database without roles beyond `lead` lets the account through.
-    """
-    try:
-        from sladesk_tui.store.roles import require_role  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    from sladesk_tui.store.db import open_db
-
-    conn = open_db(db_path)
-    try:
-        require_role(conn, user, FEED_ROLE)
-    finally:
-        conn.close()
-
-
 @command("receive")
 def _receive(args: argparse.Namespace) -> int:
     from sladesk_tui.services.receiver import Settings, read_secret, run
 
+    _require(args, FEED_ROLE)  # it writes events as this account (docs/roles.md)
     path = _sources_path(args)
     sources = load_sources_file(path)
     if not 0 <= args.port <= 65535:
@@ -104,7 +87,6 @@ def _receive(args: argparse.Namespace) -> int:
         raise InputError("no source in the file receives webhooks", where=str(path))
     db = _db_path(args)
     actor = _operator(args)
-    check_feed_role(db, actor)
     from sladesk_tui.store.db import open_db
 
     open_db(db).close()  # migrate before serving: a first request must not wait for it
@@ -159,26 +141,26 @@ def _sources(args: argparse.Namespace) -> int:
             output.rows_csv([{k: len(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows])
         )
     else:
-        table = [
-            {
-                "source": r["source"],
-                "provider": r["provider"],
-                "delivered": r["deliveries"],
-                "last delivery": output.instant(st.last_delivery_ts)
-                if (st := status.get(r["source"]))
-                else "",
-                "refused": r["refusals"],
-                "last refusal": output.instant(st.last_refusal_ts) if st else "",
-            }
-            for r in rows
-        ]
+        table = []
+        for s in sources.sources:
+            st = status.get(s.name)
+            table.append(
+                {
+                    "source": s.name,
+                    "provider": s.provider,
+                    "delivered": st.deliveries if st else 0,
+                    "last delivery": output.instant(st.last_delivery_ts) if st else "",
+                    "refused": st.refusals if st else 0,
+                    "last refusal": output.instant(st.last_refusal_ts) if st else "",
+                }
+            )
         below = [
             (
                 [f"refused {r['last_refusal_status']}: {r['last_refusal_reason']}"]
                 if r["last_refusal_reason"]
                 else []
             )
-            + _pull_below(pulled.get(r["source"]))
+            + _pull_below(pulled.get(str(r["source"])))
             for r in rows
         ]
         sys.stdout.write(output.rows_table(table, width=output.table_width(sys.stdout), below=below))

@@ -46,7 +46,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from sladesk_tui.core.agreements import PRIORITY_PATTERN
 from sladesk_tui.core.errors import InputError
@@ -242,19 +242,20 @@ def _fast_event(d: Mapping[str, object], seq: int) -> Event | None:
     if at is None:
         return None
     valid = _valid_values
-    for key, value in d.items():
+    for key, raw in d.items():
         if key == "type" or key == "at":
             continue
+        value = cast("str", raw)  # every value is a str: checked above
         repeating = key in _REPEATING
         if repeating and (key, value) in valid:
             continue
         match, limit, _what = _CHECKS[key]
-        if len(value) > limit or not match(value) or not (value.isascii() or _is_unicode_text(value)):  # type: ignore[arg-type]
+        if len(value) > limit or not match(value) or not (value.isascii() or _is_unicode_text(value)):
             return None
         if repeating:
             if len(valid) >= _FAST_CACHE_MAX:
                 valid.clear()
-            valid.add((key, value))  # type: ignore[arg-type]  # a str, checked above
+            valid.add((key, value))
     values: dict[str, Any] = dict(d)
     values["at"] = at
     return Event(seq=seq, **values)
@@ -288,7 +289,8 @@ def _pairs_decoder() -> Any:
     Python call per object, and a key written twice is seen by comparing lengths."""
     from json import scanner
 
-    return scanner.make_scanner(json.JSONDecoder(object_pairs_hook=list))
+    # typeshed types make_scanner as a class taking itself; at run time it takes the decoder
+    return scanner.make_scanner(json.JSONDecoder(object_pairs_hook=list))  # type: ignore[arg-type]
 
 
 _SCAN_PAIRS = _pairs_decoder()

@@ -44,6 +44,12 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "outage_end": ("service",),
 }
 
+# The source of events an agent records in the app (`sladesk` TUI), as against the
+# ticketing system's feed: "local actions" (docs/roles.md). Those of these types move
+# a clock by hand; a desk setting can switch them off.
+LOCAL_SOURCE = "tui"
+LOCAL_CLOCK_TYPES: frozenset[str] = frozenset({"reply", "status", "priority", "resolved", "reopened"})
+
 # Statuses a ticket can be in after a `status` event: a lowercase word.
 STATUS_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
@@ -53,7 +59,10 @@ class Event:
     """One event of a ticket's (or a service's) history.
 
     `seq` is the arrival order; events are applied in `(at, seq)` order, so two
-    events at the same instant keep their file order.
+    events at the same instant keep their file order. `author` is who the ticketing
+    system says acted; `recorded_by` is the login that brought the event in (the feed
+    account, or the agent in the app) and `source` how ("import:NAME", "tui", ...):
+    both as stored, None on an event not stored yet, and neither in the digest.
     """
 
     id: str
@@ -70,10 +79,22 @@ class Event:
     author: str | None = None
     agreement: str | None = None
     body: str | None = None
+    recorded_by: str | None = None
+    source: str | None = None
 
     @property
     def order_key(self) -> tuple[float, int]:
         return (self.at, self.seq)
+
+    @property
+    def is_local(self) -> bool:
+        """Recorded by an agent in the app, not by the system of record."""
+        return self.source == LOCAL_SOURCE
+
+    @property
+    def moves_clock_by_hand(self) -> bool:
+        """A local action that moves a clock: shown as such and counted in the leads' figures."""
+        return self.is_local and self.type in LOCAL_CLOCK_TYPES
 
 
 DIGEST_FIELDS: tuple[str, ...] = (

@@ -90,7 +90,9 @@ class OperatorStats:
     """One operator's overrides, counted.
 
     `turned_met`: overrides that turned a breached clock into a compliant one;
-    `turned_exempt`: ones that took a breached clock out of compliance.
+    `turned_exempt`: ones that took a breached clock out of compliance;
+    `local_actions`: clocks they moved by hand in the app (reply, status, priority,
+    resolve, reopen recorded there rather than by the ticketing system).
     """
 
     operator: str
@@ -102,6 +104,7 @@ class OperatorStats:
     rejected: int = 0
     turned_met: int = 0
     turned_exempt: int = 0
+    local_actions: int = 0
 
     @property
     def approval_rate(self) -> float | None:
@@ -122,12 +125,20 @@ class OperatorStats:
             "approval_rate": None if rate is None else round(rate, 4),
             "turned_met": self.turned_met,
             "turned_exempt": self.turned_exempt,
+            "local_actions": self.local_actions,
         }
 
 
-def operator_stats(entries: Iterable[LogEntry]) -> list[OperatorStats]:
-    """Per-operator figures, operators in name order; entries without `effect` count no breach."""
-    groups: dict[str, list[LogEntry]] = {}
+def operator_stats(
+    entries: Iterable[LogEntry], local_actions: Mapping[str, int] | None = None
+) -> list[OperatorStats]:
+    """Per-operator figures, operators in name order; entries without `effect` count no breach.
+
+    `local_actions`: per operator, the clock-moving actions recorded in the app; an
+    operator with such actions and no override still gets a row.
+    """
+    local = local_actions or {}
+    groups: dict[str, list[LogEntry]] = {op: [] for op, n in local.items() if n}
     for e in entries:
         groups.setdefault(e.override.operator, []).append(e)
     out: list[OperatorStats] = []
@@ -147,6 +158,7 @@ def operator_stats(entries: Iterable[LogEntry]) -> list[OperatorStats]:
                 turned_exempt=sum(
                     1 for e in es if e.effect is not None and e.effect.exempted and not e.effect.met
                 ),
+                local_actions=local.get(op, 0),
             )
         )
     return out
@@ -293,6 +305,7 @@ def stats_row(s: OperatorStats) -> dict[str, Any]:
         "rate": "" if rate is None else f"{rate:.0%}",
         "to_met": s.turned_met,
         "to_exempt": s.turned_exempt,
+        "local": s.local_actions,
         "by_kind": " ".join(f"{k}:{n}" for k, n in s.by_kind.items()),
         "by_reason": " ".join(f"{k}:{n}" for k, n in s.by_reason.items()),
     }

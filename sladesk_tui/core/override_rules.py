@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from sladesk_tui.core.errors import InputError, Refused
 from sladesk_tui.core.overrides import KINDS, REASONS, Override, justification_problem
+from sladesk_tui.core.roles import check_change
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import Agreement
@@ -59,8 +60,6 @@ DECISIONS: dict[str, str] = {"approve": "approved", "reject": "rejected"}
 MAX_JUSTIFICATION = 4000
 MAX_COMMENT = 2000
 MAX_EXTENSION_S = 10_000 * 3600.0
-
-_USER = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}|uid:\d{1,10})")
 
 
 def override_problem(
@@ -216,35 +215,18 @@ def check_role_change(
 ) -> None:
     """`init` (name the first lead), `grant` or `revoke` the lead role; `Refused` if not allowed.
 
-    `leads` is how many leads the database records now.
+    `leads` is how many leads the database records now. The rules of every role are
+    `sladesk_tui.core.roles.check_change`.
     """
-    problem = user_problem(user)
-    if problem:
-        raise Refused(problem)
-    if action == "init":
-        if leads:
-            raise Refused(
-                "a team lead is already named; a lead grants the role with `sladesk lead grant USER`"
-            )
-        return
-    if action not in ("grant", "revoke"):
-        raise Refused(f"unknown role action {action!r}")
-    if not actor_is_lead:
-        raise Refused(f"only a team lead may {action} the lead role, and {actor} is not a lead")
-    if action == "grant" and user_is_lead:
-        raise Refused(f"{user} is already a lead")
-    if action == "revoke":
-        if not user_is_lead:
-            raise Refused(f"{user} is not a lead")
-        if leads <= 1:
-            raise Refused(f"{user} is the last lead: grant the role to someone else first")
-
-
-def user_problem(user: str) -> str | None:
-    """Names of login accounts only: no spaces, no control or markup characters."""
-    if not _USER.fullmatch(user):
-        return f"{user!r} is not a user name (letters, digits, . _ @ -; at most 64 characters)"
-    return None
+    check_change(
+        action,
+        role="lead",
+        actor=actor,
+        actor_may_grant=actor_is_lead,
+        user=user,
+        user_holds=user_is_lead,
+        holders=leads,
+    )
 
 
 def effective_priority(record: TicketRecord, now: float) -> str:

@@ -28,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import os
 import queue
 import signal
 import sqlite3
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +56,9 @@ log = logging.getLogger("sladesk.receive")
 
 DEFAULT_BODY_TIMEOUT_S = 10.0
 DEFAULT_BATCH = 256
+SWITCH_INTERVAL_S = 0.0005
+MAX_WAITING = 10_000  # deliveries queued for the writer before new ones get 503
+STORE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +116,11 @@ class _Writer:
         self.thread.join(timeout=30)
 
     def _run(self) -> None:
-        conn = open_db(self.db_path)
+        try:
+            conn = open_db(self.db_path)
+        except Exception as exc:  # noqa: BLE001 - reported, and requests then get 503
+            log.error("cannot open the database: %s", exc)
+            return
         try:
             while True:
                 item = self.q.get()
@@ -209,13 +218,13 @@ class Receiver:
         log.info(
             "%s %s source=%s delivery=%s status=%d bytes=%d ms=%.1f reason=%s",
             request.remote,
-            request.path[:80],
-            name[:40],
-            delivery[:80],
+            _clean(request.path, 80),
+            _clean(name, 40),
+            _clean(delivery, 80),
             status,
             size,
             ms,
-            reason[:300],
+            _clean(reason, 300),
         )
         resp = web.json_response({"status": status, "reason": reason}, status=status)
         if status in (408, 413):
@@ -223,27 +232,26 @@ class Receiver:
         return resp
 
     async def _read(self, request: web.Request, source: Source) -> bytes:
-        deadline = asyncio.get_running_loop().time() + self.settings.body_timeout_s
+        """The whole body within the body timeout and the size cap (one deadline for all
+        of it: a sender trickling a byte at a time gains nothing)."""
         buf = bytearray()
-        while True:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                raise _Http(408, f"the body did not arrive within {self.settings.body_timeout_s:g} s")
-            try:
-                chunk = await asyncio.wait_for(request.content.readany(), timeout=left)
-            except TimeoutError:
-                raise _Http(
-                    408, f"the body did not arrive within {self.settings.body_timeout_s:g} s"
-                ) from None
-            if not chunk:
-                if request.content_length is not None and len(buf) < request.content_length:
-                    raise _Http(400, "the body ended before its Content-Length")
-                return bytes(buf)
-            buf += chunk
-            if len(buf) > source.max_body_bytes:
-                raise _Http(413, f"body is over {source.max_body_bytes} bytes")
+        try:
+            async with asyncio.timeout(self.settings.body_timeout_s):
+                while chunk := await request.content.readany():
+                    buf += chunk
+                    if len(buf) > source.max_body_bytes:
+                        raise _Http(413, f"body is over {source.max_body_bytes} bytes")
+        except TimeoutError:
+            raise _Http(408, f"the body did not arrive within {self.settings.body_timeout_s:g} s") from None
+        if request.content_length is not None and len(buf) < request.content_length:
+            raise _Http(400, "the body ended before its Content-Length")
+        return bytes(buf)
 
     async def _store(self, pending: Pending) -> Outcome:
+        if not self.writer.thread.is_alive():
+            return Outcome(503, "the receiver cannot reach its database; retry later")
+        if self.writer.q.qsize() > MAX_WAITING:
+            return Outcome(503, "too many deliveries waiting for the database; retry later")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Outcome] = loop.create_future()
 
@@ -251,7 +259,11 @@ class Receiver:
             loop.call_soon_threadsafe(_settle, fut, outcome)
 
         self.writer.q.put((pending, done))
-        return await fut
+        try:
+            # Shielded: a sender hanging up does not cancel what may already be committed.
+            return await asyncio.wait_for(asyncio.shield(fut), timeout=STORE_TIMEOUT_S)
+        except TimeoutError:
+            return Outcome(503, "the database did not answer in time; retry later (a retry is applied once)")
 
     def _note(self, source: Source | None, status: int, reason: str) -> None:
         if source is not None:
@@ -285,6 +297,19 @@ class _Http(Exception):
         self.status, self.reason = status, reason
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _clean(text: str, limit: int) -> str:
+    """Request-supplied text on one log line: a newline or escape in a path must not
+    forge a line of its own, nor drive the terminal reading the journal."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
+
+
 def _settle(fut: asyncio.Future[Outcome], outcome: Outcome) -> None:
     if not fut.done():
         fut.set_result(outcome)
@@ -295,6 +320,10 @@ def run(
 ) -> int:
     """Run the receiver in the foreground; prints its address once it listens."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # The event loop and the writer thread share the GIL: with the default 5 ms switch
+    # interval a request's socket work waits behind a whole slice of the writer's
+    # Python (measured: p99 time to 2xx 66 ms -> see docs/sources.md, "Speed").
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     receiver = Receiver(db_path, sources, secrets, actor=actor, settings=settings)
 
     def ready(host: str, port: int) -> None:
@@ -303,6 +332,10 @@ def run(
             f"sladesk receive: listening on http://{host}:{port}/hooks/<source> (sources: {names})",
             flush=True,
         )
+        if not _loopback(host):
+            log.warning(
+                "listening on %s in plain HTTP: put a TLS reverse proxy in front (docs/sources.md)", host
+            )
 
     asyncio.run(receiver.serve(ready))
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,9 @@ from sladesk_tui.store.instants import iso_utc, now_ts
 # Read limits of an agreements file (a real one is a few kilobytes, a few levels deep).
 MAX_FILE_BYTES = 4 << 20
 MAX_NESTING = 32
+
+STDIN_NAME = "<stdin>"
+"""How agreements read from standard input (`sladesk load -`) are named in messages and versions."""
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -55,6 +59,15 @@ def load_agreements_file(
     An invalid file raises `InputError` (``FILE:LINE: reason`` when the TOML itself is
     malformed, else ``FILE: agreement 'x': key: value...``) before anything is written.
     """
+    if str(path) == "-":
+        # Standard input: agreements loaded over a forced-command SSH login (docs/deployment.md).
+        return load_agreements_text(
+            conn,
+            _decode(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), STDIN_NAME),
+            name=STDIN_NAME,
+            actor=actor,
+            source=source,
+        )
     p = Path(path)
     text = _read(p)
     aset = _parse(text, safe_text(str(p)), _snapshot(stored_rows(conn)))
@@ -207,6 +220,10 @@ def _read(p: Path) -> str:
         raise InputError("is a directory, not an agreements file", where=where) from None
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), where=where) from None
+    return _decode(data, where)
+
+
+def _decode(data: bytes, where: str) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise InputError(f"larger than {MAX_FILE_BYTES:,} bytes: not an agreements file?", where=where)
     try:

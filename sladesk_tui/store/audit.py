@@ -50,7 +50,8 @@ COVERED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "agreement_versions": ("version", ("version",)),
     "agreements": ("version", ("version", "id")),
     "holiday_dates": ("version", ("version", "country", "subdiv", "year")),  # since schema 0004
-    "deliveries": ("id", ("id",)),  # since schema 0005 (webhook receiver)
+    "desk_settings": ("id", ("id",)),  # since schema 0006
+    "deliveries": ("id", ("id",)),  # since schema 0008 (webhook receiver)
 }
 
 # The hashed columns, in table order; row_hash is computed over these.

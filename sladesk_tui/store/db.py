@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
     database. Unusable files (not SQLite, unreadable) are `InputError` either way.
     """
     p = Path(path)
-    exists = _exists(p)
+    exists = database_exists(p)
     if readonly:
         if not exists:
             raise InputError(f"{p}: no such database")
@@ -99,19 +100,35 @@ def connect(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def _exists(p: Path) -> bool:
-    """Whether the database file is there, refusing paths that would do harm.
+def database_exists(path: str | os.PathLike[str]) -> bool:
+    """Whether the database file is there, refusing (`InputError`) paths that would do harm.
 
-    SQLite's own side files (`team.db-wal`) look like paths to a database: opening
-    one as a database would write a whole new database into the live WAL file.
-    A folder the user may not enter is an error to name, not a traceback.
+    The one home of this rule (docs/deployment.md): SQLite's own side files
+    (`team.db-wal`) look like paths to a database, and opening one as a database
+    writes a whole new database into the live WAL or leaves a stray journal that
+    breaks every read-only lookup. The check is on the *resolved* path, so a
+    symlink (`~/w.db -> /srv/sladesk/team.db-wal`) or `..` does not hide the name;
+    a path that resolves to anything but a regular file (a directory, a device, a
+    FIFO) is refused too. A folder the user may not enter is an error to name, not
+    a traceback.
     """
-    if p.name.endswith(_SIDE_FILES):
-        raise InputError(f"{p}: is one of SQLite's side files, not a database; give the database file itself")
+    p = Path(path)
     try:
-        return p.exists()
+        real = p.resolve()
+        if real.name.endswith(_SIDE_FILES) or p.name.endswith(_SIDE_FILES):
+            raise InputError(
+                f"{p}: is one of SQLite's side files, not a database; give the database file itself"
+            )
+        st = real.stat()
+    except FileNotFoundError:
+        return False
+    except RuntimeError:  # a symlink loop
+        raise InputError(f"{p}: cannot reach the database: symbolic link loop") from None
     except OSError as exc:
         raise InputError(f"{p}: cannot reach the database: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{p}: is not a regular file, not a database")
+    return True
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -240,6 +257,7 @@ def migrate(conn: sqlite3.Connection, directory: Path | None = None) -> int:
                 break
             mig = todo[current]
             _execute_script(conn, mig.sql)
+            _program_step(conn, mig.name)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
@@ -252,6 +270,22 @@ def migrate(conn: sqlite3.Connection, directory: Path | None = None) -> int:
             conn.execute(f"PRAGMA user_version = {mig.version}")
             current = mig.version
     return current
+
+
+# Migrations that also need the program, run right after their script in the same
+# transaction, by name (a number changes when branches merge): what SQL cannot do,
+# e.g. write an audit row, whose hash needs sha256.
+_PROGRAM_STEPS: dict[str, tuple[str, str]] = {
+    "roles": ("sladesk_tui.store.roles", "first_admin_after_migration"),
+}
+
+
+def _program_step(conn: sqlite3.Connection, name: str) -> None:
+    step = _PROGRAM_STEPS.get(name)
+    if step is not None:
+        import importlib
+
+        getattr(importlib.import_module(step[0]), step[1])(conn)
 
 
 def _execute_script(conn: sqlite3.Connection, sql: str) -> None:

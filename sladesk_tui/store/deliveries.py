@@ -4,9 +4,12 @@ The receiver (`services/receiver.py`) answers 2xx only once `store_batch` has
 committed a delivery's events, its `deliveries` row and their audit rows
 (docs/sources.md, "A 2xx means stored"). Decisions recorded here:
 
-- One write transaction per batch; each delivery runs under its own savepoint, so
-  one refused delivery (an unmapped status found against the stored state, an
-  event the importer refuses) rolls back alone and the others still commit.
+- One write transaction per batch. The batch is mapped against a running view of
+  its tickets' state (a delivery sees the ones before it) and stored as one import
+  per source; a delivery the mapping refuses (an unmapped status found against the
+  stored state) is left out alone. Should the importer refuse an event, that
+  attempt is rolled back and each delivery goes in under its own savepoint, so only
+  the refused one is refused and the others still commit.
 - Events go through `imports.ingest_in_tx`, the importer's own path: idempotency by
   event id, the tickets projection, outcomes and the events audit row are the same
   as `sladesk import`'s. The batch's `deliveries` rows get one audit row of their own.
@@ -22,10 +25,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sladesk_tui.core.events import Event
 from sladesk_tui.core.sources.mapping import Source
-from sladesk_tui.core.sources.payloads import Decoded, TicketState, to_events
+from sladesk_tui.core.sources.payloads import Decoded, TicketState, advance, to_events
 from sladesk_tui.core.sources.refusals import Refusal
 from sladesk_tui.store.audit import RowRange, append_audit
 from sladesk_tui.store.db import write_tx
@@ -96,46 +100,159 @@ def store_batch(
     *,
     actor: str,
 ) -> list[Outcome]:
-    """Store `pending` in one transaction; an Outcome per delivery, in order."""
-    outcomes: list[Outcome] = []
+    """Store `pending` in one transaction; an Outcome per delivery, in order.
+
+    The whole batch is first tried as one import per source (one audit row, one
+    refresh of outcomes: the receiver's speed). Should the importer refuse any event
+    of it, that attempt is rolled back and each delivery is stored under a savepoint
+    of its own, so only the refused one is refused.
+    """
     with write_tx(conn):
-        first_row: int | None = None
-        last_row: int | None = None
+        done = _together(conn, pending, actor)
+        if done is None:
+            done = _one_by_one(conn, pending, actor)
+        outcomes, rows = done
         notes = list(refusals)
-        for i, p in enumerate(pending):
-            outcome, row = _one(conn, p, i, actor)
-            outcomes.append(outcome)
-            if row is not None:
-                first_row = row if first_row is None else first_row
-                last_row = row
+        for p, outcome in zip(pending, outcomes, strict=True):
             if outcome.status >= 400:
                 notes.append(RefusalNote(p.source.name, p.received_ts, outcome.status, outcome.reason))
-            elif row is not None:
+        for p, row in zip(pending, rows, strict=True):
+            if row is not None:
                 _status_delivery(conn, p.source.name, p.received_ts, p.decoded.what)
         for n in notes:
             _status_refusal(conn, n)
-        if first_row is not None and last_row is not None:
+        stored = [r for r in rows if r is not None]
+        if stored:
             append_audit(
                 conn,
                 actor=actor,
                 action="sources.deliveries",
-                subject=",".join(sorted({p.source.name for p in pending})),
-                after={"deliveries": last_row - first_row + 1, "first_id": first_row, "last_id": last_row},
-                covers=[RowRange("deliveries", first_row, last_row)],
+                subject=",".join(sorted({p.source.name for p, r in zip(pending, rows, strict=True) if r})),
+                after={"deliveries": len(stored), "first_id": min(stored), "last_id": max(stored)},
+                covers=[RowRange("deliveries", min(stored), max(stored))],
             )
     return outcomes
 
 
-def _one(conn: sqlite3.Connection, p: Pending, i: int, actor: str) -> tuple[Outcome, int | None]:
+_Done = tuple[list[Outcome], list[int | None]]
+
+
+def _seen(conn: sqlite3.Connection, p: Pending, batch: dict[tuple[str, str], str]) -> Outcome | None:
+    """The answer to a delivery id already stored (or earlier in this batch), else None."""
+    key = (p.source.name, p.delivery_id)
+    digest = batch.get(key)
+    if digest is None:
+        row = conn.execute(
+            "SELECT body_sha256 FROM deliveries WHERE source = ? AND delivery_id = ?", key
+        ).fetchone()
+        digest = None if row is None else row[0]
+    if digest is None:
+        return None
+    if digest == p.body_sha256:
+        return Outcome(200, "duplicate: this delivery is already stored")
+    return Outcome(409, f"delivery id {p.delivery_id!r} was stored with another body")
+
+
+def _together(conn: sqlite3.Connection, pending: Sequence[Pending], actor: str) -> _Done | None:
+    """The batch as one import per source; None (nothing written) when the importer
+    refuses any of its events."""
+    outcomes: list[Outcome | None] = [None] * len(pending)
+    states = ticket_states(conn, {t for p in pending for t in p.decoded.tickets})
+    batch: dict[tuple[str, str], str] = {}
+    mapped: list[tuple[int, list[Event]]] = []
+    for i, p in enumerate(pending):
+        seen = _seen(conn, p, batch)
+        if seen is not None:
+            outcomes[i] = seen
+            continue
+        try:
+            events = to_events(p.source, p.decoded, {t: states.get(t) for t in p.decoded.tickets})
+        except Refusal as exc:
+            outcomes[i] = Outcome(exc.status, exc.reason)
+            continue
+        for t in {e.ticket for e in events if e.ticket is not None}:
+            states[t] = advance(states.get(t), [e for e in events if e.ticket == t])
+        batch[(p.source.name, p.delivery_id)] = p.body_sha256
+        mapped.append((i, events))
+    present = _stored_ids(conn, [e.id for _, evs in mapped for e in evs])
+    conn.execute("SAVEPOINT batch")
+    try:
+        by_source: dict[str, list[Event]] = {}
+        for i, evs in mapped:
+            by_source.setdefault(pending[i].source.name, []).extend(evs)
+        for name, evs in by_source.items():
+            renumbered = [replace(e, seq=n) for n, e in enumerate(evs, 1)]
+            ingest_in_tx(conn, renumbered, actor=actor, source=f"webhook:{name}", name="batch")
+    except ImportRejected:
+        _rollback(conn, "batch")
+        return None
+    except BaseException:
+        _rollback(conn, "batch")
+        raise
+    rows: list[int | None] = [None] * len(pending)
+    for i, evs in mapped:
+        p = pending[i]
+        new = sum(1 for e in evs if e.id not in present)
+        present.update(e.id for e in evs)
+        rows[i] = _insert(conn, p, new, len(evs) - new)
+        outcomes[i] = _stored(p, evs, new)
+    conn.execute("RELEASE batch")
+    return [o for o in outcomes if o is not None], rows
+
+
+def _one_by_one(conn: sqlite3.Connection, pending: Sequence[Pending], actor: str) -> _Done:
+    outcomes: list[Outcome] = []
+    rows: list[int | None] = []
+    batch: dict[tuple[str, str], str] = {}
+    for i, p in enumerate(pending):
+        outcome, row = _one(conn, p, i, actor, batch)
+        outcomes.append(outcome)
+        rows.append(row)
+    return outcomes, rows
+
+
+def _stored_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for k in range(0, len(ids), 500):
+        part = ids[k : k + 500]
+        found.update(
+            r[0]
+            for r in conn.execute(f"SELECT id FROM events WHERE id IN ({', '.join('?' * len(part))})", part)
+        )
+    return found
+
+
+def _insert(conn: sqlite3.Connection, p: Pending, inserted: int, present: int) -> int:
+    cur = conn.execute(
+        "INSERT INTO deliveries (source, delivery_id, body_sha256, received_ts, received_at, what,"
+        " inserted, already_present) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            p.source.name,
+            p.delivery_id,
+            p.body_sha256,
+            p.received_ts,
+            iso_utc(p.received_ts),
+            p.decoded.what,
+            inserted,
+            present,
+        ),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def _stored(p: Pending, events: list[Event], inserted: int) -> Outcome:
+    what = "ignored (nothing for the clocks)" if p.decoded.ignored or not events else "stored"
+    present = len(events) - inserted
+    return Outcome(200, f"{what}: {inserted} new events, {present} already present", inserted, present)
+
+
+def _one(
+    conn: sqlite3.Connection, p: Pending, i: int, actor: str, batch: dict[tuple[str, str], str]
+) -> tuple[Outcome, int | None]:
     """One delivery under a savepoint: (outcome, its deliveries row id when stored)."""
-    seen = conn.execute(
-        "SELECT body_sha256 FROM deliveries WHERE source = ? AND delivery_id = ?",
-        (p.source.name, p.delivery_id),
-    ).fetchone()
+    seen = _seen(conn, p, batch)
     if seen is not None:
-        if seen[0] == p.body_sha256:
-            return Outcome(200, "duplicate: this delivery is already stored"), None
-        return Outcome(409, f"delivery id {p.delivery_id!r} was stored with another body"), None
+        return seen, None
     sp = f"d{i}"
     conn.execute(f"SAVEPOINT {sp}")
     try:
@@ -146,20 +263,7 @@ def _one(conn: sqlite3.Connection, p: Pending, i: int, actor: str) -> tuple[Outc
                 conn, events, actor=actor, source=f"webhook:{p.source.name}", name="delivery"
             )
             inserted, present = result.inserted, result.already_present
-        cur = conn.execute(
-            "INSERT INTO deliveries (source, delivery_id, body_sha256, received_ts, received_at, what,"
-            " inserted, already_present) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                p.source.name,
-                p.delivery_id,
-                p.body_sha256,
-                p.received_ts,
-                iso_utc(p.received_ts),
-                p.decoded.what,
-                inserted,
-                present,
-            ),
-        )
+        row = _insert(conn, p, inserted, present)
         conn.execute(f"RELEASE {sp}")
     except Refusal as exc:
         _rollback(conn, sp)
@@ -171,10 +275,8 @@ def _one(conn: sqlite3.Connection, p: Pending, i: int, actor: str) -> tuple[Outc
     except BaseException:
         _rollback(conn, sp)
         raise
-    what = "ignored (nothing for the clocks)" if p.decoded.ignored or not events else "stored"
-    return Outcome(200, f"{what}: {inserted} new events, {present} already present", inserted, present), int(
-        cur.lastrowid or 0
-    )
+    batch[(p.source.name, p.delivery_id)] = p.body_sha256
+    return _stored(p, events, inserted), row
 
 
 def _rollback(conn: sqlite3.Connection, sp: str) -> None:

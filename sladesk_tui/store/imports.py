@@ -45,7 +45,7 @@ from typing import IO
 from sladesk_tui.core.agreements import AgreementSet, match_agreement
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import MAX_LINE_BYTES, read_events
-from sladesk_tui.core.events import ENDING_TYPES, SERVICE_EVENT_TYPES, Event, event_digest
+from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TYPES, Event, event_digest
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
@@ -233,6 +233,10 @@ def ingest_in_tx(
     several deliveries (each under a savepoint) in one commit (docs/sources.md), the
     puller a page with its cursor (docs/pull.md). On `ImportRejected` the caller
     rolls its transaction or savepoint back."""
+    if source == LOCAL_SOURCE:  # an agent's own action in the app: the desk may forbid it
+        from sladesk_tui.store.settings import refuse_local_if_off
+
+        refuse_local_if_off(conn, events)
     resorted = any(a.at > b.at for a, b in pairwise(events))
     if resorted:
         events = sorted(events, key=_at)  # stable: (at, file order), as the README says

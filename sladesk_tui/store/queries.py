@@ -25,7 +25,7 @@ from itertools import groupby, starmap
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
-from sladesk_tui.core.events import Event
+from sladesk_tui.core.events import LOCAL_CLOCK_TYPES, LOCAL_SOURCE, Event
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.core.tickets import Review, TicketProjection, TicketRecord, history_rows
 from sladesk_tui.store.db import snapshot
@@ -41,7 +41,7 @@ _TICKET_COLS = (
 )
 _EVENT_COLS = (
     "e.id, e.type, e.ts, e.ticket, e.seq, e.customer, e.service, e.priority, e.title, e.status,"
-    " e.assignee, e.author, e.agreement, e.body"
+    " e.assignee, e.author, e.agreement, e.body, e.actor, e.source"
 )
 # The status column is the latest review's decision (of those up to `at`), else pending.
 _OVERRIDE_COLS = (
@@ -105,6 +105,36 @@ def evaluate_open_tickets(
         books = agreements_for_versions(conn, {r.agreement_version for r in records})
     when = now if at is None else at
     return [(r, evaluate(r, books, when, explain=explain)) for r in records]
+
+
+def local_action_counts(
+    conn: sqlite3.Connection,
+    *,
+    operator: str | None = None,
+    ticket: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> dict[str, int]:
+    """Per agent, the clock-moving actions they recorded in the app (docs/roles.md): the
+    leads' figures show them beside the overrides, a clock moved by hand being a
+    departure from the system of record too. `since` inclusive, `until` exclusive."""
+    types = sorted(LOCAL_CLOCK_TYPES)
+    sql = [
+        f"SELECT actor, COUNT(*) FROM events WHERE source = '{LOCAL_SOURCE}'",
+        f" AND type IN ({', '.join('?' * len(types))})",
+    ]
+    params: list[object] = [*types]
+    for clause, value in (
+        (" AND actor = ?", operator),
+        (" AND ticket = ?", ticket),
+        (" AND ts >= ?", since),
+        (" AND ts < ?", until),
+    ):
+        if value is not None:
+            sql.append(clause)
+            params.append(value)
+    sql.append(" GROUP BY actor ORDER BY actor")
+    return {str(a): int(n) for a, n in conn.execute("".join(sql), params)}
 
 
 def load_records(

@@ -8,6 +8,8 @@ import hmac
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from source_fixtures import (
     SECRETS,
     SOURCES_TOML,
@@ -25,7 +27,7 @@ from source_fixtures import (
 
 from sladesk_tui.core.sources.mapping import Source, Unmapped, parse_sources_text
 from sladesk_tui.core.sources.payloads import TicketState, decode, to_events
-from sladesk_tui.core.sources.refusals import BadSignature, Malformed, UnknownEvent
+from sladesk_tui.core.sources.refusals import BadSignature, Malformed, Refusal, UnknownEvent
 from sladesk_tui.core.sources.signatures import sign, verify
 
 SOURCES = parse_sources_text(SOURCES_TOML, "sources.toml")
@@ -359,3 +361,108 @@ def test_our_own_format_as_json_array_object_and_lines() -> None:
         decode(feed, b"[]", "application/json")
     with pytest.raises(Malformed, match="content type"):
         decode(feed, body(e1), "text/csv")
+
+
+def test_glpi_11_high_level_api_shapes() -> None:
+    gl = src("glpi")
+    doc = glpi_ticket(311)
+    item = doc["item"]
+    item["status"] = {"id": 4, "name": "Pending"}
+    item["priority"] = {"id": 5, "name": "Very high"}
+    item["entity"] = {"id": 0, "name": "Root entity"}
+    item["date_creation"] = item.pop("date")
+    evs = to_events(gl, decode(gl, body(doc), "application/json"), {"GLPI-311": None})
+    assert [(e.type, e.priority or e.status) for e in evs] == [("created", "P1"), ("status", "waiting")]
+    assert evs[0].customer == "acme"
+
+
+@given(
+    provider=st.sampled_from(["zendesk", "jira", "zammad", "glpi", "sladesk"]),
+    raw=st.binary(max_size=300),
+    secret=st.binary(min_size=8, max_size=40),
+    flip=st.integers(min_value=0, max_value=299),
+)
+def test_any_body_verifies_with_its_signature_and_no_altered_byte_does(
+    provider: str, raw: bytes, secret: bytes, flip: int
+) -> None:
+    ts = "2026-11-19T08:00:00Z" if provider == "zendesk" else str(int(NOW))
+    headers = sign(provider, secret, raw, timestamp=ts)
+    assert verify(provider, secret, headers, raw, now=NOW, window_s=300).delivery_id
+    if raw:
+        i = flip % len(raw)
+        altered = raw[:i] + bytes([raw[i] ^ 0x01]) + raw[i + 1 :]
+        with pytest.raises(BadSignature):
+            verify(provider, secret, headers, altered, now=NOW, window_s=300)
+    with pytest.raises(BadSignature):
+        verify(provider, secret + b"x", headers, raw, now=NOW, window_s=300)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**15), 10**15) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+def _shaped(provider: str, junk: dict) -> dict:
+    """A provider's documented top-level keys with junk under them."""
+    keys = {
+        "zendesk": {
+            "type": "zen:event-type:ticket.status_changed",
+            "detail": {"id": "1", **junk},
+            "event": junk,
+        },
+        "jira": {
+            "webhookEvent": "jira:issue_updated",
+            "issue": {"key": "K-1", "fields": junk},
+            "changelog": junk,
+        },
+        "zammad": {"ticket": {"id": 1, **junk}, "article": junk},
+        "glpi": {"event": "update", "item": {"id": 1, **junk}},
+    }
+    return keys[provider]
+
+
+@given(
+    provider=st.sampled_from(["zd", "jsm", "zammad", "glpi"]),
+    junk=st.dictionaries(
+        st.sampled_from(
+            [
+                "status",
+                "priority",
+                "state",
+                "created_at",
+                "updated_at",
+                "date_mod",
+                "time",
+                "comment",
+                "items",
+                "owner",
+                "customer",
+                "organization_id",
+                "summary",
+                "current",
+                "itemtype",
+                "items_id",
+                "date",
+                "created",
+                "reporter",
+                "name",
+                "subject",
+            ]
+        ),
+        _JSON,
+        max_size=8,
+    ),
+    known=st.booleans(),
+)
+def test_hostile_payloads_are_refused_never_crash(provider: str, junk: dict, known: bool) -> None:
+    """Whatever a signed sender puts under the documented keys, the answer is events or a refusal."""
+    s = src(provider)
+    doc = _shaped(s.provider, junk)
+    try:
+        d = decode(s, body(doc), "application/json")
+        state = TicketState("open", "P1", None, True) if known else None
+        to_events(s, d, dict.fromkeys(d.tickets, state))
+    except Refusal:
+        pass

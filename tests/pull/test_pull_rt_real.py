@@ -25,7 +25,9 @@ from typing import Any
 
 import pytest
 from pull_support import AGREEMENT, events_of, sources_text, write_password
-from support import fresh_db
+from support import fresh_db, give_roles
+
+from sladesk_tui.store.identity import login_user
 
 ENV = ("SLADESK_TEST_RT_URL", "SLADESK_TEST_RT_USER", "SLADESK_TEST_RT_PASSWORD")
 
@@ -116,6 +118,7 @@ def rt() -> Rt:
 @pytest.fixture
 def setup(tmp_path: Path, rt: Rt) -> Iterator[tuple[Path, Path]]:
     db = fresh_db(tmp_path / "s.db", AGREEMENT, actor="admin")
+    give_roles(db, "feed", login_user())  # pull writes events as the account running it
     yield db, tmp_path / "sources.toml"
 
 
@@ -289,6 +292,7 @@ def test_stopping_rt_mid_pull_loses_nothing(rt: Rt, setup: tuple[Path, Path], tm
 
     # The same history pulled without interruption into a second database.
     db2 = fresh_db(tmp_path / "s2.db", AGREEMENT, actor="admin", toml=tmp_path / "ag2.toml")
+    give_roles(db2, "feed", login_user())
     sladesk("--db", str(db2), "pull", "rt", "--sources", str(sources), "--since", since)
     assert events_of(db) == events_of(db2)
     # created, note, reply, status waiting, resolved; and a priority event where 95 is a new bucket (4 of 6)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from rel_support import AGREEMENTS_TOML, created, jsonl, sladesk
 
+from sladesk_tui.store.identity import login_user
+
 
 @pytest.fixture
 def team_db(tmp_path: Path) -> Path:
@@ -20,7 +22,13 @@ def team_db(tmp_path: Path) -> Path:
     shared.write_text(
         jsonl([created("shared-1", "SHARED", time.time() - 7200, priority="P1")]), encoding="utf-8"
     )
-    for args in (("load", "--db", db, agreements), ("import", "--db", db, shared)):
+    me = login_user()
+    for args in (
+        ("init", "--db", db, "--admin", me),
+        ("role", "grant", "--db", db, "feed", me),
+        ("load", "--db", db, agreements),
+        ("import", "--db", db, shared),
+    ):
         r = sladesk(*args)
         assert r.returncode == 0, r.stderr
     return db

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 from rel_support import AGREEMENTS_TOML, CHILD_TIMEOUT_S, child_env, fingerprint, sladesk
+from support import give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.eventfile import MAX_LINE_BYTES
+from sladesk_tui.store.identity import login_user
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 BASE_EVENTS = (
@@ -67,6 +69,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = d / "desk.db"
     (d / "agreements.toml").write_text(AGREEMENTS_TOML, encoding="utf-8")
     (d / "base.jsonl").write_text(BASE_EVENTS, encoding="utf-8")
+    # The refusals under test are of the input, not of the caller: everyone here may load and import.
+    for role in ("admin", "feed"):
+        give_roles(db, role, "admin", "feed", "tester", login_user())
     assert main(["load", "--db", str(db), str(d / "agreements.toml")], operator="admin") == 0
     assert main(["import", "--db", str(db), str(d / "base.jsonl")], operator="feed") == 0
     return db

@@ -51,6 +51,9 @@ class Desk:
             '"priority":"P2","title":"Invoices fail to post"}\n',
             encoding="utf-8",
         )
+        assert main(["init", "--db", str(self.template), "--admin", "admin"], operator="admin") == 0
+        for user in ("feed", "fuzz"):
+            assert main(["role", "grant", "--db", str(self.template), "feed", user], operator="admin") == 0
         assert (
             main(["load", "--db", str(self.template), str(root / "agreements.toml")], operator="admin") == 0
         )

@@ -63,4 +63,4 @@ def test_sixteen_writers_lose_nothing(team_db: Path, tmp_path: Path) -> None:
 
     r = sladesk("audit", "verify", "--db", team_db)
     assert r.returncode == 0, r.stderr
-    assert f"{2 + WRITERS * WRITES} rows" in r.stdout  # + the load and the SHARED import
+    assert f"{4 + WRITERS * WRITES} rows" in r.stdout  # + admin, feed grant, the load and the SHARED import

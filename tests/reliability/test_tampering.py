@@ -45,8 +45,9 @@ def _cli(*args: str | Path, operator: str) -> None:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Audit rows, in order: 1 load, 2 first lead, 3 import (6 events, seq 1..6),
-    4 import (1 event, seq 7), 5 override 1, 6 override 2, 7 review 1, 8 lead grant."""
+    """Audit rows, in order: 1 first admin, 2 feed grant, 3 load, 4 first lead,
+    5 import (6 events, seq 1..6), 6 import (1 event, seq 7), 7 override 1,
+    8 override 2, 9 review 1, 10 lead grant."""
     d = tmp_path_factory.mktemp("tamper")
     db = d / "desk.db"
     (d / "agreements.toml").write_text(AGREEMENTS_TOML, encoding="utf-8")
@@ -65,6 +66,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         encoding="utf-8",
     )
     (d / "single.jsonl").write_text(jsonl([note("n4", "T-1", base + 120)]), encoding="utf-8")
+    _cli("init", "--db", db, "--admin", "admin", operator="admin")
+    _cli("role", "grant", "--db", db, "feed", "feed", operator="admin")
     _cli("load", "--db", db, d / "agreements.toml", operator="admin")
     _cli("init", "--db", db, "--lead", "lena", operator="lena")
     _cli("import", "--db", db, d / "batch.jsonl", operator="feed")
@@ -132,7 +135,7 @@ def _verify(db: Path, *extra: str) -> tuple[int, str]:
 
 def test_template_verifies(db: Path) -> None:
     code, out = _verify(db)
-    assert code == 0 and "audit chain ok: 8 rows" in out
+    assert code == 0 and "audit chain ok: 10 rows" in out
     conn = _attacker(db)
     counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in LOG_TABLES}
     conn.close()
@@ -140,8 +143,8 @@ def test_template_verifies(db: Path) -> None:
         "events": 7,
         "overrides": 2,
         "reviews": 1,
-        "role_grants": 2,
-        "audit_log": 8,
+        "role_grants": 4,
+        "audit_log": 10,
         "agreement_versions": 1,
         "agreements": 1,
     }
@@ -187,7 +190,7 @@ def test_replace_of_an_event_with_triggers_dropped_is_found(db: Path) -> None:
     conn.close()
     code, out = _verify(db)
     assert code == 1
-    assert "sladesk: audit chain BROKEN: row 3: events rows seq 1..6 differ from what was recorded" in out
+    assert "sladesk: audit chain BROKEN: row 5: events rows seq 1..6 differ from what was recorded" in out
 
 
 # (table, trigger-less change, what `audit verify` must say)
@@ -195,32 +198,32 @@ EDITS = {
     "event alone in its import": (
         "events",
         "UPDATE events SET body = 'nothing to see' WHERE seq = 7",
-        "row 4: events rows seq 7..7 differ from what was recorded (edited)",
+        "row 6: events rows seq 7..7 differ from what was recorded (edited)",
     ),
     "event in a batch": (
         "events",
         "UPDATE events SET title = 'Harmless' WHERE seq = 2",
-        "row 3: events rows seq 1..6 differ from what was recorded (edited)",
+        "row 5: events rows seq 1..6 differ from what was recorded (edited)",
     ),
     "override": (
         "overrides",
         "UPDATE overrides SET by_s = 360000 WHERE id = 1",
-        "row 5: overrides rows id 1..1 differ from what was recorded (edited)",
+        "row 7: overrides rows id 1..1 differ from what was recorded (edited)",
     ),
     "review": (
         "reviews",
         "UPDATE reviews SET reviewer = 'max' WHERE id = 1",
-        "row 7: reviews rows id 1..1 differ from what was recorded (edited)",
+        "row 9: reviews rows id 1..1 differ from what was recorded (edited)",
     ),
     "audit row": (
         "audit_log",
-        "UPDATE audit_log SET actor = 'someone' WHERE seq = 5",
-        "row 5: content does not match its row_hash (edited)",
+        "UPDATE audit_log SET actor = 'someone' WHERE seq = 7",
+        "row 7: content does not match its row_hash (edited)",
     ),
     "deleted override": (
         "overrides",
         "DELETE FROM overrides WHERE id = 2",
-        "row 6: overrides rows id 2..2 differ from what was recorded (1 recorded, 0 found)",
+        "row 8: overrides rows id 2..2 differ from what was recorded (1 recorded, 0 found)",
     ),
     "event slipped in": (
         "events",
@@ -247,23 +250,23 @@ def test_truncated_tail_is_found_against_the_anchored_head(db: Path) -> None:
     r = sladesk("audit", "head", "--db", db)
     assert r.returncode == 0, r.stderr
     anchor = r.stdout.strip()
-    assert anchor.startswith("8:")
+    assert anchor.startswith("10:")
 
-    # Cut the last two audit rows and the rows they covered (review 1, grant 2):
+    # Cut the last two audit rows and the rows they covered (review 1, grant 4):
     # every remaining link and digest is intact, so the log verifies on its own.
     conn = _attacker(db)
     for table in ("audit_log", "reviews", "role_grants"):
         _drop_triggers(conn, table)
-    conn.execute("DELETE FROM audit_log WHERE seq > 6")
+    conn.execute("DELETE FROM audit_log WHERE seq > 8")
     conn.execute("DELETE FROM reviews WHERE id = 1")
-    conn.execute("DELETE FROM role_grants WHERE id = 2")
+    conn.execute("DELETE FROM role_grants WHERE id = 4")
     conn.close()
     code, out = _verify(db)
-    assert code == 0 and "6 rows" in out  # what an anchor is for
+    assert code == 0 and "8 rows" in out  # what an anchor is for
 
     code, out = _verify(db, "--head", anchor)
     assert code == 1
-    assert "sladesk: audit chain BROKEN: anchored head 8 is missing: the log ends at 6 (truncated)" in out
+    assert "sladesk: audit chain BROKEN: anchored head 10 is missing: the log ends at 8 (truncated)" in out
 
 
 def test_rewritten_tail_is_found_against_the_anchored_head(db: Path) -> None:
@@ -271,14 +274,14 @@ def test_rewritten_tail_is_found_against_the_anchored_head(db: Path) -> None:
     conn = _attacker(db)
     for table in ("audit_log", "reviews", "role_grants"):
         _drop_triggers(conn, table)
-    conn.execute("DELETE FROM audit_log WHERE seq > 6")
+    conn.execute("DELETE FROM audit_log WHERE seq > 8")
     conn.execute("DELETE FROM reviews WHERE id = 1")
-    conn.execute("DELETE FROM role_grants WHERE id = 2")
+    conn.execute("DELETE FROM role_grants WHERE id = 4")
     conn.close()
     # The program writes on: the log grows past the anchor's seq again, with other rows.
     _cli("review", "--db", db, "2", "reject", "--comment", "not justified", operator="lena")
     _cli("lead", "grant", "--db", db, "ada", operator="lena")
-    assert sladesk("audit", "head", "--db", db).stdout.startswith("8:")
+    assert sladesk("audit", "head", "--db", db).stdout.startswith("10:")
     code, out = _verify(db, "--head", anchor)
     assert code == 1
-    assert "row 8: hash differs from the anchored head (the log was rewritten)" in out
+    assert "row 10: hash differs from the anchored head (the log was rewritten)" in out

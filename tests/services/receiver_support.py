@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from source_fixtures import SECRETS, SOURCES_TOML
-from support import GOLD_24X7
+from support import GOLD_24X7, give_roles
 
 from sladesk_tui.core.sources.signatures import sign
+from sladesk_tui.store.identity import login_user
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +33,9 @@ def prepare(folder: Path, *, sources_toml: str = SOURCES_TOML) -> Path:
         p.chmod(0o600)
     (folder / "agreements.toml").write_text(GOLD_24X7, encoding="utf-8")
     db = folder / "sladesk.db"
+    # This test process's account loads the agreements (admin) and runs the receiver (feed).
+    give_roles(db, "admin", login_user())
+    give_roles(db, "feed", login_user())
     out = subprocess.run(
         [sys.executable, "-m", "sladesk_tui", "--db", str(db), "load", str(folder / "agreements.toml")],
         capture_output=True,

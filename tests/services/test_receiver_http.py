@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 from receiver_support import ROOT, Receiver, counts, post, prepare, signed, start
-from source_fixtures import SECRETS, jira_created, jira_updated, zendesk_created
+from source_fixtures import (
+    SECRETS,
+    glpi_followup,
+    glpi_ticket,
+    jira_created,
+    jira_updated,
+    zammad_article,
+    zammad_snapshot,
+    zendesk_created,
+)
 
 from sladesk_tui.store import audit
 from sladesk_tui.store.db import connect
@@ -55,6 +64,48 @@ def test_a_delivery_is_stored_before_the_2xx_and_the_queue_shows_it(served: tupl
     assert time.monotonic() - started < 5
     assert out.returncode == 0, out.stderr
     assert "ZD-100" in [t["id"] for t in json.loads(out.stdout)]
+
+
+def test_zammad_and_glpi_snapshots_and_our_own_lines_over_http(served: tuple[Receiver, Path]) -> None:
+    rcv, folder = served
+    art = zammad_article(104, sender="Customer", internal=False, at="2026-11-20T09:30:00.000Z")
+    body, headers = signed("zammad", "zammad", zammad_snapshot(81, article=art))
+    status, doc = post(
+        rcv.port, "zammad", body, {**headers, "X-Zammad-Delivery": "zd-1", "X-Zammad-Trigger": "sladesk"}
+    )
+    assert (status, doc["reason"]) == (200, "stored: 2 new events, 0 already present")
+    body, headers = signed("glpi", "glpi", glpi_ticket(310))
+    assert post(rcv.port, "glpi", body, headers)[0] == 200
+    body, headers = signed("glpi", "glpi", glpi_followup(310, 77, private=False, date="2026-11-23 10:20:00"))
+    assert post(rcv.port, "glpi", body, headers)[0] == 200
+    lines = b"\n".join(
+        json.dumps(e).encode()
+        for e in (
+            {
+                "id": "own-1",
+                "ticket": "OWN-1",
+                "at": "2026-11-27T08:05:00Z",
+                "type": "created",
+                "customer": "acme",
+                "priority": "P1",
+                "title": "From a cron job",
+            },
+            {
+                "id": "own-2",
+                "ticket": "OWN-1",
+                "at": "2026-11-27T08:15:00Z",
+                "type": "reply",
+                "author": "sam",
+            },
+        )
+    )
+    body, headers = signed("feed", "sladesk", None, raw=lines)
+    assert post(rcv.port, "feed", body, headers, content_type="application/x-ndjson")[0] == 200
+    out = _cli(folder, "ticket", "GLPI-310", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert [e["type"] for e in json.loads(out.stdout)["events"]] == ["created", "reply"]
+    out = _cli(folder, "ticket", "ZM-81", "--format", "json")
+    assert [e["type"] for e in json.loads(out.stdout)["events"]] == ["created", "customer_reply"]
 
 
 def _refused(
@@ -269,3 +320,89 @@ def test_sigkill_during_a_burst_then_retries_store_each_delivery_once(tmp_path: 
         assert audit.verify(conn).ok
     finally:
         conn.close()
+
+
+def test_the_receiving_account_needs_the_feed_role(tmp_path: Path) -> None:
+    prepare(tmp_path)
+    from sladesk_tui.store.db import open_db
+    from sladesk_tui.store.identity import login_user
+    from sladesk_tui.store.roles import revoke_role
+
+    conn = open_db(tmp_path / "sladesk.db")
+    try:
+        revoke_role(conn, "feed", login_user(), actor=login_user())  # the test account is an admin too
+    finally:
+        conn.close()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sladesk_tui",
+            "--db",
+            str(tmp_path / "sladesk.db"),
+            "receive",
+            "--sources",
+            str(tmp_path / "sources.toml"),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "feed" in out.stderr and "listening" not in out.stdout
+
+
+def test_a_hostile_path_cannot_forge_a_log_line(served: tuple[Receiver, Path]) -> None:
+    rcv, _ = served
+    status, _ = post(rcv.port, "x%0Aforged%20status=200", b"{}", {})
+    assert status == 404
+    time.sleep(0.05)
+    assert not any(line.startswith("forged") for line in rcv.log().splitlines())
+
+
+def test_a_broken_sources_file_stops_receive_with_file_and_line(tmp_path: Path) -> None:
+    prepare(tmp_path)
+    text = (tmp_path / "sources.toml").read_text()
+    (tmp_path / "sources.toml").write_text(text.replace('pending = "waiting"', 'pending = "Waiting"', 1))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sladesk_tui",
+            "--db",
+            str(tmp_path / "sladesk.db"),
+            "receive",
+            "--sources",
+            str(tmp_path / "sources.toml"),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "sources.toml:2: source 'zd': statuses: 'pending' = 'Waiting' is not a status" in out.stderr
+    table = _cli(tmp_path, "sources", "--sources", str(tmp_path / "sources.toml"))
+    assert table.returncode == 2 and "sources.toml:2" in table.stderr
+    (tmp_path / "sources.toml").write_text(text)
+    table = _cli(tmp_path, "sources", "--sources", str(tmp_path / "sources.toml"))
+    assert table.returncode == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "source",
+        "provider",
+        "delivered",
+        "last",
+        "delivery",
+        "refused",
+        "last",
+        "refusal",
+    ]
+    assert [ln.split()[0] for ln in lines[1:]] == ["zd", "jsm", "zammad", "glpi", "feed"]
+    csv_out = _cli(tmp_path, "sources", "--sources", str(tmp_path / "sources.toml"), "--format", "csv")
+    assert csv_out.stdout.splitlines()[0].startswith("source,provider,path,deliveries")

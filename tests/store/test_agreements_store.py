@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from support import give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.errors import InputError
@@ -158,6 +159,7 @@ def test_missing_or_binary_file(conn: sqlite3.Connection, tmp_path: Path) -> Non
 
 
 def test_cli_load(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    give_roles(db_path, "admin", "lee")
     f = _write(tmp_path, "sla.toml", GOOD)
     assert main(["load", str(f), "--db", str(db_path)], operator="lee") == 0
     assert capsys.readouterr().out == "loaded version 1: 2 agreements\n"
@@ -168,7 +170,9 @@ def test_cli_load(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert err.startswith(f"sladesk: {bad}:") and err.count("\n") == 1
     conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT actor FROM audit_log").fetchall() == [("lee",)]
+    assert conn.execute("SELECT actor FROM audit_log WHERE action = 'agreements.load'").fetchall() == [
+        ("lee",)
+    ]
     conn.close()
 
 
@@ -177,12 +181,13 @@ def test_cli_operator_defaults_to_the_login_user(
 ) -> None:
     import pwd
 
+    give_roles(db_path, "admin", pwd.getpwuid(__import__("os").getuid()).pw_name)
     monkeypatch.setenv("USER", "somebody-else")
     monkeypatch.setenv("LOGNAME", "somebody-else")
     assert main(["load", str(_write(tmp_path, "sla.toml", GOOD)), "--db", str(db_path)]) == 0
     conn = sqlite3.connect(db_path)
     assert (
-        conn.execute("SELECT actor FROM audit_log").fetchone()[0]
+        conn.execute("SELECT actor FROM audit_log WHERE action = 'agreements.load'").fetchone()[0]
         == pwd.getpwuid(__import__("os").getuid()).pw_name
     )
     conn.close()

@@ -25,6 +25,7 @@ TABLES = {
     "overrides",
     "reviews",
     "role_grants",
+    "desk_settings",
     "audit_log",
     "agreement_versions",
     "agreements",
@@ -154,7 +155,8 @@ def test_failing_migration_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_gap_in_migration_numbers_is_refused(tmp_path: Path) -> None:
-    d = _copy_schema(tmp_path, {"0009_far.sql": "SELECT 1;"})
+    far = len(migrations()) + 2  # one number skipped after the newest migration, whichever it is
+    d = _copy_schema(tmp_path, {f"{far:04d}_far.sql": "SELECT 1;"})
     with pytest.raises(RuntimeError, match="not numbered"):
         migrations(d)
 
@@ -206,6 +208,7 @@ _SAMPLE_ROWS = {
     " VALUES ('T-1', 'hold', 0, 'x', 'other', 'justified at length', 'u', '{}', '{}')",
     "reviews": "INSERT INTO reviews (override_id, decision, reviewer, ts, at) VALUES (1, 'approved', 'lead', 0, 'x')",
     "role_grants": "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('u', 'lead', 'grant', 'v', 0, 'x')",
+    "desk_settings": "INSERT INTO desk_settings (key, value, by_user, ts, at) VALUES ('local-actions', 'off', 'v', 0, 'x')",
 }
 APPEND_ONLY = [*_SAMPLE_ROWS, "audit_log"]
 
@@ -344,10 +347,46 @@ def test_a_side_file_is_refused_and_left_alone(tmp_path: Path, suffix: str) -> N
     assert side.read_bytes() == b""
 
 
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+def test_a_link_to_a_side_file_is_refused_by_its_resolved_name(tmp_path: Path, suffix: str) -> None:
+    live = tmp_path / "data" / f"team.db{suffix}"
+    live.parent.mkdir()
+    live.write_bytes(b"live")
+    for link in (tmp_path / "w.db", tmp_path / "dangling.db"):
+        link.symlink_to(live if link.name == "w.db" else tmp_path / "data" / f"gone.db{suffix}")
+        for readonly in (False, True):
+            with pytest.raises(InputError, match="side files"):
+                connect(link, readonly=readonly)
+            with pytest.raises(InputError, match="side files"):
+                open_db(link)
+    assert live.read_bytes() == b"live"
+    assert sorted(p.name for p in live.parent.iterdir()) == [live.name]
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "device"])
+def test_a_path_to_anything_but_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    if kind == "directory":
+        target = tmp_path / "dir.db"
+        target.mkdir()
+    elif kind == "fifo":
+        target = tmp_path / "pipe.db"
+        os.mkfifo(target)
+    else:
+        target = Path("/dev/null")
+    link = tmp_path / "link.db"
+    link.symlink_to(target)
+    for path in (target, link):
+        with pytest.raises(InputError, match="not a regular file"):
+            connect(path)
+        with pytest.raises(InputError, match="not a regular file"):
+            connect(path, readonly=True)
+
+
 def test_an_unreachable_folder_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def denied(self: Path) -> bool:
+    # Stands in for a folder without x permission; tests/unix/ checks the real thing as a real user.
+    def denied(self: Path, **_: object) -> os.stat_result:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "exists", denied)
+    monkeypatch.setattr(Path, "stat", denied)
     with pytest.raises(InputError, match="cannot reach the database: Permission denied"):
         connect(tmp_path / "x.db", readonly=True)

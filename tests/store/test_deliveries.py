@@ -66,3 +66,21 @@ def test_a_retried_delivery_is_answered_without_storing_twice(conn: sqlite3.Conn
     assert (c.inserted, d.inserted, d.already_present) == (1, 0, 1)
     assert conn.execute("SELECT status FROM tickets WHERE id = 'ZD-1'").fetchone()[0] == "waiting"
     assert audit.verify(conn).ok
+
+
+def test_an_event_the_importer_refuses_fails_its_delivery_alone(conn: sqlite3.Connection, tmp_path) -> None:
+    load_text(conn, tmp_path / "a.toml", GOLD_24X7, actor="lead")
+    good = pending("zd", zendesk_created(1), "zendesk:a")
+    feed = SOURCES.get("feed")
+    assert feed is not None
+    orphan = json.dumps(
+        {"id": "x1", "ticket": "NOPE-1", "at": "2026-11-27T08:05:00Z", "type": "reply"}
+    ).encode()
+    bad = Pending(
+        feed, "sladesk:o", hashlib.sha256(orphan).hexdigest(), decode(feed, orphan, "application/json"), TS
+    )
+    out = store_batch(conn, [good, bad, pending("zd", zendesk_created(2), "zendesk:b")], actor="svc")
+    assert [o.status for o in out] == [200, 422, 200]
+    assert "unknown ticket 'NOPE-1'" in out[1].reason
+    assert stored_deliveries(conn) == [("zd", "zendesk:a"), ("zd", "zendesk:b")]
+    assert audit.verify(conn).ok

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.store.audit import verify
 from sladesk_tui.store.db import connect
 from sladesk_tui.store.follow import FollowReport, Tail, follow
+from sladesk_tui.store.identity import login_user
 
 DEADLINE_S = 15.0
 
@@ -255,6 +257,7 @@ def test_follow_reads_a_csv_feed_whose_header_came_first(db_path: Path, tmp_path
 def test_follow_refuses_a_missing_directory_a_directory_and_stdin(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    give_roles(db_path, "feed", "tester")
     missing = tmp_path / "nodir" / "feed.jsonl"
     assert main(["--db", str(db_path), "import", "--follow", str(missing)], operator="tester") == 2
     assert capsys.readouterr().err == f"sladesk: {missing}: no such directory '{tmp_path / 'nodir'}'\n"
@@ -277,6 +280,7 @@ def test_follow_waits_for_a_file_that_does_not_exist_yet(db_path: Path, tmp_path
 
 
 def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> None:
+    give_roles(db_path, "feed", login_user())
     append(feed, created(1) + line(2))
     proc = subprocess.Popen(
         [sys.executable, "-m", "sladesk_tui", "--db", str(db_path), "import", "--follow", str(feed)],

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import fresh_db
+from support import fresh_db, give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.errors import InputError
@@ -273,6 +273,7 @@ def test_a_bad_line_changes_nothing(db_path: Path, tmp_path: Path) -> None:
 def test_cli_exit_2_with_one_line_per_bad_line(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    give_roles(db_path, "feed", "tester")
     f = write_jsonl(
         tmp_path / "ev.jsonl",
         BASIC,
@@ -292,6 +293,7 @@ def test_cli_exit_2_with_one_line_per_bad_line(
 def test_cli_lists_every_bad_line_and_counts_them(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    give_roles(db_path, "feed", "tester")
     f = write_jsonl(tmp_path / "ev.jsonl", BASIC, extra_lines={2: "{", 5: "[]"})
     assert main(["--db", str(db_path), "import", str(f)], operator="tester") == 2
     err = capsys.readouterr().err.splitlines()
@@ -302,6 +304,7 @@ def test_cli_lists_every_bad_line_and_counts_them(
 def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    give_roles(db_path, "feed", "tester")
     events = [*BASIC, ev("e7", "T-404", 59, "reply"), ev("e8", "T-1", 59, "note")]
     f = write_jsonl(tmp_path / "ev.jsonl", events, extra_lines={2: "not json"})
     assert main(["--db", str(db_path), "import", "--skip-invalid", str(f)], operator="tester") == 3
@@ -346,6 +349,7 @@ def test_csv_and_jsonl_store_identical_rows(tmp_path: Path) -> None:
 def test_stdin(
     db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    give_roles(db_path, "feed", "tester")
     data = "".join(json.dumps(e) + "\n" for e in BASIC).encode()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
     assert main(["--db", str(db_path), "import", "-"], operator="tester") == 0
@@ -358,6 +362,7 @@ def test_stdin(
 
 
 def test_missing_and_empty_files(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    give_roles(db_path, "feed", "tester")
     assert main(["--db", str(db_path), "import", str(tmp_path / "nope.jsonl")], operator="tester") == 2
     assert capsys.readouterr().err == f"sladesk: {tmp_path / 'nope.jsonl'}: no such file\n"
     empty = tmp_path / "empty.jsonl"

@@ -201,8 +201,8 @@ async def test_per_operator_figures(desk: tuple[Path, dict[str, int]]) -> None:
         await reloaded(pilot, screen, loads)
         table = screen.query_one("#review-figures", DataTable)
         assert table.display and table.row_count == 2
-        assert [str(c) for c in table.get_row_at(0)] == ["kim", "1", "1", "0", "0", "-", "1", "0"]
-        assert [str(c) for c in table.get_row_at(1)] == ["sam", "2", "1", "1", "0", "100%", "0", "0"]
+        assert [str(c) for c in table.get_row_at(0)] == ["kim", "1", "1", "0", "0", "-", "1", "0", "0"]
+        assert [str(c) for c in table.get_row_at(1)] == ["sam", "2", "1", "1", "0", "100%", "0", "0", "0"]
         text = detail(screen)
         assert "turned a breached clock into a met one: 1" in text and "by kind:   responded 1" in text
         await pilot.press("down")

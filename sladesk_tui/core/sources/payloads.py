@@ -30,7 +30,7 @@ import datetime as dt
 import json
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sladesk_tui.core.errors import InputError
@@ -129,7 +129,10 @@ def decode(source: Source, body: bytes, content_type: str) -> Decoded:
     doc = _json(body)
     if not isinstance(doc, dict):
         raise Malformed("the body is not a JSON object")
-    return _DECODERS[source.provider](source, doc)
+    try:
+        return _DECODERS[source.provider](source, doc)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise Malformed(f"{source.provider}: a field is missing or of the wrong kind ({exc})") from None
 
 
 def to_events(source: Source, decoded: Decoded, states: States) -> list[Event]:
@@ -141,7 +144,7 @@ def to_events(source: Source, decoded: Decoded, states: States) -> list[Event]:
     out = _Out(source)
     try:
         _MAPPERS[source.provider](source, decoded, states, out)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         raise Malformed(f"{decoded.what}: a field is missing or of the wrong kind ({exc})") from None
     return out.events
 
@@ -514,17 +517,28 @@ def _map_glpi(source: Source, d: Decoded, states: States, out: _Out) -> None:
             out.add(pt, "comment", f"f{item['id']}", etype, at, body=item.get("content"))
         return
     at = _instant(item.get("date_mod"), source)
-    ours_status = source.status(item.get("status"))
-    ours_prio = source.priority(item.get("priority"))
+    raw_status, raw_prio = _glpi_value(item.get("status")), _glpi_value(item.get("priority"))
+    ours_status = source.status(raw_status)
+    ours_prio = source.priority(raw_prio)
     if state is None:
         created_at = _instant(item.get("date") or item.get("date_creation"), source)
+        entity = item.get("entity")
+        org = _str(entity.get("name") or entity.get("id")) if isinstance(entity, dict) else None
         customer = source.customer_name(
-            organization=_str(item.get("entities_id")), fields=item, requester_email=None
+            organization=org or _str(item.get("entities_id")), fields=item, requester_email=None
         )
         out.created(pt, created_at, title=item.get("name"), priority=ours_prio, customer=customer)
         state = TicketState("open", ours_prio, None, True)
         at = max(at, created_at)
-    _snapshot_diff(out, pt, state, ours_status, item.get("status"), ours_prio, None, at)
+    _snapshot_diff(out, pt, state, ours_status, raw_status, ours_prio, None, at)
+
+
+def _glpi_value(v: object) -> object:
+    """GLPI 10's legacy API writes `status: 4`; GLPI 11's high-level API writes
+    `status: {"id": 4, "name": "Pending"}`. The number is what the mapping names."""
+    if isinstance(v, dict):
+        return v.get("id") if v.get("id") not in (None, "") else v.get("name")
+    return v
 
 
 # ---- sladesk -------------------------------------------------------------------------------
@@ -660,6 +674,27 @@ def _str(v: object) -> str | None:
 def _show(v: object) -> str:
     text = repr(v)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def advance(state: TicketState | None, events: Iterable[Event]) -> TicketState | None:
+    """The state after `events` (one ticket's), as the store's projection would have it:
+    lets the receiver map several deliveries for one ticket in one transaction."""
+    for e in sorted(events, key=lambda ev: ev.order_key):
+        if e.type == "created":
+            state = TicketState("new", e.priority, e.assignee, True)
+        elif state is None:
+            continue
+        elif e.type == "status" and state.is_open:
+            state = replace(state, status=e.status or state.status)
+        elif e.type == "priority":
+            state = replace(state, priority=e.priority)
+        elif e.type == "assign":
+            state = replace(state, assignee=e.assignee)
+        elif e.type in ENDING_STATUSES:
+            state = replace(state, status=e.type, is_open=False)
+        elif e.type == "reopened":
+            state = replace(state, status="open", is_open=True)
+    return state
 
 
 def tickets_of(events: Iterable[Event]) -> tuple[str, ...]:

@@ -20,8 +20,8 @@ another connection commits (`PRAGMA data_version`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
@@ -51,7 +51,17 @@ if TYPE_CHECKING:
 
 ANY = "any"
 TIMELINE_EVENTS = 12
-FIGURE_COLUMNS = ("operator", "overrides", "pending", "approved", "rejected", "rate", "→met", "→exempt")
+FIGURE_COLUMNS = (
+    "operator",
+    "overrides",
+    "pending",
+    "approved",
+    "rejected",
+    "rate",
+    "→met",
+    "→exempt",
+    "local",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,7 @@ class LogView:
     is_lead: bool
     choices: dict[str, list[str]]
     counts: dict[str, int]
+    local: Mapping[str, int] = field(default_factory=dict)  # clocks moved by hand in the app, per agent
 
 
 def load_log_view(desk: Desk, filt: LogFilter, *, effects: bool, now: float) -> LogView:
@@ -70,6 +81,7 @@ def load_log_view(desk: Desk, filt: LogFilter, *, effects: bool, now: float) -> 
 
     from sladesk_tui.core.override_log import review_order
     from sladesk_tui.store.overrides import load_log, log_choices
+    from sladesk_tui.store.queries import local_action_counts
     from sladesk_tui.store.roles import is_lead
 
     conn = desk.open()
@@ -77,10 +89,17 @@ def load_log_view(desk: Desk, filt: LogFilter, *, effects: bool, now: float) -> 
         entries = load_log(conn, filt, effects=effects, now=now)
         lead = is_lead(conn, desk.operator)
         choices = log_choices(conn)
+        local = (
+            local_action_counts(
+                conn, operator=filt.operator, ticket=filt.ticket, since=filt.since, until=filt.until
+            )
+            if effects
+            else {}
+        )
     finally:
         conn.close()
     counts = Counter(e.status for e in entries)
-    return LogView(tuple(review_order(entries)), lead, choices, {s: counts[s] for s in STATUSES})
+    return LogView(tuple(review_order(entries)), lead, choices, {s: counts[s] for s in STATUSES}, local)
 
 
 class CommentDialog(ModalScreen[str | None]):
@@ -346,7 +365,7 @@ class ReviewScreen(LiveScreen):
     def _fill_figures(self, view: LogView) -> None:
         table = self.query_one("#review-figures", DataTable)
         table.clear()
-        self.stats = operator_stats(view.entries) if self.figures else []
+        self.stats = operator_stats(view.entries, view.local) if self.figures else []
         for st in self.stats:
             rate = st.approval_rate
             table.add_row(
@@ -358,6 +377,7 @@ class ReviewScreen(LiveScreen):
                 Text("-" if rate is None else f"{rate:.0%}"),
                 Text(str(st.turned_met)),
                 Text(str(st.turned_exempt)),
+                Text(str(st.local_actions)),
                 key=st.operator,
             )
         if self.figures:
@@ -644,6 +664,9 @@ def operator_stats_lines(st: OperatorStats) -> list[Content]:
         Content("by reason: " + (", ".join(f"{k} {n}" for k, n in st.by_reason.items()) or "-")),
         Content(
             f"turned a breached clock into a met one: {st.turned_met}; into an exempt one: {st.turned_exempt}"
+        ),
+        Content(
+            f"clocks moved by hand in the app (reply, status, priority, resolve, reopen): {st.local_actions}"
         ),
         Content.styled(
             "(each override alone, with the ticket's other counting overrides, evaluated now)", "dim"

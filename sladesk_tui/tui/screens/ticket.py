@@ -71,6 +71,7 @@ class TicketView:
     books: Mapping[int, AgreementSet]
     customer_zone: str
     now: float
+    local_off: str | None = None  # why the desk refuses clock-moving local actions (docs/roles.md)
 
     @property
     def agreement(self) -> Agreement | None:
@@ -97,6 +98,7 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
     """Read and evaluate one ticket on a connection of the calling thread; None if unknown."""
     from sladesk_tui.core.evaluate import evaluate, governing
     from sladesk_tui.store.queries import agreements_for_versions, load_ticket
+    from sladesk_tui.store.settings import local_actions_refusal
 
     conn = desk.open()
     try:
@@ -104,6 +106,7 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
         if record is None:
             return None
         books = agreements_for_versions(conn, [record.agreement_version])
+        local_off = local_actions_refusal(conn)
     finally:
         conn.close()
     clocks = evaluate(record, books, now, explain=True)
@@ -113,7 +116,7 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
         if aset is not None and clocks.agreement is not None
         else "UTC"
     )
-    return TicketView(record, clocks, books, zone, now)
+    return TicketView(record, clocks, books, zone, now, local_off)
 
 
 def what_if_priority(view: TicketView, priority: str, now: float) -> Mapping[str, Clock]:
@@ -190,7 +193,7 @@ class TicketScreen(LiveScreen):
 
     def on_mount(self) -> None:
         history = self.query_one("#history", DataTable)
-        history.add_columns("when (you)", "event", "detail", "by")
+        history.add_columns("when (you)", "event", "detail", "by", "recorded by")
         overrides = self.query_one("#overrides", DataTable)
         overrides.add_columns("#", "kind", "clock", "when (you)", "by", "reason", "status", "justification")
         for panel in self.query(ClockPanel):
@@ -286,9 +289,11 @@ class TicketScreen(LiveScreen):
         for ev in view.record.events:
             table.add_row(
                 Text(fmt_instant(ev.at, zones.operator, year=zones.year)),
-                Text(safe_text(ev.type)),
+                # A clock moved by hand in the app is never indistinguishable from the feed's.
+                Text(safe_text(ev.type) + (" (local)" if ev.moves_clock_by_hand else "")),
                 Text(safe_text(event_detail(ev))),
                 Text(safe_text(ev.author or "")),
+                Text(safe_text(ev.recorded_by or "")),
                 key=ev.id,
             )
 
@@ -328,11 +333,14 @@ class TicketScreen(LiveScreen):
             c.collapsed = not expand
         self.action_tab("tab-clocks")
 
-    def _ready(self, *, open_only: str | None = None) -> TicketView | None:
+    def _ready(self, *, open_only: str | None = None, moves_clock: bool = True) -> TicketView | None:
         """The loaded view, or None after telling the agent why the action cannot run."""
         view = self.view
         if view is None:
             self.say("The ticket is still loading.", "warning")
+            return None
+        if moves_clock and view.local_off:
+            self.say(f"Nothing recorded: {view.local_off}.", "warning")
             return None
         if open_only is not None and view.ended:
             self.say(f"{view.record.id} is {view.record.status}: {open_only}", "warning")
@@ -393,7 +401,7 @@ class TicketScreen(LiveScreen):
         self.sladesk.open_override(self.ticket_id)
 
     def action_assign(self) -> None:
-        view = self._ready()
+        view = self._ready(moves_clock=False)
         if view is None:
             return
         me = self.desk.operator
