@@ -11,10 +11,15 @@ import argparse
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from sladesk_tui import __version__
 from sladesk_tui.core.errors import InputError
+
+if TYPE_CHECKING:
+    from sladesk_tui.output import Style
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -235,6 +240,44 @@ def _db_path(args: argparse.Namespace) -> str:
     return getattr(args, "db", None) or os.environ.get("SLADESK_DB") or str(default_db_path())
 
 
+@contextmanager
+def database(args: argparse.Namespace, *, readonly: bool = False) -> Iterator[sqlite3.Connection]:
+    """The command's database, closed however the command ends.
+
+    `readonly` is for lookups: it never creates nor migrates a file, and a missing
+    one is an error. Otherwise the file is created and migrated as needed. Errors
+    need no handling here: `main` turns bad input and database errors into one line.
+    """
+    from sladesk_tui.store.db import connect, open_db
+
+    path = _db_path(args)
+    conn = connect(path, readonly=True) if readonly else open_db(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def answer(
+    fmt: str,
+    *,
+    json: Callable[[], Any],
+    csv: Callable[[], str],
+    table: Callable[[Style, int], str],
+) -> None:
+    """Print a lookup's answer in the `--format` asked: one JSON document, CSV, or a
+    table fitted to the terminal's width (styled only on a terminal). Each form is
+    built only when asked for."""
+    from sladesk_tui import output
+
+    if fmt == "json":
+        _emit(output.dump_json(json()) + "\n")
+    elif fmt == "csv":
+        _emit(csv())
+    else:
+        _emit(table(output.Style.for_stream(sys.stdout), output.table_width(sys.stdout)))
+
+
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -262,14 +305,10 @@ def _operator(args: argparse.Namespace) -> str:
 def _load(args: argparse.Namespace) -> int:
     from sladesk_tui.core.text import safe_text
     from sladesk_tui.store.agreements import load_agreements_file
-    from sladesk_tui.store.db import open_db
 
     _require(args, "admin")
-    conn = open_db(_db_path(args))
-    try:
+    with database(args) as conn:
         loaded = load_agreements_file(conn, args.file, actor=_operator(args))
-    finally:
-        conn.close()
     for warning in loaded.warnings:
         print(f"sladesk: warning: {safe_text(args.file)}: {warning}", file=sys.stderr)
     if loaded.unchanged:
@@ -282,17 +321,13 @@ def _load(args: argparse.Namespace) -> int:
 @command("audit")
 def _audit(args: argparse.Namespace) -> int:
     from sladesk_tui.store import audit
-    from sladesk_tui.store.db import connect
 
     anchor = audit.parse_head(args.head) if getattr(args, "head", None) else None
-    conn = connect(_db_path(args), readonly=True)
-    try:
+    with database(args, readonly=True) as conn:
         if args.audit_command == "head":
             print(audit.format_head(audit.head(conn)))
             return 0
         result = audit.verify(conn, anchor)
-    finally:
-        conn.close()
     if result.ok:
         print(f"audit chain ok: {result.rows} rows, head {audit.format_head(result.head)}")
         return 0
@@ -336,17 +371,14 @@ def _require(args: argparse.Namespace, role: str) -> None:
 
     A missing database is refused rather than created: nobody holds a role in it.
     """
-    from sladesk_tui.store.db import database_exists, open_db
+    from sladesk_tui.store.db import database_exists
     from sladesk_tui.store.roles import require_role
 
     path = _db_path(args)
     if not database_exists(path):
         raise InputError(f"{path}: no such database (an admin creates it: sladesk init --admin USER)")
-    conn = open_db(path)
-    try:
+    with database(args) as conn:
         require_role(conn, _operator(args), role)
-    finally:
-        conn.close()
 
 
 def _follow(args: argparse.Namespace) -> int:
@@ -421,7 +453,6 @@ def _override(args: argparse.Namespace) -> int:
     from sladesk_tui.core.durations import parse_duration
     from sladesk_tui.core.override_effects import figure_text
     from sladesk_tui.core.overrides import Override
-    from sladesk_tui.store.db import open_db
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.overrides import place_override
 
@@ -445,11 +476,8 @@ def _override(args: argparse.Namespace) -> int:
         to_priority=args.to,
         ahead_of=args.ahead_of,
     )
-    conn = open_db(_db_path(args))
-    try:
+    with database(args) as conn:
         placed = place_override(conn, candidate, now=now)
-    finally:
-        conn.close()
     print(
         f"override {placed.id} recorded on {placed.override.ticket}: {placed.override.kind}, pending review"
     )
@@ -464,7 +492,6 @@ def _override(args: argparse.Namespace) -> int:
 def _overrides(args: argparse.Namespace) -> int:
     from sladesk_tui import output
     from sladesk_tui.core.override_log import LogFilter, entry_dict, operator_stats
-    from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.overrides import load_log
 
@@ -480,10 +507,9 @@ def _overrides(args: argparse.Namespace) -> int:
         until=None if args.until is None else _when(args.until, now, "--until"),
     )
     local: dict[str, int] = {}
-    conn = connect(_db_path(args), readonly=True)
-    try:
+    with database(args, readonly=True) as conn:
         entries = load_log(conn, filt, effects=args.stats, now=now, search=args.search)
-        if args.stats and not (args.status or args.kind or args.reason or args.agreement):
+        if args.stats and not (args.status or args.kind or args.reason or args.agreement or args.search):
             # Clocks moved by hand in the app, beside the overrides (docs/roles.md); the
             # filters that only overrides have leave them out.
             from sladesk_tui.store.queries import local_action_counts
@@ -491,76 +517,60 @@ def _overrides(args: argparse.Namespace) -> int:
             local = local_action_counts(
                 conn, operator=filt.operator, ticket=filt.ticket, since=filt.since, until=filt.until
             )
-    finally:
-        conn.close()
-    width = output.table_width(sys.stdout)
     if args.stats:
         stats = operator_stats(entries, local)
-        if args.format == "json":
-            _emit(output.dump_json([s.as_dict() for s in stats]) + "\n")
-        else:
-            _emit(output.stats_csv(stats) if args.format == "csv" else output.stats_table(stats, width=width))
-        return 0
-    if args.format == "json":
-        _emit(output.dump_json([entry_dict(e) for e in entries]) + "\n")
-    else:
-        _emit(
-            output.overrides_csv(entries)
-            if args.format == "csv"
-            else output.overrides_table(entries, width=width)
+        answer(
+            args.format,
+            json=lambda: [s.as_dict() for s in stats],
+            csv=lambda: output.stats_csv(stats),
+            table=lambda _style, width: output.stats_table(stats, width=width),
         )
+        return 0
+    answer(
+        args.format,
+        json=lambda: [entry_dict(e) for e in entries],
+        csv=lambda: output.overrides_csv(entries),
+        table=lambda _style, width: output.overrides_table(entries, width=width),
+    )
     return 0
 
 
 @command("review")
 def _review(args: argparse.Namespace) -> int:
     from sladesk_tui.core.override_rules import DECISIONS
-    from sladesk_tui.store.db import open_db
     from sladesk_tui.store.overrides import review_override
 
     reviewer = _operator(args)
-    conn = open_db(_db_path(args))
-    try:
+    with database(args) as conn:
         review_override(conn, args.id, args.decision, reviewer=reviewer, comment=args.comment)
-    finally:
-        conn.close()
     print(f"override {args.id} {DECISIONS[args.decision]} by {reviewer}")
     return 0
 
 
 @command("init")
 def _init(args: argparse.Namespace) -> int:
-    from sladesk_tui.store.db import open_db
     from sladesk_tui.store.roles import name_first
 
-    path = _db_path(args)
     named = [(role, user) for role, user in (("admin", args.admin), ("lead", args.lead)) if user is not None]
-    conn = open_db(path)
-    try:
+    with database(args) as conn:
         for role, user in named:
             name_first(conn, role, user, actor=_operator(args))
-    finally:
-        conn.close()
     titles = {"admin": "admin", "lead": "team lead"}
-    print(f"database ready: {path}" + "".join(f"; {u} is the first {titles[r]}" for r, u in named))
+    print(f"database ready: {_db_path(args)}" + "".join(f"; {u} is the first {titles[r]}" for r, u in named))
     return 0
 
 
 @command("lead")
 def _lead(args: argparse.Namespace) -> int:
-    from sladesk_tui.store.db import open_db
     from sladesk_tui.store.roles import grant_lead, leads, revoke_lead
 
-    conn = open_db(_db_path(args))
-    try:
+    with database(args) as conn:
         if args.lead_command == "list":
             for user in leads(conn):
                 print(user)
             return 0
         change = grant_lead if args.lead_command == "grant" else revoke_lead
         change(conn, args.user, actor=_operator(args))
-    finally:
-        conn.close()
     done = "is now a team lead" if args.lead_command == "grant" else "is no longer a team lead"
     print(f"{args.user} {done}")
     return 0
@@ -592,17 +602,13 @@ def _emit(text: str) -> None:
 def _queue(args: argparse.Namespace) -> int:
     from sladesk_tui import output
     from sladesk_tui.core.queue import QueueFilter, lookup_items
-    from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.queries import evaluate_open_tickets
 
     at = _lookup_at(args)
     now = now_ts() if at is None else at
-    conn = connect(_db_path(args), readonly=True)
-    try:
+    with database(args, readonly=True) as conn:
         evaluated = evaluate_open_tickets(conn, now, at=at)
-    finally:
-        conn.close()
     wanted = QueueFilter(
         mine=_operator(args) if args.mine else None,
         urgent_only=args.at_risk,
@@ -611,20 +617,12 @@ def _queue(args: argparse.Namespace) -> int:
         breached_only=args.breached,
     )
     items = lookup_items(evaluated, now, wanted)
-    if args.format == "json":
-        _emit(output.dump_json(output.queue_json(items, now)) + "\n")
-    elif args.format == "csv":
-        _emit(output.queue_csv(items, now))
-    else:
-        _emit(
-            output.queue_table(
-                items,
-                now,
-                style=output.Style.for_stream(sys.stdout),
-                width=output.table_width(sys.stdout),
-                as_of=at,
-            )
-        )
+    answer(
+        args.format,
+        json=lambda: output.queue_json(items, now),
+        csv=lambda: output.queue_csv(items, now),
+        table=lambda style, width: output.queue_table(items, now, style=style, width=width, as_of=at),
+    )
     failing = {"at-risk": ("at_risk", "breached"), "breached": ("breached",)}.get(args.fail_on or "", ())
     return 1 if any(row.state_at(now) in failing for row, _rec, _tc in items) else 0
 
@@ -633,36 +631,23 @@ def _queue(args: argparse.Namespace) -> int:
 def _ticket(args: argparse.Namespace) -> int:
     from sladesk_tui import output
     from sladesk_tui.core.evaluate import evaluate
-    from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 
     at = _lookup_at(args)
     now = now_ts() if at is None else at
-    conn = connect(_db_path(args), readonly=True)
-    try:
+    with database(args, readonly=True) as conn:
         record = load_ticket(conn, args.id, at=at)
         if record is None:
             raise InputError(f"no ticket {args.id!r}" + (f" as of {args.at}" if at is not None else ""))
         books = agreements_for_versions(conn, [record.agreement_version])
-    finally:
-        conn.close()
     tc = evaluate(record, books, now, explain=True)
-    if args.format == "json":
-        _emit(output.dump_json(output.ticket_json(record, tc, as_of=at)) + "\n")
-    elif args.format == "csv":
-        _emit(output.ticket_csv(record, tc))
-    else:
-        _emit(
-            output.ticket_table(
-                record,
-                tc,
-                now,
-                style=output.Style.for_stream(sys.stdout),
-                width=output.table_width(sys.stdout),
-                as_of=at,
-            )
-        )
+    answer(
+        args.format,
+        json=lambda: output.ticket_json(record, tc, as_of=at),
+        csv=lambda: output.ticket_csv(record, tc),
+        table=lambda style, width: output.ticket_table(record, tc, now, style=style, width=width, as_of=at),
+    )
     return 0
 
 
@@ -670,7 +655,6 @@ def _ticket(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from sladesk_tui import output
     from sladesk_tui.core.report import Period
-    from sladesk_tui.store.db import connect
     from sladesk_tui.store.instants import now_ts
     from sladesk_tui.store.reports import compliance_report
 
@@ -686,21 +670,14 @@ def _report(args: argparse.Namespace) -> int:
         period = Period.dates(args.from_date, args.to_date)
     else:
         period = Period.containing(now)
-    conn = connect(_db_path(args), readonly=True)
-    try:
+    with database(args, readonly=True) as conn:
         report = compliance_report(conn, period, now, at=at, agreement=args.agreement, by=args.by)
-    finally:
-        conn.close()
-    if args.format == "json":
-        _emit(output.dump_json(output.report_json(report)) + "\n")
-    elif args.format == "csv":
-        _emit(output.report_csv(report))
-    else:
-        _emit(
-            output.report_table(
-                report, style=output.Style.for_stream(sys.stdout), width=output.table_width(sys.stdout)
-            )
-        )
+    answer(
+        args.format,
+        json=lambda: output.report_json(report),
+        csv=lambda: output.report_csv(report),
+        table=lambda style, width: output.report_table(report, style=style, width=width),
+    )
     return 0
 
 

@@ -745,8 +745,11 @@ def stats_table(stats: Sequence[OperatorStats], *, width: int = MIN_WIDTH) -> st
     from sladesk_tui.core.override_log import stats_row
 
     rows = [stats_row(s) for s in stats]
+    # Clocks moved by hand in the app (docs/roles.md): a column only when someone did,
+    # so that the usual table keeps its width for the operator's name.
+    hidden = ("by_",) if any(s.local_actions for s in stats) else ("by_", "local")
     return rows_table(
-        [{k: v for k, v in r.items() if not k.startswith("by_")} for r in rows],
+        [{k: v for k, v in r.items() if not k.startswith(hidden)} for r in rows],
         width=width,
         below=[[f"kinds: {r['by_kind']}", f"reasons: {r['by_reason']}"] for r in rows],
     )

@@ -30,11 +30,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 @cli.command("role")
 def _role(args: argparse.Namespace) -> int:
-    from sladesk_tui.store.db import open_db
     from sladesk_tui.store.roles import grant_role, holders, revoke_role
 
-    conn = open_db(cli._db_path(args))
-    try:
+    with cli.database(args) as conn:
         if args.role_command == "list":
             for role in [args.role] if args.role else ROLES:
                 for user in holders(conn, role):
@@ -42,8 +40,6 @@ def _role(args: argparse.Namespace) -> int:
             return 0
         change = grant_role if args.role_command == "grant" else revoke_role
         change(conn, args.role, args.user, actor=cli._operator(args))
-    finally:
-        conn.close()
     done = "now holds" if args.role_command == "grant" else "no longer holds"
     print(f"{args.user} {done} the {args.role} role")
     return 0

@@ -22,18 +22,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 @cli.command("setting")
 def _setting(args: argparse.Namespace) -> int:
-    from sladesk_tui.store.db import open_db
     from sladesk_tui.store.settings import change_setting, settings
 
-    conn = open_db(cli._db_path(args))
-    try:
+    with cli.database(args) as conn:
         if args.setting_command == "list":
             for key, value in settings(conn).items():
                 s = SETTINGS[key]
                 print(f"{key}\t{value}\t({'/'.join(s.values)}, default {s.default}): {s.help}")
             return 0
         changed = change_setting(conn, args.key, args.value, actor=cli._operator(args))
-    finally:
-        conn.close()
     print(f"{args.key} is {args.value}" + ("" if changed else " already; nothing changed"))
     return 0

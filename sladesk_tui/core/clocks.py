@@ -227,152 +227,84 @@ def compute_clocks(
     """The response, update and resolution clocks of one ticket at `now`.
 
     `adjusted=False` gives the raw figures (overrides ignored); otherwise pending
-    and approved overrides apply and rejected ones do not.
+    and approved overrides apply and rejected ones do not. The steps: read the
+    history once (`_read_history`), apply the overrides (`_Applied`), then for each
+    clock find its span, its governing priority and target, its pauses, and count
+    (`_clock`); the explanation is added only on request (`_explained`).
     """
     if agreement is None:
         reason = no_agreement_reason or NO_AGREEMENT
         return {name: _na(name, reason) for name in CLOCKS}
-
-    pause_statuses = agreement.pause_statuses
-    created = None
-    prio0 = None
-    changes: list[tuple[float, str | None, str]] = []  # (at, priority, override id or "")
-    pauses: list[tuple[float, float]] = []
-    pause_notes: list[str] = []
-    p_from = None  # start of the status pause in progress
-    p_note = ""
-    resp_stop = None
-    res_stop = None
-    res_run = 0.0  # start of the resolution clock's current run
-    gaps: list[tuple[float, float]] = []  # resolution stopped, then resumed
-    reopens: list[float] = []
-    cycles: list[tuple[float, float | None]] = []  # update cycles
-    cyc_open = None
-    ended = False
-    resume = agreement.on_reopen != "restart"
-
-    for ev in events:
-        at = ev.at
-        if at > now:
-            break
-        typ = ev.type
-        if created is None:
-            if typ == "created":
-                created = res_run = at
-                prio0 = ev.priority
-                st = ev.status
-                if st is not None and st in pause_statuses:
-                    p_from, p_note = at, st
-            continue
-        if typ == "status":
-            st = ev.status
-            if p_from is not None and st != p_note:
-                pauses.append((p_from, at))
-                pause_notes.append(p_note)
-                p_from = None
-            if p_from is None and st in pause_statuses:
-                p_from, p_note = at, st
-        elif typ == "reply":
-            if resp_stop is None:
-                resp_stop = at
-            if cyc_open is not None:
-                cycles.append((cyc_open, at))
-                cyc_open = None
-        elif typ == "customer_reply":
-            if cyc_open is None and not ended:
-                cyc_open = at
-        elif typ == "priority":
-            changes.append((at, ev.priority, ""))
-        elif typ == "resolved" or typ == "closed":
-            if not ended:
-                ended = True
-                if resp_stop is None:
-                    resp_stop = at
-                if res_stop is None:
-                    res_stop = at
-                if cyc_open is not None:
-                    cycles.append((cyc_open, at))
-                    cyc_open = None
-            if p_from is not None:
-                pauses.append((p_from, at))
-                pause_notes.append(p_note)
-                p_from = None
-        elif typ == "reopened":
-            if ended:
-                ended = False
-                reopens.append(at)
-                if res_stop is not None:
-                    if resume:
-                        gaps.append((res_stop, at))
-                    else:
-                        res_run = at
-                    res_stop = None
-            if p_from is not None:
-                pauses.append((p_from, at))
-                pause_notes.append(p_note)
-                p_from = None
-
-    if created is None:
+    history = _read_history(events, now, agreement.pause_statuses, agreement.on_reopen != "restart")
+    if history is None:
         return {name: _na(name, NO_CREATED) for name in CLOCKS}
-    status_paused = p_from is not None
-    if p_from is not None:
-        pauses.append((p_from, now))
-        pause_notes.append(p_note)
-    if cyc_open is not None:
-        cycles.append((cyc_open, None))
-
-    ov = _Applied(overrides, now, created, changes) if adjusted and overrides else None
+    (
+        created,
+        first_priority,
+        changes,
+        pauses,
+        pause_notes,
+        status_paused,
+        response_stop,
+        resolution_start,
+        resolution_stop,
+        resolution_gaps,
+        reopens,
+        cycles,
+    ) = history
+    applied = _Applied(overrides, now, created, changes) if adjusted and overrides else None
     restart = agreement.on_priority_change == "restart"
     targets = agreement.targets
     risk = (agreement.at_risk.ratio, agreement.at_risk.remaining_s)
     out: dict[str, Clock] = {}
 
     for name in CLOCKS:
-        ncyc = prior_breached = 0
+        # The span: where the clock's current count starts and where it stopped.
+        cycle_count = 0
         if name == "response":
-            start, stop = created, resp_stop
-            if ov is not None and ov.responded is not None and (stop is None or ov.responded < stop):
-                stop = ov.responded
+            start, stop = created, response_stop
+            if (
+                applied is not None
+                and applied.responded is not None
+                and (stop is None or applied.responded < stop)
+            ):
+                stop = applied.responded
         elif name == "resolution":
-            start, stop = res_run, res_stop
+            start, stop = resolution_start, resolution_stop
         elif cycles:
-            start, stop = cycles[-1]
-            ncyc = len(cycles)
+            (start, stop), cycle_count = cycles[-1], len(cycles)
         else:
-            prio = changes[-1][1] if changes else prio0
-            tg = targets.get(prio) if prio is not None else None
-            has = tg is not None and tg.update is not None
-            out[name] = _na(name, NO_UPDATE_DUE) if has else _na_no_target(name, prio)
+            out[name] = _no_update_due(targets, changes[-1][1] if changes else first_priority)
             continue
-        own_gaps = gaps if name == "resolution" else ()
+        gaps = resolution_gaps if name == "resolution" else ()
+
+        # The priority that governs it (a change may restart it) and so its target.
         if changes:
-            prio, start = _governing_priority(prio0, changes, start, stop, restart, own_gaps)
+            priority, start = _governing_priority(first_priority, changes, start, stop, restart, gaps)
         else:
-            prio = prio0
-        tg = targets.get(prio) if prio is not None else None
-        target = None if tg is None else getattr(tg, name)
+            priority = first_priority
+        prio_targets = targets.get(priority) if priority is not None else None
+        target = None if prio_targets is None else getattr(prio_targets, name)
         if target is None:
-            out[name] = _na_no_target(name, prio)
+            out[name] = _na_no_target(name, priority)
             continue
 
-        # Status pauses alone are sorted and disjoint; anything added needs a merge.
-        pz = pauses + own_gaps if own_gaps else pauses
-        disjoint = not own_gaps
-        paused = status_paused
-        resumes_at = None
-        exempt = None
-        if ov is not None:
-            if ov.holds:
-                extra, held, release = ov.holds_for(name, now)
-                if extra:
-                    pz = pz + extra
-                    disjoint = False
-                if held and not paused:
-                    paused, resumes_at = True, release
-            target += ov.extension(name, cycles[-1][0] if ncyc else None, cycles)
-            exempt = ov.exempt.get(name) or ov.exempt.get(None)
-        if ncyc > 1:
-            prior_breached = _breached_cycles(calendar, prio0, changes, targets, restart, cycles, pz, ov)
+        # What does not count: status pauses (sorted, disjoint), resolved stretches
+        # before a resume and holds (these two need a merge), and the overrides.
+        clock_pauses = pauses + gaps if gaps else pauses
+        disjoint = not gaps
+        paused, resumes_at, exempt = status_paused, None, None
+        if applied is not None:
+            clock_pauses, disjoint, paused, resumes_at = applied.held(
+                name, now, clock_pauses, disjoint, paused
+            )
+            target += applied.extension(name, cycles[-1][0] if cycle_count else None, cycles)
+            exempt = applied.exempt.get(name) or applied.exempt.get(None)
+        earlier_breaches = 0
+        if cycle_count > 1:
+            earlier_breaches = _breached_cycles(
+                calendar, first_priority, changes, targets, restart, cycles, clock_pauses, applied
+            )
 
         c = _clock(
             name,
@@ -381,22 +313,192 @@ def compute_clocks(
             start,
             stop,
             target,
-            pz,
+            clock_pauses,
             disjoint,
             paused,
             resumes_at,
             exempt,
             risk,
-            ncyc,
-            prior_breached,
+            cycle_count,
+            earlier_breaches,
         )
         if explain:
-            labels = ov.hold_labels(name) if ov is not None else []
-            marks = _markers(name, agreement, prio0, changes, reopens, ov, c)
-            seg = _explain(calendar, c, now, pauses, pause_notes, own_gaps, labels, marks)
-            c = dataclasses.replace(c, explanation=seg)
+            c = _explained(
+                c,
+                calendar,
+                now,
+                agreement,
+                first_priority,
+                changes,
+                reopens,
+                applied,
+                pauses,
+                pause_notes,
+                gaps,
+            )
         out[name] = c
     return out
+
+
+# The history as the clocks need it: (created, first priority, priority changes,
+# status pauses and their statuses, status-paused at now, response stop, resolution
+# start and stop, resolution gaps, reopen instants, update cycles). A plain tuple:
+# this runs once per ticket over a whole queue.
+_History = tuple[
+    float,
+    "str | None",
+    "list[tuple[float, str | None, str]]",
+    "list[tuple[float, float]]",
+    "list[str]",
+    bool,
+    "float | None",
+    float,
+    "float | None",
+    "list[tuple[float, float]]",
+    "list[float]",
+    "list[tuple[float, float | None]]",
+]
+
+
+def _read_history(
+    events: Iterable[Event], now: float, pause_statuses: frozenset[str], resume: bool
+) -> _History | None:
+    """Walk the events once, up to `now` (docs/clocks.md): None without a `created` event.
+
+    Status pauses come out sorted and disjoint, each with its status; a pause still
+    open at `now` ends at `now`. `resume` is the agreement's `on_reopen = "resume"`:
+    the resolution clock resumes after a reopen, the stopped stretch becoming a gap;
+    otherwise it starts again at the reopen.
+    """
+    created = None
+    first_priority = None
+    changes: list[tuple[float, str | None, str]] = []  # (at, priority, override id or "")
+    pauses: list[tuple[float, float]] = []
+    pause_notes: list[str] = []
+    pause_from = None  # start of the status pause in progress
+    pause_status = ""
+    response_stop = None
+    resolution_stop = None
+    resolution_start = 0.0  # start of the resolution clock's current run
+    resolution_gaps: list[tuple[float, float]] = []  # stopped, then resumed
+    reopens: list[float] = []
+    cycles: list[tuple[float, float | None]] = []  # update cycles
+    open_cycle = None
+    ended = False
+
+    for ev in events:
+        at = ev.at
+        if at > now:
+            break
+        typ = ev.type
+        if created is None:
+            if typ == "created":
+                created = resolution_start = at
+                first_priority = ev.priority
+                st = ev.status
+                if st is not None and st in pause_statuses:
+                    pause_from, pause_status = at, st
+            continue
+        if typ == "status":
+            st = ev.status
+            if pause_from is not None and st != pause_status:
+                pauses.append((pause_from, at))
+                pause_notes.append(pause_status)
+                pause_from = None
+            if pause_from is None and st in pause_statuses:
+                pause_from, pause_status = at, st
+        elif typ == "reply":
+            if response_stop is None:
+                response_stop = at
+            if open_cycle is not None:
+                cycles.append((open_cycle, at))
+                open_cycle = None
+        elif typ == "customer_reply":
+            if open_cycle is None and not ended:
+                open_cycle = at
+        elif typ == "priority":
+            changes.append((at, ev.priority, ""))
+        elif typ == "resolved" or typ == "closed":
+            if not ended:
+                ended = True
+                if response_stop is None:
+                    response_stop = at
+                if resolution_stop is None:
+                    resolution_stop = at
+                if open_cycle is not None:
+                    cycles.append((open_cycle, at))
+                    open_cycle = None
+            if pause_from is not None:
+                pauses.append((pause_from, at))
+                pause_notes.append(pause_status)
+                pause_from = None
+        elif typ == "reopened":
+            if ended:
+                ended = False
+                reopens.append(at)
+                if resolution_stop is not None:
+                    if resume:
+                        resolution_gaps.append((resolution_stop, at))
+                    else:
+                        resolution_start = at
+                    resolution_stop = None
+            if pause_from is not None:
+                pauses.append((pause_from, at))
+                pause_notes.append(pause_status)
+                pause_from = None
+
+    if created is None:
+        return None
+    status_paused = pause_from is not None
+    if pause_from is not None:
+        pauses.append((pause_from, now))
+        pause_notes.append(pause_status)
+    if open_cycle is not None:
+        cycles.append((open_cycle, None))
+    return (
+        created,
+        first_priority,
+        changes,
+        pauses,
+        pause_notes,
+        status_paused,
+        response_stop,
+        resolution_start,
+        resolution_stop,
+        resolution_gaps,
+        reopens,
+        cycles,
+    )
+
+
+def _no_update_due(targets: Mapping[str, Targets], priority: str | None) -> Clock:
+    """The update clock of a ticket with no customer reply awaiting an answer: n/a,
+    saying so when the priority has an update target at all."""
+    prio_targets = targets.get(priority) if priority is not None else None
+    if prio_targets is not None and prio_targets.update is not None:
+        return _na("update", NO_UPDATE_DUE)
+    return _na_no_target("update", priority)
+
+
+def _explained(
+    c: Clock,
+    calendar: BusinessCalendar,
+    now: float,
+    agreement: Agreement,
+    first_priority: str | None,
+    changes: list[tuple[float, str | None, str]],
+    reopens: list[float],
+    applied: _Applied | None,
+    pauses: list[tuple[float, float]],
+    pause_notes: list[str],
+    gaps: Iterable[tuple[float, float]],
+) -> Clock:
+    """`c` with its explanation: the stretches of its window and the rules that shaped it."""
+    labels = applied.hold_labels(c.name) if applied is not None else []
+    marks = _markers(c.name, agreement, first_priority, changes, reopens, applied, c)
+    return dataclasses.replace(
+        c, explanation=_explain(calendar, c, now, pauses, pause_notes, gaps, labels, marks)
+    )
 
 
 def ticket_clocks(
@@ -446,14 +548,14 @@ def _clock(
     start: float,
     stop: float | None,
     target: float,
-    pz: list[tuple[float, float]],
+    pauses: list[tuple[float, float]],
     disjoint: bool,
     paused: bool,
     resumes_at: float | None,
     exempt: str | None,
     risk: tuple[float | None, float | None],
-    ncyc: int = 0,
-    prior_breached: int = 0,
+    cycle_count: int = 0,
+    earlier_breaches: int = 0,
 ) -> Clock:
     """One clock's figures from its effective start, stop, target and pauses.
 
@@ -463,7 +565,7 @@ def _clock(
     end = now if stop is None else stop
     running = stop is None and not paused
     risk_us = _risk_us(target, risk) if running else None
-    if not pz or (disjoint and (pz[0][0] >= end or pz[-1][1] <= start)):
+    if not pauses or (disjoint and (pauses[0][0] >= end or pauses[-1][1] <= start)):
         # No pause in the way (the common case): one window, floats exact to the µs.
         el = cal.elapsed_ts(start, end)
         over = el > target
@@ -472,7 +574,7 @@ def _clock(
     else:
         target_us = round(target * _US)
         el_us, w_due, base, w_risk, risk_base = _count(
-            cal.elapsed_ts, start, end, pz if disjoint else _merged(pz), target_us + 1, risk_us or 0
+            cal.elapsed_ts, start, end, pauses if disjoint else _merged(pauses), target_us + 1, risk_us or 0
         )
         el = el_us / _US
         over = el_us > target_us
@@ -492,8 +594,8 @@ def _clock(
         state, b = "breached", cal.add_ts(w_due, rest)
     else:
         state = "paused" if stop is None else "met"
-    if ncyc:
-        prior_breached += b is not None
+    if cycle_count:
+        earlier_breaches += b is not None
     return _new_clock(
         name,
         "exempt" if exempt else state,
@@ -510,8 +612,8 @@ def _clock(
         exempt,
         (),
         resumes_at,
-        ncyc,
-        prior_breached,
+        cycle_count,
+        earlier_breaches,
     )
 
 
@@ -519,7 +621,7 @@ def _count(
     elapsed_ts: Callable[[float, float], float],
     start: float,
     end: float,
-    pz: list[tuple[float, float]],
+    pauses: list[tuple[float, float]],
     reach_us: int,
     risk_us: int,
 ) -> tuple[int, float, int, float, int]:
@@ -533,7 +635,7 @@ def _count(
     cur = start
     w_reach = w_risk = None
     c_reach = c_risk = 0
-    for p0, p1 in pz:
+    for p0, p1 in pauses:
         if p1 <= cur:
             continue
         if p0 >= end:
@@ -557,10 +659,10 @@ def _count(
     return cum + last, w_reach, c_reach, w_risk, c_risk
 
 
-def _merged(pz: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def _merged(pauses: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Overlapping pauses (holds, resolved stretches) as sorted, disjoint ones."""
     out: list[tuple[float, float]] = []
-    for p0, p1 in sorted(pz):
+    for p0, p1 in sorted(pauses):
         if out and p0 <= out[-1][1]:
             if p1 > out[-1][1]:
                 out[-1] = (out[-1][0], p1)
@@ -593,20 +695,20 @@ def priority_at(events: Iterable[Event], overrides: Iterable[Override], stop: fl
     """The priority governing a clock that stopped at `stop`, by the engine's own rule:
     the `created` event's, then each change before `stop` (priority events, and the
     counting `reprioritize` overrides merged in as the engine merges them)."""
-    prio0 = None
+    first_priority = None
     created = False
     changes: list[tuple[float, str | None, str]] = []
     for ev in events:
         if not created:
             if ev.type == "created":
-                created, prio0 = True, ev.priority
+                created, first_priority = True, ev.priority
             continue
         if ev.at >= stop:
             break
         if ev.type == "priority":
             changes.append((ev.at, ev.priority, ""))
     _merge_reprioritized(changes, overrides, stop)
-    return _governing_priority(prio0, changes, stop, stop, False, ())[0]
+    return _governing_priority(first_priority, changes, stop, stop, False, ())[0]
 
 
 def _merge_reprioritized(
@@ -648,25 +750,27 @@ def _governing_priority(
 
 def _breached_cycles(
     cal: BusinessCalendar,
-    prio0: str | None,
+    first_priority: str | None,
     changes: list[tuple[float, str | None, str]],
     targets: Mapping[str, Targets],
     restart: bool,
     cycles: list[tuple[float, float | None]],
-    pz: list[tuple[float, float]],
-    ov: _Applied | None,
+    pauses: list[tuple[float, float]],
+    applied: _Applied | None,
 ) -> int:
     """How many finished update cycles (all but the last) exceeded their target."""
     n = 0
-    for cs, ce in cycles[:-1]:
-        prio, start = _governing_priority(prio0, changes, cs, ce, restart, ())
-        tg = targets.get(prio) if prio is not None else None
-        target = None if tg is None else tg.update
+    for cycle_start, cycle_end in cycles[:-1]:
+        if cycle_end is None:  # only the last cycle may still be open
+            continue
+        prio, start = _governing_priority(first_priority, changes, cycle_start, cycle_end, restart, ())
+        prio_targets = targets.get(prio) if prio is not None else None
+        target = None if prio_targets is None else prio_targets.update
         if target is None:
             continue
-        if ov is not None:
-            target += ov.extension("update", cs, cycles)
-        if cal.elapsed_ts(start, ce, pz) > target:  # type: ignore[arg-type]  # pauses are closed by now here
+        if applied is not None:
+            target += applied.extension("update", cycle_start, cycles)
+        if cal.elapsed_ts(start, cycle_end, pauses) > target:
             n += 1
     return n
 
@@ -740,6 +844,20 @@ class _Applied:
                     self.marks = [m for m in self.marks if not m[2].startswith("responded")]
                     self.marks.append((r, "response", f"responded out of band (override {o.id})"))
 
+    def held(
+        self, name: str, now: float, pauses: list[tuple[float, float]], disjoint: bool, paused: bool
+    ) -> tuple[list[tuple[float, float]], bool, bool, float | None]:
+        """The clock's pauses with its holds added (then no longer disjoint), whether it
+        is paused at `now`, and when its holds release it (None: not held, or never)."""
+        resumes_at = None
+        if self.holds:
+            extra, held, release = self.holds_for(name, now)
+            if extra:
+                pauses, disjoint = pauses + extra, False
+            if held and not paused:
+                paused, resumes_at = True, release
+        return pauses, disjoint, paused, resumes_at
+
     def holds_for(self, name: str, now: float) -> tuple[list[tuple[float, float]], bool, float | None]:
         """(pause intervals up to now, held at now, when the holds release it)."""
         extra: list[tuple[float, float]] = []
@@ -781,16 +899,16 @@ class _Applied:
 def _markers(
     name: str,
     agreement: Agreement,
-    prio0: str | None,
+    first_priority: str | None,
     changes: list[tuple[float, str | None, str]],
     reopens: list[float],
-    ov: _Applied | None,
+    applied: _Applied | None,
     c: Clock,
 ) -> list[tuple[float, str]]:
     """The rules that shaped the clock, as (instant, note); `_explain` keeps those
     inside the clock's window."""
     out: list[tuple[float, str]] = []
-    prev = prio0
+    prev = first_priority
     for at, p, src in changes:
         if p != prev:
             by = f", override {src}" if src else ""
@@ -798,8 +916,8 @@ def _markers(
         prev = p
     if name == "resolution":
         out.extend((at, f"reopened ({agreement.on_reopen})") for at in reopens)
-    if ov is not None:
-        out.extend((at, note) for at, clock, note in ov.marks if clock is None or clock == name)
+    if applied is not None:
+        out.extend((at, note) for at, clock, note in applied.marks if clock is None or clock == name)
     if c.breached_at is not None:
         out.append((c.breached_at, f"breached: target {format_duration(c.target_s or 0)} exceeded"))
     return out

@@ -62,21 +62,6 @@ MAX_COMMENT = 2000
 MAX_EXTENSION_S = 10_000 * 3600.0
 
 
-def override_problem(
-    o: Override,
-    record: TicketRecord,
-    agreement: Agreement | None,
-    clocks: Mapping[str, Clock],
-    now: float,
-) -> str | None:
-    """Why `o` would be refused on `record`, or None when it may be recorded.
-
-    `clocks` are the ticket's adjusted clocks at `now` (before `o`), `agreement` the
-    governing one (None when no agreement is in force).
-    """
-    return text_problem(o) or effect_problem(o, record, agreement, clocks, now)
-
-
 def text_problem(o: Override) -> str | None:
     """What is wrong with the reason code or the justification (the agent's words)."""
     if o.reason not in REASONS:
@@ -148,19 +133,6 @@ def effect_problem(
         if o.by_s > MAX_EXTENSION_S:
             return f"extend is longer than {int(MAX_EXTENSION_S // 3600)}h"
     return _clock_problem(o, clocks)
-
-
-def check_override(
-    o: Override,
-    record: TicketRecord,
-    agreement: Agreement | None,
-    clocks: Mapping[str, Clock],
-    now: float,
-) -> None:
-    """Raise `Refused` with the reason when `override_problem` finds one."""
-    problem = override_problem(o, record, agreement, clocks, now)
-    if problem:
-        raise Refused(problem)
 
 
 def review_problem(

@@ -309,10 +309,6 @@ def sort_key(sort: str) -> Callable[[QueueRow], Any]:
     raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
 
 
-def sort_rows(rows: Iterable[QueueRow], sort: str = "urgency") -> list[QueueRow]:
-    return sorted(rows, key=sort_key(sort))
-
-
 # ---- filtering ------------------------------------------------------------------
 
 

@@ -50,7 +50,7 @@ COVERED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "agreement_versions": ("version", ("version",)),
     "agreements": ("version", ("version", "id")),
     "holiday_dates": ("version", ("version", "country", "subdiv", "year")),  # since schema 0004
-    "desk_settings": ("id", ("id",)),  # since schema 0006
+    "desk_settings": ("id", ("id",)),  # since schema 0007
     "deliveries": ("id", ("id",)),  # since schema 0008 (webhook receiver)
 }
 

@@ -55,16 +55,6 @@ class Placed:
 # ---- overrides, with the rules -----------------------------------------------------
 
 
-def draft_override(conn: sqlite3.Connection, candidate: Override, *, now: float | None = None) -> Draft:
-    """Run the rules and the preview on `candidate` as if made at `now`, writing nothing:
-    `problem` is what `place_override` would refuse. (The dialog, which drafts as the
-    agent types, loads `override_context` once and calls `core.override_effects.draft`.)
-    """
-    now = now_ts() if now is None else now
-    with read_tx(conn):
-        return _draft(conn, candidate, now)
-
-
 def place_override(
     conn: sqlite3.Connection, candidate: Override, *, now: float | None = None, source: str | None = None
 ) -> Placed:

@@ -20,7 +20,7 @@ from sladesk_tui.core.queue import (
     cycle,
     natural_key,
     next_change,
-    sort_rows,
+    sort_key,
 )
 from sladesk_tui.core.tickets import TicketRecord
 
@@ -244,7 +244,7 @@ def test_urgency_breached_first_then_nearest_breach_then_paused_then_rest() -> N
         row("T-breached-old", clocks={"resolution": running("resolution", NOW - 2 * H)}),
         row("T-breached-paused", clocks={"resolution": paused("resolution", -600, breached_at=NOW - H)}),
     ]
-    assert [r.id for r in sort_rows(rows)] == [
+    assert [r.id for r in sorted(rows, key=sort_key("urgency"))] == [
         "T-breached-old",
         "T-breached-paused",
         "T-soon",
@@ -261,8 +261,9 @@ def test_urgency_breached_first_then_nearest_breach_then_paused_then_rest() -> N
     st.floats(min_value=0, max_value=20 * H),
 )
 def test_urgency_order_puts_breached_rows_first_at_any_later_instant(dues: list[float], later: float) -> None:
-    rows = sort_rows(
-        row(f"T-{i}", clocks={"resolution": running("resolution", NOW + d)}) for i, d in enumerate(dues)
+    rows = sorted(
+        (row(f"T-{i}", clocks={"resolution": running("resolution", NOW + d)}) for i, d in enumerate(dues)),
+        key=sort_key("urgency"),
     )
     states = [r.state_at(NOW + later) for r in rows]
     first_unbreached = next((i for i, s in enumerate(states) if s != "breached"), len(states))
@@ -275,9 +276,9 @@ def test_alternative_sorts() -> None:
         row("T-2", priority="P3", created_ts=NOW - 9 * H),
         row("T-1", priority="P2", created_ts=NOW - 1 * H),
     ]
-    assert [r.id for r in sort_rows(rows, "id")] == ["T-1", "T-2", "T-10"]
-    assert [r.id for r in sort_rows(rows, "priority")] == ["T-10", "T-1", "T-2"]
-    assert [r.id for r in sort_rows(rows, "age")] == ["T-2", "T-10", "T-1"]
+    assert [r.id for r in sorted(rows, key=sort_key("id"))] == ["T-1", "T-2", "T-10"]
+    assert [r.id for r in sorted(rows, key=sort_key("priority"))] == ["T-10", "T-1", "T-2"]
+    assert [r.id for r in sorted(rows, key=sort_key("age"))] == ["T-2", "T-10", "T-1"]
     assert natural_key("P10") > natural_key("P9")
 
 

@@ -16,15 +16,16 @@ from support import GOLD_24X7, load_text
 from sladesk_tui.core.errors import InputError, Refused
 from sladesk_tui.core.evaluate import evaluate
 from sladesk_tui.core.events import Event
+from sladesk_tui.core.override_effects import Draft, draft
 from sladesk_tui.core.override_log import LogFilter, operator_stats
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.store import audit
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import (
-    draft_override,
     get_override,
     load_log,
     load_reviews,
+    override_context,
     place_override,
     record_override,
     review_override,
@@ -81,6 +82,12 @@ def ov(ticket: str, kind: str, *, operator: str = "sam", justification: str = WH
         justification=justification,
         **kw,
     )
+
+
+def draft_as_the_dialog_does(conn: sqlite3.Connection, candidate: Override, *, now: float) -> Draft:
+    """The override dialog's path: the ticket's context loaded once, then drafted as typed."""
+    record, books = override_context(conn, candidate.ticket, now)
+    return draft(record, books, candidate, now)
 
 
 def counts(conn: sqlite3.Connection) -> tuple[int, int, int, int]:
@@ -152,7 +159,7 @@ def test_refused_overrides_write_nothing(desk: sqlite3.Connection, candidate: Ov
 
 def test_draft_previews_without_writing(desk: sqlite3.Connection) -> None:
     before = counts(desk)
-    d = draft_override(
+    d = draft_as_the_dialog_does(
         desk, ov("T-3", "responded", responded_at=NOW - 2.5 * H, justification="phoned"), now=NOW
     )
     assert d.preview is not None and d.effect_problem is None
@@ -271,7 +278,7 @@ def test_rules_are_checked_against_the_state_under_the_write_lock(
     from sladesk_tui.store.db import open_db
 
     candidate = ov("T-1", "extend", clock="response", by_s=600.0)
-    assert draft_override(desk, candidate, now=NOW).problem is None
+    assert draft_as_the_dialog_does(desk, candidate, now=NOW).problem is None
     other = open_db(db_path)
     try:
         ingest(

@@ -103,8 +103,9 @@ def _old_database(tmp_path: Path, name: str) -> tuple[Path, sqlite3.Connection]:
     """A database at the schema before the roles migration, as an older sladesk left it."""
     old = tmp_path / "schema-old"
     old.mkdir(exist_ok=True)
+    (roles,) = [f.name for f in schema_dir().iterdir() if f.name.endswith("_roles.sql")]
     for f in schema_dir().iterdir():
-        if f.name.endswith(".sql") and f.name < "0005":
+        if f.name.endswith(".sql") and f.name < roles:
             shutil.copy(f, old / f.name)
     path = tmp_path / name
     conn = connect(path)

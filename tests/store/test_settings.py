@@ -125,6 +125,9 @@ def test_the_leads_figures_count_clocks_moved_by_hand(desk: Path, capsys: pytest
     assert main(["--db", str(desk), "overrides", "--stats", "--format", "csv"], operator="lee") == 0
     header, row = capsys.readouterr().out.splitlines()
     assert header.split(",")[8] == "local" and row.split(",")[8] == "2"
+    assert main(["--db", str(desk), "overrides", "--stats"], operator="lee") == 0
+    header, row, *_ = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "local" and row.split()[-1] == "2"
     assert main(["--db", str(desk), "overrides", "--stats", "--operator", "sam"], operator="lee") == 0
     assert capsys.readouterr().out == "(none)\n"
 

@@ -12,7 +12,7 @@ from queue_data import NASTY_TITLES, NOW, make_row, sample_rows, source_with
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from sladesk_tui.core.queue import sort_rows
+from sladesk_tui.core.queue import sort_key
 from sladesk_tui.tui.app import SladeskApp
 from sladesk_tui.tui.screens.help import HelpScreen
 from sladesk_tui.tui.screens.queue import QueueScreen
@@ -54,7 +54,7 @@ async def test_rows_arrive_most_urgent_first_with_counts() -> None:
     rows = sample_rows(30)
     async with make_app(rows).run_test(size=(120, 40)) as pilot:
         view = await started(pilot)
-        assert ids(view) == [r.id for r in sort_rows(rows)]
+        assert ids(view) == [r.id for r in sorted(rows, key=sort_key("urgency"))]
         assert view.cursor_row is not None and view.cursor_row.id == "T-1000"
         c = view.counts
         assert c.open == 30 and c.breached >= 3 and c.paused > 0
