@@ -28,13 +28,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "pull"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fake_rt import FakeRt, generated_desk  # noqa: E402
-from pull_support import AGREEMENT, rt_source, sources_text, write_password  # noqa: E402
+from fake_rt import FakeRt, generated_desk  # noqa: E402 - after the sys.path set-up above
+from pull_support import AGREEMENT, rt_source, sources_text, write_password  # noqa: E402 - after the sys.path set-up above
 
-from sladesk_tui.services.puller import pull  # noqa: E402
-from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402
-from sladesk_tui.store.audit import verify  # noqa: E402
-from sladesk_tui.store.db import open_db  # noqa: E402
+from sladesk_tui.services.puller import pull  # noqa: E402 - after the sys.path set-up above
+from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - after the sys.path set-up above
+from sladesk_tui.store.audit import verify  # noqa: E402 - after the sys.path set-up above
+from sladesk_tui.store.db import open_db  # noqa: E402 - after the sys.path set-up above
 
 
 async def run(transactions: int, per_page: int) -> None:

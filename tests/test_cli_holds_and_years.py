@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import GOLD_24X7, fresh_db
+from support import GOLD_24X7, fresh_db, give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.override_log import parameter_text
@@ -21,6 +21,8 @@ JUSTIFICATION = "the customer is away until the part ships"
 
 def _db_with_a_ticket_made_now(tmp_path: Path, agreements: str) -> Path:
     db = fresh_db(tmp_path / "holds.db", agreements, actor="sam")
+    for role in ("admin", "feed"):  # load needs admin, import feed (docs/roles.md)
+        give_roles(db, role, "sam")
     at = dt.datetime.fromtimestamp(time.time() - 60, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     f = tmp_path / "ev.jsonl"
     f.write_text(

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 FEED_ROLE = "feed"
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private type
     p = sub.add_parser("receive", help="receive ticketing systems' webhooks (POST /hooks/<source>)")
     _add_db(p)
     _add_sources(p)

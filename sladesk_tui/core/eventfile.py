@@ -289,8 +289,8 @@ def _pairs_decoder() -> Any:
     Python call per object, and a key written twice is seen by comparing lengths."""
     from json import scanner
 
-    # typeshed types make_scanner as a class taking itself; at run time it takes the decoder
-    return scanner.make_scanner(json.JSONDecoder(object_pairs_hook=list))  # type: ignore[arg-type]
+    decoder = json.JSONDecoder(object_pairs_hook=list)
+    return scanner.make_scanner(decoder)  # type: ignore[arg-type]  # typeshed: a class; at run time it takes the decoder
 
 
 _SCAN_PAIRS = _pairs_decoder()

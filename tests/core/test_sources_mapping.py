@@ -29,7 +29,7 @@ priorities = { urgent = "P1", normal = "P3" }
 
 
 def _one(text: str = MINIMAL, **kw: object):
-    return parse_sources_text(text, "sources.toml", **kw).sources[0]  # type: ignore[arg-type]
+    return parse_sources_text(text, "sources.toml", **kw).sources[0]  # type: ignore[arg-type]  # test keywords passed through
 
 
 def test_the_documented_example_loads_whole() -> None:

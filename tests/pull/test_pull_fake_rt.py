@@ -8,12 +8,16 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 from fake_rt import T0, Desk, FakeRt, generated_desk, iso
 from pull_support import AGREEMENT, events_of, rt_source, sources_text, write_password
 from support import agreements_db
 
+from sladesk_tui.core.sources.mapping import Source
+from sladesk_tui.core.sources.pull_config import PullConfig
 from sladesk_tui.services.puller import PullError, PullStats, pull
 from sladesk_tui.store.audit import verify
 from sladesk_tui.store.imports import ingest
@@ -38,9 +42,9 @@ async def server() -> AsyncIterator[FakeRt]:
         await srv.stop()
 
 
-def config(srv: FakeRt, tmp_path: Path, **kw: object):  # type: ignore[no-untyped-def]
+def config(srv: FakeRt, tmp_path: Path, **kw: Any) -> tuple[Source, PullConfig]:
     pw = write_password(tmp_path / "pw", "secret")
-    return rt_source(sources_text(srv.url, pw, **kw))  # type: ignore[arg-type]
+    return rt_source(sources_text(srv.url, pw, **kw))
 
 
 async def no_sleep(_s: float) -> None:
@@ -49,7 +53,10 @@ async def no_sleep(_s: float) -> None:
 
 def expected_ids(desk: Desk) -> set[str]:
     """By hand from the generated histories: which transactions become which events."""
-    bucket = lambda p: 1 if p >= 80 else 2 if p >= 50 else 3 if p >= 20 else 4  # noqa: E731
+
+    def bucket(p: int) -> int:
+        return 1 if p >= 80 else 2 if p >= 50 else 3 if p >= 20 else 4
+
     out: set[str] = set()
     for tx in desk.transactions:
         t, n, kind = tx["ObjectId"], tx["id"], tx["Type"]
@@ -126,12 +133,12 @@ async def test_an_outage_longer_than_retry_for_stops_with_the_cursor_on_the_last
     # The provider goes away after 5 requests (two batches stored), for good.
     orig_gate = server._gate
 
-    def gate(request):  # type: ignore[no-untyped-def]
+    def gate(request: web.Request) -> web.Response | None:
         if server.requests >= 5:
             server.down = True
         return orig_gate(request)
 
-    server._gate = gate  # type: ignore[method-assign]
+    server._gate = gate  # type: ignore[method-assign]  # a fault injected into the stand-in
     with pytest.raises(PullError, match="gave up"):
         await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
     cursor = int(read_cursor(conn, "rt") or 0)
@@ -141,7 +148,7 @@ async def test_an_outage_longer_than_retry_for_stops_with_the_cursor_on_the_last
     upto = Desk(server.desk.tickets, [t for t in server.desk.transactions if int(t["id"]) <= cursor])
     assert stored == expected_ids(upto)
     # back again: the next pull completes the history
-    server._gate = orig_gate  # type: ignore[method-assign]
+    server._gate = orig_gate  # type: ignore[method-assign]  # the fault removed
     server.down = False
     await pull(conn, source, cfg, actor=ACTOR)
     assert {i for i, _ in events_of(conn)} == expected_ids(server.desk)

@@ -19,9 +19,9 @@ from pull_support import events_of, write_password
 from source_fixtures import jira_comment, jira_created, jira_updated
 from support import agreements_db
 
-from sladesk_tui.core.sources.mapping import parse_sources_text
+from sladesk_tui.core.sources.mapping import Source, parse_sources_text
 from sladesk_tui.core.sources.payloads import decode, to_events
-from sladesk_tui.core.sources.pull_config import pull_config
+from sladesk_tui.core.sources.pull_config import PullConfig, pull_config
 from sladesk_tui.services.puller import pull
 from sladesk_tui.store.deliveries import ticket_states
 from sladesk_tui.store.imports import ingest
@@ -64,7 +64,7 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
         yield c
 
 
-def configured(url: str, tmp_path: Path, **kw: int):  # type: ignore[no-untyped-def]
+def configured(url: str, tmp_path: Path, **kw: int) -> tuple[Source, PullConfig]:
     pw = write_password(tmp_path / "token", "api-token")
     source = parse_sources_text(source_text(url, pw, **kw), "sources.toml").get("jsm")
     assert source is not None

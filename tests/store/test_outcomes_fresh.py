@@ -63,7 +63,7 @@ def history(seed: int, tickets: int) -> list[Event]:
                 ev |= {"type": "priority", "priority": rnd.choice(["P1", "P2"])}
             else:
                 ev["type"] = kind
-            out.append(ev)  # type: ignore[arg-type]
+            out.append(ev)  # type: ignore[arg-type]  # ints become text below
     rnd.shuffle(out[len(out) // 2 :])  # late lines out of order: the importer sorts by (at, line)
     events = []
     for line, d in enumerate(out, 1):
