@@ -105,7 +105,8 @@ def _pull(args: argparse.Namespace) -> int:
             for ev in stats.would_store:
                 print(json.dumps(event_line(ev), ensure_ascii=False), flush=True)
             log(f"dry run: {len(stats.would_store)} events would be offered to the store; nothing written")
-        print(stats.summary(source.name), file=sys.stderr if args.dry_run else sys.stdout, flush=True)
+        if not args.dry_run:
+            print(stats.summary(source.name), flush=True)
 
     actor = cli._operator(args)
     if not args.dry_run:
