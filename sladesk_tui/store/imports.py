@@ -34,10 +34,12 @@ Decisions recorded here (SPEC §4 is silent on them):
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import IO
@@ -705,19 +707,38 @@ def import_file(
     nothing; with it the valid events are stored and the bad lines reported.
     `source` defaults to ``import:NAME``.
     """
-    name, events, bad = read_input(path, fmt=fmt, stdin=stdin)
-    if bad and not skip_invalid:
-        raise ImportRejected(bad)
-    source = source or f"import:{name}"
-    own = not isinstance(db, sqlite3.Connection)
-    conn = db if isinstance(db, sqlite3.Connection) else open_db(db)
-    try:
-        result = ingest(conn, events, actor=actor, source=source, name=name, skip_invalid=skip_invalid)
-    finally:
-        if own:
-            conn.close()
+    with _bulk():
+        name, events, bad = read_input(path, fmt=fmt, stdin=stdin)
+        if bad and not skip_invalid:
+            raise ImportRejected(bad)
+        source = source or f"import:{name}"
+        own = not isinstance(db, sqlite3.Connection)
+        conn = db if isinstance(db, sqlite3.Connection) else open_db(db)
+        try:
+            result = ingest(conn, events, actor=actor, source=source, name=name, skip_invalid=skip_invalid)
+        finally:
+            if own:
+                conn.close()
     skipped = sorted([*bad, *result.errors], key=_line_of)
     return ImportReport(name, result.inserted, result.already_present, tuple(skipped))
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """No cyclic garbage collection while a file is imported.
+
+    An import keeps every event it parsed (and the rows built from them) alive until
+    it commits: millions of objects, none of them cyclic garbage. CPython's collector
+    would still walk them all again and again as they pile up (a tenth of a million-
+    event import's CPU); afterwards it runs as before. Memory is unchanged: nothing
+    freed here was ever collectable."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _line_of(err: InputError) -> int:
