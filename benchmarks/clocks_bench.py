@@ -1,4 +1,4 @@
-"""How long the clock engine takes over a whole queue (issue 2: 100k tickets <= 1 s).
+"""How long the clock engine takes over a whole queue (docs/performance.md: 100k tickets <= 1 s).
 
 Synthetic tickets with about six events each (created, reply, waiting, open, a
 priority change for some, resolved for most, a customer reply for some), created over

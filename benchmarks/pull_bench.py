@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_rt import FakeRt, generated_desk  # noqa: E402 - after the sys.path set-up above
 from pull_support import AGREEMENT, rt_source, sources_text, write_password  # noqa: E402 - after the sys.path set-up above
+from support import give_roles  # noqa: E402 - after the sys.path set-up above
 
 from sladesk_tui.services.puller import pull  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - after the sys.path set-up above
@@ -51,6 +52,7 @@ async def run(transactions: int, per_page: int) -> None:
         conn = open_db(root / "bench.db")
         (root / "sla.toml").write_text(AGREEMENT, encoding="utf-8")
         load_agreements_file(conn, root / "sla.toml", actor="bench", source="bench")
+        give_roles(root / "bench.db", "feed", "bench")
         pw = write_password(root / "pw", "secret")
         source, cfg = rt_source(sources_text(srv.url, pw, per_page=per_page))
         try:

@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "services")]
 
-import aiohttp  # noqa: E402 - after the sys.path set-up above
-from receiver_support import counts, prepare, signed, start  # noqa: E402 - after the sys.path set-up above
-from source_fixtures import zendesk_comment, zendesk_created  # noqa: E402 - after the sys.path set-up above
+import aiohttp  # noqa: E402 - imported after the sys.path set-up above
+from receiver_support import counts, prepare, signed, start  # noqa: E402 - imported after the sys.path set-up above
+from source_fixtures import zendesk_comment, zendesk_created  # noqa: E402 - imported after the sys.path set-up above
 
 
 def _deliveries(n: int) -> list[tuple[bytes, dict[str, str]]]:

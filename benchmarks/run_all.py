@@ -64,6 +64,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("report", "report_bench.py", ("--tickets", "1000000", "--runs", "5"), ("--tickets", "1000000")),
     Bench("lookup", "lookup_bench.py", ("--runs", "5"), ("--runs", "11")),
     Bench("receive", "receive_bench.py", ("--deliveries", "4000"), ("--deliveries", "20000")),
+    Bench("notify", "notify_bench.py", (), ()),
 )
 
 
@@ -267,6 +268,20 @@ def rows_for(name: str, r: Results) -> list[Row]:
             Row(f"webhook deliveries/s{who}", "/s", get("receive.per_s"), 500, lower_is_better=False),
             Row(f"webhook time to 2xx, p99{who}", "ms", get("receive.p99_ms"), 50),
             Row(f"webhook time to 2xx, p50{who}", "ms", get("receive.p50_ms")),
+        ]
+    if name == "notify":
+        cpu = get("notify.plan.100000.berlin_cpu_s")
+        return [
+            Row(
+                "alerts: next thresholds, 100k open tickets",
+                "s",
+                get("notify.plan.100000.berlin_s"),
+                1.0,
+                note="" if cpu is None else f"cpu {cpu:.2f} s",
+            ),
+            Row("alerts: engine + thresholds, 100k (full replan)", "s", get("notify.replan.100000.berlin_s")),
+            Row("alerts: threshold to SMTP server, median", "s", get("notify.delay.median_s"), 1.0),
+            Row("alerts: threshold to SMTP server, max", "s", get("notify.delay.max_s"), 1.0),
         ]
     raise ValueError(name)
 

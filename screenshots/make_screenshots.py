@@ -77,16 +77,9 @@ SHOTS: tuple[Shot, ...] = (
 
 
 def _ready(screen: object) -> bool:
-    """Whether a screen's first load is shown. Each says so its own way: the ticket and
-    review screens count `loads`, the override dialog sets `loaded` (a bool; the
-    queue's `loaded` is an Event, awaited before any key), the compliance screen has a `report`.
-    """
-    if hasattr(screen, "loads"):
-        return bool(screen.loads)
-    loaded = getattr(screen, "loaded", True)
-    if isinstance(loaded, bool) and not loaded:
-        return False
-    return not (hasattr(screen, "report") and screen.report is None)
+    """Whether a screen's first load is shown: every screen that loads says so with
+    `ready` (the help screen loads nothing)."""
+    return bool(getattr(screen, "ready", True))
 
 
 async def _shoot(db: Path, shot: Shot, out: Path) -> Path:
@@ -98,7 +91,7 @@ async def _shoot(db: Path, shot: Shot, out: Path) -> Path:
         screen = app.screen
         assert isinstance(screen, QueueScreen)
         for _ in range(500):
-            if screen.loaded.is_set():
+            if screen.ready:
                 break
             await pilot.pause(0.02)
         else:

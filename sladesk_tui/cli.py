@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sources_commands.add_parsers(sub)
 
+    from sladesk_tui.commands import alerts as alert_commands
+
+    alert_commands.add_parsers(sub)
+
     from sladesk_tui.commands import pull as pull_commands
 
     pull_commands.add_parsers(sub)
@@ -118,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
-    """`queue`, `ticket`, `report`: read-only lookups (SPEC §8)."""
+    """`queue`, `ticket`, `report`: read-only lookups (README, "Compliance lookups")."""
     p = sub.add_parser("queue", help="the open queue, most urgent first")
     _add_db(p)
     _add_lookup(p)
@@ -154,7 +158,7 @@ def _add_lookup_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
 
 def _add_override_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private generic, not subscriptable at run time
-    """`override`, `overrides`, `review`, `init`, `lead` (SPEC §6, §7)."""
+    """`override`, `overrides`, `review`, `init`, `lead` (docs/overrides.md, docs/roles.md)."""
     from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 
     p = sub.add_parser("override", help="override a ticket's clock, with a reason and a justification")
@@ -350,6 +354,7 @@ def _import(args: argparse.Namespace) -> int:
             fmt=args.input_format,
             skip_invalid=args.skip_invalid,
             actor=_operator(args),
+            require="feed",
         )
     except ImportRejected as exc:
         for e in exc.errors[:shown]:
@@ -392,7 +397,14 @@ def _follow(args: argparse.Namespace) -> int:
     def batch_done(result: IngestResult) -> None:
         print(ImportReport(args.file, result.inserted, result.already_present).summary(), flush=True)
 
-    follow(_db_path(args), args.file, actor=_operator(args), fmt=args.input_format, on_batch=batch_done)
+    follow(
+        _db_path(args),
+        args.file,
+        actor=_operator(args),
+        fmt=args.input_format,
+        on_batch=batch_done,
+        require="feed",
+    )
     return 0
 
 
@@ -436,7 +448,7 @@ def _demo(args: argparse.Namespace) -> int:
     return run_app(s.path, operator)
 
 
-# ---- overrides, reviews and leads (SPEC §6, §7) ---------------------------------------
+# ---- overrides, reviews and leads (docs/overrides.md, docs/roles.md) -----------------
 
 
 def _when(text: str, now: float, flag: str) -> float:
@@ -576,7 +588,7 @@ def _lead(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- lookups: queue, ticket, report (SPEC §8) ----------------------------------------
+# ---- lookups: queue, ticket, report (README, "Compliance lookups") --------------------
 # Read-only connections, one short snapshot each, no Textual: answers over SSH in a blink.
 
 

@@ -1,4 +1,4 @@
-"""What the lookups print: tables for people, JSON and CSV for scripts (SPEC §8).
+"""What the lookups print: tables for people, JSON and CSV for scripts (README, "JSON"; docs/formats.md).
 
 Lookups run over SSH in one-second budgets, so this module imports nothing heavy
 (no Textual, no rich): the tables are fixed-width text laid out here.
@@ -34,7 +34,6 @@ from sladesk_tui.core.clocks import CLOCKS
 from sladesk_tui.core.durations import format_clock_duration, format_countdown
 from sladesk_tui.core.override_effects import FIGURE_KEYS, clock_figures, iso_z
 from sladesk_tui.core.queue import BADGES, cell_text, counts
-from sladesk_tui.core.report import format_money
 from sladesk_tui.core.text import BIDI_AND_SEPARATORS, cells, fit, safe_text
 from sladesk_tui.core.timeline import timeline_lines, visible_segments
 
@@ -132,7 +131,7 @@ def _round(x: float | None, n: int = 6) -> float | None:
 
 
 def queue_json(items: Sequence[QueueItem], now: float) -> list[dict[str, Any]]:
-    """SPEC §8's queue list; text as recorded (the row's is made safe for tables)."""
+    """The queue list of the README's "JSON" section; text as recorded (the row's is made safe for tables)."""
     return [
         {
             "id": rec.id,
@@ -315,7 +314,7 @@ def _event_origin(e: Any) -> str:
 
 
 def ticket_csv(record: TicketRecord, tc: TicketClocks) -> str:
-    """One line per clock and view (adjusted, raw): the figures of SPEC §8's clock object."""
+    """One line per clock and view (adjusted, raw): the figures of the JSON clock object (README, "JSON")."""
     out = []
     for view, clocks in (("adjusted", tc.adjusted), ("raw", tc.raw)):
         for name, fig in clock_figures(clocks).items():
@@ -649,6 +648,8 @@ def _cols(
 
 
 def _row_line(r: ReportRow, by: str, style: Style, widths: Sequence[int]) -> str:
+    from sladesk_tui.core.report import format_money  # here: a queue lookup need not load reports
+
     c = r.counts
     first = {"priority": r.priority or "", "operator": safe_text(r.operator) or "(none)", "agreement": "all"}[
         by
@@ -675,6 +676,8 @@ def _row_line(r: ReportRow, by: str, style: Style, widths: Sequence[int]) -> str
 
 
 def _summary_lines(a: AgreementSummary, style: Style, width: int) -> list[str]:
+    from sladesk_tui.core.report import format_money  # here: a queue lookup need not load reports
+
     out: list[str] = []
     c = a.counts
     if c.tickets:

@@ -1,4 +1,4 @@
-"""A small, hand-checked history for the lookup and report tests (issue 6).
+"""A small, hand-checked history for the lookup and report tests (docs/reports.md).
 
 Every agreement runs 24x7 in UTC, so each figure below is plain arithmetic; the
 expected report of November 2026 is written out by hand in `NOVEMBER` (do not derive

@@ -21,8 +21,8 @@ JUSTIFICATION = "the customer is away until the part ships"
 
 def _db_with_a_ticket_made_now(tmp_path: Path, agreements: str) -> Path:
     db = fresh_db(tmp_path / "holds.db", agreements, actor="sam")
-    for role in ("admin", "feed"):  # load needs admin, import feed (docs/roles.md)
-        give_roles(db, role, "sam")
+    give_roles(db, "feed", "sam")
+    give_roles(db, "admin", "sam")
     at = dt.datetime.fromtimestamp(time.time() - 60, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     f = tmp_path / "ev.jsonl"
     f.write_text(

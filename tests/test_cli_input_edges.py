@@ -33,9 +33,8 @@ def ev(i: str, etype: str, at: str, ticket: str = "T-1", **fields: str) -> str:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = fresh_db(tmp_path / "gold.db", GOLD_24X7, actor="sam")
-    # `load` needs admin, `import` needs feed (docs/roles.md); the subprocess runs as the login user
-    for role in ("admin", "feed"):
-        give_roles(path, role, "sam", login_user())
+    give_roles(path, "feed", "sam", login_user())
+    give_roles(path, "admin", "sam")
     return path
 
 

@@ -1,7 +1,7 @@
 """`sladesk override`, `overrides`, `review`, `init --lead`, `lead`: the rules on the command line.
 
 Each refusal exits 2 with one line on stderr and writes nothing. The operator is
-injected below the command line (`main(..., operator=)`), as SPEC §7 asks; the
+injected below the command line (`main(..., operator=)`), as docs/roles.md says; the
 command line's clock is the real one, so the history is relative to it.
 """
 

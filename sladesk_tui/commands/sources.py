@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sladesk_tui.cli import _add_db, _db_path, _operator, _require, command
+from sladesk_tui.cli import _add_db, _db_path, _operator, _require, answer, command, database
 from sladesk_tui.core.errors import InputError
 
 if TYPE_CHECKING:
     from sladesk_tui.core.sources.mapping import SourceSet
     from sladesk_tui.store.pulls import PullStatus
-
-# The role the receiving account must hold: it writes events as that account.
-FEED_ROLE = "feed"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private type
@@ -68,7 +64,7 @@ def load_sources_file(path: Path) -> SourceSet:
 
 @command("receive")
 def _receive(args: argparse.Namespace) -> int:
-    from sladesk_tui.services.receiver import Settings, read_secret, run
+    from sladesk_tui.services.receiver import FEED_ROLE, Settings, read_secret, run
 
     _require(args, FEED_ROLE)  # it writes events as this account (docs/roles.md)
     path = _sources_path(args)
@@ -101,20 +97,16 @@ def _sources(args: argparse.Namespace) -> int:
     import sqlite3
 
     from sladesk_tui import output
-    from sladesk_tui.store.db import connect
     from sladesk_tui.store.deliveries import source_rows
     from sladesk_tui.store.pulls import pull_status
 
     sources = load_sources_file(_sources_path(args))
-    conn = connect(_db_path(args), readonly=True)
-    try:
-        status = source_rows(conn)
-    except sqlite3.OperationalError:  # a database from before the receiver: nothing received yet
-        status = {}
-    try:
+    with database(args, readonly=True) as conn:
+        try:
+            status = source_rows(conn)
+        except sqlite3.OperationalError:  # a database from before the receiver: nothing received yet
+            status = {}
         pulled = pull_status(conn)
-    finally:
-        conn.close()
     rows = []
     for s in sources.sources:
         st = status.get(s.name)
@@ -133,18 +125,12 @@ def _sources(args: argparse.Namespace) -> int:
                 **_pull_columns(pulled.get(s.name)),
             }
         )
-    if args.format == "json":
-        print(output.dump_json(rows))
-    elif args.format == "csv":
-        # one line per source: the set-aside tickets are counted here, listed in json
-        sys.stdout.write(
-            output.rows_csv([{k: len(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows])
-        )
-    else:
-        table = []
+
+    def table(style: output.Style, width: int) -> str:
+        cells = []
         for s in sources.sources:
             st = status.get(s.name)
-            table.append(
+            cells.append(
                 {
                     "source": s.name,
                     "provider": s.provider,
@@ -163,7 +149,11 @@ def _sources(args: argparse.Namespace) -> int:
             + _pull_below(pulled.get(str(r["source"])))
             for r in rows
         ]
-        sys.stdout.write(output.rows_table(table, width=output.table_width(sys.stdout), below=below))
+        return output.rows_table(cells, width=width, below=below)
+
+    # csv: one line per source, the set-aside tickets counted (json lists them)
+    flat = [{k: len(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows]
+    answer(args.format, json=lambda: rows, csv=lambda: output.rows_csv(flat), table=table)
     return 0
 
 

@@ -171,7 +171,7 @@ class OpenIndex:
         """The latest instant t >= start with elapsed(start, t) == amount.
 
         Once the amount is reached we skip forward over closed time to where
-        counting resumes: the breach instant of SPEC §2.
+        counting resumes: the breach instant of docs/calendars.md.
         """
         st = self._state_for(start, start)
         starts, ends, cum, _lo, cover_hi, _lo_ord, _hi_ord = st

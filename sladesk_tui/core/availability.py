@@ -1,6 +1,6 @@
-"""Service availability from `outage_start` / `outage_end` events (SPEC §3 `availability`, §4).
+"""Service availability from `outage_start` / `outage_end` events (docs/agreements.md `availability`, docs/formats.md).
 
-Decisions recorded here (the SPEC is silent on them):
+Decisions recorded here (docs/reports.md):
 
 - Availability is wall-clock time, not business time: a service down at 03:00 is
   down, whatever the support hours. Over a period it is

@@ -1,4 +1,4 @@
-"""Business calendars (SPEC §2): when the clock counts, and how far a target reaches.
+"""Business calendars (docs/calendars.md): when the clock counts, and how far a target reaches.
 
 A calendar is a weekly template of local wall-clock segments, minus holidays, in
 one IANA zone. It answers through a lazily grown index of open intervals in integer
@@ -144,7 +144,7 @@ class BusinessCalendar:
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], snapshot: HolidaySnapshot | None = None) -> BusinessCalendar:
-        """Build from the SPEC §2 mapping; any bad value is a ValueError naming it.
+        """Build from the mapping of docs/calendars.md; any bad value is a ValueError naming it.
 
         `snapshot` supplies country holidays computed earlier (see `HolidaySnapshot`);
         a year it lacks has none. Without one (or when it does not hold the country)
@@ -176,7 +176,7 @@ class BusinessCalendar:
     def __repr__(self) -> str:
         return f"BusinessCalendar(tz={self.tz!r})"
 
-    # -- datetime API (SPEC §2) ---------------------------------------------
+    # -- datetime API (docs/calendars.md) -----------------------------------
 
     def add(self, start: dt.datetime, seconds: float, pauses: Pauses = ()) -> dt.datetime:
         """The breach instant: `seconds` of business time from `start`, skipping pauses."""

@@ -1,6 +1,6 @@
-"""The clock engine of SPEC §5 and §6: a ticket's history, seen at `now`, as clocks.
+"""The clock engine (docs/clocks.md): a ticket's history, seen at `now`, as clocks.
 
-The queue recomputes every ticket's clocks, so this is a hot path (issue 2: 100k
+The queue recomputes every ticket's clocks, so this is a hot path (docs/performance.md: 100k
 tickets well within a second): the engine walks the events once, stays on epoch
 floats and turns the history into one sorted list of status pauses per ticket. It
 cuts each clock's span into the stretches between pauses itself and asks the
@@ -11,7 +11,7 @@ same answers; it merges and converts on every call, which costs more than the
 stretches do.) Result clocks are built by `_new_clock`, and the shared n/a ones
 come from caches. The explanation, which costs, is built only on request.
 
-Decisions recorded here (SPEC §5/§6 are silent on them):
+Decisions recorded here (docs/clocks.md):
 
 - Events after `now` and overrides made after `now` are ignored (replays `--at`).
   Events must come sorted by `(at, seq)`; nothing counts before `created`.
@@ -86,7 +86,7 @@ class Segment:
 class Clock:
     """A clock's figures at `now`. Instants are epoch seconds; None where not applicable.
 
-    `due_at` is the breach instant of SPEC §2 (set while running, not while paused);
+    `due_at` is the breach instant of docs/calendars.md (set while running, not while paused);
     `at_risk_at` is when a running clock turns at risk, so a view ticking every
     second can derive the state from `now` with `state_at` instead of calling the
     engine again. `running` means counting at `now` (not paused, not stopped).

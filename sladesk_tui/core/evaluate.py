@@ -39,7 +39,7 @@ class TicketClocks:
 
     @property
     def clocks(self) -> Mapping[str, Clock]:
-        """The figures shown by default (SPEC §8's "clocks"): the adjusted ones."""
+        """The figures shown by default (the JSON "clocks"): the adjusted ones (docs/clocks.md)."""
         return self.adjusted
 
     @property

@@ -1,4 +1,4 @@
-"""Event files of SPEC §4 (JSON Lines or CSV) into `Event` values, line by line.
+"""Event files (docs/formats.md: JSON Lines or CSV) into `Event` values, line by line.
 
 Pure parsing: the store reads the bytes, feeds them here one line at a time (which
 is also how `import --follow` works on a growing file) and decides what to do with
@@ -6,7 +6,7 @@ each result. Bad input is a value (an `InputError` naming FILE:LINE), not an
 exception, so `--skip-invalid` can list every bad line; only a problem that makes the
 rest of the file meaningless (a bad CSV header) or an empty input raises.
 
-Decisions recorded here (SPEC §4 is silent on them):
+Decisions recorded here (docs/formats.md, "Event files"):
 
 - Instants are RFC 3339: `YYYY-MM-DDTHH:MM[:SS[.fraction]]` then `Z` or `±HH:MM`
   (a space may replace the `T`). No offset, no instant: a local time in an export is
@@ -386,7 +386,7 @@ class EventReader:
         if line[:1] == "{":
             try:
                 pairs, end = _SCAN_PAIRS(line, 0)
-            except (ValueError, StopIteration):
+            except (ValueError, StopIteration, RecursionError):  # the full path below words it
                 pairs = None
             if type(pairs) is list and (end == len(line) or line[end:].isspace()):
                 d = dict(pairs)
@@ -400,6 +400,8 @@ class EventReader:
             return self._err(n, f"invalid JSON: {exc.msg} (column {exc.colno})")
         except _DuplicateKey as exc:
             return self._err(n, f"field {exc.args[0]!r} appears twice")
+        except RecursionError:  # json recurses once per level: a line of 100,000 '['
+            return self._err(n, "invalid JSON: arrays or objects nested too deeply")
         if not isinstance(obj, dict):
             return self._err(n, f"a line must be a JSON object, not {_kind(obj)}")
         try:

@@ -1,7 +1,7 @@
 """Ticket events as the clock engine sees them.
 
 Instants are epoch seconds (UTC) as floats: the engine's hot loops work on numbers,
-never on datetime objects (NOTES: "Time arithmetic"). Parsing and display convert at
+never on datetime objects (docs/calendars.md, "How it is fast"). Parsing and display convert at
 the edges.
 """
 
@@ -13,7 +13,7 @@ from json.encoder import encode_basestring as _ENCODE_STR  # what canonical_json
 
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 
-# Every event type of SPEC §4.
+# Every event type of docs/formats.md.
 TICKET_EVENT_TYPES: frozenset[str] = frozenset(
     {
         "created",

@@ -36,7 +36,7 @@ _INSTANTS = ("due_at", "breached_at", "stopped_at")
 
 
 def clock_figures(clocks: Mapping[str, Clock]) -> dict[str, dict[str, Any]]:
-    """The clocks as SPEC §8's JSON clock objects (instants ISO 8601 UTC): the stored snapshot."""
+    """The clocks as JSON clock objects (README, "JSON"; instants ISO 8601 UTC): the stored snapshot."""
     out: dict[str, dict[str, Any]] = {}
     for name in CLOCKS:
         c = clocks.get(name)

@@ -1,11 +1,11 @@
-"""The rules an override, a review and a role change must pass (SPEC §6, §7).
+"""The rules an override, a review and a role change must pass (docs/overrides.md, docs/roles.md).
 
 The same rules guard the dialog, the review screen and the command line, so they
 live here, pure: each check returns the reason a request is refused (the screens
 show it as you type) or raises `Refused` (the writers call it inside the write
 transaction, on the state they just read, so two operators cannot both slip past).
 
-Decisions recorded here (SPEC §6 is silent on them):
+Decisions recorded here (docs/overrides.md, "What is refused, and why"):
 
 - An ended ticket (resolved or closed) takes no override of any kind: its clocks
   are settled, and a late exemption would rewrite compliance after the fact.

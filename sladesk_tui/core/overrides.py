@@ -1,4 +1,4 @@
-"""Overrides: an agent's deliberate, justified departure from the normal rule (SPEC §6).
+"""Overrides: an agent's deliberate, justified departure from the normal rule (docs/overrides.md).
 
 Only the domain value and the rules live here; storing and reviewing them is the
 store's and the screens' business.

@@ -124,7 +124,7 @@ class ClockCell:
 
     @property
     def paused_breached(self) -> bool:
-        """Paused after its breach: still overdue (breached wins over paused, SPEC §5)."""
+        """Paused after its breach: still overdue (breached wins over paused, docs/clocks.md)."""
         return self.phase == "paused" and (
             self.breached_at is not None or (self.remaining_s is not None and self.remaining_s < 0)
         )
@@ -180,7 +180,7 @@ class QueueRow:
     recompute_at: float | None = None
     search: str = ""
     calendar: CalendarLike | None = field(default=None, compare=False, repr=False)
-    # The same ticket with its raw clocks (overrides ignored), when they differ (SPEC §6).
+    # The same ticket with its raw clocks (overrides ignored), when they differ (docs/clocks.md).
     raw: QueueRow | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -4,7 +4,7 @@ One counting path serves both sources: the outcomes the store keeps (its daily
 rollup rows) and outcomes replayed from the log as of an instant (`--at`). Both are
 turned into `Tally` rows (the rollup's shape) and `build_report` counts those.
 
-Decisions recorded here (the SPEC is silent on them):
+Decisions recorded here (docs/reports.md, "What the report counts"):
 
 - **A ticket counts in the period in which its clock stopped**, by the local date
   of the stop in its agreement's calendar zone: "November" for a Berlin agreement

@@ -2,7 +2,7 @@
 
 Ticket titles, customer names and justifications come from other systems and other
 people. A terminal obeys escape sequences byte for byte whatever widget draws them
-(NOTES: an OSC 52 sequence in a title writes the reader's clipboard), and bidi
+(docs/formats.md: an OSC 52 sequence in a title writes the reader's clipboard), and bidi
 overrides reorder what the reader sees ("Trojan Source"). So every screen and every
 table export passes such text through `safe_text`, which replaces each dangerous
 character with a visible stand-in; the database keeps the original.

@@ -43,6 +43,8 @@ from sladesk_tui.core.sources.pull_config import PullConfig
 from sladesk_tui.store.pulls import read_cursor, store_batch, stored_tickets
 
 MAX_RETRY_AFTER_S = 600.0
+# The role the pulling account must hold: it writes events in its own name (docs/roles.md).
+FEED_ROLE = "feed"
 _TICKETS_PER_LOOKUP = 50
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -267,7 +269,9 @@ class RtPuller:
                 else:
                     self.stats.problems.append((b.provider_ticket, b.problem))
         else:
-            stored = store_batch(self.conn, self.source.name, batches, str(last), actor=self.actor)
+            stored = store_batch(
+                self.conn, self.source.name, batches, str(last), actor=self.actor, require=FEED_ROLE
+            )
             self.stats.inserted += stored.inserted
             self.stats.already_present += stored.already_present
             self.stats.problems.extend(stored.problems)
@@ -483,7 +487,9 @@ class JiraPuller:
                 else:
                     self.stats.problems.append((b.provider_ticket, b.problem))
             return
-        stored = store_batch(self.conn, self.source.name, batches, f"{cursor_ms:.0f}", actor=self.actor)
+        stored = store_batch(
+            self.conn, self.source.name, batches, f"{cursor_ms:.0f}", actor=self.actor, require=FEED_ROLE
+        )
         self.stats.inserted += stored.inserted
         self.stats.already_present += stored.already_present
         self.stats.problems.extend(stored.problems)

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.errors import InputError, Refused
 from sladesk_tui.core.sources.mapping import Source, SourceSet
 from sladesk_tui.core.sources.payloads import JSON_TYPES, JSONL_TYPES, decode
 from sladesk_tui.core.sources.refusals import Refusal
@@ -56,6 +56,8 @@ log = logging.getLogger("sladesk.receive")
 
 DEFAULT_BODY_TIMEOUT_S = 10.0
 DEFAULT_BATCH = 256
+# The role the receiving account must hold, checked at start and in every batch's transaction.
+FEED_ROLE = "feed"
 SWITCH_INTERVAL_S = 0.0005
 MAX_WAITING = 10_000  # deliveries queued for the writer before new ones get 503
 STORE_TIMEOUT_S = 60.0
@@ -147,11 +149,15 @@ class _Writer:
         notes = [i for i in items if isinstance(i, RefusalNote)]
         try:
             if work:
-                outcomes = store_batch(conn, [p for p, _ in work], notes, actor=self.actor)
+                outcomes = store_batch(conn, [p for p, _ in work], notes, actor=self.actor, require=FEED_ROLE)
                 for (_, done), outcome in zip(work, outcomes, strict=True):
                     done(outcome)
             else:
                 record_refusals(conn, notes)
+        except Refused as exc:  # the account lost the feed role while running: nothing stored
+            log.error("refused: %s", exc)
+            for _, done in work:
+                done(Outcome(403, f"the receiver's account may not store events: {exc}"))
         except Exception as exc:  # noqa: BLE001 - every waiting request must get an answer
             log.error("store error: %s: %s", type(exc).__name__, exc)
             for _, done in work:
@@ -261,7 +267,8 @@ class Receiver:
         self.writer.q.put((pending, done))
         try:
             # Shielded: a sender hanging up does not cancel what may already be committed.
-            return await asyncio.wait_for(asyncio.shield(fut), timeout=STORE_TIMEOUT_S)
+            async with asyncio.timeout(STORE_TIMEOUT_S):
+                return await asyncio.shield(fut)
         except TimeoutError:
             return Outcome(503, "the database did not answer in time; retry later (a retry is applied once)")
 

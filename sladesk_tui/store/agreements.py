@@ -19,7 +19,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
@@ -63,7 +63,7 @@ def load_agreements_file(
         # Standard input: agreements loaded over a forced-command SSH login (docs/deployment.md).
         return load_agreements_text(
             conn,
-            _decode(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), STDIN_NAME),
+            _decode(_bounded(sys.stdin.buffer, STDIN_NAME), STDIN_NAME),
             name=STDIN_NAME,
             actor=actor,
             source=source,
@@ -213,7 +213,7 @@ def _read(p: Path) -> str:
     where = safe_text(str(p))
     try:
         with p.open("rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+            data = _bounded(fh, where)
     except FileNotFoundError:
         raise InputError("no such file", where=where) from None
     except IsADirectoryError:
@@ -223,9 +223,16 @@ def _read(p: Path) -> str:
     return _decode(data, where)
 
 
-def _decode(data: bytes, where: str) -> str:
+def _bounded(fh: IO[bytes], where: str) -> bytes:
+    """At most `MAX_FILE_BYTES` of `fh`; InputError when there is more."""
+    data = fh.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise InputError(f"larger than {MAX_FILE_BYTES:,} bytes: not an agreements file?", where=where)
+    return data
+
+
+def _decode(data: bytes, where: str) -> str:
+    """The text of an agreements file's bytes, refused when not UTF-8 or nested too deeply."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

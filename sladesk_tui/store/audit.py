@@ -52,6 +52,11 @@ COVERED_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "holiday_dates": ("version", ("version", "country", "subdiv", "year")),  # since schema 0004
     "desk_settings": ("id", ("id",)),  # since schema 0007
     "deliveries": ("id", ("id",)),  # since schema 0008 (webhook receiver)
+    # The alert outbox (schema 0009, docs/alerts.md).
+    "alerts": ("id", ("id",)),
+    "alert_messages": ("id", ("id",)),
+    "alert_items": ("message_id", ("message_id", "alert_id")),
+    "alert_attempts": ("id", ("id",)),
 }
 
 # The hashed columns, in table order; row_hash is computed over these.

@@ -1,6 +1,6 @@
 """Connections, transactions and migrations of the one SQLite file.
 
-Many operators on one host write the same file at once (NOTES: "SQLite with many
+Many operators on one host write the same file at once (docs/storage.md, "Many
 writers"), so every connection is configured the same way here and nowhere else:
 
 - ``isolation_level=None``: Python never opens a transaction behind our back; every

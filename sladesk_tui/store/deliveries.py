@@ -35,6 +35,7 @@ from sladesk_tui.store.audit import RowRange, append_audit
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.imports import ImportRejected, ingest_in_tx
 from sladesk_tui.store.instants import iso_utc
+from sladesk_tui.store.roles import require_role
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,13 @@ def store_batch(
     refusals: Sequence[RefusalNote] = (),
     *,
     actor: str,
+    require: str | None = None,
 ) -> list[Outcome]:
     """Store `pending` in one transaction; an Outcome per delivery, in order.
+
+    `require` names the role `actor` must hold (`"feed"`), checked inside the
+    transaction like the importer's: a receiver whose account loses the role stores
+    nothing more (`Refused` is raised, the batch rolled back).
 
     The whole batch is first tried as one import per source (one audit row, one
     refresh of outcomes: the receiver's speed). Should the importer refuse any event
@@ -108,6 +114,8 @@ def store_batch(
     of its own, so only the refused one is refused.
     """
     with write_tx(conn):
+        if require is not None:
+            require_role(conn, actor, require)
         done = _together(conn, pending, actor)
         if done is None:
             done = _one_by_one(conn, pending, actor)

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TextIO
 
-from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.errors import InputError, Refused
 from sladesk_tui.core.eventfile import MAX_LINE_BYTES, EventReader
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.text import safe_text
@@ -91,7 +91,7 @@ class Tail:
         out: list[tuple[int, bytes]] = []
         try:
             st = os.stat(self.path)
-        except FileNotFoundError:
+        except OSError:  # missing, or its directory not searchable: as if rotating
             st = None
         if self._fh is not None and st is not None and (st.st_dev, st.st_ino) != self._ino:
             self._drain(out, final=True)  # rotated: finish the old file
@@ -165,12 +165,15 @@ def follow(
     stop: threading.Event | None = None,
     err: TextIO | None = None,
     on_batch: Callable[[IngestResult], None] | None = None,
+    require: str | None = None,
 ) -> FollowReport:
     """Tail `path` into the database at `db_path` until `stop` is set or interrupted.
 
     Errors go to `err` (default stderr) as ``sladesk: FILE:LINE: reason``; `on_batch`
     is called after each committed batch. A file that does not exist yet is waited
     for (said once on `err`); a missing directory or a directory is an InputError.
+    `require` (a role, as for `ingest`) is checked with every batch: a follower whose
+    account loses the feed role stops with `Refused`, its pending batch unwritten.
     """
     path = os.fspath(path)
     name = safe_text(path)
@@ -201,16 +204,22 @@ def follow(
         """`ingest` the batch; if it fails other than on the lock, one event at a time,
         reporting each that fails: a line that breaks the store must not stop the feed."""
         try:
-            return ingest(conn, batch, actor=actor, source=source, name=name, skip_invalid=True)
-        except sqlite3.OperationalError:
+            return ingest(
+                conn, batch, actor=actor, source=source, name=name, skip_invalid=True, require=require
+            )
+        except (sqlite3.OperationalError, Refused):  # the lock: retried; the role: the feed stops
             raise
         except Exception:  # noqa: BLE001 - narrowed below, event by event
             pass
         results = []
         for ev in batch:
             try:
-                results.append(ingest(conn, [ev], actor=actor, source=source, name=name, skip_invalid=True))
-            except sqlite3.OperationalError:
+                results.append(
+                    ingest(
+                        conn, [ev], actor=actor, source=source, name=name, skip_invalid=True, require=require
+                    )
+                )
+            except (sqlite3.OperationalError, Refused):
                 raise
             except Exception as exc:  # noqa: BLE001 - reported with its line, then skipped
                 report(InputError(f"not imported ({type(exc).__name__}: {exc})", where=f"{name}:{ev.seq}"))
@@ -232,6 +241,13 @@ def follow(
                     report(exc)
                     out = None
                     reader = _Refusing(name)
+                except Exception as exc:  # noqa: BLE001 - a line the parser fails on is skipped
+                    report(
+                        InputError(
+                            f"not read ({type(exc).__name__}: {exc})", where=f"{name}:{reader.line_no}"
+                        )
+                    )
+                    out = None
                 if out is None:
                     continue
                 item = out[1]

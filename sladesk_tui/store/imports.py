@@ -3,7 +3,7 @@
 The events table is the record; the tickets table is a projection of it kept in the
 same transaction, so a screen reads one row per ticket instead of replaying history.
 
-Decisions recorded here (SPEC §4 is silent on them):
+Decisions recorded here (docs/formats.md, "Importing"):
 
 - Idempotency is by event id: the same id with the same content digest
   (`core.events.event_digest`) is skipped as already present, a different digest is
@@ -19,7 +19,7 @@ Decisions recorded here (SPEC §4 is silent on them):
 - A priority must be one of the governing agreement's priorities (its `targets`
   keys); a ticket no agreement covers takes any priority token.
 - A ticket's agreement is chosen once, when its `created` event is imported,
-  against the newest agreements version (SPEC §3: the version in force at
+  against the newest agreements version (docs/agreements.md: the version in force at
   creation governs it). A ticket with none keeps the reason and that version.
 - Events are applied in `(at, file order)`, and checked in that order too: a reply
   on a line before its ticket's `created` line is accepted when its `at` is not
@@ -209,9 +209,14 @@ def ingest(
     source: str,
     name: str | None = None,
     skip_invalid: bool = False,
+    require: str | None = None,
 ) -> IngestResult:
     """Store `events` (in file order) in ONE write transaction, with the tickets
     projection, the outcomes of the changed tickets and the audit row.
+
+    `require` names a role `actor` must hold (`"feed"` for the ticketing system's
+    events, docs/roles.md), checked inside the transaction: a role revoked while a
+    feed runs stops it at its next batch, with nothing of that batch written.
 
     `name` is the input's display name: errors then read ``NAME:SEQ: reason``, an
     event's `seq` being its line. Without `skip_invalid`, any refused event raises
@@ -219,7 +224,9 @@ def ingest(
     events are stored and the refused ones returned in `errors`.
     """
     with write_tx(conn):
-        return ingest_in_tx(conn, events, actor=actor, source=source, name=name, skip_invalid=skip_invalid)
+        return ingest_in_tx(
+            conn, events, actor=actor, source=source, name=name, skip_invalid=skip_invalid, require=require
+        )
 
 
 def ingest_in_tx(
@@ -230,11 +237,16 @@ def ingest_in_tx(
     source: str,
     name: str | None = None,
     skip_invalid: bool = False,
+    require: str | None = None,
 ) -> IngestResult:
     """`ingest` inside the caller's open write transaction: the webhook receiver stores
     several deliveries (each under a savepoint) in one commit (docs/sources.md), the
     puller a page with its cursor (docs/pull.md). On `ImportRejected` the caller
     rolls its transaction or savepoint back."""
+    if require is not None:
+        from sladesk_tui.store.roles import require_role
+
+        require_role(conn, actor, require)
     if source == LOCAL_SOURCE:  # an agent's own action in the app: the desk may forbid it
         from sladesk_tui.store.settings import refuse_local_if_off
 
@@ -698,6 +710,7 @@ def import_file(
     actor: str,
     source: str | None = None,
     stdin: IO[bytes] | None = None,
+    require: str | None = None,
 ) -> ImportReport:
     """Import an events file (or stdin for "-") atomically: one transaction per file.
 
@@ -705,7 +718,7 @@ def import_file(
     block other operators). Without `skip_invalid` any bad line, syntactic or not
     (unknown ticket, conflicting id), raises `ImportRejected` listing them and writes
     nothing; with it the valid events are stored and the bad lines reported.
-    `source` defaults to ``import:NAME``.
+    `source` defaults to ``import:NAME``; `require` as for `ingest`.
     """
     with _bulk():
         name, events, bad = read_input(path, fmt=fmt, stdin=stdin)
@@ -715,7 +728,15 @@ def import_file(
         own = not isinstance(db, sqlite3.Connection)
         conn = db if isinstance(db, sqlite3.Connection) else open_db(db)
         try:
-            result = ingest(conn, events, actor=actor, source=source, name=name, skip_invalid=skip_invalid)
+            result = ingest(
+                conn,
+                events,
+                actor=actor,
+                source=source,
+                name=name,
+                skip_invalid=skip_invalid,
+                require=require,
+            )
         finally:
             if own:
                 conn.close()

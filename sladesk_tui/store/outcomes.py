@@ -1,6 +1,6 @@
 """Stored clock outcomes: kept right in the transaction of every write that can change them.
 
-A month's report must not replay a month of history (NOTES: a daily rollup answers
+A month's report must not replay a month of history (docs/storage.md: a daily rollup answers
 in milliseconds where a scan of a million rows takes a second). So whenever a write
 may settle or unsettle a clock (an import, an override, a review), the writer calls
 `refresh_outcomes` for the tickets it touched, inside its own write transaction:

@@ -34,7 +34,7 @@ from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
 from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 from sladesk_tui.store.roles import is_lead
-from sladesk_tui.store.search import OVERRIDES_MATCHING, match_query
+from sladesk_tui.store.search import OVERRIDES_MATCHING, match_query, require_index
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -139,6 +139,7 @@ def load_log(
     where, params = _where(filt)
     q = None if search is None else match_query(search)
     if q is not None:
+        require_index(conn)
         where += f" AND o.id IN ({OVERRIDES_MATCHING})"
         params["q"] = q
     with read_tx(conn):

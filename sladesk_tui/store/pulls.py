@@ -101,11 +101,14 @@ def store_batch(
     cursor: str,
     *,
     actor: str,
+    require: str | None = None,
 ) -> BatchStored:
     """Store the tickets' events, record the problems and move the cursor, atomically.
 
     Each event's `seq` must be unique within the batch: the importer names a refused
-    event by it, and that is how its ticket is found and set aside.
+    event by it, and that is how its ticket is found and set aside. `require` is the
+    role `actor` must hold, checked inside the transaction (the puller: feed), so a
+    pull whose account lost the role stops at its next page.
     """
     set_aside: dict[str, str] = {t.provider_ticket: t.problem for t in tickets if t.problem is not None}
     while True:
@@ -114,7 +117,9 @@ def store_batch(
         owner = {ev.seq: t.provider_ticket for t in good for ev in t.events}
         try:
             with write_tx(conn):
-                result = ingest_in_tx(conn, events, actor=actor, source=f"pull:{source}", name="pull")
+                result = ingest_in_tx(
+                    conn, events, actor=actor, source=f"pull:{source}", name="pull", require=require
+                )
                 _write_state(conn, source, cursor, tickets, good, set_aside)
         except ImportRejected as exc:
             for err in exc.errors:

@@ -1,7 +1,7 @@
 """Reads the screens and lookups need: open tickets with their history, one ticket, change detection.
 
 Every function takes a connection and reads inside one short snapshot (or the
-caller's, when one is already open): an open snapshot pins the WAL (NOTES), so
+caller's, when one is already open): an open snapshot pins the WAL (docs/storage.md), so
 nothing here keeps one across calls. The queue reloads thousands of tickets, so the
 open set comes in three ordered queries (tickets, events, overrides) grouped in
 Python; rows become core values positionally, which is several times cheaper than
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import groupby, starmap
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
@@ -56,6 +56,42 @@ _REVIEW_COLS = "r.id, r.override_id, r.decision, r.reviewer, r.ts, r.comment"
 def data_version(conn: sqlite3.Connection) -> int:
     """Changes whenever another connection commits (about 5 µs): poll it to refresh a screen."""
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeMarks:
+    """How far a live reader has read: the newest event, override, review, agreements
+    version and role grant it has seen (`agreements` -1: nothing read yet)."""
+
+    event_seq: int = 0
+    override_id: int = 0
+    review_id: int = 0
+    agreements: int = -1
+    roles: int = 0
+
+
+def change_marks(conn: sqlite3.Connection) -> ChangeMarks:
+    """The marks now; call inside the snapshot the reader then loads from."""
+    row = conn.execute(
+        "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events),"
+        " (SELECT COALESCE(MAX(id), 0) FROM overrides),"
+        " (SELECT COALESCE(MAX(id), 0) FROM reviews),"
+        " (SELECT COALESCE(MAX(version), 0) FROM agreement_versions),"
+        " (SELECT COALESCE(MAX(id), 0) FROM role_grants)"
+    ).fetchone()
+    return ChangeMarks(*(int(v) for v in row))
+
+
+def changed_tickets(conn: sqlite3.Connection, since: ChangeMarks) -> set[str]:
+    """Tickets whose events, overrides or override reviews arrived after `since`: what
+    a live reader (the queue, the notifier) loads again after a commit."""
+    rows = conn.execute(
+        "SELECT ticket FROM events WHERE seq > ? AND ticket IS NOT NULL"
+        " UNION SELECT ticket FROM overrides WHERE id > ?"
+        " UNION SELECT o.ticket FROM reviews r JOIN overrides o ON o.id = r.override_id WHERE r.id > ?",
+        (since.event_seq, since.override_id, since.review_id),
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def load_open_tickets(conn: sqlite3.Connection, *, at: float | None = None) -> list[TicketRecord]:

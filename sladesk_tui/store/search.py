@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from sladesk_tui.core.errors import InputError
 from sladesk_tui.store.db import snapshot
 
 _WORD = re.compile(r"\w+")
@@ -43,6 +44,16 @@ def match_query(text: str) -> str | None:
     return " ".join(f'"{w}"*' for w in words)  # \\w+ holds no quote to escape
 
 
+def require_index(conn: sqlite3.Connection) -> None:
+    """Refuse, in one line, a search on a database from before the index: read-only
+    lookups never migrate, and any writing command adds the index."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'overrides_fts'").fetchone() is None:
+        raise InputError(
+            "this database has no search index yet: any command that writes to it adds one"
+            " (sladesk init, import, load, or the app)"
+        )
+
+
 def ticket_ids(conn: sqlite3.Connection, text: str, *, open_only: bool = False) -> frozenset[str] | None:
     """Ids of the tickets whose title or customer holds every word of `text` (as a
     prefix); `open_only` keeps the open ones (the queue). None: `text` has no word."""
@@ -52,6 +63,7 @@ def ticket_ids(conn: sqlite3.Connection, text: str, *, open_only: bool = False) 
     sql = "SELECT t.id FROM tickets t WHERE t.rowid IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH :q)"
     if open_only:
         sql += " AND t.is_open = 1"
+    require_index(conn)
     with snapshot(conn):
         return frozenset(r[0] for r in conn.execute(sql, {"q": q}))
 
@@ -62,5 +74,6 @@ def override_ids(conn: sqlite3.Connection, text: str) -> frozenset[int] | None:
     q = match_query(text)
     if q is None:
         return None
+    require_index(conn)
     with snapshot(conn):
         return frozenset(r[0] for r in conn.execute(OVERRIDES_MATCHING, {"q": q}))

@@ -1,14 +1,18 @@
 """The Textual app: screens on top of one `Desk` (database, operator, clock).
 
-How a screen plugs in (ticket, override, review screens):
+How a screen plugs in (docs/tui.md):
 
-- `self.app.desk` (a `sladesk_tui.tui.data.Desk`): `.operator` (login user, the
-  actor of every write), `.now()` (the injected clock: frozen in tests and
-  screenshots, never call `time.time()` in a screen), `.conn` (the UI thread's
-  connection; a worker thread opens its own with `.open()`), `.db_path`.
-- `self.app.open_ticket(ticket_id)` pushes the ticket screen from anywhere.
-- After a write, nothing to do: the queue's worker sees the commit through
-  `PRAGMA data_version` within `poll_interval`. `self.app.refresh_queue()` asks now.
+- `sladesk_app(self).desk` (`tui.helpers`, the one typed accessor; a
+  `BackgroundScreen` has it as `self.desk`): `.operator` (login user, the actor of
+  every write), `.now()` (the injected clock: frozen in tests and screenshots, never
+  call `time.time()` in a screen), `.conn` (the UI thread's connection), `.run(job)`
+  (a job on a new connection of the calling thread).
+- Reads and writes go through `tui.background` (thread workers, results as messages).
+- Navigation is a message (`tui.messages`: `OpenTicket`, `OpenOverride`,
+  `QueueStale`) handled here, in one place; screens never call the app's methods
+  nor import each other.
+- After a write, post `QueueStale` (a `LiveScreen` does it for you); the queue's
+  feed would see the commit through `PRAGMA data_version` within `poll_interval` anyway.
 - Untrusted text goes on screen as `Content(safe_text(s))` / `Text(safe_text(s))`.
 """
 
@@ -17,16 +21,22 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.tui.alert_watch import AlertWatch
 from sladesk_tui.tui.data import Desk, QueueSource, StoreQueueSource
+from sladesk_tui.tui.messages import AlertsSeen, OpenOverride, OpenTicket, QueueStale
+
+if TYPE_CHECKING:
+    from sladesk_tui.tui.screens.queue import QueueScreen
 
 SourceFactory = Callable[[Desk], QueueSource]
 
@@ -34,16 +44,29 @@ SourceFactory = Callable[[Desk], QueueSource]
 class SladeskApp(App[None]):
     """The service desk: a live queue first, everything else pushed on top."""
 
-    CSS_PATH = "sladesk.tcss"
     TITLE = "sladesk"
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        Binding("question_mark", "help", "Help", tooltip="List every key"),
-        Binding("f1", "help", "Help", show=False),
-        Binding("ctrl+p", "command_palette", "Command palette", show=False, priority=True),
-        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit sladesk"),
-        Binding("L", "review", "Review overrides", show=False, tooltip="The leads' review of overrides"),
+        Binding("question_mark", "help", "Help", tooltip="List every key", id="app.help"),
+        Binding("f1", "help", "Help", show=False, id="app.help-f1"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Command palette",
+            show=False,
+            priority=True,
+            id="app.command-palette",
+        ),
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit sladesk", id="app.quit"),
+        Binding(
+            "L",
+            "review",
+            "Review overrides",
+            show=False,
+            tooltip="The leads' review of overrides",
+            id="app.review",
+        ),
     ]
 
     def __init__(
@@ -57,6 +80,7 @@ class SladeskApp(App[None]):
         tick_interval: float = 1.0,
         theme: str | None = None,
         display_tz: dt.tzinfo | None = None,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.desk = Desk(str(db_path), operator, clock)
@@ -66,33 +90,54 @@ class SladeskApp(App[None]):
         # The operator's zone for instants on screen; None: this machine's. Fixed in
         # tests and screenshots so they do not depend on where they run.
         self.display_tz = display_tz
+        self._queue: QueueScreen | None = None
+        self._user_keymap = dict(keymap or {})  # binding id -> keys (tui.keymap)
         if theme is not None:
             self.theme = theme
+        self.alert_watch = AlertWatch(self)
 
-    def get_default_screen(self) -> Screen[Any]:
+    def get_default_screen(self) -> Screen[None]:
         from sladesk_tui.tui.screens.queue import QueueScreen
 
-        return QueueScreen()
+        self._queue = QueueScreen()
+        return self._queue
+
+    def on_mount(self) -> None:
+        if self._user_keymap:
+            self.set_keymap(self._user_keymap)
+        self.alert_watch.start()
 
     def on_unmount(self) -> None:
         self.desk.close()
 
-    # ---- actions shared by screens ----------------------------------------------
+    # ---- navigation: the screens' messages, handled here only ---------------------
 
-    def open_ticket(self, ticket_id: str) -> None:
-        """Push the ticket screen (absent in this build: say so instead of crashing)."""
-        try:
-            from sladesk_tui.tui.screens.ticket import TicketScreen
-        except ImportError:
-            self.notify("The ticket screen is not available in this build.", severity="warning", markup=False)
-            return
-        self.push_screen(TicketScreen(ticket_id))
+    @on(OpenTicket)
+    def _open_ticket(self, message: OpenTicket) -> None:
+        from sladesk_tui.tui.screens.ticket import TicketScreen
 
-    def open_override(self, ticket_id: str) -> None:
-        """Push the override dialog for `ticket_id` (queue and ticket screen, key `o`)."""
+        self.push_screen(TicketScreen(message.ticket_id))
+
+    @on(OpenOverride)
+    def _open_override(self, message: OpenOverride) -> None:
         from sladesk_tui.tui.screens.override_dialog import OverrideDialog
 
-        self.push_screen(OverrideDialog(ticket_id))
+        self.push_screen(OverrideDialog(message.ticket_id))
+
+    @on(QueueStale)
+    def _queue_stale(self, message: QueueStale) -> None:
+        """Ask the queue to reload now rather than at its next poll."""
+        if self._queue is not None:
+            self._queue.request_reload()
+
+    @on(AlertsSeen)
+    def _alerts_seen(self, message: AlertsSeen) -> None:
+        self.alert_watch.mark_read(message.ticket_id)
+
+    def unread_alerts_changed(self) -> None:
+        """The alert watch's count moved: the queue's status bar shows it."""
+        if self._queue is not None:
+            self._queue.show_unread_alerts(self.alert_watch.unread_count)
 
     def action_review(self) -> None:
         from sladesk_tui.tui.screens.review import ReviewScreen
@@ -105,14 +150,6 @@ class SladeskApp(App[None]):
 
         if not isinstance(self.screen, ComplianceScreen):
             self.push_screen(ComplianceScreen())
-
-    def refresh_queue(self) -> None:
-        """Ask the queue to reload now rather than at its next poll."""
-        from sladesk_tui.tui.screens.queue import QueueScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, QueueScreen):
-                screen.request_reload()
 
     def action_help(self) -> None:
         from sladesk_tui.tui.screens.help import HelpScreen
@@ -140,17 +177,19 @@ def run_app(db_path: str | Path, operator: str) -> int:
     """Open the app on `db_path` (created and migrated if missing) as `operator`.
 
     `SLADESK_THEME` picks the theme (e.g. `ansi-dark`, which follows the terminal's
-    own palette: kind to SSH sessions).
+    own palette: kind to SSH sessions); the keymap file remaps keys (`tui.keymap`).
     """
     from textual.theme import BUILTIN_THEMES
 
     from sladesk_tui.store.db import open_db
+    from sladesk_tui.tui.keymap import load_keymap
 
     theme = os.environ.get("SLADESK_THEME") or None
     if theme is not None and theme not in BUILTIN_THEMES:
         raise InputError(
             f"SLADESK_THEME: unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})"
         )
+    keymap = load_keymap()
     open_db(db_path).close()
-    SladeskApp(db_path, operator, theme=theme).run()
+    SladeskApp(db_path, operator, theme=theme, keymap=keymap).run()
     return 0

@@ -1,9 +1,10 @@
 """What the screens need from the store, in one place: the desk handle and the queue feed.
 
-`Desk` is what every screen reaches through `self.app.desk`: the database path, the
+`Desk` is what every screen reaches through `sladesk_app(self).desk`: the database path, the
 operator (the login user, fixed at start), the injected clock, and a connection for
 the UI thread. sqlite3 connections belong to the thread that opened them, so a
-worker opens its own (`Desk.open()`), as `StoreQueueSource` does.
+worker opens its own (`Desk.run(job)`, or `Desk.open()` for the queue feed's
+long-lived one, as `StoreQueueSource` does).
 
 `StoreQueueSource` is the queue's feed. It runs in the queue screen's worker thread:
 `poll()` asks `PRAGMA data_version` (microseconds) and only when another connection
@@ -18,9 +19,10 @@ import gc
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sladesk_tui.core.queue import QueueRow, build_row
+from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from sladesk_tui.core.tickets import TicketRecord
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 DESK_CALENDAR = "desk"
 """The calendar id, in the agreements file, of the desk's own hours (off-shift flags)."""
@@ -41,6 +44,12 @@ class QueueSource(Protocol):
 
     def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
         """All open rows if anything changed since the last call (or `force`), else None."""
+        ...
+
+    def search(self, text: str) -> frozenset[str] | None:
+        """Ids of the open tickets whose title or customer holds every word of `text`
+        (word prefixes, case and accents folded); None when `text` has no word.
+        Called from any thread."""
         ...
 
     def close(self) -> None: ...
@@ -58,11 +67,23 @@ class Desk:
     def now(self) -> float:
         return self.clock()
 
-    def open(self) -> sqlite3.Connection:
+    def open(self, *, readonly: bool = False) -> sqlite3.Connection:
         """A new connection for the calling thread; the caller closes it."""
         from sladesk_tui.store.db import connect
 
-        return connect(self.db_path)
+        return connect(self.db_path, readonly=readonly)
+
+    def run(self, job: Callable[[sqlite3.Connection], T], *, readonly: bool = False) -> T:
+        """`job` on a new connection of the calling thread, closed whatever happens.
+
+        The one session helper of the TUI: screens call it through
+        `BackgroundScreen.run_in_background`, which reports what it raises.
+        """
+        conn = self.open(readonly=readonly)
+        try:
+            return job(conn)
+        finally:
+            conn.close()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -87,16 +108,6 @@ class Desk:
             return None
 
 
-@dataclass
-class _Marks:
-    """How far the feed has read: the newest event, override and review it has seen."""
-
-    event_seq: int = 0
-    override_id: int = 0
-    review_id: int = 0
-    agreements: int = -1
-
-
 class StoreQueueSource:
     """The queue feed from the SQLite store (one thread; see the module docstring)."""
 
@@ -104,7 +115,7 @@ class StoreQueueSource:
         self._desk = desk
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
-        self._marks = _Marks()
+        self._marks = ChangeMarks()
         self._rows: dict[str, QueueRow] = {}
         self._records: dict[str, TicketRecord] = {}
         self._agreements: dict[int, AgreementSet] = {}
@@ -115,6 +126,13 @@ class StoreQueueSource:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def search(self, text: str) -> frozenset[str] | None:
+        """Through the full-text index (`store.search`), on a connection of the calling
+        thread: the feed's own belongs to the feed's thread."""
+        from sladesk_tui.store.search import ticket_ids
+
+        return self._desk.run(lambda conn: ticket_ids(conn, text, open_only=True), readonly=True)
 
     def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
         from sladesk_tui.store.db import read_tx
@@ -129,11 +147,11 @@ class StoreQueueSource:
         # The snapshot covers the reads only; the clock engine runs after it is
         # released (an open snapshot pins the WAL while writers append).
         with read_tx(conn):
-            marks = self._read_marks(conn)
+            marks = change_marks(conn)
             full = force or marks.agreements != self._marks.agreements or not self._rows
             todo: set[str] = set()
             if not full:
-                changed = self._changed_since(conn, self._marks)
+                changed = changed_tickets(conn, self._marks)
                 due = {
                     tid
                     for tid, r in self._rows.items()
@@ -162,26 +180,6 @@ class StoreQueueSource:
         return list(self._rows.values()) if full or todo else None
 
     # ---- reading ----------------------------------------------------------------
-
-    @staticmethod
-    def _read_marks(conn: sqlite3.Connection) -> _Marks:
-        row = conn.execute(
-            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events),"
-            " (SELECT COALESCE(MAX(id), 0) FROM overrides),"
-            " (SELECT COALESCE(MAX(id), 0) FROM reviews),"
-            " (SELECT COALESCE(MAX(version), 0) FROM agreement_versions)"
-        ).fetchone()
-        return _Marks(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
-
-    @staticmethod
-    def _changed_since(conn: sqlite3.Connection, m: _Marks) -> set[str]:
-        rows = conn.execute(
-            "SELECT ticket FROM events WHERE seq > ? AND ticket IS NOT NULL"
-            " UNION SELECT ticket FROM overrides WHERE id > ?"
-            " UNION SELECT o.ticket FROM reviews r JOIN overrides o ON o.id = r.override_id WHERE r.id > ?",
-            (m.event_seq, m.override_id, m.review_id),
-        ).fetchall()
-        return {r[0] for r in rows}
 
     def _agreement_set(self, conn: sqlite3.Connection, version: int) -> AgreementSet:
         found = self._agreements.get(version)

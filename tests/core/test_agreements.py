@@ -1,4 +1,4 @@
-"""The agreements file of SPEC §3: parsing, every refusal message, defaults, matching."""
+"""The agreements file (docs/agreements.md): parsing, every refusal message, defaults, matching."""
 
 from __future__ import annotations
 
@@ -589,7 +589,7 @@ def test_malformed_toml_names_the_file_and_line() -> None:
 
 
 def test_the_spec_example_with_a_multiline_inline_table_loads() -> None:
-    # SPEC §3 spreads `hours = { ... }` over two lines: valid TOML 1.1, read with tomli.
+    # The contract's example spreads `hours = { ... }` over two lines: valid TOML 1.1 (docs/agreements.md).
     text = (
         '[[calendar]]\nid = "b"\ntz = "UTC"\nhours = { mon = ["09:00-17:00"],\n'
         '  tue = ["09:00-17:00"] }\n'

@@ -1,9 +1,9 @@
-"""Hand-checked cases for BusinessCalendar (SPEC §2).
+"""Hand-checked cases for BusinessCalendar (docs/calendars.md).
 
 Dates: 2026-05-11 is a Monday. The cases follow what the public suites of
 zendesk/biz, Zammad, Znuny, Business::Hours and businesstimedelta check (weekends,
 opening/closing edges, holidays, lunch, overnight, 24x7, DST), with the breach
-instant convention of SPEC §2 where the peers differ.
+instant convention of docs/calendars.md where the peers differ.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The clock engine (SPEC §5, §6): hand-checked scenarios on two calendars, and properties.
+"""The clock engine (docs/clocks.md): hand-checked scenarios on two calendars, and properties.
 
 Times are Berlin wall-clock times in the week of Monday 2026-11-23 (CET, UTC+1). The
 "berlin" calendar is Mon-Fri 09:00-17:00; "24x7" counts every second. Each scenario

@@ -1,4 +1,4 @@
-"""Event files of SPEC §4: instants, per-event validation, JSON Lines and CSV, bad bytes."""
+"""Event files (docs/formats.md): instants, per-event validation, JSON Lines and CSV, bad bytes."""
 
 from __future__ import annotations
 
@@ -552,3 +552,11 @@ def test_ids_and_names_with_invisible_characters_are_refused(hidden: str) -> Non
         event_from_mapping(sample("reply", ticket=f"T-1{hidden}7"), seq=1)
     with pytest.raises(InputError, match="bidi/format"):
         event_from_mapping(sample("created", customer=f"ac{hidden}me"), seq=1)
+
+
+def test_a_line_nested_deeper_than_the_json_parser_recurses_is_a_bad_line() -> None:
+    deep = "{" + '"id":' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    good = json.dumps({"id": "n1", "type": "note", "ticket": "T-1", "at": "2026-11-27T08:05:00Z"}) + "\n"
+    out = list(read_events([deep.encode(), good.encode()], name="deep.jsonl"))
+    assert str(out[0][1]) == "deep.jsonl:1: invalid JSON: arrays or objects nested too deeply"
+    assert isinstance(out[1][1], Event)

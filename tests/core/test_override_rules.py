@@ -1,4 +1,4 @@
-"""The override rules of SPEC §6/§7, the preview, the breach effect and the log's figures (pure core).
+"""The override rules of docs/overrides.md, the preview, the breach effect and the log's figures (pure core).
 
 One ticket history per scenario on a 24x7 agreement (P1 15m/4h, P2 1h/8h, P3 with
 an update target), seen at NOW; the clocks come from the real engine.

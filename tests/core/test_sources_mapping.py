@@ -11,6 +11,7 @@ from sladesk_tui.core.eventfile import event_from_mapping
 from sladesk_tui.core.sources.ids import event_id, snapshot_key, ticket_id
 from sladesk_tui.core.sources.mapping import (
     CommentRule,
+    Source,
     Unmapped,
     load_sources,
     parse_sources_text,
@@ -28,8 +29,8 @@ priorities = { urgent = "P1", normal = "P3" }
 """
 
 
-def _one(text: str = MINIMAL, **kw: object):
-    return parse_sources_text(text, "sources.toml", **kw).sources[0]  # type: ignore[arg-type]  # test keywords passed through
+def _one(text: str = MINIMAL, base_dir: str | None = None) -> Source:
+    return parse_sources_text(text, "sources.toml", base_dir=base_dir).sources[0]
 
 
 def test_the_documented_example_loads_whole() -> None:

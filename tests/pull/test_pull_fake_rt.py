@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from fake_rt import T0, Desk, FakeRt, generated_desk, iso
 from pull_support import AGREEMENT, events_of, rt_source, sources_text, write_password
-from support import agreements_db
+from support import agreements_db, give_roles
 
 from sladesk_tui.core.sources.mapping import Source
 from sladesk_tui.core.sources.pull_config import PullConfig
@@ -29,6 +29,7 @@ ACTOR = "feeder"
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     with agreements_db(tmp_path / "s.db", AGREEMENT, actor="admin") as c:
+        give_roles(tmp_path / "s.db", "feed", ACTOR)  # pull writes events as a feed account
         yield c
 
 

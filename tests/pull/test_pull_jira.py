@@ -17,7 +17,7 @@ import pytest
 from fake_jira import FakeJira, JiraDesk
 from pull_support import events_of, write_password
 from source_fixtures import jira_comment, jira_created, jira_updated
-from support import agreements_db
+from support import agreements_db, give_roles
 
 from sladesk_tui.core.sources.mapping import Source, parse_sources_text
 from sladesk_tui.core.sources.payloads import decode, to_events
@@ -61,6 +61,7 @@ retry_for_s = 30
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     with agreements_db(tmp_path / "s.db", TERMS, actor="admin") as c:
+        give_roles(tmp_path / "s.db", "feed", "feeder")  # pull writes events as a feed account
         yield c
 
 

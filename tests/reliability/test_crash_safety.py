@@ -1,4 +1,4 @@
-"""SIGKILL in the middle of writes (SPEC §7): nothing acknowledged is lost, nothing is half-written.
+"""SIGKILL in the middle of writes (docs/storage.md): nothing acknowledged is lost, nothing is half-written.
 
 Thirty kills, in rounds of two kinds:
 

@@ -1,4 +1,4 @@
-"""Hostile ticket text on every screen and in every export (issue 7, "Hostile text").
+"""Hostile ticket text on every screen and in every export (docs/formats.md, "Untrusted text").
 
 One real database, written through the store's own APIs (agreements file, event
 ingest, override rules, reviews), whose titles, customer, service and agreement
@@ -49,8 +49,8 @@ from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import place_override, review_override
 from sladesk_tui.store.roles import name_first_lead
-from sladesk_tui.tui import app as sladesk_app
 from sladesk_tui.tui.app import SladeskApp
+from sladesk_tui.tui.messages import OpenOverride, OpenTicket
 
 NOW = 1_800_000_000.0  # Friday 2027-01-15 08:00:00 UTC
 H = 3600.0
@@ -274,7 +274,6 @@ def assert_shows(s: Shot, *texts: str) -> None:
 class Trap(SladeskApp):
     """The app with one more action: markup that were obeyed would call it."""
 
-    CSS_PATH = Path(sladesk_app.__file__).parent / SladeskApp.CSS_PATH  # relative to the app's module
     obeyed = 0
 
     def action_pwned(self) -> None:
@@ -326,7 +325,7 @@ async def queue_loaded(pilot: Pilot) -> None:
 
     screen = pilot.app.screen
     assert isinstance(screen, QueueScreen)
-    await until(pilot, screen.loaded.is_set)
+    await until(pilot, lambda: screen.ready)
     await pilot.pause()
 
 
@@ -364,12 +363,12 @@ async def ticket_opened(pilot: Pilot, ticket_id: str, *, missing: bool = False):
     from sladesk_tui.tui.screens.ticket import TicketScreen
 
     await queue_loaded(pilot)
-    pilot.app.open_ticket(ticket_id)
+    pilot.app.post_message(OpenTicket(ticket_id))
     await until(
         pilot,
         lambda: (
             isinstance(pilot.app.screen, TicketScreen)
-            and ("No ticket" in shot(pilot.app).text if missing else pilot.app.screen.loads > 0)
+            and ("No ticket" in shot(pilot.app).text if missing else pilot.app.screen.ready)
         ),
     )
     await pilot.pause()
@@ -479,8 +478,8 @@ async def test_override_dialog(hostile_db: Path, size: tuple[int, int]) -> None:
 
     async with trap(hostile_db, operator="sam").run_test(size=size, notifications=True) as pilot:
         await queue_loaded(pilot)
-        pilot.app.open_override("T-00")
-        await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
+        pilot.app.post_message(OpenOverride("T-00"))
+        await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.ready)
         await pilot.pause()
         s = shot(pilot.app)
         assert_clean(s)
@@ -502,7 +501,7 @@ async def review_opened(pilot: Pilot):
 
     await queue_loaded(pilot)
     await pilot.press("L")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.loads > 0)
+    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.ready)
     await pilot.pause()
     return pilot.app.screen
 
@@ -561,14 +560,14 @@ async def test_writes_from_the_screens_notify_in_plain_text(tmp_path: Path) -> N
         screen = await ticket_opened(pilot, HOSTILE_ID)
         assert isinstance(screen, TicketScreen)
         await pilot.press("a")  # take it: "[@click=app.pwned]X[/] is assigned to you."
-        await until(pilot, lambda: screen.writes > 0 and "assigned to you" in shot(pilot.app).text)
+        await until(pilot, lambda: "assigned to you" in shot(pilot.app).text)
         s = shot(pilot.app)
         assert_clean(s)
         assert f"{HOSTILE_ID} is assigned to you." in s.text
         await click_each(pilot, ["[@click=app.pwned]X[/] is"])
 
         await pilot.press("o")
-        await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
+        await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.ready)
         dialog = pilot.app.screen
         dialog.query_one("#ov-reason").value = "customer_unreachable"
         dialog.query_one("#ov-param", Input).value = "2027-01-15T09:00:00Z"  # a hold until then

@@ -311,7 +311,7 @@ HOSTILE = st.one_of(
 
 
 def _acceptable(field: str, text: str) -> bool:
-    """What the format admits (SPEC §4, core.eventfile): real text, no NUL; a title also
+    """What the format admits (docs/formats.md, core.eventfile): real text, no NUL; a title also
     non-blank and at most 500 characters. An empty body is no body."""
     if "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
         return False

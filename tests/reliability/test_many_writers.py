@@ -1,4 +1,4 @@
-"""Sixteen operators on one host write the same database at once (SPEC §7).
+"""Sixteen operators on one host write the same database at once (docs/storage.md).
 
 Each writer is a separate OS process (`rel_writer.py mixed`) that goes through the
 store's public API: events through `ingest`, overrides through the rule-checked

@@ -1,4 +1,4 @@
-"""Tampering with the record (SPEC §7): refused by the database, found by `sladesk audit verify`.
+"""Tampering with the record (docs/storage.md): refused by the database, found by `sladesk audit verify`.
 
 The database is built by the command line (load, init, import, override, review,
 lead grant), so every log table holds rows the program wrote. The attacker then uses

@@ -406,3 +406,27 @@ def test_a_broken_sources_file_stops_receive_with_file_and_line(tmp_path: Path) 
     assert [ln.split()[0] for ln in lines[1:]] == ["zd", "jsm", "zammad", "glpi", "feed"]
     csv_out = _cli(tmp_path, "sources", "--sources", str(tmp_path / "sources.toml"), "--format", "csv")
     assert csv_out.stdout.splitlines()[0].startswith("source,provider,path,deliveries")
+
+
+def test_a_feed_role_revoked_while_receiving_stops_the_next_delivery(tmp_path: Path) -> None:
+    from sladesk_tui.store.db import open_db
+    from sladesk_tui.store.identity import login_user
+    from sladesk_tui.store.roles import revoke_role
+
+    prepare(tmp_path)
+    rcv = start(tmp_path)
+    try:
+        body, headers = signed("zd", "zendesk", zendesk_created(700))
+        assert post(rcv.port, "zd", body, headers)[0] == 200
+        conn = open_db(tmp_path / "sladesk.db")
+        try:
+            revoke_role(conn, "feed", login_user(), actor=login_user())
+        finally:
+            conn.close()
+        before = counts(rcv.db)
+        body, headers = signed("zd", "zendesk", zendesk_created(701))
+        status, doc = post(rcv.port, "zd", body, headers)
+        assert status == 403 and "feed" in doc["reason"]
+        assert counts(rcv.db) == before
+    finally:
+        rcv.stop()

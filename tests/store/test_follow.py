@@ -413,3 +413,29 @@ def test_follow_neutralises_control_characters_in_the_file_name(db_path: Path, t
     finally:
         c.close()
     assert "\x1b" not in source and source.endswith("feed\u241b]52;c;SGVsbG8=\u2407\ufffd.jsonl")
+
+
+def test_a_line_the_parser_fails_on_is_reported_and_skipped(
+    db_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sladesk_tui.core.eventfile import EventReader
+
+    real = EventReader.feed
+
+    def failing(self: EventReader, line: str | bytes) -> object:
+        if b'"e2"' in (line if isinstance(line, bytes) else line.encode()):
+            self.line_no += 1
+            raise RecursionError("maximum recursion depth exceeded")  # a stand-in for any parser bug
+        return real(self, line)
+
+    monkeypatch.setattr(EventReader, "feed", failing)
+    append(feed, created(1) + line(2) + line(3))
+    fol = Follower(db_path, feed)
+    try:
+        wait_for(lambda: event_ids(db_path) == ["e1", "e3"], "the lines around the failing one")
+    finally:
+        fol.finish()
+    assert (
+        fol.err.getvalue()
+        == f"sladesk: {feed}:2: not read (RecursionError: maximum recursion depth exceeded)\n"
+    )

@@ -9,7 +9,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support import give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.agreements import build_calendar
@@ -220,6 +219,9 @@ def test_lookups_outside_the_stored_years_never_import_the_package(tmp_path: Pat
         load(c, agreements())
     finally:
         c.close()
+    from support import give_roles
+
+    give_roles(db, "feed", "lee")
     events = tmp_path / "ev.jsonl"
     events.write_text(
         json.dumps(
@@ -228,7 +230,6 @@ def test_lookups_outside_the_stored_years_never_import_the_package(tmp_path: Pat
         )
         + "\n"
     )
-    give_roles(db, "feed", "lee")  # import needs the feed role (docs/roles.md)
     assert main(["--db", str(db), "import", str(events)], operator="lee") == 0
     script = (
         "import sys\n"

@@ -252,3 +252,56 @@ def test_load_reads_agreements_from_stdin(
     code, _, err = desk.run("load", "-", operator="ada")
     assert code == 2 and err.startswith("sladesk: <stdin>:2:") and err.count("\n") == 1
     assert has_role(sqlite3.connect(desk.db), "ada", "admin")
+
+
+def test_a_feed_stops_at_its_next_batch_once_its_role_is_revoked(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from sladesk_tui.store.follow import follow
+
+    db = tmp_path / "d.db"
+    conn = open_db(db)
+    toml = tmp_path / "a.toml"
+    toml.write_text(GOLD_24X7, encoding="utf-8")
+    from sladesk_tui.store.agreements import load_agreements_file
+
+    load_agreements_file(conn, toml, actor="ada")
+    name_first(conn, "admin", "ada", actor="ada")
+    grant_role(conn, "feed", "svc", actor="ada")
+    feed = tmp_path / "feed.jsonl"
+
+    def line(i: int) -> str:
+        event = {"id": f"c{i}", "ticket": f"T-{i}", "at": "2026-11-27T08:00:00Z", "type": "created"}
+        return json.dumps({**event, "customer": "acme", "priority": "P1", "title": "Down"}) + "\n"
+
+    feed.write_text(line(1), encoding="utf-8")
+    outcome: list[BaseException | None] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            follow(db, feed, actor="svc", poll_interval=0.02, stop=stop, require="feed")
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] < 1:
+            assert time.monotonic() < deadline, "the feed did not import its first line"
+            time.sleep(0.02)
+        revoke_role(conn, "feed", "svc", actor="ada")
+        with feed.open("a", encoding="utf-8") as f:
+            f.write(line(2))
+        t.join(timeout=10)
+    finally:
+        stop.set()
+        t.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], Refused)
+    assert "svc is not a feed account" in str(outcome[0])
+    assert [r[0] for r in conn.execute("SELECT id FROM events")] == ["c1"]
+    assert verify(conn).ok
+    conn.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from support import GOLD_24X7, load_text
 
+from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.store.db import connect, migrate, schema_dir
@@ -165,6 +166,10 @@ def test_a_database_from_before_the_index_is_indexed_when_migrated(tmp_path: Pat
     load_text(conn, tmp_path / "a.toml", AGREEMENTS, actor="lee")
     tickets(conn)
     assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'tickets_fts'").fetchone()[0] == 0
+    with pytest.raises(InputError, match="no search index yet"):
+        ticket_ids(conn, "printer")
+    with pytest.raises(InputError, match="no search index yet"):
+        load_log(conn, search="printer")
     migrate(conn)
     assert ticket_ids(conn, "printer") == {"T-1", "T-3"}
     conn.close()

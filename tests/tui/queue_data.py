@@ -6,6 +6,7 @@ database: the live tests in test_queue_live.py run the real feed on SQLite files
 
 from __future__ import annotations
 
+import re
 import threading
 
 from sladesk_tui.core.clocks import Clock
@@ -145,6 +146,19 @@ class ListSource:
                 return None
             self._seen = self._version
             return list(self.rows)
+
+    def search(self, text: str) -> frozenset[str] | None:
+        """What the store's index answers, for these rows: every word a word beginning
+        of the title or the customer (case folded; the store folds accents too)."""
+        words = re.findall(r"\w+", text.casefold())
+        if not words:
+            return None
+        found = set()
+        for r in self.rows:
+            have = re.findall(r"\w+", f"{r.title} {r.customer}".casefold())
+            if all(any(h.startswith(w) for h in have) for w in words):
+                found.add(r.id)
+        return frozenset(found)
 
     def close(self) -> None:
         pass

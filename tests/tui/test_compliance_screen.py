@@ -150,9 +150,7 @@ async def test_untrusted_names_are_shown_literally(tmp_path: Path) -> None:
 
 def test_snapshot_compliance_80x24(snap_compare, db: Path) -> None:
     async def run_before(pilot: Pilot) -> None:
-        await until(
-            pilot, lambda: isinstance(pilot.app.screen, QueueScreen) and pilot.app.screen.loaded.is_set()
-        )
+        await until(pilot, lambda: isinstance(pilot.app.screen, QueueScreen) and pilot.app.screen.ready)
         await opened(pilot)
 
     assert snap_compare(make_app(db), terminal_size=(80, 24), run_before=run_before)

@@ -57,7 +57,7 @@ async def open_ticket(pilot: Pilot) -> TicketScreen:
     await pilot.pause()
     screen = TicketScreen("T-1")
     await pilot.app.push_screen(screen)
-    await until(pilot, lambda: screen.loads >= 1)
+    await until(pilot, lambda: screen.ready)
     return screen
 
 
@@ -77,9 +77,9 @@ def local_rows(db: Path) -> list[tuple[str, str]]:
 async def test_a_reply_in_the_app_is_marked_local_beside_the_feeds_events(db: Path) -> None:
     async with app_for(db).run_test(size=(120, 40)) as pilot:
         screen = await open_ticket(pilot)
-        loads = screen.loads
+        asked = screen.generation
         await pilot.press("r")
-        await until(pilot, lambda: screen.loads > loads and len(history(screen)) == 2)
+        await until(pilot, lambda: screen.shown > asked and len(history(screen)) == 2)
         rows = history(screen)
     # when, event, detail, by (the author claimed), recorded by (the login)
     assert [r[1:] for r in rows] == [

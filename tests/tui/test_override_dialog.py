@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Select, Static
 from tui_store import Ingest
 
 from sladesk_tui.tui.app import SladeskApp
+from sladesk_tui.tui.messages import OpenOverride, OpenTicket
 from sladesk_tui.tui.screens.override_dialog import OverrideDialog
 from sladesk_tui.tui.screens.ticket import TicketScreen
 from sladesk_tui.tui.widgets.status_bar import StatusBar
@@ -42,8 +43,8 @@ async def opened(pilot: Pilot, ticket: str | None = None) -> OverrideDialog:
     if ticket is None:
         await pilot.press("o")
     else:
-        pilot.app.open_override(ticket)
-    await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
+        pilot.app.post_message(OpenOverride(ticket))
+    await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.ready)
     await pilot.pause()
     return pilot.app.screen
 
@@ -260,10 +261,10 @@ async def test_overrides_the_rules_refuse_cannot_be_confirmed(
 async def test_escape_cancels_and_the_ticket_screen_opens_it_too(desk: Path) -> None:
     async with app_on(desk).run_test(size=(80, 24)) as pilot:
         await started(pilot)
-        pilot.app.open_ticket("T-5")
+        pilot.app.post_message(OpenTicket("T-5"))
         await until(pilot, lambda: isinstance(pilot.app.screen, TicketScreen))
         await pilot.press("o")
-        await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.loaded)
+        await until(pilot, lambda: isinstance(pilot.app.screen, OverrideDialog) and pilot.app.screen.ready)
         dialog = pilot.app.screen
         assert isinstance(dialog, OverrideDialog) and dialog.ticket_id == "T-5"
         title = text(dialog, "#ov-title")
@@ -289,7 +290,7 @@ async def test_the_raw_figures_are_one_keystroke_away_on_the_queue(desk: Path) -
         await pilot.press("w")
         row = next(r for r in view.rows if r.id == "T-1")
         assert row.response.phase == "running"
-        assert "RAW clocks" in pilot.app.screen.query_one(StatusBar).text
+        assert "RAW clocks" in pilot.app.screen.query_one(StatusBar).render().plain
         await pilot.press("w")
         assert next(r for r in view.rows if r.id == "T-1").response.phase == "paused"
 

@@ -7,23 +7,38 @@ in test_queue_live.py; here the rows are fixed so each test is about the screen.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from queue_data import NASTY_TITLES, NOW, make_row, sample_rows, source_with
+from textual import on
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from sladesk_tui.core.queue import sort_key
 from sladesk_tui.tui.app import SladeskApp
+from sladesk_tui.tui.messages import OpenTicket
 from sladesk_tui.tui.screens.help import HelpScreen
 from sladesk_tui.tui.screens.queue import QueueScreen
 from sladesk_tui.tui.widgets.queue_view import QueueView, layout_columns
 from sladesk_tui.tui.widgets.status_bar import StatusBar
 
 
-def make_app(rows, *, clock: Callable[[], float] = lambda: NOW, operator: str = "sam") -> SladeskApp:
-    return SladeskApp(
-        "unused.db", operator, clock=clock, source_factory=source_with(rows), poll_interval=0.02
-    )
+class NavApp(SladeskApp):
+    """The app with navigation recorded instead of done: the screens' `OpenTicket`
+    messages land in `opened` (no ticket screen opens on the synthetic feed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.opened: list[str] = []
+
+    @on(OpenTicket)
+    def _record(self, message: OpenTicket) -> None:
+        message.prevent_default()
+        self.opened.append(message.ticket_id)
+
+
+def make_app(rows, *, clock: Callable[[], float] = lambda: NOW, operator: str = "sam") -> NavApp:
+    return NavApp("unused.db", operator, clock=clock, source_factory=source_with(rows), poll_interval=0.02)
 
 
 async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -37,7 +52,7 @@ async def until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 5.
 async def started(pilot: Pilot) -> QueueView:
     screen = pilot.app.screen
     assert isinstance(screen, QueueScreen)
-    await until(pilot, screen.loaded.is_set)
+    await until(pilot, lambda: screen.ready)
     await pilot.pause()
     return screen.queue
 
@@ -58,7 +73,7 @@ async def test_rows_arrive_most_urgent_first_with_counts() -> None:
         assert view.cursor_row is not None and view.cursor_row.id == "T-1000"
         c = view.counts
         assert c.open == 30 and c.breached >= 3 and c.paused > 0
-        assert f"  {c.breached} breached  " in pilot.app.screen.query_one(StatusBar).text
+        assert f"  {c.breached} breached  " in pilot.app.screen.query_one(StatusBar).render().plain
         lines = screen_lines(view)
         assert lines[0].split()[:3] == ["ticket", "pri", "customer"]
         assert "BREACHED" in lines[1] and "T-1000" in lines[1]
@@ -86,9 +101,8 @@ async def test_keyboard_navigation() -> None:
 
 
 async def test_enter_opens_the_ticket_screen_or_says_it_is_missing() -> None:
-    opened: list[str] = []
     app = make_app(sample_rows(5))
-    app.open_ticket = opened.append
+    opened = app.opened
     async with app.run_test(size=(120, 40)) as pilot:
         view = await started(pilot)
         await pilot.press("down", "enter")
@@ -105,7 +119,7 @@ async def test_filter_box_narrows_and_escape_clears() -> None:
         assert set(ids(view)) == {f"T-{1010 + i}" for i in range(10)}
         await pilot.press("enter")
         assert view.has_focus and len(view.rows) == 10
-        assert "showing 10" in pilot.app.screen.query_one(StatusBar).text
+        assert "showing 10" in pilot.app.screen.query_one(StatusBar).render().plain
         await pilot.press("escape")
         assert len(view.rows) == 30 and not box.display
 
@@ -140,7 +154,7 @@ async def test_toggles_mine_at_risk_agreement_priority_sort() -> None:
         assert view.cursor_row.id == cursor_id  # the cursor stays on its ticket through a re-sort
         await pilot.press("s", "s")
         assert view.sort == "id" and ids(view)[:2] == ["T-1000", "T-1001"]
-        assert "sort: ticket id" in pilot.app.screen.query_one(StatusBar).text
+        assert "sort: ticket id" in pilot.app.screen.query_one(StatusBar).render().plain
 
 
 async def test_cursor_and_its_screen_line_follow_the_ticket_across_a_reordering_refresh() -> None:
@@ -163,9 +177,9 @@ async def test_cursor_and_its_screen_line_follow_the_ticket_across_a_reordering_
         line_before = view.cursor - view.scroll_y
         assert view.scroll_y >= 3
         above = {r.id for r in view.rows[1:4]}
-        loads = view.loads
+        before = view.all_rows
         app.source_factory.publish([r for r in fresh if r.id not in above])
-        await until(pilot, lambda: view.loads > loads)
+        await until(pilot, lambda: view.all_rows is not before)
         assert view.cursor_row.id == target and view.cursor == index - 3
         assert view.cursor - view.scroll_y == line_before
 
@@ -201,9 +215,8 @@ async def test_countdowns_tick_with_the_clock_without_new_data() -> None:
 
 async def test_untrusted_titles_render_literally_and_clicks_on_them_do_nothing() -> None:
     rows = [make_row(f"T-{i}", 600.0 * (i + 1), title=t) for i, t in enumerate(NASTY_TITLES)]
-    opened: list[str] = []
     app = make_app(rows)
-    app.open_ticket = opened.append
+    opened = app.opened
     async with app.run_test(size=(120, 20)) as pilot:
         view = await started(pilot)
         lines = screen_lines(view)
@@ -260,9 +273,8 @@ async def test_feed_idles_while_covered_and_catches_up_after() -> None:
 
 
 async def test_palette_opens_a_ticket_by_id() -> None:
-    opened: list[str] = []
     app = make_app(sample_rows(30))
-    app.open_ticket = opened.append
+    opened = app.opened
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot)
         await pilot.press("ctrl+p")
@@ -316,6 +328,20 @@ async def test_the_status_bar_keeps_sort_and_raw_markers_with_every_filter_on() 
         await pilot.resize_terminal(120, 40)
         await pilot.press("escape", "escape", "w")  # filters cleared, adjusted clocks: the full wording again
         await pilot.pause()
-        assert pilot.app.screen.query_one(StatusBar).text == (
+        assert pilot.app.screen.query_one(StatusBar).render().plain == (
             "sladesk sam  30 open  3 at risk  3 breached  4 paused  sort: priority"
         )
+
+
+async def test_the_filter_also_finds_words_in_any_order_through_the_text_index() -> None:
+    rows = sample_rows(30)
+    async with make_app(rows).run_test(size=(120, 40)) as pilot:
+        view = await started(pilot)
+        await pilot.press("slash", *"ledger invoices")  # no title holds this text as it is typed
+        wanted = {r.id for r in rows if r.title == "Invoices fail to post to the ledger"}
+        assert wanted
+        await until(pilot, lambda: set(ids(view)) == wanted)
+        await pilot.press("backspace")  # "ledger invoice": word beginnings match too
+        await until(pilot, lambda: set(ids(view)) == wanted)
+        await pilot.press(*"zz")  # "ledger invoicezz": nothing, neither way
+        await until(pilot, lambda: ids(view) == [])

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from tui_store import Ingest
 
 from sladesk_tui.tui.app import SladeskApp
-from sladesk_tui.tui.screens.review import CommentDialog, ReviewScreen
+from sladesk_tui.tui.screens.review import CommentDialog, LeadsDialog, ReviewScreen
 
 H = 3600.0
 
@@ -37,7 +37,7 @@ def app_on(path: Path, operator: str = LEAD) -> SladeskApp:
 async def opened(pilot: Pilot) -> ReviewScreen:
     await started(pilot)
     await pilot.press("L")
-    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.loads > 0)
+    await until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.ready)
     await pilot.pause()
     return pilot.app.screen
 
@@ -51,14 +51,21 @@ def detail(screen: ReviewScreen) -> str:
     return str(screen.query_one("#detail", Static).render())
 
 
+def said(dialog: object) -> str:
+    """What the leads dialog's hint line says (its answer replaces the key hint)."""
+    assert isinstance(dialog, LeadsDialog)
+    return str(dialog.query_one("#leads-hint", Static).render())
+
+
 def reviews(path: Path) -> list[tuple]:
     with connected(path) as conn:
         rows = conn.execute("SELECT override_id, decision, reviewer, comment FROM reviews ORDER BY id")
         return [tuple(r) for r in rows]
 
 
-async def reloaded(pilot: Pilot, screen: ReviewScreen, loads: int) -> None:
-    await until(pilot, lambda: screen.loads > loads)
+async def reloaded(pilot: Pilot, screen: ReviewScreen, asked: int) -> None:
+    """Wait until a load asked for after `asked` (a `generation`) is on screen."""
+    await until(pilot, lambda: screen.shown > asked)
     await pilot.pause()
 
 
@@ -90,9 +97,9 @@ async def test_a_lead_approves(desk: tuple[Path, dict[str, int]]) -> None:
     path, ids = desk
     async with app_on(path).run_test(size=(100, 40)) as pilot:
         screen = await opened(pilot)
-        loads = screen.loads
+        asked = screen.generation
         await pilot.press("a")
-        await reloaded(pilot, screen, loads)
+        await reloaded(pilot, screen, asked)
         assert dict(listed(screen))[ids["hold"]] == "approved"
     assert reviews(path)[-1] == (ids["hold"], "approved", LEAD, None)
 
@@ -108,9 +115,9 @@ async def test_a_rejection_needs_a_comment_and_restores_the_raw_clock(
         await pilot.press("enter")  # blank: refused, the dialog stays
         assert isinstance(pilot.app.screen, CommentDialog)
         assert "needs a comment" in str(pilot.app.screen.query_one("#comment-hint", Static).render())
-        loads = screen.loads
+        asked = screen.generation
         await pilot.press(*"no call in the phone log", "enter")
-        await reloaded(pilot, screen, loads)
+        await reloaded(pilot, screen, asked)
         assert dict(listed(screen))[ids["responded"]] == "rejected"
     assert reviews(path)[-1] == (ids["responded"], "rejected", LEAD, "no call in the phone log")
     from sladesk_tui.core.evaluate import evaluate
@@ -176,13 +183,13 @@ async def test_filters(desk: tuple[Path, dict[str, int]]) -> None:
             ("reason", "any", [ids["hold"], ids["responded"], ids["extend"]]),
             ("agreement", "acme-gold", [ids["hold"], ids["responded"], ids["extend"]]),
         ):
-            loads = screen.loads
+            asked = screen.generation
             screen.query_one(f"#filter-{name}", Select).value = value
-            await reloaded(pilot, screen, loads)
+            await reloaded(pilot, screen, asked)
             assert [i for i, _ in listed(screen)] == expected, (name, value)
-        loads = screen.loads
+        asked = screen.generation
         screen.query_one("#filter-since", Input).value = "-250s"
-        await reloaded(pilot, screen, loads)
+        await reloaded(pilot, screen, asked)
         assert [i for i, _ in listed(screen)] == [ids["responded"], ids["extend"]]
         screen.query_one("#filter-until", Input).value = "soon"
         await pilot.pause()
@@ -196,9 +203,9 @@ async def test_per_operator_figures(desk: tuple[Path, dict[str, int]]) -> None:
     path, _ = desk
     async with app_on(path).run_test(size=(100, 40)) as pilot:
         screen = await opened(pilot)
-        loads = screen.loads
+        asked = screen.generation
         await pilot.press("t")
-        await reloaded(pilot, screen, loads)
+        await reloaded(pilot, screen, asked)
         table = screen.query_one("#review-figures", DataTable)
         assert table.display and table.row_count == 2
         assert [str(c) for c in table.get_row_at(0)] == ["kim", "1", "1", "0", "0", "-", "1", "0", "0"]
@@ -222,8 +229,10 @@ async def test_leads_are_granted_by_leads_only(desk: tuple[Path, dict[str, int]]
         dialog = pilot.app.screen
         await until(pilot, lambda: "now: lee" in str(dialog.query_one("#leads-list", Static).render()))
         await pilot.press(*"kim", "enter")
-        await until(pilot, lambda: dialog.said != "")
-        assert dialog.said == "Not changed: only a team lead may grant the lead role, and kim is not a lead"
+        await until(pilot, lambda: said(dialog) != "enter apply · escape close")
+        assert (
+            said(dialog) == "✗ Not changed: only a team lead may grant the lead role, and kim is not a lead"
+        )
     with connected(path) as conn:
         assert leads(conn) == [LEAD]
     async with app_on(path, LEAD).run_test(size=(100, 40)) as pilot:
@@ -232,8 +241,8 @@ async def test_leads_are_granted_by_leads_only(desk: tuple[Path, dict[str, int]]
         await until(pilot, lambda: isinstance(pilot.app.screen, LeadsDialog))
         dialog = pilot.app.screen
         await pilot.press(*"kim", "enter")
-        await until(pilot, lambda: dialog.said != "")
-        assert dialog.said == "kim is now a team lead"
+        await until(pilot, lambda: said(dialog) != "enter apply · escape close")
+        assert said(dialog) == "✓ kim is now a team lead"
         await until(pilot, lambda: "now: kim, lee" in str(dialog.query_one("#leads-list", Static).render()))
     with connected(path) as conn:
         assert leads(conn) == ["kim", LEAD]
@@ -249,3 +258,29 @@ def test_snapshot_review_screen(desk: tuple[Path, dict[str, int]], snap_compare)
         await pilot.pause()
 
     assert snap_compare(app_on(path), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_slash_searches_justifications_and_review_comments(desk: tuple[Path, dict[str, int]]) -> None:
+    from sladesk_tui.store.overrides import review_override
+
+    path, ids = desk
+    async with app_on(path).run_test(size=(100, 40)) as pilot:
+        screen = await opened(pilot)
+        await pilot.press("slash")
+        box = screen.query_one("#filter-search", Input)
+        assert box.has_focus and screen.query_one("#review-filters").display
+        asked = screen.generation
+        await pilot.press(*"PHONED")  # a justification word, any case
+        await until(pilot, lambda: screen.shown > asked and not screen.load_pending)
+        assert [i for i, _ in listed(screen)] == [ids["responded"]]
+        with connected(path) as conn:  # another lead's comment, committed elsewhere
+            review_override(
+                conn, ids["hold"], "reject", reviewer=LEAD, comment="Duplicate of a vendor hold", now=NOW
+            )
+        box.value = "vendor dupl"  # words of a review comment, in any order, as beginnings
+        await until(pilot, lambda: [i for i, _ in listed(screen)] == [ids["hold"]])
+        box.value = "nothing-like-this"
+        await until(pilot, lambda: listed(screen) == [])
+        assert "No overrides match." in detail(screen)
+        box.value = ""
+        await until(pilot, lambda: len(listed(screen)) == 3)

@@ -24,7 +24,7 @@ def _app() -> SladeskApp:
 async def _loaded(pilot: Pilot) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, QueueScreen)
-    while not screen.loaded.is_set():
+    while not screen.ready:
         await pilot.pause(0.02)
     await pilot.pause()
 

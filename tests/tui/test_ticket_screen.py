@@ -25,8 +25,8 @@ from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import record_override, record_review
 from sladesk_tui.tui.app import SladeskApp
-from sladesk_tui.tui.screens.actions import PriorityDialog, StatusDialog
 from sladesk_tui.tui.screens.ticket import TicketScreen
+from sladesk_tui.tui.screens.ticket.dialogs import PriorityDialog, StatusDialog
 from sladesk_tui.tui.widgets.clock_panel import ClockPanel
 
 # Friday 27 November 2026, 10:00 UTC = 11:00 in Berlin, 10:00 in London.
@@ -142,16 +142,18 @@ async def open_ticket(pilot: Pilot, ticket_id: str) -> TicketScreen:
     await pilot.pause()
     screen = TicketScreen(ticket_id)
     await pilot.app.push_screen(screen)
-    await until(pilot, lambda: screen.loads >= 1)
+    await until(pilot, lambda: screen.ready)
     await pilot.pause()
     return screen
 
 
 async def act(pilot: Pilot, screen: TicketScreen, *keys: str) -> None:
     """Press keys and wait for the write and the reload that follows it."""
-    writes, loads = screen.writes, screen.loads
+    asked = screen.generation
     await pilot.press(*keys)
-    await until(pilot, lambda: screen.writes > writes and screen.loads > loads)
+    # Only a commit moves the data version: a load asked for after the keys is one
+    # that reads the write (the screen's own reload, or its poll's).
+    await until(pilot, lambda: screen.shown > asked)
 
 
 def tui_events(db: Path) -> list[sqlite3.Row]:
@@ -363,7 +365,7 @@ async def test_escape_goes_back_to_the_queue(db: Path) -> None:
         assert type(app.screen).__name__ == "QueueScreen"
 
 
-async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> None:
+async def test_the_footer_shows_override_and_the_most_used_keys_at_80_columns(db: Path) -> None:
     from sladesk_tui.tui.screens.help import HelpScreen
 
     app = make_app(db)
@@ -376,9 +378,10 @@ async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> No
             "r Reply",
             "s Status",
             "p Priority",
+            "o Override",
             "x Resolve",
             "O Reopen",
-            "e Explain",
+            "e Why",
         ):
             assert key in footer, (key, footer)
         await pilot.press("question_mark")  # the keys the footer leaves out are all in the help
@@ -386,7 +389,6 @@ async def test_the_footer_shows_the_most_used_keys_at_80_columns(db: Path) -> No
         keys = str(app.screen.query_one("#help-text", Static).render())
         for key in (
             "a           Take",
-            "o           Override",
             "1           Clocks tab",
             "^p          Command palette",
             "^q          Quit",

@@ -44,6 +44,11 @@ def sshd(host: Host) -> Iterator[tuple[int, Path]]:
     (dot_ssh / "rc").write_text(f"touch {home}/sshrc-ran\n")
     run(["chown", "-R", f"{user}:{user}", str(home)])
     (dot_ssh / "authorized_keys").chmod(0o600)
+    # A control: an account outside the Match group logs in with the same key and gets sftp.
+    other = host.home("agent") / ".ssh"
+    other.mkdir(mode=0o700, exist_ok=True)
+    (other / "authorized_keys").write_text((d / "client_key.pub").read_text())
+    run(["chown", "-R", f"{host.users['agent']}:{host.users['agent']}", str(other)])
     port = free_port()
     config = d / "sshd_config"
     config.write_text(
@@ -79,14 +84,14 @@ def sshd(host: Host) -> Iterator[tuple[int, Path]]:
 
 
 def ssh(
-    host: Host, sshd: tuple[int, Path], *command: str, sftp: bool = False
+    host: Host, sshd: tuple[int, Path], *command: str, sftp: bool = False, role: str = "sshagent"
 ) -> subprocess.CompletedProcess[str]:
     port, key = sshd
     options = [
         "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
         "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
     ]  # fmt: skip
-    target = f"{host.users['sshagent']}@127.0.0.1"
+    target = f"{host.users[role]}@127.0.0.1"
     if sftp:
         return run(["sftp", "-b", "-", "-P", str(port), *options, target], stdin=b"ls /\n", check=False)
     return run(["ssh", "-p", str(port), *options, target, *command], check=False)
@@ -107,8 +112,10 @@ def test_forced_command_allows_sladesk_and_nothing_else(host: Host, sshd: tuple[
     r = ssh(host, sshd, "sladesk", "import", "-")  # an agent: not a feed account
     assert r.returncode == 2 and "import: not a command you may run here" in r.stderr
 
-    r = ssh(host, sshd, sftp=True)
-    assert r.returncode != 0
+    r = ssh(host, sshd, sftp=True)  # the sftp subsystem is replaced by the forced command too
+    assert r.returncode != 0 and "Connection closed" in r.stderr, r.stderr
+    r = ssh(host, sshd, sftp=True, role="agent")  # the control: sftp itself works on this sshd
+    assert r.returncode == 0 and "sftp> ls /" in r.stdout, r.stderr
 
     # Neither file the account could write ran before the forced command. (~/.bashrc
     # does run when bash is the login shell, hence /bin/sh; sshd itself skips ~/.ssh/rc

@@ -50,7 +50,7 @@ _STATUS = re.compile(STATUS_PATTERN)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _TOML_POS = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
-_TOP_KEYS = ("calendar", "agreement")
+_TOP_KEYS = ("calendar", "agreement", "alerts")  # alerts: core.alert_rules
 _CALENDAR_KEYS = ("id", "tz", "hours", "holidays")
 _AGREEMENT_KEYS = (
     "id",
@@ -68,6 +68,7 @@ _AGREEMENT_KEYS = (
     "targets",
     "penalty",
     "max_hold",
+    "alerts",  # parsed by core.alert_rules
 )
 _REQUIRED_AGREEMENT_KEYS = ("id", "customer", "calendar", "targets")
 _AT_RISK_KEYS = ("ratio", "remaining")
@@ -148,13 +149,25 @@ def load_agreements(
     if not problems:
         for overlap, aid in _overlaps(aset):
             note(overlap, agr_line[aid])
+    alerts = None
+    if not problems:
+        from sladesk_tui.core.alert_rules import alerts_line, parse_alert_rules
+
+        try:
+            alerts = parse_alert_rules(doc, agr_tables)
+        except AgreementError as exc:
+            note(exc, alerts_line(text))
     if problems:
         first = problems[0]
         n = len(problems) - 1
         more = f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
         raise AgreementError(first.reason + more, line=first.line, source=source, problems=tuple(problems))
     return AgreementSet(
-        calendars=calendars, agreements=tuple(agreements), warnings=_warnings(aset), holidays=holidays
+        calendars=calendars,
+        agreements=tuple(agreements),
+        warnings=_warnings(aset),
+        holidays=holidays,
+        alerts=alerts,
     )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sladesk_tui.core.errors import InputError
 
 if TYPE_CHECKING:
+    from sladesk_tui.core.alert_rules import AlertRules
     from sladesk_tui.core.calendar import HolidaySnapshot
 
 CLOCK_NAMES: tuple[str, ...] = ("response", "update", "resolution")
@@ -150,6 +151,7 @@ class AgreementSet:
     agreements: tuple[Agreement, ...]
     warnings: tuple[str, ...] = ()
     holidays: HolidaySnapshot | None = None
+    alerts: AlertRules | None = None  # the [alerts] rules (docs/alerts.md), None without any
 
     def get(self, agreement_id: str) -> Agreement | None:
         for a in self.agreements:

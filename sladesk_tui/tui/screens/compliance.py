@@ -18,24 +18,21 @@ months never shows an older month's figures under a newer title.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from sladesk_tui.core.durations import format_clock_duration
 from sladesk_tui.core.report import Counts, Period, Report, format_money
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.tui.background import BackgroundScreen
 
 if TYPE_CHECKING:
     from sladesk_tui.core.report import AgreementSummary
-    from sladesk_tui.tui.app import SladeskApp
 
 BAR_WIDTH = 24
 MET, BREACHED = "█", "░"
@@ -157,74 +154,41 @@ class AgreementBlock(Vertical):
                 yield Static(Content("\n").join(lines), classes="terms")
 
 
-class ComplianceScreen(Screen[None]):
+class ComplianceScreen(BackgroundScreen[None]):
     """Compliance per agreement for one month, raw and adjusted side by side."""
 
-    DEFAULT_CSS = """
-    ComplianceScreen {
-        layout: vertical;
-        background: $surface;
-    }
-    ComplianceScreen #period-bar {
-        height: 1;
-        background: $panel;
-        color: $foreground;
-        text-style: bold;
-        padding: 0 1;
-    }
-    ComplianceScreen #basis {
-        height: auto;
-        color: $text-muted;
-        padding: 0 1;
-    }
-    ComplianceScreen #compliance-body {
-        height: 1fr;
-        padding: 0 1;
-        scrollbar-size-vertical: 1;
-    }
-    ComplianceScreen .agreement {
-        height: auto;
-        margin-top: 1;
-    }
-    ComplianceScreen .agreement-title {
-        color: $accent;
-    }
-    ComplianceScreen .bars, ComplianceScreen .terms {
-        height: auto;
-    }
-    ComplianceScreen .muted {
-        color: $text-muted;
-    }
-    """
+    CSS_PATH = "compliance.tcss"
 
     BINDINGS = [
-        Binding("escape", "back", "Back", tooltip="Back to the queue"),
-        Binding("left_square_bracket,left", "previous", "Previous month", tooltip="The month before"),
-        Binding("right_square_bracket,right", "next", "Next month", tooltip="The month after"),
-        Binding("t", "this_month", "This month", tooltip="Back to the current month"),
+        Binding("escape", "back", "Back", tooltip="Back to the queue", id="compliance.back"),
+        Binding(
+            "left_square_bracket,left",
+            "previous",
+            "Previous month",
+            tooltip="The month before",
+            id="compliance.previous",
+        ),
+        Binding(
+            "right_square_bracket,right",
+            "next",
+            "Next month",
+            tooltip="The month after",
+            id="compliance.next",
+        ),
+        Binding(
+            "t", "this_month", "This month", tooltip="Back to the current month", id="compliance.this-month"
+        ),
     ]
-
-    class Loaded(Message):
-        def __init__(self, generation: int, report: Report | None, error: str | None = None) -> None:
-            super().__init__()
-            self.generation = generation
-            self.report = report
-            self.error = error
 
     def __init__(self, period: Period | None = None) -> None:
         super().__init__()
         self._period = period
-        self._generation = 0
         self.report: Report | None = None
-
-    @property
-    def sladesk(self) -> SladeskApp:
-        return cast("SladeskApp", self.app)
 
     @property
     def period(self) -> Period:
         if self._period is None:
-            self._period = Period.containing(self.sladesk.desk.now())
+            self._period = Period.containing(self.desk.now())
         return self._period
 
     def compose(self) -> ComposeResult:
@@ -240,7 +204,7 @@ class ComplianceScreen(Screen[None]):
     # ---- periods ----------------------------------------------------------------------
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
 
     def action_previous(self) -> None:
         self._period = self.period.shifted(-1)
@@ -251,16 +215,16 @@ class ComplianceScreen(Screen[None]):
         self._reload()
 
     def action_this_month(self) -> None:
-        self._period = Period.containing(self.sladesk.desk.now())
+        self._period = Period.containing(self.desk.now())
         self._reload()
 
     def _reload(self) -> None:
-        self._show_period(loading=True)
         self._load()
+        self._show_period()
 
-    def _show_period(self, *, loading: bool = False) -> None:
+    def _show_period(self) -> None:
         p = self.period
-        state = " · loading…" if loading or self.report is None else ""
+        state = " · loading…" if self.load_pending or self.report is None else ""
         self.query_one("#period-bar", Static).update(
             Content(f"Compliance · {period_title(p)} · {p.first} to {p.last}{state}")
         )
@@ -268,44 +232,32 @@ class ComplianceScreen(Screen[None]):
     # ---- loading ----------------------------------------------------------------------
 
     def _load(self) -> None:
-        self._generation += 1
-        self._compute(self._generation, self.period, self.sladesk.desk.now())
-
-    @work(thread=True, exclusive=True, group="compliance", exit_on_error=False)
-    def _compute(self, generation: int, period: Period, now: float) -> None:
-        from sladesk_tui.store.db import connect
         from sladesk_tui.store.reports import compliance_report
 
-        try:
-            conn = connect(self.sladesk.desk.db_path, readonly=True)
-            try:
-                report = compliance_report(conn, period, now, by="agreement")
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - shown on screen, the app keeps running
-            self.post_message(self.Loaded(generation, None, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.Loaded(generation, report))
+        period, now = self.period, self.desk.now()
+        self.load(
+            lambda conn: compliance_report(conn, period, now, by="agreement"),
+            failed="Cannot compute the report",
+            readonly=True,
+        )
 
-    async def on_compliance_screen_loaded(self, message: Loaded) -> None:
-        if message.generation != self._generation:
-            return
-        body = self.query_one("#compliance-body", VerticalScroll)
-        await body.remove_children()
-        if message.report is None:
-            self.query_one("#basis", Static).update(
-                Content(f"Cannot compute the report: {safe_text(message.error)}")
-            )
-            return
-        self.report = message.report
+    async def show(self, report: Report) -> None:
+        self.report = report
         self._show_period()
         self.query_one("#basis", Static).update(
             Content(
-                f"{message.report.basis[0].upper()}{message.report.basis[1:]}. Bars: █ met, ░ breached;"
+                f"{report.basis[0].upper()}{report.basis[1:]}. Bars: █ met, ░ breached;"
                 " adj applies pending and approved overrides, exempt clocks left out."
             )
         )
-        await body.mount_all(blocks(message.report))
+        body = self.query_one("#compliance-body", VerticalScroll)
+        await body.remove_children()
+        await body.mount_all(blocks(report))
+
+    def failed(self, reason: str) -> None:
+        """Said in place of the figures: an empty page must not read as a clean month."""
+        self.query_one("#basis", Static).update(Content(safe_text(reason)))
+        self.query_one("#compliance-body", VerticalScroll).remove_children()
 
 
 def blocks(report: Report) -> list[Vertical | Static]:

@@ -48,8 +48,9 @@ def binding_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     """Keys and the meaning of the queue's marks."""
 
+    CSS_PATH = "help.tcss"
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "Close help"),
+        Binding("escape,q,question_mark", "dismiss", "Close help", id="help.dismiss"),
     ]
 
     def __init__(self, below: Screen[Any]) -> None:

@@ -1,4 +1,4 @@
-"""The override dialog (key `o` on the queue and the ticket screen): SPEC §6 on one screen.
+"""The override dialog (key `o` on the queue and the ticket screen): docs/overrides.md on one screen.
 
 The agent picks the kind, the clock, the kind's parameter and a reason code, and
 writes why. Every keystroke re-runs the same rules the command line and the store
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,13 +31,15 @@ from sladesk_tui.core.override_effects import figure_text
 from sladesk_tui.core.override_rules import CLOCK_KINDS, PARAMETER, parse_parameter
 from sladesk_tui.core.overrides import KINDS, MIN_JUSTIFICATION, REASONS, Override
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.tui.background import BackgroundScreen
+from sladesk_tui.tui.helpers import keep_printable
+from sladesk_tui.tui.messages import QueueStale
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
     from sladesk_tui.core.override_effects import Draft
     from sladesk_tui.core.tickets import TicketRecord
     from sladesk_tui.store.overrides import Placed
-    from sladesk_tui.tui.app import SladeskApp
 
 KIND_HELP: dict[str, str] = {
     "hold": "stop a clock (or all) from now until an instant",
@@ -63,29 +65,14 @@ PARAM_HINTS: dict[str, str] = {
 ALL_CLOCKS = "all"
 
 
-class OverrideDialog(ModalScreen["Placed | None"]):
+class OverrideDialog(BackgroundScreen["Placed | None"], ModalScreen["Placed | None"]):
     """Kind, clock, parameter, reason, justification; preview; confirm (see the module docstring)."""
 
     CSS_PATH = "override_dialog.tcss"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "confirm", "Confirm", priority=True),
+        Binding("escape", "cancel", "Cancel", id="override.cancel"),
+        Binding("ctrl+s", "confirm", "Confirm", priority=True, id="override.confirm"),
     ]
-
-    class ContextLoaded(Message):
-        def __init__(
-            self, record: TicketRecord | None, books: Mapping[int, AgreementSet], error: str | None
-        ) -> None:
-            super().__init__()
-            self.record = record
-            self.books = books
-            self.error = error
-
-    class Done(Message):
-        def __init__(self, placed: Placed | None, error: str | None) -> None:
-            super().__init__()
-            self.placed = placed
-            self.error = error
 
     def __init__(self, ticket_id: str, *, kind: str = "hold") -> None:
         super().__init__()
@@ -95,12 +82,8 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         self._books: Mapping[int, AgreementSet] = {}
         self.draft: Draft | None = None
         self.input_problem: str | None = None  # a parameter that does not parse
-        self.loaded = False
+        self.load_error: str | None = None
         self._busy = False
-
-    @property
-    def sladesk(self) -> SladeskApp:
-        return cast("SladeskApp", self.app)
 
     # ---- layout -------------------------------------------------------------------
 
@@ -159,38 +142,34 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         self._show_kind(self._initial_kind)
         self._revalidate()
         self.query_one("#ov-kind", Select).focus()
-        self._load(self.sladesk.desk.now())
+        self._load(self.desk.now())
 
-    @work(thread=True, exclusive=True, group="override-context", exit_on_error=False)
     def _load(self, now: float) -> None:
         from sladesk_tui.store.overrides import override_context
 
-        try:
-            conn = self.sladesk.desk.open()
-            try:
-                record, books = override_context(conn, self.ticket_id, now)
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - shown in the dialog; nothing is written
-            self.post_message(self.ContextLoaded(None, {}, f"{exc}"))
-            return
-        self.post_message(self.ContextLoaded(record, books, None))
+        ticket_id = self.ticket_id
+        self.load(lambda conn: override_context(conn, ticket_id, now), failed=f"Cannot read {ticket_id}")
 
-    def on_override_dialog_context_loaded(self, message: ContextLoaded) -> None:
-        self.record, self._books = message.record, message.books
-        self.loaded = True
-        if message.record is not None:
+    def failed(self, reason: str) -> None:
+        """Shown in the dialog: nothing can be written without the ticket."""
+        self.load_error = reason
+        self._revalidate()
+
+    def show(self, view: tuple[TicketRecord | None, Mapping[int, AgreementSet]]) -> None:
+        record, self._books = view
+        self.record = record
+        if record is not None:
             self.query_one("#ov-title", Static).update(
                 Content.assemble(
                     ("Override ", "bold"),
-                    (safe_text(message.record.id), "bold"),
+                    (safe_text(record.id), "bold"),
                     " · ",
-                    safe_text(message.record.title),
+                    safe_text(record.title),
                 )
             )
-            if message.record.agreement_id is not None:
+            if record.agreement_id is not None:
                 self._hint_priorities()
-        self._revalidate(load_error=message.error)
+        self._revalidate()
 
     # ---- what was typed ---------------------------------------------------------------
 
@@ -236,7 +215,7 @@ class OverrideDialog(ModalScreen["Placed | None"]):
             ticket=self.ticket_id,
             kind=kind,
             at=now,
-            operator=self.sladesk.desk.operator,
+            operator=self.desk.operator,
             reason=reason if isinstance(reason, str) else "",
             justification=self.query_one("#ov-why", Input).value,
             clock=clock if kind in CLOCK_KINDS and clock != ALL_CLOCKS and isinstance(clock, str) else None,
@@ -267,7 +246,7 @@ class OverrideDialog(ModalScreen["Placed | None"]):
 
     # ---- validating and previewing -------------------------------------------------------
 
-    def _revalidate(self, *, load_error: str | None = None) -> None:
+    def _revalidate(self) -> None:
         """Counter, preview and first problem for what is typed now."""
         from sladesk_tui.core.override_effects import draft
         from sladesk_tui.core.overrides import justification_problem
@@ -284,14 +263,14 @@ class OverrideDialog(ModalScreen["Placed | None"]):
         self.draft = None
         self.input_problem = None
         problem: str | None
-        if load_error is not None:
-            problem = load_error
-        elif not self.loaded:
+        if self.load_error is not None:
+            problem = self.load_error
+        elif not self.ready:
             problem = "loading the ticket…"
         elif self.record is None:
             problem = f"unknown ticket {self.ticket_id!r}"
         else:
-            now = self.sladesk.desk.now()
+            now = self.desk.now()
             try:
                 cand = self.candidate(now)
             except InputError as exc:
@@ -347,42 +326,29 @@ class OverrideDialog(ModalScreen["Placed | None"]):
             return
         self._busy = True
         self.query_one("#ov-confirm", Button).disabled = True
-        self._place(self.draft.override, self.sladesk.desk.now())
+        self._place(self.draft.override, self.desk.now())
 
-    @work(thread=True, exclusive=True, group="override-write", exit_on_error=False)
     def _place(self, candidate: Override, now: float) -> None:
         from sladesk_tui.store.overrides import place_override
 
-        try:
-            conn = self.sladesk.desk.open()
-            try:
-                placed = place_override(conn, candidate, now=now)
-            finally:
-                conn.close()
-        except InputError as exc:
-            self.post_message(self.Done(None, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, stay open
-            self.post_message(self.Done(None, f"{type(exc).__name__}: {exc}"))
-        else:
-            self.post_message(self.Done(placed, None))
-
-    def on_override_dialog_done(self, message: Done) -> None:
-        self._busy = False
-        if message.placed is None:
-            self.query_one("#ov-problem", Static).update(
-                Content("✗ not recorded: " + safe_text(message.error))
-            )
-            self.notify(safe_text(f"Not recorded: {message.error}"), severity="error", markup=False)
-            self.query_one("#ov-confirm", Button).disabled = not self.can_confirm
-            return
-        p = message.placed
-        self.notify(
-            safe_text(
-                f"Override {p.id} recorded on {p.override.ticket} ({p.override.kind}), pending review."
-            ),
-            markup=False,
+        self.run_in_background(
+            lambda conn: place_override(conn, candidate, now=now),
+            self._placed,
+            failed="Not recorded",
+            otherwise=self._not_placed,
+            group="override-write",
         )
-        self.sladesk.refresh_queue()
+
+    def _not_placed(self, reason: str) -> None:
+        self._busy = False
+        self.query_one("#ov-problem", Static).update(Content("✗ " + safe_text(reason)))
+        self.say(reason, "error")
+        self.query_one("#ov-confirm", Button).disabled = not self.can_confirm
+
+    def _placed(self, p: Placed) -> None:
+        self._busy = False
+        self.say(f"Override {p.id} recorded on {p.override.ticket} ({p.override.kind}), pending review.")
+        self.app.post_message(QueueStale())  # the dialog closes now: not one to bubble through
         self.dismiss(p)
 
 
@@ -404,31 +370,15 @@ def preview_table(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, M
     aw = max((len(at) for _n, _b, at in rows), default=0)
     bw, aw = max(bw, len("before")) + 2, max(aw, len("after")) + 2
     lines = [Content.styled(f"{'clock':<11} {'before':<{bw}}{'after':<{aw}}", "bold")]
-    for name, bt, at in rows:
-        changed = at != bt
+    for name, was, will in rows:
+        changed = will != was
         lines.append(
             Content.assemble(
-                f"{name:<11} {bt:<{bw}}",
-                (f"{at:<{aw}}", "bold" if changed else "dim"),
+                f"{name:<11} {was:<{bw}}",
+                (f"{will:<{aw}}", "bold" if changed else "dim"),
                 ("(changed)" if changed else "", "bold"),
             )
         )
     if not any(a != b for _n, b, a in rows):
         lines.append(Content.styled("nothing shown here changes (the override is on the record)", "dim"))
     return Content("\n").join(lines)
-
-
-def keep_printable(box: Input) -> bool:
-    """Drop control, bidi-control and separator characters from what was typed or pasted.
-
-    An escape sequence pasted into a field would otherwise reach the terminal as the
-    field redraws it (NOTES: escape sequences pass through every widget), and would
-    be stored in the justification. Returns False when the value was changed (a new
-    Changed message follows).
-    """
-    value = box.value
-    cleaned = "".join(ch for ch, safe in zip(value, safe_text(value), strict=True) if ch == safe)
-    if cleaned == value:
-        return True
-    box.value = cleaned
-    return False

@@ -6,6 +6,11 @@ and posts fresh rows only when another connection committed. It idles while any
 screen (the ticket screen, a modal, the command palette) covers the queue, and
 looks again the moment the queue is back on top.
 
+The `/` filter narrows at once to the rows whose id, title, customer, status or
+assignee holds the text, and asks the full-text index (`QueueSource.search`, in a
+worker) for the tickets whose title or customer holds its words in any order, as
+word beginnings, accents folded: those are shown too.
+
 A one-second timer repaints the countdowns: `QueueView.tick()`, no engine, no SQL.
 """
 
@@ -14,26 +19,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
-from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from sladesk_tui.core.queue import SORTS, QueueCounts, QueueFilter, QueueRow, cycle, natural_key
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.tui.live import Failed
+from sladesk_tui.tui.background import BackgroundScreen, Failed, Finished, failure_text
+from sladesk_tui.tui.helpers import keep_printable
+from sladesk_tui.tui.messages import OpenOverride, OpenTicket
 from sladesk_tui.tui.widgets.queue_view import QueueView
 from sladesk_tui.tui.widgets.status_bar import StatusBar, ViewState
-
-if TYPE_CHECKING:
-    from sladesk_tui.tui.app import SladeskApp
 
 
 class QueueCommands(Provider):
@@ -76,7 +78,7 @@ class QueueCommands(Provider):
             return
         found = 0
         exact = False
-        app = cast("SladeskApp", self.app)
+        screen = self._screen
         for row in self._screen.queue.all_rows:
             if needle not in row.id.casefold():
                 continue
@@ -86,7 +88,7 @@ class QueueCommands(Provider):
             yield Hit(
                 score,
                 prompt,
-                _opener(app, row.id),
+                _opener(screen, row.id),
                 text=f"Open ticket {row.id}",
                 help="Show the ticket with its clocks",
             )
@@ -100,64 +102,94 @@ class QueueCommands(Provider):
             yield Hit(
                 0.5,
                 Content.assemble("Open ticket ", (typed, "bold")),
-                _opener(app, query.strip()),
+                _opener(screen, query.strip()),
                 text=f"Open ticket {typed}",
                 help="Open a ticket that is not in the queue",
             )
 
 
-class QueueScreen(Screen[None]):
+class QueueScreen(BackgroundScreen[None]):
     """Open tickets, most urgent first."""
 
+    CSS_PATH = "queue.tcss"
     COMMANDS = {QueueCommands}
     BINDINGS = [
-        Binding("question_mark", "app.help", "Help", tooltip="List every key"),
-        Binding("slash", "filter", "Filter", tooltip="Filter by id, title, customer, status, assignee"),
-        Binding("m", "toggle_mine", "Mine", tooltip="Only tickets assigned to me"),
-        Binding("r", "toggle_urgent", "At risk", tooltip="Only at-risk and breached tickets"),
-        Binding("a", "cycle_agreement", "Agreement", show=False, tooltip="Cycle through agreements"),
-        Binding("p", "cycle_priority", "Priority", show=False, tooltip="Cycle through priorities"),
-        Binding("s", "cycle_sort", "Sort", tooltip="Cycle the sort order"),
-        Binding("escape", "clear", "Clear filters", show=False),
+        Binding("question_mark", "app.help", "Help", tooltip="List every key", id="app.help"),
         Binding(
-            "o", "override", "Override", show=False, tooltip="Override a clock of the highlighted ticket"
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="Filter by id, title, customer, status, assignee",
+            id="queue.filter",
+        ),
+        Binding("m", "toggle_mine", "Mine", tooltip="Only tickets assigned to me", id="queue.toggle-mine"),
+        Binding(
+            "r",
+            "toggle_urgent",
+            "At risk",
+            tooltip="Only at-risk and breached tickets",
+            id="queue.toggle-urgent",
         ),
         Binding(
-            "w", "toggle_raw", "Raw clocks", show=False, tooltip="Raw clocks (overrides ignored) / adjusted"
+            "a",
+            "cycle_agreement",
+            "Agreement",
+            show=False,
+            tooltip="Cycle through agreements",
+            id="queue.cycle-agreement",
         ),
         Binding(
-            "c", "app.compliance", "Compliance", show=False, tooltip="Compliance per agreement, by month"
+            "p",
+            "cycle_priority",
+            "Priority",
+            show=False,
+            tooltip="Cycle through priorities",
+            id="queue.cycle-priority",
+        ),
+        Binding("s", "cycle_sort", "Sort", tooltip="Cycle the sort order", id="queue.cycle-sort"),
+        Binding("escape", "clear", "Clear filters", show=False, id="queue.clear"),
+        Binding(
+            "o",
+            "override",
+            "Override",
+            show=False,
+            tooltip="Override a clock of the highlighted ticket",
+            id="queue.override",
+        ),
+        Binding(
+            "w",
+            "toggle_raw",
+            "Raw clocks",
+            show=False,
+            tooltip="Raw clocks (overrides ignored) / adjusted",
+            id="queue.toggle-raw",
+        ),
+        Binding(
+            "c",
+            "app.compliance",
+            "Compliance",
+            show=False,
+            tooltip="Compliance per agreement, by month",
+            id="queue.compliance",
         ),
     ]
-
-    class RowsLoaded(Message):
-        def __init__(self, rows: list[QueueRow]) -> None:
-            super().__init__()
-            self.rows = rows
-
-    class FeedFailed(Failed):
-        """A poll of the feed failed; the feed retries on the next one."""
 
     def __init__(self) -> None:
         super().__init__()
         self._active = threading.Event()
         self._kick = threading.Event()
-        self._loaded = threading.Event()
         self._failure: str | None = None
         self._counts: QueueCounts | None = None  # until the first rows arrive
-
-    @property
-    def sladesk(self) -> SladeskApp:
-        return cast("SladeskApp", self.app)
+        self._unread_alerts = 0  # alerts on my tickets not yet looked at (the app's alert watch)
 
     @property
     def queue(self) -> QueueView:
         return self.query_one(QueueView)
 
     @property
-    def loaded(self) -> threading.Event:
-        """Set once the first rows are on screen (tests and benchmarks wait on it)."""
-        return self._loaded
+    def ready(self) -> bool:
+        """The first rows are on screen (the status bar has counts to show)."""
+        return self._counts is not None
 
     def compose(self) -> ComposeResult:
         desk = self.sladesk.desk
@@ -167,6 +199,9 @@ class QueueScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        app = self.sladesk
+        # Made here, used by the feed's thread (poll) and by search workers (search).
+        self._source = app.source_factory(app.desk)
         self.query_one("#filter", Input).display = False
         self.queue.focus()
         self._update_view_state()
@@ -192,9 +227,11 @@ class QueueScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="queue-feed", exit_on_error=False)
     def _feed(self) -> None:
+        """The one long-lived job: it keeps its connection (`PRAGMA data_version` is
+        per connection) and posts `Finished`/`Failed` as every background job does."""
         worker = get_current_worker()
         app = self.sladesk
-        source = app.source_factory(app.desk)
+        source = self._source
         first = True
         try:
             while not worker.is_cancelled:
@@ -203,26 +240,25 @@ class QueueScreen(Screen[None]):
                 try:
                     rows = source.poll(app.desk.now(), force=first)
                 except Exception as exc:  # noqa: BLE001 - shown to the agent, then retried
-                    self.post_message(self.FeedFailed(f"{type(exc).__name__}: {exc}"))
+                    self.post_message(Failed(f"Cannot read the queue: {failure_text(exc)}"))
                     rows = None
                 else:
                     first = False
                 if rows is not None and not worker.is_cancelled:
-                    self.post_message(self.RowsLoaded(rows))
+                    self.post_message(Finished(self._rows_loaded, rows))
                 self._kick.wait(app.poll_interval)
                 self._kick.clear()
         finally:
             source.close()
 
-    def on_queue_screen_rows_loaded(self, message: RowsLoaded) -> None:
+    def _rows_loaded(self, rows: list[QueueRow]) -> None:
         self._failure = None
-        self.queue.set_rows(message.rows)
-        self._loaded.set()
+        self.queue.set_rows(rows)
 
-    def on_queue_screen_feed_failed(self, message: FeedFailed) -> None:
-        if message.reason != self._failure:  # once per distinct problem, not every poll
-            self._failure = message.reason
-            self.notify(f"Cannot read the queue: {safe_text(message.reason)}", severity="error", markup=False)
+    def failed(self, reason: str) -> None:
+        if reason != self._failure:  # once per distinct problem, not every poll
+            self._failure = reason
+            self.say(reason, "error")
 
     # ---- status bar ---------------------------------------------------------------
 
@@ -241,8 +277,15 @@ class QueueScreen(Screen[None]):
                 shown=len(view.rows) if shown is None else shown,
                 sort=view.sort,
                 raw=view.show_raw,
+                unread_alerts=self._unread_alerts,
             )
         )
+
+    def show_unread_alerts(self, count: int) -> None:
+        """The app's alert watch counted `count` unread alerts on my tickets (tui.alert_watch)."""
+        if count != self._unread_alerts:
+            self._unread_alerts = count
+            self._update_view_state()
 
     # ---- filters ------------------------------------------------------------------
 
@@ -257,11 +300,23 @@ class QueueScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
-        from sladesk_tui.tui.screens.override_dialog import keep_printable
-
         # A pasted escape sequence would reach the terminal as the box redraws it.
         if keep_printable(event.input):
-            self._set_filter(text=event.value.strip())
+            text = event.value.strip()
+            self._set_filter(text=text)  # substring matches at once, in memory
+            if text:
+                self._search(text)
+
+    def _search(self, text: str) -> None:
+        """Ask the text index too (words in any order, word beginnings, accents folded);
+        an answer for text no longer in the box is ignored by the view."""
+        source = self._source
+        self.off_thread(
+            lambda: source.search(text),
+            lambda ids: self.queue.set_found(text, ids),
+            failed="Cannot search the queue",
+            group="queue-search",
+        )
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
@@ -285,7 +340,7 @@ class QueueScreen(Screen[None]):
     def action_override(self) -> None:
         row = self.queue.cursor_row
         if row is not None:
-            self.sladesk.open_override(row.id)
+            self.post_message(OpenOverride(row.id))
 
     def action_toggle_raw(self) -> None:
         self.queue.set_raw(not self.queue.show_raw)
@@ -311,8 +366,11 @@ class QueueScreen(Screen[None]):
 
     @on(QueueView.Opened)
     def _open(self, message: QueueView.Opened) -> None:
-        self.sladesk.open_ticket(message.ticket_id)
+        self.post_message(OpenTicket(message.ticket_id))
 
 
-def _opener(app: SladeskApp, ticket_id: str) -> Callable[[], None]:
-    return lambda: app.open_ticket(ticket_id)
+def _opener(screen: QueueScreen, ticket_id: str) -> Callable[[], None]:
+    def open_it() -> None:
+        screen.post_message(OpenTicket(ticket_id))
+
+    return open_it

@@ -3,7 +3,8 @@
 A lead walks the list (pending overrides first, oldest first: they have waited
 longest), reads the detail (justification, the clock figures stored before and
 after, earlier reviews, the ticket's timeline) and approves (`a`) or rejects (`x`,
-with a required comment). Filters (`f`) narrow by status, operator, kind, reason,
+with a required comment). `/` searches the words of justifications, review comments,
+ticket titles and customers (the text index). Filters (`f`) narrow by status, operator, kind, reason,
 agreement and a date range; `t` switches to per-operator figures (overrides by
 kind and reason, approval rate, breaches turned into met clocks); `l` grants or
 revokes the lead role.
@@ -25,12 +26,11 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Select, Static
 
@@ -41,13 +41,15 @@ from sladesk_tui.core.override_log import LogEntry, LogFilter, OperatorStats, op
 from sladesk_tui.core.override_rules import DECISIONS, review_problem
 from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.tui.live import Failed, LiveScreen, Written
-from sladesk_tui.tui.screens.override_dialog import keep_printable
+from sladesk_tui.tui.background import BackgroundScreen, LiveScreen
+from sladesk_tui.tui.helpers import event_detail, keep_printable, operator_zone
+from sladesk_tui.tui.messages import OpenTicket
+from sladesk_tui.tui.widgets.clock_panel import fmt_instant
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sladesk_tui.core.tickets import Review, TicketRecord
-    from sladesk_tui.tui.app import SladeskApp
-    from sladesk_tui.tui.data import Desk
 
 ANY = "any"
 TIMELINE_EVENTS = 12
@@ -75,8 +77,18 @@ class LogView:
     local: Mapping[str, int] = field(default_factory=dict)  # clocks moved by hand in the app, per agent
 
 
-def load_log_view(desk: Desk, filt: LogFilter, *, effects: bool, now: float) -> LogView:
-    """Read the log on a connection of the calling thread."""
+def load_log_view(
+    conn: sqlite3.Connection,
+    operator: str,
+    filt: LogFilter,
+    *,
+    effects: bool,
+    now: float,
+    search: str = "",
+) -> LogView:
+    """Read the log on the worker's connection, as `operator` sees it; `search` keeps the
+    overrides the text index finds (justification, review comments, ticket title and
+    customer: `store.search`)."""
     from collections import Counter
 
     from sladesk_tui.core.override_log import review_order
@@ -84,20 +96,16 @@ def load_log_view(desk: Desk, filt: LogFilter, *, effects: bool, now: float) -> 
     from sladesk_tui.store.queries import local_action_counts
     from sladesk_tui.store.roles import is_lead
 
-    conn = desk.open()
-    try:
-        entries = load_log(conn, filt, effects=effects, now=now)
-        lead = is_lead(conn, desk.operator)
-        choices = log_choices(conn)
-        local = (
-            local_action_counts(
-                conn, operator=filt.operator, ticket=filt.ticket, since=filt.since, until=filt.until
-            )
-            if effects
-            else {}
+    entries = load_log(conn, filt, effects=effects, now=now, search=search or None)
+    lead = is_lead(conn, operator)
+    choices = log_choices(conn)
+    local = (
+        local_action_counts(
+            conn, operator=filt.operator, ticket=filt.ticket, since=filt.since, until=filt.until
         )
-    finally:
-        conn.close()
+        if effects
+        else {}
+    )
     counts = Counter(e.status for e in entries)
     return LogView(tuple(review_order(entries)), lead, choices, {s: counts[s] for s in STATUSES}, local)
 
@@ -106,7 +114,7 @@ class CommentDialog(ModalScreen[str | None]):
     """The comment a rejection needs: enter confirms (not when blank), escape cancels."""
 
     CSS_PATH = "review.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="comment.cancel")]
 
     def __init__(self, override_id: int, ticket: str) -> None:
         super().__init__()
@@ -136,7 +144,7 @@ class CommentDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class LeadsDialog(ModalScreen[None]):
+class LeadsDialog(BackgroundScreen[None], ModalScreen[None]):
     """Grant or revoke the lead role: `g`/`r` choose, type the user, enter applies.
 
     The store decides (`store.roles`): only a lead changes the role and the last lead
@@ -144,22 +152,7 @@ class LeadsDialog(ModalScreen[None]):
     """
 
     CSS_PATH = "review.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Close")]
-
-    class Changed(Message):
-        def __init__(self, leads: list[str], said: str, refused: bool) -> None:
-            super().__init__()
-            self.leads = leads
-            self.said = said
-            self.refused = refused
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.said = ""
-
-    @property
-    def desk(self) -> Desk:
-        return cast("SladeskApp", self.app).desk
+    BINDINGS = [Binding("escape", "cancel", "Close", id="leads.close")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="leads-box"):
@@ -188,41 +181,39 @@ class LeadsDialog(ModalScreen[None]):
         if user:
             self._apply(cast(str, self.query_one("#leads-action", Select).value), user)
 
-    @work(thread=True, exclusive=True, group="leads", exit_on_error=False)
     def _apply(self, action: str | None, user: str | None) -> None:
+        """Grant or revoke (when asked), then read the leads: one job, one connection."""
         from sladesk_tui.store.roles import grant_lead, leads, revoke_lead
 
-        desk = self.desk
-        said, refused = "", False
-        try:
-            conn = desk.open()
-            try:
-                if action is not None and user is not None:
-                    try:
-                        (grant_lead if action == "grant" else revoke_lead)(conn, user, actor=desk.operator)
-                        said = (
-                            f"{user} is now a team lead"
-                            if action == "grant"
-                            else f"{user} is no longer a lead"
-                        )
-                    except InputError as exc:
-                        said, refused = f"Not changed: {exc}", True
-                current = leads(conn)
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so
-            self.post_message(self.Changed([], f"Cannot read the leads: {type(exc).__name__}: {exc}", True))
-            return
-        self.post_message(self.Changed(current, said, refused))
+        operator = self.desk.operator
 
-    def on_leads_dialog_changed(self, message: Changed) -> None:
-        names = ", ".join(safe_text(u) for u in message.leads) or "none"
+        def job(conn: sqlite3.Connection) -> tuple[list[str], str, bool]:
+            said, refused = "", False
+            if action is not None and user is not None:
+                try:
+                    (grant_lead if action == "grant" else revoke_lead)(conn, user, actor=operator)
+                    said = (
+                        f"{user} is now a team lead" if action == "grant" else f"{user} is no longer a lead"
+                    )
+                except InputError as exc:
+                    said, refused = f"Not changed: {exc}", True
+            return list(leads(conn)), said, refused
+
+        self.run_in_background(
+            job,
+            lambda result: self._changed(*result),
+            failed="Cannot read the leads",
+            otherwise=lambda reason: self._changed([], reason, True),
+            group="leads",
+        )
+
+    def _changed(self, current: list[str], said: str, refused: bool) -> None:
+        names = ", ".join(safe_text(u) for u in current) or "none"
         self.query_one("#leads-list", Static).update(Content(f"now: {names}"))
-        self.said = message.said
-        if message.said:
-            mark = "✗ " if message.refused else "✓ "
-            self.query_one("#leads-hint", Static).update(Content(mark + safe_text(message.said)))
-            if not message.refused:
+        if said:
+            mark = "✗ " if refused else "✓ "
+            self.query_one("#leads-hint", Static).update(Content(mark + safe_text(said)))
+            if not refused:
                 self.query_one("#leads-user", Input).value = ""
 
     def action_cancel(self) -> None:
@@ -235,31 +226,54 @@ class ReviewScreen(LiveScreen):
     CSS_PATH = "review.tcss"
     AUTO_FOCUS = "#review-list"
     BINDINGS = [
-        Binding("a", "approve", "Approve", tooltip="Approve the highlighted override (leads)"),
-        Binding("x", "reject", "Reject", tooltip="Reject the highlighted override, with a comment (leads)"),
-        Binding("f", "filters", "Filters", tooltip="Show or hide the filters"),
-        Binding("t", "figures", "Figures", tooltip="Per-operator figures / the list"),
-        Binding("g", "open_ticket", "Ticket", show=False, tooltip="Open the override's ticket"),
-        Binding("l", "leads", "Leads", show=False, tooltip="Grant or revoke the lead role (leads)"),
-        Binding("escape", "back", "Back", tooltip="Close the filters, or go back"),
+        Binding(
+            "a", "approve", "Approve", tooltip="Approve the highlighted override (leads)", id="review.approve"
+        ),
+        Binding(
+            "x",
+            "reject",
+            "Reject",
+            tooltip="Reject the highlighted override, with a comment (leads)",
+            id="review.reject",
+        ),
+        Binding("f", "filters", "Filters", tooltip="Show or hide the filters", id="review.filters"),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            show=False,
+            tooltip="Search justifications, review comments, ticket titles and customers",
+            id="review.search",
+        ),
+        Binding("t", "figures", "Figures", tooltip="Per-operator figures / the list", id="review.figures"),
+        Binding(
+            "g",
+            "open_ticket",
+            "Ticket",
+            show=False,
+            tooltip="Open the override's ticket",
+            id="review.open-ticket",
+        ),
+        Binding(
+            "l",
+            "leads",
+            "Leads",
+            show=False,
+            tooltip="Grant or revoke the lead role (leads)",
+            id="review.leads",
+        ),
+        Binding("escape", "back", "Back", tooltip="Close the filters, or go back", id="review.back"),
     ]
 
     POLL_NAME = "review-poll"
 
-    class DetailLoaded(Message):
-        def __init__(self, override_id: int, record: TicketRecord | None, reviews: list[Review]) -> None:
-            super().__init__()
-            self.override_id = override_id
-            self.record = record
-            self.reviews = reviews
-
     def __init__(self) -> None:
         super().__init__()
         self.filter = LogFilter()
+        self.search = ""  # words for the text index (`store.search`), beside the filter
         self.view: LogView | None = None
         self.figures = False
         self.stats: list[OperatorStats] = []
-        self.reviews = 0  # reviews written so far (tests wait on it)
         self._choices: dict[str, list[str]] = {}
 
     # ---- layout -----------------------------------------------------------------
@@ -274,6 +288,11 @@ class ReviewScreen(LiveScreen):
             yield _select("agreement", ())
             yield Input(placeholder="from: 2027-01-01", compact=True, id="filter-since")
             yield Input(placeholder="until: now", compact=True, id="filter-until")
+            yield Input(
+                placeholder="search: words of a justification, comment, title or customer",
+                compact=True,
+                id="filter-search",
+            )
             yield Static("", id="filter-problem")
         yield DataTable(id="review-list", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="review-figures", cursor_type="row", zebra_stripes=True)
@@ -295,9 +314,9 @@ class ReviewScreen(LiveScreen):
     def reading(self) -> str:
         return "the override log"
 
-    def reader(self, now: float) -> Callable[[], LogView]:
-        filt, effects = self.filter, self.figures
-        return lambda: load_log_view(self.desk, filt, effects=effects, now=now)
+    def reader(self, now: float) -> Callable[[sqlite3.Connection], LogView]:
+        filt, effects, operator, search = self.filter, self.figures, self.desk.operator, self.search
+        return lambda conn: load_log_view(conn, operator, filt, effects=effects, now=now, search=search)
 
     def show(self, view: LogView) -> None:
         self.view = view
@@ -305,7 +324,6 @@ class ReviewScreen(LiveScreen):
         self._fill_choices(view)
         self._fill_list(view)
         self._fill_figures(view)
-        self.loads += 1
 
     # ---- showing ------------------------------------------------------------------
 
@@ -325,7 +343,7 @@ class ReviewScreen(LiveScreen):
 
     @property
     def filter_active(self) -> bool:
-        return self.filter != LogFilter()
+        return self.filter != LogFilter() or bool(self.search)
 
     def _fill_choices(self, view: LogView) -> None:
         """Operators and agreements on record; the options change only when they do."""
@@ -426,34 +444,29 @@ class ReviewScreen(LiveScreen):
         box.update(Content("\n").join(detail_lines(e, self._tz(), None, None)))
         self._load_detail(e.override.id, e.override.ticket)
 
-    @work(thread=True, exclusive=True, group="review-detail", exit_on_error=False)
     def _load_detail(self, override_id: int, ticket: str) -> None:
         from sladesk_tui.store.overrides import load_reviews
         from sladesk_tui.store.queries import load_ticket
 
-        try:
-            conn = self.desk.open()
-            try:
-                record = load_ticket(conn, ticket)
-                reviews = load_reviews(conn, override_id)
-            finally:
-                conn.close()
-        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
-            self.post_message(Failed(f"Cannot read {ticket}: {type(exc).__name__}: {exc}"))
-            return
-        self.post_message(self.DetailLoaded(override_id, record, reviews))
+        def job(conn: sqlite3.Connection) -> tuple[TicketRecord | None, list[Review]]:
+            return load_ticket(conn, ticket), load_reviews(conn, override_id)
 
-    def on_review_screen_detail_loaded(self, message: DetailLoaded) -> None:
+        self.run_in_background(
+            job,
+            lambda found: self._detail_loaded(override_id, *found),
+            failed=f"Cannot read {ticket}",
+            group="review-detail",
+        )
+
+    def _detail_loaded(self, override_id: int, record: TicketRecord | None, reviews: list[Review]) -> None:
         e = self.selected
-        if self.figures or e is None or e.override.id != message.override_id:
+        if self.figures or e is None or e.override.id != override_id:
             return
-        lines = detail_lines(e, self._tz(), message.record, message.reviews)
+        lines = detail_lines(e, self._tz(), record, reviews)
         self.query_one("#detail", Static).update(Content("\n").join(lines))
 
     def _tz(self) -> Any:
-        from sladesk_tui.tui.screens.ticket import operator_zone
-
-        return operator_zone(self.app)  # type: ignore[arg-type]  # this screen runs only in SladeskApp
+        return operator_zone(self.sladesk)
 
     # ---- filters ------------------------------------------------------------------
 
@@ -465,13 +478,24 @@ class ReviewScreen(LiveScreen):
         else:
             self.query_one("#review-list", DataTable).focus()
 
+    def action_search(self) -> None:
+        self.query_one("#review-filters").display = True
+        self.query_one("#filter-search", Input).focus()
+
+    @on(Input.Changed, "#filter-search")
+    def _search_typed(self, event: Input.Changed) -> None:
+        if keep_printable(event.input) and event.value.strip() != self.search:
+            self.search = event.value.strip()
+            self.reload()
+
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
         name = (event.select.id or "").removeprefix("filter-")
         if name not in ("status", "operator", "kind", "reason", "agreement"):
             return
         value = event.value if isinstance(event.value, str) and event.value != ANY else None
-        self.set_filter(replace(self.filter, **{name: value}))  # type: ignore[arg-type]  # name is a str field
+        changes: dict[str, Any] = {name: value}
+        self.set_filter(replace(self.filter, **changes))
 
     @on(Input.Changed, "#filter-since, #filter-until")
     def _dates_changed(self, event: Input.Changed) -> None:
@@ -480,7 +504,7 @@ class ReviewScreen(LiveScreen):
         if not keep_printable(event.input):
             return
         now = self.desk.now()
-        bounds: dict[str, float | None] = {}
+        bounds: dict[str, Any] = {}
         problem = ""
         for name in ("since", "until"):
             text = self.query_one(f"#filter-{name}", Input).value.strip()
@@ -490,7 +514,7 @@ class ReviewScreen(LiveScreen):
                 problem = f"{name}: {exc}"
                 bounds[name] = getattr(self.filter, name)
         self.query_one("#filter-problem", Static).update(Content(safe_text(problem)))
-        self.set_filter(replace(self.filter, **bounds))  # type: ignore[arg-type]  # since/until: float fields
+        self.set_filter(replace(self.filter, **bounds))
 
     def set_filter(self, filt: LogFilter) -> None:
         if filt != self.filter:
@@ -521,7 +545,7 @@ class ReviewScreen(LiveScreen):
     def action_open_ticket(self) -> None:
         e = self.selected
         if e is not None:
-            self.sladesk.open_ticket(e.override.ticket)
+            self.post_message(OpenTicket(e.override.ticket))
 
     def _may_review(self, decision: str, comment: str | None) -> LogEntry | None:
         """The entry to decide on, or None after saying why the rules refuse it."""
@@ -557,29 +581,17 @@ class ReviewScreen(LiveScreen):
 
         self.app.push_screen(CommentDialog(e.override.id, e.override.ticket), commented)
 
-    @work(thread=True, group="review-write", exit_on_error=False)
     def _review(self, override_id: int, decision: str, comment: str | None) -> None:
         from sladesk_tui.store.overrides import review_override
 
-        desk = self.desk
-        try:
-            conn = desk.open()
-            try:
-                review_override(
-                    conn, override_id, decision, reviewer=desk.operator, comment=comment, now=desk.now()
-                )
-            finally:
-                conn.close()
-        except InputError as exc:
-            self.post_message(Failed(f"Not reviewed: {exc}"))
-        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
-            self.post_message(Failed(f"Not reviewed: {type(exc).__name__}: {exc}"))
-        else:
-            self.post_message(Written(f"Override {override_id} {DECISIONS[decision]}."))
-
-    def on_live_written(self, message: Written) -> None:
-        self.reviews += 1
-        self.after_write(message.done)
+        operator, now = self.desk.operator, self.desk.now()
+        self.write(
+            lambda conn: review_override(
+                conn, override_id, decision, reviewer=operator, comment=comment, now=now
+            ),
+            done=f"Override {override_id} {DECISIONS[decision]}.",
+            failed="Not reviewed",
+        )
 
 
 # ---- text ------------------------------------------------------------------------------
@@ -589,8 +601,6 @@ def detail_lines(
     e: LogEntry, tz: Any, record: TicketRecord | None, reviews: list[Review] | None
 ) -> list[Content]:
     """The detail pane: who, what, why, the figures before and after, the reviews, the timeline."""
-    from sladesk_tui.tui.screens.ticket import event_detail
-    from sladesk_tui.tui.widgets.clock_panel import fmt_instant
 
     o = e.override
     param = parameter_text(o)

@@ -51,7 +51,7 @@ def state_class(state: str) -> str:
 
 def state_word(clock: Clock) -> str:
     """The state in capitals; a stopped breached clock reads MISSED, a clock that
-    breached and then paused reads BREACHED (breached wins, SPEC §5)."""
+    breached and then paused reads BREACHED (breached wins, docs/clocks.md)."""
     if clock.state == "breached" and clock.stopped_at is not None:
         return "MISSED"
     return STATE_WORDS.get(clock.state, clock.state.upper())
@@ -124,7 +124,7 @@ def figure_lines(clock: Clock, zones: Zones) -> list[str]:
 
 
 def raw_line(raw: Clock, zones: Zones) -> str:
-    """The raw figures (no overrides) beside adjusted ones that differ (SPEC §6)."""
+    """The raw figures (no overrides) beside adjusted ones that differ (docs/clocks.md, "Overrides")."""
     parts = [f"without overrides: {summary(raw)}"]
     if raw.due_at is not None and raw.stopped_at is None:
         parts.append(f"due {fmt_instant(raw.due_at, zones.operator, year=zones.year)}")
@@ -135,6 +135,91 @@ def raw_line(raw: Clock, zones: Zones) -> str:
 
 class ClockPanel(Vertical):
     """A clock's panel; `show()` replaces its figures in place (expanded or not)."""
+
+    # Colours from the theme's variables only; every state is written in words too.
+    DEFAULT_CSS = """
+    ClockPanel {
+        height: auto;
+        margin-bottom: 1;
+    }
+
+    ClockPanel .clock-head {
+        height: 1;
+    }
+
+    ClockPanel .clock-title {
+        width: 12;
+        text-style: bold;
+    }
+
+    ClockPanel .clock-bar {
+        width: 1fr;
+    }
+
+    ClockPanel .clock-bar Bar {
+        width: 1fr;
+    }
+
+    ClockPanel .clock-pct {
+        width: 6;
+        text-align: right;
+    }
+
+    ClockPanel .clock-state {
+        width: 10;
+        text-align: right;
+        text-style: bold;
+    }
+
+    ClockPanel .clock-figures {
+        height: auto;
+        padding-left: 2;
+    }
+
+    ClockPanel .clock-raw {
+        height: auto;
+        padding-left: 2;
+        color: $text-muted;
+        text-style: italic;
+    }
+
+    ClockPanel .clock-why {
+        padding: 0;
+        margin: 0;
+        border: none;
+        background: $surface;
+    }
+
+    ClockPanel .clock-why CollapsibleTitle {
+        padding: 0 0 0 2;
+        color: $text-muted;
+    }
+
+    ClockPanel .clock-why Contents {
+        padding: 0 0 0 4;
+    }
+
+    ClockPanel .clock-timeline {
+        height: auto;
+    }
+
+    /* State colours: the bar and the state word. */
+    ClockPanel.-ok .clock-state { color: $success; }
+    ClockPanel.-ok Bar > .bar--bar { color: $success; }
+    ClockPanel.-at-risk .clock-state { color: $warning; }
+    ClockPanel.-at-risk Bar > .bar--bar { color: $warning; }
+    ClockPanel.-breached .clock-state { color: $error; }
+    ClockPanel.-breached Bar > .bar--bar { color: $error; }
+    ClockPanel.-breached Bar > .bar--complete { color: $error; }
+    ClockPanel.-paused .clock-state { color: $text-muted; }
+    ClockPanel.-paused Bar > .bar--bar { color: $text-muted; }
+    ClockPanel.-met .clock-state { color: $success; }
+    ClockPanel.-met Bar > .bar--bar { color: $success; }
+    ClockPanel.-met Bar > .bar--complete { color: $success; }
+    ClockPanel.-exempt .clock-state { color: $accent; }
+    ClockPanel.-exempt Bar > .bar--bar { color: $accent; }
+    ClockPanel.-na .clock-state { color: $text-muted; }
+    """
 
     def __init__(self, name: str, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="clock-panel")
@@ -173,7 +258,7 @@ class ClockPanel(Vertical):
         n = sum(
             1 for seg in visible_segments(clock.explanation) if seg.kind != "rule"
         )  # markers are instants
-        why.title = Content(  # type: ignore[assignment]  # typed str, but Content is shown as is (no markup)
+        why.title = Content(  # type: ignore[assignment] # the title widget renders Content: no markup parsing
             f"Why: {n} {'stretch' if n == 1 else 'stretches'} ({safe_text(zones.customer_name)} time)"
         )
         self.query_one(".clock-timeline", Static).update(Content("\n".join(lines)))

@@ -1,6 +1,6 @@
 """The queue widget: thousands of rows, a countdown on each, repainted every second.
 
-A `ScrollView` on the Line API (NOTES: `DataTable` takes seconds to load 10k rows
+A `ScrollView` on the Line API (docs/performance.md: `DataTable` takes seconds to load 10k rows
 and 70-150 ms to repaint after any cell update): `render_line` draws only the lines
 on screen, straight from the `core.queue` rows and the injected clock, so a tick is
 "repaint the visible lines", never "update the model".
@@ -16,7 +16,7 @@ like `[@click=app.quit]x[/]` is only ever text.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.segment import Segment
 from rich.style import Style
@@ -88,7 +88,7 @@ def layout_columns(width: int, id_width: int = 8) -> tuple[Column, ...]:
     present = list(specs)
 
     def used() -> int:
-        return sum(widths[c[0]] for c in present) + len(present) - 1
+        return int(sum(widths[c[0]] for c in present)) + len(present) - 1
 
     for victim in sorted((c for c in specs if c[4]), key=lambda c: -c[4]):
         if used() <= width:
@@ -125,6 +125,58 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
     scroll containers' horizontal keys would only clutter the help screen.
     """
 
+    # Colours from the theme's variables only; the state is always written too
+    # (BREACHED, AT RISK, PAUSED, OFF SHIFT): colour is a second channel, never the only one.
+    DEFAULT_CSS = """
+    QueueView {
+        height: 1fr;
+        overflow-x: hidden;
+        overflow-y: auto;
+        background: $surface;
+        color: $foreground;
+        scrollbar-size-vertical: 1;
+
+        & > .queue-view--header {
+            color: $text-muted;
+            background: $panel;
+            text-style: bold;
+        }
+        & > .queue-view--cursor {
+            background: $block-cursor-blurred-background;
+        }
+        &:focus > .queue-view--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: bold;
+        }
+        & > .queue-view--breached {
+            color: $error;
+        }
+        & > .queue-view--at-risk {
+            color: $warning;
+        }
+        & > .queue-view--paused {
+            color: $text-muted;
+        }
+        & > .queue-view--ok {
+            color: $foreground;
+        }
+        & > .queue-view--none {
+            color: $text-muted;
+        }
+        & > .queue-view--muted {
+            color: $text-muted;
+        }
+        & > .queue-view--off-shift {
+            color: $accent;
+            text-style: bold;
+        }
+        & > .queue-view--badge {
+            text-style: bold reverse;
+        }
+    }
+    """
+
     COMPONENT_CLASSES = {
         "queue-view--header",
         "queue-view--cursor",
@@ -139,13 +191,13 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
     }
 
     BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-        Binding("enter", "open", "Open", tooltip="Open the ticket under the cursor"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="queue.cursor-up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="queue.cursor-down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="queue.page-up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="queue.page-down"),
+        Binding("home", "first", "First", show=False, id="queue.first"),
+        Binding("end", "last", "Last", show=False, id="queue.last"),
+        Binding("enter", "open", "Open", tooltip="Open the ticket under the cursor", id="queue.open"),
     ]
 
     class Opened(Message):
@@ -171,6 +223,7 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._rows: list[QueueRow] = []
         self.show_raw = False  # raw clocks (overrides ignored) instead of adjusted ones
         self._filter = QueueFilter()
+        self._found: tuple[str, frozenset[str]] | None = None  # (filter text, ids the index found)
         self._sort = "urgency"
         self._cursor = 0
         self._now = clock()
@@ -179,7 +232,6 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._columns: tuple[Column, ...] = ()
         self._id_width = 8
         self._styles: dict[str, Style] = {}
-        self.loads = 0  # how many times rows arrived: tests and benchmarks wait on it
 
     # ---- state ------------------------------------------------------------------
 
@@ -224,7 +276,6 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._all = sorted(rows, key=sort_key(self._sort))
         self._id_width = max((cells(r.id) for r in self._all), default=6)
         self._columns = ()
-        self.loads += 1
         self._reshape()
 
     def set_raw(self, show_raw: bool) -> None:
@@ -236,19 +287,27 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._filter = flt
         self._reshape()
 
+    def set_found(self, text: str, ids: frozenset[str] | None) -> None:
+        """The tickets the text index finds for the filter text `text`: shown beside
+        the rows whose id, title, customer, status or assignee holds it, so words in
+        any order, word beginnings and accent-free spellings find a ticket too."""
+        self._found = (text, ids) if ids else None
+        if text == self._filter.text:
+            self._reshape()
+
+    def _filtered(self) -> list[QueueRow]:
+        flt, found = self._filter, self._found
+        if not flt.text or found is None or found[0] != flt.text:
+            return flt.apply(self._all, self._now)
+        needle, ids = flt.text.casefold(), found[1]
+        rest = replace(flt, text="")
+        return [r for r in rest.apply(self._all, self._now) if needle in r.search or r.id in ids]
+
     def set_sort(self, sort: str) -> None:
         key = sort_key(sort)
         self._sort = sort
         self._all = sorted(self._all, key=key)
         self._reshape()
-
-    def move_to(self, ticket_id: str) -> bool:
-        """Put the cursor on a ticket if it is shown."""
-        for i, r in enumerate(self._rows):
-            if r.id == ticket_id:
-                self._set_cursor(i)
-                return True
-        return False
 
     def tick(self) -> None:
         """Advance to the clock's `now`: states are re-derived only when one changes."""
@@ -271,7 +330,7 @@ class QueueView(ScrollView, can_focus=True, inherit_bindings=False):
         self._now = self._clock()
         old = self.cursor_row
         old_line = self._cursor - int(self.scroll_y)
-        self._rows = self._filter.apply(self._all, self._now)
+        self._rows = self._filtered()
         index = 0
         if old is not None:
             index = next(

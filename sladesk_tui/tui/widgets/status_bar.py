@@ -38,6 +38,7 @@ class ViewState:
     shown: int
     sort: str
     raw: bool
+    unread_alerts: int = 0  # alerts on my tickets not yet looked at (tui.alert_watch)
 
 
 Item = tuple[str, str]  # (text, component class)
@@ -107,6 +108,11 @@ def _items(s: ViewState, w: _Wording) -> list[Item]:
         head.append([(f"{c.breached} breached", "status-bar--breached")])
         if w.paused:
             head.append([(f"{c.paused} paused", "status-bar--paused")])
+    if s.unread_alerts:
+        n = s.unread_alerts
+        head.append(
+            [(f"{n} new alert{'' if n == 1 else 's'}" if w.paused else f"{n} alerts", "status-bar--alerts")]
+        )
     out: list[Item] = []
     for group in head:
         if out:
@@ -168,13 +174,49 @@ class StatusBar(Widget):
         "status-bar--paused",
         "status-bar--view",
         "status-bar--raw",
+        "status-bar--alerts",
     }
 
+    # Colours from the theme's variables only (every theme, ansi-dark over SSH too,
+    # stays legible); each state is written in words as well.
     DEFAULT_CSS = """
     StatusBar {
         height: 1;
         text-wrap: nowrap;
         text-overflow: ellipsis;
+        background: $panel;
+        color: $foreground;
+
+        & > .status-bar--app {
+            color: $accent;
+            text-style: bold;
+        }
+        & > .status-bar--who {
+            color: $accent;
+        }
+        & > .status-bar--at-risk {
+            color: $warning;
+            text-style: bold;
+        }
+        & > .status-bar--breached {
+            color: $error;
+            text-style: bold;
+        }
+        & > .status-bar--paused {
+            color: $text-muted;
+        }
+        & > .status-bar--view {
+            color: $text-muted;
+        }
+        & > .status-bar--alerts {
+            color: $error;
+            text-style: bold reverse;
+        }
+        /* Raw figures read as adjusted ones mislead: the marker stands out. */
+        & > .status-bar--raw {
+            color: $warning;
+            text-style: bold;
+        }
     }
     """
 
@@ -186,11 +228,6 @@ class StatusBar(Widget):
         if state != self.state:
             self.state = state
             self.refresh()
-
-    @property
-    def text(self) -> str:
-        """What the bar says at its current width (tests read it)."""
-        return "".join(text for text, _ in self._items())
 
     def _items(self) -> Sequence[Item]:
         if self.state is None:

@@ -21,7 +21,6 @@ dialog (its own module).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping
@@ -30,26 +29,28 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Collapsible, DataTable, Footer, Static, TabbedContent, TabPane
 
-from sladesk_tui.core.clocks import Clock
-from sladesk_tui.core.events import ENDING_TYPES, Event
+from sladesk_tui.core.events import Event
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.tui.live import Failed, LiveScreen, Written
-from sladesk_tui.tui.screens.actions import PriorityDialog, StatusDialog
+from sladesk_tui.core.what_if import what_if_priority
+from sladesk_tui.tui.background import LiveScreen
+from sladesk_tui.tui.helpers import event_detail, operator_zone
+from sladesk_tui.tui.messages import AlertsSeen, OpenOverride
+from sladesk_tui.tui.screens.ticket.dialogs import PriorityDialog, StatusDialog
 from sladesk_tui.tui.widgets.clock_panel import ClockPanel, Zones, fmt_instant
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sladesk_tui.core.agreements import Agreement, AgreementSet
     from sladesk_tui.core.evaluate import TicketClocks
     from sladesk_tui.core.tickets import TicketRecord
-    from sladesk_tui.tui.app import SladeskApp
-    from sladesk_tui.tui.data import Desk
+    from sladesk_tui.store.alerts import AlertLogRow
 
 CLOCK_ORDER: tuple[str, ...] = ("response", "update", "resolution")
 BASE_STATUSES: tuple[str, ...] = ("new", "open")
@@ -72,6 +73,7 @@ class TicketView:
     customer_zone: str
     now: float
     local_off: str | None = None  # why the desk refuses clock-moving local actions (docs/roles.md)
+    alerts: tuple[AlertLogRow, ...] = ()  # what sladesk notify sent about it
 
     @property
     def agreement(self) -> Agreement | None:
@@ -94,21 +96,19 @@ class TicketView:
         return out, frozenset(pauses)
 
 
-def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
-    """Read and evaluate one ticket on a connection of the calling thread; None if unknown."""
+def load_view(conn: sqlite3.Connection, ticket_id: str, now: float) -> TicketView | None:
+    """Read and evaluate one ticket on the worker's connection; None if unknown."""
     from sladesk_tui.core.evaluate import evaluate, governing
+    from sladesk_tui.store.alerts import alert_log
     from sladesk_tui.store.queries import agreements_for_versions, load_ticket
     from sladesk_tui.store.settings import local_actions_refusal
 
-    conn = desk.open()
-    try:
-        record = load_ticket(conn, ticket_id)
-        if record is None:
-            return None
-        books = agreements_for_versions(conn, [record.agreement_version])
-        local_off = local_actions_refusal(conn)
-    finally:
-        conn.close()
+    record = load_ticket(conn, ticket_id)
+    if record is None:
+        return None
+    books = agreements_for_versions(conn, [record.agreement_version])
+    local_off = local_actions_refusal(conn)
+    alerts = tuple(alert_log(conn, ticket=ticket_id))
     clocks = evaluate(record, books, now, explain=True)
     _, aset, _ = governing(record, books)
     zone = (
@@ -116,54 +116,60 @@ def load_view(desk: Desk, ticket_id: str, now: float) -> TicketView | None:
         if aset is not None and clocks.agreement is not None
         else "UTC"
     )
-    return TicketView(record, clocks, books, zone, now, local_off)
-
-
-def what_if_priority(view: TicketView, priority: str, now: float) -> Mapping[str, Clock]:
-    """The adjusted clocks if a `priority` event were recorded at `now` (the engine decides)."""
-    from sladesk_tui.core.evaluate import evaluate
-
-    record = view.record
-    seq = max((e.seq for e in record.events), default=0) + 1
-    change = Event(id="what-if", type="priority", at=now, ticket=record.id, seq=seq, priority=priority)
-    events = tuple(sorted((*record.events, change), key=lambda e: e.order_key))
-    return evaluate(dataclasses.replace(record, events=events), view.books, now).adjusted
-
-
-def operator_zone(app: SladeskApp) -> dt.tzinfo:
-    """The app's display zone (fixed in tests and screenshots), else this machine's.
-
-    tzlocal's zone keeps DST rules, where `astimezone()` gives a fixed offset that is
-    wrong for instants on the other side of a DST change.
-    """
-    if app.display_tz is not None:
-        return app.display_tz
-    from tzlocal import get_localzone
-
-    return get_localzone()
+    return TicketView(record, clocks, books, zone, now, local_off, alerts)
 
 
 class TicketScreen(LiveScreen):
     """One ticket: clocks, history, overrides; actions written as events."""
 
-    CSS_PATH = "../ticket.tcss"
+    CSS_PATH = "ticket.tcss"
     AUTO_FOCUS = "#clocks"
     BINDINGS = [
-        # The footer fits 80 columns (compact, no palette key) with `?` first; `a`, `o`
-        # and the tabs are for the help screen and the palette, which list every key.
-        Binding("question_mark", "app.help", "Help", tooltip="List every key"),
-        Binding("escape", "back", "Back", tooltip="Back to the queue"),
-        Binding("r", "reply", "Reply", tooltip="Record a public reply (stops the response clock)"),
-        Binding("s", "status", "Status", tooltip="Set the status (waiting pauses the clocks)"),
-        Binding("p", "priority", "Priority", tooltip="Change the priority, with a preview of the clocks"),
-        Binding("a", "assign", "Take", show=False, tooltip="Assign the ticket to me"),
-        Binding("x", "resolve", "Resolve", tooltip="Resolve the ticket (stops its clocks)"),
-        Binding("O", "reopen", "Reopen", tooltip="Reopen a resolved or closed ticket"),
-        Binding("e", "explain", "Explain", tooltip="Show or hide why each clock is due when it is"),
-        Binding("o", "override", "Override", show=False, tooltip="Override a clock, with a justification"),
-        Binding("1", "tab('tab-clocks')", "Clocks tab", show=False),
-        Binding("2", "tab('tab-history')", "History tab", show=False),
-        Binding("3", "tab('tab-overrides')", "Overrides tab", show=False),
+        # The footer fits 80 columns (compact, no palette key) with `?` first and
+        # `o` Override in it: overriding a clock is what the desk comes here for.
+        # `a` and the tabs are for the help screen and the palette, which list every key.
+        Binding("question_mark", "app.help", "Help", tooltip="List every key", id="app.help"),
+        Binding("escape", "back", "Back", tooltip="Back to the queue", id="ticket.back"),
+        Binding(
+            "r",
+            "reply",
+            "Reply",
+            tooltip="Record a public reply (stops the response clock)",
+            id="ticket.reply",
+        ),
+        Binding(
+            "s", "status", "Status", tooltip="Set the status (waiting pauses the clocks)", id="ticket.status"
+        ),
+        Binding(
+            "p",
+            "priority",
+            "Priority",
+            tooltip="Change the priority, with a preview of the clocks",
+            id="ticket.priority",
+        ),
+        Binding(
+            "o",
+            "override",
+            "Override",
+            tooltip="Override a clock, with a justification",
+            id="ticket.override",
+        ),
+        Binding("a", "assign", "Take", show=False, tooltip="Assign the ticket to me", id="ticket.assign"),
+        Binding(
+            "x", "resolve", "Resolve", tooltip="Resolve the ticket (stops its clocks)", id="ticket.resolve"
+        ),
+        Binding("O", "reopen", "Reopen", tooltip="Reopen a resolved or closed ticket", id="ticket.reopen"),
+        Binding(
+            "e",
+            "explain",
+            "Why",
+            tooltip="Show or hide why each clock is due when it is",
+            id="ticket.explain",
+        ),
+        Binding("1", "tab('tab-clocks')", "Clocks tab", show=False, id="ticket.clocks-tab"),
+        Binding("2", "tab('tab-history')", "History tab", show=False, id="ticket.history-tab"),
+        Binding("3", "tab('tab-overrides')", "Overrides tab", show=False, id="ticket.overrides-tab"),
+        Binding("4", "tab('tab-alerts')", "Alerts tab", show=False, id="ticket.alerts-tab"),
     ]
 
     POLL_NAME = "ticket-poll"
@@ -172,7 +178,6 @@ class TicketScreen(LiveScreen):
         super().__init__()
         self.ticket_id = ticket_id
         self.view: TicketView | None = None
-        self.writes = 0  # writes committed so far (tests wait on it)
 
     # ---- layout -----------------------------------------------------------------
 
@@ -189,6 +194,8 @@ class TicketScreen(LiveScreen):
             with TabPane("Overrides", id="tab-overrides"):
                 yield Static("", id="overrides-none")
                 yield DataTable(id="overrides", cursor_type="row", zebra_stripes=True)
+            with TabPane("Alerts", id="tab-alerts"):
+                yield DataTable(id="alerts", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -196,6 +203,9 @@ class TicketScreen(LiveScreen):
         history.add_columns("when (you)", "event", "detail", "by", "recorded by")
         overrides = self.query_one("#overrides", DataTable)
         overrides.add_columns("#", "kind", "clock", "when (you)", "by", "reason", "status", "justification")
+        self.query_one("#alerts", DataTable).add_columns(
+            "level", "clock", "threshold (you)", "to", "state", "error"
+        )
         for panel in self.query(ClockPanel):
             panel.display = False
         self.follow()
@@ -205,8 +215,9 @@ class TicketScreen(LiveScreen):
     def reading(self) -> str:
         return self.ticket_id
 
-    def reader(self, now: float) -> Callable[[], TicketView | None]:
-        return lambda: load_view(self.desk, self.ticket_id, now)
+    def reader(self, now: float) -> Callable[[sqlite3.Connection], TicketView | None]:
+        ticket_id = self.ticket_id
+        return lambda conn: load_view(conn, ticket_id, now)
 
     def stale(self) -> bool:
         """The figures have aged: clocks run on although nobody committed."""
@@ -220,7 +231,6 @@ class TicketScreen(LiveScreen):
             return
         self.view = view
         self._show(view)
-        self.loads += 1
 
     # ---- showing ------------------------------------------------------------------
 
@@ -255,6 +265,8 @@ class TicketScreen(LiveScreen):
             panel.show(clock, raw if raw is not None and raw != clock else None, zones)
         self._fill_history(view, zones)
         self._fill_overrides(view, zones)
+        self._fill_alerts(view, zones)
+        self.post_message(AlertsSeen(self.ticket_id))
 
     def _head(self, view: TicketView, zones: Zones) -> Content:
         r = view.record
@@ -316,6 +328,20 @@ class TicketScreen(LiveScreen):
                 Text(safe_text(o.status).upper()),
                 Text(safe_text(o.justification)),
                 key=str(o.id),
+            )
+
+    def _fill_alerts(self, view: TicketView, zones: Zones) -> None:
+        table = self.query_one("#alerts", DataTable)
+        table.clear()
+        for a in view.alerts:
+            table.add_row(
+                Text(safe_text(a.level)),
+                Text(safe_text(a.clock)),
+                Text(fmt_instant(a.threshold_ts, zones.operator)),
+                Text(safe_text(a.recipient)),
+                Text(a.state.upper() + (" OFF SHIFT" if a.off_shift else "")),
+                Text(safe_text(a.error or "")),
+                key=str(a.id),
             )
 
     # ---- actions --------------------------------------------------------------------
@@ -382,7 +408,11 @@ class TicketScreen(LiveScreen):
             return
         now = self.desk.now()
         before = view.clocks.adjusted
-        after = {p: what_if_priority(view, p, now) for p in priorities if p != view.record.priority}
+        after = {
+            p: what_if_priority(view.record, view.books, p, now)
+            for p in priorities
+            if p != view.record.priority
+        }
 
         def chosen(priority: str | None) -> None:
             if priority is None:
@@ -398,7 +428,7 @@ class TicketScreen(LiveScreen):
         self.app.push_screen(dialog, chosen)
 
     def action_override(self) -> None:
-        self.sladesk.open_override(self.ticket_id)
+        self.post_message(OpenOverride(self.ticket_id))
 
     def action_assign(self) -> None:
         view = self._ready(moves_clock=False)
@@ -443,41 +473,10 @@ class TicketScreen(LiveScreen):
         )
         self._write(event, done)
 
-    @work(thread=True, group="ticket-write", exit_on_error=False)
     def _write(self, event: Event, done: str) -> None:
-        from sladesk_tui.core.errors import InputError
         from sladesk_tui.store.imports import ingest
 
-        desk = self.desk
-        try:
-            conn = desk.open()
-            try:
-                ingest(conn, [event], actor=desk.operator, source="tui")
-            finally:
-                conn.close()
-        except InputError as exc:
-            self.post_message(Failed(f"Not recorded: {exc}"))
-        except Exception as exc:  # noqa: BLE001 - a locked or missing file: say so, keep going
-            self.post_message(Failed(f"Not recorded: {type(exc).__name__}: {exc}"))
-        else:
-            self.post_message(Written(done))
-
-    def on_live_written(self, message: Written) -> None:
-        self.writes += 1
-        self.after_write(message.done)
-
-
-def event_detail(ev: Event) -> str:
-    """What an event changed, in a few words, for the history table."""
-    if ev.type == "created":
-        bits = [ev.priority or "", ev.customer or "", ev.title or ""]
-        return " · ".join(b for b in bits if b)
-    if ev.type == "status":
-        return ev.status or ""
-    if ev.type == "priority":
-        return ev.priority or ""
-    if ev.type == "assign":
-        return ev.assignee or ""
-    if ev.type in ENDING_TYPES or ev.type == "reopened":
-        return ""
-    return ev.body or ""
+        operator = self.desk.operator
+        self.write(
+            lambda conn: ingest(conn, [event], actor=operator, source="tui"), done=done, failed="Not recorded"
+        )

@@ -3,7 +3,7 @@
 Each dismisses with the chosen value (None on escape); the ticket screen writes the
 event. The priority dialog previews, for the highlighted priority, what the clocks
 would become if the change were made now: priority changes surprise users in every
-peer product (NOTES: "How peers count SLA clocks"), so the agent sees "target 1h ->
+peer product (docs/clocks.md, "How peers count"), so the agent sees "target 1h ->
 15m, BREACHED" before confirming rather than after.
 
 Every label is `Content` built from plain strings: priorities and statuses come
@@ -33,8 +33,8 @@ HINT = "↑/↓ choose · enter confirm · escape cancel"
 class _ChoiceDialog(ModalScreen[str | None]):
     """A titled option list that dismisses with the chosen option's id."""
 
-    CSS_PATH = "../ticket.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    CSS_PATH = "dialogs.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
 
     def __init__(self, heading: str, options: Sequence[tuple[str, str]], current: str | None) -> None:
         super().__init__()

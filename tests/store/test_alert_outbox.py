@@ -1,0 +1,94 @@
+"""The alert outbox on a real SQLite file: one row per key and recipient, append-only,
+audited, and its states derived from the attempts."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from support import GOLD_24X7, agreements_db
+
+from sladesk_tui.core.alerts import Crossing
+from sladesk_tui.store import alerts as outbox
+from sladesk_tui.store import audit
+
+NOW = 1_796_032_800.0
+
+
+def crossing(ticket: str = "T-1", level: str = "breach") -> Crossing:
+    return Crossing(ticket, "response", int(NOW - 3600), level, NOW, NOW, False, ("assignee",))
+
+
+def test_each_key_and_recipient_is_recorded_once(tmp_path: Path) -> None:
+    with agreements_db(tmp_path / "d.db", GOLD_24X7, actor="lena") as conn:
+        rows = [
+            outbox.NewAlert(crossing(), "person:kim", "kim"),
+            outbox.NewAlert(crossing(), "channel:chat", "kim"),
+        ]
+        assert outbox.record_crossings(conn, rows, now=NOW, actor="svc") == 2
+        assert outbox.record_crossings(conn, rows, now=NOW + 5, actor="svc") == 0
+        assert (
+            outbox.record_crossings(
+                conn, [*rows, outbox.NewAlert(crossing("T-2"), "person:kim", "kim")], now=NOW, actor="svc"
+            )
+            == 1
+        )
+        assert outbox.known_keys(conn, ["T-1"]) == {crossing().key}
+        assert audit.verify(conn).ok
+
+
+def test_states_follow_the_attempts(tmp_path: Path) -> None:
+    with agreements_db(tmp_path / "d.db", GOLD_24X7, actor="lena") as conn:
+        outbox.record_crossings(
+            conn, [outbox.NewAlert(crossing(), "channel:chat", "kim")], now=NOW, actor="svc"
+        )
+        assert [r.state for r in outbox.alert_log(conn)] == ["pending"]
+        (pending,) = outbox.pending_alerts(conn)
+        m = outbox.claim(conn, "channel:chat", "chat", None, [pending.id], now=NOW, actor="svc")
+        assert [r.state for r in outbox.alert_log(conn)] == ["sending"]
+        assert outbox.pending_alerts(conn) == [] and [u.id for u in outbox.unfinished(conn)] == [m.id]
+        outbox.record_attempt(conn, m, "failed", "HTTP 500", now=NOW + 1, actor="svc")
+        (r,) = outbox.alert_log(conn)
+        assert (r.state, r.attempts, r.error) == ("retrying", 1, "HTTP 500")
+        outbox.record_attempt(conn, m, "sent", None, now=NOW + 31, actor="svc")
+        (r,) = outbox.alert_log(conn)
+        assert (r.state, r.attempts, r.sent_ts, r.idem_key) == ("sent", 2, NOW + 31, m.idem_key)
+        assert outbox.unfinished(conn) == [] and outbox.last_message_ts(conn, "channel:chat") == NOW
+        actions = [
+            a
+            for (a,) in conn.execute("SELECT action FROM audit_log WHERE action LIKE 'alerts.%' ORDER BY seq")
+        ]
+        assert actions == ["alerts.due", "alerts.message", "alerts.failed", "alerts.sent"]
+        assert audit.verify(conn).ok
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE alerts SET level = '50%'",
+        "DELETE FROM alert_attempts",
+        "INSERT OR REPLACE INTO alert_items (message_id, alert_id) VALUES (1, 1)",
+        "UPDATE alert_messages SET idem_key = 'x'",
+    ],
+)
+def test_the_outbox_is_append_only(tmp_path: Path, sql: str) -> None:
+    with agreements_db(tmp_path / "d.db", GOLD_24X7, actor="lena") as conn:
+        outbox.record_crossings(
+            conn, [outbox.NewAlert(crossing(), "person:kim", "kim")], now=NOW, actor="svc"
+        )
+        m = outbox.claim(conn, "person:kim", "mail", "kim@example.com", [1], now=NOW, actor="svc")
+        outbox.record_attempt(conn, m, "sent", None, now=NOW, actor="svc")
+        with pytest.raises(sqlite3.DatabaseError):
+            conn.execute(sql)
+
+
+def test_an_edited_alert_is_found_by_audit_verify(tmp_path: Path) -> None:
+    with agreements_db(tmp_path / "d.db", GOLD_24X7, actor="lena") as conn:
+        outbox.record_crossings(
+            conn, [outbox.NewAlert(crossing(), "person:kim", "kim")], now=NOW, actor="svc"
+        )
+        conn.execute("DROP TRIGGER alerts_no_update")
+        conn.execute("UPDATE alerts SET recipient = 'person:mallory'")
+        result = audit.verify(conn)
+        assert not result.ok and "alerts" in (result.reason or "")
