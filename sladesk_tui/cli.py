@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     alert_commands.add_parsers(sub)
 
+    from sladesk_tui.commands import pull as pull_commands
+
+    pull_commands.add_parsers(sub)
+
     return parser
 
 

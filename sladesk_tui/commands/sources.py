@@ -15,6 +15,7 @@ from sladesk_tui.core.errors import InputError
 
 if TYPE_CHECKING:
     from sladesk_tui.core.sources.mapping import SourceSet
+    from sladesk_tui.store.pulls import PullStatus
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]  # argparse's private type
@@ -97,6 +98,7 @@ def _sources(args: argparse.Namespace) -> int:
 
     from sladesk_tui import output
     from sladesk_tui.store.deliveries import source_rows
+    from sladesk_tui.store.pulls import pull_status
 
     sources = load_sources_file(_sources_path(args))
     with database(args, readonly=True) as conn:
@@ -104,6 +106,7 @@ def _sources(args: argparse.Namespace) -> int:
             status = source_rows(conn)
         except sqlite3.OperationalError:  # a database from before the receiver: nothing received yet
             status = {}
+        pulled = pull_status(conn)
     rows = []
     for s in sources.sources:
         st = status.get(s.name)
@@ -119,6 +122,7 @@ def _sources(args: argparse.Namespace) -> int:
                 "last_refusal": _iso(st.last_refusal_ts) if st else None,
                 "last_refusal_status": st.last_refusal_status if st else None,
                 "last_refusal_reason": st.last_refusal_reason if st else None,
+                **_pull_columns(pulled.get(s.name)),
             }
         )
 
@@ -137,15 +141,42 @@ def _sources(args: argparse.Namespace) -> int:
                 }
             )
         below = [
-            [f"refused {r['last_refusal_status']}: {r['last_refusal_reason']}"]
-            if r["last_refusal_reason"]
-            else []
+            (
+                [f"refused {r['last_refusal_status']}: {r['last_refusal_reason']}"]
+                if r["last_refusal_reason"]
+                else []
+            )
+            + _pull_below(pulled.get(str(r["source"])))
             for r in rows
         ]
         return output.rows_table(cells, width=width, below=below)
 
-    answer(args.format, json=lambda: rows, csv=lambda: output.rows_csv(rows), table=table)
+    # csv: one line per source, the set-aside tickets counted (json lists them)
+    flat = [{k: len(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows]
+    answer(args.format, json=lambda: rows, csv=lambda: output.rows_csv(flat), table=table)
     return 0
+
+
+def _pull_columns(st: PullStatus | None) -> dict[str, object]:
+    """The history puller's side (docs/pull.md): its cursor and the tickets it set aside."""
+    if st is None:
+        return {"pull_cursor": None, "last_pull": None, "set_aside": []}
+    return {
+        "pull_cursor": st.cursor,
+        "last_pull": st.moved_at,
+        "set_aside": [
+            {"ticket": p.provider_ticket, "our_ticket": p.ticket, "reason": p.reason, "at": p.last_at}
+            for p in st.problems
+        ],
+    }
+
+
+def _pull_below(st: PullStatus | None) -> list[str]:
+    if st is None:
+        return []
+    lines = [f"pulled up to {st.cursor} at {st.moved_at}"] if st.cursor else []
+    lines += [f"set aside ticket {p.provider_ticket}: {p.reason}" for p in st.problems]
+    return lines
 
 
 def _iso(ts: float | None) -> str | None:

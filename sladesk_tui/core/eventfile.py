@@ -46,7 +46,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from sladesk_tui.core.agreements import PRIORITY_PATTERN
 from sladesk_tui.core.errors import InputError
@@ -145,6 +145,9 @@ def event_from_mapping(d: Mapping[str, object], *, seq: int) -> Event:
 
     Raises InputError with the reason only; the caller knows FILE:LINE.
     """
+    fast = _fast_event(d, seq)
+    if fast is not None:
+        return fast
     values: dict[str, Any] = {}
     for key, value in d.items():
         if key not in _KNOWN:
@@ -197,6 +200,100 @@ def event_from_mapping(d: Mapping[str, object], *, seq: int) -> Event:
             raise InputError(f"field {key!r}: {_clip(value)} is not {what}")
     values["at"] = at
     return Event(seq=seq, **values)
+
+
+# ---- the fast path ----------------------------------------------------------------------
+# A million-event import spends most of its parsing here, on events that are plainly
+# valid. `_fast_event` accepts exactly such an event with fewer, cheaper steps and
+# returns None for anything else, which then takes the full path above: that path
+# alone words every refusal, so the two can never disagree on a message, and the fast
+# path may only ever be stricter. Its savings: one pass over the fields, instants in
+# the common `YYYY-MM-DDTHH:MM:SSZ` spelling from a per-minute cache (each minute
+# validated once by `parse_instant`, window included), and values that repeat
+# (tickets, customers, priorities, statuses, authors) checked once.
+
+_FAST_ALLOWED: dict[str, frozenset[str]] = {t: fs | {"id", "type", "at"} for t, fs in ALLOWED_FIELDS.items()}
+_FAST_REQUIRED: dict[str, frozenset[str]] = {
+    t: frozenset(("id", "at", *REQUIRED_FIELDS.get(t, ()), *(("ticket",) if t in TICKET_EVENT_TYPES else ())))
+    for t in EVENT_TYPES
+}
+_REPEATING = frozenset(
+    {"ticket", "customer", "service", "priority", "status", "assignee", "author", "agreement"}
+)
+_FAST_CACHE_MAX = 200_000
+_valid_values: set[tuple[str, str]] = set()
+_minutes: dict[str, float] = {}
+_DIGITS = frozenset("0123456789")
+
+
+def _fast_event(d: Mapping[str, object], seq: int) -> Event | None:
+    etype = d.get("type")
+    if type(etype) is not str:
+        return None
+    allowed = _FAST_ALLOWED.get(etype)
+    if allowed is None:
+        return None
+    for key, value in d.items():
+        if key not in allowed or type(value) is not str or not value:
+            return None
+    if not _FAST_REQUIRED[etype].issubset(d.keys()):
+        return None
+    at = _fast_instant(d["at"])  # type: ignore[arg-type]  # a str, checked above
+    if at is None:
+        return None
+    valid = _valid_values
+    for key, raw in d.items():
+        if key == "type" or key == "at":
+            continue
+        value = cast("str", raw)  # every value is a str: checked above
+        repeating = key in _REPEATING
+        if repeating and (key, value) in valid:
+            continue
+        match, limit, _what = _CHECKS[key]
+        if len(value) > limit or not match(value) or not (value.isascii() or _is_unicode_text(value)):
+            return None
+        if repeating:
+            if len(valid) >= _FAST_CACHE_MAX:
+                valid.clear()
+            valid.add((key, value))
+    values: dict[str, Any] = dict(d)
+    values["at"] = at
+    return Event(seq=seq, **values)
+
+
+def _fast_instant(text: str) -> float | None:
+    """`YYYY-MM-DDTHH:MM:SSZ` from the minute cache; None for any other spelling."""
+    if (
+        len(text) != 20
+        or text[19] != "Z"
+        or text[16] != ":"
+        or text[17] not in "012345"
+        or text[18] not in _DIGITS
+    ):
+        return None
+    minute = text[:16]
+    base = _minutes.get(minute)
+    if base is None:
+        try:
+            base = parse_instant(minute + ":00Z")
+        except InputError:
+            return None
+        if len(_minutes) >= _FAST_CACHE_MAX:
+            _minutes.clear()
+        _minutes[minute] = base
+    return base + int(text[17:19])
+
+
+def _pairs_decoder() -> Any:
+    """A C scanner that returns a JSON object as its list of (key, value) pairs: no
+    Python call per object, and a key written twice is seen by comparing lengths."""
+    from json import scanner
+
+    decoder = json.JSONDecoder(object_pairs_hook=list)
+    return scanner.make_scanner(decoder)  # type: ignore[arg-type]  # typeshed: a class; at run time it takes the decoder
+
+
+_SCAN_PAIRS = _pairs_decoder()
 
 
 def decode_line(raw: bytes) -> str:
@@ -254,7 +351,7 @@ class EventReader:
         line = line.rstrip("\r\n")
         if self._pending:
             return self._csv_more(line, size)
-        if not line.strip():
+        if not line or line.isspace():
             return None
         if self.fmt == "auto":
             self.fmt = "jsonl" if line.lstrip()[0] in "{[" else "csv"
@@ -286,6 +383,17 @@ class EventReader:
         return n, self._err(n, reason)
 
     def _json(self, line: str, n: int) -> Event | InputError:
+        if line[:1] == "{":
+            try:
+                pairs, end = _SCAN_PAIRS(line, 0)
+            except (ValueError, StopIteration, RecursionError):  # the full path below words it
+                pairs = None
+            if type(pairs) is list and (end == len(line) or line[end:].isspace()):
+                d = dict(pairs)
+                if len(d) == len(pairs):
+                    ev = _fast_event(d, n)
+                    if ev is not None:
+                        return ev
         try:
             obj = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:

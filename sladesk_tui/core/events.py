@@ -7,7 +7,9 @@ the edges.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _ENCODE_STR  # what canonical_json's encoder calls for str
 
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 
@@ -116,8 +118,39 @@ def event_digest(ev: Event) -> str:
     """sha256 of the event's content (not its arrival order): a repeated id with the
     same digest is a harmless re-import, a different digest a conflict.
 
-    `at` enters as integer microseconds so float noise never makes a conflict.
+    `at` enters as integer microseconds so float noise never makes a conflict. The
+    bytes are `canonical_json` of the present fields (sorted keys, no spaces, UTF-8
+    kept), spelled out here field by field: this runs once per imported event, and
+    building a dict for the general encoder cost as much as the rest of the digest.
+    `tests/core/test_event_digest.py` holds the two spellings equal.
     """
-    doc = {f: v for f in DIGEST_FIELDS if (v := getattr(ev, f)) is not None}
+    parts = []
+    for name, prefix in _DIGEST_BEFORE_AT:
+        v = getattr(ev, name)
+        if v is not None:
+            parts.append(prefix + _encode_str(v))
+    parts.append(f'"at":{round(ev.at * 1_000_000)}')
+    for name, prefix in _DIGEST_AFTER_AT:
+        v = getattr(ev, name)
+        if v is not None:
+            parts.append(prefix + _encode_str(v))
+    return hashlib.sha256(("{" + ",".join(parts) + "}").encode("utf-8")).hexdigest()
+
+
+def event_digest_reference(ev: Event) -> str:
+    """The digest by the general canonical encoder: what `event_digest` must equal."""
+    doc: dict[str, object] = {f: v for f in DIGEST_FIELDS if (v := getattr(ev, f)) is not None}
     doc["at"] = round(ev.at * 1_000_000)
     return sha256_hex(canonical_json(doc))
+
+
+def _encode_str(v: object) -> str:
+    if type(v) is not str:  # Event fields are text; anything else takes the general path
+        return canonical_json(v)
+    return _ENCODE_STR(v)
+
+
+_SORTED_FIELDS = sorted(DIGEST_FIELDS)
+_AT = _SORTED_FIELDS.index("at")
+_DIGEST_BEFORE_AT = tuple((f, f'"{f}":') for f in _SORTED_FIELDS[:_AT])
+_DIGEST_AFTER_AT = tuple((f, f'"{f}":') for f in _SORTED_FIELDS[_AT + 1 :])

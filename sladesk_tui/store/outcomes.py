@@ -20,9 +20,10 @@ clock runs fast) is still part of the history a stopped clock was settled by.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from sladesk_tui.core.report import Outcome, ticket_outcomes
+from sladesk_tui.core.tickets import TicketRecord
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.queries import agreements_for_versions, load_records
 
@@ -49,17 +50,25 @@ _DELETE = "DELETE FROM outcomes WHERE ticket = ? AND clock = ? AND cycle = ?"
 _CHUNK = 900
 
 
-def refresh_outcomes(conn: sqlite3.Connection, ticket_ids: Iterable[str], now: float) -> int:
+def refresh_outcomes(
+    conn: sqlite3.Connection,
+    ticket_ids: Iterable[str],
+    now: float,
+    *,
+    known: Mapping[str, TicketRecord] | None = None,
+) -> int:
     """Bring the stored outcomes of `ticket_ids` in line with their history; return rows changed.
 
     Must run inside the caller's write transaction, after its own rows are written,
-    so the outcomes commit (or roll back) with the change that caused them.
+    so the outcomes commit (or roll back) with the change that caused them. `known`
+    are records the caller already holds exactly as `load_records` would read them
+    (the importer's tickets created in this very transaction): not read back.
     """
     if not conn.in_transaction:
         raise RuntimeError("refresh_outcomes must run inside the caller's write transaction (write_tx)")
     changed = 0
     for part in _chunks(sorted(set(ticket_ids))):
-        changed += _refresh_chunk(conn, part, now)
+        changed += _refresh_chunk(conn, part, now, known or {})
     return changed
 
 
@@ -75,11 +84,16 @@ def rebuild_outcomes(conn: sqlite3.Connection, now: float) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM outcomes").fetchone()[0])
 
 
-def _refresh_chunk(conn: sqlite3.Connection, ids: list[str], now: float) -> int:
+def _refresh_chunk(
+    conn: sqlite3.Connection, ids: list[str], now: float, known: Mapping[str, TicketRecord]
+) -> int:
     marks = ", ".join("?" * len(ids))
-    params = {f"p{i}": v for i, v in enumerate(ids)}
-    where = f"t.id IN ({', '.join(':' + k for k in params)}) AND t.agreement_id IS NOT NULL"
-    records = load_records(conn, where, params)
+    records = [known[i] for i in ids if i in known]
+    rest = [i for i in ids if i not in known]
+    if rest:
+        params = {f"p{i}": v for i, v in enumerate(rest)}
+        where = f"t.id IN ({', '.join(':' + k for k in params)}) AND t.agreement_id IS NOT NULL"
+        records += load_records(conn, where, params)
     books = agreements_for_versions(conn, {r.agreement_version for r in records})
     wanted: dict[tuple[str, str, int], tuple[object, ...]] = {}
     for r in records:

@@ -1,0 +1,209 @@
+"""A Jira REST API (v2) stand-in on loopback: search, changelog and comments, with faults.
+
+Shapes as Jira documents them: `GET /rest/api/2/search` (`startAt`, `maxResults`,
+`total`, `issues`), `GET /rest/api/2/issue/KEY/changelog` (`values`, `isLast`) and
+`GET /rest/api/2/issue/KEY/comment` (`comments`, `total`). The JQL understood is
+what the puller sends: an optional `project in (...)`, `updated >= "YYYY-MM-DD HH:MM"`
+(UTC here) and `ORDER BY updated ASC, key ASC`. Faults as in fake_rt: `rate_limit`,
+`cut` (request numbers), `down`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+_SINCE = re.compile(r'updated >= "(\d{4}-\d{2}-\d{2} \d{2}:\d{2})"')
+
+
+def jtime(t: dt.datetime) -> str:
+    """Jira's spelling of an instant: milliseconds and a +0000 offset."""
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+@dataclass
+class JiraDesk:
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    next_id: int = 1000
+
+    def issue(
+        self,
+        key: str,
+        at: dt.datetime,
+        *,
+        status: str = "Open",
+        priority: str = "High",
+        org: str = "acme",
+        reporter: str = "cust-9",
+        summary: str | None = None,
+    ) -> None:
+        self.issues[key] = {
+            "id": str(len(self.issues) + 10000),
+            "key": key,
+            "fields": {
+                "summary": summary or f"Issue {key}",
+                "created": jtime(at),
+                "updated": jtime(at),
+                "status": {"name": status},
+                "priority": {"name": priority},
+                "reporter": {
+                    "accountId": reporter,
+                    "displayName": "Pat Customer",
+                    "emailAddress": "pat@acme.example",
+                },
+                "assignee": None,
+                "customfield_10500": [{"id": "3", "name": org}],
+            },
+        }
+        self.histories[key] = []
+        self.comments[key] = []
+
+    def change(
+        self, key: str, at: dt.datetime, field_name: str, before: str, after: str, cid: str | None = None
+    ) -> str:
+        self.next_id += 1
+        hid = cid or str(self.next_id)
+        self.histories[key].append(
+            {
+                "id": hid,
+                "created": jtime(at),
+                "author": {"accountId": "agent-1"},
+                "items": [
+                    {"field": field_name, "fieldtype": "jira", "fromString": before, "toString": after}
+                ],
+            }
+        )
+        f = self.issues[key]["fields"]
+        if field_name in ("status", "priority"):
+            f[field_name] = {"name": after}
+        f["updated"] = jtime(at)
+        return hid
+
+    def comment(
+        self, key: str, at: dt.datetime, *, public: bool, by: str = "agent-1", cid: str | None = None
+    ) -> str:
+        self.next_id += 1
+        c = cid or str(self.next_id)
+        self.comments[key].append(
+            {
+                "id": c,
+                "created": jtime(at),
+                "body": "Could you send the VPN client log?",
+                "jsdPublic": public,
+                "author": {"accountId": by, "displayName": "Pat Customer" if by == "cust-9" else "Sam Agent"},
+            }
+        )
+        self.issues[key]["fields"]["updated"] = jtime(at)
+        return c
+
+
+class FakeJira:
+    def __init__(self, desk: JiraDesk) -> None:
+        self.desk = desk
+        self.requests = 0
+        self.rate_limit: set[int] = set()
+        self.cut: set[int] = set()
+        self.down = False
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/rest/api/2/search", self._search)
+        app.router.add_get("/rest/api/2/issue/{key}/changelog", self._changelog)
+        app.router.add_get("/rest/api/2/issue/{key}/comment", self._comments)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp keeps the bound socket here
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _gate(self) -> web.Response | None:
+        self.requests += 1
+        if self.down:
+            return web.Response(status=503, text="down")
+        if self.requests in self.rate_limit:
+            return web.Response(status=429, headers={"Retry-After": "1"}, text="rate limited")
+        return None
+
+    async def _answer(self, request: web.Request, doc: dict[str, Any]) -> web.StreamResponse:
+        body = json.dumps(doc).encode()
+        if self.requests in self.cut:
+            resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+            resp.content_length = len(body)
+            await resp.prepare(request)
+            await resp.write(body[: len(body) // 2])
+            assert request.transport is not None
+            request.transport.close()
+            return resp
+        return web.Response(body=body, content_type="application/json")
+
+    async def _search(self, request: web.Request) -> web.StreamResponse:
+        refused = self._gate()
+        if refused is not None:
+            return refused
+        jql = request.query["jql"]
+        m = _SINCE.search(jql)
+        assert m and jql.endswith("ORDER BY updated ASC, key ASC"), jql
+        since = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
+        projects = re.search(r"project in \(([^)]*)\)", jql)
+        wanted = {p.strip().strip('"') for p in projects.group(1).split(",")} if projects else None
+        hits = [
+            i
+            for i in self.desk.issues.values()
+            if dt.datetime.fromisoformat(i["fields"]["updated"]) >= since
+            and (wanted is None or i["key"].split("-")[0] in wanted)
+        ]
+        hits.sort(key=lambda i: (i["fields"]["updated"], i["key"]))
+        start, size = int(request.query.get("startAt", "0")), int(request.query.get("maxResults", "50"))
+        return await self._answer(
+            request,
+            {"startAt": start, "maxResults": size, "total": len(hits), "issues": hits[start : start + size]},
+        )
+
+    async def _changelog(self, request: web.Request) -> web.StreamResponse:
+        refused = self._gate()
+        if refused is not None:
+            return refused
+        items = self.desk.histories[request.match_info["key"]]
+        start, size = int(request.query.get("startAt", "0")), int(request.query.get("maxResults", "100"))
+        chunk = items[start : start + size]
+        return await self._answer(
+            request,
+            {
+                "startAt": start,
+                "maxResults": size,
+                "total": len(items),
+                "isLast": start + size >= len(items),
+                "values": chunk,
+            },
+        )
+
+    async def _comments(self, request: web.Request) -> web.StreamResponse:
+        refused = self._gate()
+        if refused is not None:
+            return refused
+        items = self.desk.comments[request.match_info["key"]]
+        start, size = int(request.query.get("startAt", "0")), int(request.query.get("maxResults", "100"))
+        return await self._answer(
+            request,
+            {
+                "startAt": start,
+                "maxResults": size,
+                "total": len(items),
+                "comments": items[start : start + size],
+            },
+        )
