@@ -552,7 +552,7 @@ def _overrides(args: argparse.Namespace) -> int:
         args.format,
         json=lambda: [entry_dict(e) for e in entries],
         csv=lambda: output.overrides_csv(entries),
-        table=lambda _style, width: output.overrides_table(entries, width=width),
+        table=lambda _style, width: output.overrides_table(entries, now=now, width=width),
     )
     return 0
 

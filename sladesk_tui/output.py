@@ -737,8 +737,9 @@ def overrides_csv(entries: Sequence[LogEntry]) -> str:
     return rows_csv([csv_row(e) for e in entries])
 
 
-def overrides_table(entries: Sequence[LogEntry], *, width: int = MIN_WIDTH) -> str:
-    """One line per override; under it the reason and justification, then the latest review."""
+def overrides_table(entries: Sequence[LogEntry], *, now: float, width: int = MIN_WIDTH) -> str:
+    """One line per override; under it the reason and justification, then the latest review.
+    Instants show their year when it is not the current one (`now`)."""
     from sladesk_tui.core.override_log import table_row
 
     below = []
@@ -748,7 +749,7 @@ def overrides_table(entries: Sequence[LogEntry], *, width: int = MIN_WIDTH) -> s
             said = f": {e.review.comment}" if e.review.comment else ""
             lines.append(f"{e.review.decision} by {e.review.reviewer}{said}")
         below.append(lines)
-    return rows_table([table_row(e) for e in entries], width=width, below=below)
+    return rows_table([table_row(e, now) for e in entries], width=width, below=below)
 
 
 def stats_csv(stats: Sequence[OperatorStats]) -> str:

@@ -12,7 +12,7 @@ import pytest
 from support import GOLD_24X7, fresh_db, give_roles
 
 from sladesk_tui.cli import main
-from sladesk_tui.core.override_log import parameter_text
+from sladesk_tui.core.override_log import parameter_text, short_instant
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.tui.widgets.clock_panel import Zones, fmt_instant
 
@@ -77,11 +77,15 @@ def test_the_override_list_shows_the_year_of_a_hold_into_another_year() -> None:
     hold = Override(
         1, "T-1", "hold", made, "sam", "other", JUSTIFICATION, until=_at("2100-01-01T00:00:00+00:00")
     )
-    assert parameter_text(hold, short=True) == "until 2100-01-01 00:00Z"
+    assert parameter_text(hold, now=made) == "until 2100-01-01 00:00Z"
     soon = Override(
         1, "T-1", "hold", made, "sam", "other", JUSTIFICATION, until=_at("2026-12-09T11:00:00+00:00")
     )
-    assert parameter_text(soon, short=True) == "until 12-09 11:00Z"
+    assert parameter_text(soon, now=made) == "until 12-09 11:00Z"
+    # The year is the reader's: the same hold, read in 2027, is in another year.
+    assert parameter_text(soon, now=_at("2027-01-02T00:00:00+00:00")) == "until 2026-12-09 11:00Z"
+    assert short_instant(made, _at("2027-01-02T00:00:00+00:00")) == "2026-12-07 10:00Z"
+    assert short_instant(made, made) == "12-07 10:00Z"
 
 
 def test_the_ticket_screen_shows_the_year_of_an_instant_in_another_year() -> None:

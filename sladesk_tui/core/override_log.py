@@ -216,20 +216,23 @@ def entry_dict(e: LogEntry) -> dict[str, Any]:
     }
 
 
-def parameter_text(o: Override, *, short: bool = False) -> str:
-    """The kind's parameter: `until 2027-01-15T09:00:00Z` (`short`: `until 01-15 09:00Z`), `+2h`, `to P1`.
+def short_instant(ts: float, now: float) -> str:
+    """`01-15 09:00Z`, or `2100-01-01 00:00Z` when the year is not the current one (UTC):
+    a hold into another year must never read like a date in this one (docs/instants.md)."""
+    from sladesk_tui.core.override_effects import iso_z
 
-    The short form keeps the year when it is not the year the override was made
-    (`until 2100-01-01 00:00Z`): a hold into another year must not read like a date
-    in this one."""
+    text = iso_z(ts)
+    return text[0 if text[:4] != iso_z(now)[:4] else 5 : 16].replace("T", " ") + "Z"
+
+
+def parameter_text(o: Override, *, now: float | None = None) -> str:
+    """The kind's parameter: `until 2027-01-15T09:00:00Z`, `+2h`, `to P1`; given `now`,
+    instants in the short form of `short_instant`."""
     from sladesk_tui.core.durations import format_duration
     from sladesk_tui.core.override_effects import iso_z
 
     def when(ts: float) -> str:
-        if not short:
-            return iso_z(ts)
-        text = iso_z(ts)
-        return text[0 if text[:4] != iso_z(o.at)[:4] else 5 : 16].replace("T", " ") + "Z"
+        return iso_z(ts) if now is None else short_instant(ts, now)
 
     if o.until is not None:
         return f"until {when(o.until)}"
@@ -244,22 +247,20 @@ def parameter_text(o: Override, *, short: bool = False) -> str:
     return ""
 
 
-def what_text(o: Override) -> str:
+def what_text(o: Override, now: float) -> str:
     """Kind, clock and parameter in one cell: `hold all until 01-15 09:00Z`, `extend resolution +2h`."""
     clock = (o.clock or "all") if o.kind in CLOCK_KINDS else ""
-    return " ".join(p for p in (o.kind, clock, parameter_text(o, short=True)) if p)
+    return " ".join(p for p in (o.kind, clock, parameter_text(o, now=now)) if p)
 
 
-def table_row(e: LogEntry) -> dict[str, Any]:
+def table_row(e: LogEntry, now: float) -> dict[str, Any]:
     """The first line of an entry in `sladesk overrides` (reason and justification go below it)."""
-    from sladesk_tui.core.override_effects import iso_z
-
     o = e.override
     return {
         "id": o.id,
-        "at": iso_z(o.at)[5:16].replace("T", " "),
+        "at": short_instant(o.at, now)[:-1],
         "ticket": o.ticket,
-        "override": what_text(o),
+        "override": what_text(o, now),
         "by": o.operator,
         "status": o.status,
     }
