@@ -138,7 +138,7 @@ def latency_figures(mails: int) -> None:
                 encoding="utf-8",
             )
             db = tmp / "bench.db"
-            conn = open_db(db)
+            conn = open_db(db, create=True)
             load_agreements_file(conn, toml, actor="bench")
             start = time.time()
             thresholds = [start + 4 + 1.5 * i for i in range(mails)]

@@ -49,7 +49,7 @@ async def run(transactions: int, per_page: int) -> None:
     await srv.start()
     with tempfile.TemporaryDirectory(prefix="sladesk-pull-bench-") as tmp:
         root = Path(tmp)
-        conn = open_db(root / "bench.db")
+        conn = open_db(root / "bench.db", create=True)
         (root / "sla.toml").write_text(AGREEMENT, encoding="utf-8")
         load_agreements_file(conn, root / "sla.toml", actor="bench", source="bench")
         give_roles(root / "bench.db", "feed", "bench")

@@ -1,0 +1,33 @@
+"""The benchmark scripts still run, at a toy size.
+
+Their figures are never asserted (docs/performance.md: these machines are shared and
+noisy), but a script that no longer starts is a benchmark nobody can re-run: the
+notify and pull benchmarks broke once when only `sladesk init` could create a
+database. Each runs as its own process, as a person would run it, and must print
+its RESULT lines.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CASES = {
+    "notify": ["benchmarks/notify_bench.py", "--tickets", "300", "--repeat", "1", "--mails", "1"],
+    "pull": ["benchmarks/pull_bench.py", "--transactions", "300"],
+    "receive": ["benchmarks/receive_bench.py", "--deliveries", "40", "--clients", "2"],
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_benchmark_script_runs_and_prints_its_figures(name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, *CASES[name]], cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"RESULT {name}." in done.stdout, done.stdout[-2000:]
