@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from sladesk_tui.core.clocks import CLOCKS
 from sladesk_tui.core.durations import format_clock_duration, format_countdown
+from sladesk_tui.core.events import OPTIONAL_FIELDS
 from sladesk_tui.core.override_effects import FIGURE_KEYS, clock_figures, iso_z
 from sladesk_tui.core.queue import BADGES, cell_text, counts
 from sladesk_tui.core.text import BIDI_AND_SEPARATORS, cells, counted, fit, safe_text
@@ -285,17 +286,7 @@ def _override_json(o: Any, record: TicketRecord) -> dict[str, Any]:
     }
 
 
-_EVENT_FIELDS = (
-    "customer",
-    "service",
-    "priority",
-    "title",
-    "status",
-    "assignee",
-    "author",
-    "agreement",
-    "body",
-)
+_EVENT_FIELDS = OPTIONAL_FIELDS
 
 
 def _event_json(e: Any) -> dict[str, Any]:

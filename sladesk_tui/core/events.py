@@ -97,11 +97,7 @@ class Event:
         return self.is_local and self.type in LOCAL_CLOCK_TYPES
 
 
-DIGEST_FIELDS: tuple[str, ...] = (
-    "id",
-    "type",
-    "at",
-    "ticket",
+OPTIONAL_FIELDS: tuple[str, ...] = (
     "customer",
     "service",
     "priority",
@@ -112,6 +108,9 @@ DIGEST_FIELDS: tuple[str, ...] = (
     "agreement",
     "body",
 )
+"""The fields an event may leave out, in the events file's order."""
+
+DIGEST_FIELDS: tuple[str, ...] = ("id", "type", "at", "ticket", *OPTIONAL_FIELDS)
 
 
 def event_digest(ev: Event) -> str:
