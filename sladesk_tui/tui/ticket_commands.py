@@ -1,16 +1,15 @@
 """Palette hits that open a ticket by id, from any screen.
 
-The queue's palette had them, the ticket screen's had none: an agent reading one
-ticket could not jump to another by typing its id. The ids come from the open
-queue (the queue screen is always at the bottom of the stack); the queue's own
-provider keeps its hits; an id not in it is
-still offered as typed, since the ticket screen shows any ticket and says when there
-is none.
+One home for them: the queue's own provider and `OpenTicketCommands` (every other
+screen) both yield `ticket_hits`, so an agent reading one ticket can jump to another
+by typing its id. The ids come from the open queue (the queue screen is always at the
+bottom of the stack); an id not in it is still offered as typed, since the ticket
+screen shows any ticket and says when there is none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from textual.command import Hit, Hits, Provider
@@ -20,14 +19,14 @@ from sladesk_tui.core.text import safe_text
 from sladesk_tui.tui.messages import OpenTicket
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
+    from textual.message_pump import MessagePump
 
     from sladesk_tui.core.queue import QueueRow
 
 MAX_TICKETS = 20
 
 
-def ticket_hits(screen: Screen[object], rows: list[QueueRow], query: str) -> Iterator[Hit]:
+def ticket_hits(screen: MessagePump, rows: Sequence[QueueRow], query: str) -> Iterator[Hit]:
     """Up to `MAX_TICKETS` open tickets whose id contains `query`, then the id as typed."""
     needle = query.strip().casefold()
     if not needle:
@@ -60,7 +59,7 @@ def ticket_hits(screen: Screen[object], rows: list[QueueRow], query: str) -> Ite
         )
 
 
-def _opener(screen: Screen[object], ticket_id: str) -> Callable[[], None]:
+def _opener(screen: MessagePump, ticket_id: str) -> Callable[[], None]:
     def open_it() -> None:
         screen.post_message(OpenTicket(ticket_id))
 
@@ -68,7 +67,7 @@ def _opener(screen: Screen[object], ticket_id: str) -> Callable[[], None]:
 
 
 class OpenTicketCommands(Provider):
-    """`ctrl+p`, then a ticket id: for screens other than the queue (which has its own)."""
+    """`ctrl+p`, then a ticket id: for screens other than the queue (whose provider adds its actions)."""
 
     async def search(self, query: str) -> Hits:
         from sladesk_tui.tui.screens.queue import QueueScreen

@@ -17,7 +17,6 @@ A one-second timer repaints the countdowns: `QueueView.tick()`, no engine, no SQ
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from typing import cast
 
@@ -30,10 +29,10 @@ from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from sladesk_tui.core.queue import SORTS, QueueCounts, QueueFilter, QueueRow, cycle, natural_key
-from sladesk_tui.core.text import safe_text
 from sladesk_tui.tui.background import BackgroundScreen, Failed, Finished, failure_text
 from sladesk_tui.tui.helpers import keep_printable
 from sladesk_tui.tui.messages import OpenOverride, OpenTicket
+from sladesk_tui.tui.ticket_commands import ticket_hits
 from sladesk_tui.tui.widgets.queue_view import QueueView
 from sladesk_tui.tui.widgets.status_bar import StatusBar, ViewState
 
@@ -44,8 +43,6 @@ class QueueCommands(Provider):
     Displays are `Content` built from plain strings: the palette parses a `str`
     prompt (and `help`) as markup, and ticket titles are untrusted.
     """
-
-    _MAX_TICKETS = 20
 
     @property
     def _screen(self) -> QueueScreen:
@@ -73,39 +70,8 @@ class QueueCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)  # type: ignore[arg-type]  # Textual accepts Content, typed str
-        needle = query.strip().casefold()
-        if not needle:
-            return
-        found = 0
-        exact = False
-        screen = self._screen
-        for row in self._screen.queue.all_rows:
-            if needle not in row.id.casefold():
-                continue
-            exact = exact or row.id.casefold() == needle
-            prompt = Content.assemble("Open ticket ", (row.id, "bold"), "  ", row.title)
-            score = 1.0 if row.id.casefold() == needle else 0.9
-            yield Hit(
-                score,
-                prompt,
-                _opener(screen, row.id),
-                text=f"Open ticket {row.id}",
-                help="Show the ticket with its clocks",
-            )
-            found += 1
-            if found >= self._MAX_TICKETS:
-                break
-        if not exact:
-            # Not in the open queue (resolved, closed, or not loaded yet): the ticket
-            # screen shows any ticket, and says so when there is none.
-            typed = safe_text(query.strip())
-            yield Hit(
-                0.5,
-                Content.assemble("Open ticket ", (typed, "bold")),
-                _opener(screen, query.strip()),
-                text=f"Open ticket {typed}",
-                help="Open a ticket that is not in the queue",
-            )
+        for hit in ticket_hits(self._screen, self._screen.queue.all_rows, query):
+            yield hit
 
 
 class QueueScreen(BackgroundScreen[None]):
@@ -367,10 +333,3 @@ class QueueScreen(BackgroundScreen[None]):
     @on(QueueView.Opened)
     def _open(self, message: QueueView.Opened) -> None:
         self.post_message(OpenTicket(message.ticket_id))
-
-
-def _opener(screen: QueueScreen, ticket_id: str) -> Callable[[], None]:
-    def open_it() -> None:
-        screen.post_message(OpenTicket(ticket_id))
-
-    return open_it
