@@ -288,19 +288,36 @@ def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> Non
         stderr=subprocess.PIPE,
         text=True,
     )
+    said: list[str] = []
     try:
-        wait_for(lambda: len(event_ids(db_path)) == 2, "the command to import the file")
+        # Each batch is said after its commit: wait for the words, not only the rows,
+        # so the interrupt never lands between a commit and its line.
+        said.append(read_line(proc, "the command to import the file"))
+        assert len(event_ids(db_path)) == 2
         append(feed, line(3))
-        wait_for(lambda: len(event_ids(db_path)) == 3, "the command to import an append")
+        said.append(read_line(proc, "the command to import an append"))
+        assert len(event_ids(db_path)) == 3
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=DEADLINE_S)
     assert proc.returncode == 0, err
     assert err == ""
-    assert out.splitlines() == [
+    assert said + out.splitlines() == [
         f"imported 2 events (0 skipped as already present) from {feed}",
         f"imported 1 event (0 skipped as already present) from {feed}",
     ]
+
+
+def read_line(proc: subprocess.Popen[str], what: str) -> str:
+    """The child's next line of output, waiting at most DEADLINE_S for it."""
+    import selectors
+
+    assert proc.stdout is not None
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout=DEADLINE_S):
+            pytest.fail(f"timed out waiting for {what}")
+    return proc.stdout.readline().rstrip("\n")
 
 
 # ---- a line must never stop the feed; rewrites; hostile names ------------------------
