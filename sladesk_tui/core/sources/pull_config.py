@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.sources.mapping import Source
 
+# Scheme http or https and a host: checked as text, core imports nothing of the network.
+_HTTP_URL = re.compile(r"https?://[^/?#\s]+", re.IGNORECASE)
 PULL_PROVIDERS: frozenset[str] = frozenset({"rt", "zendesk", "jira", "zammad"})
 _KEYS = (
     "url",
@@ -67,8 +69,7 @@ def pull_config(source: Source, *, base_dir: str | None = None) -> PullConfig:
         if key not in _KEYS:
             raise InputError(f"{label}: unknown key {key!r}")
     url = raw.get("url")
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    if not isinstance(url, str) or not _HTTP_URL.match(url):
         raise InputError(f"{label}: url: {url!r} must be an http(s) URL such as https://rt.example.com")
 
     def path(key: str) -> str | None:
