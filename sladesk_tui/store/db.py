@@ -351,11 +351,16 @@ def write_tx(conn: C) -> Iterator[C]:
     together with its audit row (`sladesk_tui.store.audit.append_audit`). A lock not
     granted within the busy timeout is `DatabaseBusy`: nothing was written. On
     PostgreSQL: ``BEGIN`` and one advisory lock that every writer takes
-    (`store.pg.PgConnection.begin_write`), the same one-writer-at-a-time order.
+    (`store.pg.PgConnection.begin_write`), the same one-writer-at-a-time order, and
+    one NOTIFY before ``COMMIT`` naming the tickets written (`store.changes`).
     """
+    from sladesk_tui.store import changes
+
     _begin_write(conn)
     try:
+        since = changes.writing(conn)
         yield conn
+        changes.announce(conn, since)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -13,6 +13,9 @@ How a screen plugs in (docs/tui.md):
   nor import each other.
 - After a write, post `QueueStale` (a `LiveScreen` does it for you); the queue's
   feed would see the commit through `PRAGMA data_version` within `poll_interval` anyway.
+- On PostgreSQL a listener worker hears the database's change hints
+  (`store.changes`, docs/postgresql.md) and posts `StoreChanged`: the queue and the
+  screen on top read again at once, instead of polling.
 - Untrusted text goes on screen as `Content(safe_text(s))` / `Text(safe_text(s))`.
 """
 
@@ -25,15 +28,16 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.tui.alert_watch import AlertWatch
 from sladesk_tui.tui.data import Desk, QueueSource, StoreQueueSource
-from sladesk_tui.tui.messages import AlertsSeen, OpenOverride, OpenTicket, QueueStale
+from sladesk_tui.tui.messages import AlertsSeen, OpenOverride, OpenTicket, QueueStale, StoreChanged
 
 if TYPE_CHECKING:
     from sladesk_tui.tui.screens.queue import QueueScreen
@@ -106,9 +110,57 @@ class SladeskApp(App[None]):
         if self._user_keymap:
             self.set_keymap(self._user_keymap)
         self.alert_watch.start()
+        if self.desk.hints is not None:
+            self._listen()
 
     def on_unmount(self) -> None:
         self.desk.close()
+
+    # ---- the database's change hints (PostgreSQL) -----------------------------------
+
+    @work(thread=True, exclusive=True, group="store-changes", exit_on_error=False)
+    def _listen(self) -> None:
+        """Wait for hints on a connection of this thread; each one is recorded in the
+        desk's `ChangeHints` and wakes the readers (`StoreChanged`).
+
+        The first hint recorded is "re-read everything": what was committed between
+        the screens' first reads and the ``LISTEN`` was announced to nobody. A
+        listener that cannot connect yet tries again (the screens show the error).
+        """
+        from sladesk_tui.store.changes import RETRY_S, Change
+
+        worker = get_current_worker()
+        hints = self.desk.hints
+        assert hints is not None  # started only when the desk has hints
+        listener = None
+        try:
+            while not worker.is_cancelled:
+                if listener is None:
+                    try:
+                        listener = self.desk.listen()
+                    except Exception:  # noqa: BLE001 - the screens' reads report the database's state
+                        time.sleep(RETRY_S)
+                        continue
+                    change: Change | None = Change.EVERYTHING
+                else:
+                    change = listener.wait(min(0.5, RETRY_S))
+                if change is not None and not worker.is_cancelled:
+                    hints.add(change)
+                    self.post_message(StoreChanged())
+        finally:
+            if listener is not None:
+                listener.close()
+
+    @on(StoreChanged)
+    def _store_changed(self, message: StoreChanged) -> None:
+        from sladesk_tui.tui.background import LiveScreen
+
+        if self._queue is not None:
+            self._queue.request_reload()
+        screen = self.screen
+        if isinstance(screen, LiveScreen):
+            screen.check_changes()
+        self.alert_watch.check()
 
     # ---- navigation: the screens' messages, handled here only ---------------------
 

@@ -197,6 +197,8 @@ class LiveScreen(BackgroundScreen[None]):
     A timer compares `PRAGMA data_version` (microseconds, on the UI thread's
     connection) and reloads when another connection committed, but only while the
     screen is on top (a modal over it waits; the screen catches up when it is back).
+    On PostgreSQL the number compared is the count of the database's change hints
+    (`Desk.data_version`), and the app calls `check_changes` the moment one arrives.
     After its own write the screen reloads at once and takes the new version as seen.
 
     A subclass names what it reads (`reading`), builds the read (`reader`, on the UI
@@ -230,6 +232,10 @@ class LiveScreen(BackgroundScreen[None]):
 
     def reload(self) -> None:
         self.load(self.reader(self.desk.now()), failed=f"Cannot read {self.reading()}")
+
+    def check_changes(self) -> None:
+        """Reload if another connection committed since the last look (a hint arrived)."""
+        self._poll()
 
     def _poll(self) -> None:
         if self.app.screen is not self:

@@ -11,17 +11,27 @@ long-lived one, as `StoreQueueSource` does).
 committed does it reload, and then only the tickets whose events, overrides or
 reviews arrived since the last look; a new agreements version reloads everything.
 The clock engine runs here, off the UI thread.
+
+On PostgreSQL nothing is polled: the database pushes a hint after every commit
+(`store.changes`, docs/postgresql.md), the app's listener worker records it in the
+desk's `ChangeHints`, and `Desk.change_version` is then the count of hints heard.
+The readers compare that count exactly as they compare `data_version` on SQLite,
+and the hints' ticket ids (or "re-read everything", after a reconnect) tell the
+queue feed what to load again.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sladesk_tui.core.queue import QueueRow, build_row
 from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.changes import Change, Listener, pushes
 from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
@@ -55,6 +65,36 @@ class QueueSource(Protocol):
     def close(self) -> None: ...
 
 
+class ChangeHints:
+    """The hints the app's listener heard, for the readers of every thread.
+
+    `count` moves by one per hint; `since(count)` merges the hints heard after a
+    reader's last look (the last `KEEP`; a reader further behind re-reads everything).
+    """
+
+    KEEP = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self._log: deque[tuple[int, Change]] = deque(maxlen=self.KEEP)
+
+    def add(self, change: Change) -> None:
+        with self._lock:
+            self.count += 1
+            self._log.append((self.count, change))
+
+    def since(self, count: int | None) -> Change:
+        with self._lock:
+            if count is None or (self._log and self._log[0][0] > count + 1):
+                return Change.EVERYTHING
+            merged = Change()
+            for n, change in self._log:
+                if n > count:
+                    merged = merged.merge(change)
+            return merged
+
+
 @dataclass
 class Desk:
     """The app's handle on the data: see the module docstring."""
@@ -63,6 +103,11 @@ class Desk:
     operator: str
     clock: Clock
     _conn: Connection | None = None
+    hints: ChangeHints | None = None
+
+    def __post_init__(self) -> None:
+        if pushes(self.db_path):
+            self.hints = ChangeHints()
 
     def now(self) -> float:
         return self.clock()
@@ -98,14 +143,34 @@ class Desk:
             self._conn = None
 
     def data_version(self) -> int | None:
-        """The UI connection's `PRAGMA data_version` (a screen reloads when it moves);
-        None when the file cannot be read: the screen's next load says why."""
-        from sladesk_tui.store.queries import data_version
-
+        """A number that moves when another connection commits (a screen reloads when
+        it moves): the hints heard on PostgreSQL, else the UI connection's `PRAGMA
+        data_version`; None when the file cannot be read: the screen's next load says why."""
+        if self.hints is not None:
+            return self.hints.count
         try:
-            return data_version(self.conn)
+            return self.change_version(self.conn)
         except Exception:  # noqa: BLE001 - reported by the load, not by the poll
             return None
+
+    def change_version(self, conn: Connection) -> int:
+        """`data_version` for a reader with its own connection (the queue feed's thread)."""
+        if self.hints is not None:
+            return self.hints.count
+        from sladesk_tui.store.changes import data_version
+
+        return data_version(conn)
+
+    def heard_since(self, version: int | None) -> Change:
+        """What the hints after `version` named (PostgreSQL); on SQLite nothing is named:
+        the reader's `ChangeMarks` find what changed."""
+        return Change() if self.hints is None else self.hints.since(version)
+
+    def listen(self) -> Listener:
+        """A listener for the database's change hints, for the app's listener thread."""
+        from sladesk_tui.store.changes import listen
+
+        return listen(self.db_path)
 
 
 class StoreQueueSource:
@@ -136,22 +201,22 @@ class StoreQueueSource:
 
     def poll(self, now: float, *, force: bool = False) -> list[QueueRow] | None:
         from sladesk_tui.store.db import read_tx
-        from sladesk_tui.store.queries import data_version
 
         if self._conn is None:
             self._conn = self._desk.open()
         conn = self._conn
-        version = data_version(conn)
+        version = self._desk.change_version(conn)
         if version == self._version and not force and now < self._recompute_at:
             return None
+        heard = self._desk.heard_since(self._version)
         # The snapshot covers the reads only; the clock engine runs after it is
         # released (an open snapshot pins the WAL while writers append).
         with read_tx(conn):
             marks = change_marks(conn)
-            full = force or marks.agreements != self._marks.agreements or not self._rows
+            full = force or heard.everything or marks.agreements != self._marks.agreements or not self._rows
             todo: set[str] = set()
             if not full:
-                changed = changed_tickets(conn, self._marks)
+                changed = changed_tickets(conn, self._marks) | heard.tickets
                 due = {
                     tid
                     for tid, r in self._rows.items()

@@ -38,3 +38,8 @@ class AlertsSeen(Message):
     def __init__(self, ticket_id: str) -> None:
         super().__init__()
         self.ticket_id = ticket_id
+
+
+class StoreChanged(Message):
+    """The database said another connection committed (PostgreSQL's hints, `store.changes`):
+    the queue and the screen on top read again now."""

@@ -1,0 +1,306 @@
+"""How a live reader learns that another connection committed, on either engine (docs/postgresql.md).
+
+A screen, the queue feed or a service shows what the database held when it last
+read; it must read again when someone else commits. The two engines tell it
+differently, and this module is the only place that knows how:
+
+- **SQLite** has no push: `PRAGMA data_version` (per connection, microseconds)
+  moves when another connection committed, so readers poll it and then find what
+  changed with their `store.queries.ChangeMarks`. `SqliteListener` does that poll
+  behind the same interface as PostgreSQL's listener.
+- **PostgreSQL** pushes. Every write transaction of the program ends with one
+  ``NOTIFY`` on `CHANNEL` (`writing` at ``BEGIN``, `announce` before ``COMMIT``,
+  both called by `store.db.write_tx`) whose payload names the tickets it touched:
+  a JSON list of ids, or ``"*"`` when they would not fit in a payload (under 8000
+  bytes) or a new agreements version changes every ticket. The server delivers it
+  only if the transaction commits, never stores it, and a listener that was not
+  connected misses it; so a payload is a hint to re-read, never the data.
+  `PgListener` ``LISTEN``s on its own autocommit connection; when that connection
+  drops it reconnects and reports `Change.EVERYTHING`: whatever was announced in
+  between is lost, so the reader re-reads everything.
+
+`Change` is what a listener reports; `listen(target)` opens the listener for a
+``--db`` value. Only `PgListener` touches psycopg, imported when it is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from sladesk_tui.store.backend import Connection, Target, is_postgres, redacted
+
+if TYPE_CHECKING:
+    from sladesk_tui.store.queries import ChangeMarks
+
+CHANNEL = "sladesk_changes"  # per schema: the channel is CHANNEL + ":" + the schema's name
+ALL = "*"
+MAX_PAYLOAD = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
+_SCAN_LIMIT = 2000  # rows looked at per table before a write counts as "everything"
+RETRY_S = 1.0  # between attempts to reconnect a dropped listener
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Something was committed: the tickets it named, or `everything` to re-read.
+
+    No ticket and not everything means another kind of record moved (roles,
+    settings, alerts) or, on SQLite, that the engine cannot say which: a reader
+    finds out with its `ChangeMarks`.
+    """
+
+    tickets: frozenset[str] = frozenset()
+    everything: bool = False
+
+    EVERYTHING: ClassVar[Change]
+
+    def merge(self, other: Change) -> Change:
+        if self.everything or other.everything:
+            return Change.EVERYTHING
+        return Change(self.tickets | other.tickets)
+
+
+Change.EVERYTHING = Change(everything=True)
+
+
+def pushes(target: Target) -> bool:
+    """Whether the engine behind `target` pushes hints (PostgreSQL) or must be polled (SQLite)."""
+    return is_postgres(target)
+
+
+def data_version(conn: Connection) -> int:
+    """SQLite's poll: moves whenever another connection commits (about 5 µs)."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+# ---- writers (PostgreSQL): called by store.db.write_tx -----------------------------------
+
+
+def writing(conn: Connection) -> ChangeMarks | None:
+    """At the start of a write transaction, under the write lock: how far the tables
+    reached before it (None on SQLite, which announces nothing)."""
+    if isinstance(conn, sqlite3.Connection):
+        return None
+    from sladesk_tui.store.queries import change_marks
+
+    return change_marks(conn)
+
+
+def announce(conn: Connection, since: ChangeMarks | None) -> None:
+    """Just before ``COMMIT``: one NOTIFY naming the tickets this transaction touched.
+
+    The writers are serialised by the write lock, so whatever lies past `since` is
+    this transaction's own. The NOTIFY is part of the transaction: sent only if it
+    commits, and then after the data is visible to the listeners' next read.
+    """
+    if since is None:
+        return
+    from sladesk_tui.store.queries import change_marks
+
+    now = change_marks(conn)
+    if now == since:
+        return  # a read-then-write that wrote none of the tracked records
+    tickets: set[str] = set()
+    overflow = now.agreements != since.agreements
+    if not overflow:
+        for sql, mark in (
+            (
+                "SELECT ticket FROM events WHERE seq > ? AND ticket IS NOT NULL ORDER BY seq LIMIT ?",
+                since.event_seq,
+            ),
+            ("SELECT ticket FROM overrides WHERE id > ? ORDER BY id LIMIT ?", since.override_id),
+            (
+                "SELECT o.ticket FROM reviews r JOIN overrides o ON o.id = r.override_id"
+                " WHERE r.id > ? ORDER BY r.id LIMIT ?",
+                since.review_id,
+            ),
+        ):
+            rows = conn.execute(sql, (mark, _SCAN_LIMIT)).fetchall()
+            overflow = overflow or len(rows) >= _SCAN_LIMIT
+            tickets.update(r[0] for r in rows)
+    _notify(conn, payload(tickets, everything=overflow))
+
+
+def announce_everything(conn: Connection) -> None:
+    """A NOTIFY telling every listener to re-read everything (a whole desk copied in)."""
+    if not isinstance(conn, sqlite3.Connection):
+        _notify(conn, ALL)
+
+
+def _notify(conn: Connection, text: str) -> None:
+    # NOTIFY reaches every session of the database; a desk is one schema of it, so
+    # two desks in one database (or two tests) do not wake each other.
+    conn.execute(f"SELECT pg_notify('{CHANNEL}:' || current_schema(), ?)", (text,))
+
+
+def payload(tickets: Iterable[str], *, everything: bool = False) -> str:
+    """The NOTIFY payload: the ids as a JSON list, or ``"*"`` when they do not fit."""
+    if everything:
+        return ALL
+    text = json.dumps(sorted(tickets), ensure_ascii=False, separators=(",", ":"))
+    return text if len(text.encode()) <= MAX_PAYLOAD else ALL
+
+
+def parse(text: str) -> Change:
+    """A payload as a `Change`; anything unreadable (another program's NOTIFY on our
+    channel) is safest read as "re-read everything"."""
+    if text == ALL:
+        return Change.EVERYTHING
+    try:
+        ids = json.loads(text)
+    except ValueError:
+        return Change.EVERYTHING
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        return Change.EVERYTHING
+    return Change(frozenset(ids))
+
+
+# ---- listeners ------------------------------------------------------------------------------
+
+
+class Listener(Protocol):
+    """Waits for other connections' commits; lives in one thread (its connection's)."""
+
+    def wait(self, timeout: float) -> Change | None:
+        """What was committed, waiting up to `timeout` seconds for something; None: nothing."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteListener:
+    """SQLite's poll behind the listener interface: `data_version` every `interval`."""
+
+    def __init__(self, target: Target, *, interval: float = 0.1) -> None:
+        from sladesk_tui.store.db import connect
+
+        self._conn = connect(target, readonly=True)
+        self._interval = interval
+        self._version = data_version(self._conn)
+
+    def wait(self, timeout: float) -> Change | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            version = data_version(self._conn)
+            if version != self._version:
+                self._version = version
+                return Change()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(self._interval, left))
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PgListener:
+    """``LISTEN`` on its own autocommit connection (module docstring).
+
+    A connection that drops (the server restarted, an administrator ended the
+    session, the network went away) is reopened, every `RETRY_S` until it works,
+    and the first `wait` after that reports `Change.EVERYTHING`.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: Any = None
+        self._lost = False
+        self._next_try = 0.0
+        self._connect()  # the first connection must work: a wrong URL is the caller's error
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process serving the listener (None while disconnected)."""
+        return None if self._conn is None else int(self._conn.info.backend_pid)
+
+    def _connect(self) -> None:
+        import psycopg
+
+        from sladesk_tui.store.pg import CONNECT_TIMEOUT_S
+
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        except psycopg.Error as exc:
+            from sladesk_tui.core.errors import InputError
+
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{redacted(self.url)}: cannot listen for changes: {reason}") from None
+        from psycopg import sql
+
+        try:
+            row = conn.execute("SELECT current_schema()").fetchone()
+            schema = row[0] if row else "public"
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{CHANNEL}:{schema}")))
+        except psycopg.Error as exc:
+            conn.close()
+            from sladesk_tui.core.errors import InputError
+
+            raise InputError(f"{redacted(self.url)}: cannot listen for changes: {exc}") from None
+        self._conn = conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - already broken; closing is best effort
+                pass
+        self._conn = None
+        self._lost = True
+
+    def _reconnect(self, deadline: float) -> bool:
+        from sladesk_tui.core.errors import InputError
+
+        while True:
+            now = time.monotonic()
+            if now >= self._next_try:
+                self._next_try = now + RETRY_S
+                try:
+                    self._connect()
+                    return True
+                except InputError:
+                    pass
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(max(0.0, min(self._next_try, deadline) - time.monotonic()))
+
+    def wait(self, timeout: float) -> Change | None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        if self._conn is None and not self._reconnect(deadline):
+            return None
+        if self._lost:
+            self._lost = False
+            return Change.EVERYTHING
+        found: Change | None = None
+        try:
+            left = max(0.0, deadline - time.monotonic())
+            for note in self._conn.notifies(timeout=left, stop_after=1):
+                found = parse(note.payload) if found is None else found.merge(parse(note.payload))
+            if found is not None:  # whatever else has arrived: one re-read for all of it
+                for note in self._conn.notifies(timeout=0.0):
+                    found = found.merge(parse(note.payload))
+        except psycopg.Error:
+            self._drop()
+            if self._reconnect(deadline):
+                self._lost = False
+                return Change.EVERYTHING
+            return None
+        return found
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def listen(target: Target, *, interval: float = 0.1) -> Listener:
+    """The listener for a ``--db`` value: pushed hints on PostgreSQL, a poll on SQLite."""
+    if is_postgres(target):
+        return PgListener(str(target))
+    return SqliteListener(target, interval=interval)
