@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pull_commands.add_parsers(sub)
 
+    from sladesk_tui.commands import migrate_db as migrate_db_commands
+
+    migrate_db_commands.add_parsers(sub)
+
     return parser
 
 

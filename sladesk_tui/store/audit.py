@@ -37,7 +37,7 @@ from sladesk_tui import __version__
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.store.backend import Connection
-from sladesk_tui.store.db import read_tx
+from sladesk_tui.store.db import snapshot
 from sladesk_tui.store.instants import iso_utc, now_ts
 
 GENESIS_HASH = "0" * 64
@@ -168,9 +168,10 @@ def verify(conn: Connection, anchor: tuple[int, str] | None = None) -> VerifyRes
     Checks, in order of the rows: seq has no gap, prev_hash links, row_hash matches
     the content, covered rows still digest to what was recorded; then the anchored
     head (if given) is still in the log with its hash; then every row of the
-    covered tables belongs to some recorded range.
+    covered tables belongs to some recorded range. Inside the caller's transaction
+    when one is open (a copy checks what it is about to commit, store.migrate_db).
     """
-    with read_tx(conn):
+    with snapshot(conn):
         return _verify(conn, anchor)
 
 

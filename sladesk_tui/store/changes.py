@@ -125,12 +125,6 @@ def announce(conn: Connection, since: ChangeMarks | None) -> None:
     _notify(conn, payload(tickets, everything=overflow))
 
 
-def announce_everything(conn: Connection) -> None:
-    """A NOTIFY telling every listener to re-read everything (a whole desk copied in)."""
-    if not isinstance(conn, sqlite3.Connection):
-        _notify(conn, ALL)
-
-
 def _notify(conn: Connection, text: str) -> None:
     # NOTIFY reaches every session of the database; a desk is one schema of it, so
     # two desks in one database (or two tests) do not wake each other.
