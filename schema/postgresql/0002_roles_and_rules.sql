@@ -23,7 +23,9 @@
 -- copies history recorded under other names. They are who runs migrations.
 --
 -- Group roles are cluster-wide, so creating them needs CREATEROLE: this migration is
--- applied by the database's administrator (docs/postgresql.md, "Setting up").
+-- applied by the database's administrator, a superuser or the database's owner with
+-- CREATEROLE (docs/postgresql.md, "Setting up"), who becomes a member of the owner
+-- role.
 
 DO $$
 DECLARE
@@ -43,6 +45,13 @@ BEGIN
     FOREACH kind IN ARRAY ARRAY['lead', 'admin', 'feed'] LOOP
         EXECUTE format('GRANT %I TO %I WITH ADMIN OPTION', db || '_' || kind, db || '_owner');
     END LOOP;
+    -- The administrator applying this (a superuser, or the database's owner with
+    -- CREATEROLE) becomes a member of the owner role: it may then hand the tables
+    -- over to it, and runs later migrations as it.
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        EXECUTE format('GRANT %I TO %I', db || '_owner', current_user);
+    END IF;
+    EXECUTE format('GRANT CREATE, USAGE ON SCHEMA %I TO %I', current_schema(), db || '_owner');
 END
 $$;
 
