@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sladesk_tui import __version__
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.text import counted
+from sladesk_tui.store.backend import Connection
 
 if TYPE_CHECKING:
     from sladesk_tui.output import Style
@@ -253,7 +254,7 @@ def _db_path(args: argparse.Namespace) -> str:
 @contextmanager
 def database(
     args: argparse.Namespace, *, readonly: bool = False, create: bool = False
-) -> Iterator[sqlite3.Connection]:
+) -> Iterator[Connection]:
     """The command's database, closed however the command ends.
 
     `readonly` is for lookups: it never migrates a file. A missing file is an error

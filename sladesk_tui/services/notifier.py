@@ -39,6 +39,7 @@ from sladesk_tui.core.alerts import AlertItem, plan_ticket, recipients
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.services.channels import DeliveryError, deliver_command, deliver_mail, deliver_webhook
 from sladesk_tui.store import alerts as outbox
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class Notifier:
         self.log = log
         self.stats = Stats()
         self.hold_after_send = os.environ.get("SLADESK_TEST_HOLD_AFTER_SEND") == "1"
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._version: int | None = None
         self._marks = ChangeMarks()
         self._records: dict[str, TicketRecord] = {}
@@ -165,7 +166,7 @@ class Notifier:
             self._lock = None
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         assert self._conn is not None, "open() first"
         return self._conn
 
@@ -423,7 +424,7 @@ class Notifier:
 
     # ---- loading ------------------------------------------------------------------------
 
-    def _load_all(self, conn: sqlite3.Connection) -> None:
+    def _load_all(self, conn: Connection) -> None:
         from sladesk_tui.core.agreements import build_calendar
         from sladesk_tui.store.agreements import current_agreements
         from sladesk_tui.store.queries import agreements_for_versions, load_open_tickets
@@ -437,7 +438,7 @@ class Notifier:
         self._books = agreements_for_versions(conn, {r.agreement_version for r in records})
         self._next.clear()
 
-    def _load_some(self, conn: sqlite3.Connection, changed: set[str]) -> None:
+    def _load_some(self, conn: Connection, changed: set[str]) -> None:
         from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 
         for tid in changed:

@@ -23,7 +23,6 @@ import datetime as dt
 import email.utils
 import json
 import os
-import sqlite3
 import stat
 import time
 import zoneinfo
@@ -40,6 +39,7 @@ from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.ids import ticket_id
 from sladesk_tui.core.sources.mapping import Source
 from sladesk_tui.core.sources.pull_config import PullConfig
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.pulls import read_cursor, store_batch, stored_tickets
 
 MAX_RETRY_AFTER_S = 600.0
@@ -208,7 +208,7 @@ class RtPuller:
         self,
         http: Http,
         source: Source,
-        conn: sqlite3.Connection,
+        conn: Connection,
         *,
         actor: str,
         since: str | None = None,
@@ -404,7 +404,7 @@ class JiraPuller:
         self,
         http: Http,
         source: Source,
-        conn: sqlite3.Connection,
+        conn: Connection,
         *,
         actor: str,
         since: str | None = None,
@@ -516,7 +516,7 @@ PULLERS: dict[str, Any] = {"rt": RtPuller, "jira": JiraPuller}
 
 
 async def pull(
-    conn: sqlite3.Connection,
+    conn: Connection,
     source: Source,
     cfg: PullConfig,
     *,

@@ -36,6 +36,7 @@ from typing import Any
 from sladesk_tui import __version__
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import read_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 
@@ -98,7 +99,7 @@ class VerifyResult:
     reason: str | None = None
 
 
-def head(conn: sqlite3.Connection) -> tuple[int, str]:
+def head(conn: Connection) -> tuple[int, str]:
     """(seq, row_hash) of the newest audit row; (0, GENESIS_HASH) when the log is empty."""
     row = conn.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
@@ -117,7 +118,7 @@ def parse_head(text: str) -> tuple[int, str]:
 
 
 def append_audit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     actor: str,
     action: str,
@@ -161,7 +162,7 @@ def append_audit(
     return row["seq"], row_hash
 
 
-def verify(conn: sqlite3.Connection, anchor: tuple[int, str] | None = None) -> VerifyResult:
+def verify(conn: Connection, anchor: tuple[int, str] | None = None) -> VerifyResult:
     """Check the whole log in one snapshot, streaming; stop at the first failure.
 
     Checks, in order of the rows: seq has no gap, prev_hash links, row_hash matches
@@ -173,7 +174,7 @@ def verify(conn: sqlite3.Connection, anchor: tuple[int, str] | None = None) -> V
         return _verify(conn, anchor)
 
 
-def _verify(conn: sqlite3.Connection, anchor: tuple[int, str] | None) -> VerifyResult:
+def _verify(conn: Connection, anchor: tuple[int, str] | None) -> VerifyResult:
     prev_seq, prev_hash = 0, GENESIS_HASH
     anchor_hash_found: str | None = None
     ranges: dict[str, list[tuple[int, int]]] = {t: [] for t in COVERED_TABLES}
@@ -225,13 +226,11 @@ def _row_hash(row: dict[str, Any]) -> str:
     return sha256_hex(canonical_json(row))
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+def _columns(conn: Connection, table: str) -> list[str]:
     return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
 
 
-def _digest(
-    conn: sqlite3.Connection, table: str, columns: Sequence[str], first: int, last: int
-) -> tuple[int, str]:
+def _digest(conn: Connection, table: str, columns: Sequence[str], first: int, last: int) -> tuple[int, str]:
     """(row count, digest) of a key range: sha256 of the canonical JSON array of its rows,
     each row the array of `columns`' values, rows in key order.
 
@@ -256,7 +255,7 @@ def _digest(
     return n, h.hexdigest()
 
 
-def _cover_record(conn: sqlite3.Connection, r: RowRange) -> dict[str, Any]:
+def _cover_record(conn: Connection, r: RowRange) -> dict[str, Any]:
     if r.table not in COVERED_TABLES:
         raise ValueError(f"{r.table} is not an audited append-only table")
     if r.first > r.last:
@@ -276,7 +275,7 @@ def _cover_record(conn: sqlite3.Connection, r: RowRange) -> dict[str, Any]:
 
 
 def _check_covers(
-    conn: sqlite3.Connection,
+    conn: Connection,
     covers_json: str,
     ranges: dict[str, list[tuple[int, int]]],
     counted: dict[str, int],
@@ -301,9 +300,7 @@ def _check_covers(
     return None
 
 
-def _uncovered(
-    conn: sqlite3.Connection, table: str, key: str, ranges: list[tuple[int, int]], diff: int
-) -> str:
+def _uncovered(conn: Connection, table: str, key: str, ranges: list[tuple[int, int]], diff: int) -> str:
     """Name the first row of `table` outside every recorded range (or say rows went missing)."""
     merged: list[tuple[int, int]] = []
     for first, last in sorted(ranges):

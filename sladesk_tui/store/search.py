@@ -13,9 +13,9 @@ word prefix (typing `acm` already finds `acme`), all of which must match.
 from __future__ import annotations
 
 import re
-import sqlite3
 
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import snapshot
 
 _WORD = re.compile(r"\w+")
@@ -44,7 +44,7 @@ def match_query(text: str) -> str | None:
     return " ".join(f'"{w}"*' for w in words)  # \\w+ holds no quote to escape
 
 
-def require_index(conn: sqlite3.Connection) -> None:
+def require_index(conn: Connection) -> None:
     """Refuse, in one line, a search on a database from before the index: read-only
     lookups never migrate, and any writing command adds the index."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'overrides_fts'").fetchone() is None:
@@ -54,7 +54,7 @@ def require_index(conn: sqlite3.Connection) -> None:
         )
 
 
-def ticket_ids(conn: sqlite3.Connection, text: str, *, open_only: bool = False) -> frozenset[str] | None:
+def ticket_ids(conn: Connection, text: str, *, open_only: bool = False) -> frozenset[str] | None:
     """Ids of the tickets whose title or customer holds every word of `text` (as a
     prefix); `open_only` keeps the open ones (the queue). None: `text` has no word."""
     q = match_query(text)
@@ -68,7 +68,7 @@ def ticket_ids(conn: sqlite3.Connection, text: str, *, open_only: bool = False) 
         return frozenset(r[0] for r in conn.execute(sql, {"q": q}))
 
 
-def override_ids(conn: sqlite3.Connection, text: str) -> frozenset[int] | None:
+def override_ids(conn: Connection, text: str) -> frozenset[int] | None:
     """Ids of the overrides that `text` finds: every word in its justification, in one
     of its review comments, or in its ticket's title or customer. None: no word."""
     q = match_query(text)

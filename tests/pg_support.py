@@ -1,0 +1,101 @@
+"""A real PostgreSQL server for the tests that run on both backends (docs/postgresql.md).
+
+The server is reached with the admin URL in ``$SLADESK_TEST_PG_URL`` (a superuser
+login over 127.0.0.1 with a password; `.ci/pg.sh up` creates it and prints the
+``export`` line: ``eval "$(.ci/pg.sh up)"`` before ``uv run pytest``). Without it,
+or when the server does not answer, the PostgreSQL tests skip saying so; with
+``CI=true`` they fail instead, so CI can never pass without the server.
+
+The server is shared (other test runs use it at the same time): every database and
+role made here carries a random per-session prefix and is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+ADMIN_URL_ENV = "SLADESK_TEST_PG_URL"
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail in CI: the PostgreSQL half of the suite must run there."""
+    message = f'PostgreSQL tests: {reason} (run: eval "$(.ci/pg.sh up)", which sets ${ADMIN_URL_ENV})'
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@dataclass
+class PgServer:
+    """The admin login and what this session made on the server (dropped by `cleanup`)."""
+
+    admin_url: str
+    prefix: str = field(default_factory=lambda: f"sdt{secrets.token_hex(4)}")
+    password: str = field(default_factory=lambda: secrets.token_hex(12))
+    databases: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    _count: int = 0
+
+    def admin(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.admin_url, autocommit=True)
+
+    def url(self, role: str, database: str) -> str:
+        """A URL connecting as `role` to `database` over the admin URL's host and port, with a password."""
+        parts = urllib.parse.urlsplit(self.admin_url)
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or 5432
+        return f"postgresql://{role}:{self.password}@{host}:{port}/{database}"
+
+    def role(self, name: str, *options: str) -> str:
+        """A login role named `<prefix>_<name>` (made once), with the session's password."""
+        full = f"{self.prefix}_{name}"
+        if full not in self.roles:
+            with self.admin() as conn:
+                conn.execute(
+                    f"CREATE ROLE \"{full}\" LOGIN PASSWORD '{self.password}' {' '.join(options)}".strip()
+                )
+            self.roles.append(full)
+        return full
+
+    def database(self, owner: str) -> str:
+        """A fresh, empty database owned by `owner`; returns its name."""
+        self._count += 1
+        name = f"{self.prefix}_db{self._count}"
+        with self.admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+            conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
+            conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO PUBLIC')
+        self.databases.append(name)
+        return name
+
+    def cleanup(self) -> None:
+        with self.admin() as conn:
+            for name in reversed(self.databases):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for role in reversed(self.roles):
+                conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def connect_server() -> PgServer | str:
+    """The server, or why it cannot be used."""
+    url = os.environ.get(ADMIN_URL_ENV)
+    if not url:
+        return f"${ADMIN_URL_ENV} is not set"
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"no server at ${ADMIN_URL_ENV}: {str(exc).strip().splitlines()[-1]}"
+    return PgServer(url)
