@@ -82,6 +82,13 @@ class PgServer:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             for role in reversed(self.roles):
                 conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+            # The group roles each database's migrations made, named after it.
+            made = conn.execute(
+                "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s) ORDER BY rolname DESC",
+                (f"{self.prefix}_",),
+            ).fetchall()
+            for (role,) in made:
+                conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 def connect_server() -> PgServer | str:

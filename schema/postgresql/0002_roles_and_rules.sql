@@ -8,11 +8,8 @@
 --   of `<db>_agent`; membership of lead/admin/feed follows the sladesk role log
 --   (`role_grants`), kept in step by a trigger, never granted by hand.
 -- * The log tables (`sladesk_log_tables()`) get SELECT and INSERT only; UPDATE,
---   DELETE and TRUNCATE are never granted, and triggers refuse them too (row
---   triggers do not fire on TRUNCATE, so a statement trigger guards it).
--- * Names recorded as the acting person (an override's operator, a review's
---   reviewer, a grant's by_user, an event's or audit row's actor...) must be
---   `session_user`: the login the server authenticated, never what a client says.
+--   DELETE and TRUNCATE are never granted. (0001's triggers refuse them too, and
+--   refuse an operator column naming anyone but `session_user`.)
 -- * A review only by a lead, never of one's own override; lead granted and revoked
 --   only by a lead, admin and feed only by an admin, never the last admin or lead
 --   (the rules of sladesk_tui/core/roles.py); agreements and desk settings only by
@@ -118,7 +115,9 @@ DECLARE
     kind text;
 BEGIN
     EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
-    EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I', current_database(), agent);
+    -- No TEMPORARY: a temporary table named like one of ours would come first in
+    -- the person's search_path (the functions below fix theirs, as a second wall).
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), agent);
     EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM PUBLIC', current_schema());
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), agent);
     FOR t IN SELECT c.relname FROM pg_class c
@@ -134,7 +133,7 @@ BEGIN
             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.relname::regclass
                            AND tgname = t.relname || '_no_truncate') THEN
                 EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT'
-                               ' EXECUTE FUNCTION sladesk_refuse_change()', t.relname || '_no_truncate', t.relname);
+                               ' EXECUTE FUNCTION sladesk_append_only()', t.relname || '_no_truncate', t.relname);
             END IF;
         ELSIF t.relname NOT LIKE 'schema\_%' THEN
             -- Projections (tickets, outcomes, search, status boards): kept in step by
@@ -157,8 +156,9 @@ BEGIN
              WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'sladesk\_%'
     LOOP
         EXECUTE format('ALTER FUNCTION %s OWNER TO %I', t.fn, sladesk_group('owner'));
-        -- A SECURITY DEFINER function runs with the owner's rights: fixed search_path,
-        -- so nobody's own objects stand in for ours.
+        -- Fixed search_path, pg_temp last: a trigger reading `audit_log` or
+        -- `overrides` must read ours, never a same-named table of the session's
+        -- (a SECURITY DEFINER one runs with the owner's rights besides).
         EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', t.fn, current_schema());
     END LOOP;
     EXECUTE 'REVOKE EXECUTE ON FUNCTION sladesk_sync_memberships() FROM PUBLIC';
@@ -167,31 +167,6 @@ END
 $$;
 
 -- ---- triggers -----------------------------------------------------------------------
-
--- UPDATE, DELETE (row) and TRUNCATE (statement) of a log table, whoever asks.
-CREATE FUNCTION sladesk_refuse_change() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format('%s is append-only: %s refused', TG_TABLE_NAME, TG_OP);
-    RETURN NULL;
-END
-$$;
-
--- The column named by the trigger's argument must hold the connected role's name.
-CREATE FUNCTION sladesk_own_name() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    given text := to_jsonb(NEW) ->> TG_ARGV[0];
-BEGIN
-    IF given IS DISTINCT FROM session_user::text AND NOT sladesk_exempt() THEN
-        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format('%s: %s must be the connected role %s, not %s',
-                                      TG_TABLE_NAME, TG_ARGV[0], session_user, coalesce(given, 'NULL'));
-    END IF;
-    RETURN NEW;
-END
-$$;
 
 -- The role the trigger's argument names is needed for this insert.
 CREATE FUNCTION sladesk_needs_role() RETURNS trigger
@@ -311,45 +286,18 @@ BEGIN
 END
 $$;
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY sladesk_log_tables() LOOP
-        IF to_regclass(t) IS NOT NULL THEN
-            EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %I FOR EACH ROW'
-                           ' EXECUTE FUNCTION sladesk_refuse_change()', t || '_rules_no_change', t);
-        END IF;
-    END LOOP;
-END
-$$;
-
-CREATE TRIGGER events_own_name BEFORE INSERT ON events
-    FOR EACH ROW EXECUTE FUNCTION sladesk_own_name('actor');
 CREATE TRIGGER events_feed BEFORE INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION sladesk_event_rules();
-CREATE TRIGGER overrides_own_name BEFORE INSERT ON overrides
-    FOR EACH ROW EXECUTE FUNCTION sladesk_own_name('operator');
-CREATE TRIGGER reviews_own_name BEFORE INSERT ON reviews
-    FOR EACH ROW EXECUTE FUNCTION sladesk_own_name('reviewer');
 CREATE TRIGGER reviews_lead BEFORE INSERT ON reviews
     FOR EACH ROW EXECUTE FUNCTION sladesk_review_rules();
-CREATE TRIGGER role_grants_own_name BEFORE INSERT ON role_grants
-    FOR EACH ROW EXECUTE FUNCTION sladesk_own_name('by_user');
 CREATE TRIGGER role_grants_rules BEFORE INSERT ON role_grants
     FOR EACH ROW EXECUTE FUNCTION sladesk_role_rules();
-CREATE TRIGGER audit_log_own_name BEFORE INSERT ON audit_log
-    FOR EACH ROW EXECUTE FUNCTION sladesk_own_name('actor');
-CREATE TRIGGER agreement_versions_own_name BEFORE INSERT ON agreement_versions
-    FOR EACH ROW EXECUTE FUNCTION sladesk_own_name('loaded_by');
 CREATE TRIGGER agreement_versions_admin BEFORE INSERT ON agreement_versions
     FOR EACH ROW EXECUTE FUNCTION sladesk_needs_role('admin');
 CREATE TRIGGER agreements_admin BEFORE INSERT ON agreements
     FOR EACH ROW EXECUTE FUNCTION sladesk_needs_role('admin');
 CREATE TRIGGER holiday_dates_admin BEFORE INSERT ON holiday_dates
     FOR EACH ROW EXECUTE FUNCTION sladesk_needs_role('admin');
-CREATE TRIGGER desk_settings_own_name BEFORE INSERT ON desk_settings
-    FOR EACH ROW EXECUTE FUNCTION sladesk_own_name('by_user');
 CREATE TRIGGER desk_settings_admin BEFORE INSERT ON desk_settings
     FOR EACH ROW EXECUTE FUNCTION sladesk_needs_role('admin');
 CREATE TRIGGER deliveries_feed BEFORE INSERT ON deliveries
