@@ -132,4 +132,4 @@ def test_the_account_is_its_own_role_and_recorded_as_itself(peer: tuple[Desk, st
         cwd=REPO,
     )
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "overrides" in r.stderr, r.stderr
+    assert "overrides row id=" in r.stderr and "is not recorded in the audit log" in r.stderr, r.stderr

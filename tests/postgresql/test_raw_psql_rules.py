@@ -182,6 +182,29 @@ def test_only_a_feed_imports_events(desk: Desk) -> None:
     assert count(desk, "events") == before
 
 
+def test_people_cannot_drop_the_rules_or_shadow_our_tables(desk: Desk) -> None:
+    refused(desk.psql("ann", "ALTER TABLE overrides DISABLE TRIGGER ALL"), "must be owner")
+    refused(desk.psql("ann", "DROP TRIGGER overrides_operator ON overrides"), "must be owner")
+    refused(desk.psql("ann", "CREATE TABLE mine (x int)"), "permission denied")
+    # A temporary `audit_log` would come first in the session's search_path.
+    refused(desk.psql("ann", "CREATE TEMP TABLE audit_log (seq bigint)"), "permission denied")
+
+
+def test_everything_belongs_to_the_owner_role_and_functions_fix_their_search_path(desk: Desk) -> None:
+    owner = desk.group("owner")
+    stray = desk.admin_rows(
+        "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+        f" AND relkind IN ('r', 'S') AND pg_get_userbyid(relowner) <> '{owner}'"
+    )
+    assert stray == []
+    loose = desk.admin_rows(
+        "SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
+        f" AND proname LIKE 'sladesk%' AND (pg_get_userbyid(proowner) <> '{owner}'"
+        " OR NOT coalesce(proconfig, '{}') @> ARRAY['search_path=public, pg_temp'])"
+    )
+    assert loose == []
+
+
 def test_the_audit_chain_still_verifies(desk: Desk) -> None:
     """Run last in this module (pytest keeps file order): the chain over everything
     sladesk wrote above, with every refused attempt leaving no trace."""
