@@ -61,6 +61,5 @@ def db_target(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> s
     if backend == "sqlite":
         return str(tmp_path / "sladesk.db")
     server: PgServer = request.getfixturevalue("pg_server")
-    # CREATEROLE: the rules migration makes the database's group roles (docs/postgresql.md).
-    owner = server.role("owner", "CREATEROLE")
+    owner = server.role("owner")
     return server.url(owner, server.database(owner))

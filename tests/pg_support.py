@@ -70,6 +70,8 @@ class PgServer:
         self._count += 1
         name = f"{self.prefix}_db{self._count}"
         with self.admin() as conn:
+            # The rules migration makes the database's group roles (docs/postgresql.md).
+            conn.execute(f'ALTER ROLE "{owner}" CREATEROLE')
             conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
             conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
             conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO PUBLIC')

@@ -152,14 +152,18 @@ BEGIN
         EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %I TO %I, %I, %I, %I', t.relname,
                        agent, sladesk_group('lead'), sladesk_group('admin'), sladesk_group('feed'));
     END LOOP;
-    FOR t IN SELECT p.oid::regprocedure AS fn FROM pg_proc p
+    FOR t IN SELECT p.oid::regprocedure AS fn, p.prosecdef OR p.prorettype = 'trigger'::regtype AS guarded
+             FROM pg_proc p
              WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'sladesk\_%'
     LOOP
         EXECUTE format('ALTER FUNCTION %s OWNER TO %I', t.fn, sladesk_group('owner'));
-        -- Fixed search_path, pg_temp last: a trigger reading `audit_log` or
-        -- `overrides` must read ours, never a same-named table of the session's
-        -- (a SECURITY DEFINER one runs with the owner's rights besides).
-        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', t.fn, current_schema());
+        -- Fixed search_path, pg_temp last, for the triggers and SECURITY DEFINER
+        -- functions: a trigger reading `audit_log` or `overrides` must read ours,
+        -- never a same-named table of the session's (a definer one runs with the
+        -- owner's rights besides). Pure helpers (sladesk_fold) keep the caller's.
+        IF t.guarded THEN
+            EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', t.fn, current_schema());
+        END IF;
     END LOOP;
     EXECUTE 'REVOKE EXECUTE ON FUNCTION sladesk_sync_memberships() FROM PUBLIC';
     EXECUTE 'REVOKE EXECUTE ON FUNCTION sladesk_apply_privileges() FROM PUBLIC';

@@ -190,7 +190,7 @@ def test_people_cannot_drop_the_rules_or_shadow_our_tables(desk: Desk) -> None:
     refused(desk.psql("ann", "CREATE TEMP TABLE audit_log (seq bigint)"), "permission denied")
 
 
-def test_everything_belongs_to_the_owner_role_and_functions_fix_their_search_path(desk: Desk) -> None:
+def test_everything_belongs_to_the_owner_role_and_triggers_fix_their_search_path(desk: Desk) -> None:
     owner = desk.group("owner")
     stray = desk.admin_rows(
         "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
@@ -200,9 +200,12 @@ def test_everything_belongs_to_the_owner_role_and_functions_fix_their_search_pat
     loose = desk.admin_rows(
         "SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
         f" AND proname LIKE 'sladesk%' AND (pg_get_userbyid(proowner) <> '{owner}'"
-        " OR NOT coalesce(proconfig, '{}') @> ARRAY['search_path=public, pg_temp'])"
+        " OR ((prosecdef OR prorettype = 'trigger'::regtype)"
+        "     AND NOT coalesce(proconfig, '{}') @> ARRAY['search_path=' || current_schema() || ', pg_temp']))"
     )
     assert loose == []
+    chain = desk.admin_scalar("SELECT proconfig FROM pg_proc WHERE proname = 'sladesk_audit_chain'")
+    assert chain == ["search_path=public, pg_temp"]
 
 
 def test_the_audit_chain_still_verifies(desk: Desk) -> None:
