@@ -70,6 +70,8 @@ class PgServer:
         self._count += 1
         name = f"{self.prefix}_db{self._count}"
         with self.admin() as conn:
+            # The rules migration makes the database's group roles (docs/postgresql.md).
+            conn.execute(f'ALTER ROLE "{owner}" CREATEROLE')
             conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
             conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
             conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO PUBLIC')
@@ -81,6 +83,13 @@ class PgServer:
             for name in reversed(self.databases):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             for role in reversed(self.roles):
+                conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+            # The group roles each database's migrations made, named after it.
+            made = conn.execute(
+                "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s) ORDER BY rolname DESC",
+                (f"{self.prefix}_",),
+            ).fetchall()
+            for (role,) in made:
                 conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
