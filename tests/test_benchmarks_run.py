@@ -31,3 +31,25 @@ def test_the_benchmark_script_runs_and_prints_its_figures(name: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"RESULT {name}." in done.stdout, done.stdout[-2000:]
+
+
+def test_the_backends_benchmark_runs_on_sqlite_and_postgresql(pg_server: object) -> None:
+    """Both columns at a toy size; without a server this skips (and fails in CI:
+    tests/pg_support.py), as the other PostgreSQL tests do."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/backends_bench.py",
+            *("--tickets", "300", "--open", "30", "--writers", "1", "2", "--seconds", "0.5", "--runs", "1"),
+            *("--pg", pg_server.admin_url),  # type: ignore[attr-defined]  # pg_support.PgServer
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for backend in ("sqlite", "postgresql"):
+        for measure in ("writes_1", "writes_2", "queue", "report"):
+            assert f"RESULT backends.{measure}.{backend} " in done.stdout, done.stdout[-2000:]
+    assert "| audited writes/s, 2 writers |" in done.stdout
