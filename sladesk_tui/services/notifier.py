@@ -6,6 +6,9 @@ until the earliest of those instants, never polling by the minute; while asleep 
 asks SQLite's `PRAGMA data_version` every `POLL_S` (microseconds each) and, when
 another connection committed (a reply, a pause, an override, a review, a new
 agreements version), reloads just the tickets that changed and plans them again.
+On PostgreSQL it polls nothing: it waits for the database's change hints
+(`store.changes`, docs/postgresql.md), and after its listener reconnected it
+reloads everything.
 
 Delivery goes through the outbox of `store.alerts`: intent, then message, then
 send, then attempt. A recipient's alerts within the digest window after their
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from sladesk_tui.core.alerts import Crossing
     from sladesk_tui.core.calendar import BusinessCalendar
     from sladesk_tui.core.tickets import TicketRecord
+    from sladesk_tui.store.changes import Listener
 
 POLL_S = 0.1  # data_version check while asleep: a store change is seen within this
 MAX_ATTEMPTS = 8
@@ -122,6 +126,8 @@ class Notifier:
         self.stats = Stats()
         self.hold_after_send = os.environ.get("SLADESK_TEST_HOLD_AFTER_SEND") == "1"
         self._conn: Connection | None = None
+        self._listener: Listener | None = None  # PostgreSQL's change hints (store.changes)
+        self._heard = 0  # hints heard: the version `refresh` compares on PostgreSQL
         self._version: int | None = None
         self._marks = ChangeMarks()
         self._records: dict[str, TicketRecord] = {}
@@ -156,8 +162,15 @@ class Notifier:
             raise InputError(f"{self.db_path}: another sladesk notify is running on it") from None
         self._lock = fd
         self._conn = open_db(self.db_path)
+        from sladesk_tui.store import changes
+
+        if changes.pushes(self.db_path):
+            self._listener = changes.listen(self.db_path)
 
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -209,7 +222,18 @@ class Notifier:
         top = self._heap[0][0] if self._heap else math.inf
         return min(top, self._deliver_at)
 
+    def _data_version(self) -> int:
+        """What `refresh` compares: the hints heard (PostgreSQL), else `data_version`."""
+        if self._listener is not None:
+            return self._heard
+        from sladesk_tui.store.queries import data_version
+
+        return data_version(self.conn)
+
     async def _sleep_until(self, when: float, stop: asyncio.Event) -> None:
+        if self._listener is not None:
+            await self._wait_for_hint(self._listener, when, stop)
+            return
         from sladesk_tui.store.queries import data_version
 
         version = data_version(self.conn)
@@ -221,15 +245,28 @@ class Notifier:
             if data_version(self.conn) != version:
                 return
 
+    async def _wait_for_hint(self, listener: Listener, when: float, stop: asyncio.Event) -> None:
+        """Until `when` or a hint (in a thread: the listener blocks); after a reconnect
+        the next `refresh` reloads everything."""
+        while not stop.is_set():
+            left = when - self.clock.now()
+            if left <= 0:
+                return
+            change = await asyncio.to_thread(listener.wait, min(0.5, self.clock.real(left)))
+            if change is not None:
+                self._heard += 1
+                if change.everything:
+                    self._version = None
+                return
+
     # ---- planning -------------------------------------------------------------------
 
     def refresh(self, now: float) -> None:
         """Reload what changed since the last look (everything the first time)."""
         from sladesk_tui.store.db import read_tx
-        from sladesk_tui.store.queries import data_version
 
         conn = self.conn
-        version = data_version(conn)
+        version = self._data_version()
         if version == self._version:
             return
         with read_tx(conn):

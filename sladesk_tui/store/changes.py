@@ -72,11 +72,6 @@ def pushes(target: Target) -> bool:
     return is_postgres(target)
 
 
-def data_version(conn: Connection) -> int:
-    """SQLite's poll: moves whenever another connection commits (about 5 µs)."""
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
-
-
 # ---- writers (PostgreSQL): called by store.db.write_tx -----------------------------------
 
 
@@ -171,12 +166,15 @@ class SqliteListener:
 
     def __init__(self, target: Target, *, interval: float = 0.1) -> None:
         from sladesk_tui.store.db import connect
+        from sladesk_tui.store.queries import data_version
 
         self._conn = connect(target, readonly=True)
         self._interval = interval
         self._version = data_version(self._conn)
 
     def wait(self, timeout: float) -> Change | None:
+        from sladesk_tui.store.queries import data_version
+
         deadline = time.monotonic() + timeout
         while True:
             version = data_version(self._conn)

@@ -157,7 +157,7 @@ class Desk:
         """`data_version` for a reader with its own connection (the queue feed's thread)."""
         if self.hints is not None:
             return self.hints.count
-        from sladesk_tui.store.changes import data_version
+        from sladesk_tui.store.queries import data_version
 
         return data_version(conn)
 
