@@ -64,12 +64,14 @@ def _unprotect(conn: sqlite3.Connection, table: str) -> None:
         conn.execute(f"DROP TRIGGER {name}")
 
 
+@pytest.mark.both_backends
 def test_empty_log_verifies(conn: sqlite3.Connection) -> None:
     assert head(conn) == (0, GENESIS_HASH)
     result = verify(conn)
     assert result.ok and result.rows == 0 and result.head == (0, GENESIS_HASH)
 
 
+@pytest.mark.both_backends
 def test_chain_links_and_verifies(conn: sqlite3.Connection) -> None:
     _log(conn, 5)
     _append_events(conn, 3)
@@ -84,17 +86,20 @@ def test_chain_links_and_verifies(conn: sqlite3.Connection) -> None:
     assert result.ok and result.rows == 6 and result.head == head(conn) == (6, rows[-1]["row_hash"])
 
 
+@pytest.mark.both_backends
 def test_source_comes_from_the_ssh_client(conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSH_CONNECTION", "203.0.113.9 50123 10.0.0.1 22")
     _log(conn, 1)
     assert conn.execute("SELECT source FROM audit_log").fetchone()[0] == "ssh:203.0.113.9"
 
 
+@pytest.mark.both_backends
 def test_append_outside_a_transaction_is_refused(conn: sqlite3.Connection) -> None:
     with pytest.raises(RuntimeError, match="write transaction"):
         append_audit(conn, actor="sam", action="x", subject="y")
 
 
+@pytest.mark.both_backends
 def test_covering_an_empty_or_foreign_range_is_refused(conn: sqlite3.Connection) -> None:
     with pytest.raises(ValueError, match="no events rows"), write_tx(conn):
         append_audit(conn, actor="sam", action="x", subject="y", covers=[RowRange("events", 1, 5)])
@@ -103,6 +108,7 @@ def test_covering_an_empty_or_foreign_range_is_refused(conn: sqlite3.Connection)
     assert head(conn) == (0, GENESIS_HASH)
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(("seq", "prev"), [(1, "f" * 64), (2, GENESIS_HASH), (5, GENESIS_HASH)])
 def test_guard_trigger_refuses_a_row_off_the_head(conn: sqlite3.Connection, seq: int, prev: str) -> None:
     _log(conn, 1)
@@ -192,6 +198,7 @@ def test_deleted_event_is_found(conn: sqlite3.Connection) -> None:
     assert (result.ok, result.bad_seq) == (False, 1) and "5 recorded, 4 found" in result.reason
 
 
+@pytest.mark.both_backends
 def test_event_slipped_in_without_audit_is_found(conn: sqlite3.Connection) -> None:
     _append_events(conn, 3)
     conn.execute(_EVENT, ("forged", 1.0))  # triggers allow INSERT: only the audit can tell
@@ -200,6 +207,7 @@ def test_event_slipped_in_without_audit_is_found(conn: sqlite3.Connection) -> No
     assert "events row seq=4 is not recorded" in result.reason
 
 
+@pytest.mark.both_backends
 def test_verify_sees_one_snapshot_while_writers_append(db_path: Path) -> None:
     reader, writer = connect(db_path, readonly=True), connect(db_path)
     _append_events(writer, 2)

@@ -82,6 +82,7 @@ def writable(lookup_db: Path, tmp_path: Path) -> Path:
     return dest
 
 
+@pytest.mark.both_backends
 def test_the_stored_report_equals_the_hand_computed_figures(lookup_db: Path) -> None:
     conn = connect(lookup_db, readonly=True)
     try:
@@ -109,6 +110,7 @@ def test_the_stored_report_equals_the_hand_computed_figures(lookup_db: Path) -> 
     assert (gold.days_left, gold.expiring) == (15, True)
 
 
+@pytest.mark.both_backends
 def test_replaying_the_log_gives_the_stored_figures(lookup_db: Path) -> None:
     conn = connect(lookup_db, readonly=True)
     try:
@@ -124,6 +126,7 @@ def test_replaying_the_log_gives_the_stored_figures(lookup_db: Path) -> None:
     assert figures(october) == {("acme-gold", "P1", "response"): (1, 1, 0, 1, 0, 0, 0.0, 0.0)}
 
 
+@pytest.mark.both_backends
 def test_as_of_an_earlier_instant_equals_the_history_cut_there(
     lookup_db: Path, lookup_db_earlier: Path
 ) -> None:
