@@ -483,8 +483,9 @@ def _map_zammad(source: Source, d: Decoded, states: States, out: _Out) -> None:
 
 
 def _zammad_user(u: object) -> str | None:
+    """A user's login; Zammad's `-` (its user 1) is nobody, as a login or an object."""
     if isinstance(u, dict):
-        return _str(u.get("login") or u.get("email"))
+        u = u.get("login") or u.get("email")
     return _str(u) if u not in (None, "", "-") else None
 
 

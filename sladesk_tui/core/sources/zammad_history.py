@@ -81,14 +81,25 @@ def snapshots(
             doc["article"] = dict(article)
         return doc
 
-    timeline: list[tuple[float, int, int, Mapping[str, Any]]] = [
-        (_when(h.get("created_at")), 0, n, h) for n, h in enumerate(changes)
+    # Within one second, changes before articles: a webhook sent for an update that
+    # added an article and changed the state carries the new state with the article.
+    timeline: list[tuple[float, int, float, int, Mapping[str, Any]]] = [
+        (_second(h.get("created_at")), 0, _when(h.get("created_at")), n, h) for n, h in enumerate(changes)
     ]
-    timeline += [(_when(a.get("created_at")), 1, n, a) for n, a in enumerate(articles)]
-    timeline.sort(key=lambda x: (x[0], x[1], x[2]))
-    out = [snap(ticket.get("created_at"), at_creation, None if owner_changed else ticket.get("owner"), None)]
+    timeline += [
+        (_second(a.get("created_at")), 1, _when(a.get("created_at")), n, a) for n, a in enumerate(articles)
+    ]
+    timeline.sort(key=lambda x: x[:4])
+    # Zammad's create trigger sends the ticket with its first article: one snapshot.
+    created = _when(ticket.get("created_at"))
+    opening = next((x for x in timeline if x[1] == 1 and x[2] == created), None)
+    first_owner = None if owner_changed else ticket.get("owner")
+    out = [snap(ticket.get("created_at"), at_creation, first_owner, opening[4] if opening else None)]
     values = dict(at_creation)
-    for _, kind, _, item in timeline:
+    for entry in timeline:
+        if entry is opening:
+            continue
+        kind, item = entry[1], entry[4]
         if kind == 0:
             values[str(item["attribute"])] = item.get("value_to")
             out.append(snap(item.get("created_at"), values, None, None))
@@ -192,6 +203,10 @@ def _zoned(value: object) -> bool:
         return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).tzinfo is not None
     except ValueError:
         return False
+
+
+def _second(value: object) -> float:
+    return float(int(_when(value) // 1))
 
 
 def _when(value: object) -> float:
