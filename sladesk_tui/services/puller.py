@@ -594,11 +594,7 @@ class ZendeskPuller:
             page = await self.export.request(
                 "GET",
                 self.EXPORT,
-                params={
-                    "start_time": str(self.cursor),
-                    "include": "comment_events",
-                    "per_page": str(self.http.cfg.per_page),
-                },
+                params=self._params(),
             )
             if not isinstance(page, dict):
                 raise PullError(f"{self.EXPORT}: the answer is not a JSON object")
@@ -627,6 +623,12 @@ class ZendeskPuller:
                 self.cursor += 1
                 continue
             self.cursor = end
+
+    def _params(self) -> dict[str, str]:
+        params = {"start_time": str(self.cursor), "include": "comment_events"}
+        if "per_page" in (self.source.pull or {}):  # else Zendesk's own page (up to 1000)
+            params["per_page"] = str(self.http.cfg.per_page)
+        return params
 
     async def _map(self, items: list[dict[str, Any]], end: int) -> list[TicketBatch]:
         by_ticket: dict[str, list[zendesk_history.Audit]] = defaultdict(list)

@@ -7,7 +7,11 @@ whose body stops half way after the headers: a connection dropped mid page), `do
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -63,3 +67,19 @@ class FakeServer:
             request.transport.close()
             return resp
         return web.Response(body=body, content_type="application/json")
+
+
+@contextlib.contextmanager
+def served_in_thread(server: FakeServer) -> Iterator[str]:
+    """Serve from a thread of its own, for tests that run the CLI (its own event loop)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="fake-api", daemon=True)
+    thread.start()
+    try:
+        url = asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=30)
+        yield url
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()

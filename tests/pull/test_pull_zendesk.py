@@ -83,7 +83,10 @@ async def no_sleep(_s: float) -> None:
 
 def life(desk: ZendeskDesk, ticket: int, start: dt.datetime) -> set[str]:
     """A ticket's life in Zendesk and, by hand, the ids of the events it must become."""
-    m = lambda n: start + dt.timedelta(minutes=n)  # noqa: E731 - a local shorthand
+
+    def m(n: int) -> dt.datetime:
+        return start + dt.timedelta(minutes=n)
+
     desk.create(ticket, start)
     note = desk.comment(ticket, m(5), public=False)
     reply = desk.comment(ticket, m(20), public=True)
@@ -323,7 +326,10 @@ async def test_clocks_match_the_hand_computed_ones(
     from sladesk_tui.cli import main
 
     desk = ZendeskDesk()
-    m = lambda n: T0 + dt.timedelta(minutes=n)  # noqa: E731 - a local shorthand
+
+    def m(n: int) -> dt.datetime:
+        return T0 + dt.timedelta(minutes=n)
+
     desk.create(7, T0)  # P1: response 15 min, resolution 4 h, round the clock
     desk.comment(7, m(5), public=False)  # a note is no response
     desk.comment(7, m(12), public=True)  # the response: 12 min
@@ -345,3 +351,38 @@ async def test_clocks_match_the_hand_computed_ones(
     assert (clocks["response"]["state"], clocks["response"]["elapsed_s"]) == ("met", 12 * 60.0)
     # 08:00-08:30 running, 08:30-09:30 paused, 09:30-10:30 running: 90 min
     assert (clocks["resolution"]["state"], clocks["resolution"]["elapsed_s"]) == ("met", 90 * 60.0)
+
+
+def test_the_command_dry_run_then_pull_then_nothing_new(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sladesk pull zd` end to end: --since and --dry-run print events and write
+    nothing; the pull stores them; a second pull stores nothing new."""
+    from fake_http import served_in_thread
+
+    from sladesk_tui.cli import main
+    from sladesk_tui.store.identity import login_user
+
+    db = tmp_path / "s.db"
+    with agreements_db(db, TERMS, actor="admin"):
+        pass
+    give_roles(db, "feed", login_user())
+    desk = ZendeskDesk()
+    life(desk, 1, T0 - dt.timedelta(days=3))  # before --since: not pulled
+    want = life(desk, 2, T0)
+    srv = FakeZendesk(desk)
+    with served_in_thread(srv) as url:
+        pw = write_password(tmp_path / "token", "zendesk-api-token")
+        sources = tmp_path / "sources.toml"
+        sources.write_text(source_text(url, pw), encoding="utf-8")
+        base = ["--db", str(db), "pull", "zd", "--sources", str(sources), "--since", T0.strftime("%Y-%m-%d")]
+        capsys.readouterr()
+        assert main([*base, "--dry-run"]) == 0
+        lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        assert {x["id"] for x in lines} == want
+        assert events_of(db) == []
+        assert main(base) == 0
+        assert f"{len(want)} events stored" in capsys.readouterr().out
+        assert main(base) == 0
+        assert " 0 events stored" in capsys.readouterr().out
+    assert {i for i, _ in events_of(db)} == want
