@@ -97,10 +97,14 @@ def read_secret(path: str) -> str:
 
 
 def auth_header(cfg: PullConfig) -> str:
-    """RT: `token T` or HTTP basic; the other providers' schemes are added with them."""
+    """A token file: RT `token T`, Zammad `Token token=T`, else `Bearer T` (Jira Data
+    Center, a Zendesk OAuth token); or HTTP basic from user and password file (Zendesk:
+    user `EMAIL/token` with the API token as the password). docs/pull.md per provider."""
     if cfg.token_file is not None:
         token = read_secret(cfg.token_file)
-        return f"token {token}" if cfg.provider == "rt" else f"Bearer {token}"
+        if cfg.provider == "rt":
+            return f"token {token}"
+        return f"Token token={token}" if cfg.provider == "zammad" else f"Bearer {token}"
     assert cfg.user is not None and cfg.password_file is not None
     pair = f"{cfg.user}:{read_secret(cfg.password_file)}".encode()
     return "Basic " + base64.b64encode(pair).decode()

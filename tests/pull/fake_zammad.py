@@ -9,7 +9,7 @@ Shapes as Zammad documents and serves them with `expand=true`:
   `attribute`, `value_from`, `value_to`, `created_at`.
 - `GET /api/v1/ticket_articles/by_ticket/ID?expand=true`: a list of articles with
   `sender`, `internal`, `created_by` (login), `created_at`.
-Faults as in fake_http (`rate_limit`, `cut`, `down`).
+Token access as Zammad documents it (`Authorization: Token token=...`); faults as in fake_http (`rate_limit`, `cut`, `down`).
 """
 
 from __future__ import annotations
@@ -122,6 +122,12 @@ class FakeZammad(FakeServer):
     def __init__(self, desk: ZammadDesk) -> None:
         super().__init__()
         self.desk = desk
+
+    def gate(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("Authorization") != "Token token=zammad-api-token":
+            self.requests += 1
+            return web.Response(status=401, text="authentication failed")
+        return super().gate(request)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/tickets/search", self._search)

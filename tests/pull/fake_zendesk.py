@@ -14,6 +14,7 @@ a ticket's audits and `show_many`, in the shapes Zendesk documents, with faults.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,14 @@ class FakeZendesk(FakeServer):
         super().__init__()
         self.desk = desk
         self.audits_per_page = audits_per_page
+
+    def gate(self, request: web.Request) -> web.Response | None:
+        # API token authentication: basic auth as `EMAIL/token:TOKEN`
+        token = base64.b64encode(b"sladesk@acme.example/token:zendesk-api-token").decode()
+        if request.headers.get("Authorization") != f"Basic {token}":
+            self.requests += 1
+            return web.Response(status=401, text='{"error": "Couldn\'t authenticate you"}')
+        return super().gate(request)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v2/incremental/ticket_events.json", self._export)
