@@ -145,16 +145,16 @@ def map_ticket(
     for what, value in instants:
         if not _zoned(value):
             return refuse(f"{what}: instant {str(value)[:40]!r} has no UTC offset")
+    created = _when(ticket.get("created_at"))
+    early = [what for what, value in instants[1:] if _when(value) < created]
+    if early:
+        return refuse(f"its history starts before its creation ({early[0]})")
     own = sorted(
         (h for h in history if _is_ticket(h)), key=lambda h: (_when(h.get("created_at")), _num(h.get("id")))
     )
     if not own or own[0].get("type") != "created":
         first = f"{own[0].get('type')} entry {own[0].get('id')}" if own else "nothing"
         return refuse(f"its history starts with {first}, not with its creation")
-    created = _when(ticket.get("created_at"))
-    early = [what for what, value in instants[1:] if _when(value) < created]
-    if early:
-        return refuse(f"its history starts before its creation ({early[0]})")
     state: TicketState | None = None
     events: list[Event] = []
     try:
