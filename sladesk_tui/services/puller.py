@@ -141,11 +141,15 @@ class Http:
         *,
         sleep: Sleep = asyncio.sleep,
         log: Log = lambda _m: None,
+        budgets: dict[str, list[float]] | None = None,
     ) -> None:
         self.session, self.cfg, self.stats = session, cfg, stats
         self.headers = {"Authorization": authorization, "Accept": "application/json"}
         self.sleep, self.log = sleep, log
-        self._sent: list[float] = []  # send times within the last minute (max_per_minute)
+        # Send times within the last minute, per budget; `pull` keeps them across the
+        # rounds of --follow, so a short interval cannot overrun a per-minute limit.
+        self.budgets = budgets if budgets is not None else {}
+        self._sent = self.budgets.setdefault("all", [])
 
     async def request(
         self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Any = None
@@ -197,7 +201,9 @@ class Http:
             self.stats,
             sleep=self.sleep,
             log=self.log,
+            budgets=self.budgets,
         )
+        other._sent = self.budgets.setdefault(f"{limit}/min", [])
         return other
 
     async def _budget(self) -> None:
@@ -205,12 +211,12 @@ class Http:
         if limit is None:
             return
         now = time.monotonic()
-        self._sent = [t for t in self._sent if now - t < 60.0]
+        self._sent[:] = [t for t in self._sent if now - t < 60.0]
         if len(self._sent) >= limit:
             wait = 60.0 - (now - self._sent[0])
             self.log(f"{self.cfg.source}: {limit} requests this minute; waiting {wait:.1f} s")
             await self.sleep(wait)
-            self._sent = self._sent[1:]
+            del self._sent[0]
         self._sent.append(time.monotonic())
 
 
@@ -857,10 +863,11 @@ async def pull(
         raise InputError(f"source {source.name!r}: pulling {source.provider} is not supported yet")
     authorization = auth_header(cfg)
     connector = aiohttp.TCPConnector(limit=4)
+    budgets: dict[str, list[float]] = {}
     async with aiohttp.ClientSession(connector=connector) as session:
         while True:
             stats = PullStats()
-            http = Http(session, cfg, authorization, stats, sleep=sleep, log=log)
+            http = Http(session, cfg, authorization, stats, sleep=sleep, log=log, budgets=budgets)
             puller = kind(http, source, conn, actor=actor, since=since, dry_run=dry_run)
             await puller.run_once()
             if on_round is not None:

@@ -9,6 +9,7 @@ status change are common to both).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -386,3 +387,37 @@ def test_the_command_dry_run_then_pull_then_nothing_new(
         assert main(base) == 0
         assert " 0 events stored" in capsys.readouterr().out
     assert {i for i, _ in events_of(db)} == want
+
+
+async def test_follow_keeps_the_export_budget_across_rounds(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    """Round 1 uses 8 export requests; round 2, started a second later, may send only
+    2 more in the same minute: its third waits for Zendesk's budget."""
+    desk, _ = busy_desk(4)  # 32 audits: pages of 5 overlapping by one (the cursor's second): 8 pages
+    srv = FakeZendesk(desk)
+    await srv.start()
+    waits: list[float] = []
+    rounds: list[int] = []
+
+    async def sleep(s: float) -> None:
+        if s == 1.0:  # the interval between rounds
+            rounds.append(len(waits))
+            if len(rounds) == 1:
+                life(desk, 900, T0 + dt.timedelta(days=1))  # 16 new audits: 4 or 5 more pages
+                life(desk, 901, T0 + dt.timedelta(days=1, minutes=1))
+            else:
+                raise asyncio.CancelledError
+        else:
+            waits.append(s)
+
+    try:
+        source, cfg = configured(srv.url, tmp_path, per_page=5)
+        cfg = dataclasses.replace(cfg, interval_s=1.0)
+        with pytest.raises(asyncio.CancelledError):
+            await pull(conn, source, cfg, actor=ACTOR, follow=True, sleep=sleep)
+    finally:
+        await srv.stop()
+    exports = [p for p in srv.log if p.startswith("/api/v2/incremental/")]
+    assert len(exports) > 10
+    assert len(exports) >= 12
+    assert rounds[0] == 0 and any(w > 50 for w in waits)  # no wait in round 1; one in round 2
+    assert conn.execute("SELECT COUNT(DISTINCT ticket) FROM events").fetchone()[0] == 6
