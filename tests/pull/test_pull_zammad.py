@@ -26,7 +26,7 @@ from sladesk_tui.core.sources.ids import event_id, snapshot_key
 from sladesk_tui.core.sources.mapping import Source, parse_sources_text
 from sladesk_tui.core.sources.payloads import decode, to_events
 from sladesk_tui.core.sources.pull_config import PullConfig, pull_config
-from sladesk_tui.services.puller import pull
+from sladesk_tui.services.puller import PullError, pull
 from sladesk_tui.store.deliveries import ticket_states
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.pulls import problems, read_cursor
@@ -45,7 +45,7 @@ ACTOR = "feeder"
 MS = dt.timedelta(milliseconds=1)
 
 
-def source_text(url: str, pw: Path, per_page: int = 50) -> str:
+def source_text(url: str, pw: Path, per_page: int = 50, retry_for_s: float = 30) -> str:
     return f"""
 [[source]]
 name = "zammad"
@@ -60,7 +60,7 @@ customers = {{ "acme.example" = "acme" }}
 url = "{url}"
 token_file = "{pw}"
 per_page = {per_page}
-retry_for_s = 30
+retry_for_s = {retry_for_s}
 """
 
 
@@ -71,9 +71,11 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
         yield c
 
 
-def configured(url: str, tmp_path: Path, per_page: int = 50) -> tuple[Source, PullConfig]:
+def configured(
+    url: str, tmp_path: Path, per_page: int = 50, retry_for_s: float = 30
+) -> tuple[Source, PullConfig]:
     pw = write_password(tmp_path / "token", "zammad-api-token")
-    text = source_text(url, pw, per_page)
+    text = source_text(url, pw, per_page, retry_for_s)
     (tmp_path / "sources.toml").write_text(text, encoding="utf-8")
     source = parse_sources_text(text, "sources.toml").get("zammad")
     assert source is not None
@@ -319,3 +321,42 @@ async def test_clocks_match_the_hand_computed_ones(
     assert (clocks["response"]["state"], clocks["response"]["elapsed_s"]) == ("met", 9 * 60.0)
     # 09:30-09:50 running, 09:50-10:50 paused, 10:50-11:50 running: 80 min
     assert (clocks["resolution"]["state"], clocks["resolution"]["elapsed_s"]) == ("met", 80 * 60.0)
+
+
+async def test_an_outage_stops_on_the_last_stored_page_and_the_next_pull_completes(
+    conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    desk = ZammadDesk()
+    want: set[str] = set()
+    for n in range(7):
+        want |= life(desk, 400 + n, T0 + dt.timedelta(minutes=3 * n))
+    srv = FakeZammad(desk)
+    await srv.start()
+    try:
+        source, cfg = configured(srv.url, tmp_path, per_page=2, retry_for_s=0.2)
+        orig = srv.gate
+
+        def gate(request):  # type: ignore[no-untyped-def]  # a fault injected into the stand-in
+            if srv.requests >= 8:  # two pages of two tickets (1 + 2 x 2 requests each), then gone
+                srv.down = True
+            return orig(request)
+
+        srv.gate = gate  # type: ignore[method-assign]  # a fault injected into the stand-in
+
+        async def sleep(_s: float) -> None:
+            await asyncio.sleep(0.05)
+
+        with pytest.raises(PullError, match="gave up"):
+            await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
+        stored = {i for i, _ in events_of(conn)}
+        cursor = read_cursor(conn, "zammad")
+        assert cursor is not None and 0 < len(stored) < len(want)
+        # exactly the tickets up to the cursor, whole
+        done = {t for (t,) in conn.execute("SELECT id FROM tickets")}
+        assert done == {f"ZM-{t}" for t, tk in desk.tickets.items() if tk["updated_at"] <= cursor}
+        srv.gate = orig  # type: ignore[method-assign]  # the fault removed
+        srv.down = False
+        await pull(conn, source, cfg, actor=ACTOR, sleep=no_sleep)
+    finally:
+        await srv.stop()
+    assert {i for i, _ in events_of(conn)} == want and len(events_of(conn)) == len(want)

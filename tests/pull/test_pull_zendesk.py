@@ -245,7 +245,7 @@ async def test_an_outage_stops_on_the_last_stored_page_and_the_next_pull_complet
 
 
 async def test_bad_tickets_are_set_aside_whole_the_rest_stored(
-    conn: sqlite3.Connection, tmp_path: Path
+    conn: sqlite3.Connection, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     desk = ZendeskDesk()
     want = life(desk, 1, T0)
@@ -289,6 +289,15 @@ async def test_bad_tickets_are_set_aside_whole_the_rest_stored(
         await srv.stop()
     reasons = {p.provider_ticket: p.reason for p in problems(conn, "zd")}
     assert set(reasons) == {"2", "3", "4"}
+    # what `sladesk sources` lists for the source
+    from sladesk_tui.cli import main
+
+    (tmp_path / "sources.toml").write_text(source_text(srv.url, tmp_path / "token"), encoding="utf-8")
+    capsys.readouterr()
+    args = ["--db", str(tmp_path / "s.db"), "sources", "--sources", str(tmp_path / "sources.toml")]
+    assert main([*args, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert {p["ticket"]: p["reason"] for p in row["set_aside"]} == reasons
     assert "status 'escalated' is not in its mapping" in reasons["2"]
     assert "not with its creation" in reasons["3"]
     assert "conflicts with the stored event" in reasons["4"]
