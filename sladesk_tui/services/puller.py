@@ -550,7 +550,10 @@ def _store_or_show(puller: ZendeskPuller | ZammadPuller, batches: list[TicketBat
     if puller.dry_run:
         for b in batches:
             if b.problem is None:
-                stats.would_store.extend(b.events)
+                # a page's overlap with the last one (the cursor's second) is shown once
+                fresh = [e for e in b.events if e.id not in puller.shown]
+                puller.shown.update(e.id for e in fresh)
+                stats.would_store.extend(fresh)
             else:
                 stats.problems.append((b.provider_ticket, b.problem))
         return
@@ -598,6 +601,7 @@ class ZendeskPuller:
         else:
             self.cursor = 0
         self._dry_states: dict[str, TicketState | None] = {}  # dry run: tickets this run would hold
+        self.shown: set[str] = set()  # dry run: event ids printed
 
     async def run_once(self) -> PullStats:
         while True:
@@ -747,6 +751,7 @@ class ZammadPuller:
         self.actor, self.dry_run = actor, dry_run
         self.stats = http.stats
         self.per_page = min(http.cfg.per_page, 100)
+        self.shown: set[str] = set()  # dry run: event ids printed
         raw = read_cursor(conn, source.name)
         if raw:
             self.cursor = raw

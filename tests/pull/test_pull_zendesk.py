@@ -323,6 +323,7 @@ async def test_since_brings_older_tickets_whole_and_dry_run_writes_nothing(
         dry = await pull(conn, source, cfg, actor=ACTOR, since=since, dry_run=True)
         assert events_of(conn) == [] and read_cursor(conn, "zd") is None
         assert {e.id for e in dry.would_store} == old | new
+        assert len(dry.would_store) == len(old | new)  # pages overlap by a second: shown once
         await pull(conn, source, cfg, actor=ACTOR, since=since)
     finally:
         await srv.stop()
