@@ -22,6 +22,7 @@ from sladesk_tui.store.audit import (
     parse_head,
     verify,
 )
+from sladesk_tui.store.backend import dialect
 from sladesk_tui.store.db import connect, write_tx
 
 _EVENT = (
@@ -57,7 +58,11 @@ def _log(conn: sqlite3.Connection, n: int) -> None:
 
 
 def _unprotect(conn: sqlite3.Connection, table: str) -> None:
-    """What someone with the sqlite3 shell could do: drop the append-only triggers."""
+    """What someone with the sqlite3 shell could do: drop the append-only triggers (on
+    PostgreSQL, what the tables' owner could do: disable them)."""
+    if dialect(conn).name == "postgresql":
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        return
     for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
     ).fetchall():
@@ -124,6 +129,7 @@ def test_guard_trigger_refuses_a_row_off_the_head(conn: sqlite3.Connection, seq:
     assert head(conn) == (good_seq, good_hash)
 
 
+@pytest.mark.both_backends
 def test_edited_row_is_found_by_seq(conn: sqlite3.Connection) -> None:
     _log(conn, 5)
     _unprotect(conn, "audit_log")
@@ -133,6 +139,7 @@ def test_edited_row_is_found_by_seq(conn: sqlite3.Connection) -> None:
     assert result.rows == 2
 
 
+@pytest.mark.both_backends
 def test_rehashed_row_breaks_the_next_link(conn: sqlite3.Connection) -> None:
     """Recomputing the edited row's own hash only moves the failure to the next row."""
     _log(conn, 4)
@@ -149,6 +156,7 @@ def test_rehashed_row_breaks_the_next_link(conn: sqlite3.Connection) -> None:
     assert "prev_hash" in result.reason
 
 
+@pytest.mark.both_backends
 def test_deleted_middle_row_is_found(conn: sqlite3.Connection) -> None:
     _log(conn, 5)
     _unprotect(conn, "audit_log")
@@ -157,6 +165,7 @@ def test_deleted_middle_row_is_found(conn: sqlite3.Connection) -> None:
     assert (result.ok, result.bad_seq) == (False, 4) and "missing" in result.reason
 
 
+@pytest.mark.both_backends
 def test_truncated_tail_needs_the_anchor(conn: sqlite3.Connection) -> None:
     _log(conn, 6)
     anchor = head(conn)
@@ -167,6 +176,7 @@ def test_truncated_tail_needs_the_anchor(conn: sqlite3.Connection) -> None:
     assert (result.ok, result.bad_seq) == (False, 6) and "truncated" in result.reason
 
 
+@pytest.mark.both_backends
 def test_anchor_detects_a_rewritten_log(conn: sqlite3.Connection) -> None:
     _log(conn, 3)
     anchor = head(conn)
@@ -180,6 +190,7 @@ def test_anchor_detects_a_rewritten_log(conn: sqlite3.Connection) -> None:
     assert verify(conn, (0, GENESIS_HASH)).ok
 
 
+@pytest.mark.both_backends
 def test_edited_event_is_found_through_its_batch(conn: sqlite3.Connection) -> None:
     _append_events(conn, 5)
     _append_events(conn, 5)
@@ -190,6 +201,7 @@ def test_edited_event_is_found_through_its_batch(conn: sqlite3.Connection) -> No
     assert "events rows seq 6..10" in result.reason and "edited" in result.reason
 
 
+@pytest.mark.both_backends
 def test_deleted_event_is_found(conn: sqlite3.Connection) -> None:
     _append_events(conn, 5)
     _unprotect(conn, "events")
@@ -259,6 +271,7 @@ def test_any_single_edit_is_found(template: Path, tmp_path: Path, seq: int, colu
 # ---- command line -------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_cli_head_and_verify(
     conn: sqlite3.Connection, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
