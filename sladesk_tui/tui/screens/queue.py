@@ -144,6 +144,7 @@ class QueueScreen(BackgroundScreen[None]):
         super().__init__()
         self._active = threading.Event()
         self._kick = threading.Event()
+        self._closing = False  # the screen is going: the feed stops at once, not a poll later
         self._failure: str | None = None
         self._counts: QueueCounts | None = None  # until the first rows arrive
         self._unread_alerts = 0  # alerts on my tickets not yet looked at (the app's alert watch)
@@ -189,6 +190,11 @@ class QueueScreen(BackgroundScreen[None]):
     def request_reload(self) -> None:
         self._kick.set()
 
+    def on_unmount(self) -> None:
+        self._closing = True
+        self._active.set()
+        self._kick.set()
+
     # ---- the feed ---------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="queue-feed", exit_on_error=False)
@@ -200,7 +206,7 @@ class QueueScreen(BackgroundScreen[None]):
         source = self._source
         first = True
         try:
-            while not worker.is_cancelled:
+            while not worker.is_cancelled and not self._closing:
                 if not self._active.wait(0.25):
                     continue
                 try:
