@@ -311,8 +311,14 @@ def command(name: str) -> Callable[[Handler], Handler]:
 
 
 def _operator(args: argparse.Namespace) -> str:
-    from sladesk_tui.store.identity import login_user
+    """Who acts: on PostgreSQL the role the server authenticated, else the login user
+    (`store.identity.operator`; tests inject `args.operator` on SQLite)."""
+    from sladesk_tui.store.backend import is_postgres
+    from sladesk_tui.store.identity import database_user, login_user
 
+    target = _db_path(args)
+    if is_postgres(target):
+        return database_user(target)
     return args.operator or login_user()
 
 

@@ -62,8 +62,13 @@ SETUP_ADMIN = "test-admin"
 
 def give_roles(path: Path, role: str, *users: str) -> None:
     """Grant `role` to `users` in the database at `path` (created if missing), as the
-    tests' own admin: `load` needs admin and `import` needs feed (docs/roles.md)."""
+    tests' own admin: `load` needs admin and `import` needs feed (docs/roles.md).
+    On PostgreSQL every name is the connected role's (`backends.person`)."""
+    from backends import person
+
     from sladesk_tui.store.roles import grant_role, has_role, holders, name_first
+
+    users = tuple(person(path, u) for u in users)
 
     conn = open_db(path, create=True)
     try:

@@ -45,7 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def since_utc(text: str) -> str:
-    """An instant (with its offset) or a UTC date, as `YYYY-MM-DD HH:MM:SS` in UTC (RT's query spelling; the Jira puller reads it too)."""
+    """An instant (with its offset) or a UTC date, as `YYYY-MM-DD HH:MM:SS` in UTC: RT's
+    query spelling, which the Jira, Zendesk and Zammad pullers read too (docs/pull.md)."""
     from sladesk_tui.core.eventfile import parse_instant
 
     if _DATE.fullmatch(text):

@@ -168,13 +168,14 @@ def record_crossings(conn: Connection, alerts: Sequence[NewAlert], *, now: float
             )
         if not rows:
             return 0
-        first = _next_id(conn, "alerts")
         conn.executemany(
             "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts, threshold_at,"
             " due_ts, assignee, off_shift, ts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        last = first + len(rows) - 1
+        # One writer at a time (write_tx), so the rows just added are the newest ids.
+        last = int(conn.execute("SELECT MAX(id) FROM alerts").fetchone()[0])
+        first = last - len(rows) + 1
         append_audit(
             conn,
             actor=actor,
@@ -229,12 +230,12 @@ def claim(
     """Fold `alert_ids` into one new message for `recipient` (before it is sent)."""
     idem = uuid.uuid4().hex
     with write_tx(conn):
-        conn.execute(
+        cur = conn.execute(
             "INSERT INTO alert_messages (recipient, channel, address, idem_key, alerts, ts, at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (recipient, channel, address, idem, len(alert_ids), now, iso_utc(now)),
         )
-        mid = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        mid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets it
         conn.executemany(
             "INSERT INTO alert_items (message_id, alert_id) VALUES (?, ?)", [(mid, a) for a in alert_ids]
         )
@@ -255,11 +256,11 @@ def record_attempt(
 ) -> None:
     """The outcome of one delivery try: sent, failed (retried) or gave_up."""
     with write_tx(conn):
-        conn.execute(
+        cur = conn.execute(
             "INSERT INTO alert_attempts (message_id, outcome, error, ts, at) VALUES (?, ?, ?, ?, ?)",
             (message.id, outcome, error, now, iso_utc(now)),
         )
-        aid = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        aid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets it
         append_audit(
             conn,
             actor=actor,
@@ -363,12 +364,6 @@ def alert_log(
                 )
             )
     return out
-
-
-def _next_id(conn: Connection, table: str) -> int:
-    """The id AUTOINCREMENT gives the next row (inside the write transaction)."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
-    return 1 if row is None else int(row[0]) + 1
 
 
 def _stored(r: Any) -> StoredAlert:

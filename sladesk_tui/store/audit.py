@@ -36,7 +36,7 @@ from typing import Any
 from sladesk_tui import __version__
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.backend import Connection, dialect
 from sladesk_tui.store.db import read_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 
@@ -227,7 +227,12 @@ def _row_hash(row: dict[str, Any]) -> str:
 
 
 def _columns(conn: Connection, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    return dialect(conn).columns(conn, table)
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    """Column names quoted: role_grants has a column "user", a reserved word on PostgreSQL."""
+    return ", ".join('"' + c + '"' for c in columns)
 
 
 def _digest(conn: Connection, table: str, columns: Sequence[str], first: int, last: int) -> tuple[int, str]:
@@ -241,7 +246,7 @@ def _digest(conn: Connection, table: str, columns: Sequence[str], first: int, la
     cur = conn.cursor()
     cur.row_factory = None
     cur.execute(
-        f"SELECT {', '.join(columns)} FROM {table} WHERE {key} BETWEEN ? AND ? ORDER BY {', '.join(order)}",
+        f"SELECT {_quoted(columns)} FROM {table} WHERE {key} BETWEEN ? AND ? ORDER BY {', '.join(order)}",
         (first, last),
     )
     h = hashlib.sha256(b"[")

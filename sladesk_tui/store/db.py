@@ -284,6 +284,10 @@ def describe_error(exc: BaseException, path: str | os.PathLike[str] | None = Non
         return str(exc)
     if not isinstance(exc, sqlite3.Error):
         return f"{type(exc).__name__}: {exc}"
+    if path is not None and is_postgres(path):  # no file to inspect; never show the password
+        if getattr(exc, "sqlstate", None) in ("55P03", "57014"):  # lock timeout, statement cancelled
+            return f"{redacted(str(path))}: nothing was written: the database is busy; try again"
+        return f"{redacted(str(path))}: database error: {exc}; nothing was written"
     p = Path(path) if path is not None else None
     where = f"{p}: " if p is not None else ""
     text = str(exc)

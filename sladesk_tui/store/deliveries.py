@@ -295,7 +295,7 @@ def _rollback(conn: Connection, sp: str) -> None:
 def _status_delivery(conn: Connection, source: str, ts: float, what: str) -> None:
     conn.execute(
         "INSERT INTO source_status (source, deliveries, last_delivery_ts, last_delivery_what)"
-        " VALUES (?, 1, ?, ?) ON CONFLICT (source) DO UPDATE SET deliveries = deliveries + 1,"
+        " VALUES (?, 1, ?, ?) ON CONFLICT (source) DO UPDATE SET deliveries = source_status.deliveries + 1,"
         " last_delivery_ts = excluded.last_delivery_ts, last_delivery_what = excluded.last_delivery_what",
         (source, ts, what),
     )
@@ -304,7 +304,7 @@ def _status_delivery(conn: Connection, source: str, ts: float, what: str) -> Non
 def _status_refusal(conn: Connection, n: RefusalNote) -> None:
     conn.execute(
         "INSERT INTO source_status (source, refusals, last_refusal_ts, last_refusal_status, last_refusal_reason)"
-        " VALUES (?, 1, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET refusals = refusals + 1,"
+        " VALUES (?, 1, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET refusals = source_status.refusals + 1,"
         " last_refusal_ts = excluded.last_refusal_ts, last_refusal_status = excluded.last_refusal_status,"
         " last_refusal_reason = excluded.last_refusal_reason",
         (n.source, n.ts, n.status, n.reason[:500]),

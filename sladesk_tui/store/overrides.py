@@ -35,7 +35,7 @@ from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
 from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 from sladesk_tui.store.roles import is_lead
-from sladesk_tui.store.search import OVERRIDES_MATCHING, match_query, require_index
+from sladesk_tui.store.search import match_query, overrides_matching, require_index
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -138,10 +138,10 @@ def load_log(
     comments, ticket title and customer); text without a word filters nothing."""
     filt = filt or LogFilter()
     where, params = _where(filt)
-    q = None if search is None else match_query(search)
+    q = None if search is None else match_query(conn, search)
     if q is not None:
         require_index(conn)
-        where += f" AND o.id IN ({OVERRIDES_MATCHING})"
+        where += f" AND o.id IN ({overrides_matching(conn)})"
         params["q"] = q
     with read_tx(conn):
         rows = conn.execute(

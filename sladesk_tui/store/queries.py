@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from sladesk_tui.core.events import LOCAL_CLOCK_TYPES, LOCAL_SOURCE, Event
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.core.tickets import Review, TicketProjection, TicketRecord, history_rows
-from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.backend import Connection, dialect
 from sladesk_tui.store.db import snapshot
 
 if TYPE_CHECKING:
@@ -54,8 +54,11 @@ _REVIEW_COLS = "r.id, r.override_id, r.decision, r.reviewer, r.ts, r.comment"
 
 
 def data_version(conn: Connection) -> int:
-    """Changes whenever another connection commits (about 5 µs): poll it to refresh a screen."""
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+    """Changes whenever another connection commits (about 5 µs): poll it to refresh a screen.
+
+    SQLite's ``PRAGMA data_version``; on PostgreSQL the audit log's head, which every
+    write of the program moves (`store.backend.Dialect.data_version`)."""
+    return int(dialect(conn).data_version(conn) or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +323,7 @@ def require_known(
             known = _column(
                 conn,
                 "SELECT operator FROM overrides UNION SELECT reviewer FROM reviews"
-                " UNION SELECT user FROM role_grants ORDER BY 1",
+                ' UNION SELECT "user" FROM role_grants ORDER BY 1',
             )
             raise InputError(f"--operator: no operator {operator!r} ({_known(known, 'none yet')})")
         if ticket is not None and not _exists(conn, "SELECT 1 FROM tickets WHERE id = ?", ticket):
@@ -332,7 +335,7 @@ def require_known(
 _PERSON_LOOKUPS = (
     "SELECT 1 FROM overrides WHERE operator = ?",
     "SELECT 1 FROM reviews WHERE reviewer = ?",
-    "SELECT 1 FROM role_grants WHERE user = ?",
+    'SELECT 1 FROM role_grants WHERE "user" = ?',
     "SELECT 1 FROM events WHERE actor = ?",
     "SELECT 1 FROM events WHERE author = ?",
     "SELECT 1 FROM events WHERE assignee = ?",

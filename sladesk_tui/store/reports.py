@@ -39,7 +39,8 @@ def rollup_query(*, by_operator: bool = False, one_agreement: bool = False) -> s
         f"SELECT MIN(day), agreement_id, agreement_version, priority, clock, {operator},"
         " SUM(n), SUM(raw_met), SUM(raw_breached), SUM(adj_met), SUM(adj_breached), SUM(adj_exempt)"
         f" FROM outcome_days WHERE {where}"
-        f" GROUP BY substr(day, 1, 7), agreement_id, agreement_version, priority, clock, {operator}"
+        " GROUP BY substr(day, 1, 7), agreement_id, agreement_version, priority, clock"
+        + (", operator" if by_operator else "")  # a constant in GROUP BY: an error on PostgreSQL
     )
 
 

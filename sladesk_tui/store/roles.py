@@ -23,11 +23,11 @@ ROLE = "lead"
 """The lead role (kept for the callers written before the other roles)."""
 
 _HOLDERS = (
-    "SELECT g.user FROM role_grants g WHERE g.role = ? AND g.id = ("
-    " SELECT MAX(h.id) FROM role_grants h WHERE h.user = g.user AND h.role = g.role) AND g.action = 'grant'"
-    " ORDER BY g.user"
+    'SELECT g."user" FROM role_grants g WHERE g.role = ? AND g.id = ('
+    ' SELECT MAX(h.id) FROM role_grants h WHERE h."user" = g."user" AND h.role = g.role) AND g.action = \'grant\''
+    ' ORDER BY g."user"'
 )
-_LATEST = "SELECT action FROM role_grants WHERE user = ? AND role = ? ORDER BY id DESC LIMIT 1"
+_LATEST = 'SELECT action FROM role_grants WHERE "user" = ? AND role = ? ORDER BY id DESC LIMIT 1'
 
 
 def holders(conn: Connection, role: str) -> list[str]:
@@ -118,7 +118,7 @@ def _insert(
     """Append one role row and its audit row inside the caller's write transaction."""
     ts = now_ts()
     cur = conn.execute(
-        "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES (?, ?, ?, ?, ?, ?)",
+        'INSERT INTO role_grants ("user", role, action, by_user, ts, at) VALUES (?, ?, ?, ?, ?, ?)',
         (user, role, action, by_user, ts, iso_utc(ts)),
     )
     gid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets lastrowid
@@ -164,7 +164,7 @@ def first_admin_after_migration(conn: Connection) -> None:
     if holders(conn, "admin"):
         return
     row = conn.execute(
-        "SELECT user FROM role_grants WHERE role = 'lead' AND action = 'grant' ORDER BY id LIMIT 1"
+        """SELECT "user" FROM role_grants WHERE role = 'lead' AND action = 'grant' ORDER BY id LIMIT 1"""
     ).fetchone()
     why = "first lead"
     if row is None:
@@ -177,7 +177,8 @@ def first_admin_after_migration(conn: Connection) -> None:
     user = str(row[0])
     ts = now_ts()
     cur = conn.execute(
-        "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES (?, 'admin', 'grant', ?, ?, ?)",
+        'INSERT INTO role_grants ("user", role, action, by_user, ts, at)'
+        " VALUES (?, 'admin', 'grant', ?, ?, ?)",
         (user, login_user(), ts, iso_utc(ts)),
     )
     gid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets it

@@ -29,6 +29,7 @@ from sladesk_tui.store.roles import (
 )
 
 
+@pytest.mark.both_backends
 def test_first_admin_then_grants_by_admins_only(conn: sqlite3.Connection) -> None:
     assert holders(conn, "admin") == []
     name_first(conn, "admin", "ada", actor="root")
@@ -82,6 +83,7 @@ def test_grants_are_append_only(conn: sqlite3.Connection) -> None:
         )
 
 
+@pytest.mark.both_backends
 def test_require_role_is_one_line_naming_the_fix(conn: sqlite3.Connection) -> None:
     name_first(conn, "admin", "ada", actor="root")
     grant_role(conn, "feed", "svc", actor="ada")

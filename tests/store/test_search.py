@@ -99,12 +99,13 @@ def indexed(conn: sqlite3.Connection, table: str) -> int:
     ],
 )
 def test_typed_text_becomes_quoted_word_prefixes(text: str, query: str | None) -> None:
-    assert match_query(text) == query
+    assert match_query(sqlite3.connect(":memory:"), text) == query
 
 
 # ---- tickets -----------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_tickets_are_found_by_title_and_customer_words(desk: sqlite3.Connection) -> None:
     assert ticket_ids(desk, "printer") == {"T-1", "T-3"}
     assert ticket_ids(desk, "print") == {"T-1", "T-3"}  # a prefix, as it is typed
@@ -120,6 +121,7 @@ def test_tickets_are_found_by_title_and_customer_words(desk: sqlite3.Connection)
 @pytest.mark.parametrize(
     "text", ['"', 'acme"', "NOT", "OR acme", "a*b", "(", "NEAR(x y)", "^acme", "title:x"]
 )
+@pytest.mark.both_backends
 def test_query_syntax_in_typed_text_is_plain_text(desk: sqlite3.Connection, text: str) -> None:
     found = ticket_ids(desk, text)
     assert found is None or isinstance(found, frozenset)
