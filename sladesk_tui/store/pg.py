@@ -269,6 +269,7 @@ class PgConnection:
         self.url = url
         self.dialect: Dialect = PG_DIALECT
         self._session_user: str | None = None
+        self.columns_cache: dict[str, list[str]] = {}  # a table's columns, asked once per connection
 
     @property
     def in_transaction(self) -> bool:
@@ -301,11 +302,13 @@ class PgConnection:
         """BEGIN and the one write lock; `PgBusy` when not granted within `timeout_s`."""
         from sladesk_tui.store.db import DatabaseBusy
 
-        self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
         try:
-            self.execute(f"SET LOCAL lock_timeout = {max(1, int(timeout_s * 1000))}")
-            self.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
-            self.execute("SET LOCAL lock_timeout = 0")
+            # One round trip; the timeout then also bounds any row lock the write waits for.
+            self.executescript(
+                "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                f" SET LOCAL lock_timeout = {max(1, int(timeout_s * 1000))};"
+                f" SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+            )
         except PgBusy:
             self.rollback()
             raise DatabaseBusy(
@@ -359,6 +362,12 @@ class PgDialect(Dialect):
         return int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0])
 
     def columns(self, conn: Any, table: str) -> list[str]:
+        cached: dict[str, list[str]] = conn.columns_cache
+        if table not in cached:
+            cached[table] = self._columns(conn, table)
+        return list(cached[table])
+
+    def _columns(self, conn: Any, table: str) -> list[str]:
         rows = conn.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(?) AND attnum > 0"
             " AND NOT attisdropped ORDER BY attnum",
