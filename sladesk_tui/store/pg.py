@@ -27,6 +27,7 @@ Reads run at REPEATABLE READ, READ ONLY: one snapshot for the whole transaction.
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -38,6 +39,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker, tuple_row
 
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.backend import Dialect, redacted
 
 # Arbitrary constants, one per lock, the same in every sladesk: "sladesk" in hex-ish.
@@ -313,11 +315,32 @@ class PgConnection:
             self.rollback()
             raise DatabaseBusy(
                 f"{redacted(self.url)}: nothing was written: the database stayed busy for {timeout_s:g} s"
-                " (another sladesk writer holds the write lock); try again"
+                f" (the write lock is held by {self.write_lock_holder() or 'another sladesk writer'}); try again"
             ) from None
         except BaseException:
             self.rollback()
             raise
+
+    def write_lock_holder(self) -> str | None:
+        """Who holds the write lock: "ROLE (sladesk pid N on HOST)", as the server knows it.
+
+        An advisory lock on a bigint key is listed with its high and low 32 bits as
+        classid and objid. Best effort: the holder may be gone by now.
+        """
+        try:
+            row = self.execute(
+                "SELECT a.usename, a.application_name, coalesce(host(a.client_addr), 'local socket')"
+                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+                " AND l.classid = ? AND l.objid = ?"
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                (WRITE_LOCK_KEY >> 32, WRITE_LOCK_KEY & 0xFFFF_FFFF),
+            ).fetchone()
+        except PgDatabaseError:
+            return None
+        if row is None:
+            return None
+        return f"{safe_text(row[0] or '?')} ({safe_text(row[1] or 'a client')} on {row[2]})"
 
     def begin_read(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -333,7 +356,13 @@ class PgConnection:
 def connect(url: str, *, readonly: bool = False) -> PgConnection:
     """Open a connection; a server that refuses is an `InputError` naming the URL, not its password."""
     try:
-        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_named_row)
+        raw = psycopg.connect(
+            url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            row_factory=_named_row,
+            application_name=f"sladesk pid {os.getpid()}",  # names a busy writer (write_lock_holder)
+        )
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{redacted(url)}: cannot connect to the database: {reason}") from None
