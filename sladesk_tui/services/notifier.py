@@ -39,7 +39,7 @@ from sladesk_tui.core.alerts import AlertItem, plan_ticket, recipients
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.services.channels import DeliveryError, deliver_command, deliver_mail, deliver_webhook
 from sladesk_tui.store import alerts as outbox
-from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.backend import Connection, redacted
 from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
@@ -504,7 +504,7 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        notifier._say(f"watching {db_path}")
+        notifier._say(f"watching {redacted(str(db_path))}")
         return await notifier.run(once=once, stop=stop)
 
     try:
