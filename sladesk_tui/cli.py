@@ -606,7 +606,10 @@ def _init(args: argparse.Namespace) -> int:
     titles = {"admin": "admin", "lead": "team lead"}
     from sladesk_tui.store.backend import redacted
 
-    print(f"database ready: {redacted(_db_path(args))}" + "".join(f"; {u} is the first {titles[r]}" for r, u in named))
+    print(
+        f"database ready: {redacted(_db_path(args))}"
+        + "".join(f"; {u} is the first {titles[r]}" for r, u in named)
+    )
     return 0
 
 
