@@ -198,6 +198,25 @@ def test_only_a_feed_imports_events(desk: Desk) -> None:
     assert count(desk, "events") == before
 
 
+def test_local_actions_off_hold_against_a_raw_session(desk: Desk) -> None:
+    def reply(eid: str) -> str:
+        return (
+            "INSERT INTO events (id, type, ticket, ts, at, author, body, digest, source, recorded_at)"
+            f" VALUES ('{eid}', 'reply', 'T-1', 0, '1970-01-01T00:00:00Z', '{desk.role('ann')}', 'x', 'd',"
+            " 'tui', '1970-01-01T00:00:00Z')"
+        )
+
+    before = count(desk, "events")
+    r = sladesk(desk, "admin", "setting", "set", "local-actions", "off")
+    assert r.returncode == 0, r.stderr
+    try:
+        refused(desk.psql("ann", reply("raw-reply-1")), "local actions are off on this desk")
+        assert count(desk, "events") == before
+    finally:
+        r = sladesk(desk, "admin", "setting", "set", "local-actions", "on")
+        assert r.returncode == 0, r.stderr
+
+
 def test_people_cannot_drop_the_rules_or_shadow_our_tables(desk: Desk) -> None:
     refused(desk.psql("ann", "ALTER TABLE overrides DISABLE TRIGGER ALL"), "must be owner")
     refused(desk.psql("ann", "DROP TRIGGER overrides_operator ON overrides"), "must be owner")
