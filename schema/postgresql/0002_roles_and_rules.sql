@@ -13,7 +13,8 @@
 -- * A review only by a lead, never of one's own override; lead granted and revoked
 --   only by a lead, admin and feed only by an admin, never the last admin or lead
 --   (the rules of sladesk_tui/core/roles.py); agreements and desk settings only by
---   an admin; events from anywhere but the app (`source` 'tui') only by a feed.
+--   an admin; events from anywhere but the app (`source` 'tui') only by a feed, and
+--   the app's clock-moving events not while local actions are off.
 --
 -- Superusers and members of `<db>_owner` are not bound by the rule triggers: they
 -- can drop any trigger anyway, and `sladesk migrate-db` (run by the administrator)
@@ -184,13 +185,24 @@ BEGIN
 END
 $$;
 
+-- The app's own events (source 'tui', sladesk_tui.core.events.LOCAL_SOURCE) by anyone;
+-- its clock-moving ones (LOCAL_CLOCK_TYPES) not while an admin has set local-actions
+-- off (docs/roles.md); everything else only by a feed.
 CREATE FUNCTION sladesk_event_rules() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    IF NEW.source IS DISTINCT FROM 'tui' AND NOT sladesk_holds(session_user, 'feed') AND NOT sladesk_exempt() THEN
+    IF sladesk_exempt() THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.source IS DISTINCT FROM 'tui' AND NOT sladesk_holds(session_user, 'feed') THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format('events: only a feed account imports events (source %s), and %s does not hold the feed role',
                                       NEW.source, session_user);
+    END IF;
+    IF NEW.source = 'tui' AND NEW.type IN ('reply', 'status', 'priority', 'resolved', 'reopened')
+       AND (SELECT d.value FROM desk_settings d WHERE d.key = 'local-actions' ORDER BY d.id DESC LIMIT 1) = 'off' THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format(
+            'events: local actions are off on this desk: a %s from the app is refused', NEW.type);
     END IF;
     RETURN NEW;
 END

@@ -27,6 +27,7 @@ Reads run at REPEATABLE READ, READ ONLY: one snapshot for the whole transaction.
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -38,11 +39,13 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker, tuple_row
 
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.backend import Dialect, redacted
 
 # Arbitrary constants, one per lock, the same in every sladesk: "sladesk" in hex-ish.
 WRITE_LOCK_KEY = 0x51AD_E5C0_0001
 MIGRATE_LOCK_KEY = 0x51AD_E5C0_0002
+SERVICE_LOCK_CLASS = 0x51AD  # first key of the services' two-key advisory locks
 CONNECT_TIMEOUT_S = 10
 
 
@@ -181,11 +184,22 @@ def _mapped(exc: psycopg.Error) -> PgDatabaseError:
 
 
 class PgCursor:
-    """A psycopg cursor with the sqlite3 cursor's behaviour the store relies on."""
+    """A psycopg cursor with the sqlite3 cursor's behaviour the store relies on.
 
-    def __init__(self, conn: PgConnection, *, named: bool = True) -> None:
+    `server_side`: a named cursor (DECLARE ... FETCH), for results too large to hold
+    at once; usable inside a transaction only (`PgDialect.streaming_cursor`).
+    """
+
+    _streams = 0
+
+    def __init__(self, conn: PgConnection, *, server_side: bool = False) -> None:
         self._conn = conn
-        self._cur = conn.raw.cursor(row_factory=_named_row if named else tuple_row)
+        self._cur: psycopg.Cursor[Any]
+        if server_side:
+            PgCursor._streams += 1
+            self._cur = conn.raw.cursor(name=f"sladesk_stream_{PgCursor._streams}", row_factory=_named_row)
+        else:
+            self._cur = conn.raw.cursor(row_factory=_named_row)
         self._inserted = False
 
     @property
@@ -269,6 +283,7 @@ class PgConnection:
         self.url = url
         self.dialect: Dialect = PG_DIALECT
         self._session_user: str | None = None
+        self.columns_cache: dict[str, list[str]] = {}  # a table's columns, asked once per connection
 
     @property
     def in_transaction(self) -> bool:
@@ -301,20 +316,43 @@ class PgConnection:
         """BEGIN and the one write lock; `PgBusy` when not granted within `timeout_s`."""
         from sladesk_tui.store.db import DatabaseBusy
 
-        self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
         try:
-            self.execute(f"SET LOCAL lock_timeout = {max(1, int(timeout_s * 1000))}")
-            self.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
-            self.execute("SET LOCAL lock_timeout = 0")
+            # One round trip; the timeout then also bounds any row lock the write waits for.
+            self.executescript(
+                "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                f" SET LOCAL lock_timeout = {max(1, int(timeout_s * 1000))};"
+                f" SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+            )
         except PgBusy:
             self.rollback()
             raise DatabaseBusy(
                 f"{redacted(self.url)}: nothing was written: the database stayed busy for {timeout_s:g} s"
-                " (another sladesk writer holds the write lock); try again"
+                f" (the write lock is held by {self.write_lock_holder() or 'another sladesk writer'}); try again"
             ) from None
         except BaseException:
             self.rollback()
             raise
+
+    def write_lock_holder(self) -> str | None:
+        """Who holds the write lock: "ROLE (sladesk pid N on HOST)", as the server knows it.
+
+        An advisory lock on a bigint key is listed with its high and low 32 bits as
+        classid and objid. Best effort: the holder may be gone by now.
+        """
+        try:
+            row = self.execute(
+                "SELECT a.usename, a.application_name, coalesce(host(a.client_addr), 'local socket')"
+                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+                " AND l.classid = ? AND l.objid = ?"
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                (WRITE_LOCK_KEY >> 32, WRITE_LOCK_KEY & 0xFFFF_FFFF),
+            ).fetchone()
+        except PgDatabaseError:
+            return None
+        if row is None:
+            return None
+        return f"{safe_text(row[0] or '?')} ({safe_text(row[1] or 'a client')} on {row[2]})"
 
     def begin_read(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -330,7 +368,13 @@ class PgConnection:
 def connect(url: str, *, readonly: bool = False) -> PgConnection:
     """Open a connection; a server that refuses is an `InputError` naming the URL, not its password."""
     try:
-        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_named_row)
+        raw = psycopg.connect(
+            url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            row_factory=_named_row,
+            application_name=f"sladesk pid {os.getpid()}",  # names a busy writer (write_lock_holder)
+        )
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{redacted(url)}: cannot connect to the database: {reason}") from None
@@ -358,7 +402,18 @@ class PgDialect(Dialect):
         NOTIFY is the push alternative; this is the poll's seam.)"""
         return int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0])
 
+    def streaming_cursor(self, conn: Any) -> PgCursor:
+        """A server-side cursor: `audit verify` reads every covered row of a million-row
+        import in chunks, as SQLite's cursor does, instead of all at once."""
+        return PgCursor(conn, server_side=True)
+
     def columns(self, conn: Any, table: str) -> list[str]:
+        cached: dict[str, list[str]] = conn.columns_cache
+        if table not in cached:
+            cached[table] = self._columns(conn, table)
+        return list(cached[table])
+
+    def _columns(self, conn: Any, table: str) -> list[str]:
         rows = conn.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(?) AND attnum > 0"
             " AND NOT attisdropped ORDER BY attnum",
@@ -375,6 +430,14 @@ class PgDialect(Dialect):
     def operator(self, conn: Any, claimed: str) -> str:
         """On PostgreSQL the operator is the connected role, whatever the client claims."""
         return str(conn.session_user)
+
+    def service_lock(self, conn: Any, name: str) -> bool | None:
+        """A session advisory lock (two-key form: never the writers' one-key lock), held
+        until the connection closes, whichever host the other service runs on."""
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(?, hashtext(?))", (SERVICE_LOCK_CLASS, name)
+        ).fetchone()
+        return bool(row[0])
 
     def description(self, conn: Any) -> str:
         return redacted(conn.url)

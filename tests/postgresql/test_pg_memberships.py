@@ -8,6 +8,8 @@ desk) is brought in step once with `SELECT sladesk_sync_memberships()`.
 from __future__ import annotations
 
 import sqlite3
+import threading
+from typing import Any
 
 import pytest
 from pg_desk import Desk, make_desk
@@ -53,3 +55,52 @@ def test_memberships_are_brought_in_step_after_the_roles_are_made(desk: Desk) ->
     assert desk.admin_scalar(member) is True
     again = desk.psql("dba", "SELECT sladesk_sync_memberships()")
     assert again.stdout.strip() == "0"
+
+
+def test_two_leads_revoking_each_other_at_once_leave_one(desk: Desk) -> None:
+    """Raw sessions, no sladesk: the rule trigger takes the writers' advisory lock, so
+    the second revoke waits for the first and then sees it."""
+    import psycopg
+
+    second = desk.add_person("lead2")
+    with desk.connect("lead") as conn:
+        grant_role(conn, "lead", second, actor=desk.role("lead"))
+    revoke = (
+        'INSERT INTO role_grants ("user", role, action, ts, at)'
+        " VALUES (%s, 'lead', 'revoke', 0, '1970-01-01T00:00:00Z')"
+    )
+    first_conn = psycopg.connect(desk.url("lead"))
+    second_conn = psycopg.connect(desk.url("lead2"))
+    outcome: list[BaseException | None] = []
+    try:
+        first_conn.execute(revoke, (second,))  # holds the lock until commit
+        waiter = threading.Thread(
+            target=lambda: outcome.append(_attempt(second_conn, revoke, desk.role("lead")))
+        )
+        waiter.start()
+        waiter.join(1.0)
+        assert waiter.is_alive(), "the second revoke did not wait for the first"
+        first_conn.commit()
+        waiter.join(30)
+    finally:
+        first_conn.close()
+        second_conn.close()
+    assert len(outcome) == 1 and outcome[0] is not None
+    # After the first revoke, the second lead is no lead any more (without the lock,
+    # each would have seen the other still holding the role, and both would pass).
+    assert f"only a lead may revoke the lead role, and {second} is not a lead" in str(outcome[0])
+    holders = desk.admin_rows(
+        "SELECT g.\"user\" FROM role_grants g WHERE g.role = 'lead' AND g.id = (SELECT max(h.id)"
+        " FROM role_grants h WHERE h.\"user\" = g.\"user\" AND h.role = 'lead') AND g.action = 'grant'"
+    )
+    assert holders == [(desk.role("lead"),)]
+
+
+def _attempt(conn: Any, sql: str, user: str) -> BaseException | None:
+    try:
+        conn.execute(sql, (user,))
+        conn.commit()
+    except Exception as exc:  # the refusal is the expected outcome, examined by the test
+        conn.rollback()
+        return exc
+    return None

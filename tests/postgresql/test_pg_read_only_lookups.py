@@ -26,6 +26,8 @@ LOOKUPS = [
     ("queue",),
     ("ticket", "T-1"),
     ("ticket", "T-1", "--format", "json"),
+    ("report",),
+    ("report", "--format", "json"),
     ("overrides",),
     ("overrides", "--stats"),
     ("audit", "verify"),

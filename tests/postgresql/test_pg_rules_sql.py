@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sladesk_tui.core.events import LOCAL_CLOCK_TYPES, LOCAL_SOURCE
 from sladesk_tui.store.audit import COVERED_TABLES
 
 RULES = Path(__file__).resolve().parents[2] / "schema" / "postgresql" / "0002_roles_and_rules.sql"
@@ -37,3 +38,11 @@ def test_every_insert_grant_names_a_log_table_and_a_group() -> None:
         assert table in logs
     # Every log table can be written by somebody, or sladesk itself could not write it.
     assert {t for _, t in pairs} == logs
+
+
+def test_the_local_action_rule_names_the_apps_source_and_clock_moving_types() -> None:
+    body = _sql_list("sladesk_event_rules")
+    m = re.search(r"NEW\.type IN \(([^)]*)\)", body)
+    assert m, body
+    assert set(re.findall(r"'([a-z_]+)'", m.group(1))) == set(LOCAL_CLOCK_TYPES)
+    assert f"NEW.source = '{LOCAL_SOURCE}'" in body

@@ -22,7 +22,7 @@ from pg_support import PgServer
 
 from sladesk_tui.store.audit import COVERED_TABLES
 from sladesk_tui.store.overrides import place_override, review_override
-from sladesk_tui.store.roles import grant_role, has_role, revoke_role
+from sladesk_tui.store.roles import has_role
 
 LOG_TABLES = sorted([*COVERED_TABLES, "audit_log"])
 PEOPLE = ("admin", "lead", "feed", "ann", "kim")
@@ -151,22 +151,38 @@ def test_roles_are_granted_only_by_their_granting_role(desk: Desk) -> None:
     assert count(desk, "role_grants") == before
 
 
-def test_a_lead_granted_through_sladesk_joins_the_lead_group_and_leaves_it(desk: Desk) -> None:
+def sladesk(desk: Desk, who: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `sladesk` command, connected as `who`."""
+    return subprocess.run(
+        [sys.executable, "-m", "sladesk_tui", *args, "--db", desk.url(who)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def test_sladesk_lead_grant_joins_the_lead_group_and_revoke_leaves_it(desk: Desk) -> None:
     kim, group = desk.role("kim"), desk.group("lead")
     member = f"SELECT pg_has_role('{kim}', '{group}', 'MEMBER')"
     assert desk.admin_scalar(member) is False
-    with desk.connect("lead") as conn:
-        grant_role(conn, "lead", kim, actor=desk.role("lead"))
-        assert has_role(conn, kim, "lead")
+    # Not by an admin: lead is granted by a lead (the program says so before the database).
+    refused_by_admin = sladesk(desk, "admin", "lead", "grant", kim)
+    assert refused_by_admin.returncode == 2, refused_by_admin.stderr
+    assert desk.admin_scalar(member) is False
+    r = sladesk(desk, "lead", "lead", "grant", kim)
+    assert r.returncode == 0, r.stderr
     assert desk.admin_scalar(member) is True
-    # Now kim reviews an override that is not theirs (through sladesk: a raw row would
-    # be one the audit chain does not cover, and `audit verify` would name it).
-    before = count(desk, "reviews")
     with desk.connect("kim") as conn:
+        assert has_role(conn, kim, "lead")
+        # Now kim reviews an override that is not theirs (through sladesk: a raw row
+        # would be one the audit chain does not cover, and `audit verify` would name it).
+        before = count(desk, "reviews")
         review_override(conn, desk.lead_override, "approve", reviewer=kim)  # type: ignore[attr-defined]  # test data
-    assert count(desk, "reviews") == before + 1
-    with desk.connect("lead") as conn:
-        revoke_role(conn, "lead", kim, actor=desk.role("lead"))
+        assert count(desk, "reviews") == before + 1
+    r = sladesk(desk, "lead", "lead", "revoke", kim)
+    assert r.returncode == 0, r.stderr
     assert desk.admin_scalar(member) is False
     refused(desk.psql("kim", _review_sql(desk, desk.lead_override, "kim")), "permission denied")  # type: ignore[attr-defined]  # test data
 
@@ -180,6 +196,25 @@ def test_only_a_feed_imports_events(desk: Desk) -> None:
     )
     refused(desk.psql("ann", sql), "only a feed account imports events")
     assert count(desk, "events") == before
+
+
+def test_local_actions_off_hold_against_a_raw_session(desk: Desk) -> None:
+    def reply(eid: str) -> str:
+        return (
+            "INSERT INTO events (id, type, ticket, ts, at, author, body, digest, source, recorded_at)"
+            f" VALUES ('{eid}', 'reply', 'T-1', 0, '1970-01-01T00:00:00Z', '{desk.role('ann')}', 'x', 'd',"
+            " 'tui', '1970-01-01T00:00:00Z')"
+        )
+
+    before = count(desk, "events")
+    r = sladesk(desk, "admin", "setting", "set", "local-actions", "off")
+    assert r.returncode == 0, r.stderr
+    try:
+        refused(desk.psql("ann", reply("raw-reply-1")), "local actions are off on this desk")
+        assert count(desk, "events") == before
+    finally:
+        r = sladesk(desk, "admin", "setting", "set", "local-actions", "on")
+        assert r.returncode == 0, r.stderr
 
 
 def test_people_cannot_drop_the_rules_or_shadow_our_tables(desk: Desk) -> None:
