@@ -28,11 +28,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from sladesk_tui.store.backend import Connection, Target, is_postgres, redacted
+from sladesk_tui.store.backend import Connection, Target, dialect, is_postgres, redacted
 
 if TYPE_CHECKING:
     from sladesk_tui.store.queries import ChangeMarks
@@ -78,11 +79,25 @@ def pushes(target: Target) -> bool:
 def writing(conn: Connection) -> ChangeMarks | None:
     """At the start of a write transaction, under the write lock: how far the tables
     reached before it (None on SQLite, which announces nothing)."""
-    if isinstance(conn, sqlite3.Connection):
+    if isinstance(conn, sqlite3.Connection) or not _has_schema(conn):
         return None
     from sladesk_tui.store.queries import change_marks
 
     return change_marks(conn)
+
+
+_WITH_SCHEMA: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _has_schema(conn: Connection) -> bool:
+    """Whether the database has sladesk's tables (asked once per connection that has
+    them): a write to a database without them (a raw test of the adapter) announces nothing."""
+    if conn in _WITH_SCHEMA:
+        return True
+    if not dialect(conn).has_table(conn, "events"):
+        return False
+    _WITH_SCHEMA.add(conn)
+    return True
 
 
 def announce(conn: Connection, since: ChangeMarks | None) -> None:
