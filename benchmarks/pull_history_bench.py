@@ -6,7 +6,7 @@
 The stand-ins (tests/pull/fake_zendesk.py, fake_zammad.py) serve the documented
 response shapes over loopback HTTP. Each ticket has 8 changes: creation, an internal
 note, a public reply, waiting and back, a customer reply, a priority change, the
-resolution. The pull is the real one (`services.puller`).
+resolution. The pull is the real one (`services.pull`).
 
 - Zendesk: the incremental ticket event export in pages of 1000 audits (Zendesk's
   largest), each page stored in one transaction. Zendesk allows 10 export requests
@@ -40,7 +40,7 @@ from support import give_roles  # noqa: E402 - after the sys.path set-up above
 
 from sladesk_tui.core.sources.mapping import parse_sources_text  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.core.sources.pull_config import pull_config  # noqa: E402 - after the sys.path set-up above
-from sladesk_tui.services.puller import PullStats, pull  # noqa: E402 - after the sys.path set-up above
+from sladesk_tui.services.pull import PullStats, pull  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.store.db import open_db  # noqa: E402 - after the sys.path set-up above
 

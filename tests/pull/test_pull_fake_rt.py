@@ -18,7 +18,7 @@ from support import agreements_db, give_roles
 
 from sladesk_tui.core.sources.mapping import Source
 from sladesk_tui.core.sources.pull_config import PullConfig
-from sladesk_tui.services.puller import PullError, PullStats, pull
+from sladesk_tui.services.pull import PullError, PullStats, pull
 from sladesk_tui.store.audit import verify
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.pulls import problems, read_cursor

@@ -22,7 +22,7 @@ from support import agreements_db, give_roles
 from sladesk_tui.core.sources.mapping import Source, parse_sources_text
 from sladesk_tui.core.sources.payloads import decode, to_events
 from sladesk_tui.core.sources.pull_config import PullConfig, pull_config
-from sladesk_tui.services.puller import pull
+from sladesk_tui.services.pull import pull
 from sladesk_tui.store.deliveries import ticket_states
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.pulls import problems, read_cursor
