@@ -604,7 +604,12 @@ def _init(args: argparse.Namespace) -> int:
         for role, user in named:
             name_first(conn, role, user, actor=_operator(args))
     titles = {"admin": "admin", "lead": "team lead"}
-    print(f"database ready: {_db_path(args)}" + "".join(f"; {u} is the first {titles[r]}" for r, u in named))
+    from sladesk_tui.store.backend import redacted
+
+    print(
+        f"database ready: {redacted(_db_path(args))}"
+        + "".join(f"; {u} is the first {titles[r]}" for r, u in named)
+    )
     return 0
 
 

@@ -115,6 +115,12 @@ class Dialect:
         """The name recorded as the acting operator: on SQLite the OS login (`claimed`)."""
         return claimed
 
+    def service_lock(self, conn: Connection, name: str) -> bool | None:
+        """Claim `name` (a service that must run once per database) for as long as `conn`
+        stays open: True, or False when another connection holds it. None on SQLite: the
+        caller locks a file beside the database instead (docs/alerts.md)."""
+        return None
+
     def description(self, conn: Connection) -> str:
         """Where the connection points, for messages: the database file."""
         return str(conn.execute("PRAGMA database_list").fetchone()[2])

@@ -45,6 +45,7 @@ from sladesk_tui.store.backend import Dialect, redacted
 # Arbitrary constants, one per lock, the same in every sladesk: "sladesk" in hex-ish.
 WRITE_LOCK_KEY = 0x51AD_E5C0_0001
 MIGRATE_LOCK_KEY = 0x51AD_E5C0_0002
+SERVICE_LOCK_CLASS = 0x51AD  # first key of the services' two-key advisory locks
 CONNECT_TIMEOUT_S = 10
 
 
@@ -413,6 +414,14 @@ class PgDialect(Dialect):
     def operator(self, conn: Any, claimed: str) -> str:
         """On PostgreSQL the operator is the connected role, whatever the client claims."""
         return str(conn.session_user)
+
+    def service_lock(self, conn: Any, name: str) -> bool | None:
+        """A session advisory lock (two-key form: never the writers' one-key lock), held
+        until the connection closes, whichever host the other service runs on."""
+        row = conn.execute(
+            "SELECT pg_try_advisory_lock(?, hashtext(?))", (SERVICE_LOCK_CLASS, name)
+        ).fetchone()
+        return bool(row[0])
 
     def description(self, conn: Any) -> str:
         return redacted(conn.url)

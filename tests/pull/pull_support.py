@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 from sladesk_tui.core.sources.mapping import Source, parse_sources_text
 from sladesk_tui.core.sources.pull_config import PullConfig, pull_config
+from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.db import connect
 
 # Round the clock, so expected clocks are plain differences of RT's timestamps.
 AGREEMENT = """
@@ -69,9 +70,9 @@ def rt_source(text: str) -> tuple[Source, PullConfig]:
     return source, pull_config(source)
 
 
-def events_of(db: sqlite3.Connection | Path) -> list[tuple[str, str]]:
+def events_of(db: Connection | Path) -> list[tuple[str, str]]:
     """(id, digest) of every stored event, sorted: what two pulls must agree on."""
-    conn = db if isinstance(db, sqlite3.Connection) else sqlite3.connect(db)
+    conn = connect(db) if isinstance(db, str | Path) else db
     try:
         return sorted((r[0], r[1]) for r in conn.execute("SELECT id, digest FROM events"))
     finally:

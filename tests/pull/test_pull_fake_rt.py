@@ -27,9 +27,14 @@ ACTOR = "feeder"
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    with agreements_db(tmp_path / "s.db", AGREEMENT, actor="admin") as c:
-        give_roles(tmp_path / "s.db", "feed", ACTOR)  # pull writes events as a feed account
+def conn(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[sqlite3.Connection]:
+    """The desk, on the test's backend (a file, or a fresh PostgreSQL database)."""
+    target = tmp_path / "s.db"
+    if backend == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        target = server.fresh(server.role("owner"))
+    with agreements_db(target, AGREEMENT, actor="admin", toml=tmp_path / "a.toml") as c:
+        give_roles(target, "feed", ACTOR, named=True)  # pull writes events as a feed account
         yield c
 
 
@@ -76,6 +81,7 @@ def expected_ids(desk: Desk) -> set[str]:
     return out
 
 
+@pytest.mark.both_backends
 async def test_pull_pages_through_everything_then_stores_nothing_new(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -94,6 +100,7 @@ async def test_pull_pages_through_everything_then_stores_nothing_new(
     assert verify(conn).ok
 
 
+@pytest.mark.both_backends
 async def test_429_waits_for_retry_after(server: FakeRt, conn: sqlite3.Connection, tmp_path: Path) -> None:
     source, cfg = config(server, tmp_path, per_page=50)
     server.rate_limit = {1, 4}
@@ -108,6 +115,7 @@ async def test_429_waits_for_retry_after(server: FakeRt, conn: sqlite3.Connectio
     assert {i for i, _ in events_of(conn)} == expected_ids(server.desk)
 
 
+@pytest.mark.both_backends
 async def test_a_page_cut_mid_body_is_fetched_again_without_gap_or_duplicate(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -119,6 +127,7 @@ async def test_a_page_cut_mid_body_is_fetched_again_without_gap_or_duplicate(
     assert len(events_of(conn)) == len(expected_ids(server.desk))
 
 
+@pytest.mark.both_backends
 async def test_an_outage_longer_than_retry_for_stops_with_the_cursor_on_the_last_stored_batch(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -155,6 +164,7 @@ async def test_an_outage_longer_than_retry_for_stops_with_the_cursor_on_the_last
     assert {i for i, _ in events_of(conn)} == expected_ids(server.desk)
 
 
+@pytest.mark.both_backends
 async def test_follow_pulls_again_after_the_interval(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -176,6 +186,7 @@ async def test_follow_pulls_again_after_the_interval(
     assert sleeps == 2
 
 
+@pytest.mark.both_backends
 async def test_dry_run_writes_nothing(server: FakeRt, conn: sqlite3.Connection, tmp_path: Path) -> None:
     source, cfg = config(server, tmp_path, per_page=13)
     stats = await pull(conn, source, cfg, actor=ACTOR, dry_run=True)
@@ -183,6 +194,7 @@ async def test_dry_run_writes_nothing(server: FakeRt, conn: sqlite3.Connection, 
     assert events_of(conn) == [] and read_cursor(conn, "rt") is None
 
 
+@pytest.mark.both_backends
 async def test_since_brings_older_tickets_whole(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -198,6 +210,7 @@ async def test_since_brings_older_tickets_whole(
 # ---- bad data: per-ticket reasons, the rest stored, nothing half-written -----------------------
 
 
+@pytest.mark.both_backends
 async def test_bad_tickets_are_set_aside_whole_with_their_reason(
     conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -260,6 +273,7 @@ async def test_bad_tickets_are_set_aside_whole_with_their_reason(
     assert json.dumps(reasons)  # plain text
 
 
+@pytest.mark.both_backends
 async def test_a_set_aside_ticket_is_stored_once_it_maps(conn: sqlite3.Connection, tmp_path: Path) -> None:
     desk = Desk()
     desk.add_ticket(1, queue="Support", requestor="c@acme.example", priority=60, subject="T", at=T0)
