@@ -9,10 +9,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.core.sources import jira_history, zendesk_history
+from sladesk_tui.core.sources import zendesk_history
 from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.ids import ticket_id
 from sladesk_tui.core.sources.payloads import TicketState
+from sladesk_tui.core.sources.replay import advance
 from sladesk_tui.services.pull.base import Puller, since_epoch
 from sladesk_tui.services.pull.stats import PullError, PullStats
 from sladesk_tui.store.backend import Connection
@@ -127,7 +128,7 @@ class ZendeskPuller(Puller[int]):
             seq += len(b.events)
             out.append(b)
             if self.dry_run and b.problem is None:
-                self._dry_states[b.ticket] = jira_history.advance(states.get(ours[t]), b.events)
+                self._dry_states[b.ticket] = advance(states.get(ours[t]), b.events)
         return out
 
     async def _audits(self, ticket: str) -> list[zendesk_history.Audit]:
