@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests" / "pull"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_rt import FakeRt, generated_desk  # noqa: E402 - after the sys.path set-up above
-from pull_support import AGREEMENT, rt_source, sources_text, write_password  # noqa: E402 - after the sys.path set-up above
+from pull_support import AGREEMENT, load_source, sources_text, write_password  # noqa: E402 - after the sys.path set-up above
 from support import give_roles  # noqa: E402 - after the sys.path set-up above
 
 from sladesk_tui.services.pull import pull  # noqa: E402 - after the sys.path set-up above
@@ -54,7 +54,7 @@ async def run(transactions: int, per_page: int) -> None:
         load_agreements_file(conn, root / "sla.toml", actor="bench", source="bench")
         give_roles(root / "bench.db", "feed", "bench")
         pw = write_password(root / "pw", "secret")
-        source, cfg = rt_source(sources_text(srv.url, pw, per_page=per_page))
+        source, cfg = load_source(sources_text(srv.url, pw, per_page=per_page))
         try:
             t0 = time.perf_counter()
             stats = await pull(conn, source, cfg, actor="bench")

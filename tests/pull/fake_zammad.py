@@ -119,15 +119,11 @@ class ZammadDesk:
 
 
 class FakeZammad(FakeServer):
+    authorization = "Token token=zammad-api-token"
+
     def __init__(self, desk: ZammadDesk) -> None:
         super().__init__()
         self.desk = desk
-
-    def gate(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("Authorization") != "Token token=zammad-api-token":
-            self.requests += 1
-            return web.Response(status=401, text="authentication failed")
-        return super().gate(request)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/tickets/search", self._search)

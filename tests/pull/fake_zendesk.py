@@ -112,18 +112,14 @@ class ZendeskDesk:
 
 
 class FakeZendesk(FakeServer):
+    # API token authentication: basic auth as `EMAIL/token:TOKEN`
+    authorization = "Basic " + base64.b64encode(b"sladesk@acme.example/token:zendesk-api-token").decode()
+    unauthorized = '{"error": "Couldn\'t authenticate you"}'
+
     def __init__(self, desk: ZendeskDesk, *, audits_per_page: int = 2) -> None:
         super().__init__()
         self.desk = desk
         self.audits_per_page = audits_per_page
-
-    def gate(self, request: web.Request) -> web.Response | None:
-        # API token authentication: basic auth as `EMAIL/token:TOKEN`
-        token = base64.b64encode(b"sladesk@acme.example/token:zendesk-api-token").decode()
-        if request.headers.get("Authorization") != f"Basic {token}":
-            self.requests += 1
-            return web.Response(status=401, text='{"error": "Couldn\'t authenticate you"}')
-        return super().gate(request)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v2/incremental/ticket_events.json", self._export)

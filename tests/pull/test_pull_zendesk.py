@@ -15,71 +15,44 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fake_http import serving
 from fake_zendesk import AGENT, REQUESTER, T0, FakeZendesk, ZendeskDesk, zt
-from pull_support import events_of, write_password
+from pull_support import (
+    ACME_TERMS_KEEP,
+    ACTOR,
+    events_of,
+    feed_desk,
+    load_source,
+    no_sleep,
+    receive,
+    write_password,
+    zendesk_text,
+)
 from source_fixtures import zendesk_comment, zendesk_created, zendesk_status
 from support import agreements_db, give_roles
 
 from sladesk_tui.core.eventfile import event_from_mapping
-from sladesk_tui.core.sources.mapping import Source, parse_sources_text
-from sladesk_tui.core.sources.payloads import decode, to_events
-from sladesk_tui.core.sources.pull_config import PullConfig, pull_config
+from sladesk_tui.core.sources.mapping import Source
+from sladesk_tui.core.sources.pull_config import PullConfig
 from sladesk_tui.services.pull import PullError, pull
-from sladesk_tui.store.deliveries import ticket_states
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.pulls import problems, read_cursor
 
-TERMS = """
-[[agreement]]
-id = "acme"
-customer = "acme"
-calendar = "24x7"
-on_priority_change = "keep"
-[agreement.targets]
-P1 = { response = "15m", resolution = "4h" }
-P2 = { response = "1h", resolution = "8h" }
-"""
-ACTOR = "feeder"
-
-
-def source_text(url: str, pw: Path, per_page: int = 100, retry_for_s: float = 30) -> str:
-    return f"""
-[[source]]
-name = "zd"
-provider = "zendesk"
-secret_file = "zd.secret"
-ticket_prefix = "ZD-"
-statuses = {{ new = "open", open = "open", pending = "waiting", hold = "waiting", solved = "resolved", closed = "closed" }}
-priorities = {{ urgent = "P1", high = "P1", normal = "P2", low = "P2" }}
-customer = {{ from = "organization", default = "acme" }}
-customers = {{ "9001" = "acme" }}
-[source.pull]
-url = "{url}"
-user = "sladesk@acme.example/token"
-password_file = "{pw}"
-per_page = {per_page}
-retry_for_s = {retry_for_s}
-"""
+TERMS = ACME_TERMS_KEEP
 
 
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    with agreements_db(tmp_path / "s.db", TERMS, actor="admin") as c:
-        give_roles(tmp_path / "s.db", "feed", ACTOR)  # pull writes events as a feed account
+    with feed_desk(tmp_path / "s.db", TERMS) as c:
         yield c
 
 
-def configured(url: str, tmp_path: Path, **kw: float) -> tuple[Source, PullConfig]:
+def configured(url: str, tmp_path: Path, **kw: Any) -> tuple[Source, PullConfig]:
     pw = write_password(tmp_path / "token", "zendesk-api-token")
-    source = parse_sources_text(source_text(url, pw, **kw), "sources.toml").get("zd")  # type: ignore[arg-type]  # per_page is whole
-    assert source is not None
-    return source, pull_config(source)
-
-
-async def no_sleep(_s: float) -> None:
-    await asyncio.sleep(0)
+    return load_source(zendesk_text(url, pw, **kw), "zd")
 
 
 def life(desk: ZendeskDesk, ticket: int, start: dt.datetime) -> set[str]:
@@ -150,17 +123,9 @@ async def test_a_pull_after_the_webhooks_stores_nothing_twice(
     desk.change(4711, dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC), "status", "open", "pending")
     desk.change(4711, dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC), "status", "pending", "solved")
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path)
-        for doc in hooks:  # as the receiver stores them: state from the store, then ingest
-            decoded = decode(source, json.dumps(doc).encode(), "application/json")
-            ingest(
-                conn,
-                to_events(source, decoded, ticket_states(conn, decoded.tickets)),
-                actor="hook",
-                source="hook:zd",
-            )
+        receive(conn, source, hooks, "hook:zd")
         by_hooks = events_of(conn)
         assert [i for i, _ in by_hooks] == sorted(
             [
@@ -171,8 +136,6 @@ async def test_a_pull_after_the_webhooks_stores_nothing_twice(
             ]
         )
         stats = await pull(conn, source, cfg, actor=ACTOR)
-    finally:
-        await srv.stop()
     assert problems(conn) == []
     assert set(events_of(conn)) - set(by_hooks) == set()
     assert (stats.inserted, stats.already_present) == (0, len(by_hooks))
@@ -187,18 +150,15 @@ async def test_paging_budget_429_and_cut_pages_store_every_change_once(
     srv.rate_limit = {2}
     srv.retry_after = "7"
     srv.cut = {1, 5, 9}
-    await srv.start()
     waited: list[float] = []
 
     async def sleep(s: float) -> None:
         waited.append(s)
 
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=7)
         stats = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
         again = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
-    finally:
-        await srv.stop()
     assert {i for i, _ in events_of(conn)} == want
     assert len(events_of(conn)) == len(want) and problems(conn) == []
     assert (stats.rate_limited, stats.retries, stats.inserted) == (1, 3, len(want))
@@ -216,17 +176,9 @@ async def test_an_outage_stops_on_the_last_stored_page_and_the_next_pull_complet
 ) -> None:
     desk, want = busy_desk(6)
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=5, retry_for_s=0.2)
-        orig = srv.gate
-
-        def gate(request):  # type: ignore[no-untyped-def]  # a fault injected into the stand-in
-            if srv.requests >= 6:
-                srv.down = True
-            return orig(request)
-
-        srv.gate = gate  # type: ignore[method-assign]  # a fault injected into the stand-in
+        srv.down_after = 6
 
         async def sleep(_s: float) -> None:
             await asyncio.sleep(0.05)
@@ -236,11 +188,9 @@ async def test_an_outage_stops_on_the_last_stored_page_and_the_next_pull_complet
         cursor = int(read_cursor(conn, "zd") or 0)
         got = {i for i, _ in events_of(conn)}
         assert 0 < cursor < max(a["timestamp"] for a in desk.audits) and 0 < len(got) < len(want)
-        srv.gate = orig  # type: ignore[method-assign]  # the fault removed
+        srv.down_after = None
         srv.down = False
         await pull(conn, source, cfg, actor=ACTOR, sleep=no_sleep)
-    finally:
-        await srv.stop()
     assert {i for i, _ in events_of(conn)} == want and len(events_of(conn)) == len(want)
 
 
@@ -256,8 +206,7 @@ async def test_bad_tickets_are_set_aside_whole_the_rest_stored(
     desk.create(4, T0)
     desk.audits.sort(key=lambda a: a["timestamp"])
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path)
         # Ticket 4's comment was stored earlier with other content under the id pull derives.
         pre = [
@@ -285,14 +234,12 @@ async def test_bad_tickets_are_set_aside_whole_the_rest_stored(
         ]
         ingest(conn, pre, actor="webhook", source="hook:zd")
         await pull(conn, source, cfg, actor=ACTOR)
-    finally:
-        await srv.stop()
     reasons = {p.provider_ticket: p.reason for p in problems(conn, "zd")}
     assert set(reasons) == {"2", "3", "4"}
     # what `sladesk sources` lists for the source
     from sladesk_tui.cli import main
 
-    (tmp_path / "sources.toml").write_text(source_text(srv.url, tmp_path / "token"), encoding="utf-8")
+    (tmp_path / "sources.toml").write_text(zendesk_text(srv.url, tmp_path / "token"), encoding="utf-8")
     capsys.readouterr()
     args = ["--db", str(tmp_path / "s.db"), "sources", "--sources", str(tmp_path / "sources.toml")]
     assert main([*args, "--format", "json"]) == 0
@@ -317,16 +264,13 @@ async def test_since_brings_older_tickets_whole_and_dry_run_writes_nothing(
     desk.audits.sort(key=lambda a: a["timestamp"])
     since = (T0 + dt.timedelta(minutes=60)).strftime("%Y-%m-%d %H:%M:%S")
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=4)
         dry = await pull(conn, source, cfg, actor=ACTOR, since=since, dry_run=True)
         assert events_of(conn) == [] and read_cursor(conn, "zd") is None
         assert {e.id for e in dry.would_store} == old | new
         assert len(dry.would_store) == len(old | new)  # pages overlap by a second: shown once
         await pull(conn, source, cfg, actor=ACTOR, since=since)
-    finally:
-        await srv.stop()
     assert {i for i, _ in events_of(conn)} == old | new
     assert any("/api/v2/tickets/1/audits.json" in p for p in srv.log)  # ticket 1 read whole
 
@@ -349,12 +293,9 @@ async def test_clocks_match_the_hand_computed_ones(
     desk.comment(7, m(95), public=True, by=REQUESTER)
     desk.change(7, m(150), "status", "open", "solved")
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path)
         await pull(conn, source, cfg, actor=ACTOR)
-    finally:
-        await srv.stop()
     capsys.readouterr()
     assert main(["--db", str(tmp_path / "s.db"), "ticket", "ZD-7", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -385,7 +326,7 @@ def test_the_command_dry_run_then_pull_then_nothing_new(
     with served_in_thread(srv) as url:
         pw = write_password(tmp_path / "token", "zendesk-api-token")
         sources = tmp_path / "sources.toml"
-        sources.write_text(source_text(url, pw), encoding="utf-8")
+        sources.write_text(zendesk_text(url, pw), encoding="utf-8")
         base = ["--db", str(db), "pull", "zd", "--sources", str(sources), "--since", T0.strftime("%Y-%m-%d")]
         capsys.readouterr()
         assert main([*base, "--dry-run"]) == 0
@@ -404,7 +345,6 @@ async def test_follow_keeps_the_export_budget_across_rounds(conn: sqlite3.Connec
     2 more in the same minute: its third waits for Zendesk's budget."""
     desk, _ = busy_desk(4)  # 32 audits: pages of 5 overlapping by one (the cursor's second): 8 pages
     srv = FakeZendesk(desk)
-    await srv.start()
     waits: list[float] = []
     rounds: list[int] = []
 
@@ -419,13 +359,11 @@ async def test_follow_keeps_the_export_budget_across_rounds(conn: sqlite3.Connec
         else:
             waits.append(s)
 
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=5)
         cfg = dataclasses.replace(cfg, interval_s=1.0)
         with pytest.raises(asyncio.CancelledError):
             await pull(conn, source, cfg, actor=ACTOR, follow=True, sleep=sleep)
-    finally:
-        await srv.stop()
     exports = [p for p in srv.log if p.startswith("/api/v2/incremental/")]
     assert len(exports) > 10
     assert len(exports) >= 12
