@@ -17,7 +17,9 @@ from typing import Any
 
 from aiohttp import web
 from fake_http import FakeServer
+from source_fixtures import jira_comment, jira_created, jira_updated
 
+T0 = dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC)
 _SINCE = re.compile(r'updated >= "(\d{4}-\d{2}-\d{2} \d{2}:\d{2})"')
 
 
@@ -170,3 +172,59 @@ class FakeJira(FakeServer):
                 "comments": items[start : start + size],
             },
         )
+
+
+def ms(t: dt.datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+_SUP_12 = [T0 + dt.timedelta(minutes=m) for m in (0, 10, 20, 30, 45, 50, 70, 90)]
+_SUP_12_COMMENT = dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)  # the fixture's comment time
+
+
+def sup_12() -> JiraDesk:
+    """The life of SUP-12 as Jira's REST API tells it: what `sup_12_hooks` tell by webhook."""
+    t = _SUP_12
+    desk = JiraDesk()
+    desk.issue("SUP-12", T0, summary="VPN drops every ten minutes")
+    desk.change("SUP-12", t[1], "status", "Open", "In Progress", cid="100")
+    desk.comment("SUP-12", _SUP_12_COMMENT, public=True, cid="200")
+    desk.change("SUP-12", t[6], "status", "In Progress", "Waiting for customer", cid="101")
+    desk.change("SUP-12", t[7], "priority", "High", "Medium", cid="102")
+    desk.change(
+        "SUP-12", t[7] + dt.timedelta(minutes=5), "status", "Waiting for customer", "Resolved", cid="103"
+    )
+    return desk
+
+
+def sup_12_hooks() -> list[dict[str, Any]]:
+    """SUP-12's webhooks, as the receiver's fixtures spell them."""
+    t = _SUP_12
+    return [
+        jira_created("SUP-12"),
+        jira_updated(
+            "SUP-12",
+            changelog_id="100",
+            ts_ms=ms(t[1]),
+            items=[{"field": "status", "fromString": "Open", "toString": "In Progress"}],
+        ),
+        jira_comment("SUP-12", comment_id="200", public=True, by="agent-1", ts_ms=ms(_SUP_12_COMMENT)),
+        jira_updated(
+            "SUP-12",
+            changelog_id="101",
+            ts_ms=ms(t[6]),
+            items=[{"field": "status", "fromString": "In Progress", "toString": "Waiting for customer"}],
+        ),
+        jira_updated(
+            "SUP-12",
+            changelog_id="102",
+            ts_ms=ms(t[7]),
+            items=[{"field": "priority", "fromString": "High", "toString": "Medium"}],
+        ),
+        jira_updated(
+            "SUP-12",
+            changelog_id="103",
+            ts_ms=ms(t[7] + dt.timedelta(minutes=5)),
+            items=[{"field": "status", "fromString": "Waiting for customer", "toString": "Resolved"}],
+        ),
+    ]

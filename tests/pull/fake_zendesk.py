@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 from fake_http import FakeServer
+from source_fixtures import zendesk_comment, zendesk_created, zendesk_status
 
 T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 AGENT = 77
@@ -201,3 +202,41 @@ def _audit_spelling(child: dict[str, Any]) -> dict[str, Any]:
     if "previous_value" in child:
         out["previous_value"] = child["previous_value"]
     return out
+
+
+def ticket_4711() -> ZendeskDesk:
+    """Ticket 4711 as the export shows it: the life the receiver's fixtures tell by
+    webhook (created, a public reply, pending, solved)."""
+    desk = ZendeskDesk()
+    desk.create(
+        4711,
+        dt.datetime(2026, 11, 27, 8, 5, tzinfo=dt.UTC),
+        status="open",
+        subject="Printer on floor 3 prints only blank pages",
+    )
+    desk.audit(
+        4711,
+        dt.datetime(2026, 11, 27, 8, 30, tzinfo=dt.UTC),
+        [
+            {
+                "id": 901,
+                "event_type": "Comment",
+                "public": True,
+                "author_id": AGENT,
+                "body": "Swapped the toner cartridge, please try again.",
+            }
+        ],
+    )
+    desk.change(4711, dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC), "status", "open", "pending")
+    desk.change(4711, dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC), "status", "pending", "solved")
+    return desk
+
+
+def ticket_4711_hooks() -> list[dict[str, Any]]:
+    """Ticket 4711's webhooks, as the receiver's fixtures spell them."""
+    return [
+        zendesk_created(4711, status="OPEN", priority="HIGH"),
+        zendesk_comment(4711, comment_id=901, public=True, staff=True, time="2026-11-27T08:30:00Z"),
+        zendesk_status(4711, "PENDING", "OPEN", eid="01ZDS1", time="2026-11-27T09:00:00Z"),
+        zendesk_status(4711, "SOLVED", "PENDING", eid="01ZDS2", time="2026-11-27T10:00:00Z"),
+    ]

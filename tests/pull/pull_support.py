@@ -143,6 +143,26 @@ per_page = {per_page}
 {retry}"""
 
 
+def jira_text(url: str, pw: Path, *, per_page: int = 50) -> str:
+    """Source `jsm`: Jira Service Management pulled with basic auth (e-mail, API token)."""
+    return f"""
+[[source]]
+name = "jsm"
+provider = "jira"
+secret_file = "jsm.secret"
+ticket_prefix = ""
+statuses = {{ "Open" = "open", "In Progress" = "open", "Waiting for customer" = "waiting", "Resolved" = "resolved", "Closed" = "closed" }}
+priorities = {{ Highest = "P1", High = "P1", Medium = "P2", Low = "P2" }}
+customer = {{ from = "field", field = "customfield_10500", default = "acme" }}
+[source.pull]
+url = "{url}"
+user = "sladesk@acme.example"
+password_file = "{pw}"
+per_page = {per_page}
+retry_for_s = 30
+"""
+
+
 @contextlib.contextmanager
 def feed_desk(db: Path, terms: str) -> Iterator[sqlite3.Connection]:
     """A desk under `terms` whose `ACTOR` holds the feed role: what a pull writes as."""

@@ -1,8 +1,7 @@
 """Pulling Jira Service Management history from a local stand-in of its REST API.
 
-The strongest check is the first: the webhooks of an issue's life are stored the
-way the receiver stores them, then a pull of the same history stores nothing new
-and sets nothing aside: the same change seen by webhook and by pull is one event.
+The strongest check, webhooks then a pull of the same history stored once, is
+test_pull_after_webhooks.py, for every provider alike.
 """
 
 from __future__ import annotations
@@ -14,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from fake_http import serving
-from fake_jira import FakeJira, JiraDesk
-from pull_support import ACME_TERMS, ACTOR, events_of, feed_desk, load_source, receive, write_password
-from source_fixtures import jira_comment, jira_created, jira_updated
+from fake_jira import T0, FakeJira, JiraDesk
+from pull_support import ACME_TERMS, ACTOR, feed_desk, jira_text, load_source, write_password
 
 from sladesk_tui.core.sources.mapping import Source
 from sladesk_tui.core.sources.pull_config import PullConfig
@@ -24,26 +22,6 @@ from sladesk_tui.services.pull import pull
 from sladesk_tui.store.pulls import problems, read_cursor
 
 TERMS = ACME_TERMS
-T0 = dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC)
-
-
-def source_text(url: str, pw: Path, per_page: int = 50) -> str:
-    return f"""
-[[source]]
-name = "jsm"
-provider = "jira"
-secret_file = "jsm.secret"
-ticket_prefix = ""
-statuses = {{ "Open" = "open", "In Progress" = "open", "Waiting for customer" = "waiting", "Resolved" = "resolved", "Closed" = "closed" }}
-priorities = {{ Highest = "P1", High = "P1", Medium = "P2", Low = "P2" }}
-customer = {{ from = "field", field = "customfield_10500", default = "acme" }}
-[source.pull]
-url = "{url}"
-user = "sladesk@acme.example"
-password_file = "{pw}"
-per_page = {per_page}
-retry_for_s = 30
-"""
 
 
 @pytest.fixture
@@ -54,67 +32,7 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 def configured(url: str, tmp_path: Path, **kw: int) -> tuple[Source, PullConfig]:
     pw = write_password(tmp_path / "token", "api-token")
-    return load_source(source_text(url, pw, **kw), "jsm")
-
-
-def ms(t: dt.datetime) -> int:
-    return int(t.timestamp() * 1000)
-
-
-async def test_a_pull_after_the_webhooks_stores_nothing_twice(
-    conn: sqlite3.Connection, tmp_path: Path
-) -> None:
-    t = [T0 + dt.timedelta(minutes=m) for m in (0, 10, 20, 30, 45, 50, 70, 90)]
-    # The life of SUP-12 as Jira's webhooks tell it (the receiver's fixtures) ...
-    comment_at = dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)  # the fixture's comment time
-    hooks = [
-        jira_created("SUP-12"),
-        jira_updated(
-            "SUP-12",
-            changelog_id="100",
-            ts_ms=ms(t[1]),
-            items=[{"field": "status", "fromString": "Open", "toString": "In Progress"}],
-        ),
-        jira_comment("SUP-12", comment_id="200", public=True, by="agent-1", ts_ms=ms(comment_at)),
-        jira_updated(
-            "SUP-12",
-            changelog_id="101",
-            ts_ms=ms(t[6]),
-            items=[{"field": "status", "fromString": "In Progress", "toString": "Waiting for customer"}],
-        ),
-        jira_updated(
-            "SUP-12",
-            changelog_id="102",
-            ts_ms=ms(t[7]),
-            items=[{"field": "priority", "fromString": "High", "toString": "Medium"}],
-        ),
-        jira_updated(
-            "SUP-12",
-            changelog_id="103",
-            ts_ms=ms(t[7] + dt.timedelta(minutes=5)),
-            items=[{"field": "status", "fromString": "Waiting for customer", "toString": "Resolved"}],
-        ),
-    ]
-    # ... and the same life as its REST API tells it afterwards.
-    desk = JiraDesk()
-    desk.issue("SUP-12", T0, summary="VPN drops every ten minutes")
-    desk.change("SUP-12", t[1], "status", "Open", "In Progress", cid="100")
-    desk.comment("SUP-12", comment_at, public=True, cid="200")
-    desk.change("SUP-12", t[6], "status", "In Progress", "Waiting for customer", cid="101")
-    desk.change("SUP-12", t[7], "priority", "High", "Medium", cid="102")
-    desk.change(
-        "SUP-12", t[7] + dt.timedelta(minutes=5), "status", "Waiting for customer", "Resolved", cid="103"
-    )
-    srv = FakeJira(desk)
-    async with serving(srv):
-        source, cfg = configured(srv.url, tmp_path)
-        receive(conn, source, hooks, "hook:jsm")
-        by_hooks = events_of(conn)
-        assert len(by_hooks) == 6  # created, In Progress (new -> open), reply, waiting, priority, resolved
-        stats = await pull(conn, source, cfg, actor=ACTOR)
-    assert problems(conn) == []
-    assert (stats.inserted, stats.already_present) == (0, len(by_hooks))
-    assert events_of(conn) == by_hooks
+    return load_source(jira_text(url, pw, **kw), "jsm")
 
 
 def busy_desk(issues: int, *, same_minute: bool = False) -> JiraDesk:

@@ -1,9 +1,7 @@
 """Pulling Zammad ticket history from a local stand-in of its REST API.
 
-The first test is the strongest: a ticket's webhooks (snapshots) are stored the way
-the receiver stores them, then its history is pulled: nothing is stored twice and
-nothing set aside, though Zammad stamps the webhook's `updated_at` and the history
-entry of the same change a few milliseconds apart.
+The strongest check, webhooks then a pull of the same history stored once, is
+test_pull_after_webhooks.py, for every provider alike.
 """
 
 from __future__ import annotations
@@ -26,11 +24,9 @@ from pull_support import (
     feed_desk,
     load_source,
     no_sleep,
-    receive,
     write_password,
     zammad_text,
 )
-from source_fixtures import zammad_article, zammad_snapshot
 
 from sladesk_tui.core.eventfile import event_from_mapping
 from sladesk_tui.core.sources.ids import event_id, snapshot_key
@@ -92,47 +88,6 @@ def life(desk: ZammadDesk, tid: int, start: dt.datetime) -> set[str]:
         zid(tid, "priority", snapshot_key("P1", second(m(100)))),
         zid(tid, "resolved", snapshot_key("closed", second(m(120)))),
     }
-
-
-async def test_a_pull_after_the_webhooks_stores_nothing_twice(
-    conn: sqlite3.Connection, tmp_path: Path
-) -> None:
-    # Ticket 81 as Zammad's webhooks tell it (the receiver's fixtures) ...
-    hooks = [
-        zammad_snapshot(
-            81,
-            state="new",
-            updated_at="2026-11-20T09:30:00.000Z",
-            article=zammad_article(104, sender="Customer", internal=False, at="2026-11-20T09:30:00.000Z"),
-        ),
-        zammad_snapshot(
-            81,
-            state="pending reminder",
-            updated_at="2026-11-20T10:00:00.377Z",
-            article=zammad_article(105, sender="Agent", internal=False, at="2026-11-20T10:00:00.300Z"),
-        ),
-        zammad_snapshot(81, state="closed", priority="3 high", updated_at="2026-11-20T11:00:00.250Z"),
-    ]
-    # ... and as its REST API tells it afterwards (the history a few ms off the snapshots).
-    desk = ZammadDesk()
-    desk.create(81, T0)
-    desk.article(81, T0, sender="Customer", internal=False, aid=104)
-    desk.article(
-        81, dt.datetime(2026, 11, 20, 10, 0, 0, 300_000, dt.UTC), sender="Agent", internal=False, aid=105
-    )
-    desk.change(81, dt.datetime(2026, 11, 20, 10, 0, 0, 412_000, dt.UTC), "state", "pending reminder")
-    desk.change(81, dt.datetime(2026, 11, 20, 11, 0, 0, 190_000, dt.UTC), "priority", "3 high")
-    desk.change(81, dt.datetime(2026, 11, 20, 11, 0, 0, 190_000, dt.UTC), "state", "closed")
-    srv = FakeZammad(desk)
-    async with serving(srv):
-        source, cfg = configured(srv.url, tmp_path)
-        receive(conn, source, hooks, "hook:zammad")
-        by_hooks = events_of(conn)
-        assert len(by_hooks) == 6  # created, customer reply, reply, waiting, priority, resolved
-        stats = await pull(conn, source, cfg, actor=ACTOR)
-    assert [p.reason for p in problems(conn)] == []
-    assert set(events_of(conn)) - set(by_hooks) == set()
-    assert (stats.inserted, stats.already_present) == (0, len(by_hooks))
 
 
 async def test_paging_429_and_cut_pages_store_every_ticket_once(

@@ -1,9 +1,7 @@
 """Pulling Zendesk's incremental ticket event export from a local stand-in of its API.
 
-The first test is the strongest: a ticket's webhooks are stored the way the receiver
-stores them, then the export of the same history is pulled: nothing is stored twice,
-nothing is set aside (comment ids, the ticket id, and the value and second of each
-status change are common to both).
+The strongest check, webhooks then a pull of the same history stored once, is
+test_pull_after_webhooks.py, for every provider alike.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any
 
 import pytest
 from fake_http import serving
-from fake_zendesk import AGENT, REQUESTER, T0, FakeZendesk, ZendeskDesk, zt
+from fake_zendesk import REQUESTER, T0, FakeZendesk, ZendeskDesk, zt
 from pull_support import (
     ACME_TERMS_KEEP,
     ACTOR,
@@ -27,11 +25,9 @@ from pull_support import (
     feed_desk,
     load_source,
     no_sleep,
-    receive,
     write_password,
     zendesk_text,
 )
-from source_fixtures import zendesk_comment, zendesk_created, zendesk_status
 from support import agreements_db, give_roles
 
 from sladesk_tui.core.eventfile import event_from_mapping
@@ -91,55 +87,6 @@ def busy_desk(tickets: int) -> tuple[ZendeskDesk, set[str]]:
     for n in range(tickets):
         want |= life(desk, 100 + n, T0 + dt.timedelta(minutes=7 * n))
     return desk, want
-
-
-async def test_a_pull_after_the_webhooks_stores_nothing_twice(
-    conn: sqlite3.Connection, tmp_path: Path
-) -> None:
-    # Ticket 4711 as the receiver's fixtures tell it by webhook ...
-    hooks = [
-        zendesk_created(4711, status="OPEN", priority="HIGH"),
-        zendesk_comment(4711, comment_id=901, public=True, staff=True, time="2026-11-27T08:30:00Z"),
-        zendesk_status(4711, "PENDING", "OPEN", eid="01ZDS1", time="2026-11-27T09:00:00Z"),
-        zendesk_status(4711, "SOLVED", "PENDING", eid="01ZDS2", time="2026-11-27T10:00:00Z"),
-    ]
-    # ... and as Zendesk's export tells it afterwards.
-    at = dt.datetime(2026, 11, 27, 8, 5, tzinfo=dt.UTC)
-    desk = ZendeskDesk()
-    desk.create(4711, at, status="open", subject="Printer on floor 3 prints only blank pages")
-    desk.audit(
-        4711,
-        dt.datetime(2026, 11, 27, 8, 30, tzinfo=dt.UTC),
-        [
-            {
-                "id": 901,
-                "event_type": "Comment",
-                "public": True,
-                "author_id": AGENT,
-                "body": "Swapped the toner cartridge, please try again.",
-            }
-        ],
-    )
-    desk.change(4711, dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC), "status", "open", "pending")
-    desk.change(4711, dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC), "status", "pending", "solved")
-    srv = FakeZendesk(desk)
-    async with serving(srv):
-        source, cfg = configured(srv.url, tmp_path)
-        receive(conn, source, hooks, "hook:zd")
-        by_hooks = events_of(conn)
-        assert [i for i, _ in by_hooks] == sorted(
-            [
-                "zd:4711:created:4711",
-                "zd:4711:comment:901",
-                "zd:4711:status:pending@2026-11-27T09:00:00Z",
-                "zd:4711:resolved:solved@2026-11-27T10:00:00Z",
-            ]
-        )
-        stats = await pull(conn, source, cfg, actor=ACTOR)
-    assert problems(conn) == []
-    assert set(events_of(conn)) - set(by_hooks) == set()
-    assert (stats.inserted, stats.already_present) == (0, len(by_hooks))
-    assert events_of(conn) == by_hooks
 
 
 async def test_paging_budget_429_and_cut_pages_store_every_change_once(
