@@ -184,6 +184,18 @@ async def no_sleep(_s: float) -> None:
     await asyncio.sleep(0)
 
 
+async def brief_sleep(_s: float) -> None:
+    """Every wait a twentieth of a second: an outage outlasts a short `retry_for_s` quickly."""
+    await asyncio.sleep(0.05)
+
+
+class Waits(list[float]):
+    """A `sleep` for the puller that records each wait (Retry-After, a budget) instead of sleeping."""
+
+    async def __call__(self, s: float) -> None:
+        self.append(s)
+
+
 def events_of(db: Connection | Path) -> list[tuple[str, str]]:
     """(id, digest) of every stored event, sorted: what two pulls must agree on."""
     conn = connect(db) if isinstance(db, str | Path) else db

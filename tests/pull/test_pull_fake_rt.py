@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 from fake_http import serving
 from fake_rt import T0, Desk, FakeRt, generated_desk, iso
-from pull_support import ACTOR, AGREEMENT, events_of, load_source, no_sleep, sources_text, write_password
+from pull_support import (
+    ACTOR,
+    AGREEMENT,
+    Waits,
+    events_of,
+    load_source,
+    no_sleep,
+    sources_text,
+    write_password,
+)
 from support import agreements_db, give_roles
 
 from sladesk_tui.core.sources.mapping import Source
@@ -95,12 +104,9 @@ async def test_429_waits_for_retry_after(server: FakeRt, conn: sqlite3.Connectio
     source, cfg = config(server, tmp_path, per_page=50)
     server.rate_limit = {1, 4}
     server.retry_after = "7"
-    waited: list[float] = []
+    waited = Waits()
 
-    async def sleep(s: float) -> None:
-        waited.append(s)
-
-    stats = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
+    stats = await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
     assert stats.rate_limited == 2 and waited == [7.0, 7.0]
     assert {i for i, _ in events_of(conn)} == expected_ids(server.desk)
 

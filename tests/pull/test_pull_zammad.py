@@ -6,7 +6,6 @@ test_pull_after_webhooks.py, for every provider alike.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import sqlite3
@@ -20,6 +19,8 @@ from fake_zammad import T0, FakeZammad, ZammadDesk, zt
 from pull_support import (
     ACME_TERMS_KEEP,
     ACTOR,
+    Waits,
+    brief_sleep,
     events_of,
     feed_desk,
     load_source,
@@ -104,15 +105,12 @@ async def test_paging_429_and_cut_pages_store_every_ticket_once(
     srv.rate_limit = {2}
     srv.retry_after = "3"
     srv.cut = {1, 6, 13}
-    waited: list[float] = []
-
-    async def sleep(s: float) -> None:
-        waited.append(s)
+    waited = Waits()
 
     async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=3)
-        stats = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
-        again = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
+        stats = await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
+        again = await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
     assert problems(conn) == []
     assert {i for i, _ in events_of(conn)} == want and len(events_of(conn)) == len(want)
     assert (stats.rate_limited, stats.retries, stats.inserted) == (1, 3, len(want))
@@ -239,11 +237,8 @@ async def test_an_outage_stops_on_the_last_stored_page_and_the_next_pull_complet
         source, cfg = configured(srv.url, tmp_path, per_page=2, retry_for_s=0.2)
         srv.down_after = 8  # two pages of two tickets (1 + 2 x 2 requests each), then gone
 
-        async def sleep(_s: float) -> None:
-            await asyncio.sleep(0.05)
-
         with pytest.raises(PullError, match="gave up"):
-            await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
+            await pull(conn, source, cfg, actor=ACTOR, sleep=brief_sleep)
         stored = {i for i, _ in events_of(conn)}
         cursor = read_cursor(conn, "zammad")
         assert cursor is not None and 0 < len(stored) < len(want)

@@ -21,6 +21,8 @@ from fake_zendesk import REQUESTER, T0, FakeZendesk, ZendeskDesk, zt
 from pull_support import (
     ACME_TERMS_KEEP,
     ACTOR,
+    Waits,
+    brief_sleep,
     events_of,
     feed_desk,
     load_source,
@@ -97,15 +99,12 @@ async def test_paging_budget_429_and_cut_pages_store_every_change_once(
     srv.rate_limit = {2}
     srv.retry_after = "7"
     srv.cut = {1, 5, 9}
-    waited: list[float] = []
-
-    async def sleep(s: float) -> None:
-        waited.append(s)
+    waited = Waits()
 
     async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=7)
-        stats = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
-        again = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
+        stats = await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
+        again = await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
     assert {i for i, _ in events_of(conn)} == want
     assert len(events_of(conn)) == len(want) and problems(conn) == []
     assert (stats.rate_limited, stats.retries, stats.inserted) == (1, 3, len(want))
@@ -127,11 +126,8 @@ async def test_an_outage_stops_on_the_last_stored_page_and_the_next_pull_complet
         source, cfg = configured(srv.url, tmp_path, per_page=5, retry_for_s=0.2)
         srv.down_after = 6
 
-        async def sleep(_s: float) -> None:
-            await asyncio.sleep(0.05)
-
         with pytest.raises(PullError, match="gave up"):
-            await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
+            await pull(conn, source, cfg, actor=ACTOR, sleep=brief_sleep)
         cursor = int(read_cursor(conn, "zd") or 0)
         got = {i for i, _ in events_of(conn)}
         assert 0 < cursor < max(a["timestamp"] for a in desk.audits) and 0 < len(got) < len(want)
