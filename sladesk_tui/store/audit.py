@@ -183,7 +183,7 @@ def _verify(conn: Connection, anchor: tuple[int, str] | None) -> VerifyResult:
     def bad(seq: int | None, reason: str) -> VerifyResult:
         return VerifyResult(False, prev_seq, (prev_seq, prev_hash), seq, reason)
 
-    cur = conn.cursor()
+    cur = dialect(conn).streaming_cursor(conn)
     cur.row_factory = None
     cur.execute(f"SELECT {', '.join(_HASHED)}, row_hash FROM audit_log ORDER BY seq")
     for values in cur:
@@ -243,7 +243,7 @@ def _digest(conn: Connection, table: str, columns: Sequence[str], first: int, la
     one encoder call per chunk instead of per row, ~1M rows in 2.5 s.
     """
     key, order = COVERED_TABLES[table]
-    cur = conn.cursor()
+    cur = dialect(conn).streaming_cursor(conn)
     cur.row_factory = None
     cur.execute(
         f"SELECT {_quoted(columns)} FROM {table} WHERE {key} BETWEEN ? AND ? ORDER BY {', '.join(order)}",

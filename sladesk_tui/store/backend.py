@@ -115,6 +115,11 @@ class Dialect:
         """The name recorded as the acting operator: on SQLite the OS login (`claimed`)."""
         return claimed
 
+    def streaming_cursor(self, conn: Connection) -> Cursor:
+        """A cursor that reads a large result in chunks (`fetchmany`) without holding it
+        whole; inside a transaction. SQLite's cursors already step through the rows."""
+        return conn.cursor()
+
     def service_lock(self, conn: Connection, name: str) -> bool | None:
         """Claim `name` (a service that must run once per database) for as long as `conn`
         stays open: True, or False when another connection holds it. None on SQLite: the

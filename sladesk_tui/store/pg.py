@@ -184,11 +184,22 @@ def _mapped(exc: psycopg.Error) -> PgDatabaseError:
 
 
 class PgCursor:
-    """A psycopg cursor with the sqlite3 cursor's behaviour the store relies on."""
+    """A psycopg cursor with the sqlite3 cursor's behaviour the store relies on.
 
-    def __init__(self, conn: PgConnection, *, named: bool = True) -> None:
+    `server_side`: a named cursor (DECLARE ... FETCH), for results too large to hold
+    at once; usable inside a transaction only (`PgDialect.streaming_cursor`).
+    """
+
+    _streams = 0
+
+    def __init__(self, conn: PgConnection, *, server_side: bool = False) -> None:
         self._conn = conn
-        self._cur = conn.raw.cursor(row_factory=_named_row if named else tuple_row)
+        self._cur: psycopg.Cursor[Any]
+        if server_side:
+            PgCursor._streams += 1
+            self._cur = conn.raw.cursor(name=f"sladesk_stream_{PgCursor._streams}", row_factory=_named_row)
+        else:
+            self._cur = conn.raw.cursor(row_factory=_named_row)
         self._inserted = False
 
     @property
@@ -390,6 +401,11 @@ class PgDialect(Dialect):
         transaction, so the head moves exactly when something was committed. (LISTEN/
         NOTIFY is the push alternative; this is the poll's seam.)"""
         return int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0])
+
+    def streaming_cursor(self, conn: Any) -> PgCursor:
+        """A server-side cursor: `audit verify` reads every covered row of a million-row
+        import in chunks, as SQLite's cursor does, instead of all at once."""
+        return PgCursor(conn, server_side=True)
 
     def columns(self, conn: Any, table: str) -> list[str]:
         cached: dict[str, list[str]] = conn.columns_cache
