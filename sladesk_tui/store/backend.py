@@ -107,10 +107,6 @@ class Dialect:
         row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
         return row.fetchone() is not None
 
-    def last_id(self, conn: Connection, table: str) -> int:
-        """The id the connection's latest INSERT into `table` was given."""
-        return int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-
     def operator(self, conn: Connection, claimed: str) -> str:
         """The name recorded as the acting operator: on SQLite the OS login (`claimed`)."""
         return claimed

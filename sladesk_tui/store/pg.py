@@ -424,9 +424,6 @@ class PgDialect(Dialect):
     def has_table(self, conn: Any, table: str) -> bool:
         return conn.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0] is True
 
-    def last_id(self, conn: Any, table: str) -> int:
-        return int(conn.execute("SELECT lastval()").fetchone()[0])
-
     def operator(self, conn: Any, claimed: str) -> str:
         """On PostgreSQL the operator is the connected role, whatever the client claims."""
         return str(conn.session_user)
