@@ -20,7 +20,7 @@ differently, and this module is the only place that knows how:
   between is lost, so the reader re-reads everything.
 
 `Change` is what a listener reports; `listen(target)` opens the listener for a
-``--db`` value. Only `PgListener` touches psycopg, imported when it is opened.
+``--db`` value. The psycopg calls are `store.pg.listening` and `store.pg.notifications`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from sladesk_tui.store.backend import Connection, Target, dialect, is_postgres, redacted
+from sladesk_tui.store.backend import Connection, Target, dialect, is_postgres
 
 if TYPE_CHECKING:
     from sladesk_tui.store.queries import ChangeMarks
@@ -226,29 +226,9 @@ class PgListener:
         return None if self._conn is None else int(self._conn.info.backend_pid)
 
     def _connect(self) -> None:
-        import psycopg
+        from sladesk_tui.store.pg import listening
 
-        from sladesk_tui.store.pg import CONNECT_TIMEOUT_S
-
-        try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-        except psycopg.Error as exc:
-            from sladesk_tui.core.errors import InputError
-
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{redacted(self.url)}: cannot listen for changes: {reason}") from None
-        from psycopg import sql
-
-        try:
-            row = conn.execute("SELECT current_schema()").fetchone()
-            schema = row[0] if row else "public"
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{CHANNEL}:{schema}")))
-        except psycopg.Error as exc:
-            conn.close()
-            from sladesk_tui.core.errors import InputError
-
-            raise InputError(f"{redacted(self.url)}: cannot listen for changes: {exc}") from None
-        self._conn = conn
+        self._conn = listening(self.url, CHANNEL)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -276,7 +256,7 @@ class PgListener:
             time.sleep(max(0.0, min(self._next_try, deadline) - time.monotonic()))
 
     def wait(self, timeout: float) -> Change | None:
-        import psycopg
+        from sladesk_tui.store.pg import notifications
 
         deadline = time.monotonic() + timeout
         if self._conn is None and not self._reconnect(deadline):
@@ -284,20 +264,17 @@ class PgListener:
         if self._lost:
             self._lost = False
             return Change.EVERYTHING
-        found: Change | None = None
         try:
-            left = max(0.0, deadline - time.monotonic())
-            for note in self._conn.notifies(timeout=left, stop_after=1):
-                found = parse(note.payload) if found is None else found.merge(parse(note.payload))
-            if found is not None:  # whatever else has arrived: one re-read for all of it
-                for note in self._conn.notifies(timeout=0.0):
-                    found = found.merge(parse(note.payload))
-        except psycopg.Error:
+            payloads = notifications(self._conn, max(0.0, deadline - time.monotonic()))
+        except sqlite3.Error:  # the connection is gone (store.pg's errors are sqlite3's)
             self._drop()
             if self._reconnect(deadline):
                 self._lost = False
                 return Change.EVERYTHING
             return None
+        found: Change | None = None
+        for text in payloads:  # one re-read for all of them
+            found = parse(text) if found is None else found.merge(parse(text))
         return found
 
     def close(self) -> None:

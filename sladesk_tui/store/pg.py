@@ -441,3 +441,38 @@ class PgDialect(Dialect):
 
 
 PG_DIALECT = PgDialect()
+
+
+# ---- change hints (store.changes) ---------------------------------------------------
+
+
+def listening(url: str, channel: str) -> psycopg.Connection[Any]:
+    """A new autocommit connection that LISTENs on `channel` + ":" + its schema
+    (store.changes, docs/postgresql.md); `InputError` when it cannot be made."""
+    from psycopg import sql
+
+    try:
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{redacted(url)}: cannot listen for changes: {reason}") from None
+    try:
+        row = raw.execute("SELECT current_schema()").fetchone()
+        schema = row[0] if row else "public"
+        raw.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"{channel}:{schema}")))
+    except psycopg.Error as exc:
+        raw.close()
+        raise InputError(f"{redacted(url)}: cannot listen for changes: {exc}") from None
+    return raw
+
+
+def notifications(raw: psycopg.Connection[Any], timeout: float) -> list[str]:
+    """The payloads that arrive within `timeout` (at least one, unless none came), and
+    whatever else had arrived with it; a lost connection is `PgOperationalError`."""
+    try:
+        found = [n.payload for n in raw.notifies(timeout=timeout, stop_after=1)]
+        if found:
+            found += [n.payload for n in raw.notifies(timeout=0.0)]
+    except psycopg.Error as exc:
+        raise _mapped(exc) from exc
+    return found
