@@ -51,7 +51,7 @@ from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TY
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
-from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
@@ -297,6 +297,8 @@ class _Batch:
         self.resorted = False  # the events were sorted by `at`: insert each chunk in file order
         self.events: Sequence[Event] = ()  # the whole input, for the messages of `_unknown`
         self._created_at: dict[str, float] | None = None
+        # The audit digest of the inserted rows, fed as they go in (store.audit.RowRange).
+        self.digest = RangeDigest(("seq", *_EVENT_COLUMNS))
 
     # -- the pass over a chunk ----------------------------------------------------
 
@@ -344,7 +346,7 @@ class _Batch:
                     ev.id,
                     ev.type,
                     ev.ticket,
-                    ev.at,
+                    float(ev.at),  # stored REAL: the audit digest must see what is read back
                     at_iso,
                     ev.customer,
                     ev.service,
@@ -366,9 +368,11 @@ class _Batch:
                 rows = [r for _, r in sorted(zip(lines, rows, strict=True), key=_first)]
             self.conn.executemany(_INSERT_EVENT, rows)
             last = int(self.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0])
+            first = last - len(rows) + 1
             if self.first_seq is None:
-                self.first_seq = last - len(rows) + 1
+                self.first_seq = first
             self.last_seq = last
+            self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
             self.inserted += len(rows)
         self._project(touched)
 
@@ -592,7 +596,7 @@ class _Batch:
                     "first_seq": self.first_seq,
                     "last_seq": self.last_seq,
                 },
-                covers=[RowRange("events", self.first_seq, self.last_seq)],
+                covers=[RowRange("events", self.first_seq, self.last_seq, self.digest)],
             )
         errors = tuple(e for _, e in sorted(self.errors, key=lambda x: x[0]))
         return IngestResult(self.inserted, self.already_present, errors, self.first_seq, self.last_seq)
