@@ -87,6 +87,8 @@ _FIELDS = (
     "body",
 )
 _HEADER = struct.Struct(">I")
+# How long a child that broke its protocol is given to end by itself before it is killed.
+_GRACE_S = 2.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -226,8 +228,11 @@ class _Child:
                 raise self._died(name)
 
     def _died(self, name: str) -> InputError:
-        self.proc.kill()
-        code = self.proc.wait()
+        try:
+            code = self.proc.wait(timeout=_GRACE_S)  # its own end says most
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
         self._stderr.seek(0)
         lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
         last = f": {safe_text(lines[-1][:200])}" if lines else ""
