@@ -56,6 +56,7 @@ from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import read_events
 from sladesk_tui.core.events import Event, event_digest
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.store.audit import row_json
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.imports import CHUNK, ImportReport, _Batch, _BoundedLines, _IsoCache
@@ -157,22 +158,24 @@ def _import(
             events: list[Event] = []
             digests: list[str] = []
             isos: list[str] = []
-            for fields, d, i in child.batches(name):
+            encoded: list[str] = []
+            for fields, d, i, e in child.batches(name):
                 events += starmap(Event, fields)
                 digests += d
                 isos += i
+                encoded += e
                 if len(events) >= CHUNK:
-                    _add(batch, events, digests, isos)
-                    events, digests, isos = [], [], []
+                    _add(batch, events, digests, isos, encoded)
+                    events, digests, isos, encoded = [], [], [], []
             if events:
-                _add(batch, events, digests, isos)
+                _add(batch, events, digests, isos, encoded)
             refresh_outcomes(conn, batch.changed, now_ts(), known=batch.fresh_records())
             result = batch.finish()
     return ImportReport(name, result.inserted, result.already_present, ())
 
 
-def _add(batch: _Batch, events: list[Event], digests: list[str], isos: list[str]) -> None:
-    batch.add(events, digests, isos)
+def _add(batch: _Batch, events: list[Event], digests: list[str], isos: list[str], encoded: list[str]) -> None:
+    batch.add(events, digests, isos, encoded)
     if batch.errors:
         raise _StepAside  # the ordinary path reports them, with every event in view
 
@@ -204,7 +207,7 @@ class _Child:
         self.proc.stdout.close()
         self._stderr.close()
 
-    def batches(self, name: str) -> Iterator[tuple[list[tuple[Any, ...]], list[str], list[str]]]:
+    def batches(self, name: str) -> Iterator[tuple[list[tuple[Any, ...]], list[str], list[str], list[str]]]:
         """The child's batches up to its end mark; `_StepAside` when it asks for the
         ordinary path, InputError (nothing written) when it dies or garbles the stream."""
         out = self.proc.stdout
@@ -219,7 +222,7 @@ class _Child:
             except Exception:  # noqa: BLE001 - a truncated or foreign stream, whatever the error
                 raise self._died(name) from None
             if kind == "events":
-                yield payload[0], payload[1], payload[2]
+                yield payload[0], payload[1], payload[2], payload[3]
             elif kind == "end":
                 return
             elif kind == "aside":
@@ -246,6 +249,14 @@ class _Child:
 # ---- the child -------------------------------------------------------------------------
 
 
+def row_middle(values: tuple[Any, ...], at_iso: str, digest: str) -> str:
+    """An event's row for the audit digest (`store.audit.row_json`) from `id` to
+    `digest`, without its brackets: the importer adds `seq` before and the recording
+    columns after. `values` are `_FIELDS`; the order is the events table's."""
+    eid, etype, at, ticket, _seq, *optional = values
+    return row_json((eid, etype, ticket, float(at), at_iso, *optional, digest))[1:-1]
+
+
 def _send(out: IO[bytes], message: tuple[object, ...]) -> None:
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     out.write(_HEADER.pack(len(body)))
@@ -261,6 +272,7 @@ def child_main(path: str, fmt: str, out: IO[bytes]) -> int:
     fields: list[tuple[Any, ...]] = []
     digests: list[str] = []
     isos: list[str] = []
+    encoded: list[str] = []
     try:
         with open(path, "rb") as fh:
             lines = _BoundedLines(fh)
@@ -268,17 +280,20 @@ def child_main(path: str, fmt: str, out: IO[bytes]) -> int:
                 if lines.overlong or not isinstance(item, Event):
                     _send(out, ("aside",))
                     return 0
-                fields.append(fields_of(item))
-                digests.append(event_digest(item))
-                isos.append(iso(item.at))
+                values = fields_of(item)
+                digest, at_iso = event_digest(item), iso(item.at)
+                fields.append(values)
+                digests.append(digest)
+                isos.append(at_iso)
+                encoded.append(row_middle(values, at_iso, digest))
                 if len(fields) >= BATCH:
-                    _send(out, ("events", fields, digests, isos))
-                    fields, digests, isos = [], [], []
+                    _send(out, ("events", fields, digests, isos, encoded))
+                    fields, digests, isos, encoded = [], [], [], []
     except (InputError, OSError):
         _send(out, ("aside",))
         return 0
     if fields:
-        _send(out, ("events", fields, digests, isos))
+        _send(out, ("events", fields, digests, isos, encoded))
     _send(out, ("end",))
     return 0
 

@@ -51,7 +51,7 @@ from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TY
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
-from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit
+from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit, row_json
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
@@ -307,10 +307,12 @@ class _Batch:
         events: Sequence[Event],
         digests: Sequence[str] | None = None,
         isos: Sequence[str] | None = None,
+        encoded: Sequence[str] | None = None,
     ) -> None:
-        """Check, insert and project a chunk. `digests` and `isos` (each event's
-        `event_digest` and `at` as stored), when given, were computed by the parsing
-        process of a pipelined import (`store.bulk_import`)."""
+        """Check, insert and project a chunk. `digests`, `isos` and `encoded` (each
+        event's `event_digest`, `at` as stored, and its row's JSON for the audit
+        digest from `id` to `digest`: `bulk_import.row_middle`), when given, were
+        computed by the parsing process of a pipelined import (`store.bulk_import`)."""
         stored = self._stored_digests({ev.id for ev in events})
         self._load_tickets({ev.ticket for ev in events if ev.ticket is not None})
         accepted: dict[str, tuple[str, int]] = {}  # id -> (digest, line) within this chunk
@@ -372,7 +374,11 @@ class _Batch:
             if self.first_seq is None:
                 self.first_seq = first
             self.last_seq = last
-            self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
+            if encoded is not None and len(rows) == len(encoded):  # every event of the chunk stored
+                tail = row_json((actor, source, recorded_at))[1:]
+                self.digest.add_json([f"[{seq},{mid},{tail}" for seq, mid in enumerate(encoded, first)])
+            else:
+                self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
             self.inserted += len(rows)
         self._project(touched)
 

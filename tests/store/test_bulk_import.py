@@ -20,7 +20,7 @@ from support import fresh_db, give_roles
 from sladesk_tui.cli import main
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.store import bulk_import, bulk_sqlite
-from sladesk_tui.store.audit import verify
+from sladesk_tui.store.audit import RangeDigest, verify
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ImportRejected, import_file
 
@@ -128,9 +128,9 @@ def chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real = bulk_import._add
 
-    def add(batch: Any, evs: list[Any], digests: list[str], isos: list[str]) -> None:
+    def add(batch: Any, evs: list[Any], *computed: list[str]) -> None:
         seen.append(len(evs))
-        real(batch, evs, digests, isos)
+        real(batch, evs, *computed)
 
     monkeypatch.setattr(bulk_import, "_add", add)
     return seen
@@ -147,20 +147,32 @@ def test_pipelined_bulk_import_stores_what_the_per_row_import_stores(
 ) -> None:
     first = write(tmp_path / "first.jsonl", events(6_000))
     more = write(tmp_path / "more.jsonl", events(4_000, first=6_000))
+    overlap = write(tmp_path / "overlap.jsonl", events(2_000, first=9_000))
     got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
+    spelled: list[int] = []  # rows whose audit JSON the parsing process spelled
+    add_json = RangeDigest.add_json
+    monkeypatch.setattr(
+        RangeDigest, "add_json", lambda d, rows: (spelled.append(len(rows)), add_json(d, rows))
+    )
     # A big first load (rollup rebuilt), then a load into a fuller store (rollup by trigger).
     assert import_file(got, first, actor="feed", source="rt").inserted == 36_000
     assert import_file(got, more, actor="feed", source="rt").inserted == 24_000
     assert len(chunks) >= 4  # both went through the pipeline
+    assert sum(spelled) == 60_000
     again = import_file(got, first, actor="feed", source="rt")
     assert (again.inserted, again.already_present) == (0, 36_000)
+    # Half already there: the rows stored are spelled for the audit digest here.
+    partly = import_file(got, overlap, actor="feed", source="rt")
+    assert (partly.inserted, partly.already_present) == (6_000, 6_000)
 
     in_process_per_row(monkeypatch)
     want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
     import_file(want, first, actor="feed", source="rt")
     import_file(want, more, actor="feed", source="rt")
+    import_file(want, first, actor="feed", source="rt")
+    import_file(want, overlap, actor="feed", source="rt")
     mine, theirs = snapshot(got), snapshot(want)
-    assert mine["outcomes"] and mine["rollup"] and len(mine["found"]) == 10_000
+    assert mine["outcomes"] and mine["rollup"] and len(mine["found"]) == 11_000
     for key in theirs:
         assert mine[key] == theirs[key], key
     conn = open_db(got)
