@@ -151,9 +151,12 @@ def test_pipelined_bulk_import_stores_what_the_per_row_import_stores(
     got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
     spelled: list[int] = []  # rows whose audit JSON the parsing process spelled
     add_json = RangeDigest.add_json
-    monkeypatch.setattr(
-        RangeDigest, "add_json", lambda d, rows: (spelled.append(len(rows)), add_json(d, rows))
-    )
+
+    def spell(digest: RangeDigest, rows: list[str]) -> None:
+        spelled.append(len(rows))
+        add_json(digest, rows)
+
+    monkeypatch.setattr(RangeDigest, "add_json", spell)
     # A big first load (rollup rebuilt), then a load into a fuller store (rollup by trigger).
     assert import_file(got, first, actor="feed", source="rt").inserted == 36_000
     assert import_file(got, more, actor="feed", source="rt").inserted == 24_000
