@@ -393,7 +393,17 @@ def _require(args: argparse.Namespace, role: str) -> None:
 
 
 def _follow(args: argparse.Namespace) -> int:
-    """A live feed must not stop: bad lines are always reported and skipped here."""
+    """A live feed must not stop: bad lines are always reported and skipped here.
+
+    SIGTERM (what a service manager sends) and SIGINT stop it the same clean way, after
+    the batch being written, as they stop the receiver and the notifier: handled here
+    rather than left to Python, because a process started in the background by a
+    non-interactive shell inherits SIGINT *ignored*, and Python keeps it so
+    (docs/deployment.md, "Feeding the queue").
+    """
+    import signal
+    import threading
+
     from sladesk_tui.store.follow import follow
     from sladesk_tui.store.imports import ImportReport, IngestResult
 
@@ -403,14 +413,23 @@ def _follow(args: argparse.Namespace) -> int:
     def batch_done(result: IngestResult) -> None:
         print(ImportReport(args.file, result.inserted, result.already_present).summary(), flush=True)
 
-    follow(
-        _db_path(args),
-        args.file,
-        actor=_operator(args),
-        fmt=args.input_format,
-        on_batch=batch_done,
-        require="feed",
-    )
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda _sig, _frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        follow(
+            _db_path(args),
+            args.file,
+            actor=_operator(args),
+            fmt=args.input_format,
+            stop=stop,
+            on_batch=batch_done,
+            require="feed",
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

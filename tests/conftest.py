@@ -6,6 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No hypothesis example may fail for being slow: these machines are shared and noisy,
+# and a test never asserts on wall-clock time (benchmarks/ measure speed). Hypothesis'
+# default 200 ms deadline and its too_slow health check are exactly such assertions.
+settings.register_profile("sladesk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sladesk")
 
 
 @pytest.fixture(scope="session")

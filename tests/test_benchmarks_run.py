@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = {
     "notify": ["benchmarks/notify_bench.py", "--tickets", "300", "--repeat", "1", "--mails", "1"],
     "pull": ["benchmarks/pull_bench.py", "--transactions", "300"],
+    "pull_history": ["benchmarks/pull_history_bench.py", "--tickets", "30"],
     "receive": ["benchmarks/receive_bench.py", "--deliveries", "40", "--clients", "2"],
 }
 

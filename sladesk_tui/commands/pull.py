@@ -45,7 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def since_utc(text: str) -> str:
-    """An instant (with its offset) or a UTC date, as `YYYY-MM-DD HH:MM:SS` in UTC (RT's query spelling; the Jira puller reads it too)."""
+    """An instant (with its offset) or a UTC date, as `YYYY-MM-DD HH:MM:SS` in UTC: RT's
+    query spelling, which the Jira, Zendesk and Zammad pullers read too (docs/pull.md)."""
     from sladesk_tui.core.eventfile import parse_instant
 
     if _DATE.fullmatch(text):
@@ -112,9 +113,20 @@ def _pull(args: argparse.Namespace) -> int:
     if not args.dry_run:
         cli._require(args, "feed")  # it writes events as this account (docs/roles.md)
     conn = open_db(cli._db_path(args))
-    try:
-        asyncio.run(
-            pull(
+
+    async def until_stopped() -> None:
+        # SIGTERM (a service manager) and SIGINT stop it between two requests, as they
+        # stop the receiver and `import --follow`: the cursor only ever moves after a
+        # committed batch, so nothing is lost (docs/pull.md).
+        import signal
+
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await pull(
                 conn,
                 source,
                 cfg,
@@ -125,7 +137,11 @@ def _pull(args: argparse.Namespace) -> int:
                 log=log,
                 on_round=round_done,
             )
-        )
+        except asyncio.CancelledError:
+            log("stopped")
+
+    try:
+        asyncio.run(until_stopped())
     except PullError as exc:
         log(f"{exc}; the cursor stays after the last stored batch")
         return 1

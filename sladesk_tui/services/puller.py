@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import datetime as dt
 import email.utils
 import json
@@ -35,12 +36,14 @@ from typing import Any
 import aiohttp
 
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.core.sources import jira_history, rt
+from sladesk_tui.core.sources import jira_history, rt, zammad_history, zendesk_history
 from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.ids import ticket_id
 from sladesk_tui.core.sources.mapping import Source
+from sladesk_tui.core.sources.payloads import TicketState
 from sladesk_tui.core.sources.pull_config import PullConfig
 from sladesk_tui.store.pulls import read_cursor, store_batch, stored_tickets
+from sladesk_tui.store.queries import load_ticket
 
 MAX_RETRY_AFTER_S = 600.0
 # The role the pulling account must hold: it writes events in its own name (docs/roles.md).
@@ -94,10 +97,14 @@ def read_secret(path: str) -> str:
 
 
 def auth_header(cfg: PullConfig) -> str:
-    """RT: `token T` or HTTP basic; the other providers' schemes are added with them."""
+    """A token file: RT `token T`, Zammad `Token token=T`, else `Bearer T` (Jira Data
+    Center, a Zendesk OAuth token); or HTTP basic from user and password file (Zendesk:
+    user `EMAIL/token` with the API token as the password). docs/pull.md per provider."""
     if cfg.token_file is not None:
         token = read_secret(cfg.token_file)
-        return f"token {token}" if cfg.provider == "rt" else f"Bearer {token}"
+        if cfg.provider == "rt":
+            return f"token {token}"
+        return f"Token token={token}" if cfg.provider == "zammad" else f"Bearer {token}"
     assert cfg.user is not None and cfg.password_file is not None
     pair = f"{cfg.user}:{read_secret(cfg.password_file)}".encode()
     return "Basic " + base64.b64encode(pair).decode()
@@ -134,11 +141,15 @@ class Http:
         *,
         sleep: Sleep = asyncio.sleep,
         log: Log = lambda _m: None,
+        budgets: dict[str, list[float]] | None = None,
     ) -> None:
         self.session, self.cfg, self.stats = session, cfg, stats
         self.headers = {"Authorization": authorization, "Accept": "application/json"}
         self.sleep, self.log = sleep, log
-        self._sent: list[float] = []  # send times within the last minute (max_per_minute)
+        # Send times within the last minute, per budget; `pull` keeps them across the
+        # rounds of --follow, so a short interval cannot overrun a per-minute limit.
+        self.budgets = budgets if budgets is not None else {}
+        self._sent = self.budgets.setdefault("all", [])
 
     async def request(
         self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Any = None
@@ -179,17 +190,33 @@ class Http:
                 await self.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    def with_budget(self, per_minute: int) -> Http:
+        """A sibling over the same session and counters with its own request budget
+        (Zendesk's incremental exports: 10 a minute, apart from the other endpoints)."""
+        limit = min(per_minute, self.cfg.max_per_minute or per_minute)
+        other = Http(
+            self.session,
+            dataclasses.replace(self.cfg, max_per_minute=limit),
+            self.headers["Authorization"],
+            self.stats,
+            sleep=self.sleep,
+            log=self.log,
+            budgets=self.budgets,
+        )
+        other._sent = self.budgets.setdefault(f"{limit}/min", [])
+        return other
+
     async def _budget(self) -> None:
         limit = self.cfg.max_per_minute
         if limit is None:
             return
         now = time.monotonic()
-        self._sent = [t for t in self._sent if now - t < 60.0]
+        self._sent[:] = [t for t in self._sent if now - t < 60.0]
         if len(self._sent) >= limit:
             wait = 60.0 - (now - self._sent[0])
             self.log(f"{self.cfg.source}: {limit} requests this minute; waiting {wait:.1f} s")
             await self.sleep(wait)
-            self._sent = self._sent[1:]
+            del self._sent[0]
         self._sent.append(time.monotonic())
 
 
@@ -509,10 +536,317 @@ class JiraPuller:
                 return out
 
 
+# ---- Zendesk ---------------------------------------------------------------------------------
+
+
+def _since_epoch(since: str) -> float:
+    """`--since` as the commands module spells it (UTC `YYYY-MM-DD HH:MM:SS`), in epoch seconds."""
+    return dt.datetime.strptime(since, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC).timestamp()
+
+
+def _store_or_show(puller: ZendeskPuller | ZammadPuller, batches: list[TicketBatch], cursor: str) -> None:
+    """Store a page's tickets and move the cursor, or (dry run) collect what would be stored."""
+    stats = puller.stats
+    if puller.dry_run:
+        for b in batches:
+            if b.problem is None:
+                # a page's overlap with the last one (the cursor's second) is shown once
+                fresh = [e for e in b.events if e.id not in puller.shown]
+                puller.shown.update(e.id for e in fresh)
+                stats.would_store.extend(fresh)
+            else:
+                stats.problems.append((b.provider_ticket, b.problem))
+        return
+    stored = store_batch(
+        puller.conn, puller.source.name, batches, cursor, actor=puller.actor, require=FEED_ROLE
+    )
+    stats.inserted += stored.inserted
+    stats.already_present += stored.already_present
+    stats.problems.extend(stored.problems)
+
+
+class ZendeskPuller:
+    """Pulls one Zendesk source: the incremental ticket event export from the cursor.
+
+    The export is time-based: `start_time` asks for the audits from that second on,
+    and each page says where the next starts (`end_time`) and whether it reached the
+    present (`end_of_stream`). The cursor is `end_time`, committed with the page's
+    events; the next page reads that second again (Zendesk's documented overlap), and
+    its audits are skipped as present. Export requests keep to Zendesk's 10 a minute
+    (fewer when `max_per_minute` says so); a 429 waits for its Retry-After.
+    """
+
+    EXPORT = "/api/v2/incremental/ticket_events.json"
+    EXPORTS_PER_MINUTE = 10
+
+    def __init__(
+        self,
+        http: Http,
+        source: Source,
+        conn: sqlite3.Connection,
+        *,
+        actor: str,
+        since: str | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        self.http, self.source, self.conn = http, source, conn
+        self.actor, self.dry_run = actor, dry_run
+        self.stats = http.stats
+        self.export = http.with_budget(self.EXPORTS_PER_MINUTE)
+        raw = read_cursor(conn, source.name)
+        if raw and raw.isdigit():
+            self.cursor = int(raw)
+        elif since is not None:
+            self.cursor = int(_since_epoch(since))
+        else:
+            self.cursor = 0
+        self._dry_states: dict[str, TicketState | None] = {}  # dry run: tickets this run would hold
+        self.shown: set[str] = set()  # dry run: event ids printed
+
+    async def run_once(self) -> PullStats:
+        while True:
+            page = await self.export.request(
+                "GET",
+                self.EXPORT,
+                params=self._params(),
+            )
+            if not isinstance(page, dict):
+                raise PullError(f"{self.EXPORT}: the answer is not a JSON object")
+            items = [i for i in page.get("ticket_events") or [] if isinstance(i, dict)]
+            end_time = page.get("end_time")
+            end = (
+                int(end_time)
+                if isinstance(end_time, (int, float)) and not isinstance(end_time, bool)
+                else None
+            )
+            if end is None:
+                raise PullError(f"{self.EXPORT}: the answer has no end_time")
+            if items:
+                batches = await self._map(items, end)
+                self.stats.batches += 1
+                self.stats.transactions += len(items)
+                _store_or_show(self, batches, str(max(end, self.cursor)))
+            if page.get("end_of_stream") is True or not items:
+                self.cursor = max(end, self.cursor)
+                return self.stats
+            if end <= self.cursor:
+                self.http.log(
+                    f"more audits in the second {self.cursor} than a page holds: the rest of that second "
+                    "is left for Zendesk's next export (raise per_page)"
+                )
+                self.cursor += 1
+                continue
+            self.cursor = end
+
+    def _params(self) -> dict[str, str]:
+        params = {"start_time": str(self.cursor), "include": "comment_events"}
+        if "per_page" in (self.source.pull or {}):  # else Zendesk's own page (up to 1000)
+            params["per_page"] = str(self.http.cfg.per_page)
+        return params
+
+    async def _map(self, items: list[dict[str, Any]], end: int) -> list[TicketBatch]:
+        by_ticket: dict[str, list[zendesk_history.Audit]] = defaultdict(list)
+        problems: dict[str, str] = {}
+        for item in items:
+            try:
+                a = zendesk_history.parse_export_item(item)
+            except InputError as exc:
+                tid = str(item.get("ticket_id") or "?")
+                problems[tid] = str(exc)
+                continue
+            by_ticket[a.ticket].append(a)
+        ours = {t: ticket_id(self.source.ticket_prefix, t) for t in by_ticket}
+        # Each ticket's state just before its first audit of this page: webhooks may
+        # have stored later changes already, and replaying an older change against
+        # the newest state would misread it (a past `pending` as a reopening).
+        states: dict[str, TicketState | None] = {}
+        for t, audits in by_ticket.items():
+            first = min(a.when for a in audits)
+            states[ours[t]] = self._dry_states.get(ours[t]) or state_before(self.conn, ours[t], first)
+        # A ticket we do not hold whose creation is not in this page (a backfill with
+        # --since, a ticket set aside before): its audits from the start, up to this page.
+        for t, audits in by_ticket.items():
+            if states.get(ours[t]) is None and not any(a.creates for a in audits):
+                whole = [a for a in await self._audits(t) if a.when <= end]
+                if whole:
+                    by_ticket[t] = whole
+        authors = await self._authors(
+            sorted(
+                {str(c.get("author_id")) for a in _all(by_ticket) for c in a.comments if c.get("author_id")}
+            )
+        )
+        out: list[TicketBatch] = [
+            TicketBatch(t, ticket_id(self.source.ticket_prefix, t), problem=p) for t, p in problems.items()
+        ]
+        seq = 1
+        for t, audits in by_ticket.items():
+            b = zendesk_history.map_ticket(
+                self.source, t, audits, state=states.get(ours[t]), authors=authors, seq=seq
+            )
+            seq += len(b.events)
+            out.append(b)
+            if self.dry_run and b.problem is None:
+                self._dry_states[b.ticket] = jira_history.advance(states.get(ours[t]), b.events)
+        return out
+
+    async def _audits(self, ticket: str) -> list[zendesk_history.Audit]:
+        """A ticket's audits, oldest first, every page (`next_page` until there is none)."""
+        out: list[zendesk_history.Audit] = []
+        url: str | None = f"/api/v2/tickets/{ticket}/audits.json"
+        while url:
+            doc = await self.http.request("GET", url)
+            if not isinstance(doc, dict):
+                break
+            for item in doc.get("audits") or []:
+                if isinstance(item, dict):
+                    try:
+                        out.append(zendesk_history.parse_ticket_audit({"ticket_id": ticket, **item}))
+                    except InputError:
+                        continue
+            nxt = doc.get("next_page")
+            url = nxt if isinstance(nxt, str) and nxt else None
+        return out
+
+    async def _authors(self, ids: Sequence[str]) -> dict[str, zendesk_history.Author]:
+        """Comment authors' names and roles (the webhook's `author.name`, `is_staff`), 100 a request."""
+        out: dict[str, zendesk_history.Author] = {}
+        for i in range(0, len(ids), 100):
+            part = ids[i : i + 100]
+            doc = await self.http.request(
+                "GET", "/api/v2/users/show_many.json", params={"ids": ",".join(part)}
+            )
+            for u in doc.get("users") or [] if isinstance(doc, dict) else []:
+                if isinstance(u, dict) and u.get("id") is not None:
+                    name = u.get("name")
+                    out[str(u["id"])] = zendesk_history.Author(
+                        str(name) if name else None, u.get("role") in ("agent", "admin")
+                    )
+        return out
+
+
+# ---- Zammad ----------------------------------------------------------------------------------
+
+
+class ZammadPuller:
+    """Pulls one Zammad source: tickets updated since the cursor, each read whole (its
+    history and articles) and replayed as the snapshots its webhooks would have sent.
+
+    The ticket search (Elasticsearch behind Zammad) is asked again from the cursor's
+    instant for each page (`updated_at >= cursor`, oldest first), leaving out the
+    tickets this round already stored, as the Jira puller does: a page number is
+    only used to step over one instant that holds more than a page of tickets.
+    """
+
+    def __init__(
+        self,
+        http: Http,
+        source: Source,
+        conn: sqlite3.Connection,
+        *,
+        actor: str,
+        since: str | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        self.http, self.source, self.conn = http, source, conn
+        self.actor, self.dry_run = actor, dry_run
+        self.stats = http.stats
+        self.per_page = min(http.cfg.per_page, 100)
+        self.shown: set[str] = set()  # dry run: event ids printed
+        raw = read_cursor(conn, source.name)
+        if raw:
+            self.cursor = raw
+        elif since is not None:
+            self.cursor = since.replace(" ", "T") + "Z"
+        else:
+            self.cursor = "1970-01-01T00:00:00Z"
+
+    async def run_once(self) -> PullStats:
+        processed: set[str] = set()
+        page = 1
+        while True:
+            found = await self.http.request(
+                "GET",
+                "/api/v1/tickets/search",
+                params={
+                    "query": f"updated_at:>={self.cursor.replace(':', chr(92) + ':')}",
+                    "sort_by": "updated_at",
+                    "order_by": "asc",
+                    "page": str(page),
+                    "per_page": str(self.per_page),
+                    "expand": "true",
+                },
+            )
+            if isinstance(found, dict):
+                found = found.get("tickets") or []
+            tickets = [t for t in found if isinstance(t, dict)] if isinstance(found, list) else []
+            fresh = [t for t in tickets if str(t.get("id")) not in processed]
+            if not fresh:
+                if len(tickets) < self.per_page:
+                    return self.stats
+                page += 1  # an instant with more than a page of tickets
+                continue
+            batches: list[TicketBatch] = []
+            seq = 1
+            newest = self.cursor
+            for t in fresh:
+                tid = str(t.get("id"))
+                doc = await self.http.request("GET", f"/api/v1/ticket_history/{tid}")
+                history = doc.get("history") or [] if isinstance(doc, dict) else []
+                arts = await self.http.request(
+                    "GET", f"/api/v1/ticket_articles/by_ticket/{tid}", params={"expand": "true"}
+                )
+                b = zammad_history.map_ticket(
+                    self.source,
+                    t,
+                    [h for h in history if isinstance(h, dict)],
+                    [a for a in arts if isinstance(a, dict)] if isinstance(arts, list) else [],
+                    seq=seq,
+                )
+                seq += len(b.events)
+                batches.append(b)
+                updated = str(t.get("updated_at") or "")
+                if _instant_order(updated) > _instant_order(newest):
+                    newest = updated
+            self.stats.batches += 1
+            self.stats.transactions += len(fresh)
+            _store_or_show(self, batches, newest)
+            processed.update(str(t.get("id")) for t in fresh)
+            if newest != self.cursor:
+                page = 1
+            self.cursor = newest
+            if len(tickets) < self.per_page:
+                return self.stats
+
+
+def state_before(conn: sqlite3.Connection, ticket: str, at: float) -> TicketState | None:
+    """The stored ticket as its events before `at` leave it (None: not created by then)."""
+    record = load_ticket(conn, ticket, at=at - 0.001)
+    if record is None:
+        return None
+    return TicketState(record.status, record.priority, record.assignee, record.is_open)
+
+
+def _all(by_ticket: Mapping[str, list[zendesk_history.Audit]]) -> list[zendesk_history.Audit]:
+    return [a for audits in by_ticket.values() for a in audits]
+
+
+def _instant_order(text: str) -> float:
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return float("-inf")
+    return parsed.timestamp() if parsed.tzinfo is not None else float("-inf")
+
+
 # ---- running --------------------------------------------------------------------------------
 
 
-PULLERS: dict[str, Any] = {"rt": RtPuller, "jira": JiraPuller}
+PULLERS: dict[str, Any] = {
+    "rt": RtPuller,
+    "jira": JiraPuller,
+    "zendesk": ZendeskPuller,
+    "zammad": ZammadPuller,
+}
 
 
 async def pull(
@@ -534,10 +868,11 @@ async def pull(
         raise InputError(f"source {source.name!r}: pulling {source.provider} is not supported yet")
     authorization = auth_header(cfg)
     connector = aiohttp.TCPConnector(limit=4)
+    budgets: dict[str, list[float]] = {}
     async with aiohttp.ClientSession(connector=connector) as session:
         while True:
             stats = PullStats()
-            http = Http(session, cfg, authorization, stats, sleep=sleep, log=log)
+            http = Http(session, cfg, authorization, stats, sleep=sleep, log=log, budgets=budgets)
             puller = kind(http, source, conn, actor=actor, since=since, dry_run=dry_run)
             await puller.run_once()
             if on_round is not None:

@@ -151,7 +151,7 @@ def test_zendesk_ticket_life() -> None:
     state = TicketState("open", "P1", None, True)
     doc = zendesk_status(4711, "PENDING", "OPEN", eid="01ZDS1", time="2026-11-27T09:00:00Z")
     (ev,) = to_events(zd, decode(zd, body(doc), "application/json"), {"ZD-4711": state})
-    assert (ev.id, ev.type, ev.status) == ("zd:4711:status:01ZDS1", "status", "waiting")
+    assert (ev.id, ev.type, ev.status) == ("zd:4711:status:pending@2026-11-27T09:00:00Z", "status", "waiting")
     doc = zendesk_status(4711, "SOLVED", "PENDING", eid="01ZDS2", time="2026-11-27T10:00:00Z")
     (ev,) = to_events(zd, decode(zd, body(doc), "application/json"), {"ZD-4711": state})
     assert ev.type == "resolved"

@@ -307,3 +307,43 @@ async def test_sladesk_sources_lists_the_set_aside_tickets(
     assert main(args) == 0
     table = capsys.readouterr().out
     assert "set aside ticket 2: RT ticket 2, transaction" in table
+
+
+@pytest.mark.parametrize("stop_signal", ["SIGTERM", "SIGINT"])
+async def test_pull_follow_stops_cleanly_on_a_service_managers_signal(
+    server: FakeRt, conn: sqlite3.Connection, tmp_path: Path, stop_signal: str
+) -> None:
+    """`pull --follow` as a service: SIGTERM (or SIGINT, even when a background shell
+    left it ignored) ends it between two requests with exit 0 and its rounds stored."""
+    import signal
+    import sys
+
+    from sladesk_tui.store.identity import login_user
+
+    give_roles(tmp_path / "s.db", "feed", login_user())
+    (tmp_path / "sources.toml").write_text(
+        sources_text(server.url, write_password(tmp_path / "pw", "secret")), encoding="utf-8"
+    )
+
+    def as_a_background_job() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "sladesk_tui", "--db", str(tmp_path / "s.db"), "pull", "rt"),
+        *("--sources", str(tmp_path / "sources.toml"), "--follow", "--interval", "0.2"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=as_a_background_job,  # noqa: PLW1509 - the child runs no thread of ours
+    )
+    try:
+        assert proc.stdout is not None
+        first = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert first.decode().startswith("pulled rt: 330 transactions"), first
+        second = await asyncio.wait_for(proc.stdout.readline(), 30)  # a second round: it follows
+        assert second.decode().startswith("pulled rt: 0 transactions"), second
+    finally:
+        proc.send_signal(getattr(signal, stop_signal))
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert err.decode().strip().endswith("pull rt: stopped")
+    assert {i for i, _ in events_of(tmp_path / "s.db")} == expected_ids(server.desk)

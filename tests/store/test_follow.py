@@ -279,7 +279,16 @@ def test_follow_waits_for_a_file_that_does_not_exist_yet(db_path: Path, tmp_path
     assert report.inserted == 2
 
 
-def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> None:
+def _start_as_a_background_job() -> None:
+    # What a non-interactive shell does to `cmd &` (and nohup to SIGHUP): SIGINT
+    # ignored, inherited across exec, and Python keeps it so.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_command_follows_until_interrupted(db_path: Path, feed: Path, stop_signal: int) -> None:
+    """Interrupted (Ctrl-C) or stopped by a service manager, it ends cleanly (exit 0)
+    after its batches, even started as a background job with SIGINT ignored."""
     give_roles(db_path, "feed", login_user())
     append(feed, created(1) + line(2))
     proc = subprocess.Popen(
@@ -287,6 +296,7 @@ def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> Non
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_start_as_a_background_job,  # noqa: PLW1509 - no threads of ours run while it forks
     )
     said: list[str] = []
     try:
@@ -298,7 +308,7 @@ def test_the_command_follows_until_interrupted(db_path: Path, feed: Path) -> Non
         said.append(read_line(proc, "the command to import an append"))
         assert len(event_ids(db_path)) == 3
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, err = proc.communicate(timeout=DEADLINE_S)
     assert proc.returncode == 0, err
     assert err == ""

@@ -270,11 +270,13 @@ def _map_zendesk(source: Source, d: Decoded, states: States, out: _Out) -> None:
     name = doc["type"].removeprefix("zen:event-type:")
     detail, event = doc["detail"], doc.get("event") or {}
     pt = str(detail["id"])
-    at = _instant(doc.get("time") or detail.get("updated_at"), source)
+    # Whole seconds: the API's audits (what `sladesk pull` reads) carry no fractions,
+    # and the same change must have the same instant, hence the same digest, both ways.
+    at = _second(_instant(doc.get("time") or detail.get("updated_at"), source))
     key = doc.get("id") or snapshot_key(name, _iso_out(at))
     state = states.get(d.tickets[0])
     if state is None:
-        created_at = _instant(detail.get("created_at") or doc.get("time"), source)
+        created_at = _second(_instant(detail.get("created_at") or doc.get("time"), source))
         customer = source.customer_name(
             organization=_str(detail.get("organization_id"))
             if str(detail.get("organization_id")) != "0"
@@ -292,16 +294,22 @@ def _map_zendesk(source: Source, d: Decoded, states: States, out: _Out) -> None:
         )
         state = TicketState("open", None, None, True)
         if name == "ticket.created":
-            ours = source.status(detail.get("status") or "new")
-            out.status_change(pt, state, ours, detail.get("status"), created_at)
+            raw = detail.get("status") or "new"
+            out.status_change(
+                pt, state, source.status(raw), raw, created_at, zendesk_change_key(raw, created_at)
+            )
             return
+    # A status or priority change is keyed by its new value and its second, not by the
+    # webhook's own event id: the incremental export (`sladesk pull`) never shows that
+    # id, but it shows the value and the instant (docs/pull.md, "Zendesk").
     if name == "ticket.status_changed":
         raw = _current(event, detail.get("status"))
-        out.status_change(pt, state, source.status(raw), raw, at, key)
+        out.status_change(pt, state, source.status(raw), raw, at, zendesk_change_key(raw, at))
     elif name == "ticket.priority_changed":
-        ours = source.priority(_current(event, detail.get("priority")))
+        raw = _current(event, detail.get("priority"))
+        ours = source.priority(raw)
         if ours != state.priority:
-            out.add(pt, "priority", key, "priority", at, priority=ours)
+            out.add(pt, "priority", zendesk_change_key(raw, at), "priority", at, priority=ours)
     elif name == "ticket.agent_assignment_changed":
         who = _current(event, detail.get("assignee_id"))
         if isinstance(who, dict):
@@ -318,6 +326,17 @@ def _map_zendesk(source: Source, d: Decoded, states: States, out: _Out) -> None:
             out.add(
                 pt, "comment", c.get("id") or key, etype, at, author=author.get("name"), body=c.get("body")
             )
+
+
+def zendesk_change_key(raw: object, at: float) -> str:
+    """The key of a Zendesk status or priority change, the same from a webhook and
+    from the API: the new value as Zendesk names it (lower case: webhooks write
+    `PENDING`, the API `pending`) and the change's whole second."""
+    return snapshot_key(str(raw).strip().lower(), _iso_out(_second(at)))
+
+
+def _second(ts: float) -> float:
+    return float(int(ts // 1))
 
 
 def _current(event: Mapping[str, Any], fallback: object) -> Any:
@@ -426,7 +445,10 @@ def _decode_zammad(source: Source, doc: dict[str, Any]) -> Decoded:
 def _map_zammad(source: Source, d: Decoded, states: States, out: _Out) -> None:
     t = d.doc["ticket"]
     pt = str(t["id"])
-    at = _instant(t.get("updated_at"), source)
+    # The snapshot's changes are keyed and stamped by the whole second of `updated_at`:
+    # Zammad's history (read by `sladesk pull`) stamps the same change a few
+    # milliseconds apart, never the same fraction (docs/pull.md, "Zammad").
+    at = _second(_instant(t.get("updated_at"), source))
     raw_status = _named(t.get("state"))
     raw_prio = _named(t.get("priority"))
     ours_status = source.status(raw_status)
@@ -461,8 +483,9 @@ def _map_zammad(source: Source, d: Decoded, states: States, out: _Out) -> None:
 
 
 def _zammad_user(u: object) -> str | None:
+    """A user's login; Zammad's `-` (its user 1) is nobody, as a login or an object."""
     if isinstance(u, dict):
-        return _str(u.get("login") or u.get("email"))
+        u = u.get("login") or u.get("email")
     return _str(u) if u not in (None, "", "-") else None
 
 
