@@ -2,8 +2,7 @@
 
 Reading, decoding, validating an events file and computing each event's digest take
 about as long as storing the events. For a big file (`PIPELINE_MIN_BYTES` and up)
-`import_pipelined` runs that part in a child process (``python -m
-sladesk_tui.store.bulk_import FILE FORMAT``), which streams the parsed events through
+`import_pipelined` runs that part in a child process (`main`, run by ``python -I``), which streams the parsed events through
 a pipe in batches while this process checks them against the database and writes
 them: the two halves run on two cores at once.
 
@@ -67,8 +66,18 @@ from sladesk_tui.store.outcomes import refresh_outcomes
 PIPELINE_MIN_BYTES = 4 << 20
 # Events per message from the child; the pipe's back-pressure bounds what is in flight.
 BATCH = 5_000
-# The child: this module run as a program (tests swap it for a misbehaving one).
-WORKER: list[str] = [sys.executable, "-m", "sladesk_tui.store.bulk_import"]
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# The child: this module's `main`, run by the same interpreter isolated from the
+# environment (-I: no PYTHONPATH, PYTHONSTARTUP or user site, as a deployment runs
+# `python -I -m sladesk_tui`), importing this package from where this process found
+# it. Its arguments are FILE FORMAT. Tests swap it for a misbehaving one.
+WORKER: list[str] = [
+    sys.executable,
+    "-I",
+    "-c",
+    f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r});"
+    " from sladesk_tui.store.bulk_import import main; sys.exit(main(sys.argv[1:]))",
+]
 
 # What crosses the pipe per event: Event's fields in its positional order, up to `body`.
 _FIELDS = (
@@ -90,7 +99,6 @@ _FIELDS = (
 _HEADER = struct.Struct(">I")
 # How long a child that broke its protocol is given to end by itself before it is killed.
 _GRACE_S = 2.0
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class _StepAside(Exception):
@@ -185,12 +193,8 @@ class _Child:
 
     def __init__(self, path: str | os.PathLike[str], fmt: str) -> None:
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
-        # The child imports this package from where this process found it.
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
             [*WORKER, os.fsdecode(os.fspath(path)), fmt],
-            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -298,10 +302,11 @@ def child_main(path: str, fmt: str, out: IO[bytes]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> int:
+    """The child's entry point: FILE FORMAT."""
     try:
-        status = child_main(sys.argv[1], sys.argv[2], sys.stdout.buffer)
+        status = child_main(argv[0], argv[1], sys.stdout.buffer)
         sys.stdout.buffer.flush()
     except BrokenPipeError:  # the importer stopped reading: it has stepped aside or failed
         status = 1
-    sys.exit(status)
+    return status
