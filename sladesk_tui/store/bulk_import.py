@@ -36,6 +36,7 @@ pipe on stdin must not hold the lock).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import pickle
@@ -45,8 +46,7 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from itertools import starmap
+from collections.abc import Callable, Iterator
 from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
@@ -99,6 +99,42 @@ _FIELDS = (
 _HEADER = struct.Struct(">I")
 # How long a child that broke its protocol is given to end by itself before it is killed.
 _GRACE_S = 2.0
+
+
+def _event_maker() -> Callable[[tuple[Any, ...]], Event]:
+    """`Event(*values)` for the values of `_FIELDS`, at about half the cost.
+
+    The importer rebuilds every event that crosses the pipe (a million of them), and
+    a frozen dataclass's `__init__` sets each field through `object.__setattr__`. The
+    maker sets the slots directly, in code generated from the dataclass's own fields
+    (as `dataclasses` generates `__init__`); the remaining fields get their defaults.
+    It falls back to `Event` itself should the class ever need more than that
+    (`__post_init__`, a default factory, other fields first).
+    """
+    fields = dataclasses.fields(Event)
+    names = [f.name for f in fields]
+    rest = fields[len(_FIELDS) :]
+    if (
+        names[: len(_FIELDS)] != list(_FIELDS)
+        or hasattr(Event, "__post_init__")
+        or any(f.default is dataclasses.MISSING for f in rest)
+    ):
+        return lambda values: Event(*values)
+    scope: dict[str, Any] = {"_new": object.__new__, "_Event": Event}
+    lines = ["def make(v):", "    e = _new(_Event)"]
+    for i, name in enumerate(names):
+        scope[f"_set_{name}"] = getattr(Event, name).__set__
+        value = f"v[{i}]" if i < len(_FIELDS) else f"_default_{name}"
+        if i >= len(_FIELDS):
+            scope[f"_default_{name}"] = fields[i].default
+        lines.append(f"    _set_{name}(e, {value})")
+    lines.append("    return e")
+    exec("\n".join(lines), scope)  # noqa: S102 - generated from Event's own field names only
+    maker: Callable[[tuple[Any, ...]], Event] = scope["make"]
+    return maker
+
+
+make_event = _event_maker()
 
 
 class _StepAside(Exception):
@@ -168,7 +204,7 @@ def _import(
             isos: list[str] = []
             encoded: list[str] = []
             for fields, d, i, e in child.batches(name):
-                events += starmap(Event, fields)
+                events += map(make_event, fields)
                 digests += d
                 isos += i
                 encoded += e

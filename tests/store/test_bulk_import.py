@@ -304,3 +304,31 @@ def test_bulk_load_puts_every_trigger_back_when_the_body_fails(tmp_path: Path) -
         assert conn.execute("PRAGMA cache_size").fetchone()[0] == -2000
     finally:
         conn.close()
+
+
+def test_events_rebuilt_from_the_pipe_equal_the_dataclass_built_ones() -> None:
+    from sladesk_tui.core.events import Event
+
+    full = (
+        "e1",
+        "created",
+        1.5,
+        "T-1",
+        7,
+        "acme",
+        "erp",
+        "P1",
+        "Title",
+        "open",
+        "kim",
+        "sam",
+        "gold",
+        "body",
+    )
+    sparse = ("e2", "reply", 2.0, "T-1", 8, *([None] * 9))
+    for values in (full, sparse):
+        made, built = bulk_import.make_event(values), Event(*values)
+        assert made == built and hash(made) == hash(built)
+        assert (made.recorded_by, made.source) == (None, None)
+        with pytest.raises(AttributeError):  # still frozen
+            made.id = "x"  # type: ignore[misc]  # the point: assigning must fail
