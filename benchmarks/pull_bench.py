@@ -6,7 +6,7 @@
 The stand-in (tests/pull/fake_rt.py) serves RT 5's response shapes over loopback
 HTTP: tickets of 11 transactions (Create, EmailRecord noise, an internal comment, a
 reply, RT_System's new -> open, stalled and back, a priority change, a second
-reply, resolved), interleaved in time. The pull is the real one (`services.puller`):
+reply, resolved), interleaved in time. The pull is the real one (`services.pull`):
 keyset pages of `--per-page` transactions (RT's REST2 caps pages at 100), one
 ticket look-up and one first-priority look-up per page, each page stored in one
 transaction through the importer with its cursor. Prints the rate, then a second
@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT / "tests" / "pull"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_rt import FakeRt, generated_desk  # noqa: E402 - after the sys.path set-up above
-from pull_support import AGREEMENT, rt_source, sources_text, write_password  # noqa: E402 - after the sys.path set-up above
+from pull_support import AGREEMENT, load_source, sources_text, write_password  # noqa: E402 - after the sys.path set-up above
 from support import give_roles  # noqa: E402 - after the sys.path set-up above
 
-from sladesk_tui.services.puller import pull  # noqa: E402 - after the sys.path set-up above
+from sladesk_tui.services.pull import pull  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.store.audit import verify  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.store.db import open_db  # noqa: E402 - after the sys.path set-up above
@@ -54,7 +54,7 @@ async def run(transactions: int, per_page: int) -> None:
         load_agreements_file(conn, root / "sla.toml", actor="bench", source="bench")
         give_roles(root / "bench.db", "feed", "bench")
         pw = write_password(root / "pw", "secret")
-        source, cfg = rt_source(sources_text(srv.url, pw, per_page=per_page))
+        source, cfg = load_source(sources_text(srv.url, pw, per_page=per_page))
         try:
             t0 = time.perf_counter()
             stats = await pull(conn, source, cfg, actor="bench")

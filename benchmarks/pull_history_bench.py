@@ -6,7 +6,7 @@
 The stand-ins (tests/pull/fake_zendesk.py, fake_zammad.py) serve the documented
 response shapes over loopback HTTP. Each ticket has 8 changes: creation, an internal
 note, a public reply, waiting and back, a customer reply, a priority change, the
-resolution. The pull is the real one (`services.puller`).
+resolution. The pull is the real one (`services.pull`).
 
 - Zendesk: the incremental ticket event export in pages of 1000 audits (Zendesk's
   largest), each page stored in one transaction. Zendesk allows 10 export requests
@@ -35,24 +35,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_zammad import FakeZammad, ZammadDesk  # noqa: E402 - after the sys.path set-up above
 from fake_zendesk import REQUESTER, FakeZendesk, ZendeskDesk  # noqa: E402 - after the sys.path set-up above
-from pull_support import write_password  # noqa: E402 - after the sys.path set-up above
+from pull_support import ACME_TERMS, write_password, zammad_text, zendesk_text  # noqa: E402 - after the sys.path set-up above
 from support import give_roles  # noqa: E402 - after the sys.path set-up above
 
 from sladesk_tui.core.sources.mapping import parse_sources_text  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.core.sources.pull_config import pull_config  # noqa: E402 - after the sys.path set-up above
-from sladesk_tui.services.puller import PullStats, pull  # noqa: E402 - after the sys.path set-up above
+from sladesk_tui.services.pull import PullStats, pull  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - after the sys.path set-up above
 from sladesk_tui.store.db import open_db  # noqa: E402 - after the sys.path set-up above
 
-AGREEMENT = """
-[[agreement]]
-id = "acme"
-customer = "acme"
-calendar = "24x7"
-[agreement.targets]
-P1 = { response = "15m", resolution = "4h" }
-P2 = { response = "1h", resolution = "8h" }
-"""
 T0 = dt.datetime(2026, 10, 1, 8, 0, tzinfo=dt.UTC)
 
 
@@ -97,58 +88,30 @@ def zammad_desk(tickets: int) -> ZammadDesk:
     return desk
 
 
-SOURCES = {
-    "zendesk": """
-[[source]]
-name = "zd"
-provider = "zendesk"
-secret_file = "zd.secret"
-ticket_prefix = "ZD-"
-statuses = {{ new = "open", open = "open", pending = "waiting", hold = "waiting", solved = "resolved", closed = "closed" }}
-priorities = {{ urgent = "P1", high = "P1", normal = "P2", low = "P2" }}
-customer = {{ from = "organization", default = "acme" }}
-customers = {{ "9001" = "acme" }}
-[source.pull]
-url = "{url}"
-user = "sladesk@acme.example/token"
-password_file = "{pw}"
-per_page = 1000
-""",
-    "zammad": """
-[[source]]
-name = "zammad"
-provider = "zammad"
-secret_file = "zammad.secret"
-ticket_prefix = "ZM-"
-statuses = {{ new = "open", open = "open", "pending reminder" = "waiting", closed = "resolved", merged = "closed" }}
-priorities = {{ "1 low" = "P2", "2 normal" = "P2", "3 high" = "P1" }}
-customer = {{ from = "requester_domain" }}
-customers = {{ "acme.example" = "acme" }}
-[source.pull]
-url = "{url}"
-token_file = "{pw}"
-per_page = 100
-""",
+SOURCES = {  # per provider: the sources file's text, the page size, the token the stand-in takes
+    "zendesk": (zendesk_text, 1000, "zendesk-api-token"),
+    "zammad": (zammad_text, 100, "zammad-api-token"),
 }
 
 
 async def one(provider: str, tickets: int, root: Path) -> None:
     t0 = time.perf_counter()
+    text, per_page, secret = SOURCES[provider]
     if provider == "zendesk":
         srv: FakeZendesk | FakeZammad = FakeZendesk(zendesk_desk(tickets))
-        secret = "zendesk-api-token"
     else:
         srv = FakeZammad(zammad_desk(tickets))
-        secret = "zammad-api-token"
     print(f"{provider}: generated {tickets:,} tickets in {time.perf_counter() - t0:.1f} s")
     await srv.start()
     db = root / f"{provider}.db"
     conn = open_db(db, create=True)
-    (root / "sla.toml").write_text(AGREEMENT, encoding="utf-8")
+    (root / "sla.toml").write_text(ACME_TERMS, encoding="utf-8")
     load_agreements_file(conn, root / "sla.toml", actor="bench", source="bench")
     give_roles(db, "feed", "bench")
     pw = write_password(root / f"{provider}.pw", secret)
-    source = parse_sources_text(SOURCES[provider].format(url=srv.url, pw=pw), "sources.toml").sources[0]
+    source = parse_sources_text(
+        text(srv.url, pw, per_page=per_page, retry_for_s=None), "sources.toml"
+    ).sources[0]
     cfg = pull_config(source)
     limit_waits: list[float] = []
 

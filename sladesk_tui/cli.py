@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sladesk_tui import __version__
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.text import counted
+from sladesk_tui.store.backend import Connection
 
 if TYPE_CHECKING:
     from sladesk_tui.output import Style
@@ -253,7 +254,7 @@ def _db_path(args: argparse.Namespace) -> str:
 @contextmanager
 def database(
     args: argparse.Namespace, *, readonly: bool = False, create: bool = False
-) -> Iterator[sqlite3.Connection]:
+) -> Iterator[Connection]:
     """The command's database, closed however the command ends.
 
     `readonly` is for lookups: it never migrates a file. A missing file is an error
@@ -310,8 +311,14 @@ def command(name: str) -> Callable[[Handler], Handler]:
 
 
 def _operator(args: argparse.Namespace) -> str:
-    from sladesk_tui.store.identity import login_user
+    """Who acts: on PostgreSQL the role the server authenticated, else the login user
+    (`store.identity.operator`; tests inject `args.operator` on SQLite)."""
+    from sladesk_tui.store.backend import is_postgres
+    from sladesk_tui.store.identity import database_user, login_user
 
+    target = _db_path(args)
+    if is_postgres(target):
+        return database_user(target)
     return args.operator or login_user()
 
 
@@ -597,7 +604,12 @@ def _init(args: argparse.Namespace) -> int:
         for role, user in named:
             name_first(conn, role, user, actor=_operator(args))
     titles = {"admin": "admin", "lead": "team lead"}
-    print(f"database ready: {_db_path(args)}" + "".join(f"; {u} is the first {titles[r]}" for r, u in named))
+    from sladesk_tui.store.backend import redacted
+
+    print(
+        f"database ready: {redacted(_db_path(args))}"
+        + "".join(f"; {u} is the first {titles[r]}" for r, u in named)
+    )
     return 0
 
 

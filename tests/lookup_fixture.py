@@ -169,9 +169,10 @@ STEPS: tuple[Step, ...] = (
 EARLIER = ts("11-05 17:00")
 
 
-def build(path: Path, *, until: float | None = None) -> Path:
-    """Write the history (up to `until`, inclusive) into a new database at `path`."""
-    with agreements_db(path, AGREEMENTS, actor=LEAD) as conn:
+def build(path: Path, *, until: float | None = None, toml: Path | None = None) -> Path:
+    """Write the history (up to `until`, inclusive) into a new database at `path` (a
+    PostgreSQL URL too, then with the agreements file at `toml`)."""
+    with agreements_db(path, AGREEMENTS, actor=LEAD, toml=toml) as conn:
         ids: dict[str, int] = {}
         for batch in _batches(s for s in STEPS if until is None or s.at <= until):
             if isinstance(batch, list):

@@ -60,10 +60,17 @@ def fresh_db(
 SETUP_ADMIN = "test-admin"
 
 
-def give_roles(path: Path, role: str, *users: str) -> None:
+def give_roles(path: Path, role: str, *users: str, named: bool = False) -> None:
     """Grant `role` to `users` in the database at `path` (created if missing), as the
-    tests' own admin: `load` needs admin and `import` needs feed (docs/roles.md)."""
+    tests' own admin: `load` needs admin and `import` needs feed (docs/roles.md).
+    On PostgreSQL every name is the connected role's (`backends.person`), unless
+    `named` (a test calling the store with that name itself)."""
+    from backends import person
+
     from sladesk_tui.store.roles import grant_role, has_role, holders, name_first
+
+    if not named:
+        users = tuple(person(path, u) for u in users)
 
     conn = open_db(path, create=True)
     try:

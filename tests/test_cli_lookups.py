@@ -53,6 +53,7 @@ def report_figures(rows: list[dict]) -> dict[tuple[str, str, str], tuple[object,
 # ---- report -----------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_report_json_carries_the_spec_keys_and_the_hand_computed_figures(capsys, lookup_db: Path) -> None:
     doc = json.loads(lookup(capsys, lookup_db, "report", "--month", "2026-11", "--format", "json"))
     assert {"from", "to", "rows"} <= set(doc)
@@ -75,6 +76,7 @@ def test_report_json_carries_the_spec_keys_and_the_hand_computed_figures(capsys,
         assert {k: got[service][k] for k in want} == pytest.approx(want)
 
 
+@pytest.mark.both_backends
 def test_report_csv_parses_with_one_line_per_row(capsys, lookup_db: Path) -> None:
     text = lookup(capsys, lookup_db, "report", "--month", "2026-11", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -107,6 +109,7 @@ def test_report_csv_parses_with_one_line_per_row(capsys, lookup_db: Path) -> Non
     assert got == {k: v[:6] for k, v in NOVEMBER.items()}
 
 
+@pytest.mark.both_backends
 def test_report_groupings(capsys, lookup_db: Path) -> None:
     by_agreement = json.loads(
         lookup(
@@ -132,6 +135,7 @@ def test_report_groupings(capsys, lookup_db: Path) -> None:
     assert {r["operator"] for r in by_operator["rows"]} == {"sam"}
 
 
+@pytest.mark.both_backends
 def test_report_of_a_range_of_days(capsys, lookup_db: Path) -> None:
     doc = json.loads(
         lookup(capsys, lookup_db, "report", "--from", "2026-10-31", "--to", "2026-11-02", "--format", "json")
@@ -144,6 +148,7 @@ def test_report_of_a_range_of_days(capsys, lookup_db: Path) -> None:
 # ---- queue and ticket ----------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_queue_json_is_most_urgent_first_with_spec_clocks(capsys, lookup_db: Path) -> None:
     items = json.loads(lookup(capsys, lookup_db, "queue", "--at", LATE_NOVEMBER, "--format", "json"))
     assert [i["id"] for i in items] == ["T-8", "T-9"]
@@ -181,6 +186,7 @@ def test_queue_csv_and_filters(capsys, lookup_db: Path) -> None:
     assert ids("--mine", operator="kim") == []
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(
     ("at", "fail_on", "rc"),
     [
@@ -198,6 +204,7 @@ def test_fail_on_exit_codes(capsys, lookup_db: Path, at: str, fail_on: str, rc: 
     assert (got, err) == (rc, "")
 
 
+@pytest.mark.both_backends
 def test_ticket_json_carries_raw_and_adjusted_clocks_overrides_and_history(capsys, lookup_db: Path) -> None:
     doc = json.loads(lookup(capsys, lookup_db, "ticket", "T-7", "--format", "json"))
     assert {
@@ -230,6 +237,7 @@ def test_ticket_json_carries_raw_and_adjusted_clocks_overrides_and_history(capsy
     assert rejected["clocks"]["resolution"] == rejected["raw_clocks"]["resolution"]
 
 
+@pytest.mark.both_backends
 def test_ticket_csv_lists_both_views(capsys, lookup_db: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(lookup(capsys, lookup_db, "ticket", "T-3", "--format", "csv"))))
     states = {(r["view"], r["clock"]): r["state"] for r in rows}
@@ -240,6 +248,7 @@ def test_ticket_csv_lists_both_views(capsys, lookup_db: Path) -> None:
 # ---- as of an instant -------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(
     "argv",
     [
@@ -261,6 +270,7 @@ def test_at_reproduces_the_state_at_that_instant(
     assert later_history == history_then
 
 
+@pytest.mark.both_backends
 def test_at_ignores_later_reviews(capsys, lookup_db: Path) -> None:
     before = json.loads(
         lookup(capsys, lookup_db, "ticket", "T-4", "--at", "2026-11-05T16:00:00Z", "--format", "json")
@@ -299,6 +309,7 @@ def test_lookups_leave_the_database_unchanged(capsys, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
@@ -374,6 +385,7 @@ def test_hostile_text_never_reaches_the_terminal_or_a_spreadsheet(capsys, tmp_pa
     assert json.loads(raw)["title"] == title  # ...and exactly the original once parsed
 
 
+@pytest.mark.both_backends
 def test_tables_fit_80_columns(capsys, lookup_db: Path) -> None:
     for argv in (
         ("queue", "--at", LATE_NOVEMBER),
@@ -404,6 +416,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
     assert Style.for_stream(_Tty())("BREACHED", "breached") == "BREACHED"
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize("argv", [("queue",), ("ticket", "T-7"), ("report", "--month", "2026-11")])
 def test_lookups_never_import_textual(lookup_db: Path, argv: tuple[str, ...]) -> None:
     code = (

@@ -57,6 +57,17 @@ def test_store_does_not_import_the_tui() -> None:
     assert _offenders("store", ("textual", "sladesk_tui.tui", "sladesk_tui.cli")) == []
 
 
+def test_psycopg_is_imported_by_the_postgresql_adapter_only() -> None:
+    """The rest of the program talks to PostgreSQL through `store.pg` (docs/postgresql.md),
+    so a SQLite lookup never loads the driver."""
+    users = {
+        str(path.relative_to(PKG))
+        for path in PKG.rglob("*.py")
+        if any(n == "psycopg" or n.startswith("psycopg.") for n in _imports(path))
+    }
+    assert users == {"store/pg.py"}
+
+
 def test_the_checker_catches_an_offender(tmp_path: pathlib.Path) -> None:
     f = tmp_path / "x.py"
     f.write_text("import sqlite3\nfrom textual.app import App\n")

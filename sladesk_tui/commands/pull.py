@@ -81,7 +81,7 @@ def _pull(args: argparse.Namespace) -> int:
 
     from sladesk_tui.commands.sources import _sources_path, load_sources_file
     from sladesk_tui.core.sources.pull_config import pull_config
-    from sladesk_tui.services.puller import PullError, PullStats, pull
+    from sladesk_tui.services.pull import PullError, PullStats, pull
     from sladesk_tui.store.db import open_db
 
     path = _sources_path(args)

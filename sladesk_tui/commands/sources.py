@@ -44,8 +44,16 @@ def _add_sources(p: argparse.ArgumentParser) -> None:
 
 
 def _sources_path(args: argparse.Namespace) -> Path:
+    from sladesk_tui.store.backend import is_postgres
+
     given = getattr(args, "sources", None) or os.environ.get("SLADESK_SOURCES")
-    return Path(given) if given else Path(_db_path(args)).parent / "sources.toml"
+    if given:
+        return Path(given)
+    if is_postgres(_db_path(args)):  # a server has no folder beside it
+        raise InputError(
+            "a PostgreSQL database has no folder for sources.toml: give --sources or $SLADESK_SOURCES"
+        )
+    return Path(_db_path(args)).parent / "sources.toml"
 
 
 def load_sources_file(path: Path) -> SourceSet:

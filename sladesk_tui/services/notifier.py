@@ -39,6 +39,7 @@ from sladesk_tui.core.alerts import AlertItem, plan_ticket, recipients
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.services.channels import DeliveryError, deliver_command, deliver_mail, deliver_webhook
 from sladesk_tui.store import alerts as outbox
+from sladesk_tui.store.backend import Connection, redacted
 from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class Notifier:
         self.log = log
         self.stats = Stats()
         self.hold_after_send = os.environ.get("SLADESK_TEST_HOLD_AFTER_SEND") == "1"
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._version: int | None = None
         self._marks = ChangeMarks()
         self._records: dict[str, TicketRecord] = {}
@@ -144,17 +145,26 @@ class Notifier:
 
     def open(self) -> None:
         """Migrate and connect; refuse a second notifier on the same database."""
+        from sladesk_tui.store.backend import dialect, redacted
         from sladesk_tui.store.db import open_db
 
-        lock_path = f"{self.db_path}.notify.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise InputError(f"{self.db_path}: another sladesk notify is running on it") from None
-        self._lock = fd
-        self._conn = open_db(self.db_path)
+        conn = open_db(self.db_path)
+        claimed = dialect(conn).service_lock(conn, "notify")  # PostgreSQL: held by the connection
+        if claimed is None:  # SQLite: a lock file beside the database
+            lock_path = f"{self.db_path}.notify.lock"
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                claimed = True
+            except OSError:
+                os.close(fd)
+                claimed = False
+            else:
+                self._lock = fd
+        if not claimed:
+            conn.close()
+            raise InputError(f"{redacted(str(self.db_path))}: another sladesk notify is running on it")
+        self._conn = conn
 
     def close(self) -> None:
         if self._conn is not None:
@@ -165,7 +175,7 @@ class Notifier:
             self._lock = None
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         assert self._conn is not None, "open() first"
         return self._conn
 
@@ -423,7 +433,7 @@ class Notifier:
 
     # ---- loading ------------------------------------------------------------------------
 
-    def _load_all(self, conn: sqlite3.Connection) -> None:
+    def _load_all(self, conn: Connection) -> None:
         from sladesk_tui.core.agreements import build_calendar
         from sladesk_tui.store.agreements import current_agreements
         from sladesk_tui.store.queries import agreements_for_versions, load_open_tickets
@@ -437,7 +447,7 @@ class Notifier:
         self._books = agreements_for_versions(conn, {r.agreement_version for r in records})
         self._next.clear()
 
-    def _load_some(self, conn: sqlite3.Connection, changed: set[str]) -> None:
+    def _load_some(self, conn: Connection, changed: set[str]) -> None:
         from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 
         for tid in changed:
@@ -494,7 +504,7 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        notifier._say(f"watching {db_path}")
+        notifier._say(f"watching {redacted(str(db_path))}")
         return await notifier.run(once=once, stop=stop)
 
     try:

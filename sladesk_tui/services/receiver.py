@@ -33,7 +33,6 @@ import logging
 import os
 import queue
 import signal
-import sqlite3
 import stat
 import sys
 import threading
@@ -49,6 +48,7 @@ from sladesk_tui.core.sources.mapping import Source, SourceSet
 from sladesk_tui.core.sources.payloads import JSON_TYPES, JSONL_TYPES, decode
 from sladesk_tui.core.sources.refusals import Refusal
 from sladesk_tui.core.sources.signatures import verify
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.deliveries import Outcome, Pending, RefusalNote, record_refusals, store_batch
 
@@ -143,7 +143,7 @@ class _Writer:
             conn.close()
 
     def _store(
-        self, conn: sqlite3.Connection, items: list[tuple[Pending, Callable[[Outcome], None]] | RefusalNote]
+        self, conn: Connection, items: list[tuple[Pending, Callable[[Outcome], None]] | RefusalNote]
     ) -> None:
         work = [i for i in items if isinstance(i, tuple)]
         notes = [i for i in items if isinstance(i, RefusalNote)]

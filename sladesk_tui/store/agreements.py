@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.holidays import Rows, parse_rows, snapshot_holidays, stored_rows
 from sladesk_tui.store.instants import iso_utc, now_ts
@@ -52,7 +52,7 @@ class Loaded:
 
 
 def load_agreements_file(
-    conn: sqlite3.Connection, path: str | os.PathLike[str], *, actor: str, source: str | None = None
+    conn: Connection, path: str | os.PathLike[str], *, actor: str, source: str | None = None
 ) -> Loaded:
     """Validate the file whole, then store it as a new version in one transaction.
 
@@ -75,7 +75,7 @@ def load_agreements_file(
 
 
 def load_agreements_text(
-    conn: sqlite3.Connection, text: str, *, name: str, actor: str, source: str | None = None
+    conn: Connection, text: str, *, name: str, actor: str, source: str | None = None
 ) -> Loaded:
     """`load_agreements_file` for a text already in hand (the demo's); `name` stands for
     the file, in messages and as the version's recorded source."""
@@ -84,7 +84,7 @@ def load_agreements_text(
 
 
 def _store(
-    conn: sqlite3.Connection, text: str, aset: AgreementSet, *, name: str, actor: str, source: str | None
+    conn: Connection, text: str, aset: AgreementSet, *, name: str, actor: str, source: str | None
 ) -> Loaded:
     digest = sha256_hex(text)
     with write_tx(conn):
@@ -144,7 +144,7 @@ def _store(
     return Loaded(version, len(aset.agreements), False, aset.warnings)
 
 
-def current_agreements(conn: sqlite3.Connection, version: int | None = None) -> tuple[int, AgreementSet]:
+def current_agreements(conn: Connection, version: int | None = None) -> tuple[int, AgreementSet]:
     """(version, its AgreementSet): the newest when `version` is None.
 
     With nothing loaded yet: version 0 and an empty set (every ticket "no agreement
@@ -178,7 +178,7 @@ def current_agreements(conn: sqlite3.Connection, version: int | None = None) -> 
     return row["version"], found
 
 
-def latest_version(conn: sqlite3.Connection, *, at: float | None = None) -> int:
+def latest_version(conn: Connection, *, at: float | None = None) -> int:
     """The newest agreements version (loaded by `at`, when given), 0 when none is."""
     if at is None:
         row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM agreement_versions").fetchone()

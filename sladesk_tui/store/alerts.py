@@ -17,13 +17,13 @@ covering the rows it added; nothing is ever updated, state is derived.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import snapshot, write_tx
 from sladesk_tui.store.instants import iso_utc
 
@@ -104,7 +104,7 @@ _ALERT_COLS = (
 )
 
 
-def known_keys(conn: sqlite3.Connection, tickets: Iterable[str] | None = None) -> set[str]:
+def known_keys(conn: Connection, tickets: Iterable[str] | None = None) -> set[str]:
     """The alert keys recorded for `tickets` (default: the open ones), any recipient.
 
     A cache for the notifier; `record_crossings` checks the table itself, so a key
@@ -128,7 +128,7 @@ def known_keys(conn: sqlite3.Connection, tickets: Iterable[str] | None = None) -
     return out
 
 
-def record_crossings(conn: sqlite3.Connection, alerts: Sequence[NewAlert], *, now: float, actor: str) -> int:
+def record_crossings(conn: Connection, alerts: Sequence[NewAlert], *, now: float, actor: str) -> int:
     """Write the intents of `alerts` not yet recorded, in one transaction; return how many."""
     if not alerts:
         return 0
@@ -168,13 +168,14 @@ def record_crossings(conn: sqlite3.Connection, alerts: Sequence[NewAlert], *, no
             )
         if not rows:
             return 0
-        first = _next_id(conn, "alerts")
         conn.executemany(
             "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts, threshold_at,"
             " due_ts, assignee, off_shift, ts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        last = first + len(rows) - 1
+        # One writer at a time (write_tx), so the rows just added are the newest ids.
+        last = int(conn.execute("SELECT MAX(id) FROM alerts").fetchone()[0])
+        first = last - len(rows) + 1
         append_audit(
             conn,
             actor=actor,
@@ -187,7 +188,7 @@ def record_crossings(conn: sqlite3.Connection, alerts: Sequence[NewAlert], *, no
     return len(rows)
 
 
-def pending_alerts(conn: sqlite3.Connection, *, from_id: int = 0) -> list[StoredAlert]:
+def pending_alerts(conn: Connection, *, from_id: int = 0) -> list[StoredAlert]:
     """Alerts no message has taken yet (of ids from `from_id`: the caller knows every
     older one was taken, so a year of history is not scanned each time), oldest first."""
     with snapshot(conn):
@@ -202,13 +203,13 @@ def pending_alerts(conn: sqlite3.Connection, *, from_id: int = 0) -> list[Stored
     return [_stored(r) for r in rows]
 
 
-def last_message_ts(conn: sqlite3.Connection, recipient: str) -> float | None:
+def last_message_ts(conn: Connection, recipient: str) -> float | None:
     """When the newest message to `recipient` was claimed (its digest window starts there)."""
     row = conn.execute("SELECT MAX(ts) FROM alert_messages WHERE recipient = ?", (recipient,)).fetchone()
     return None if row[0] is None else float(row[0])
 
 
-def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
+def next_ids(conn: Connection) -> tuple[int, int]:
     """(next alert id, next message id): the floors once nothing older is open."""
     row = conn.execute(
         "SELECT (SELECT COALESCE(MAX(id), 0) FROM alerts), (SELECT COALESCE(MAX(id), 0) FROM alert_messages)"
@@ -217,7 +218,7 @@ def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
 
 
 def claim(
-    conn: sqlite3.Connection,
+    conn: Connection,
     recipient: str,
     channel: str,
     address: str | None,
@@ -229,12 +230,12 @@ def claim(
     """Fold `alert_ids` into one new message for `recipient` (before it is sent)."""
     idem = uuid.uuid4().hex
     with write_tx(conn):
-        conn.execute(
+        cur = conn.execute(
             "INSERT INTO alert_messages (recipient, channel, address, idem_key, alerts, ts, at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (recipient, channel, address, idem, len(alert_ids), now, iso_utc(now)),
         )
-        mid = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        mid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets it
         conn.executemany(
             "INSERT INTO alert_items (message_id, alert_id) VALUES (?, ?)", [(mid, a) for a in alert_ids]
         )
@@ -251,15 +252,15 @@ def claim(
 
 
 def record_attempt(
-    conn: sqlite3.Connection, message: OutMessage, outcome: str, error: str | None, *, now: float, actor: str
+    conn: Connection, message: OutMessage, outcome: str, error: str | None, *, now: float, actor: str
 ) -> None:
     """The outcome of one delivery try: sent, failed (retried) or gave_up."""
     with write_tx(conn):
-        conn.execute(
+        cur = conn.execute(
             "INSERT INTO alert_attempts (message_id, outcome, error, ts, at) VALUES (?, ?, ?, ?, ?)",
             (message.id, outcome, error, now, iso_utc(now)),
         )
-        aid = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        aid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets it
         append_audit(
             conn,
             actor=actor,
@@ -271,7 +272,7 @@ def record_attempt(
         )
 
 
-def unfinished(conn: sqlite3.Connection, *, from_id: int = 0) -> list[OutMessage]:
+def unfinished(conn: Connection, *, from_id: int = 0) -> list[OutMessage]:
     """Messages (of ids from `from_id`) neither sent nor given up: retries, and any a
     crash left unrecorded."""
     rows = conn.execute(
@@ -285,7 +286,7 @@ def unfinished(conn: sqlite3.Connection, *, from_id: int = 0) -> list[OutMessage
     return [OutMessage(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), r[7]) for r in rows]
 
 
-def message_alerts(conn: sqlite3.Connection, message_id: int) -> list[StoredAlert]:
+def message_alerts(conn: Connection, message_id: int) -> list[StoredAlert]:
     with snapshot(conn):
         cur = conn.cursor()
         cur.row_factory = None
@@ -298,7 +299,7 @@ def message_alerts(conn: sqlite3.Connection, message_id: int) -> list[StoredAler
 
 
 def alert_log(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     since: float | None = None,
     ticket: str | None = None,
@@ -365,12 +366,6 @@ def alert_log(
     return out
 
 
-def _next_id(conn: sqlite3.Connection, table: str) -> int:
-    """The id AUTOINCREMENT gives the next row (inside the write transaction)."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
-    return 1 if row is None else int(row[0]) + 1
-
-
 def _stored(r: Any) -> StoredAlert:
     """A row of `_ALERT_COLS`, positionally (sqlite3 rows are untyped)."""
     return StoredAlert(
@@ -390,11 +385,11 @@ class RaisedAlert:
     title: str
 
 
-def last_alert_id(conn: sqlite3.Connection) -> int:
+def last_alert_id(conn: Connection) -> int:
     return int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0])
 
 
-def raised_for(conn: sqlite3.Connection, assignee: str, *, after_id: int) -> list[RaisedAlert]:
+def raised_for(conn: Connection, assignee: str, *, after_id: int) -> list[RaisedAlert]:
     """Alert keys raised after row `after_id` on tickets assigned to `assignee`, oldest first."""
     rows = conn.execute(
         "SELECT MAX(a.id), a.ticket, a.clock, a.level, a.threshold_ts, COALESCE(t.title, '')"

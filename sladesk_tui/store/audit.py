@@ -36,6 +36,7 @@ from typing import Any
 from sladesk_tui import __version__
 from sladesk_tui.core.canonical import canonical_json, sha256_hex
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.store.backend import Connection, dialect
 from sladesk_tui.store.db import read_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 
@@ -86,8 +87,8 @@ class RowRange:
 
     `rows`, when given, is the range's digest as its writer fed it the rows it inserted
     (a bulk import: reading a million rows back costs seconds); it is used only when
-    it names the table's columns as they are and counts every key of the range,
-    else the rows are read back as usual. `verify` reads them back either way."""
+    it names the table's columns as they are and counts every key of the range, on
+    SQLite, else the rows are read back as usual. `verify` reads them back either way."""
 
     table: str
     first: int
@@ -141,7 +142,7 @@ class VerifyResult:
     reason: str | None = None
 
 
-def head(conn: sqlite3.Connection) -> tuple[int, str]:
+def head(conn: Connection) -> tuple[int, str]:
     """(seq, row_hash) of the newest audit row; (0, GENESIS_HASH) when the log is empty."""
     row = conn.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
@@ -160,7 +161,7 @@ def parse_head(text: str) -> tuple[int, str]:
 
 
 def append_audit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     actor: str,
     action: str,
@@ -204,7 +205,7 @@ def append_audit(
     return row["seq"], row_hash
 
 
-def verify(conn: sqlite3.Connection, anchor: tuple[int, str] | None = None) -> VerifyResult:
+def verify(conn: Connection, anchor: tuple[int, str] | None = None) -> VerifyResult:
     """Check the whole log in one snapshot, streaming; stop at the first failure.
 
     Checks, in order of the rows: seq has no gap, prev_hash links, row_hash matches
@@ -216,7 +217,7 @@ def verify(conn: sqlite3.Connection, anchor: tuple[int, str] | None = None) -> V
         return _verify(conn, anchor)
 
 
-def _verify(conn: sqlite3.Connection, anchor: tuple[int, str] | None) -> VerifyResult:
+def _verify(conn: Connection, anchor: tuple[int, str] | None) -> VerifyResult:
     prev_seq, prev_hash = 0, GENESIS_HASH
     anchor_hash_found: str | None = None
     ranges: dict[str, list[tuple[int, int]]] = {t: [] for t in COVERED_TABLES}
@@ -225,7 +226,7 @@ def _verify(conn: sqlite3.Connection, anchor: tuple[int, str] | None) -> VerifyR
     def bad(seq: int | None, reason: str) -> VerifyResult:
         return VerifyResult(False, prev_seq, (prev_seq, prev_hash), seq, reason)
 
-    cur = conn.cursor()
+    cur = dialect(conn).streaming_cursor(conn)
     cur.row_factory = None
     cur.execute(f"SELECT {', '.join(_HASHED)}, row_hash FROM audit_log ORDER BY seq")
     for values in cur:
@@ -268,13 +269,16 @@ def _row_hash(row: dict[str, Any]) -> str:
     return sha256_hex(canonical_json(row))
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
-    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+def _columns(conn: Connection, table: str) -> list[str]:
+    return dialect(conn).columns(conn, table)
 
 
-def _digest(
-    conn: sqlite3.Connection, table: str, columns: Sequence[str], first: int, last: int
-) -> tuple[int, str]:
+def _quoted(columns: Sequence[str]) -> str:
+    """Column names quoted: role_grants has a column "user", a reserved word on PostgreSQL."""
+    return ", ".join('"' + c + '"' for c in columns)
+
+
+def _digest(conn: Connection, table: str, columns: Sequence[str], first: int, last: int) -> tuple[int, str]:
     """(row count, digest) of a key range: sha256 of the canonical JSON array of its rows,
     each row the array of `columns`' values, rows in key order.
 
@@ -282,10 +286,10 @@ def _digest(
     one encoder call per chunk instead of per row, ~1M rows in 2.5 s.
     """
     key, order = COVERED_TABLES[table]
-    cur = conn.cursor()
+    cur = dialect(conn).streaming_cursor(conn)
     cur.row_factory = None
     cur.execute(
-        f"SELECT {', '.join(columns)} FROM {table} WHERE {key} BETWEEN ? AND ? ORDER BY {', '.join(order)}",
+        f"SELECT {_quoted(columns)} FROM {table} WHERE {key} BETWEEN ? AND ? ORDER BY {', '.join(order)}",
         (first, last),
     )
     h = hashlib.sha256(b"[")
@@ -299,14 +303,19 @@ def _digest(
     return n, h.hexdigest()
 
 
-def _cover_record(conn: sqlite3.Connection, r: RowRange) -> dict[str, Any]:
+def _cover_record(conn: Connection, r: RowRange) -> dict[str, Any]:
     if r.table not in COVERED_TABLES:
         raise ValueError(f"{r.table} is not an audited append-only table")
     if r.first > r.last:
         raise ValueError(f"empty range {r.first}..{r.last} of {r.table}")
     columns = _columns(conn, r.table)
     fed = r.rows
-    if fed is not None and list(fed.columns) == columns and fed.count == r.last - r.first + 1:
+    if (
+        fed is not None
+        and isinstance(conn, sqlite3.Connection)  # what SQLite reads back is what was inserted
+        and list(fed.columns) == columns
+        and fed.count == r.last - r.first + 1
+    ):
         count, digest = fed.count, fed.hexdigest()
     else:
         count, digest = _digest(conn, r.table, columns, r.first, r.last)
@@ -323,7 +332,7 @@ def _cover_record(conn: sqlite3.Connection, r: RowRange) -> dict[str, Any]:
 
 
 def _check_covers(
-    conn: sqlite3.Connection,
+    conn: Connection,
     covers_json: str,
     ranges: dict[str, list[tuple[int, int]]],
     counted: dict[str, int],
@@ -348,9 +357,7 @@ def _check_covers(
     return None
 
 
-def _uncovered(
-    conn: sqlite3.Connection, table: str, key: str, ranges: list[tuple[int, int]], diff: int
-) -> str:
+def _uncovered(conn: Connection, table: str, key: str, ranges: list[tuple[int, int]], diff: int) -> str:
     """Name the first row of `table` outside every recorded range (or say rows went missing)."""
     merged: list[tuple[int, int]] = []
     for first, last in sorted(ranges):

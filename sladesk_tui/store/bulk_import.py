@@ -56,6 +56,7 @@ from sladesk_tui.core.eventfile import read_events
 from sladesk_tui.core.events import Event, event_digest
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.audit import row_json
+from sladesk_tui.store.backend import Connection, is_postgres
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.imports import CHUNK, ImportReport, _Batch, _BoundedLines, _IsoCache
@@ -142,7 +143,7 @@ class _StepAside(Exception):
 
 
 def import_pipelined(
-    db: sqlite3.Connection | str | os.PathLike[str],
+    db: Connection | str | os.PathLike[str],
     path: str | os.PathLike[str],
     *,
     fmt: str,
@@ -153,8 +154,10 @@ def import_pipelined(
     """`import_file` for a big regular file, parsed by a child process while this one
     writes; an `ImportReport`, or None when the ordinary path must do the import
     (a small file, stdin, anything irregular: see the module docstring)."""
-    if str(path) == "-":
-        return None
+    if str(path) == "-" or is_postgres(db):
+        return None  # stdin, or a PostgreSQL target: the ordinary path
+    if not isinstance(db, sqlite3.Connection | str | os.PathLike):
+        return None  # a PostgreSQL connection
     try:
         st = os.stat(path)
     except OSError:
@@ -164,7 +167,7 @@ def import_pipelined(
     name = safe_text(str(path))
     own = not isinstance(db, sqlite3.Connection)
     with _Child(path, fmt) as child:
-        conn = db if isinstance(db, sqlite3.Connection) else open_db(db)
+        conn: Connection = db if isinstance(db, sqlite3.Connection) else open_db(db)
         try:
             return _import(
                 conn,
@@ -183,7 +186,7 @@ def import_pipelined(
 
 
 def _import(
-    conn: sqlite3.Connection,
+    conn: Connection,
     child: _Child,
     name: str,
     *,

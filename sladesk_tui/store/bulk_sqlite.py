@@ -37,6 +37,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from sladesk_tui.store.backend import Connection
+
 # Below this many rows the per-row costs are too small to be worth a schema change.
 BULK_MIN_ROWS = 20_000
 # The page cache allowed during a bulk load (KiB): the events of a million-event load
@@ -54,14 +56,14 @@ _REBUILD_ROLLUP = (
 
 
 @contextmanager
-def bulk_load(conn: sqlite3.Connection, rows: int) -> Iterator[None]:
+def bulk_load(conn: Connection, rows: int) -> Iterator[None]:
     """Run the body of a write transaction that inserts about `rows` events faster.
 
-    Must be entered inside the caller's write transaction. On the way out everything
+    Must be entered inside the caller's write transaction; a no-op on other engines. On the way out everything
     set aside is done set-wise and its trigger created again; when the body raises,
     the triggers are created again all the same and the caller rolls back.
     """
-    if rows < BULK_MIN_ROWS or not conn.in_transaction:
+    if rows < BULK_MIN_ROWS or not isinstance(conn, sqlite3.Connection) or not conn.in_transaction:
         yield
         return
     cache = int(conn.execute("PRAGMA cache_size").fetchone()[0])

@@ -38,9 +38,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sladesk_tui.core.canonical import sha256_hex
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.store.backend import Connection, Target, dialect, is_postgres, redacted
 from sladesk_tui.store.instants import iso_utc, now_ts
 
 BUSY_TIMEOUT_S = 10.0
@@ -52,6 +54,9 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 
 
+C = TypeVar("C", bound=Connection)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -59,10 +64,12 @@ class Migration:
     sql: str
 
 
-def connect(
-    path: str | os.PathLike[str], *, readonly: bool = False, create: bool = False
-) -> sqlite3.Connection:
+def connect(path: Target, *, readonly: bool = False, create: bool = False) -> Connection:
     """Open a connection configured for many writers; never migrates.
+
+    A PostgreSQL URL opens `store.pg.PgConnection` (docs/postgresql.md): there the
+    database must exist (a server's databases are made by its administrator, so
+    `create` does not apply) and ``readonly`` makes every transaction read-only.
 
     A missing file is an `InputError` naming the path and how to create it, unless
     `create` (only `sladesk init` and the demo pass it): a mistyped ``--db`` must not
@@ -78,6 +85,8 @@ def connect(
     sladesk schema is an `InputError`. Unusable files (not SQLite, unreadable, a
     directory) are `InputError` either way.
     """
+    if is_postgres(path):
+        return _connect_pg(str(path), readonly=readonly)
     p = Path(path)
     if not database_exists(p):
         if not create or readonly:
@@ -104,6 +113,16 @@ def connect(
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise unusable_database(p, exc) from None
+    return conn
+
+
+def _connect_pg(url: str, *, readonly: bool) -> Connection:
+    from sladesk_tui.store import pg
+
+    conn = pg.connect(url, readonly=readonly)
+    if readonly and schema_version(conn) == 0:
+        conn.close()
+        raise InputError(f"{redacted(url)}: not a sladesk database (no sladesk schema in it)")
     return conn
 
 
@@ -194,13 +213,21 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
 
 
-def open_db(path: str | os.PathLike[str], *, create: bool = False) -> sqlite3.Connection:
+def open_db(path: Target, *, create: bool = False) -> Connection:
     """A writable connection to an up-to-date (migrated) database.
 
     A missing file is refused (`missing_database`) unless `create`, which makes it,
     with its directory: only `sladesk init` and the demo create databases
     (docs/database.md).
     """
+    if is_postgres(path):
+        conn = connect(path)
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
     p = Path(path)
     if create:
         try:
@@ -240,9 +267,10 @@ def _busy(conn: sqlite3.Connection) -> DatabaseBusy:
     )
 
 
-def db_file(conn: sqlite3.Connection) -> str:
-    """The path of the connection's main database file ("" for an in-memory one)."""
-    return str(conn.execute("PRAGMA database_list").fetchone()[2])
+def db_file(conn: Connection) -> str:
+    """The path of the connection's main database file ("" for an in-memory one); on
+    PostgreSQL the URL without its password."""
+    return dialect(conn).description(conn)
 
 
 def describe_error(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str:
@@ -256,6 +284,10 @@ def describe_error(exc: BaseException, path: str | os.PathLike[str] | None = Non
         return str(exc)
     if not isinstance(exc, sqlite3.Error):
         return f"{type(exc).__name__}: {exc}"
+    if path is not None and is_postgres(path):  # no file to inspect; never show the password
+        if getattr(exc, "sqlstate", None) in ("55P03", "57014"):  # lock timeout, statement cancelled
+            return f"{redacted(str(path))}: nothing was written: the database is busy; try again"
+        return f"{redacted(str(path))}: database error: {exc}; nothing was written"
     p = Path(path) if path is not None else None
     where = f"{p}: " if p is not None else ""
     text = str(exc)
@@ -308,15 +340,24 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
 
+def _begin_write(conn: Connection) -> None:
+    if isinstance(conn, sqlite3.Connection):
+        _begin_immediate(conn)
+    else:
+        conn.begin_write(BUSY_TIMEOUT_S)  # type: ignore[attr-defined]  # store.pg.PgConnection
+
+
 @contextmanager
-def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def write_tx(conn: C) -> Iterator[C]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception.
 
     Every write of the program, including read-then-write, runs inside one of these,
     together with its audit row (`sladesk_tui.store.audit.append_audit`). A lock not
-    granted within the busy timeout is `DatabaseBusy`: nothing was written.
+    granted within the busy timeout is `DatabaseBusy`: nothing was written. On
+    PostgreSQL: ``BEGIN`` and one advisory lock that every writer takes
+    (`store.pg.PgConnection.begin_write`), the same one-writer-at-a-time order.
     """
-    _begin_immediate(conn)
+    _begin_write(conn)
     try:
         yield conn
         conn.execute("COMMIT")
@@ -327,9 +368,14 @@ def write_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
-def read_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One consistent snapshot for several reads. Keep it short: an open snapshot pins the WAL."""
-    conn.execute("BEGIN")
+def read_tx(conn: C) -> Iterator[C]:
+    """One consistent snapshot for several reads. Keep it short: an open snapshot pins the WAL.
+
+    On PostgreSQL: REPEATABLE READ, READ ONLY (one snapshot for the transaction)."""
+    if isinstance(conn, sqlite3.Connection):
+        conn.execute("BEGIN")
+    else:
+        conn.begin_read()  # type: ignore[attr-defined]  # store.pg.PgConnection
     try:
         yield conn
     finally:
@@ -338,7 +384,7 @@ def read_tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
-def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def snapshot(conn: C) -> Iterator[C]:
     """The caller's transaction when one is open (a writer reading what it is about to
     change, or a reader combining several reads), else a short `read_tx` of our own."""
     if conn.in_transaction:
@@ -351,13 +397,16 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 # ---- migrations -------------------------------------------------------------------
 
 
-def schema_dir() -> Path:
-    """The migrations: packaged ``_schema`` in an installed wheel, else the checkout's ``schema/``."""
+def schema_dir(backend: str = "sqlite") -> Path:
+    """The migrations: packaged ``_schema`` in an installed wheel, else the checkout's ``schema/``.
+
+    SQLite's are the numbered files at the top; PostgreSQL's have their own numbering
+    in the ``postgresql/`` folder inside it (docs/postgresql.md).
+    """
     here = Path(__file__).resolve().parent.parent  # sladesk_tui/
     packaged = here / "_schema"
-    if packaged.is_dir():
-        return packaged
-    return here.parent / "schema"
+    top = packaged if packaged.is_dir() else here.parent / "schema"
+    return top if backend == "sqlite" else top / backend
 
 
 def migrations(directory: Path | None = None) -> tuple[Migration, ...]:
@@ -375,24 +424,35 @@ def migrations(directory: Path | None = None) -> tuple[Migration, ...]:
     return tuple(found)
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+def schema_version(conn: Connection) -> int:
+    """The number of the latest migration applied (0: no sladesk schema)."""
+    if isinstance(conn, sqlite3.Connection):
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if not dialect(conn).has_table(conn, "schema_migrations"):
+        return 0
+    return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, directory: Path | None = None) -> int:
+def _too_new(current: int, latest: int) -> InputError:
+    return InputError(
+        f"database schema version {current} is newer than this sladesk knows ({latest}); upgrade sladesk"
+    )
+
+
+def migrate(conn: Connection, directory: Path | None = None) -> int:
     """Apply the pending migrations, each in its own transaction; return the version.
 
     The cheap ``user_version`` check keeps an up-to-date open at one pragma; the
     authoritative check is repeated after ``BEGIN IMMEDIATE``, when no other process
-    can be migrating.
+    can be migrating. PostgreSQL's migrations are `_migrate_pg`'s.
     """
+    if not isinstance(conn, sqlite3.Connection):
+        return _migrate_pg(conn, directory)
     todo = migrations(directory)
     latest = len(todo)
     current = schema_version(conn)
     if current > latest:
-        raise InputError(
-            f"database schema version {current} is newer than this sladesk knows ({latest}); upgrade sladesk"
-        )
+        raise _too_new(current, latest)
     while current < latest:
         with write_tx(conn):
             current = schema_version(conn)
@@ -413,6 +473,70 @@ def migrate(conn: sqlite3.Connection, directory: Path | None = None) -> int:
             conn.execute(f"PRAGMA user_version = {mig.version}")
             current = mig.version
     return current
+
+
+def _migrate_pg(conn: Connection, directory: Path | None) -> int:
+    """PostgreSQL: every pending migration in one transaction, under an advisory lock.
+
+    DDL is transactional there, so a failed upgrade leaves the schema as it was. The
+    lock makes two first openers apply each migration once: the second waits, then
+    re-reads the version and finds nothing to do. Only the schema's owner may
+    migrate (the application's roles never own the tables, docs/postgresql.md);
+    anyone else meeting an out-of-date schema is told who must upgrade it.
+    """
+    from sladesk_tui.store.pg import MIGRATE_LOCK_KEY
+
+    todo = migrations(directory or schema_dir("postgresql"))
+    latest = len(todo)
+    current = schema_version(conn)
+    if current > latest:
+        raise _too_new(current, latest)
+    if current == latest:
+        return current
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"SELECT pg_advisory_xact_lock({MIGRATE_LOCK_KEY})")
+        current = schema_version(conn)
+        if current < latest:
+            _require_schema_owner(conn, current, latest)
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                " applied_at TEXT NOT NULL, sha256 TEXT NOT NULL)"
+            )
+        for mig in todo[current:]:
+            conn.executescript(mig.sql)  # type: ignore[attr-defined]  # store.pg.PgConnection
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at, sha256) VALUES (?, ?, ?, ?)",
+                (mig.version, mig.name, iso_utc(now_ts()), sha256_hex(mig.sql)),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return latest
+
+
+def _require_schema_owner(conn: Connection, current: int, latest: int) -> None:
+    """Refuse to migrate unless connected as (a member of) the schema's owner.
+
+    The owner is that of ``schema_migrations`` once it exists, else the database's.
+    """
+    row = conn.execute(
+        "SELECT coalesce((SELECT tableowner FROM pg_tables WHERE schemaname = current_schema()"
+        "   AND tablename = 'schema_migrations'),"
+        " (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()))"
+    ).fetchone()
+    owner = str(row[0])
+    if conn.execute("SELECT pg_has_role(current_user, ?, 'USAGE')", (owner,)).fetchone()[0]:
+        return
+    where = dialect(conn).description(conn)
+    state = "has no sladesk schema yet" if current == 0 else f"has sladesk schema version {current}"
+    raise InputError(
+        f"{where}: {state} and this sladesk needs version {latest}; only its owner ({owner}) may"
+        " create or upgrade it: ask them to run any sladesk command on it once (docs/postgresql.md)"
+    )
 
 
 # Migrations that also need the program, run right after their script in the same

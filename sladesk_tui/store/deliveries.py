@@ -23,7 +23,6 @@ committed a delivery's events, its `deliveries` row and their audit rows
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -32,6 +31,7 @@ from sladesk_tui.core.sources.mapping import Source
 from sladesk_tui.core.sources.payloads import Decoded, TicketState, advance, to_events
 from sladesk_tui.core.sources.refusals import Refusal
 from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.imports import ImportRejected, ingest_in_tx
 from sladesk_tui.store.instants import iso_utc
@@ -83,7 +83,7 @@ class SourceRow:
     last_refusal_reason: str | None
 
 
-def ticket_states(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, TicketState | None]:
+def ticket_states(conn: Connection, ids: Iterable[str]) -> dict[str, TicketState | None]:
     """The stored state of each ticket (None: never seen), for snapshot diffs."""
     out: dict[str, TicketState | None] = {}
     for tid in ids:
@@ -95,7 +95,7 @@ def ticket_states(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Tic
 
 
 def store_batch(
-    conn: sqlite3.Connection,
+    conn: Connection,
     pending: Sequence[Pending],
     refusals: Sequence[RefusalNote] = (),
     *,
@@ -145,7 +145,7 @@ def store_batch(
 _Done = tuple[list[Outcome], list[int | None]]
 
 
-def _seen(conn: sqlite3.Connection, p: Pending, batch: dict[tuple[str, str], str]) -> Outcome | None:
+def _seen(conn: Connection, p: Pending, batch: dict[tuple[str, str], str]) -> Outcome | None:
     """The answer to a delivery id already stored (or earlier in this batch), else None."""
     key = (p.source.name, p.delivery_id)
     digest = batch.get(key)
@@ -161,7 +161,7 @@ def _seen(conn: sqlite3.Connection, p: Pending, batch: dict[tuple[str, str], str
     return Outcome(409, f"delivery id {p.delivery_id!r} was stored with another body")
 
 
-def _together(conn: sqlite3.Connection, pending: Sequence[Pending], actor: str) -> _Done | None:
+def _together(conn: Connection, pending: Sequence[Pending], actor: str) -> _Done | None:
     """The batch as one import per source; None (nothing written) when the importer
     refuses any of its events."""
     outcomes: list[Outcome | None] = [None] * len(pending)
@@ -208,7 +208,7 @@ def _together(conn: sqlite3.Connection, pending: Sequence[Pending], actor: str) 
     return [o for o in outcomes if o is not None], rows
 
 
-def _one_by_one(conn: sqlite3.Connection, pending: Sequence[Pending], actor: str) -> _Done:
+def _one_by_one(conn: Connection, pending: Sequence[Pending], actor: str) -> _Done:
     outcomes: list[Outcome] = []
     rows: list[int | None] = []
     batch: dict[tuple[str, str], str] = {}
@@ -219,7 +219,7 @@ def _one_by_one(conn: sqlite3.Connection, pending: Sequence[Pending], actor: str
     return outcomes, rows
 
 
-def _stored_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for k in range(0, len(ids), 500):
         part = ids[k : k + 500]
@@ -230,7 +230,7 @@ def _stored_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
     return found
 
 
-def _insert(conn: sqlite3.Connection, p: Pending, inserted: int, present: int) -> int:
+def _insert(conn: Connection, p: Pending, inserted: int, present: int) -> int:
     cur = conn.execute(
         "INSERT INTO deliveries (source, delivery_id, body_sha256, received_ts, received_at, what,"
         " inserted, already_present) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -255,7 +255,7 @@ def _stored(p: Pending, events: list[Event], inserted: int) -> Outcome:
 
 
 def _one(
-    conn: sqlite3.Connection, p: Pending, i: int, actor: str, batch: dict[tuple[str, str], str]
+    conn: Connection, p: Pending, i: int, actor: str, batch: dict[tuple[str, str], str]
 ) -> tuple[Outcome, int | None]:
     """One delivery under a savepoint: (outcome, its deliveries row id when stored)."""
     seen = _seen(conn, p, batch)
@@ -287,31 +287,31 @@ def _one(
     return _stored(p, events, inserted), row
 
 
-def _rollback(conn: sqlite3.Connection, sp: str) -> None:
+def _rollback(conn: Connection, sp: str) -> None:
     conn.execute(f"ROLLBACK TO {sp}")
     conn.execute(f"RELEASE {sp}")
 
 
-def _status_delivery(conn: sqlite3.Connection, source: str, ts: float, what: str) -> None:
+def _status_delivery(conn: Connection, source: str, ts: float, what: str) -> None:
     conn.execute(
         "INSERT INTO source_status (source, deliveries, last_delivery_ts, last_delivery_what)"
-        " VALUES (?, 1, ?, ?) ON CONFLICT (source) DO UPDATE SET deliveries = deliveries + 1,"
+        " VALUES (?, 1, ?, ?) ON CONFLICT (source) DO UPDATE SET deliveries = source_status.deliveries + 1,"
         " last_delivery_ts = excluded.last_delivery_ts, last_delivery_what = excluded.last_delivery_what",
         (source, ts, what),
     )
 
 
-def _status_refusal(conn: sqlite3.Connection, n: RefusalNote) -> None:
+def _status_refusal(conn: Connection, n: RefusalNote) -> None:
     conn.execute(
         "INSERT INTO source_status (source, refusals, last_refusal_ts, last_refusal_status, last_refusal_reason)"
-        " VALUES (?, 1, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET refusals = refusals + 1,"
+        " VALUES (?, 1, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET refusals = source_status.refusals + 1,"
         " last_refusal_ts = excluded.last_refusal_ts, last_refusal_status = excluded.last_refusal_status,"
         " last_refusal_reason = excluded.last_refusal_reason",
         (n.source, n.ts, n.status, n.reason[:500]),
     )
 
 
-def record_refusals(conn: sqlite3.Connection, notes: Sequence[RefusalNote]) -> None:
+def record_refusals(conn: Connection, notes: Sequence[RefusalNote]) -> None:
     """Refusals alone, when no delivery is waiting to carry them."""
     if notes:
         with write_tx(conn):
@@ -319,7 +319,7 @@ def record_refusals(conn: sqlite3.Connection, notes: Sequence[RefusalNote]) -> N
                 _status_refusal(conn, n)
 
 
-def source_rows(conn: sqlite3.Connection) -> dict[str, SourceRow]:
+def source_rows(conn: Connection) -> dict[str, SourceRow]:
     """`source_status` by source name."""
     out: dict[str, SourceRow] = {}
     for r in conn.execute(
@@ -330,7 +330,7 @@ def source_rows(conn: sqlite3.Connection) -> dict[str, SourceRow]:
     return out
 
 
-def stored_deliveries(conn: sqlite3.Connection, source: str | None = None) -> list[tuple[str, str]]:
+def stored_deliveries(conn: Connection, source: str | None = None) -> list[tuple[str, str]]:
     """(source, delivery id) of every stored delivery, oldest first (tests, troubleshooting)."""
     if source is None:
         rows = conn.execute("SELECT source, delivery_id FROM deliveries ORDER BY id")

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import Event
+from sladesk_tui.store.backend import Connection
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import Agreement, AgreementSet
@@ -340,7 +341,7 @@ class _Plan:
 
 
 class _Builder:
-    def __init__(self, conn: sqlite3.Connection, *, now: float, seed: int, operator: str) -> None:
+    def __init__(self, conn: Connection, *, now: float, seed: int, operator: str) -> None:
         self.conn = conn
         self.now = float(now)
         self.rng = random.Random(seed)

@@ -26,6 +26,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from sladesk_tui.core.instants import EARLIEST_YEAR, LATEST_YEAR
+from sladesk_tui.store.backend import Connection
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 Rows = tuple[tuple[str, str, int, str], ...]
 
 
-def snapshot_holidays(conn: sqlite3.Connection, aset: AgreementSet, version: int) -> int:
+def snapshot_holidays(conn: Connection, aset: AgreementSet, version: int) -> int:
     """Store the holidays `aset`'s country calendars can need, as rows of agreements
     `version` (inside the caller's write transaction, with the load, whose audit row
     must cover them); return the years added."""
@@ -76,7 +77,7 @@ def needed_years(valid_from: dt.date | None, valid_until: dt.date | None) -> tup
     return first, last
 
 
-def stored_rows(conn: sqlite3.Connection) -> Rows:
+def stored_rows(conn: Connection) -> Rows:
     """The stored snapshot as raw rows (country, subdiv, year, dates JSON), in key order:
     cheap to read and to compare, so callers parse it only when it changed.
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sqlite3
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,6 +51,7 @@ from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
 from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit, row_json
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
@@ -205,7 +205,7 @@ class _Ticket(TicketProjection):
 
 
 def ingest(
-    conn: sqlite3.Connection,
+    conn: Connection,
     events: Sequence[Event],
     *,
     actor: str,
@@ -233,7 +233,7 @@ def ingest(
 
 
 def ingest_in_tx(
-    conn: sqlite3.Connection,
+    conn: Connection,
     events: Sequence[Event],
     *,
     actor: str,
@@ -276,7 +276,7 @@ class _Batch:
     the database again) and the events.seq range it inserted, for the audit row.
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, actor: str, source: str, name: str | None) -> None:
+    def __init__(self, conn: Connection, *, actor: str, source: str, name: str | None) -> None:
         self.conn = conn
         self.actor, self.source, self.name = actor, source, name
         self.recorded_at = iso_utc(now_ts())
@@ -727,7 +727,7 @@ class _BoundedLines:
 
 
 def import_file(
-    db: sqlite3.Connection | str | os.PathLike[str],
+    db: Connection | str | os.PathLike[str],
     path: str | os.PathLike[str],
     *,
     fmt: str = "auto",
@@ -758,8 +758,8 @@ def import_file(
         if bad and not skip_invalid:
             raise ImportRejected(bad)
         source = source or f"import:{name}"
-        own = not isinstance(db, sqlite3.Connection)
-        conn = db if isinstance(db, sqlite3.Connection) else open_db(db)
+        own = isinstance(db, str | os.PathLike)
+        conn = open_db(db) if isinstance(db, str | os.PathLike) else db
         try:
             result = ingest(
                 conn,

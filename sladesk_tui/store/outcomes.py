@@ -19,11 +19,11 @@ clock runs fast) is still part of the history a stopped clock was settled by.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 
 from sladesk_tui.core.report import Outcome, ticket_outcomes
 from sladesk_tui.core.tickets import TicketRecord
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.queries import agreements_for_versions, load_records
 
@@ -51,7 +51,7 @@ _CHUNK = 900
 
 
 def refresh_outcomes(
-    conn: sqlite3.Connection,
+    conn: Connection,
     ticket_ids: Iterable[str],
     now: float,
     *,
@@ -72,7 +72,7 @@ def refresh_outcomes(
     return changed
 
 
-def rebuild_outcomes(conn: sqlite3.Connection, now: float) -> int:
+def rebuild_outcomes(conn: Connection, now: float) -> int:
     """Recompute every stored outcome from the log in one write transaction; return the row count."""
     with write_tx(conn):
         conn.execute("DELETE FROM outcome_days")
@@ -84,9 +84,7 @@ def rebuild_outcomes(conn: sqlite3.Connection, now: float) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM outcomes").fetchone()[0])
 
 
-def _refresh_chunk(
-    conn: sqlite3.Connection, ids: list[str], now: float, known: Mapping[str, TicketRecord]
-) -> int:
+def _refresh_chunk(conn: Connection, ids: list[str], now: float, known: Mapping[str, TicketRecord]) -> int:
     marks = ", ".join("?" * len(ids))
     records = [known[i] for i in ids if i in known]
     rest = [i for i in ids if i not in known]

@@ -29,12 +29,13 @@ from sladesk_tui.core.override_rules import DECISIONS, PARAMETER_FIELDS, check_r
 from sladesk_tui.core.overrides import KINDS, REASONS, Override, justification_problem
 from sladesk_tui.core.tickets import Review
 from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import read_tx, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
 from sladesk_tui.store.queries import agreements_for_versions, load_ticket
 from sladesk_tui.store.roles import is_lead
-from sladesk_tui.store.search import OVERRIDES_MATCHING, match_query, require_index
+from sladesk_tui.store.search import match_query, overrides_matching, require_index
 
 if TYPE_CHECKING:
     from sladesk_tui.core.agreements import AgreementSet
@@ -56,7 +57,7 @@ class Placed:
 
 
 def place_override(
-    conn: sqlite3.Connection, candidate: Override, *, now: float | None = None, source: str | None = None
+    conn: Connection, candidate: Override, *, now: float | None = None, source: str | None = None
 ) -> Placed:
     """Record `candidate` made by `candidate.operator` at `now` (its id, `at` and status are
     ignored), with the figures before and after and its audit row; `Refused` with the reason
@@ -74,7 +75,7 @@ def place_override(
 
 
 def review_override(
-    conn: sqlite3.Connection,
+    conn: Connection,
     override_id: int,
     decision: str,
     *,
@@ -100,7 +101,7 @@ def review_override(
         return _insert_review(conn, o, stored, reviewer=reviewer, comment=comment, at=now, source=source)
 
 
-def get_override(conn: sqlite3.Connection, override_id: int) -> Override | None:
+def get_override(conn: Connection, override_id: int) -> Override | None:
     """One override with its status derived from its latest review."""
     row = conn.execute(
         f"SELECT {_OVERRIDE_COLS} FROM overrides o {_LATEST_REVIEW} WHERE o.id = ?", (override_id,)
@@ -109,7 +110,7 @@ def get_override(conn: sqlite3.Connection, override_id: int) -> Override | None:
 
 
 def override_context(
-    conn: sqlite3.Connection, ticket: str, now: float
+    conn: Connection, ticket: str, now: float
 ) -> tuple[TicketRecord, dict[int, AgreementSet]]:
     """The ticket as of `now` and its agreement version: what `core.override_effects.draft`
     needs (the dialog loads it once, then drafts as the agent types)."""
@@ -123,7 +124,7 @@ def override_context(
 
 
 def load_log(
-    conn: sqlite3.Connection,
+    conn: Connection,
     filt: LogFilter | None = None,
     *,
     effects: bool = False,
@@ -137,10 +138,10 @@ def load_log(
     comments, ticket title and customer); text without a word filters nothing."""
     filt = filt or LogFilter()
     where, params = _where(filt)
-    q = None if search is None else match_query(search)
+    q = None if search is None else match_query(conn, search)
     if q is not None:
         require_index(conn)
-        where += f" AND o.id IN ({OVERRIDES_MATCHING})"
+        where += f" AND o.id IN ({overrides_matching(conn)})"
         params["q"] = q
     with read_tx(conn):
         rows = conn.execute(
@@ -161,7 +162,7 @@ def load_log(
     return _with_effects(entries, records, books, now_ts() if now is None else now)
 
 
-def load_reviews(conn: sqlite3.Connection, override_id: int) -> list[Review]:
+def load_reviews(conn: Connection, override_id: int) -> list[Review]:
     """Every review of one override, oldest first (the last one decides)."""
     rows = conn.execute(
         "SELECT id, override_id, decision, reviewer, ts, comment FROM reviews WHERE override_id = ? ORDER BY id",
@@ -170,7 +171,7 @@ def load_reviews(conn: sqlite3.Connection, override_id: int) -> list[Review]:
     return [Review(*r) for r in rows]
 
 
-def log_choices(conn: sqlite3.Connection) -> dict[str, list[str]]:
+def log_choices(conn: Connection) -> dict[str, list[str]]:
     """The values the review screen's filters offer: operators and agreements on record."""
     return {
         "operator": [r[0] for r in conn.execute("SELECT DISTINCT operator FROM overrides ORDER BY operator")],
@@ -188,7 +189,7 @@ def log_choices(conn: sqlite3.Connection) -> dict[str, list[str]]:
 
 
 def record_override(
-    conn: sqlite3.Connection,
+    conn: Connection,
     override: Override,
     *,
     before: Mapping[str, Any],
@@ -214,7 +215,7 @@ def record_override(
 
 
 def record_review(
-    conn: sqlite3.Connection,
+    conn: Connection,
     override_id: int,
     decision: str,
     *,
@@ -251,7 +252,7 @@ _OVERRIDE_COLS = (
 _LATEST_REVIEW = "LEFT JOIN reviews r ON r.id = (SELECT MAX(id) FROM reviews WHERE override_id = o.id)"
 
 
-def _draft(conn: sqlite3.Connection, candidate: Override, now: float) -> Draft:
+def _draft(conn: Connection, candidate: Override, now: float) -> Draft:
     from sladesk_tui.core.override_effects import draft
 
     record, books = override_context(conn, candidate.ticket, now)
@@ -266,7 +267,7 @@ def _draft(conn: sqlite3.Connection, candidate: Override, now: float) -> Draft:
 
 
 def _insert_override(
-    conn: sqlite3.Connection,
+    conn: Connection,
     o: Override,
     *,
     before: Mapping[str, Any],
@@ -321,7 +322,7 @@ def _insert_override(
 
 
 def _insert_review(
-    conn: sqlite3.Connection,
+    conn: Connection,
     o: Override,
     decision: str,
     *,

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sladesk_tui.core.sources.batch import TicketBatch
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.imports import ImportRejected, ingest_in_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
@@ -42,12 +43,12 @@ class BatchStored:
     problems: tuple[tuple[str, str], ...]  # (provider ticket, reason)
 
 
-def read_cursor(conn: sqlite3.Connection, source: str) -> str | None:
+def read_cursor(conn: Connection, source: str) -> str | None:
     row = conn.execute("SELECT cursor FROM pull_cursors WHERE source = ?", (source,)).fetchone()
     return None if row is None else str(row[0])
 
 
-def stored_tickets(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
+def stored_tickets(conn: Connection, ids: Iterable[str]) -> set[str]:
     """Which of these ticket ids the database holds."""
     wanted = sorted(set(ids))
     found: set[str] = set()
@@ -67,7 +68,7 @@ class PullStatus:
     problems: tuple[Problem, ...]
 
 
-def pull_status(conn: sqlite3.Connection) -> dict[str, PullStatus]:
+def pull_status(conn: Connection) -> dict[str, PullStatus]:
     """Every pulled source's status; empty for a database from before pulling."""
     try:
         cursors = {
@@ -83,7 +84,7 @@ def pull_status(conn: sqlite3.Connection) -> dict[str, PullStatus]:
     return out
 
 
-def problems(conn: sqlite3.Connection, source: str | None = None) -> list[Problem]:
+def problems(conn: Connection, source: str | None = None) -> list[Problem]:
     """The tickets pulls could not store, newest first (per source when given)."""
     q = "SELECT source, provider_ticket, ticket, reason, first_ts, last_at FROM pull_problems"
     args: tuple[str, ...] = ()
@@ -95,7 +96,7 @@ def problems(conn: sqlite3.Connection, source: str | None = None) -> list[Proble
 
 
 def store_batch(
-    conn: sqlite3.Connection,
+    conn: Connection,
     source: str,
     tickets: Sequence[TicketBatch],
     cursor: str,
@@ -133,7 +134,7 @@ def store_batch(
 
 
 def _write_state(
-    conn: sqlite3.Connection,
+    conn: Connection,
     source: str,
     cursor: str,
     tickets: Sequence[TicketBatch],

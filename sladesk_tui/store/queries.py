@@ -18,7 +18,6 @@ version as today's.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from itertools import groupby, starmap
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 from sladesk_tui.core.events import LOCAL_CLOCK_TYPES, LOCAL_SOURCE, Event
 from sladesk_tui.core.overrides import Override
 from sladesk_tui.core.tickets import Review, TicketProjection, TicketRecord, history_rows
+from sladesk_tui.store.backend import Connection, dialect
 from sladesk_tui.store.db import snapshot
 
 if TYPE_CHECKING:
@@ -53,9 +53,12 @@ _OVERRIDE_COLS = (
 _REVIEW_COLS = "r.id, r.override_id, r.decision, r.reviewer, r.ts, r.comment"
 
 
-def data_version(conn: sqlite3.Connection) -> int:
-    """Changes whenever another connection commits (about 5 µs): poll it to refresh a screen."""
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+def data_version(conn: Connection) -> int:
+    """Changes whenever another connection commits (about 5 µs): poll it to refresh a screen.
+
+    SQLite's ``PRAGMA data_version``; on PostgreSQL the audit log's head, which every
+    write of the program moves (`store.backend.Dialect.data_version`)."""
+    return int(dialect(conn).data_version(conn) or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class ChangeMarks:
     roles: int = 0
 
 
-def change_marks(conn: sqlite3.Connection) -> ChangeMarks:
+def change_marks(conn: Connection) -> ChangeMarks:
     """The marks now; call inside the snapshot the reader then loads from."""
     row = conn.execute(
         "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events),"
@@ -82,7 +85,7 @@ def change_marks(conn: sqlite3.Connection) -> ChangeMarks:
     return ChangeMarks(*(int(v) for v in row))
 
 
-def changed_tickets(conn: sqlite3.Connection, since: ChangeMarks) -> set[str]:
+def changed_tickets(conn: Connection, since: ChangeMarks) -> set[str]:
     """Tickets whose events, overrides or override reviews arrived after `since`: what
     a live reader (the queue, the notifier) loads again after a commit."""
     rows = conn.execute(
@@ -94,7 +97,7 @@ def changed_tickets(conn: sqlite3.Connection, since: ChangeMarks) -> set[str]:
     return {r[0] for r in rows}
 
 
-def load_open_tickets(conn: sqlite3.Connection, *, at: float | None = None) -> list[TicketRecord]:
+def load_open_tickets(conn: Connection, *, at: float | None = None) -> list[TicketRecord]:
     """Every open ticket (open as of `at`, when given) with its events and overrides, by id."""
     # As of `at`, a superset of the tickets open then: created by then and not ended
     # for good before it (ended_ts is the start of the current ended stretch).
@@ -106,7 +109,7 @@ def load_open_tickets(conn: sqlite3.Connection, *, at: float | None = None) -> l
     return records
 
 
-def load_ticket(conn: sqlite3.Connection, ticket_id: str, *, at: float | None = None) -> TicketRecord | None:
+def load_ticket(conn: Connection, ticket_id: str, *, at: float | None = None) -> TicketRecord | None:
     """One ticket, open or ended, with its whole history, overrides and their reviews.
 
     None when it does not exist (or, as of `at`, did not exist yet).
@@ -117,9 +120,7 @@ def load_ticket(conn: sqlite3.Connection, ticket_id: str, *, at: float | None = 
     return records[0] if records else None
 
 
-def agreements_for_versions(
-    conn: sqlite3.Connection, versions: Iterable[int | None]
-) -> dict[int, AgreementSet]:
+def agreements_for_versions(conn: Connection, versions: Iterable[int | None]) -> dict[int, AgreementSet]:
     """Each agreements version named (None and 0 skipped) parsed once: the `evaluate` input."""
     from sladesk_tui.store.agreements import current_agreements
 
@@ -131,7 +132,7 @@ def agreements_for_versions(
 
 
 def evaluate_open_tickets(
-    conn: sqlite3.Connection, now: float, *, at: float | None = None, explain: bool = False
+    conn: Connection, now: float, *, at: float | None = None, explain: bool = False
 ) -> list[tuple[TicketRecord, TicketClocks]]:
     """The open tickets and their clocks at `now` (as of `at`, the clocks are at `at`)."""
     from sladesk_tui.core.evaluate import evaluate
@@ -144,7 +145,7 @@ def evaluate_open_tickets(
 
 
 def local_action_counts(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     operator: str | None = None,
     ticket: str | None = None,
@@ -174,7 +175,7 @@ def local_action_counts(
 
 
 def load_records(
-    conn: sqlite3.Connection,
+    conn: Connection,
     where: str,
     params: Mapping[str, object],
     *,
@@ -291,7 +292,7 @@ _KNOWN_SHOWN = 20  # a long list of known values is cut, with a count of the res
 
 
 def require_known(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     agreement: str | None = None,
     priority: str | None = None,
@@ -322,7 +323,7 @@ def require_known(
             known = _column(
                 conn,
                 "SELECT operator FROM overrides UNION SELECT reviewer FROM reviews"
-                " UNION SELECT user FROM role_grants ORDER BY 1",
+                ' UNION SELECT "user" FROM role_grants ORDER BY 1',
             )
             raise InputError(f"--operator: no operator {operator!r} ({_known(known, 'none yet')})")
         if ticket is not None and not _exists(conn, "SELECT 1 FROM tickets WHERE id = ?", ticket):
@@ -334,22 +335,22 @@ def require_known(
 _PERSON_LOOKUPS = (
     "SELECT 1 FROM overrides WHERE operator = ?",
     "SELECT 1 FROM reviews WHERE reviewer = ?",
-    "SELECT 1 FROM role_grants WHERE user = ?",
+    'SELECT 1 FROM role_grants WHERE "user" = ?',
     "SELECT 1 FROM events WHERE actor = ?",
     "SELECT 1 FROM events WHERE author = ?",
     "SELECT 1 FROM events WHERE assignee = ?",
 )
 
 
-def _exists(conn: sqlite3.Connection, sql: str, value: str) -> bool:
+def _exists(conn: Connection, sql: str, value: str) -> bool:
     return conn.execute(sql + " LIMIT 1", (value,)).fetchone() is not None
 
 
-def _column(conn: sqlite3.Connection, sql: str) -> list[str]:
+def _column(conn: Connection, sql: str) -> list[str]:
     return [r[0] for r in conn.execute(sql)]
 
 
-def _target_priorities(conn: sqlite3.Connection) -> set[str]:
+def _target_priorities(conn: Connection) -> set[str]:
     from sladesk_tui.store.agreements import current_agreements
 
     return {p for a in current_agreements(conn)[1].agreements for p in a.targets}

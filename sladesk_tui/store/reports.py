@@ -12,12 +12,12 @@ cut at it.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING
 
 from sladesk_tui.core.availability import merge_outages
 from sladesk_tui.core.report import Period, Report, Tally, Terms, build_report, tallies, ticket_outcomes
 from sladesk_tui.store.agreements import latest_version
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import snapshot
 from sladesk_tui.store.queries import agreements_for_versions, load_records, require_known
 
@@ -39,12 +39,13 @@ def rollup_query(*, by_operator: bool = False, one_agreement: bool = False) -> s
         f"SELECT MIN(day), agreement_id, agreement_version, priority, clock, {operator},"
         " SUM(n), SUM(raw_met), SUM(raw_breached), SUM(adj_met), SUM(adj_breached), SUM(adj_exempt)"
         f" FROM outcome_days WHERE {where}"
-        f" GROUP BY substr(day, 1, 7), agreement_id, agreement_version, priority, clock, {operator}"
+        " GROUP BY substr(day, 1, 7), agreement_id, agreement_version, priority, clock"
+        + (", operator" if by_operator else "")  # a constant in GROUP BY: an error on PostgreSQL
     )
 
 
 def compliance_report(
-    conn: sqlite3.Connection,
+    conn: Connection,
     period: Period,
     now: float,
     *,
@@ -87,7 +88,7 @@ def compliance_report(
     )
 
 
-def _stored_tallies(conn: sqlite3.Connection, period: Period, agreement: str | None, by: str) -> list[Tally]:
+def _stored_tallies(conn: Connection, period: Period, agreement: str | None, by: str) -> list[Tally]:
     params = {"first": period.first.isoformat(), "last": period.last.isoformat(), "agreement": agreement}
     cur = conn.cursor()
     cur.row_factory = None
@@ -96,7 +97,7 @@ def _stored_tallies(conn: sqlite3.Connection, period: Period, agreement: str | N
 
 
 def _replayed_records(
-    conn: sqlite3.Connection, period: Period, at: float, agreement: str | None
+    conn: Connection, period: Period, at: float, agreement: str | None
 ) -> list[TicketRecord]:
     """The tickets whose clocks can have stopped in `period`, as of `at`.
 
@@ -112,13 +113,14 @@ def _replayed_records(
     return load_records(conn, where, params, at=at)
 
 
-def _outage_events(conn: sqlite3.Connection, period: Period, when: float) -> list[tuple[str, str, float]]:
+def _outage_events(conn: Connection, period: Period, when: float) -> list[tuple[str, str, float]]:
     """Outage events up to the period's end (and `when`), in `(at, arrival)` order."""
     _lo, hi = period.widest_bounds()
     cur = conn.cursor()
     cur.row_factory = None
-    return cur.execute(
+    rows: list[tuple[str, str, float]] = cur.execute(
         "SELECT service, type, ts FROM events WHERE type IN ('outage_start', 'outage_end')"
         " AND ts <= ? ORDER BY ts, seq",
         (min(hi, when),),
     ).fetchall()
+    return rows

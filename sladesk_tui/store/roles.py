@@ -12,11 +12,10 @@ receiver, the puller) is `require_role(conn, operator, role)`: it raises a one-l
 
 from __future__ import annotations
 
-import sqlite3
-
 from sladesk_tui.core.errors import Refused
 from sladesk_tui.core.roles import GRANTED_BY, ROLES, check_change, missing_role, role_problem
 from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import snapshot, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 
@@ -24,31 +23,31 @@ ROLE = "lead"
 """The lead role (kept for the callers written before the other roles)."""
 
 _HOLDERS = (
-    "SELECT g.user FROM role_grants g WHERE g.role = ? AND g.id = ("
-    " SELECT MAX(h.id) FROM role_grants h WHERE h.user = g.user AND h.role = g.role) AND g.action = 'grant'"
-    " ORDER BY g.user"
+    'SELECT g."user" FROM role_grants g WHERE g.role = ? AND g.id = ('
+    ' SELECT MAX(h.id) FROM role_grants h WHERE h."user" = g."user" AND h.role = g.role) AND g.action = \'grant\''
+    ' ORDER BY g."user"'
 )
-_LATEST = "SELECT action FROM role_grants WHERE user = ? AND role = ? ORDER BY id DESC LIMIT 1"
+_LATEST = 'SELECT action FROM role_grants WHERE "user" = ? AND role = ? ORDER BY id DESC LIMIT 1'
 
 
-def holders(conn: sqlite3.Connection, role: str) -> list[str]:
+def holders(conn: Connection, role: str) -> list[str]:
     """The users who hold `role` now, by name."""
     return [r[0] for r in conn.execute(_HOLDERS, (role,))]
 
 
-def has_role(conn: sqlite3.Connection, user: str, role: str) -> bool:
+def has_role(conn: Connection, user: str, role: str) -> bool:
     """Whether `user` holds `role` now (an unknown role is held by nobody)."""
     row = conn.execute(_LATEST, (user, role)).fetchone()
     return row is not None and row[0] == "grant"
 
 
-def roles_of(conn: sqlite3.Connection, user: str) -> list[str]:
+def roles_of(conn: Connection, user: str) -> list[str]:
     """The roles `user` holds now, in `ROLES` order (empty: an agent)."""
     with snapshot(conn):
         return [r for r in ROLES if has_role(conn, user, r)]
 
 
-def require_role(conn: sqlite3.Connection, operator: str, role: str) -> None:
+def require_role(conn: Connection, operator: str, role: str) -> None:
     """Refuse (one line, `Refused`) unless `operator` holds `role` now.
 
     Called by every entry point that writes what the clocks are measured against
@@ -61,23 +60,17 @@ def require_role(conn: sqlite3.Connection, operator: str, role: str) -> None:
         raise Refused(missing_role(operator, role))
 
 
-def name_first(
-    conn: sqlite3.Connection, role: str, user: str, *, actor: str, source: str | None = None
-) -> int:
+def name_first(conn: Connection, role: str, user: str, *, actor: str, source: str | None = None) -> int:
     """`sladesk init --admin USER` / `--lead USER`: only while nobody holds the role."""
     return _change(conn, "init", role, user, actor=actor, source=source)
 
 
-def grant_role(
-    conn: sqlite3.Connection, role: str, user: str, *, actor: str, source: str | None = None
-) -> int:
+def grant_role(conn: Connection, role: str, user: str, *, actor: str, source: str | None = None) -> int:
     """`sladesk role grant ROLE USER`: only a holder of the granting role (`GRANTED_BY`)."""
     return _change(conn, "grant", role, user, actor=actor, source=source)
 
 
-def revoke_role(
-    conn: sqlite3.Connection, role: str, user: str, *, actor: str, source: str | None = None
-) -> int:
+def revoke_role(conn: Connection, role: str, user: str, *, actor: str, source: str | None = None) -> int:
     """`sladesk role revoke ROLE USER`: as granting, and never from the last admin or lead."""
     return _change(conn, "revoke", role, user, actor=actor, source=source)
 
@@ -85,26 +78,26 @@ def revoke_role(
 # ---- the lead role, as the callers written before the other roles name it ---------------
 
 
-def leads(conn: sqlite3.Connection) -> list[str]:
+def leads(conn: Connection) -> list[str]:
     """The users who hold the lead role now, by name."""
     return holders(conn, "lead")
 
 
-def is_lead(conn: sqlite3.Connection, user: str) -> bool:
+def is_lead(conn: Connection, user: str) -> bool:
     return has_role(conn, user, "lead")
 
 
-def name_first_lead(conn: sqlite3.Connection, user: str, *, actor: str, source: str | None = None) -> int:
+def name_first_lead(conn: Connection, user: str, *, actor: str, source: str | None = None) -> int:
     """`sladesk init --lead USER`: only while the database has no lead at all."""
     return name_first(conn, "lead", user, actor=actor, source=source)
 
 
-def grant_lead(conn: sqlite3.Connection, user: str, *, actor: str, source: str | None = None) -> int:
+def grant_lead(conn: Connection, user: str, *, actor: str, source: str | None = None) -> int:
     """`sladesk lead grant USER`: only a lead grants the role."""
     return grant_role(conn, "lead", user, actor=actor, source=source)
 
 
-def revoke_lead(conn: sqlite3.Connection, user: str, *, actor: str, source: str | None = None) -> int:
+def revoke_lead(conn: Connection, user: str, *, actor: str, source: str | None = None) -> int:
     """`sladesk lead revoke USER`: only a lead revokes it, never from the last lead."""
     return revoke_role(conn, "lead", user, actor=actor, source=source)
 
@@ -113,7 +106,7 @@ def revoke_lead(conn: sqlite3.Connection, user: str, *, actor: str, source: str 
 
 
 def _insert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     role: str,
     user: str,
     action: str,
@@ -125,7 +118,7 @@ def _insert(
     """Append one role row and its audit row inside the caller's write transaction."""
     ts = now_ts()
     cur = conn.execute(
-        "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES (?, ?, ?, ?, ?, ?)",
+        'INSERT INTO role_grants ("user", role, action, by_user, ts, at) VALUES (?, ?, ?, ?, ?, ?)',
         (user, role, action, by_user, ts, iso_utc(ts)),
     )
     gid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets lastrowid
@@ -141,9 +134,7 @@ def _insert(
     return gid
 
 
-def _change(
-    conn: sqlite3.Connection, what: str, role: str, user: str, *, actor: str, source: str | None
-) -> int:
+def _change(conn: Connection, what: str, role: str, user: str, *, actor: str, source: str | None) -> int:
     with write_tx(conn):
         current = holders(conn, role) if role in ROLES else []
         granter = GRANTED_BY.get(role, "admin")
@@ -162,7 +153,7 @@ def _change(
         return _insert(conn, role, user, action, by_user=actor, source=source, audit_action=audit_action)
 
 
-def first_admin_after_migration(conn: sqlite3.Connection) -> None:
+def first_admin_after_migration(conn: Connection) -> None:
     """Run inside the migration that adds the admin role: name the database's first admin.
 
     A database made before the role existed gets as admin its first lead, else the
@@ -173,7 +164,7 @@ def first_admin_after_migration(conn: sqlite3.Connection) -> None:
     if holders(conn, "admin"):
         return
     row = conn.execute(
-        "SELECT user FROM role_grants WHERE role = 'lead' AND action = 'grant' ORDER BY id LIMIT 1"
+        """SELECT "user" FROM role_grants WHERE role = 'lead' AND action = 'grant' ORDER BY id LIMIT 1"""
     ).fetchone()
     why = "first lead"
     if row is None:
@@ -186,7 +177,8 @@ def first_admin_after_migration(conn: sqlite3.Connection) -> None:
     user = str(row[0])
     ts = now_ts()
     cur = conn.execute(
-        "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES (?, 'admin', 'grant', ?, ?, ?)",
+        'INSERT INTO role_grants ("user", role, action, by_user, ts, at)'
+        " VALUES (?, 'admin', 'grant', ?, ?, ?)",
         (user, login_user(), ts, iso_utc(ts)),
     )
     gid = int(cur.lastrowid)  # type: ignore[arg-type]  # an INSERT always sets it

@@ -14,12 +14,13 @@ from sladesk_tui.core.errors import Refused
 from sladesk_tui.core.events import LOCAL_CLOCK_TYPES, Event
 from sladesk_tui.core.settings import LOCAL_ACTIONS_OFF, SETTINGS, check_setting
 from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.roles import require_role
 
 
-def setting(conn: sqlite3.Connection, key: str) -> str:
+def setting(conn: Connection, key: str) -> str:
     """The value of `key` now (its default when never set, or on a database older than settings)."""
     default = SETTINGS[key].default
     try:
@@ -31,13 +32,13 @@ def setting(conn: sqlite3.Connection, key: str) -> str:
     return default if row is None else str(row[0])
 
 
-def settings(conn: sqlite3.Connection) -> dict[str, str]:
+def settings(conn: Connection) -> dict[str, str]:
     """Every setting's value now, in `SETTINGS` order."""
     return {key: setting(conn, key) for key in SETTINGS}
 
 
 def change_setting(
-    conn: sqlite3.Connection, key: str, value: str, *, actor: str, source: str | None = None
+    conn: Connection, key: str, value: str, *, actor: str, source: str | None = None
 ) -> int | None:
     """Set `key` to `value` (admins only); None when it already had that value (nothing written)."""
     check_setting(key, value)
@@ -65,12 +66,12 @@ def change_setting(
         return sid
 
 
-def local_actions_refusal(conn: sqlite3.Connection) -> str | None:
+def local_actions_refusal(conn: Connection) -> str | None:
     """Why an agent's clock-moving action in the app does nothing, or None when it may."""
     return LOCAL_ACTIONS_OFF if setting(conn, "local-actions") == "off" else None
 
 
-def refuse_local_if_off(conn: sqlite3.Connection, events: Sequence[Event]) -> None:
+def refuse_local_if_off(conn: Connection, events: Sequence[Event]) -> None:
     """Called by the importer inside its write transaction for events from the app."""
     if any(e.type in LOCAL_CLOCK_TYPES for e in events):
         why = local_actions_refusal(conn)

@@ -25,12 +25,11 @@ from textual.message import Message
 from textual.screen import Screen, ScreenResultType
 
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.tui.helpers import sladesk_app
 from sladesk_tui.tui.messages import QueueStale
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from sladesk_tui.tui.app import SladeskApp
     from sladesk_tui.tui.data import Desk
 
@@ -100,7 +99,7 @@ class BackgroundScreen(Screen[ScreenResultType]):
 
     def run_in_background(
         self,
-        job: Callable[[sqlite3.Connection], T],
+        job: Callable[[Connection], T],
         then: Callable[[T], object],
         *,
         failed: str,
@@ -149,7 +148,7 @@ class BackgroundScreen(Screen[ScreenResultType]):
             work_then_post, name=group, group=group, exclusive=exclusive, thread=True, exit_on_error=False
         )
 
-    def load(self, read: Callable[[sqlite3.Connection], Any], *, failed: str, readonly: bool = False) -> None:
+    def load(self, read: Callable[[Connection], Any], *, failed: str, readonly: bool = False) -> None:
         """Start the screen's main read; only the newest load is shown (`show`) or
         reported (`failed`): an older one finishing late is dropped."""
         self.generation += 1
@@ -215,7 +214,7 @@ class LiveScreen(BackgroundScreen[None]):
         """What a load reads, for `Cannot read …`."""
         raise NotImplementedError
 
-    def reader(self, now: float) -> Callable[[sqlite3.Connection], Any]:
+    def reader(self, now: float) -> Callable[[Connection], Any]:
         """The read of one load, run on the worker's thread with its connection."""
         raise NotImplementedError
 
@@ -240,7 +239,7 @@ class LiveScreen(BackgroundScreen[None]):
             self._data_version = version
             self.reload()
 
-    def write(self, job: Callable[[sqlite3.Connection], object], *, done: str, failed: str) -> None:
+    def write(self, job: Callable[[Connection], object], *, done: str, failed: str) -> None:
         """Commit `job` in the background; then say `done`, reload and wake the queue."""
         self.run_in_background(
             job, lambda _: self.after_write(done), failed=failed, group="write", exclusive=False

@@ -16,12 +16,12 @@ The clock engine runs here, off the UI thread.
 from __future__ import annotations
 
 import gc
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sladesk_tui.core.queue import QueueRow, build_row
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
@@ -62,18 +62,18 @@ class Desk:
     db_path: str
     operator: str
     clock: Clock
-    _conn: sqlite3.Connection | None = None
+    _conn: Connection | None = None
 
     def now(self) -> float:
         return self.clock()
 
-    def open(self, *, readonly: bool = False) -> sqlite3.Connection:
+    def open(self, *, readonly: bool = False) -> Connection:
         """A new connection for the calling thread; the caller closes it."""
         from sladesk_tui.store.db import connect
 
         return connect(self.db_path, readonly=readonly)
 
-    def run(self, job: Callable[[sqlite3.Connection], T], *, readonly: bool = False) -> T:
+    def run(self, job: Callable[[Connection], T], *, readonly: bool = False) -> T:
         """`job` on a new connection of the calling thread, closed whatever happens.
 
         The one session helper of the TUI: screens call it through
@@ -86,7 +86,7 @@ class Desk:
             conn.close()
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         """The UI thread's connection (opened on first use, closed when the app exits)."""
         if self._conn is None:
             self._conn = self.open()
@@ -113,7 +113,7 @@ class StoreQueueSource:
 
     def __init__(self, desk: Desk) -> None:
         self._desk = desk
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._version: int | None = None
         self._marks = ChangeMarks()
         self._rows: dict[str, QueueRow] = {}
@@ -181,7 +181,7 @@ class StoreQueueSource:
 
     # ---- reading ----------------------------------------------------------------
 
-    def _agreement_set(self, conn: sqlite3.Connection, version: int) -> AgreementSet:
+    def _agreement_set(self, conn: Connection, version: int) -> AgreementSet:
         found = self._agreements.get(version)
         if found is None:
             from sladesk_tui.store.agreements import current_agreements
@@ -190,7 +190,7 @@ class StoreQueueSource:
             self._agreements[version] = found
         return found
 
-    def _load_all(self, conn: sqlite3.Connection) -> None:
+    def _load_all(self, conn: Connection) -> None:
         from sladesk_tui.store.agreements import latest_version
         from sladesk_tui.store.queries import load_open_tickets
 
@@ -208,7 +208,7 @@ class StoreQueueSource:
         for r in records:
             self._parse_agreements(conn, r)
 
-    def _load_some(self, conn: sqlite3.Connection, changed: set[str]) -> None:
+    def _load_some(self, conn: Connection, changed: set[str]) -> None:
         from sladesk_tui.store.queries import load_ticket
 
         for tid in changed:
@@ -220,7 +220,7 @@ class StoreQueueSource:
                 self._records[tid] = record
                 self._parse_agreements(conn, record)
 
-    def _parse_agreements(self, conn: sqlite3.Connection, record: TicketRecord) -> None:
+    def _parse_agreements(self, conn: Connection, record: TicketRecord) -> None:
         """Have `record`'s agreements version at hand for `_row`, which runs without the connection."""
         if record.agreement_version:
             self._agreement_set(conn, record.agreement_version)

@@ -2,7 +2,10 @@
 
 `rate_limit` (request numbers answered 429 with `Retry-After`), `cut` (request numbers
 whose body stops half way after the headers: a connection dropped mid page), `down`
-(every request answered 503). Requests are counted from 1 across every route.
+(every request answered 503), `down_after` (the provider goes away for good once that
+many requests were answered). Requests are counted from 1 across every route. With
+`authorization` set, a request without that header is answered 401 (`unauthorized`).
+A stand-in adds its routes (`routes`) and answers each through `gate` and `answer`.
 """
 
 from __future__ import annotations
@@ -11,19 +14,24 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 
 class FakeServer:
+    # The Authorization header every request must carry (None: any), and the 401's body.
+    authorization: str | None = None
+    unauthorized = "authentication failed"
+
     def __init__(self) -> None:
         self.requests = 0
         self.rate_limit: set[int] = set()
         self.retry_after = "1"
         self.cut: set[int] = set()
         self.down = False
+        self.down_after: int | None = None
         self.log: list[str] = []  # path and query of every request, in order
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -48,6 +56,12 @@ class FakeServer:
             self._runner = None
 
     def gate(self, request: web.Request) -> web.Response | None:
+        """Count the request and answer it with the fault due, if any (else None)."""
+        if self.authorization is not None and request.headers.get("Authorization") != self.authorization:
+            self.requests += 1
+            return web.Response(status=401, text=self.unauthorized)
+        if self.down_after is not None and self.requests >= self.down_after:
+            self.down = True
         self.requests += 1
         self.log.append(request.path_qs)
         if self.down:
@@ -83,3 +97,16 @@ def served_in_thread(server: FakeServer) -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
         loop.close()
+
+
+S = TypeVar("S", bound=FakeServer)
+
+
+@contextlib.asynccontextmanager
+async def serving(server: S) -> AsyncIterator[S]:
+    """The stand-in started on loopback for the block, stopped however the block ends."""
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

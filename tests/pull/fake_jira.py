@@ -4,20 +4,22 @@ Shapes as Jira documents them: `GET /rest/api/2/search` (`startAt`, `maxResults`
 `total`, `issues`), `GET /rest/api/2/issue/KEY/changelog` (`values`, `isLast`) and
 `GET /rest/api/2/issue/KEY/comment` (`comments`, `total`). The JQL understood is
 what the puller sends: an optional `project in (...)`, `updated >= "YYYY-MM-DD HH:MM"`
-(UTC here) and `ORDER BY updated ASC, key ASC`. Faults as in fake_rt: `rate_limit`,
-`cut` (request numbers), `down`.
+(UTC here) and `ORDER BY updated ASC, key ASC`. Faults as every stand-in (fake_http):
+`rate_limit`, `cut` (request numbers), `down`, `down_after`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from fake_http import FakeServer
+from source_fixtures import jira_comment, jira_created, jira_updated
 
+T0 = dt.datetime(2026, 11, 19, 8, 0, tzinfo=dt.UTC)
 _SINCE = re.compile(r'updated >= "(\d{4}-\d{2}-\d{2} \d{2}:\d{2})"')
 
 
@@ -104,55 +106,18 @@ class JiraDesk:
         return c
 
 
-class FakeJira:
+class FakeJira(FakeServer):
     def __init__(self, desk: JiraDesk) -> None:
+        super().__init__()
         self.desk = desk
-        self.requests = 0
-        self.rate_limit: set[int] = set()
-        self.cut: set[int] = set()
-        self.down = False
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/rest/api/2/search", self._search)
         app.router.add_get("/rest/api/2/issue/{key}/changelog", self._changelog)
         app.router.add_get("/rest/api/2/issue/{key}/comment", self._comments)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp keeps the bound socket here
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def _gate(self) -> web.Response | None:
-        self.requests += 1
-        if self.down:
-            return web.Response(status=503, text="down")
-        if self.requests in self.rate_limit:
-            return web.Response(status=429, headers={"Retry-After": "1"}, text="rate limited")
-        return None
-
-    async def _answer(self, request: web.Request, doc: dict[str, Any]) -> web.StreamResponse:
-        body = json.dumps(doc).encode()
-        if self.requests in self.cut:
-            resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-            resp.content_length = len(body)
-            await resp.prepare(request)
-            await resp.write(body[: len(body) // 2])
-            assert request.transport is not None
-            request.transport.close()
-            return resp
-        return web.Response(body=body, content_type="application/json")
 
     async def _search(self, request: web.Request) -> web.StreamResponse:
-        refused = self._gate()
+        refused = self.gate(request)
         if refused is not None:
             return refused
         jql = request.query["jql"]
@@ -169,19 +134,19 @@ class FakeJira:
         ]
         hits.sort(key=lambda i: (i["fields"]["updated"], i["key"]))
         start, size = int(request.query.get("startAt", "0")), int(request.query.get("maxResults", "50"))
-        return await self._answer(
+        return await self.answer(
             request,
             {"startAt": start, "maxResults": size, "total": len(hits), "issues": hits[start : start + size]},
         )
 
     async def _changelog(self, request: web.Request) -> web.StreamResponse:
-        refused = self._gate()
+        refused = self.gate(request)
         if refused is not None:
             return refused
         items = self.desk.histories[request.match_info["key"]]
         start, size = int(request.query.get("startAt", "0")), int(request.query.get("maxResults", "100"))
         chunk = items[start : start + size]
-        return await self._answer(
+        return await self.answer(
             request,
             {
                 "startAt": start,
@@ -193,12 +158,12 @@ class FakeJira:
         )
 
     async def _comments(self, request: web.Request) -> web.StreamResponse:
-        refused = self._gate()
+        refused = self.gate(request)
         if refused is not None:
             return refused
         items = self.desk.comments[request.match_info["key"]]
         start, size = int(request.query.get("startAt", "0")), int(request.query.get("maxResults", "100"))
-        return await self._answer(
+        return await self.answer(
             request,
             {
                 "startAt": start,
@@ -207,3 +172,59 @@ class FakeJira:
                 "comments": items[start : start + size],
             },
         )
+
+
+def ms(t: dt.datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+_SUP_12 = [T0 + dt.timedelta(minutes=m) for m in (0, 10, 20, 30, 45, 50, 70, 90)]
+_SUP_12_COMMENT = dt.datetime(2026, 11, 19, 9, 0, tzinfo=dt.UTC)  # the fixture's comment time
+
+
+def sup_12() -> JiraDesk:
+    """The life of SUP-12 as Jira's REST API tells it: what `sup_12_hooks` tell by webhook."""
+    t = _SUP_12
+    desk = JiraDesk()
+    desk.issue("SUP-12", T0, summary="VPN drops every ten minutes")
+    desk.change("SUP-12", t[1], "status", "Open", "In Progress", cid="100")
+    desk.comment("SUP-12", _SUP_12_COMMENT, public=True, cid="200")
+    desk.change("SUP-12", t[6], "status", "In Progress", "Waiting for customer", cid="101")
+    desk.change("SUP-12", t[7], "priority", "High", "Medium", cid="102")
+    desk.change(
+        "SUP-12", t[7] + dt.timedelta(minutes=5), "status", "Waiting for customer", "Resolved", cid="103"
+    )
+    return desk
+
+
+def sup_12_hooks() -> list[dict[str, Any]]:
+    """SUP-12's webhooks, as the receiver's fixtures spell them."""
+    t = _SUP_12
+    return [
+        jira_created("SUP-12"),
+        jira_updated(
+            "SUP-12",
+            changelog_id="100",
+            ts_ms=ms(t[1]),
+            items=[{"field": "status", "fromString": "Open", "toString": "In Progress"}],
+        ),
+        jira_comment("SUP-12", comment_id="200", public=True, by="agent-1", ts_ms=ms(_SUP_12_COMMENT)),
+        jira_updated(
+            "SUP-12",
+            changelog_id="101",
+            ts_ms=ms(t[6]),
+            items=[{"field": "status", "fromString": "In Progress", "toString": "Waiting for customer"}],
+        ),
+        jira_updated(
+            "SUP-12",
+            changelog_id="102",
+            ts_ms=ms(t[7]),
+            items=[{"field": "priority", "fromString": "High", "toString": "Medium"}],
+        ),
+        jira_updated(
+            "SUP-12",
+            changelog_id="103",
+            ts_ms=ms(t[7] + dt.timedelta(minutes=5)),
+            items=[{"field": "status", "fromString": "Waiting for customer", "toString": "Resolved"}],
+        ),
+    ]

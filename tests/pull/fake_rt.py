@@ -3,9 +3,8 @@
 Serves what the puller asks of a real RT 5 (`POST /REST/2.0/transactions` with a
 JSON query, `GET /REST/2.0/tickets?query=id = 1 OR ...`, `GET /ticket/N/history`),
 shaped like RT 5.0.3's answers (ids as strings, `Creator` as a user object, `Created`
-in UTC with Z). Faults: `rate_limit` (request numbers answered 429 with Retry-After),
-`cut` (request numbers whose body is cut off mid-page after the headers), `down`
-(every request answered 503). The real RT is tested in test_pull_rt_real.py; this one
+in UTC with Z). Faults as every stand-in (fake_http): `rate_limit`, `cut`, `down`,
+`down_after`. The real RT is tested in test_pull_rt_real.py; this one
 makes the rare paths happen on purpose, and serves the 100k-transaction benchmark.
 """
 
@@ -14,12 +13,12 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import itertools
-import json
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from fake_http import FakeServer
 
 T0 = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
 
@@ -136,60 +135,17 @@ def generated_desk(tickets: int, *, seed: int = 7, queue: str = "General") -> De
     return desk
 
 
-class FakeRt:
+class FakeRt(FakeServer):
     """The server. `requests` counts every request; faults key on that count (1-based)."""
 
     def __init__(self, desk: Desk) -> None:
+        super().__init__()
         self.desk = desk
-        self.requests = 0
-        self.rate_limit: set[int] = set()
-        self.cut: set[int] = set()
-        self.down = False
-        self.retry_after = "1"
-        self.log: list[str] = []
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
-    async def start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/REST/2.0/transactions", self._transactions)
         app.router.add_get("/REST/2.0/tickets", self._tickets)
         app.router.add_get("/REST/2.0/ticket/{id}/history", self._history)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp keeps the bound socket here
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    # -- faults, then the answer -------------------------------------------------------
-
-    async def _answer(self, request: web.Request, doc: dict[str, Any]) -> web.StreamResponse:
-        n = self.requests
-        body = json.dumps(doc).encode()
-        if n in self.cut:
-            resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-            resp.content_length = len(body)
-            await resp.prepare(request)
-            await resp.write(body[: len(body) // 2])
-            assert request.transport is not None
-            request.transport.close()  # the connection drops mid-page
-            return resp
-        return web.Response(body=body, content_type="application/json")
-
-    def _gate(self, request: web.Request) -> web.Response | None:
-        self.requests += 1
-        self.log.append(f"{request.method} {request.path_qs}")
-        if self.down:
-            return web.Response(status=503, text="down")
-        if self.requests in self.rate_limit:
-            return web.Response(status=429, headers={"Retry-After": self.retry_after}, text="slow down")
-        return None
 
     @staticmethod
     def _page(items: list[dict[str, Any]], request: web.Request) -> dict[str, Any]:
@@ -207,7 +163,7 @@ class FakeRt:
         }
 
     async def _transactions(self, request: web.Request) -> web.StreamResponse:
-        refused = self._gate(request)
+        refused = self.gate(request)
         if refused is not None:
             return refused
         query = await request.json()
@@ -236,20 +192,20 @@ class FakeRt:
         matching = (t for t in itertools.islice(txs, start, None) if all(test(t) for test in tests))
         # enough for the page asked and one more (RT reports totals; the puller does not read them)
         items = list(itertools.islice(matching, page * per_page + 1))
-        return await self._answer(request, self._page(items, request))
+        return await self.answer(request, self._page(items, request))
 
     async def _tickets(self, request: web.Request) -> web.StreamResponse:
-        refused = self._gate(request)
+        refused = self.gate(request)
         if refused is not None:
             return refused
         ids = [int(p.split("=")[1]) for p in request.query["query"].split(" OR ")]
         items = [self.desk.tickets[i] for i in ids if i in self.desk.tickets]
-        return await self._answer(request, self._page(items, request))
+        return await self.answer(request, self._page(items, request))
 
     async def _history(self, request: web.Request) -> web.StreamResponse:
-        refused = self._gate(request)
+        refused = self.gate(request)
         if refused is not None:
             return refused
         tid = request.match_info["id"]
         items = list(self.desk.by_ticket.get(tid, ()))
-        return await self._answer(request, self._page(items, request))
+        return await self.answer(request, self._page(items, request))

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 from fake_http import FakeServer
+from source_fixtures import zammad_article, zammad_snapshot
 
 T0 = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 _QUERY = re.compile(r"^updated_at:>=(\S+)$")
@@ -119,15 +120,11 @@ class ZammadDesk:
 
 
 class FakeZammad(FakeServer):
+    authorization = "Token token=zammad-api-token"
+
     def __init__(self, desk: ZammadDesk) -> None:
         super().__init__()
         self.desk = desk
-
-    def gate(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("Authorization") != "Token token=zammad-api-token":
-            self.requests += 1
-            return web.Response(status=401, text="authentication failed")
-        return super().gate(request)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/tickets/search", self._search)
@@ -159,3 +156,37 @@ class FakeZammad(FakeServer):
         if refused is not None:
             return refused
         return await self.answer(request, self.desk.articles.get(int(request.match_info["id"]), []))
+
+
+def ticket_81() -> ZammadDesk:
+    """Ticket 81 as the REST API tells it: the life `ticket_81_hooks` tell by webhook,
+    the history stamped a few milliseconds off the snapshots, as Zammad does."""
+    desk = ZammadDesk()
+    desk.create(81, T0)
+    desk.article(81, T0, sender="Customer", internal=False, aid=104)
+    desk.article(
+        81, dt.datetime(2026, 11, 20, 10, 0, 0, 300_000, dt.UTC), sender="Agent", internal=False, aid=105
+    )
+    desk.change(81, dt.datetime(2026, 11, 20, 10, 0, 0, 412_000, dt.UTC), "state", "pending reminder")
+    desk.change(81, dt.datetime(2026, 11, 20, 11, 0, 0, 190_000, dt.UTC), "priority", "3 high")
+    desk.change(81, dt.datetime(2026, 11, 20, 11, 0, 0, 190_000, dt.UTC), "state", "closed")
+    return desk
+
+
+def ticket_81_hooks() -> list[dict[str, Any]]:
+    """Ticket 81's webhooks (snapshots), as the receiver's fixtures spell them."""
+    return [
+        zammad_snapshot(
+            81,
+            state="new",
+            updated_at="2026-11-20T09:30:00.000Z",
+            article=zammad_article(104, sender="Customer", internal=False, at="2026-11-20T09:30:00.000Z"),
+        ),
+        zammad_snapshot(
+            81,
+            state="pending reminder",
+            updated_at="2026-11-20T10:00:00.377Z",
+            article=zammad_article(105, sender="Agent", internal=False, at="2026-11-20T10:00:00.300Z"),
+        ),
+        zammad_snapshot(81, state="closed", priority="3 high", updated_at="2026-11-20T11:00:00.250Z"),
+    ]

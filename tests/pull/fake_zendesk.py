@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 from fake_http import FakeServer
+from source_fixtures import zendesk_comment, zendesk_created, zendesk_status
 
 T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 AGENT = 77
@@ -112,18 +113,14 @@ class ZendeskDesk:
 
 
 class FakeZendesk(FakeServer):
+    # API token authentication: basic auth as `EMAIL/token:TOKEN`
+    authorization = "Basic " + base64.b64encode(b"sladesk@acme.example/token:zendesk-api-token").decode()
+    unauthorized = '{"error": "Couldn\'t authenticate you"}'
+
     def __init__(self, desk: ZendeskDesk, *, audits_per_page: int = 2) -> None:
         super().__init__()
         self.desk = desk
         self.audits_per_page = audits_per_page
-
-    def gate(self, request: web.Request) -> web.Response | None:
-        # API token authentication: basic auth as `EMAIL/token:TOKEN`
-        token = base64.b64encode(b"sladesk@acme.example/token:zendesk-api-token").decode()
-        if request.headers.get("Authorization") != f"Basic {token}":
-            self.requests += 1
-            return web.Response(status=401, text='{"error": "Couldn\'t authenticate you"}')
-        return super().gate(request)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v2/incremental/ticket_events.json", self._export)
@@ -205,3 +202,41 @@ def _audit_spelling(child: dict[str, Any]) -> dict[str, Any]:
     if "previous_value" in child:
         out["previous_value"] = child["previous_value"]
     return out
+
+
+def ticket_4711() -> ZendeskDesk:
+    """Ticket 4711 as the export shows it: the life the receiver's fixtures tell by
+    webhook (created, a public reply, pending, solved)."""
+    desk = ZendeskDesk()
+    desk.create(
+        4711,
+        dt.datetime(2026, 11, 27, 8, 5, tzinfo=dt.UTC),
+        status="open",
+        subject="Printer on floor 3 prints only blank pages",
+    )
+    desk.audit(
+        4711,
+        dt.datetime(2026, 11, 27, 8, 30, tzinfo=dt.UTC),
+        [
+            {
+                "id": 901,
+                "event_type": "Comment",
+                "public": True,
+                "author_id": AGENT,
+                "body": "Swapped the toner cartridge, please try again.",
+            }
+        ],
+    )
+    desk.change(4711, dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC), "status", "open", "pending")
+    desk.change(4711, dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC), "status", "pending", "solved")
+    return desk
+
+
+def ticket_4711_hooks() -> list[dict[str, Any]]:
+    """Ticket 4711's webhooks, as the receiver's fixtures spell them."""
+    return [
+        zendesk_created(4711, status="OPEN", priority="HIGH"),
+        zendesk_comment(4711, comment_id=901, public=True, staff=True, time="2026-11-27T08:30:00Z"),
+        zendesk_status(4711, "PENDING", "OPEN", eid="01ZDS1", time="2026-11-27T09:00:00Z"),
+        zendesk_status(4711, "SOLVED", "PENDING", eid="01ZDS2", time="2026-11-27T10:00:00Z"),
+    ]

@@ -11,45 +11,49 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from fake_http import serving
 from fake_rt import T0, Desk, FakeRt, generated_desk, iso
-from pull_support import AGREEMENT, events_of, rt_source, sources_text, write_password
+from pull_support import (
+    ACTOR,
+    AGREEMENT,
+    Waits,
+    events_of,
+    load_source,
+    no_sleep,
+    sources_text,
+    write_password,
+)
 from support import agreements_db, give_roles
 
 from sladesk_tui.core.sources.mapping import Source
 from sladesk_tui.core.sources.pull_config import PullConfig
-from sladesk_tui.services.puller import PullError, PullStats, pull
+from sladesk_tui.services.pull import PullError, PullStats, pull
 from sladesk_tui.store.audit import verify
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.pulls import problems, read_cursor
 
-ACTOR = "feeder"
-
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    with agreements_db(tmp_path / "s.db", AGREEMENT, actor="admin") as c:
-        give_roles(tmp_path / "s.db", "feed", ACTOR)  # pull writes events as a feed account
+def conn(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[sqlite3.Connection]:
+    """The desk, on the test's backend (a file, or a fresh PostgreSQL database)."""
+    target = tmp_path / "s.db"
+    if backend == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        target = server.fresh(server.role("owner"))
+    with agreements_db(target, AGREEMENT, actor="admin", toml=tmp_path / "a.toml") as c:
+        give_roles(target, "feed", ACTOR, named=True)  # pull writes events as a feed account
         yield c
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[FakeRt]:
-    srv = FakeRt(generated_desk(30))
-    await srv.start()
-    try:
+    async with serving(FakeRt(generated_desk(30))) as srv:
         yield srv
-    finally:
-        await srv.stop()
 
 
 def config(srv: FakeRt, tmp_path: Path, **kw: Any) -> tuple[Source, PullConfig]:
     pw = write_password(tmp_path / "pw", "secret")
-    return rt_source(sources_text(srv.url, pw, **kw))
-
-
-async def no_sleep(_s: float) -> None:
-    await asyncio.sleep(0)
+    return load_source(sources_text(srv.url, pw, **kw))
 
 
 def expected_ids(desk: Desk) -> set[str]:
@@ -76,6 +80,7 @@ def expected_ids(desk: Desk) -> set[str]:
     return out
 
 
+@pytest.mark.both_backends
 async def test_pull_pages_through_everything_then_stores_nothing_new(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -94,20 +99,19 @@ async def test_pull_pages_through_everything_then_stores_nothing_new(
     assert verify(conn).ok
 
 
+@pytest.mark.both_backends
 async def test_429_waits_for_retry_after(server: FakeRt, conn: sqlite3.Connection, tmp_path: Path) -> None:
     source, cfg = config(server, tmp_path, per_page=50)
     server.rate_limit = {1, 4}
     server.retry_after = "7"
-    waited: list[float] = []
+    waited = Waits()
 
-    async def sleep(s: float) -> None:
-        waited.append(s)
-
-    stats = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
+    stats = await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
     assert stats.rate_limited == 2 and waited == [7.0, 7.0]
     assert {i for i, _ in events_of(conn)} == expected_ids(server.desk)
 
 
+@pytest.mark.both_backends
 async def test_a_page_cut_mid_body_is_fetched_again_without_gap_or_duplicate(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -119,6 +123,7 @@ async def test_a_page_cut_mid_body_is_fetched_again_without_gap_or_duplicate(
     assert len(events_of(conn)) == len(expected_ids(server.desk))
 
 
+@pytest.mark.both_backends
 async def test_an_outage_longer_than_retry_for_stops_with_the_cursor_on_the_last_stored_batch(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -132,14 +137,7 @@ async def test_an_outage_longer_than_retry_for_stops_with_the_cursor_on_the_last
         await asyncio.sleep(0.05)
 
     # The provider goes away after 5 requests (two batches stored), for good.
-    orig_gate = server._gate
-
-    def gate(request: web.Request) -> web.Response | None:
-        if server.requests >= 5:
-            server.down = True
-        return orig_gate(request)
-
-    server._gate = gate  # type: ignore[method-assign]  # a fault injected into the stand-in
+    server.down_after = 5
     with pytest.raises(PullError, match="gave up"):
         await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
     cursor = int(read_cursor(conn, "rt") or 0)
@@ -149,12 +147,13 @@ async def test_an_outage_longer_than_retry_for_stops_with_the_cursor_on_the_last
     upto = Desk(server.desk.tickets, [t for t in server.desk.transactions if int(t["id"]) <= cursor])
     assert stored == expected_ids(upto)
     # back again: the next pull completes the history
-    server._gate = orig_gate  # type: ignore[method-assign]  # the fault removed
+    server.down_after = None
     server.down = False
     await pull(conn, source, cfg, actor=ACTOR)
     assert {i for i, _ in events_of(conn)} == expected_ids(server.desk)
 
 
+@pytest.mark.both_backends
 async def test_follow_pulls_again_after_the_interval(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -176,6 +175,7 @@ async def test_follow_pulls_again_after_the_interval(
     assert sleeps == 2
 
 
+@pytest.mark.both_backends
 async def test_dry_run_writes_nothing(server: FakeRt, conn: sqlite3.Connection, tmp_path: Path) -> None:
     source, cfg = config(server, tmp_path, per_page=13)
     stats = await pull(conn, source, cfg, actor=ACTOR, dry_run=True)
@@ -183,6 +183,7 @@ async def test_dry_run_writes_nothing(server: FakeRt, conn: sqlite3.Connection, 
     assert events_of(conn) == [] and read_cursor(conn, "rt") is None
 
 
+@pytest.mark.both_backends
 async def test_since_brings_older_tickets_whole(
     server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -198,6 +199,7 @@ async def test_since_brings_older_tickets_whole(
 # ---- bad data: per-ticket reasons, the rest stored, nothing half-written -----------------------
 
 
+@pytest.mark.both_backends
 async def test_bad_tickets_are_set_aside_whole_with_their_reason(
     conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -217,8 +219,7 @@ async def test_bad_tickets_are_set_aside_whole_with_their_reason(
     reply6 = next(t for t in desk.transactions if t["ObjectId"] == "6" and t["Type"] == "Correspond")
     desk.tx(7, "Correspond", at)
     srv = FakeRt(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = config(srv, tmp_path, queues=["Support"])
         from sladesk_tui.core.eventfile import event_from_mapping
 
@@ -243,8 +244,6 @@ async def test_bad_tickets_are_set_aside_whole_with_their_reason(
         ingest(conn, pre, actor="webhook", source="hook:rt")
         before = conn.execute("SELECT COUNT(*) FROM events WHERE ticket = 'RT-6'").fetchone()[0]
         await pull(conn, source, cfg, actor=ACTOR)
-    finally:
-        await srv.stop()
     reasons = {p.provider_ticket: p.reason for p in problems(conn, "rt")}
     assert set(reasons) == {"2", "3", "4", "5", "6"}
     assert "queue 'Sales' is not one of the source's pull.queues" in reasons["2"]
@@ -260,21 +259,19 @@ async def test_bad_tickets_are_set_aside_whole_with_their_reason(
     assert json.dumps(reasons)  # plain text
 
 
+@pytest.mark.both_backends
 async def test_a_set_aside_ticket_is_stored_once_it_maps(conn: sqlite3.Connection, tmp_path: Path) -> None:
     desk = Desk()
     desk.add_ticket(1, queue="Support", requestor="c@acme.example", priority=60, subject="T", at=T0)
     desk.tx(1, "Status", T0, field="Status", old="new", new="limbo")
     srv = FakeRt(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = config(srv, tmp_path)
         await pull(conn, source, cfg, actor=ACTOR)
         assert [p.provider_ticket for p in problems(conn)] == ["1"]
         fixed = dataclasses.replace(source, statuses={**source.statuses, "limbo": "waiting"})
         desk.tx(1, "Correspond", T0)  # RT moves on; the next batch brings the ticket whole
         await pull(conn, fixed, cfg, actor=ACTOR)
-    finally:
-        await srv.stop()
     assert problems(conn) == []
     types = [r[0] for r in conn.execute("SELECT type FROM events WHERE ticket = 'RT-1' ORDER BY seq")]
     assert types == ["created", "status", "reply"]
@@ -290,13 +287,10 @@ async def test_sladesk_sources_lists_the_set_aside_tickets(
     desk.add_ticket(2, queue="Support", requestor="c@acme.example", priority=60, subject="odd", at=T0)
     desk.tx(2, "Status", T0, field="Status", old="new", new="limbo")
     srv = FakeRt(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = config(srv, tmp_path)
         await pull(conn, source, cfg, actor=ACTOR)
         (tmp_path / "sources.toml").write_text(sources_text(srv.url, tmp_path / "pw"), encoding="utf-8")
-    finally:
-        await srv.stop()
     capsys.readouterr()
     args = ["--db", str(tmp_path / "s.db"), "sources", "--sources", str(tmp_path / "sources.toml")]
     assert main([*args, "--format", "json"]) == 0

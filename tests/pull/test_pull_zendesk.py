@@ -1,9 +1,7 @@
 """Pulling Zendesk's incremental ticket event export from a local stand-in of its API.
 
-The first test is the strongest: a ticket's webhooks are stored the way the receiver
-stores them, then the export of the same history is pulled: nothing is stored twice,
-nothing is set aside (comment ids, the ticket id, and the value and second of each
-status change are common to both).
+The strongest check, webhooks then a pull of the same history stored once, is
+test_pull_after_webhooks.py, for every provider alike.
 """
 
 from __future__ import annotations
@@ -15,71 +13,44 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fake_zendesk import AGENT, REQUESTER, T0, FakeZendesk, ZendeskDesk, zt
-from pull_support import events_of, write_password
-from source_fixtures import zendesk_comment, zendesk_created, zendesk_status
+from fake_http import serving
+from fake_zendesk import REQUESTER, T0, FakeZendesk, ZendeskDesk, zt
+from pull_support import (
+    ACME_TERMS_KEEP,
+    ACTOR,
+    Waits,
+    brief_sleep,
+    events_of,
+    feed_desk,
+    load_source,
+    no_sleep,
+    write_password,
+    zendesk_text,
+)
 from support import agreements_db, give_roles
 
 from sladesk_tui.core.eventfile import event_from_mapping
-from sladesk_tui.core.sources.mapping import Source, parse_sources_text
-from sladesk_tui.core.sources.payloads import decode, to_events
-from sladesk_tui.core.sources.pull_config import PullConfig, pull_config
-from sladesk_tui.services.puller import PullError, pull
-from sladesk_tui.store.deliveries import ticket_states
+from sladesk_tui.core.sources.mapping import Source
+from sladesk_tui.core.sources.pull_config import PullConfig
+from sladesk_tui.services.pull import PullError, pull
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.pulls import problems, read_cursor
 
-TERMS = """
-[[agreement]]
-id = "acme"
-customer = "acme"
-calendar = "24x7"
-on_priority_change = "keep"
-[agreement.targets]
-P1 = { response = "15m", resolution = "4h" }
-P2 = { response = "1h", resolution = "8h" }
-"""
-ACTOR = "feeder"
-
-
-def source_text(url: str, pw: Path, per_page: int = 100, retry_for_s: float = 30) -> str:
-    return f"""
-[[source]]
-name = "zd"
-provider = "zendesk"
-secret_file = "zd.secret"
-ticket_prefix = "ZD-"
-statuses = {{ new = "open", open = "open", pending = "waiting", hold = "waiting", solved = "resolved", closed = "closed" }}
-priorities = {{ urgent = "P1", high = "P1", normal = "P2", low = "P2" }}
-customer = {{ from = "organization", default = "acme" }}
-customers = {{ "9001" = "acme" }}
-[source.pull]
-url = "{url}"
-user = "sladesk@acme.example/token"
-password_file = "{pw}"
-per_page = {per_page}
-retry_for_s = {retry_for_s}
-"""
+TERMS = ACME_TERMS_KEEP
 
 
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    with agreements_db(tmp_path / "s.db", TERMS, actor="admin") as c:
-        give_roles(tmp_path / "s.db", "feed", ACTOR)  # pull writes events as a feed account
+    with feed_desk(tmp_path / "s.db", TERMS) as c:
         yield c
 
 
-def configured(url: str, tmp_path: Path, **kw: float) -> tuple[Source, PullConfig]:
+def configured(url: str, tmp_path: Path, **kw: Any) -> tuple[Source, PullConfig]:
     pw = write_password(tmp_path / "token", "zendesk-api-token")
-    source = parse_sources_text(source_text(url, pw, **kw), "sources.toml").get("zd")  # type: ignore[arg-type]  # per_page is whole
-    assert source is not None
-    return source, pull_config(source)
-
-
-async def no_sleep(_s: float) -> None:
-    await asyncio.sleep(0)
+    return load_source(zendesk_text(url, pw, **kw), "zd")
 
 
 def life(desk: ZendeskDesk, ticket: int, start: dt.datetime) -> set[str]:
@@ -120,65 +91,6 @@ def busy_desk(tickets: int) -> tuple[ZendeskDesk, set[str]]:
     return desk, want
 
 
-async def test_a_pull_after_the_webhooks_stores_nothing_twice(
-    conn: sqlite3.Connection, tmp_path: Path
-) -> None:
-    # Ticket 4711 as the receiver's fixtures tell it by webhook ...
-    hooks = [
-        zendesk_created(4711, status="OPEN", priority="HIGH"),
-        zendesk_comment(4711, comment_id=901, public=True, staff=True, time="2026-11-27T08:30:00Z"),
-        zendesk_status(4711, "PENDING", "OPEN", eid="01ZDS1", time="2026-11-27T09:00:00Z"),
-        zendesk_status(4711, "SOLVED", "PENDING", eid="01ZDS2", time="2026-11-27T10:00:00Z"),
-    ]
-    # ... and as Zendesk's export tells it afterwards.
-    at = dt.datetime(2026, 11, 27, 8, 5, tzinfo=dt.UTC)
-    desk = ZendeskDesk()
-    desk.create(4711, at, status="open", subject="Printer on floor 3 prints only blank pages")
-    desk.audit(
-        4711,
-        dt.datetime(2026, 11, 27, 8, 30, tzinfo=dt.UTC),
-        [
-            {
-                "id": 901,
-                "event_type": "Comment",
-                "public": True,
-                "author_id": AGENT,
-                "body": "Swapped the toner cartridge, please try again.",
-            }
-        ],
-    )
-    desk.change(4711, dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC), "status", "open", "pending")
-    desk.change(4711, dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC), "status", "pending", "solved")
-    srv = FakeZendesk(desk)
-    await srv.start()
-    try:
-        source, cfg = configured(srv.url, tmp_path)
-        for doc in hooks:  # as the receiver stores them: state from the store, then ingest
-            decoded = decode(source, json.dumps(doc).encode(), "application/json")
-            ingest(
-                conn,
-                to_events(source, decoded, ticket_states(conn, decoded.tickets)),
-                actor="hook",
-                source="hook:zd",
-            )
-        by_hooks = events_of(conn)
-        assert [i for i, _ in by_hooks] == sorted(
-            [
-                "zd:4711:created:4711",
-                "zd:4711:comment:901",
-                "zd:4711:status:pending@2026-11-27T09:00:00Z",
-                "zd:4711:resolved:solved@2026-11-27T10:00:00Z",
-            ]
-        )
-        stats = await pull(conn, source, cfg, actor=ACTOR)
-    finally:
-        await srv.stop()
-    assert problems(conn) == []
-    assert set(events_of(conn)) - set(by_hooks) == set()
-    assert (stats.inserted, stats.already_present) == (0, len(by_hooks))
-    assert events_of(conn) == by_hooks
-
-
 async def test_paging_budget_429_and_cut_pages_store_every_change_once(
     conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
@@ -187,18 +99,12 @@ async def test_paging_budget_429_and_cut_pages_store_every_change_once(
     srv.rate_limit = {2}
     srv.retry_after = "7"
     srv.cut = {1, 5, 9}
-    await srv.start()
-    waited: list[float] = []
+    waited = Waits()
 
-    async def sleep(s: float) -> None:
-        waited.append(s)
-
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=7)
-        stats = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
-        again = await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
-    finally:
-        await srv.stop()
+        stats = await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
+        again = await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
     assert {i for i, _ in events_of(conn)} == want
     assert len(events_of(conn)) == len(want) and problems(conn) == []
     assert (stats.rate_limited, stats.retries, stats.inserted) == (1, 3, len(want))
@@ -216,31 +122,18 @@ async def test_an_outage_stops_on_the_last_stored_page_and_the_next_pull_complet
 ) -> None:
     desk, want = busy_desk(6)
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=5, retry_for_s=0.2)
-        orig = srv.gate
-
-        def gate(request):  # type: ignore[no-untyped-def]  # a fault injected into the stand-in
-            if srv.requests >= 6:
-                srv.down = True
-            return orig(request)
-
-        srv.gate = gate  # type: ignore[method-assign]  # a fault injected into the stand-in
-
-        async def sleep(_s: float) -> None:
-            await asyncio.sleep(0.05)
+        srv.down_after = 6
 
         with pytest.raises(PullError, match="gave up"):
-            await pull(conn, source, cfg, actor=ACTOR, sleep=sleep)
+            await pull(conn, source, cfg, actor=ACTOR, sleep=brief_sleep)
         cursor = int(read_cursor(conn, "zd") or 0)
         got = {i for i, _ in events_of(conn)}
         assert 0 < cursor < max(a["timestamp"] for a in desk.audits) and 0 < len(got) < len(want)
-        srv.gate = orig  # type: ignore[method-assign]  # the fault removed
+        srv.down_after = None
         srv.down = False
         await pull(conn, source, cfg, actor=ACTOR, sleep=no_sleep)
-    finally:
-        await srv.stop()
     assert {i for i, _ in events_of(conn)} == want and len(events_of(conn)) == len(want)
 
 
@@ -256,8 +149,7 @@ async def test_bad_tickets_are_set_aside_whole_the_rest_stored(
     desk.create(4, T0)
     desk.audits.sort(key=lambda a: a["timestamp"])
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path)
         # Ticket 4's comment was stored earlier with other content under the id pull derives.
         pre = [
@@ -285,14 +177,12 @@ async def test_bad_tickets_are_set_aside_whole_the_rest_stored(
         ]
         ingest(conn, pre, actor="webhook", source="hook:zd")
         await pull(conn, source, cfg, actor=ACTOR)
-    finally:
-        await srv.stop()
     reasons = {p.provider_ticket: p.reason for p in problems(conn, "zd")}
     assert set(reasons) == {"2", "3", "4"}
     # what `sladesk sources` lists for the source
     from sladesk_tui.cli import main
 
-    (tmp_path / "sources.toml").write_text(source_text(srv.url, tmp_path / "token"), encoding="utf-8")
+    (tmp_path / "sources.toml").write_text(zendesk_text(srv.url, tmp_path / "token"), encoding="utf-8")
     capsys.readouterr()
     args = ["--db", str(tmp_path / "s.db"), "sources", "--sources", str(tmp_path / "sources.toml")]
     assert main([*args, "--format", "json"]) == 0
@@ -317,16 +207,13 @@ async def test_since_brings_older_tickets_whole_and_dry_run_writes_nothing(
     desk.audits.sort(key=lambda a: a["timestamp"])
     since = (T0 + dt.timedelta(minutes=60)).strftime("%Y-%m-%d %H:%M:%S")
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=4)
         dry = await pull(conn, source, cfg, actor=ACTOR, since=since, dry_run=True)
         assert events_of(conn) == [] and read_cursor(conn, "zd") is None
         assert {e.id for e in dry.would_store} == old | new
         assert len(dry.would_store) == len(old | new)  # pages overlap by a second: shown once
         await pull(conn, source, cfg, actor=ACTOR, since=since)
-    finally:
-        await srv.stop()
     assert {i for i, _ in events_of(conn)} == old | new
     assert any("/api/v2/tickets/1/audits.json" in p for p in srv.log)  # ticket 1 read whole
 
@@ -349,12 +236,9 @@ async def test_clocks_match_the_hand_computed_ones(
     desk.comment(7, m(95), public=True, by=REQUESTER)
     desk.change(7, m(150), "status", "open", "solved")
     srv = FakeZendesk(desk)
-    await srv.start()
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path)
         await pull(conn, source, cfg, actor=ACTOR)
-    finally:
-        await srv.stop()
     capsys.readouterr()
     assert main(["--db", str(tmp_path / "s.db"), "ticket", "ZD-7", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -385,7 +269,7 @@ def test_the_command_dry_run_then_pull_then_nothing_new(
     with served_in_thread(srv) as url:
         pw = write_password(tmp_path / "token", "zendesk-api-token")
         sources = tmp_path / "sources.toml"
-        sources.write_text(source_text(url, pw), encoding="utf-8")
+        sources.write_text(zendesk_text(url, pw), encoding="utf-8")
         base = ["--db", str(db), "pull", "zd", "--sources", str(sources), "--since", T0.strftime("%Y-%m-%d")]
         capsys.readouterr()
         assert main([*base, "--dry-run"]) == 0
@@ -404,7 +288,6 @@ async def test_follow_keeps_the_export_budget_across_rounds(conn: sqlite3.Connec
     2 more in the same minute: its third waits for Zendesk's budget."""
     desk, _ = busy_desk(4)  # 32 audits: pages of 5 overlapping by one (the cursor's second): 8 pages
     srv = FakeZendesk(desk)
-    await srv.start()
     waits: list[float] = []
     rounds: list[int] = []
 
@@ -419,13 +302,11 @@ async def test_follow_keeps_the_export_budget_across_rounds(conn: sqlite3.Connec
         else:
             waits.append(s)
 
-    try:
+    async with serving(srv):
         source, cfg = configured(srv.url, tmp_path, per_page=5)
         cfg = dataclasses.replace(cfg, interval_s=1.0)
         with pytest.raises(asyncio.CancelledError):
             await pull(conn, source, cfg, actor=ACTOR, follow=True, sleep=sleep)
-    finally:
-        await srv.stop()
     exports = [p for p in srv.log if p.startswith("/api/v2/incremental/")]
     assert len(exports) > 10
     assert len(exports) >= 12

@@ -3,7 +3,8 @@
 Modes (each writes through the store's public, rule-checked API, as the TUI and the
 command line do, with its own operator name):
 
-- ``mixed DB N WRITES GO``: operator ``opNN`` writes WRITES times, one transaction
+- ``mixed DB N WRITES GO [OPERATOR]``: operator ``opNN`` (or OPERATOR: on PostgreSQL
+  the role DB connects as) writes WRITES times, one transaction
   each, alternating an event (`ingest`: first the `created` events of its five
   tickets ``WN-T0..4``, then notes on them) and an override (`place_override`:
   `extend` the resolution clock, or `out_of_order` ahead of ticket ``SHARED``).
@@ -64,8 +65,8 @@ def _patiently(write: Callable[[], T], gave_up: list[str]) -> T:
     raise SystemExit(f"gave up {GIVE_UPS_PER_WRITE} times on one write")
 
 
-def mixed(db: str, n: int, writes: int, go: str) -> None:
-    operator = f"op{n:02d}"
+def mixed(db: str, n: int, writes: int, go: str, operator: str | None = None) -> None:
+    operator = operator or f"op{n:02d}"
     conn = open_db(db)
     deadline = time.monotonic() + 60
     while not os.path.exists(go):
@@ -130,7 +131,7 @@ def overrides_loop(db: str, tickets: list[str]) -> None:
 def main(argv: list[str]) -> None:
     mode, db, *rest = argv
     if mode == "mixed":
-        mixed(db, int(rest[0]), int(rest[1]), rest[2])
+        mixed(db, int(rest[0]), int(rest[1]), rest[2], *rest[3:4])
     elif mode == "overrides":
         overrides_loop(db, rest)
     else:

@@ -18,21 +18,34 @@ from source_fixtures import SECRETS, SOURCES_TOML
 from support import GOLD_24X7, give_roles
 
 from sladesk_tui.core.sources.signatures import sign
+from sladesk_tui.store.db import connect
 from sladesk_tui.store.identity import login_user
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def prepare(folder: Path, *, sources_toml: str = SOURCES_TOML) -> Path:
-    """Sources file, secrets (mode 0600) and a database with the 24x7 agreement; returns the db path."""
+# The database of each prepared folder: `folder/sladesk.db`, or a PostgreSQL URL.
+_TARGETS: dict[Path, str] = {}
+
+
+def db_of(folder: Path) -> Path:
+    """The database `prepare` set up for `folder` (a file in it, or a PostgreSQL URL)."""
+    return _TARGETS.get(folder, folder / "sladesk.db")  # type: ignore[return-value]  # a URL on PostgreSQL
+
+
+def prepare(folder: Path, *, sources_toml: str = SOURCES_TOML, db: str | None = None) -> Path:
+    """Sources file, secrets (mode 0600) and a database with the 24x7 agreement (at `db`,
+    else `folder/sladesk.db`); returns the database."""
     folder.mkdir(parents=True, exist_ok=True)
+    if db is not None:
+        _TARGETS[folder] = db
     (folder / "sources.toml").write_text(sources_toml, encoding="utf-8")
     for name, secret in SECRETS.items():
         p = folder / f"{name}.secret"
         p.write_bytes(secret + b"\n")
         p.chmod(0o600)
     (folder / "agreements.toml").write_text(GOLD_24X7, encoding="utf-8")
-    db = folder / "sladesk.db"
+    db = db_of(folder)
     # This test process's account loads the agreements (admin) and runs the receiver (feed).
     give_roles(db, "admin", login_user())
     give_roles(db, "feed", login_user())
@@ -78,7 +91,7 @@ class Receiver:
 
 
 def start(folder: Path, *extra: str) -> Receiver:
-    db = folder / "sladesk.db"
+    db = db_of(folder)
     log_path = folder / f"receive-{time.monotonic_ns()}.log"
     logf = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed by stop()/kill()
     proc = subprocess.Popen(
@@ -150,12 +163,12 @@ def post(
 
 def counts(db: Path) -> tuple[int, int]:
     """(events, deliveries) stored."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = connect(db, readonly=True)
     try:
         events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         try:
             deliveries = conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0]
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError:  # a SQLite file from before the receiver
             deliveries = 0
         return int(events), int(deliveries)
     finally:

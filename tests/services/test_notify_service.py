@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from alert_support import (
     SMTP_PASSWORD,
     SmtpSink,
@@ -102,6 +103,14 @@ def created(tid: str, at: float, assignee: str, priority: str = "P1") -> Event:
     )
 
 
+def desk_db(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Path:
+    """The desk's database on the test's backend: a file, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        return tmp_path / "desk.db"
+    server = request.getfixturevalue("pg_server")
+    return server.fresh(server.role("owner"))  # type: ignore[no-any-return]  # a URL on PostgreSQL
+
+
 def put(db: Path, *events: Event) -> None:
     conn = connect(db)
     try:
@@ -121,15 +130,18 @@ def alerts_json(db: Path, *args: str) -> list[dict[str, object]]:
     return rows
 
 
-def test_mail_and_chat_alerts_arrive_once_with_their_shapes(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_mail_and_chat_alerts_arrive_once_with_their_shapes(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
         text = rules(
             smtp,
             '{ at = "50%", clock = "response" },'
             ' { at = "breach", clock = "response", notify = ["assignee", "slack", "mm", "teams", "pager"] }',
         ).replace("PAGER_OUT", str(tmp_path / "pager.jsonl"))
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml"):
             pass
         # A: 50% of its 1h response target 2 s after the service starts.
         # B: already past 50% at start (sent at once), breaches 3 s after the start.
@@ -210,12 +222,15 @@ def _service_time(svc_start: float, real0: float, speed: float = 1.0) -> float:
     return svc_start + (time.monotonic() - real0) * speed
 
 
-def test_a_thousand_breaches_in_one_minute_give_one_digest_per_recipient(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_a_thousand_breaches_in_one_minute_give_one_digest_per_recipient(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
         text = rules(smtp, '{ at = "breach", notify = ["assignee", "slack"] }', window="1m")
         text = text.replace("PAGER_OUT", str(tmp_path / "pager.jsonl"))
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml"):
             pass
         people = ("alice", "bob", "carol")
         # Response breaches spread over 50 s, from 2 s after the start.
@@ -251,11 +266,14 @@ def test_a_thousand_breaches_in_one_minute_give_one_digest_per_recipient(tmp_pat
         assert "alerts (" in str(digest.message["Subject"])
 
 
-def test_sigkill_between_send_and_record_resends_that_message_only_with_the_same_key(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_sigkill_between_send_and_record_resends_that_message_only_with_the_same_key(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
         text = rules(smtp, '{ at = "50%", clock = "response" }').replace("PAGER_OUT", "x")
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml"):
             pass
         put(db, created("K-1", S - 30 * M - 5, "alice"), created("K-2", S - 30 * M + 4, "bob"))
         sec = secrets(tmp_path, hooks)
@@ -288,12 +306,15 @@ def test_sigkill_between_send_and_record_resends_that_message_only_with_the_same
             conn.close()
 
 
-def test_a_clock_paused_or_stopped_one_second_before_its_threshold_sends_nothing(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_a_clock_paused_or_stopped_one_second_before_its_threshold_sends_nothing(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
         text = rules(smtp, '{ at = "50%", clock = "response" }, { at = "breach" }').replace("PAGER_OUT", "x")
         text = text.replace('P1 = { response = "1h", resolution = "4h" }', 'P1 = { response = "1h" }')
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml"):
             pass
         c0 = S - 30 * M + 3  # 50% of the response target at S + 3
         put(
@@ -311,15 +332,18 @@ def test_a_clock_paused_or_stopped_one_second_before_its_threshold_sends_nothing
         assert {r["ticket"] for r in alerts_json(db)} == {"C-1"}
 
 
-def test_a_hold_moves_the_threshold_live_and_a_rejection_moves_it_back(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_a_hold_moves_the_threshold_live_and_a_rejection_moves_it_back(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     from sladesk_tui.core.overrides import Override
     from sladesk_tui.store.overrides import place_override, review_override
     from sladesk_tui.store.roles import name_first_lead
 
     with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
         text = rules(smtp, '{ at = "50%", clock = "response" }').replace("PAGER_OUT", "x")
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead") as conn:
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml") as conn:
             name_first_lead(conn, "lena", actor="lena")
         put(db, created("H-1", S - 30 * M + 4, "alice"), created("J-1", S - 30 * M + 4, "bob"))
         conn = connect(db)
@@ -375,7 +399,10 @@ def test_a_hold_moves_the_threshold_live_and_a_rejection_moves_it_back(tmp_path:
         assert ts(rows["J-1"]["raised_at"]) >= S + 5
 
 
-def test_a_berlin_business_hours_clock_never_alerts_at_night(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_a_berlin_business_hours_clock_never_alerts_at_night(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
@@ -410,8 +437,8 @@ calendar = "berlin"
 [agreement.targets]
 P2 = { resolution = "4h" }
 """
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml"):
             pass
         put(
             db,
@@ -453,13 +480,16 @@ P2 = { resolution = "4h" }
         assert all(not (0 <= local(r["sent_at"]).hour < 7) for r in rows if r["recipient"] != "channel:pager")
 
 
-def test_failures_are_retried_with_backoff_then_given_up_and_listed(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_failures_are_retried_with_backoff_then_given_up_and_listed(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
         hooks.script["/slack"] = [500, 503, 200]
         hooks.script["/teams"] = [404]
         text = rules(smtp, '{ at = "breach", notify = ["slack", "teams"] }').replace("PAGER_OUT", "x")
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml"):
             pass
         put(db, created("F-1", S - H - 5, "alice"))
         with notify_service(db, secrets(tmp_path, hooks), start=S, args=("--retry-base", "0.3")) as svc:
@@ -512,13 +542,16 @@ def test_the_secrets_file_must_be_private(tmp_path: Path) -> None:
     assert "secrets.toml: the secrets file is open to group or others (mode 640): chmod 600 it" in out.stderr
 
 
-def test_once_sends_what_is_due_then_exits(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_once_sends_what_is_due_then_exits(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
         text = rules(smtp, '{ at = "breach", notify = ["pager"] }').replace(
             "PAGER_OUT", str(tmp_path / "p.jsonl")
         )
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml"):
             pass
         put(db, created("O-1", S - 2 * H, "alice"), created("O-2", S - 10 * M, "bob"))
         env = {**os.environ, "SLADESK_TEST_CLOCK": repr(S)}
@@ -543,13 +576,16 @@ def test_once_sends_what_is_due_then_exits(tmp_path: Path) -> None:
         assert again.returncode == 0 and len((tmp_path / "p.jsonl").read_text().splitlines()) == 1
 
 
-def test_a_webhook_that_cannot_be_reached_is_retried_and_its_url_never_recorded(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_a_webhook_that_cannot_be_reached_is_retried_and_its_url_never_recorded(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     from alert_support import free_port
 
     with smtp_server(tmp_path) as smtp:
         text = rules(smtp, '{ at = "breach", notify = ["slack"] }').replace("PAGER_OUT", "x")
-        db = tmp_path / "desk.db"
-        with agreements_db(db, text, actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(db, text, actor="lead", toml=tmp_path / "a.toml"):
             pass
         put(db, created("U-1", S - 2 * H, "alice"))
         token = "T000-B000-SECRETTOKEN"
@@ -579,10 +615,18 @@ def test_a_webhook_that_cannot_be_reached_is_retried_and_its_url_never_recorded(
             conn.close()
 
 
-def test_a_second_notifier_on_the_same_database_is_refused(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_a_second_notifier_on_the_same_database_is_refused(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     with smtp_server(tmp_path) as smtp, webhook_server() as hooks:
-        db = tmp_path / "desk.db"
-        with agreements_db(db, rules(smtp, '{ at = "breach" }').replace("PAGER_OUT", "x"), actor="lead"):
+        db = desk_db(tmp_path, backend, request)
+        with agreements_db(
+            db,
+            rules(smtp, '{ at = "breach" }').replace("PAGER_OUT", "x"),
+            actor="lead",
+            toml=tmp_path / "a.toml",
+        ):
             pass
         sec = secrets(tmp_path, hooks)
         with notify_service(db, sec, start=S):

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from receiver_support import ROOT, Receiver, counts, post, prepare, signed, start
+from receiver_support import ROOT, Receiver, counts, db_of, post, prepare, signed, start
 from source_fixtures import (
     SECRETS,
     glpi_followup,
@@ -32,10 +32,13 @@ from sladesk_tui.store import audit
 from sladesk_tui.store.db import connect
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Receiver, Path]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Receiver, Path]]:
+    """A receiver serving a database on each backend in turn."""
     folder = tmp_path_factory.mktemp("receive")
-    prepare(folder)
+    prepare(folder, db=_target(request))
     rcv = start(folder, "--body-timeout", "1")
     try:
         yield rcv, folder
@@ -43,9 +46,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Receiver,
         rcv.stop()
 
 
+def _target(request: pytest.FixtureRequest) -> str | None:
+    """None (a file in the folder) on SQLite; a fresh database's URL on PostgreSQL."""
+    backend = getattr(request, "param", None) or request.getfixturevalue("backend")
+    if backend == "sqlite":
+        return None
+    server = request.getfixturevalue("pg_server")
+    return str(server.fresh(server.role("owner"), migrated=True))
+
+
 def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sladesk_tui", "--db", str(folder / "sladesk.db"), *args],
+        [sys.executable, "-m", "sladesk_tui", "--db", str(db_of(folder)), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -223,7 +235,7 @@ def test_the_log_has_no_bodies_or_secrets_and_sources_shows_the_last_refusal(
     zd = next(r for r in json.loads(out.stdout) if r["source"] == "zd")
     assert zd["deliveries"] >= 2 and zd["last_refusal_status"] == 422
     assert "ESCALATED" in zd["last_refusal_reason"]
-    conn = connect(folder / "sladesk.db", readonly=True)
+    conn = connect(db_of(folder), readonly=True)
     try:
         assert audit.verify(conn).ok
     finally:
@@ -239,7 +251,7 @@ def test_a_secret_file_others_can_read_is_refused(tmp_path: Path) -> None:
             "-m",
             "sladesk_tui",
             "--db",
-            str(tmp_path / "sladesk.db"),
+            str(db_of(tmp_path)),
             "receive",
             "--sources",
             str(tmp_path / "sources.toml"),
@@ -256,8 +268,11 @@ def test_a_secret_file_others_can_read_is_refused(tmp_path: Path) -> None:
     assert SECRETS["zd"].decode() not in out.stderr + out.stdout
 
 
-def test_sigkill_during_a_burst_then_retries_store_each_delivery_once(tmp_path: Path) -> None:
-    prepare(tmp_path)
+@pytest.mark.both_backends
+def test_sigkill_during_a_burst_then_retries_store_each_delivery_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    prepare(tmp_path, db=_target(request))
     rcv = start(tmp_path)
     total = 300
     docs = []
@@ -298,7 +313,7 @@ def test_sigkill_during_a_burst_then_retries_store_each_delivery_once(tmp_path: 
     for t in threads:
         t.join()
     assert 0 < len(acked) < total
-    stored_before = counts(tmp_path / "sladesk.db")
+    stored_before = counts(db_of(tmp_path))
     assert stored_before[1] >= len(acked)  # every 2xx was committed before it was sent
     # The sender retries what got no 2xx, against a fresh receiver.
     rcv = start(tmp_path)
@@ -308,7 +323,7 @@ def test_sigkill_during_a_burst_then_retries_store_each_delivery_once(tmp_path: 
     finally:
         rcv.stop()
     assert len(acked) == total
-    conn = connect(tmp_path / "sladesk.db", readonly=True)
+    conn = connect(db_of(tmp_path), readonly=True)
     try:
         rows = conn.execute("SELECT delivery_id, COUNT(*) FROM deliveries GROUP BY delivery_id").fetchall()
         assert sorted(r[0] for r in rows) == sorted(f"sladesk:{d}" for d, _ in docs)
@@ -328,7 +343,7 @@ def test_the_receiving_account_needs_the_feed_role(tmp_path: Path) -> None:
     from sladesk_tui.store.identity import login_user
     from sladesk_tui.store.roles import revoke_role
 
-    conn = open_db(tmp_path / "sladesk.db")
+    conn = open_db(db_of(tmp_path))
     try:
         revoke_role(conn, "feed", login_user(), actor=login_user())  # the test account is an admin too
     finally:
@@ -339,7 +354,7 @@ def test_the_receiving_account_needs_the_feed_role(tmp_path: Path) -> None:
             "-m",
             "sladesk_tui",
             "--db",
-            str(tmp_path / "sladesk.db"),
+            str(db_of(tmp_path)),
             "receive",
             "--sources",
             str(tmp_path / "sources.toml"),
@@ -373,7 +388,7 @@ def test_a_broken_sources_file_stops_receive_with_file_and_line(tmp_path: Path) 
             "-m",
             "sladesk_tui",
             "--db",
-            str(tmp_path / "sladesk.db"),
+            str(db_of(tmp_path)),
             "receive",
             "--sources",
             str(tmp_path / "sources.toml"),
@@ -418,7 +433,7 @@ def test_a_feed_role_revoked_while_receiving_stops_the_next_delivery(tmp_path: P
     try:
         body, headers = signed("zd", "zendesk", zendesk_created(700))
         assert post(rcv.port, "zd", body, headers)[0] == 200
-        conn = open_db(tmp_path / "sladesk.db")
+        conn = open_db(db_of(tmp_path))
         try:
             revoke_role(conn, "feed", login_user(), actor=login_user())
         finally:

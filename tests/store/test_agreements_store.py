@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import backends
 import pytest
 from support import give_roles
 
@@ -45,9 +46,9 @@ P1 = { response = "30m", resolution = "4h" }
 """
 
 
-def _dump(conn: sqlite3.Connection) -> list[str]:
-    """Every row of every table, schema included: 'content unchanged' means this is equal."""
-    return list(conn.iterdump())
+def _dump(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table: 'content unchanged' means this is equal."""
+    return backends.dump_conn(conn)
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -56,6 +57,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     return p
 
 
+@pytest.mark.both_backends
 def test_load_stores_a_version_with_its_agreements(conn: sqlite3.Connection, tmp_path: Path) -> None:
     loaded = load_agreements_file(conn, _write(tmp_path, "sla.toml", GOOD), actor="lee", source="local")
     assert (loaded.version, loaded.agreements, loaded.unchanged) == (1, 2, False)
@@ -74,6 +76,7 @@ def test_load_stores_a_version_with_its_agreements(conn: sqlite3.Connection, tmp
     assert verify(conn).ok
 
 
+@pytest.mark.both_backends
 def test_identical_file_again_is_unchanged(conn: sqlite3.Connection, tmp_path: Path) -> None:
     f = _write(tmp_path, "sla.toml", GOOD)
     load_agreements_file(conn, f, actor="lee")
@@ -83,6 +86,7 @@ def test_identical_file_again_is_unchanged(conn: sqlite3.Connection, tmp_path: P
     assert _dump(conn) == before
 
 
+@pytest.mark.both_backends
 def test_each_change_is_a_new_version_and_history_stays(conn: sqlite3.Connection, tmp_path: Path) -> None:
     f1 = _write(tmp_path, "v1.toml", GOOD)
     f2 = _write(tmp_path, "v2.toml", GOOD.replace('P1 = { response = "30m"', 'P1 = { response = "20m"'))
@@ -99,6 +103,7 @@ def test_each_change_is_a_new_version_and_history_stays(conn: sqlite3.Connection
     assert verify(conn).ok and verify(conn).rows == 3
 
 
+@pytest.mark.both_backends
 def test_nothing_loaded_yet(conn: sqlite3.Connection) -> None:
     version, aset = current_agreements(conn)
     assert version == 0 and aset.agreements == ()
@@ -106,6 +111,7 @@ def test_nothing_loaded_yet(conn: sqlite3.Connection) -> None:
         current_agreements(conn, 4)
 
 
+@pytest.mark.both_backends
 def test_parsed_once_per_text(
     conn: sqlite3.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -137,6 +143,7 @@ BAD = [
 ]
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(("name", "text", "pattern"), BAD)
 def test_invalid_file_changes_nothing(
     conn: sqlite3.Connection, tmp_path: Path, name: str, text: str, pattern: str
@@ -148,6 +155,7 @@ def test_invalid_file_changes_nothing(
     assert _dump(conn) == before
 
 
+@pytest.mark.both_backends
 def test_missing_or_binary_file(conn: sqlite3.Connection, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         load_agreements_file(conn, tmp_path / "nope.toml", actor="lee")

@@ -22,6 +22,7 @@ from sladesk_tui.store.audit import (
     parse_head,
     verify,
 )
+from sladesk_tui.store.backend import dialect
 from sladesk_tui.store.db import connect, write_tx
 
 _EVENT = (
@@ -57,19 +58,25 @@ def _log(conn: sqlite3.Connection, n: int) -> None:
 
 
 def _unprotect(conn: sqlite3.Connection, table: str) -> None:
-    """What someone with the sqlite3 shell could do: drop the append-only triggers."""
+    """What someone with the sqlite3 shell could do: drop the append-only triggers (on
+    PostgreSQL, what the tables' owner could do: disable them)."""
+    if dialect(conn).name == "postgresql":
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        return
     for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
     ).fetchall():
         conn.execute(f"DROP TRIGGER {name}")
 
 
+@pytest.mark.both_backends
 def test_empty_log_verifies(conn: sqlite3.Connection) -> None:
     assert head(conn) == (0, GENESIS_HASH)
     result = verify(conn)
     assert result.ok and result.rows == 0 and result.head == (0, GENESIS_HASH)
 
 
+@pytest.mark.both_backends
 def test_chain_links_and_verifies(conn: sqlite3.Connection) -> None:
     _log(conn, 5)
     _append_events(conn, 3)
@@ -84,17 +91,20 @@ def test_chain_links_and_verifies(conn: sqlite3.Connection) -> None:
     assert result.ok and result.rows == 6 and result.head == head(conn) == (6, rows[-1]["row_hash"])
 
 
+@pytest.mark.both_backends
 def test_source_comes_from_the_ssh_client(conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSH_CONNECTION", "203.0.113.9 50123 10.0.0.1 22")
     _log(conn, 1)
     assert conn.execute("SELECT source FROM audit_log").fetchone()[0] == "ssh:203.0.113.9"
 
 
+@pytest.mark.both_backends
 def test_append_outside_a_transaction_is_refused(conn: sqlite3.Connection) -> None:
     with pytest.raises(RuntimeError, match="write transaction"):
         append_audit(conn, actor="sam", action="x", subject="y")
 
 
+@pytest.mark.both_backends
 def test_covering_an_empty_or_foreign_range_is_refused(conn: sqlite3.Connection) -> None:
     with pytest.raises(ValueError, match="no events rows"), write_tx(conn):
         append_audit(conn, actor="sam", action="x", subject="y", covers=[RowRange("events", 1, 5)])
@@ -103,6 +113,7 @@ def test_covering_an_empty_or_foreign_range_is_refused(conn: sqlite3.Connection)
     assert head(conn) == (0, GENESIS_HASH)
 
 
+@pytest.mark.both_backends
 @pytest.mark.parametrize(("seq", "prev"), [(1, "f" * 64), (2, GENESIS_HASH), (5, GENESIS_HASH)])
 def test_guard_trigger_refuses_a_row_off_the_head(conn: sqlite3.Connection, seq: int, prev: str) -> None:
     _log(conn, 1)
@@ -118,6 +129,7 @@ def test_guard_trigger_refuses_a_row_off_the_head(conn: sqlite3.Connection, seq:
     assert head(conn) == (good_seq, good_hash)
 
 
+@pytest.mark.both_backends
 def test_edited_row_is_found_by_seq(conn: sqlite3.Connection) -> None:
     _log(conn, 5)
     _unprotect(conn, "audit_log")
@@ -127,6 +139,7 @@ def test_edited_row_is_found_by_seq(conn: sqlite3.Connection) -> None:
     assert result.rows == 2
 
 
+@pytest.mark.both_backends
 def test_rehashed_row_breaks_the_next_link(conn: sqlite3.Connection) -> None:
     """Recomputing the edited row's own hash only moves the failure to the next row."""
     _log(conn, 4)
@@ -143,6 +156,7 @@ def test_rehashed_row_breaks_the_next_link(conn: sqlite3.Connection) -> None:
     assert "prev_hash" in result.reason
 
 
+@pytest.mark.both_backends
 def test_deleted_middle_row_is_found(conn: sqlite3.Connection) -> None:
     _log(conn, 5)
     _unprotect(conn, "audit_log")
@@ -151,6 +165,7 @@ def test_deleted_middle_row_is_found(conn: sqlite3.Connection) -> None:
     assert (result.ok, result.bad_seq) == (False, 4) and "missing" in result.reason
 
 
+@pytest.mark.both_backends
 def test_truncated_tail_needs_the_anchor(conn: sqlite3.Connection) -> None:
     _log(conn, 6)
     anchor = head(conn)
@@ -161,6 +176,7 @@ def test_truncated_tail_needs_the_anchor(conn: sqlite3.Connection) -> None:
     assert (result.ok, result.bad_seq) == (False, 6) and "truncated" in result.reason
 
 
+@pytest.mark.both_backends
 def test_anchor_detects_a_rewritten_log(conn: sqlite3.Connection) -> None:
     _log(conn, 3)
     anchor = head(conn)
@@ -174,6 +190,7 @@ def test_anchor_detects_a_rewritten_log(conn: sqlite3.Connection) -> None:
     assert verify(conn, (0, GENESIS_HASH)).ok
 
 
+@pytest.mark.both_backends
 def test_edited_event_is_found_through_its_batch(conn: sqlite3.Connection) -> None:
     _append_events(conn, 5)
     _append_events(conn, 5)
@@ -184,6 +201,7 @@ def test_edited_event_is_found_through_its_batch(conn: sqlite3.Connection) -> No
     assert "events rows seq 6..10" in result.reason and "edited" in result.reason
 
 
+@pytest.mark.both_backends
 def test_deleted_event_is_found(conn: sqlite3.Connection) -> None:
     _append_events(conn, 5)
     _unprotect(conn, "events")
@@ -192,6 +210,7 @@ def test_deleted_event_is_found(conn: sqlite3.Connection) -> None:
     assert (result.ok, result.bad_seq) == (False, 1) and "5 recorded, 4 found" in result.reason
 
 
+@pytest.mark.both_backends
 def test_event_slipped_in_without_audit_is_found(conn: sqlite3.Connection) -> None:
     _append_events(conn, 3)
     conn.execute(_EVENT, ("forged", 1.0))  # triggers allow INSERT: only the audit can tell
@@ -200,6 +219,7 @@ def test_event_slipped_in_without_audit_is_found(conn: sqlite3.Connection) -> No
     assert "events row seq=4 is not recorded" in result.reason
 
 
+@pytest.mark.both_backends
 def test_verify_sees_one_snapshot_while_writers_append(db_path: Path) -> None:
     reader, writer = connect(db_path, readonly=True), connect(db_path)
     _append_events(writer, 2)
@@ -251,6 +271,7 @@ def test_any_single_edit_is_found(template: Path, tmp_path: Path, seq: int, colu
 # ---- command line -------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_cli_head_and_verify(
     conn: sqlite3.Connection, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

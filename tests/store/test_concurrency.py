@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import traceback
-from pathlib import Path
+
+import pytest
 
 from sladesk_tui.store.audit import RowRange, append_audit, verify
 from sladesk_tui.store.db import connect, open_db, write_tx
@@ -39,9 +40,11 @@ def _writer(path: str, n: int, barrier: mp.synchronize.Barrier, errors: mp.Queue
         raise
 
 
-def test_eight_writers_lose_nothing(tmp_path: Path) -> None:
+@pytest.mark.both_backends
+def test_eight_writers_lose_nothing(db_target: str) -> None:
+    """On PostgreSQL too: a fresh database, so the first openers race to migrate it."""
     ctx = mp.get_context("spawn")
-    path = str(tmp_path / "team.db")
+    path = db_target
     barrier, errors = ctx.Barrier(WRITERS), ctx.Queue()
     procs = [ctx.Process(target=_writer, args=(path, n, barrier, errors)) for n in range(WRITERS)]
     for p in procs:

@@ -53,27 +53,30 @@ def test_connection_settings(conn: sqlite3.Connection) -> None:
     assert conn.execute("SELECT 1 AS one").fetchone()["one"] == 1
 
 
+@pytest.mark.both_backends
 def test_write_tx_commits_or_rolls_back(conn: sqlite3.Connection) -> None:
+    # "user" quoted: unquoted, PostgreSQL reads it as current_user.
     with write_tx(conn):
         conn.execute(
-            "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('a','lead','grant','b',0,'x')"
+            "INSERT INTO role_grants (\"user\", role, action, by_user, ts, at) VALUES ('a','lead','grant','b',0,'x')"
         )
     with pytest.raises(ZeroDivisionError), write_tx(conn):
         conn.execute(
-            "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('c','lead','grant','b',0,'x')"
+            "INSERT INTO role_grants (\"user\", role, action, by_user, ts, at) VALUES ('c','lead','grant','b',0,'x')"
         )
         1 / 0
     assert not conn.in_transaction
-    assert [r["user"] for r in conn.execute("SELECT user FROM role_grants")] == ["a"]
+    assert [r["user"] for r in conn.execute('SELECT "user" FROM role_grants')] == ["a"]
 
 
+@pytest.mark.both_backends
 def test_readonly_connection_cannot_write(db_path: Path) -> None:
     ro = connect(db_path, readonly=True)
     try:
         assert ro.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
             ro.execute(
-                "INSERT INTO role_grants (user, role, action, by_user, ts, at) VALUES ('a','lead','grant','b',0,'x')"
+                "INSERT INTO role_grants (\"user\", role, action, by_user, ts, at) VALUES ('a','lead','grant','b',0,'x')"
             )
     finally:
         ro.close()

@@ -6,6 +6,7 @@ import hashlib
 import json
 import sqlite3
 
+import pytest
 from source_fixtures import SOURCES_TOML, zammad_snapshot, zendesk_comment, zendesk_created, zendesk_status
 from support import GOLD_24X7, load_text
 
@@ -25,6 +26,7 @@ def pending(name: str, doc: dict, delivery: str) -> Pending:
     return Pending(src, delivery, hashlib.sha256(raw).hexdigest(), decode(src, raw, "application/json"), TS)
 
 
+@pytest.mark.both_backends
 def test_a_batch_commits_good_deliveries_and_refuses_bad_ones_alone(
     conn: sqlite3.Connection, tmp_path
 ) -> None:
@@ -46,6 +48,7 @@ def test_a_batch_commits_good_deliveries_and_refuses_bad_ones_alone(
     assert audit.verify(conn).ok
 
 
+@pytest.mark.both_backends
 def test_a_retried_delivery_is_answered_without_storing_twice(conn: sqlite3.Connection, tmp_path) -> None:
     load_text(conn, tmp_path / "a.toml", GOLD_24X7, actor="lead")
     first = pending("zd", zendesk_created(1), "zendesk:a")
@@ -68,6 +71,7 @@ def test_a_retried_delivery_is_answered_without_storing_twice(conn: sqlite3.Conn
     assert audit.verify(conn).ok
 
 
+@pytest.mark.both_backends
 def test_an_event_the_importer_refuses_fails_its_delivery_alone(conn: sqlite3.Connection, tmp_path) -> None:
     load_text(conn, tmp_path / "a.toml", GOLD_24X7, actor="lead")
     good = pending("zd", zendesk_created(1), "zendesk:a")

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import backends
 import pytest
 from support import give_roles
 
@@ -56,11 +57,7 @@ def wait_for(cond: Callable[[], bool], what: str) -> None:
 
 
 def event_ids(db: Path) -> list[str]:
-    c = sqlite3.connect(db)
-    try:
-        return [r[0] for r in c.execute("SELECT id FROM events ORDER BY seq")]
-    finally:
-        c.close()
+    return [r[0] for r in backends.rows(db, "SELECT id FROM events ORDER BY seq")]
 
 
 # ---- Tail --------------------------------------------------------------------------
@@ -169,6 +166,7 @@ def follower(db_path: Path, feed: Path) -> Iterator[Follower]:
     fol.thread.join(DEADLINE_S)
 
 
+@pytest.mark.both_backends
 def test_follow_sees_appends_partial_lines_and_rotation_without_duplicates(
     db_path: Path, feed: Path, follower: Follower, tmp_path: Path
 ) -> None:
@@ -199,6 +197,7 @@ def test_follow_sees_appends_partial_lines_and_rotation_without_duplicates(
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_a_bad_line_is_reported_and_the_feed_goes_on(db_path: Path, feed: Path, follower: Follower) -> None:
     append(feed, created(1) + "{not json\n" + line(3, ticket="T-404") + line(4))
     wait_for(lambda: event_ids(db_path) == ["e1", "e4"], "the good events around the bad lines")
@@ -214,6 +213,7 @@ def test_a_bad_line_is_reported_and_the_feed_goes_on(db_path: Path, feed: Path, 
     )
 
 
+@pytest.mark.both_backends
 def test_a_writer_thread_racing_the_follower(db_path: Path, feed: Path, follower: Follower) -> None:
     """Many small appends cut at arbitrary bytes: every event arrives exactly once."""
     text = created(0) + "".join(line(i) for i in range(1, 300))
@@ -240,6 +240,7 @@ def test_a_writer_thread_racing_the_follower(db_path: Path, feed: Path, follower
     assert follower.batches >= 2  # committed as it arrived, not at the end
 
 
+@pytest.mark.both_backends
 def test_follow_reads_a_csv_feed_whose_header_came_first(db_path: Path, tmp_path: Path) -> None:
     feed = tmp_path / "feed.csv"
     feed.write_text("id,type,ticket,at,customer,priority,title,author\n")
@@ -254,6 +255,7 @@ def test_follow_reads_a_csv_feed_whose_header_came_first(db_path: Path, tmp_path
     assert report.invalid == 0, fol.err.getvalue()
 
 
+@pytest.mark.both_backends
 def test_follow_refuses_a_missing_directory_a_directory_and_stdin(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -266,6 +268,7 @@ def test_follow_refuses_a_missing_directory_a_directory_and_stdin(
     assert main(["--db", str(db_path), "import", "--follow", "-"], operator="tester") == 2
 
 
+@pytest.mark.both_backends
 def test_follow_waits_for_a_file_that_does_not_exist_yet(db_path: Path, tmp_path: Path) -> None:
     feed = tmp_path / "later.jsonl"
     fol = Follower(db_path, feed)
@@ -286,6 +289,7 @@ def _start_as_a_background_job() -> None:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.both_backends
 def test_the_command_follows_until_interrupted(db_path: Path, feed: Path, stop_signal: int) -> None:
     """Interrupted (Ctrl-C) or stopped by a service manager, it ends cleanly (exit 0)
     after its batches, even started as a background job with SIGINT ignored."""
@@ -348,6 +352,7 @@ def test_tail_rereads_a_file_truncated_and_rewritten_longer(tmp_path: Path) -> N
         tail.close()
 
 
+@pytest.mark.both_backends
 def test_follow_imports_every_event_of_a_rewritten_file(
     db_path: Path, feed: Path, follower: Follower
 ) -> None:
@@ -397,6 +402,7 @@ def test_an_instant_out_of_range_is_reported_and_the_feed_goes_on_after_a_restar
     run_once()  # a restarted follower reads the same lines again and survives them too
 
 
+@pytest.mark.both_backends
 def test_an_event_the_store_fails_on_is_reported_and_skipped(
     db_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -442,6 +448,7 @@ def test_follow_neutralises_control_characters_in_the_file_name(db_path: Path, t
     assert "\x1b" not in source and source.endswith("feed\u241b]52;c;SGVsbG8=\u2407\ufffd.jsonl")
 
 
+@pytest.mark.both_backends
 def test_a_line_the_parser_fails_on_is_reported_and_skipped(
     db_path: Path, feed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

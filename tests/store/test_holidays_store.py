@@ -64,6 +64,7 @@ def covers(conn: sqlite3.Connection, version: int) -> list[tuple[str, int, int]]
     return [(r["table"], r["first"], r["last"]) for r in json.loads(row[0])]
 
 
+@pytest.mark.both_backends
 def test_each_load_stores_its_new_years_under_its_version_and_audits_them(conn: sqlite3.Connection) -> None:
     assert load(conn, agreements()) == 1
     years = dict(
@@ -196,6 +197,7 @@ def test_migration_drops_the_unaudited_rows_of_0002(tmp_path: Path) -> None:
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_a_load_stores_every_year_each_agreements_validity_needs(conn: sqlite3.Connection) -> None:
     load(conn, agreements())  # valid 2026: one year either side
     years = [y for (y,) in conn.execute("SELECT year FROM holiday_dates ORDER BY year")]

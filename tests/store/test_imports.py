@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import backends
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from sladesk_tui.cli import main
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import FIELDS
 from sladesk_tui.store.audit import verify
-from sladesk_tui.store.db import open_db
+from sladesk_tui.store.db import connect, open_db
 from sladesk_tui.store.imports import ImportRejected, import_file, ingest, read_input
 
 AGREEMENTS = """\
@@ -75,25 +76,16 @@ def write_csv(path: Path, events: list[dict[str, str]]) -> Path:
     return path
 
 
-def dump(db: Path) -> list[str]:
-    c = sqlite3.connect(db)
-    try:
-        return list(c.iterdump())
-    finally:
-        c.close()
+def dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    return backends.dump(db)
 
 
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    c = sqlite3.connect(db)
-    try:
-        return c.execute(sql).fetchall()
-    finally:
-        c.close()
+    return backends.rows(db, sql)
 
 
 def ticket(db: Path, tid: str) -> dict[str, Any]:
-    c = sqlite3.connect(db)
-    c.row_factory = sqlite3.Row
+    c = connect(db)
     try:
         row = c.execute("SELECT * FROM tickets WHERE id = ?", (tid,)).fetchone()
         return dict(row) if row else {}
@@ -115,6 +107,7 @@ BASIC = [
 # ---- the basics ------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_import_writes_events_projection_and_one_audit_row(db_path: Path, tmp_path: Path) -> None:
     f = write_jsonl(tmp_path / "ev.jsonl", BASIC)
     report = import_file(db_path, f, actor="tester")
@@ -140,6 +133,7 @@ def test_import_writes_events_projection_and_one_audit_row(db_path: Path, tmp_pa
     assert json.loads(audit[0][2])[0]["count"] == 7
 
 
+@pytest.mark.both_backends
 def test_reimporting_the_same_file_adds_nothing(db_path: Path, tmp_path: Path) -> None:
     f = write_jsonl(tmp_path / "ev.jsonl", BASIC)
     import_file(db_path, f, actor="tester")
@@ -149,6 +143,7 @@ def test_reimporting_the_same_file_adds_nothing(db_path: Path, tmp_path: Path) -
     assert dump(db_path) == before  # not even an audit row: nothing was written
 
 
+@pytest.mark.both_backends
 def test_a_file_extending_a_stored_one_imports_only_the_new_events(db_path: Path, tmp_path: Path) -> None:
     import_file(db_path, write_jsonl(tmp_path / "a.jsonl", BASIC[:3]), actor="tester")
     report = import_file(db_path, write_jsonl(tmp_path / "b.jsonl", BASIC), actor="tester")
@@ -157,6 +152,7 @@ def test_a_file_extending_a_stored_one_imports_only_the_new_events(db_path: Path
     assert verify(open_db(db_path)).ok
 
 
+@pytest.mark.both_backends
 def test_a_conflicting_id_is_refused_naming_file_and_line(db_path: Path, tmp_path: Path) -> None:
     import_file(db_path, write_jsonl(tmp_path / "a.jsonl", BASIC), actor="tester")
     before = dump(db_path)
@@ -168,6 +164,7 @@ def test_a_conflicting_id_is_refused_naming_file_and_line(db_path: Path, tmp_pat
     assert dump(db_path) == before
 
 
+@pytest.mark.both_backends
 def test_a_repeated_id_within_one_file(db_path: Path, tmp_path: Path) -> None:
     same = write_jsonl(tmp_path / "same.jsonl", [*BASIC[:2], BASIC[1]])
     report = import_file(db_path, same, actor="tester")
@@ -182,6 +179,7 @@ def test_a_repeated_id_within_one_file(db_path: Path, tmp_path: Path) -> None:
         import_file(db_path, differ, actor="tester")
 
 
+@pytest.mark.both_backends
 def test_unknown_ticket_and_events_before_creation_are_refused(db_path: Path, tmp_path: Path) -> None:
     f = write_jsonl(
         tmp_path / "ev.jsonl",
@@ -208,6 +206,7 @@ def test_unknown_ticket_and_events_before_creation_are_refused(db_path: Path, tm
     assert rows(db_path, "SELECT COUNT(*) FROM events") == [(0,)]
 
 
+@pytest.mark.both_backends
 def test_status_events_cannot_end_a_ticket(db_path: Path, tmp_path: Path) -> None:
     f = write_jsonl(
         tmp_path / "ev.jsonl", [created("e1", "T-1"), ev("e2", "T-1", 1, "status", status="resolved")]
@@ -224,6 +223,7 @@ def sla_db(db_path: Path, tmp_path: Path) -> Path:
     return fresh_db(db_path, AGREEMENTS, actor="lee", toml=tmp_path / "sla.toml", source="local")
 
 
+@pytest.mark.both_backends
 def test_created_tickets_get_their_agreement_or_the_reason(sla_db: Path, tmp_path: Path) -> None:
     f = write_jsonl(tmp_path / "ev.jsonl", [created("e1", "T-1"), created("e2", "T-2", customer="initech")])
     import_file(sla_db, f, actor="tester")
@@ -233,6 +233,7 @@ def test_created_tickets_get_their_agreement_or_the_reason(sla_db: Path, tmp_pat
     assert t2["no_agreement_reason"] == "no agreement in force: unknown customer 'initech'"
 
 
+@pytest.mark.both_backends
 def test_priorities_must_be_the_agreements(sla_db: Path, tmp_path: Path) -> None:
     f = write_jsonl(
         tmp_path / "ev.jsonl",
@@ -260,6 +261,7 @@ def test_priorities_must_be_the_agreements(sla_db: Path, tmp_path: Path) -> None
 # ---- atomicity, --skip-invalid, formats ------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_a_bad_line_changes_nothing(db_path: Path, tmp_path: Path) -> None:
     import_file(db_path, write_jsonl(tmp_path / "a.jsonl", BASIC[:2]), actor="tester")
     before = dump(db_path)
@@ -270,6 +272,7 @@ def test_a_bad_line_changes_nothing(db_path: Path, tmp_path: Path) -> None:
     assert dump(db_path) == before
 
 
+@pytest.mark.both_backends
 def test_cli_exit_2_with_one_line_per_bad_line(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -290,6 +293,7 @@ def test_cli_exit_2_with_one_line_per_bad_line(
     assert dump(db_path) == before
 
 
+@pytest.mark.both_backends
 def test_cli_lists_every_bad_line_and_counts_them(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -301,6 +305,7 @@ def test_cli_lists_every_bad_line_and_counts_them(
     assert err[2] == "sladesk: 2 bad lines; nothing imported"
 
 
+@pytest.mark.both_backends
 def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -320,6 +325,7 @@ def test_skip_invalid_imports_the_rest_and_lists_what_it_skipped(
     assert rows(db_path, "SELECT COUNT(*) FROM events") == [(8,)]
 
 
+@pytest.mark.both_backends
 def test_skip_invalid_cascades_to_the_events_of_a_refused_ticket(db_path: Path, tmp_path: Path) -> None:
     f = write_jsonl(
         tmp_path / "ev.jsonl",
@@ -347,6 +353,7 @@ def test_csv_and_jsonl_store_identical_rows(tmp_path: Path) -> None:
     assert ta == tb
 
 
+@pytest.mark.both_backends
 def test_stdin(
     db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -362,6 +369,7 @@ def test_stdin(
     assert capsys.readouterr().err == "sladesk: <stdin>:1: missing field 'type'\n"
 
 
+@pytest.mark.both_backends
 def test_missing_and_empty_files(db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     give_roles(db_path, "feed", "tester")
     assert main(["--db", str(db_path), "import", str(tmp_path / "nope.jsonl")], operator="tester") == 2
@@ -375,6 +383,7 @@ def test_missing_and_empty_files(db_path: Path, tmp_path: Path, capsys: pytest.C
 # ---- the projection follows `at`, not arrival --------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_out_of_order_events_within_a_file(db_path: Path, tmp_path: Path) -> None:
     f = write_jsonl(
         tmp_path / "ev.jsonl",
@@ -391,6 +400,7 @@ def test_out_of_order_events_within_a_file(db_path: Path, tmp_path: Path) -> Non
     assert t["updated_ts"] == rows(db_path, "SELECT ts FROM events WHERE id = 'e2'")[0][0]
 
 
+@pytest.mark.both_backends
 def test_a_late_event_in_a_later_import_replays_the_ticket(db_path: Path, tmp_path: Path) -> None:
     import_file(
         db_path,
@@ -504,6 +514,7 @@ def test_ingest_directly_and_the_audit_chain_covers_the_events(conn: sqlite3.Con
     assert not verify(conn).ok
 
 
+@pytest.mark.both_backends
 def test_ingest_without_a_name_still_refuses_whole(conn: sqlite3.Connection) -> None:
     from sladesk_tui.core.eventfile import event_from_mapping
 
@@ -514,6 +525,7 @@ def test_ingest_without_a_name_still_refuses_whole(conn: sqlite3.Connection) -> 
     assert not conn.in_transaction
 
 
+@pytest.mark.both_backends
 def test_two_importers_of_one_file_at_once_store_each_event_once(db_path: Path, tmp_path: Path) -> None:
     import threading
 

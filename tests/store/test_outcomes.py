@@ -61,16 +61,26 @@ def grouped_outcomes(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
         tuple(r)
         for r in conn.execute(
             "SELECT day, agreement_id, agreement_version, priority, clock, operator, COUNT(*),"
-            " SUM(raw_state IS 'met'), SUM(raw_state IS 'breached'), SUM(adj_state = 'met'),"
-            " SUM(adj_state = 'breached'), SUM(adj_state = 'exempt') FROM outcomes"
+            # CASE, not SQLite's sum of comparisons: the same on PostgreSQL.
+            " SUM(CASE WHEN raw_state = 'met' THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN raw_state = 'breached' THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN adj_state = 'met' THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN adj_state = 'breached' THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN adj_state = 'exempt' THEN 1 ELSE 0 END) FROM outcomes"
             " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
         )
     ]
 
 
 @pytest.fixture
-def writable(lookup_db: Path, tmp_path: Path) -> Path:
-    """A private copy of the fixture history, for tests that write."""
+def writable(backend: str, lookup_db: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A private copy of the fixture history, for tests that write (on PostgreSQL, the
+    history written again into a fresh database)."""
+    if backend == "postgresql":
+        from lookup_fixture import build
+
+        server = request.getfixturevalue("pg_server")
+        return build(server.fresh(server.role("owner"), migrated=True), toml=tmp_path / "a.toml")
     dest = tmp_path / "copy.db"
     src = sqlite3.connect(lookup_db)
     try:
@@ -82,6 +92,7 @@ def writable(lookup_db: Path, tmp_path: Path) -> Path:
     return dest
 
 
+@pytest.mark.both_backends
 def test_the_stored_report_equals_the_hand_computed_figures(lookup_db: Path) -> None:
     conn = connect(lookup_db, readonly=True)
     try:
@@ -109,6 +120,7 @@ def test_the_stored_report_equals_the_hand_computed_figures(lookup_db: Path) -> 
     assert (gold.days_left, gold.expiring) == (15, True)
 
 
+@pytest.mark.both_backends
 def test_replaying_the_log_gives_the_stored_figures(lookup_db: Path) -> None:
     conn = connect(lookup_db, readonly=True)
     try:
@@ -124,6 +136,7 @@ def test_replaying_the_log_gives_the_stored_figures(lookup_db: Path) -> None:
     assert figures(october) == {("acme-gold", "P1", "response"): (1, 1, 0, 1, 0, 0, 0.0, 0.0)}
 
 
+@pytest.mark.both_backends
 def test_as_of_an_earlier_instant_equals_the_history_cut_there(
     lookup_db: Path, lookup_db_earlier: Path
 ) -> None:
@@ -142,6 +155,7 @@ def test_as_of_an_earlier_instant_equals_the_history_cut_there(
     assert figures(then)[("acme-gold", "P2", "resolution")][0] == 1
 
 
+@pytest.mark.both_backends
 def test_the_rollup_always_equals_the_outcomes(lookup_db: Path) -> None:
     conn = connect(lookup_db, readonly=True)
     try:
@@ -151,6 +165,7 @@ def test_the_rollup_always_equals_the_outcomes(lookup_db: Path) -> None:
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_rebuild_recomputes_the_same_rows(writable: Path) -> None:
     conn = open_db(writable)
     try:
@@ -163,6 +178,7 @@ def test_rebuild_recomputes_the_same_rows(writable: Path) -> None:
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_a_rejection_restores_the_raw_outcome_in_the_same_transaction(writable: Path) -> None:
     conn = open_db(writable)
     try:
@@ -181,6 +197,7 @@ def test_a_rejection_restores_the_raw_outcome_in_the_same_transaction(writable: 
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_reopening_withdraws_an_outcome_and_resolving_again_files_it_in_its_new_month(writable: Path) -> None:
     conn = open_db(writable)
     try:
@@ -203,6 +220,7 @@ def test_reopening_withdraws_an_outcome_and_resolving_again_files_it_in_its_new_
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_a_refused_import_changes_no_outcome(writable: Path) -> None:
     conn = open_db(writable)
     try:
@@ -229,6 +247,7 @@ def test_a_refused_import_changes_no_outcome(writable: Path) -> None:
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_outcomes_change_only_by_delete_and_insert(writable: Path) -> None:
     conn = open_db(writable)
     try:
@@ -254,6 +273,7 @@ def test_the_month_query_searches_the_rollup_by_its_key(lookup_db: Path, by_oper
     assert len(rows) == 5 and all(r[0].startswith("2026-11-") for r in rows)
 
 
+@pytest.mark.both_backends
 def test_refresh_refuses_to_run_outside_a_transaction(writable: Path) -> None:
     from sladesk_tui.store.outcomes import refresh_outcomes
 

@@ -105,6 +105,7 @@ def clocks(conn: sqlite3.Connection, tid: str, now: float = NOW):
     return evaluate(record, agreements_for_versions(conn, [record.agreement_version]), now)
 
 
+@pytest.mark.both_backends
 def test_an_override_is_stored_with_its_figures_and_audit_row(desk: sqlite3.Connection) -> None:
     placed = place_override(desk, ov("T-1", "hold", until=NOW + H), now=NOW)
     row = desk.execute("SELECT * FROM overrides WHERE id = ?", (placed.id,)).fetchone()
@@ -150,6 +151,7 @@ def test_an_override_is_stored_with_its_figures_and_audit_row(desk: sqlite3.Conn
         (ov("T-404", "exempt"), "unknown ticket 'T-404'"),
     ],
 )
+@pytest.mark.both_backends
 def test_refused_overrides_write_nothing(desk: sqlite3.Connection, candidate: Override, reason: str) -> None:
     before = counts(desk)
     with pytest.raises(InputError, match=reason):
@@ -157,6 +159,7 @@ def test_refused_overrides_write_nothing(desk: sqlite3.Connection, candidate: Ov
     assert counts(desk) == before
 
 
+@pytest.mark.both_backends
 def test_draft_previews_without_writing(desk: sqlite3.Connection) -> None:
     before = counts(desk)
     d = draft_as_the_dialog_does(
@@ -169,6 +172,7 @@ def test_draft_previews_without_writing(desk: sqlite3.Connection) -> None:
     assert counts(desk) == before
 
 
+@pytest.mark.both_backends
 def test_rejection_restores_the_raw_clock_and_approval_keeps_it(desk: sqlite3.Connection) -> None:
     placed = place_override(desk, ov("T-3", "responded", responded_at=NOW - 2.5 * H), now=NOW)
     tc = clocks(desk, "T-3")
@@ -193,6 +197,7 @@ def test_rejection_restores_the_raw_clock_and_approval_keeps_it(desk: sqlite3.Co
         ("lee", "reject", "   ", "needs a comment"),
     ],
 )
+@pytest.mark.both_backends
 def test_review_rules_refuse_and_write_nothing(
     desk: sqlite3.Connection, reviewer: str, decision: str, comment: str | None, reason: str
 ) -> None:
@@ -204,11 +209,13 @@ def test_review_rules_refuse_and_write_nothing(
     assert counts(desk) == before
 
 
+@pytest.mark.both_backends
 def test_a_review_of_a_missing_override_is_an_input_error(desk: sqlite3.Connection) -> None:
     with pytest.raises(InputError, match="no override 99"):
         review_override(desk, 99, "approve", reviewer="lee")
 
 
+@pytest.mark.both_backends
 def test_leads_are_named_once_then_granted_only_by_leads(desk: sqlite3.Connection) -> None:
     assert leads(desk) == ["lee"]
     with pytest.raises(Refused, match="already named"):
@@ -232,6 +239,7 @@ def test_leads_are_named_once_then_granted_only_by_leads(desk: sqlite3.Connectio
     assert audit.verify(desk).ok
 
 
+@pytest.mark.both_backends
 def test_log_filters_and_per_operator_figures(desk: sqlite3.Connection) -> None:
     grant_lead(desk, "kim", actor="lee")
     hold = place_override(desk, ov("T-1", "hold", until=NOW + H), now=NOW - 300).id
@@ -257,6 +265,7 @@ def test_log_filters_and_per_operator_figures(desk: sqlite3.Connection) -> None:
     assert sam.by_kind == {"extend": 1, "hold": 1}
 
 
+@pytest.mark.both_backends
 def test_the_raw_writers_keep_the_demo_seeding_working(desk: sqlite3.Connection) -> None:
     """`record_override`/`record_review` store what the caller computed (rules are the caller's)."""
     oid = record_override(
@@ -271,6 +280,7 @@ def test_the_raw_writers_keep_the_demo_seeding_working(desk: sqlite3.Connection)
     assert audit.verify(desk).ok
 
 
+@pytest.mark.both_backends
 def test_rules_are_checked_against_the_state_under_the_write_lock(
     desk: sqlite3.Connection, db_path: Path
 ) -> None:

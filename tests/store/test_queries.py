@@ -6,6 +6,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import load_text
@@ -69,6 +70,7 @@ def override(ticket: str, at: float, kind: str = "extend", **kw: object) -> Over
     )
 
 
+@pytest.mark.both_backends
 def test_open_tickets_come_with_their_events_in_time_then_arrival_order(conn, tmp_path):
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0), ev("a2", "reply", T0 + 600), ev("a3", "note", T0 + 600, author="x"))
@@ -89,6 +91,7 @@ def test_open_tickets_come_with_their_events_in_time_then_arrival_order(conn, tm
     assert [e.id for e in records[1].events] == ["c1"]
 
 
+@pytest.mark.both_backends
 def test_override_status_is_the_latest_review(conn, tmp_path):
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0), ev("b1", "created", T0, ticket="T-2"))
@@ -127,6 +130,7 @@ def test_override_status_is_the_latest_review(conn, tmp_path):
     ]
 
 
+@pytest.mark.both_backends
 def test_load_ticket_finds_ended_tickets_and_nothing_else(conn, tmp_path):
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0), ev("a2", "resolved", T0 + H), ev("a3", "closed", T0 + 2 * H))
@@ -137,6 +141,7 @@ def test_load_ticket_finds_ended_tickets_and_nothing_else(conn, tmp_path):
     assert load_open_tickets(conn) == []
 
 
+@pytest.mark.both_backends
 def test_as_of_replays_the_state_at_that_instant(conn, tmp_path):
     load(conn, tmp_path)
     put(
@@ -172,6 +177,7 @@ def test_as_of_replays_the_state_at_that_instant(conn, tmp_path):
     assert [r.id for r in load_open_tickets(conn, at=T0 + 6 * H)] == ["T-2", "T-3"]
 
 
+@pytest.mark.both_backends
 def test_clocks_use_the_agreement_version_the_ticket_was_created_under(conn, tmp_path):
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0))
@@ -194,6 +200,7 @@ def test_clocks_use_the_agreement_version_the_ticket_was_created_under(conn, tmp
     assert set(agreements_for_versions(conn, [None, 1, 2, 2, 0])) == {1, 2}
 
 
+@pytest.mark.both_backends
 def test_raw_and_adjusted_clocks_differ_only_by_counting_overrides(conn, tmp_path):
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0), ev("b1", "created", T0, ticket="T-2"))
@@ -210,6 +217,7 @@ def test_raw_and_adjusted_clocks_differ_only_by_counting_overrides(conn, tmp_pat
     assert extend
 
 
+@pytest.mark.both_backends
 def test_as_of_clocks_are_computed_at_that_instant(conn, tmp_path):
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0), ev("a2", "reply", T0 + 30 * 60))
@@ -219,6 +227,7 @@ def test_as_of_clocks_are_computed_at_that_instant(conn, tmp_path):
     assert now.adjusted["response"].state == "met" and now.adjusted["resolution"].state == "breached"
 
 
+@pytest.mark.both_backends
 def test_reads_share_a_snapshot_the_caller_holds(conn, tmp_path):
     load(conn, tmp_path)
     put(conn, ev("a1", "created", T0))
@@ -229,6 +238,7 @@ def test_reads_share_a_snapshot_the_caller_holds(conn, tmp_path):
     assert not conn.in_transaction
 
 
+@pytest.mark.both_backends
 def test_reads_hold_no_snapshot_afterwards(db_path, tmp_path):
     writer = open_db(db_path)
     reader = connect(db_path, readonly=True)

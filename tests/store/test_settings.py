@@ -23,9 +23,12 @@ T0 = 1_795_000_000.0
 
 
 @pytest.fixture
-def desk(tmp_path: Path) -> Path:
+def desk(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Path:
     path = tmp_path / "desk.db"
-    with agreements_db(path, GOLD_24X7, actor="ada") as conn:
+    if backend == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        path = server.fresh(server.role("owner"))
+    with agreements_db(path, GOLD_24X7, actor="ada", toml=tmp_path / "a.toml") as conn:
         name_first(conn, "admin", "ada", actor="ada")
         grant_role(conn, "feed", "svc-feed", actor="ada")
         ingest(
@@ -40,6 +43,7 @@ def desk(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.both_backends
 def test_only_an_admin_changes_a_setting_and_it_is_audited(desk: Path) -> None:
     conn = open_db(desk)
     try:
@@ -64,6 +68,7 @@ def test_only_an_admin_changes_a_setting_and_it_is_audited(desk: Path) -> None:
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_local_actions_off_refuses_clock_moving_events_from_the_app_only(desk: Path) -> None:
     conn = open_db(desk)
     try:
@@ -89,6 +94,7 @@ def test_local_actions_off_refuses_clock_moving_events_from_the_app_only(desk: P
         conn.close()
 
 
+@pytest.mark.both_backends
 def test_ticket_shows_the_author_and_who_recorded_it(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conn = open_db(desk)
     ingest(conn, [Event("t1", "reply", T0 + 120, "T-1", author="kim")], actor="kim", source="tui")
@@ -107,6 +113,7 @@ def test_ticket_shows_the_author_and_who_recorded_it(desk: Path, capsys: pytest.
     assert "reply          LOCAL kim  author=kim" in history[2]
 
 
+@pytest.mark.both_backends
 def test_the_leads_figures_count_clocks_moved_by_hand(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conn = open_db(desk)
     ingest(
@@ -132,6 +139,8 @@ def test_the_leads_figures_count_clocks_moved_by_hand(desk: Path, capsys: pytest
     assert capsys.readouterr().out == "(none)\n"
 
 
+# SQLite only: several people on one command line; on PostgreSQL each would be a role
+# of their own (tests/backends.py `person`).
 def test_setting_commands(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--db", str(desk), "setting", "list"], operator="kim") == 0
     assert capsys.readouterr().out.startswith("local-actions\ton\t(on/off, default on): ")

@@ -17,18 +17,15 @@ priority and assignee items' `fromString`, else the current values.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.core.events import Event
 from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.ids import ticket_id
 from sladesk_tui.core.sources.mapping import Source
-from sladesk_tui.core.sources.payloads import TicketState, decode, to_events
 from sladesk_tui.core.sources.refusals import Refusal
-from sladesk_tui.core.tickets import TicketProjection
+from sladesk_tui.core.sources.replay import replay
 
 # The issue fields the puller asks for (the source's customer field is added).
 ISSUE_FIELDS = ("summary", "status", "priority", "created", "updated", "reporter", "assignee", "organization")
@@ -103,8 +100,6 @@ def map_issue(
     """The issue's whole history as events (numbered from `seq`), or the reason it is set aside."""
     key = str(issue.get("key") or "?")
     ours = ticket_id(source.ticket_prefix, key)
-    state: TicketState | None = None
-    events: list[Event] = []
     created = _when((issue.get("fields") or {}).get("created"))
     early = [str(x.get("id")) for x in (*histories, *comments) if _when(x.get("created")) < created]
     if early:
@@ -115,32 +110,10 @@ def map_issue(
             "nothing of it is stored",
         )
     try:
-        for doc in deliveries(issue, histories, comments):
-            decoded = decode(source, json.dumps(doc).encode(), "application/json")
-            new = to_events(source, decoded, {ours: state})
-            state = advance(state, new)
-            events.extend(new)
+        events = replay(source, ours, deliveries(issue, histories, comments), state=None, seq=seq)
     except (InputError, Refusal) as exc:
         return TicketBatch(key, ours, problem=f"Jira issue {key}: {exc}")
-    renumbered = [_with_seq(ev, seq + i) for i, ev in enumerate(events)]
-    return TicketBatch(key, ours, tuple(renumbered))
-
-
-def advance(state: TicketState | None, events: Sequence[Event]) -> TicketState | None:
-    """The ticket's state after `events`, by the store's own projection rule
-    (`TicketProjection`): the receiver reads the same state back from the store."""
-    proj = TicketProjection()
-    if state is not None:
-        proj.start(0.0, "", None, "", state.priority or "", state.assignee)
-        proj.status, proj.is_open = state.status, state.is_open
-    started = state is not None
-    for ev in events:
-        if ev.type == "created":
-            proj.start(ev.at, ev.customer or "", ev.service, ev.title or "", ev.priority or "", ev.assignee)
-            started = True
-        elif started:
-            proj.apply(ev.type, ev.at, ev.priority, ev.status, ev.assignee)
-    return TicketState(proj.status, proj.priority, proj.assignee, proj.is_open) if started else None
+    return TicketBatch(key, ours, events)
 
 
 def jql_since(cursor_ms: float, zone: dt.tzinfo) -> str:
@@ -158,9 +131,3 @@ def _when(value: object) -> float:
         return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return 0.0
-
-
-def _with_seq(ev: Event, seq: int) -> Event:
-    from dataclasses import replace
-
-    return replace(ev, seq=seq)

@@ -1,6 +1,6 @@
 """Request Tracker history as our events: pure mapping of REST2 transactions (docs/pull.md).
 
-The puller (`services/puller.py`) fetches; this module decides. A ticket's
+The puller (`services/pull/rt.py`) fetches; this module decides. A ticket's
 transactions of one pull batch map to its events all together or not at all: any
 problem (a queue the source does not pull, a status or priority the mapping does
 not name, a history that does not start with the ticket's creation, a timestamp

@@ -19,19 +19,15 @@ agent by display name, the webhook by login (docs/pull.md says what that costs).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.core.events import Event
 from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.ids import ticket_id
-from sladesk_tui.core.sources.jira_history import advance
 from sladesk_tui.core.sources.mapping import Source
-from sladesk_tui.core.sources.payloads import TicketState, decode, to_events
 from sladesk_tui.core.sources.refusals import Refusal
+from sladesk_tui.core.sources.replay import replay
 
 _REPLAYED = ("state", "priority")
 
@@ -155,17 +151,11 @@ def map_ticket(
     if not own or own[0].get("type") != "created":
         first = f"{own[0].get('type')} entry {own[0].get('id')}" if own else "nothing"
         return refuse(f"its history starts with {first}, not with its creation")
-    state: TicketState | None = None
-    events: list[Event] = []
     try:
-        for doc in snapshots(ticket, history, articles):
-            decoded = decode(source, json.dumps(doc).encode(), "application/json")
-            new = to_events(source, decoded, {ours: state})
-            state = advance(state, new)
-            events.extend(new)
+        events = replay(source, ours, snapshots(ticket, history, articles), state=None, seq=seq)
     except (InputError, Refusal) as exc:
         return refuse(str(exc))
-    return TicketBatch(tid, ours, tuple(replace(ev, seq=seq + i) for i, ev in enumerate(events)))
+    return TicketBatch(tid, ours, events)
 
 
 def _is_ticket(h: Mapping[str, Any]) -> bool:

@@ -19,19 +19,17 @@ and the comment of the creating audit (the ticket's description, not a reply).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.core.events import Event
 from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.ids import ticket_id
-from sladesk_tui.core.sources.jira_history import advance
 from sladesk_tui.core.sources.mapping import Source
-from sladesk_tui.core.sources.payloads import TicketState, decode, to_events
+from sladesk_tui.core.sources.payloads import TicketState
 from sladesk_tui.core.sources.refusals import Refusal
+from sladesk_tui.core.sources.replay import replay
 
 # The ticket fields a Create or Change child event may carry, by their API names.
 FIELDS = ("status", "priority", "subject", "organization_id", "requester_id", "assignee_id")
@@ -191,16 +189,13 @@ def map_ticket(
             problem=f"Zendesk ticket {ticket}: its history starts with audit {first}, not with its creation; "
             "nothing of it is stored",
         )
-    events: list[Event] = []
     try:
-        for doc in deliveries(ticket, ordered, authors=authors or {}):
-            decoded = decode(source, json.dumps(doc).encode(), "application/json")
-            new = to_events(source, decoded, {ours: state})
-            state = advance(state, new)
-            events.extend(new)
+        events = replay(
+            source, ours, deliveries(ticket, ordered, authors=authors or {}), state=state, seq=seq
+        )
     except (InputError, Refusal) as exc:
         return TicketBatch(ticket, ours, problem=f"Zendesk ticket {ticket}: {exc}")
-    return TicketBatch(ticket, ours, tuple(replace(ev, seq=seq + i) for i, ev in enumerate(events)))
+    return TicketBatch(ticket, ours, events)
 
 
 def _zoned(text: str) -> bool:

@@ -41,14 +41,13 @@ from sladesk_tui.core.override_log import LogEntry, LogFilter, OperatorStats, op
 from sladesk_tui.core.override_rules import DECISIONS, review_problem
 from sladesk_tui.core.overrides import KINDS, REASONS, STATUSES
 from sladesk_tui.core.text import safe_text
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.tui.background import BackgroundScreen, LiveScreen
 from sladesk_tui.tui.helpers import event_detail, keep_printable, operator_zone
 from sladesk_tui.tui.messages import OpenTicket
 from sladesk_tui.tui.widgets.clock_panel import fmt_instant
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from sladesk_tui.core.tickets import Review, TicketRecord
 
 ANY = "any"
@@ -78,7 +77,7 @@ class LogView:
 
 
 def load_log_view(
-    conn: sqlite3.Connection,
+    conn: Connection,
     operator: str,
     filt: LogFilter,
     *,
@@ -187,7 +186,7 @@ class LeadsDialog(BackgroundScreen[None], ModalScreen[None]):
 
         operator = self.desk.operator
 
-        def job(conn: sqlite3.Connection) -> tuple[list[str], str, bool]:
+        def job(conn: Connection) -> tuple[list[str], str, bool]:
             said, refused = "", False
             if action is not None and user is not None:
                 try:
@@ -314,7 +313,7 @@ class ReviewScreen(LiveScreen):
     def reading(self) -> str:
         return "the override log"
 
-    def reader(self, now: float) -> Callable[[sqlite3.Connection], LogView]:
+    def reader(self, now: float) -> Callable[[Connection], LogView]:
         filt, effects, operator, search = self.filter, self.figures, self.desk.operator, self.search
         return lambda conn: load_log_view(conn, operator, filt, effects=effects, now=now, search=search)
 
@@ -448,7 +447,7 @@ class ReviewScreen(LiveScreen):
         from sladesk_tui.store.overrides import load_reviews
         from sladesk_tui.store.queries import load_ticket
 
-        def job(conn: sqlite3.Connection) -> tuple[TicketRecord | None, list[Review]]:
+        def job(conn: Connection) -> tuple[TicketRecord | None, list[Review]]:
             return load_ticket(conn, ticket), load_reviews(conn, override_id)
 
         self.run_in_background(

@@ -39,6 +39,7 @@ from textual.widgets import Collapsible, DataTable, Footer, Static, TabbedConten
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.what_if import what_if_priority
+from sladesk_tui.store.backend import Connection
 from sladesk_tui.tui.background import LiveScreen
 from sladesk_tui.tui.helpers import event_detail, operator_zone
 from sladesk_tui.tui.messages import AlertsSeen, OpenOverride
@@ -47,8 +48,6 @@ from sladesk_tui.tui.ticket_commands import OpenTicketCommands
 from sladesk_tui.tui.widgets.clock_panel import ClockPanel, Zones, fmt_instant
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from sladesk_tui.core.agreements import Agreement, AgreementSet
     from sladesk_tui.core.evaluate import TicketClocks
     from sladesk_tui.core.overrides import Override
@@ -99,7 +98,7 @@ class TicketView:
         return out, frozenset(pauses)
 
 
-def load_view(conn: sqlite3.Connection, ticket_id: str, now: float) -> TicketView | None:
+def load_view(conn: Connection, ticket_id: str, now: float) -> TicketView | None:
     """Read and evaluate one ticket on the worker's connection; None if unknown."""
     from sladesk_tui.core.evaluate import evaluate, governing
     from sladesk_tui.store.alerts import alert_log
@@ -222,7 +221,7 @@ class TicketScreen(LiveScreen):
     def reading(self) -> str:
         return self.ticket_id
 
-    def reader(self, now: float) -> Callable[[sqlite3.Connection], TicketView | None]:
+    def reader(self, now: float) -> Callable[[Connection], TicketView | None]:
         ticket_id = self.ticket_id
         return lambda conn: load_view(conn, ticket_id, now)
 

@@ -1,0 +1,178 @@
+"""A real streaming replica answers the lookups (docs/postgresql.md, "Read replicas").
+
+The page's steps on this machine: `pg_basebackup -X stream -R` of the test server
+into a throwaway data directory, started as a hot standby on a free port on
+127.0.0.1. A write on the primary reaches it; the lookups the page lists answer on
+it, as a person with their own password; a write there is refused and nothing is
+written. Needs root (the server runs as the `postgres` account), as CI has.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pg_desk import Desk, extend, make_desk
+from pg_support import PgServer
+
+from sladesk_tui.store.overrides import place_override
+
+REPO = Path(__file__).resolve().parents[2]
+LOOKUPS = [
+    ("queue",),
+    ("ticket", "T-1", "--format", "json"),
+    ("overrides", "--stats"),
+    ("audit", "verify"),
+    ("role", "list"),
+]
+
+
+def _bin(name: str) -> str | None:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(found[-1]) if found else shutil.which(name)
+
+
+def _problem() -> str | None:
+    if os.geteuid() != 0:
+        return "the replica test starts a server as the postgres account: run as root (CI does)"
+    missing = [n for n in ("pg_basebackup", "pg_ctl", "postgres") if _bin(n) is None]
+    if missing or shutil.which("runuser") is None:
+        return f"missing for the replica test: {', '.join(missing) or 'runuser'} (.ci/pg.sh installs them)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(*argv: str, env: dict[str, str] | None = None, timeout: float = 300) -> None:
+    r = subprocess.run(
+        [shutil.which("runuser") or "runuser", "-u", "postgres", "--", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd="/",
+        check=False,
+    )
+    log = Path(argv[argv.index("-l") + 1]) if "-l" in argv else None
+    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+    assert r.returncode == 0, f"{argv[0]}: {r.stderr}{tail}"
+
+
+class Replica:
+    def __init__(self, desk: Desk, port: int) -> None:
+        self.desk, self.port = desk, port
+
+    def url(self, who: str) -> str:
+        parts = urllib.parse.urlsplit(self.desk.url(who))
+        return urllib.parse.urlunsplit(
+            parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{self.port}")
+        )
+
+    def scalar(self, sql: str) -> object:
+        import psycopg
+
+        with psycopg.connect(self.url("ann"), autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute(sql).fetchone()
+        return None if row is None else row[0]
+
+
+@pytest.fixture(scope="module")
+def replica(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
+    problem = _problem()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    desk = make_desk(pg_server, tmp_path_factory.mktemp("replica"), ("admin", "lead", "feed", "ann"))
+    with desk.connect("ann") as conn:
+        place_override(conn, extend(desk, "ann"))
+    # The postgres account cannot enter pytest's root-only temporary directories.
+    data = Path(tempfile.mkdtemp(prefix=f"{pg_server.prefix}_standby", dir="/var/tmp"))
+    shutil.chown(data, "postgres", "postgres")
+    port = _free_port()
+    admin = urllib.parse.urlsplit(pg_server.admin_url)
+    env = {"PATH": "/usr/bin:/bin", "PGPASSWORD": urllib.parse.unquote(admin.password or "")}
+    started = False
+    try:
+        # -c fast: a spread checkpoint could take minutes; -R: the standby's primary_conninfo.
+        _as_postgres(
+            str(_bin("pg_basebackup")), "-h", admin.hostname or "127.0.0.1", "-p", str(admin.port or 5432),
+            "-U", urllib.parse.unquote(admin.username or ""), "-D", str(data), "-X", "stream", "-R", "-c", "fast",
+            env=env,
+        )  # fmt: skip
+        # Debian keeps a cluster's configuration in /etc: the copy gets its own.
+        (data / "postgresql.conf").write_text(
+            f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{data}'\n"
+            # A standby needs max_connections (and the like) >= the primary's: defaults.
+            "hot_standby = on\n",
+            encoding="utf-8",
+        )
+        (data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 scram-sha-256\n", encoding="utf-8")
+        (data / "pg_ident.conf").write_text("", encoding="utf-8")
+        for f in ("postgresql.conf", "pg_hba.conf", "pg_ident.conf"):
+            shutil.chown(data / f, "postgres", "postgres")
+        _as_postgres(
+            str(_bin("pg_ctl")), "-D", str(data), "-l", str(data / "log"), "-w", "-t", "120", "start"
+        )
+        started = True
+        yield Replica(desk, port)
+    finally:
+        if started:
+            _as_postgres(str(_bin("pg_ctl")), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def sladesk(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SLADESK_DB", "PGOPTIONS")}
+    return subprocess.run(
+        [sys.executable, "-m", "sladesk_tui", *args, "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_the_replica_is_a_standby_and_follows_the_primary(replica: Replica) -> None:
+    assert replica.scalar("SELECT pg_is_in_recovery()") is True
+    with replica.desk.connect("ann") as conn:
+        placed = place_override(conn, extend(replica.desk, "ann"))
+    deadline = time.monotonic() + 60
+    while replica.scalar(f"SELECT count(*) FROM overrides WHERE id = {placed.id}") != 1:
+        assert time.monotonic() < deadline, "the override never reached the replica"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("args", LOOKUPS, ids=" ".join)
+def test_a_lookup_answers_on_the_replica(replica: Replica, args: tuple[str, ...]) -> None:
+    on_replica = sladesk(replica.url("ann"), *args)
+    assert on_replica.returncode == 0, on_replica.stderr
+    assert on_replica.stdout.strip()
+
+
+def test_a_write_on_the_replica_is_refused_and_writes_nothing(replica: Replica) -> None:
+    before = replica.scalar("SELECT count(*) FROM overrides")
+    r = sladesk(
+        replica.url("ann"),
+        "override", "T-1", "extend", "--clock", "resolution", "--by", "10m",
+        "--reason", "third_party", "--justification", "the vendor's fix lands tomorrow",
+    )  # fmt: skip
+    assert r.returncode != 0
+    assert "nothing was written" in r.stderr, r.stderr
+    assert replica.scalar("SELECT count(*) FROM overrides") == before
+    assert replica.desk.admin_scalar("SELECT count(*) FROM overrides") == before
