@@ -6,8 +6,10 @@
 Generates tickets of 6 events each (created, reply, status waiting, customer reply,
 status open, resolved), about a third under an agreement of the loaded file, writes
 them to a temporary JSONL file, then times `import_file` into a fresh database
-(parse, validate, idempotency look-ups, insert, tickets projection, audit row). The
-issue's target is <= 60 s for 1M events, stretch <= 20 s.
+(parse, validate, idempotency look-ups, insert, tickets projection, audit row). A file
+this big is parsed by a second process while the first one writes
+(docs/bulk_import.md): the CPU figure adds both. The target is <= 20 s for 1M events
+on 2 cores.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sladesk_tui.store import imports  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store import bulk_import, imports  # noqa: E402 - imported after the sys.path set-up above
 from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - imported after the sys.path set-up above
 from sladesk_tui.store.audit import verify  # noqa: E402 - imported after the sys.path set-up above
 from sladesk_tui.store.db import open_db  # noqa: E402 - imported after the sys.path set-up above
@@ -126,6 +128,12 @@ def timed(phases: dict[str, float], name: str, fn: Callable[..., Any]) -> Callab
     return run
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + sys) of the waited-for child processes: the parsing process."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -151,18 +159,25 @@ def main() -> None:
         ("outcomes", "refresh_outcomes"),
         ("audit", "append_audit"),
     ):
-        setattr(imports, attr, timed(phases, name, getattr(imports, attr)))
+        for module in (imports, bulk_import):
+            if hasattr(module, attr):
+                setattr(module, attr, timed(phases, name, getattr(module, attr)))
     t0 = time.perf_counter()
     c0 = time.process_time()
+    k0 = _children_cpu()
     report = import_file(conn, feed, actor="bench")
     secs = time.perf_counter() - t0
     cpu = time.process_time() - c0
+    child = _children_cpu() - k0
     assert report.inserted == count, report
     print(
         f"import: {count:,} events in {secs:.1f} s = {count / secs:,.0f} events/s "
-        f"(target <= 60 s, stretch <= 20 s for 1M); CPU {cpu:.1f} s in this process"
+        f"(target <= 20 s for 1M); CPU {cpu + child:.1f} s: {cpu:.1f} s in this process,"
+        f" {child:.1f} s in the parsing process"
     )
-    print(f"RESULT import.events {count}\nRESULT import.seconds {secs:.3f}")  # for run_all.py
+    print(
+        f"RESULT import.events {count}\nRESULT import.seconds {secs:.3f}\nRESULT import.cpu_seconds {cpu + child:.3f}"
+    )  # for run_all.py
     rest = secs - sum(phases.values())
     print(
         "  of which "

@@ -50,8 +50,9 @@ from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TY
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
-from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit, row_json
 from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
@@ -258,13 +259,14 @@ def ingest_in_tx(
         events = sorted(events, key=_at)  # stable: (at, file order), as the README says
     batch = _Batch(conn, actor=actor, source=source, name=name)
     batch.resorted, batch.events = resorted, events
-    for i in range(0, len(events), CHUNK):
-        batch.add(events[i : i + CHUNK])
-    if batch.errors and not skip_invalid:
-        raise ImportRejected([e for _, e in sorted(batch.errors, key=lambda x: x[0])])
-    # Clocks these events stopped (or set running again): outcomes in the same transaction.
-    refresh_outcomes(conn, batch.changed, now_ts(), known=batch.fresh_records())
-    return batch.finish()
+    with bulk_load(conn, len(events)):
+        for i in range(0, len(events), CHUNK):
+            batch.add(events[i : i + CHUNK])
+        if batch.errors and not skip_invalid:
+            raise ImportRejected([e for _, e in sorted(batch.errors, key=lambda x: x[0])])
+        # Clocks these events stopped (or set running again): outcomes in the same transaction.
+        refresh_outcomes(conn, batch.changed, now_ts(), known=batch.fresh_records())
+        return batch.finish()
 
 
 class _Batch:
@@ -295,10 +297,22 @@ class _Batch:
         self.resorted = False  # the events were sorted by `at`: insert each chunk in file order
         self.events: Sequence[Event] = ()  # the whole input, for the messages of `_unknown`
         self._created_at: dict[str, float] | None = None
+        # The audit digest of the inserted rows, fed as they go in (store.audit.RowRange).
+        self.digest = RangeDigest(("seq", *_EVENT_COLUMNS))
 
     # -- the pass over a chunk ----------------------------------------------------
 
-    def add(self, events: Sequence[Event]) -> None:
+    def add(
+        self,
+        events: Sequence[Event],
+        digests: Sequence[str] | None = None,
+        isos: Sequence[str] | None = None,
+        encoded: Sequence[str] | None = None,
+    ) -> None:
+        """Check, insert and project a chunk. `digests`, `isos` and `encoded` (each
+        event's `event_digest`, `at` as stored, and its row's JSON for the audit
+        digest from `id` to `digest`: `bulk_import.row_middle`), when given, were
+        computed by the parsing process of a pipelined import (`store.bulk_import`)."""
         stored = self._stored_digests({ev.id for ev in events})
         self._load_tickets({ev.ticket for ev in events if ev.ticket is not None})
         accepted: dict[str, tuple[str, int]] = {}  # id -> (digest, line) within this chunk
@@ -306,8 +320,11 @@ class _Batch:
         lines: list[int] = []  # the file line of each row
         touched: list[_Ticket] = []
         actor, source, recorded_at, iso = self.actor, self.source, self.recorded_at, self._iso.get
-        for ev in events:
-            digest = event_digest(ev)
+        if digests is None:
+            digests = [event_digest(ev) for ev in events]
+        if isos is None:
+            isos = [iso(ev.at) for ev in events]
+        for ev, digest, at_iso in zip(events, digests, isos, strict=True):
             prev = stored.get(ev.id)
             if prev is None and ev.id in accepted:
                 prev, line = accepted[ev.id]
@@ -331,8 +348,8 @@ class _Batch:
                     ev.id,
                     ev.type,
                     ev.ticket,
-                    ev.at,
-                    iso(ev.at),
+                    float(ev.at),  # stored REAL: the audit digest must see what is read back
+                    at_iso,
                     ev.customer,
                     ev.service,
                     ev.priority,
@@ -353,9 +370,15 @@ class _Batch:
                 rows = [r for _, r in sorted(zip(lines, rows, strict=True), key=_first)]
             self.conn.executemany(_INSERT_EVENT, rows)
             last = int(self.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0])
+            first = last - len(rows) + 1
             if self.first_seq is None:
-                self.first_seq = last - len(rows) + 1
+                self.first_seq = first
             self.last_seq = last
+            if encoded is not None and len(rows) == len(encoded):  # every event of the chunk stored
+                tail = row_json((actor, source, recorded_at))[1:]
+                self.digest.add_json([f"[{seq},{mid},{tail}" for seq, mid in enumerate(encoded, first)])
+            else:
+                self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
             self.inserted += len(rows)
         self._project(touched)
 
@@ -579,7 +602,7 @@ class _Batch:
                     "first_seq": self.first_seq,
                     "last_seq": self.last_seq,
                 },
-                covers=[RowRange("events", self.first_seq, self.last_seq)],
+                covers=[RowRange("events", self.first_seq, self.last_seq, self.digest)],
             )
         errors = tuple(e for _, e in sorted(self.errors, key=lambda x: x[0]))
         return IngestResult(self.inserted, self.already_present, errors, self.first_seq, self.last_seq)
@@ -717,12 +740,20 @@ def import_file(
     """Import an events file (or stdin for "-") atomically: one transaction per file.
 
     The input is parsed whole before the write lock is taken (a slow pipe must not
-    block other operators). Without `skip_invalid` any bad line, syntactic or not
+    block other operators), except for a big regular file without `skip_invalid`:
+    that is parsed by a second process while this one writes (`store.bulk_import`,
+    docs/bulk_import.md), with the same outcome, down to the wording of a refusal. Without `skip_invalid` any bad line, syntactic or not
     (unknown ticket, conflicting id), raises `ImportRejected` listing them and writes
     nothing; with it the valid events are stored and the bad lines reported.
     `source` defaults to ``import:NAME``; `require` as for `ingest`.
     """
     with _bulk():
+        if not skip_invalid and source != LOCAL_SOURCE:
+            from sladesk_tui.store.bulk_import import import_pipelined
+
+            piped = import_pipelined(db, path, fmt=fmt, actor=actor, source=source, require=require)
+            if piped is not None:
+                return piped
         name, events, bad = read_input(path, fmt=fmt, stdin=stdin)
         if bad and not skip_invalid:
             raise ImportRejected(bad)

@@ -93,7 +93,11 @@ def test_the_outbox_is_append_only(d: Path, tmp_path: Path, sql: str) -> None:
         m = outbox.claim(conn, "person:kim", "mail", "kim@example.com", [1], now=NOW, actor="svc")
         outbox.record_attempt(conn, m, "sent", None, now=NOW, actor="svc")
         if "OR REPLACE" in sql and dialect(conn).name == "postgresql":
-            pytest.skip("PostgreSQL has no INSERT OR REPLACE: nothing to refuse")
+            # PostgreSQL's way to replace a row in place is an upsert: an UPDATE, refused.
+            sql = (
+                "INSERT INTO alert_items (message_id, alert_id) VALUES (1, 1)"
+                " ON CONFLICT (message_id, alert_id) DO UPDATE SET alert_id = excluded.alert_id"
+            )
         with pytest.raises(sqlite3.DatabaseError, match="append-only|already in a message"):
             conn.execute(sql)
 

@@ -1,0 +1,351 @@
+"""A big events file imported with its parsing in a second process (docs/bulk_import.md).
+
+Reading, decoding, validating an events file and computing each event's digest take
+about as long as storing the events. For a big file (`PIPELINE_MIN_BYTES` and up)
+`import_pipelined` runs that part in a child process (`main`, run by ``python -I``), which streams the parsed events through
+a pipe in batches while this process checks them against the database and writes
+them: the two halves run on two cores at once.
+
+It is a fast path, never a second set of rules. The events go through the same
+`_Batch` of `store.imports` (idempotency, tickets, projection), then the same
+outcomes and audit row, in ONE write transaction; and anything out of the ordinary
+makes it step aside, with that transaction rolled back, for the ordinary path
+(`import_file` parsing in-process), which words every refusal as always:
+
+- the child meets a line it cannot parse, or the input as a whole is unreadable;
+- an event is refused against the database (unknown ticket, conflicting id, ...).
+
+The events are checked and stored in file order, chunk by chunk as they arrive,
+where the ordinary path sorts the whole input by time first. When no event is
+refused the two agree on what is stored: an event is accepted in file order exactly
+when it is in time order (its ticket's `created` comes before it in the file, and
+not after it in time); each ticket is projected from its history in `(at, file
+order)` (a chunk that brings older events replays it); and `seq` follows the file,
+which keeps `(ts, seq)` the `(at, file order)` of every ticket's history. When an
+event is refused, the ordinary path decides and words it.
+
+So a bad line at the end of a big file leaves nothing written, and is reported
+exactly as before (FILE:LINE, exit status 2). The child dying, or sending something
+that is not its protocol, is reported as one line naming the file, and nothing is
+written either.
+
+Unlike the ordinary path, the write lock is taken while the file is still being
+parsed: that is the point of the pipeline. It is used for regular files only (a slow
+pipe on stdin must not hold the lock).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import pickle
+import sqlite3
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from operator import attrgetter
+from pathlib import Path
+from typing import IO, Any
+
+from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.eventfile import read_events
+from sladesk_tui.core.events import Event, event_digest
+from sladesk_tui.core.text import safe_text
+from sladesk_tui.store.audit import row_json
+from sladesk_tui.store.backend import Connection, is_postgres
+from sladesk_tui.store.bulk_sqlite import bulk_load
+from sladesk_tui.store.db import open_db, write_tx
+from sladesk_tui.store.imports import CHUNK, ImportReport, _Batch, _BoundedLines, _IsoCache
+from sladesk_tui.store.instants import now_ts
+from sladesk_tui.store.outcomes import refresh_outcomes
+
+# Files smaller than this are parsed in-process: a child costs a few tenths of a second.
+PIPELINE_MIN_BYTES = 4 << 20
+# Events per message from the child; the pipe's back-pressure bounds what is in flight.
+BATCH = 5_000
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# The child: this module's `main`, run by the same interpreter isolated from the
+# environment (-I: no PYTHONPATH, PYTHONSTARTUP or user site, as a deployment runs
+# `python -I -m sladesk_tui`), importing this package from where this process found
+# it. Its arguments are FILE FORMAT. Tests swap it for a misbehaving one.
+WORKER: list[str] = [
+    sys.executable,
+    "-I",
+    "-c",
+    f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r});"
+    " from sladesk_tui.store.bulk_import import main; sys.exit(main(sys.argv[1:]))",
+]
+
+# What crosses the pipe per event: Event's fields in its positional order, up to `body`.
+_FIELDS = (
+    "id",
+    "type",
+    "at",
+    "ticket",
+    "seq",
+    "customer",
+    "service",
+    "priority",
+    "title",
+    "status",
+    "assignee",
+    "author",
+    "agreement",
+    "body",
+)
+_HEADER = struct.Struct(">I")
+# How long a child that broke its protocol is given to end by itself before it is killed.
+_GRACE_S = 2.0
+
+
+def _event_maker() -> Callable[[tuple[Any, ...]], Event]:
+    """`Event(*values)` for the values of `_FIELDS`, at about half the cost.
+
+    The importer rebuilds every event that crosses the pipe (a million of them), and
+    a frozen dataclass's `__init__` sets each field through `object.__setattr__`. The
+    maker sets the slots directly, in code generated from the dataclass's own fields
+    (as `dataclasses` generates `__init__`); the remaining fields get their defaults.
+    It falls back to `Event` itself should the class ever need more than that
+    (`__post_init__`, a default factory, other fields first).
+    """
+    fields = dataclasses.fields(Event)
+    names = [f.name for f in fields]
+    rest = fields[len(_FIELDS) :]
+    if (
+        names[: len(_FIELDS)] != list(_FIELDS)
+        or hasattr(Event, "__post_init__")
+        or any(f.default is dataclasses.MISSING for f in rest)
+    ):
+        return lambda values: Event(*values)
+    scope: dict[str, Any] = {"_new": object.__new__, "_Event": Event}
+    lines = ["def make(v):", "    e = _new(_Event)"]
+    for i, name in enumerate(names):
+        scope[f"_set_{name}"] = getattr(Event, name).__set__
+        value = f"v[{i}]" if i < len(_FIELDS) else f"_default_{name}"
+        if i >= len(_FIELDS):
+            scope[f"_default_{name}"] = fields[i].default
+        lines.append(f"    _set_{name}(e, {value})")
+    lines.append("    return e")
+    exec("\n".join(lines), scope)  # noqa: S102 - generated from Event's own field names only
+    maker: Callable[[tuple[Any, ...]], Event] = scope["make"]
+    return maker
+
+
+make_event = _event_maker()
+
+
+class _StepAside(Exception):
+    """The pipelined import cannot finish as the ordinary path would: roll back, retry it."""
+
+
+def import_pipelined(
+    db: Connection | str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    fmt: str,
+    actor: str,
+    source: str | None,
+    require: str | None,
+) -> ImportReport | None:
+    """`import_file` for a big regular file, parsed by a child process while this one
+    writes; an `ImportReport`, or None when the ordinary path must do the import
+    (a small file, stdin, anything irregular: see the module docstring)."""
+    if str(path) == "-" or is_postgres(db):
+        return None  # stdin, or a PostgreSQL target: the ordinary path
+    if not isinstance(db, sqlite3.Connection | str | os.PathLike):
+        return None  # a PostgreSQL connection
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # the ordinary path words it
+    if not stat.S_ISREG(st.st_mode) or st.st_size < PIPELINE_MIN_BYTES:
+        return None
+    name = safe_text(str(path))
+    own = not isinstance(db, sqlite3.Connection)
+    with _Child(path, fmt) as child:
+        conn: Connection = db if isinstance(db, sqlite3.Connection) else open_db(db)
+        try:
+            return _import(
+                conn,
+                child,
+                name,
+                actor=actor,
+                source=source or f"import:{name}",
+                require=require,
+                rows=st.st_size // 100,
+            )
+        except _StepAside:
+            return None
+        finally:
+            if own:
+                conn.close()
+
+
+def _import(
+    conn: Connection,
+    child: _Child,
+    name: str,
+    *,
+    actor: str,
+    source: str,
+    require: str | None,
+    rows: int,
+) -> ImportReport:
+    with write_tx(conn):
+        if require is not None:
+            from sladesk_tui.store.roles import require_role
+
+            require_role(conn, actor, require)
+        batch = _Batch(conn, actor=actor, source=source, name=name)
+        with bulk_load(conn, rows):
+            events: list[Event] = []
+            digests: list[str] = []
+            isos: list[str] = []
+            encoded: list[str] = []
+            for fields, d, i, e in child.batches(name):
+                events += map(make_event, fields)
+                digests += d
+                isos += i
+                encoded += e
+                if len(events) >= CHUNK:
+                    _add(batch, events, digests, isos, encoded)
+                    events, digests, isos, encoded = [], [], [], []
+            if events:
+                _add(batch, events, digests, isos, encoded)
+            refresh_outcomes(conn, batch.changed, now_ts(), known=batch.fresh_records())
+            result = batch.finish()
+    return ImportReport(name, result.inserted, result.already_present, ())
+
+
+def _add(batch: _Batch, events: list[Event], digests: list[str], isos: list[str], encoded: list[str]) -> None:
+    batch.add(events, digests, isos, encoded)
+    if batch.errors:
+        raise _StepAside  # the ordinary path reports them, with every event in view
+
+
+class _Child:
+    """The parsing process and its pipe; killed and reaped on the way out, whatever happens."""
+
+    def __init__(self, path: str | os.PathLike[str], fmt: str) -> None:
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
+        self.proc = subprocess.Popen(
+            [*WORKER, os.fsdecode(os.fspath(path)), fmt],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
+
+    def __enter__(self) -> _Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        self._stderr.close()
+
+    def batches(self, name: str) -> Iterator[tuple[list[tuple[Any, ...]], list[str], list[str], list[str]]]:
+        """The child's batches up to its end mark; `_StepAside` when it asks for the
+        ordinary path, InputError (nothing written) when it dies or garbles the stream."""
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            head = out.read(_HEADER.size)
+            if len(head) < _HEADER.size:
+                raise self._died(name)
+            body = out.read(_HEADER.unpack(head)[0])
+            try:
+                kind, *payload = pickle.loads(body)
+            except Exception:  # noqa: BLE001 - a truncated or foreign stream, whatever the error
+                raise self._died(name) from None
+            if kind == "events":
+                yield payload[0], payload[1], payload[2], payload[3]
+            elif kind == "end":
+                return
+            elif kind == "aside":
+                raise _StepAside
+            else:
+                raise self._died(name)
+
+    def _died(self, name: str) -> InputError:
+        try:
+            code = self.proc.wait(timeout=_GRACE_S)  # its own end says most
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        last = f": {safe_text(lines[-1][:200])}" if lines else ""
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        return InputError(
+            f"the parsing process stopped before the end of the file ({how}{last}); nothing was imported",
+            where=name,
+        )
+
+
+# ---- the child -------------------------------------------------------------------------
+
+
+def row_middle(values: tuple[Any, ...], at_iso: str, digest: str) -> str:
+    """An event's row for the audit digest (`store.audit.row_json`) from `id` to
+    `digest`, without its brackets: the importer adds `seq` before and the recording
+    columns after. `values` are `_FIELDS`; the order is the events table's."""
+    eid, etype, at, ticket, _seq, *optional = values
+    return row_json((eid, etype, ticket, float(at), at_iso, *optional, digest))[1:-1]
+
+
+def _send(out: IO[bytes], message: tuple[object, ...]) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_HEADER.pack(len(body)))
+    out.write(body)
+
+
+def child_main(path: str, fmt: str, out: IO[bytes]) -> int:
+    """Parse `path` and stream its events to `out`, in file order; ask for the
+    ordinary path at the first line that is not a valid event."""
+    gc.disable()  # nothing cyclic is made here; see store.imports._bulk
+    fields_of = attrgetter(*_FIELDS)
+    iso = _IsoCache().get
+    fields: list[tuple[Any, ...]] = []
+    digests: list[str] = []
+    isos: list[str] = []
+    encoded: list[str] = []
+    try:
+        with open(path, "rb") as fh:
+            lines = _BoundedLines(fh)
+            for _, item in read_events(lines, name=safe_text(path), fmt=fmt):
+                if lines.overlong or not isinstance(item, Event):
+                    _send(out, ("aside",))
+                    return 0
+                values = fields_of(item)
+                digest, at_iso = event_digest(item), iso(item.at)
+                fields.append(values)
+                digests.append(digest)
+                isos.append(at_iso)
+                encoded.append(row_middle(values, at_iso, digest))
+                if len(fields) >= BATCH:
+                    _send(out, ("events", fields, digests, isos, encoded))
+                    fields, digests, isos, encoded = [], [], [], []
+    except (InputError, OSError):
+        _send(out, ("aside",))
+        return 0
+    if fields:
+        _send(out, ("events", fields, digests, isos, encoded))
+    _send(out, ("end",))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """The child's entry point: FILE FORMAT."""
+    try:
+        status = child_main(argv[0], argv[1], sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:  # the importer stopped reading: it has stepped aside or failed
+        status = 1
+    return status
