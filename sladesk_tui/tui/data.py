@@ -106,6 +106,13 @@ class Desk:
     hints: ChangeHints | None = None
 
     def __post_init__(self) -> None:
+        from sladesk_tui.store.backend import is_postgres
+        from sladesk_tui.store.identity import database_user
+
+        if is_postgres(self.db_path):
+            # The server says who is connected; a name handed to the app is not
+            # trusted for identity there (docs/postgresql.md, "Who is who").
+            self.operator = database_user(self.db_path)
         if pushes(self.db_path):
             self.hints = ChangeHints()
 

@@ -20,9 +20,13 @@ from sladesk_tui.store.imports import ingest  # noqa: E402 - imported after the 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> tuple[Path, Ingest]:
-    """A migrated database with agreements loaded, and a function that ingests events."""
-    path = tmp_path / "sladesk.db"
+def store(db_target: str, tmp_path: Path) -> tuple[Path, Ingest]:
+    """A migrated database with agreements loaded, and a function that ingests events.
+
+    On the test's backend (tests marked `both_backends` run on both): a file, or a
+    PostgreSQL URL, which the app and the store take as they take a path.
+    """
+    path = Path(db_target) if "://" not in db_target else db_target  # type: ignore[assignment]  # a URL is passed through as is
     fresh_db(path, AGREEMENTS, actor="lead", toml=tmp_path / "agreements.toml")
 
     def add(events: Iterable[Event]) -> None:

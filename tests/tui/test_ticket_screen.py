@@ -21,7 +21,7 @@ from textual.widgets import DataTable, OptionList, Static
 
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.overrides import Override
-from sladesk_tui.store.db import open_db
+from sladesk_tui.store.db import connect, open_db
 from sladesk_tui.store.imports import ingest
 from sladesk_tui.store.overrides import record_override, record_review
 from sladesk_tui.tui.app import SladeskApp
@@ -92,8 +92,9 @@ def _events() -> list[Event]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "desk.db"
+def db(db_target: str, tmp_path: Path) -> Path:
+    """The ticket's world, on the test's backend (a URL is passed on as is)."""
+    path = Path(db_target) if "://" not in db_target else db_target  # type: ignore[assignment]  # a URL
     with agreements_db(path, AGREEMENTS, actor="lead", toml=tmp_path / "agreements.toml") as conn:
         ingest(conn, _events(), actor="importer", source="test")
         extend = Override(
@@ -156,9 +157,16 @@ async def act(pilot: Pilot, screen: TicketScreen, *keys: str) -> None:
     await until(pilot, lambda: screen.shown > asked)
 
 
+def acting(db: Path) -> str:
+    """Who the app's writes are recorded as: the name it was started with on SQLite,
+    the role the server authenticated on PostgreSQL (never the name handed to it)."""
+    from urllib.parse import urlsplit
+
+    return (urlsplit(str(db)).username or "") if "://" in str(db) else OPERATOR
+
+
 def tui_events(db: Path) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
+    conn = connect(db)  # either backend; rows by name on both
     try:
         return conn.execute("SELECT * FROM events WHERE source = 'tui' ORDER BY seq").fetchall()
     finally:
@@ -176,6 +184,7 @@ def shown_text(screen: TicketScreen) -> str:
 # ---- what it shows -------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_shows_clocks_with_figures_zones_and_explanation(db: Path) -> None:
     async with make_app(db).run_test(size=(120, 40)) as pilot:
         screen = await open_ticket(pilot, "T-1001")
@@ -195,6 +204,7 @@ async def test_shows_clocks_with_figures_zones_and_explanation(db: Path) -> None
         assert "Invoices fail to post" in text and "ACME Gold support" in text
 
 
+@pytest.mark.both_backends
 async def test_overrides_listed_with_status_and_raw_beside_adjusted(db: Path) -> None:
     async with make_app(db).run_test(size=(120, 40)) as pilot:
         screen = await open_ticket(pilot, "T-1001")
@@ -215,6 +225,7 @@ async def test_overrides_listed_with_status_and_raw_beside_adjusted(db: Path) ->
         assert rows[1][8] == "Waiting on the ERP vendor to call back"
 
 
+@pytest.mark.both_backends
 async def test_hostile_text_renders_literally(db: Path) -> None:
     app = make_app(db)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -233,6 +244,7 @@ async def test_hostile_text_renders_literally(db: Path) -> None:
         assert HOSTILE_NOTE in cells
 
 
+@pytest.mark.both_backends
 async def test_unknown_ticket_says_so(db: Path) -> None:
     async with make_app(db).run_test() as pilot:
         await pilot.pause()
@@ -245,6 +257,7 @@ async def test_unknown_ticket_says_so(db: Path) -> None:
         assert tui_events(db) == []
 
 
+@pytest.mark.both_backends
 async def test_a_commit_from_another_connection_shows_without_a_keypress(db: Path) -> None:
     app = SladeskApp(db, OPERATOR, clock=lambda: NOW, display_tz=DISPLAY_TZ, poll_interval=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -261,14 +274,18 @@ async def test_a_commit_from_another_connection_shows_without_a_keypress(db: Pat
 # ---- actions -------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 async def test_reply_assign_resolve_reopen_write_events_as_the_operator(db: Path) -> None:
+    """On PostgreSQL the operator is the role the server authenticated, whatever name
+    the app was started with (docs/postgresql.md, "Who is who")."""
+    who = acting(db)
     async with make_app(db).run_test(size=(120, 40)) as pilot:
         screen = await open_ticket(pilot, "T-1002")
         assert screen.query_one("#clock-response", ClockPanel).has_class("-ok")
         await act(pilot, screen, "r")
         assert screen.query_one("#clock-response", ClockPanel).has_class("-met")
         await act(pilot, screen, "a")
-        assert screen.view is not None and screen.view.record.assignee == OPERATOR
+        assert screen.view is not None and screen.view.record.assignee == who
         await act(pilot, screen, "x")
         assert screen.view.ended
         await act(pilot, screen, "O")
@@ -276,8 +293,8 @@ async def test_reply_assign_resolve_reopen_write_events_as_the_operator(db: Path
 
     rows = tui_events(db)
     assert [r["type"] for r in rows] == ["reply", "assign", "resolved", "reopened"]
-    assert all(r["actor"] == OPERATOR and r["ticket"] == "T-1002" and r["ts"] == NOW for r in rows)
-    assert all(r["author"] == OPERATOR for r in rows) and rows[1]["assignee"] == OPERATOR
+    assert all(r["actor"] == who and r["ticket"] == "T-1002" and r["ts"] == NOW for r in rows)
+    assert all(r["author"] == who for r in rows) and rows[1]["assignee"] == who
     assert len({r["id"] for r in rows}) == 4 and all(r["id"].startswith("tui-") for r in rows)
 
 
@@ -316,6 +333,7 @@ async def test_a_write_that_times_out_on_the_lock_says_nothing_was_written_and_w
     assert tui_events(db) == []
 
 
+@pytest.mark.both_backends
 async def test_set_status_waiting_pauses_the_clocks(db: Path) -> None:
     async with make_app(db).run_test(size=(120, 40)) as pilot:
         screen = await open_ticket(pilot, "T-1002")
@@ -328,7 +346,7 @@ async def test_set_status_waiting_pauses_the_clocks(db: Path) -> None:
         await act(pilot, screen, "enter")
         assert screen.query_one("#clock-resolution", ClockPanel).has_class("-paused")
     [row] = tui_events(db)
-    assert (row["type"], row["status"], row["actor"]) == ("status", "waiting", OPERATOR)
+    assert (row["type"], row["status"], row["actor"]) == ("status", "waiting", acting(db))
 
 
 async def test_priority_preview_shows_the_new_target_before_confirming(db: Path) -> None:
@@ -458,6 +476,7 @@ def test_snapshot_ticket_80x24(db: Path, snap_compare) -> None:
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
+@pytest.mark.both_backends
 async def test_the_palette_on_a_ticket_screen_opens_another_ticket(db: Path) -> None:
     async with make_app(db).run_test(size=(120, 40)) as pilot:
         await open_ticket(pilot, "T-1001")
