@@ -69,6 +69,7 @@ async def reloaded(pilot: Pilot, screen: ReviewScreen, asked: int) -> None:
     await pilot.pause()
 
 
+@pytest.mark.both_backends
 async def test_pending_first_with_the_detail_of_the_highlighted_one(
     desk: tuple[Path, dict[str, int]],
 ) -> None:
@@ -166,6 +167,7 @@ async def test_the_rules_refuse_on_screen_and_nothing_is_written(
     assert reviews(path) == before
 
 
+@pytest.mark.both_backends
 async def test_filters(desk: tuple[Path, dict[str, int]]) -> None:
     path, ids = desk
     async with app_on(path).run_test(size=(100, 40)) as pilot:
@@ -199,6 +201,7 @@ async def test_filters(desk: tuple[Path, dict[str, int]]) -> None:
         assert isinstance(pilot.app.screen, ReviewScreen)
 
 
+@pytest.mark.both_backends
 async def test_per_operator_figures(desk: tuple[Path, dict[str, int]]) -> None:
     path, _ = desk
     async with app_on(path).run_test(size=(100, 40)) as pilot:
@@ -260,6 +263,7 @@ def test_snapshot_review_screen(desk: tuple[Path, dict[str, int]], snap_compare)
     assert snap_compare(app_on(path), terminal_size=(80, 24), run_before=run_before)
 
 
+@pytest.mark.both_backends
 async def test_slash_searches_justifications_and_review_comments(desk: tuple[Path, dict[str, int]]) -> None:
     from sladesk_tui.store.overrides import review_override
 
