@@ -313,7 +313,12 @@ def test_the_command_follows_until_interrupted(db_path: Path, feed: Path, stop_s
         assert len(event_ids(db_path)) == 3
     finally:
         proc.send_signal(stop_signal)
-        out, err = proc.communicate(timeout=DEADLINE_S)
+        try:
+            out, err = proc.communicate(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # a follower that ignored the signal must not outlive the test
+            proc.communicate()
+            raise
     assert proc.returncode == 0, err
     assert err == ""
     assert said + out.splitlines() == [
