@@ -337,7 +337,12 @@ async def test_pull_follow_stops_cleanly_on_a_service_managers_signal(
         assert second.decode().startswith("pulled rt: 0 transactions"), second
     finally:
         proc.send_signal(getattr(signal, stop_signal))
-        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        try:
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+        except TimeoutError:
+            proc.kill()  # a puller that ignored the signal must not outlive the test
+            await proc.wait()
+            raise
     assert proc.returncode == 0, err.decode()
     assert err.decode().strip().endswith("pull rt: stopped")
     assert {i for i, _ in events_of(tmp_path / "s.db")} == expected_ids(server.desk)
