@@ -20,8 +20,16 @@ from sladesk_tui.tui.screens.queue import QueueScreen
 
 
 @pytest.fixture
-def db(lookup_db: Path, tmp_path: Path) -> Path:
-    """A private copy: the app's queue feed opens a writable connection."""
+def db(lookup_db: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Path:
+    """A private copy: the app's queue feed opens a writable connection. On PostgreSQL,
+    the hand-checked history moved there by `migrate-db` (store.migrate_db), so the
+    screen must show the same figures from the other engine."""
+    if backend == "postgresql":
+        from sladesk_tui.store.migrate_db import migrate_db
+
+        target: str = request.getfixturevalue("db_target")
+        migrate_db(str(request.getfixturevalue("lookup_files")[0]), target)
+        return target  # type: ignore[return-value]  # a URL, taken as a path is
     dest = tmp_path / "copy.db"
     src, out = sqlite3.connect(lookup_db), sqlite3.connect(dest)
     try:
@@ -72,6 +80,7 @@ def test_bars_show_any_breach_and_nothing_for_nothing() -> None:
     assert bar(3, 1, width=8) == ("██████", "░░")
 
 
+@pytest.mark.both_backends
 async def test_key_c_shows_the_month_raw_beside_adjusted(db: Path) -> None:
     async with make_app(db).run_test(size=(80, 40)) as pilot:
         screen = await opened(pilot)
@@ -95,6 +104,7 @@ async def test_key_c_shows_the_month_raw_beside_adjusted(db: Path) -> None:
         assert "beta-basic" in shown
 
 
+@pytest.mark.both_backends
 async def test_the_period_switcher_steps_through_months(db: Path) -> None:
     async with make_app(db).run_test(size=(80, 40)) as pilot:
         screen = await opened(pilot)
