@@ -32,8 +32,9 @@ def is_postgres(target: object) -> bool:
     return isinstance(target, str) and target.strip().lower().startswith(PG_SCHEMES)
 
 
-_PASSWORD = re.compile(r"^(?P<head>[a-z]+://[^/@:]*):[^/@]*@", re.I)
-_PASSWORD_PARAM = re.compile(r"(?P<key>[?&]password=)[^&]*", re.I)
+# Up to the LAST "@" before the path: a password may hold an unencoded "@".
+_PASSWORD = re.compile(r"^(?P<head>[a-z][a-z0-9+.-]*://[^/@:]*):[^/]*@", re.I)
+_PASSWORD_PARAM = re.compile(r"(?P<key>[?&](?:ssl)?password=)[^&]*", re.I)
 
 
 def redacted(url: str) -> str:

@@ -66,7 +66,7 @@ def migrate_db(source: str, target: str) -> Copied:
     if is_postgres(source):
         raise InputError(f"{redacted(source)}: migrate-db copies a SQLite database file; --db names one")
     if not is_postgres(target):
-        raise InputError(f"--to {target}: not a PostgreSQL URL (postgresql://...)")
+        raise InputError(f"--to {redacted(target)}: not a PostgreSQL URL (postgresql://...)")
     started = time.perf_counter()
     src = open_db(source)  # brought to this sladesk's schema, as any command would
     try:

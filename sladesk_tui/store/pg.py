@@ -122,7 +122,9 @@ class PgRow(tuple[Any, ...]):
 
 @functools.lru_cache(maxsize=512)
 def _row_class(names: tuple[str, ...]) -> type[PgRow]:
-    index = {name: i for i, name in reversed(list(enumerate(names)))}  # first of a repeated name
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        index.setdefault(name, i)  # the first of a repeated name; keys() in column order
     return type("PgRow", (PgRow,), {"__slots__": (), "_index": index})
 
 

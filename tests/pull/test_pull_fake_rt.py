@@ -346,3 +346,20 @@ async def test_pull_follow_stops_cleanly_on_a_service_managers_signal(
     assert proc.returncode == 0, err.decode()
     assert err.decode().strip().endswith("pull rt: stopped")
     assert {i for i, _ in events_of(tmp_path / "s.db")} == expected_ids(server.desk)
+
+
+async def test_a_link_to_another_server_is_not_followed_with_the_token(tmp_path: Path) -> None:
+    """A next-page link the provider hands back is followed only on the configured
+    server: a hostile or rewritten answer must not collect the token."""
+    import aiohttp
+
+    from sladesk_tui.services.pull.http import Http
+
+    _, cfg = load_source(sources_text("https://rt.example.com", write_password(tmp_path / "pw", "secret")))
+    async with aiohttp.ClientSession() as session:
+        http = Http(session, cfg, "Basic c2VjcmV0", PullStats(), sleep=no_sleep)
+        for foreign in ("https://evil.example/REST/2.0/x", "http://rt.example.com/REST/2.0/x"):
+            with pytest.raises(PullError, match="not followed"):
+                await http.request("GET", foreign)
+        assert http.stats.requests == 0
+        assert http._own("https://RT.example.com:443/REST/2.0/y") == "https://RT.example.com:443/REST/2.0/y"

@@ -30,6 +30,10 @@ def test_a_url_is_postgres_and_a_path_is_sqlite() -> None:
     assert redacted("postgresql://db/desk?password=s3cret&sslmode=require") == (
         "postgresql://db/desk?password=***&sslmode=require"
     )
+    # an unencoded "@" in the password, a mistyped scheme, a client key's passphrase
+    assert redacted("postgresql://ann:p@ss@db.example/desk") == "postgresql://ann:***@db.example/desk"
+    assert redacted("postgresq://ann:s3cret@db/desk") == "postgresq://ann:***@db/desk"
+    assert redacted("postgresql://db/desk?sslpassword=s3cret") == "postgresql://db/desk?sslpassword=***"
 
 
 @pytest.fixture
@@ -51,6 +55,7 @@ def test_rows_by_index_and_name_and_numeric_as_numbers(pg_url: str) -> None:
             "SELECT id, x, (SELECT sum(n) FROM t) AS total FROM t WHERE x = ?", ("100%",)
         ).fetchone()
         assert (row[0], row["x"], row["total"]) == (1, "100%", 9)
+        assert list(zip(row.keys(), row, strict=True)) == [("id", 1), ("x", "100%"), ("total", 9)]
         assert type(row["total"]) is int
         cur = conn.cursor()
         cur.row_factory = None

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from sladesk_tui.core.sources.pull_config import PullConfig
+from sladesk_tui.core.text import safe_text
 from sladesk_tui.services.pull.stats import PullError, PullStats
 
 MAX_RETRY_AFTER_S = 600.0
@@ -67,10 +68,23 @@ class Http:
         self.budgets = budgets if budgets is not None else {}
         self._sent = self.budgets.setdefault("all", [])
 
+    def _own(self, path: str) -> str:
+        """The URL to ask: a path under the configured URL, or an absolute URL the
+        provider handed back (a next page) only when it names the same scheme, host and
+        port: the token goes to the configured server and nowhere else (docs/pull.md)."""
+        if not path.startswith(("http://", "https://")):
+            return f"{self.cfg.url}{path}"
+        if _origin(path) != _origin(self.cfg.url):
+            raise PullError(
+                f"{self.cfg.source}: the server sent a link to {safe_text(_origin(path))}, not to"
+                f" {safe_text(_origin(self.cfg.url))}; not followed (the token is only sent to the configured URL)"
+            )
+        return path
+
     async def request(
         self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Any = None
     ) -> Any:
-        url = path if path.startswith("http") else f"{self.cfg.url}{path}"
+        url = self._own(path)
         timeout = aiohttp.ClientTimeout(total=self.cfg.timeout_s)
         started: float | None = None
         delay = 0.25
@@ -139,3 +153,12 @@ class Http:
 def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, lower case, the port spelled out."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
