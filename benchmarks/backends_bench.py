@@ -52,7 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from queue_bench import AGREEMENTS as QUEUE_AGREEMENTS  # noqa: E402 - imported after the sys.path set-up above
 from queue_bench import NOW as QUEUE_NOW  # noqa: E402 - imported after the sys.path set-up above
-from queue_bench import WORDS  # noqa: E402 - imported after the sys.path set-up above
+from queue_bench import (
+    open_queue_events,  # noqa: E402 - imported after the sys.path set-up above
+)
 from report_bench import (  # noqa: E402 - imported after the sys.path set-up above
     CUSTOMERS,
     MONTH,
@@ -62,7 +64,6 @@ from report_bench import (  # noqa: E402 - imported after the sys.path set-up ab
     agreements_toml,
 )
 
-from sladesk_tui.core.events import Event  # noqa: E402 - imported after the sys.path set-up above
 from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - imported after the sys.path set-up above
 from sladesk_tui.store.audit import RowRange, append_audit, verify  # noqa: E402 - imported after the sys.path set-up above
 from sladesk_tui.store.db import connect, open_db, write_tx  # noqa: E402 - imported after the sys.path set-up above
@@ -195,40 +196,7 @@ def build_queue(target: str, n: int, tmp: Path) -> None:
         toml = tmp / "queue-agreements.toml"
         toml.write_text(QUEUE_AGREEMENTS, encoding="utf-8")
         load_agreements_file(conn, toml, actor="bench")
-        rnd = random.Random(7)
-        events: list[Event] = []
-        for i in range(n):
-            tid = f"T-{10000 + i}"
-            at = QUEUE_NOW - rnd.uniform(0, 72 * 3600)
-            events.append(
-                Event(
-                    id=f"{tid}-c",
-                    type="created",
-                    at=at,
-                    ticket=tid,
-                    customer=rnd.choice(("acme", "globex")),
-                    priority=rnd.choice(("P1", "P2", "P3")),
-                    title=" ".join(rnd.sample(WORDS, 4)).capitalize(),
-                    assignee=rnd.choice(("sam", "kim", "lee", None)),
-                )
-            )
-            if rnd.random() < 0.5 and at + 600 < QUEUE_NOW:
-                events.append(
-                    Event(
-                        id=f"{tid}-r", type="reply", at=rnd.uniform(at, QUEUE_NOW), ticket=tid, author="sam"
-                    )
-                )
-            if rnd.random() < 0.2 and at + 600 < QUEUE_NOW:
-                events.append(
-                    Event(
-                        id=f"{tid}-w",
-                        type="status",
-                        at=rnd.uniform(at + 600, QUEUE_NOW),
-                        ticket=tid,
-                        status="waiting",
-                    )
-                )
-        ingest(conn, events, actor="bench", source="bench")
+        ingest(conn, open_queue_events(n), actor="bench", source="bench")
     finally:
         conn.close()
 

@@ -78,6 +78,42 @@ WORDS = (
 )
 
 
+def open_queue_events(n: int) -> list[Event]:
+    """`n` open tickets, half with a reply, a fifth waiting: the mix the queue benchmarks load."""
+    rnd = random.Random(7)
+    events: list[Event] = []
+    for i in range(n):
+        tid = f"T-{10000 + i}"
+        at = NOW - rnd.uniform(0, 72 * 3600)
+        events.append(
+            Event(
+                id=f"{tid}-c",
+                type="created",
+                at=at,
+                ticket=tid,
+                customer=rnd.choice(("acme", "globex")),
+                priority=rnd.choice(("P1", "P2", "P3")),
+                title=" ".join(rnd.sample(WORDS, 4)).capitalize(),
+                assignee=rnd.choice(("sam", "kim", "lee", None)),
+            )
+        )
+        if rnd.random() < 0.5 and at + 600 < NOW:
+            events.append(
+                Event(id=f"{tid}-r", type="reply", at=rnd.uniform(at, NOW), ticket=tid, author="sam")
+            )
+        if rnd.random() < 0.2 and at + 600 < NOW:
+            events.append(
+                Event(
+                    id=f"{tid}-w",
+                    type="status",
+                    at=rnd.uniform(at + 600, NOW),
+                    ticket=tid,
+                    status="waiting",
+                )
+            )
+    return events
+
+
 def build(path: Path, n: int) -> float:
     started = time.perf_counter()
     conn = open_db(path, create=True)
@@ -85,38 +121,7 @@ def build(path: Path, n: int) -> float:
         agreements = path.with_name("agreements.toml")
         agreements.write_text(AGREEMENTS, encoding="utf-8")
         load_agreements_file(conn, agreements, actor="bench")
-        rnd = random.Random(7)
-        events: list[Event] = []
-        for i in range(n):
-            tid = f"T-{10000 + i}"
-            at = NOW - rnd.uniform(0, 72 * 3600)
-            events.append(
-                Event(
-                    id=f"{tid}-c",
-                    type="created",
-                    at=at,
-                    ticket=tid,
-                    customer=rnd.choice(("acme", "globex")),
-                    priority=rnd.choice(("P1", "P2", "P3")),
-                    title=" ".join(rnd.sample(WORDS, 4)).capitalize(),
-                    assignee=rnd.choice(("sam", "kim", "lee", None)),
-                )
-            )
-            if rnd.random() < 0.5 and at + 600 < NOW:
-                events.append(
-                    Event(id=f"{tid}-r", type="reply", at=rnd.uniform(at, NOW), ticket=tid, author="sam")
-                )
-            if rnd.random() < 0.2 and at + 600 < NOW:
-                events.append(
-                    Event(
-                        id=f"{tid}-w",
-                        type="status",
-                        at=rnd.uniform(at + 600, NOW),
-                        ticket=tid,
-                        status="waiting",
-                    )
-                )
-        ingest(conn, events, actor="bench", source="bench")
+        ingest(conn, open_queue_events(n), actor="bench", source="bench")
     finally:
         conn.close()
     return time.perf_counter() - started
