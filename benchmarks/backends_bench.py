@@ -52,9 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from queue_bench import AGREEMENTS as QUEUE_AGREEMENTS  # noqa: E402 - imported after the sys.path set-up above
 from queue_bench import NOW as QUEUE_NOW  # noqa: E402 - imported after the sys.path set-up above
-from queue_bench import (
-    open_queue_events,  # noqa: E402 - imported after the sys.path set-up above
-)
+from queue_bench import open_queue_events  # noqa: E402 - imported after the sys.path set-up above
 from report_bench import (  # noqa: E402 - imported after the sys.path set-up above
     CUSTOMERS,
     MONTH,
@@ -63,9 +61,10 @@ from report_bench import (  # noqa: E402 - imported after the sys.path set-up ab
     TARGETS,
     agreements_toml,
 )
+from write_bench import audited_write  # noqa: E402 - imported after the sys.path set-up above
 
 from sladesk_tui.store.agreements import load_agreements_file  # noqa: E402 - imported after the sys.path set-up above
-from sladesk_tui.store.audit import RowRange, append_audit, verify  # noqa: E402 - imported after the sys.path set-up above
+from sladesk_tui.store.audit import verify  # noqa: E402 - imported after the sys.path set-up above
 from sladesk_tui.store.db import connect, open_db, write_tx  # noqa: E402 - imported after the sys.path set-up above
 from sladesk_tui.store.imports import ingest  # noqa: E402 - imported after the sys.path set-up above
 
@@ -142,20 +141,7 @@ def _writer(target: str, n: int, seconds: float, barrier: Any, out: Any) -> None
     done = 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        with write_tx(conn):
-            seq = conn.execute(
-                "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
-                " VALUES (?, 'note', 'T-1', ?, '2026-01-01T00:00:00.000000Z', 'd', ?, 'bench', 'x')",
-                (f"w{n}-{done}", time.time(), f"writer{n}"),
-            ).lastrowid
-            append_audit(
-                conn,
-                actor=f"writer{n}",
-                action="events.append",
-                subject=f"w{n}-{done}",
-                source="bench",
-                covers=[RowRange("events", seq, seq)],
-            )
+        audited_write(conn, n, done)
         done += 1
     conn.close()
     out.put(done)

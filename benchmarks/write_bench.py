@@ -17,9 +17,28 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sladesk_tui.store.audit import RowRange, append_audit, verify
 from sladesk_tui.store.db import connect, open_db, write_tx
+
+
+def audited_write(conn: Any, n: int, done: int) -> None:
+    """One audited write of writer `n`: an event and its audit row, in one `write_tx`."""
+    with write_tx(conn):
+        seq = conn.execute(
+            "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
+            " VALUES (?, 'note', 'T-1', ?, '2026-01-01T00:00:00.000000Z', 'd', ?, 'bench', 'x')",
+            (f"w{n}-{done}", time.time(), f"writer{n}"),
+        ).lastrowid
+        append_audit(
+            conn,
+            actor=f"writer{n}",
+            action="events.append",
+            subject=f"w{n}-{done}",
+            source="bench",
+            covers=[RowRange("events", seq, seq)],
+        )
 
 
 def _writer(path: str, n: int, seconds: float, barrier: mp.synchronize.Barrier, out: mp.Queue) -> None:
@@ -29,20 +48,7 @@ def _writer(path: str, n: int, seconds: float, barrier: mp.synchronize.Barrier, 
     latencies: list[float] = []
     end = time.perf_counter() + seconds
     while (t0 := time.perf_counter()) < end:
-        with write_tx(conn):
-            seq = conn.execute(
-                "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
-                " VALUES (?, 'note', 'T-1', ?, '2026-01-01T00:00:00.000000Z', 'd', ?, 'bench', 'x')",
-                (f"w{n}-{done}", time.time(), f"writer{n}"),
-            ).lastrowid
-            append_audit(
-                conn,
-                actor=f"writer{n}",
-                action="events.append",
-                subject=f"w{n}-{done}",
-                source="bench",
-                covers=[RowRange("events", seq, seq)],
-            )
+        audited_write(conn, n, done)
         latencies.append(time.perf_counter() - t0)
         done += 1
     conn.close()
