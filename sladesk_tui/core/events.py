@@ -49,6 +49,9 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 # a clock by hand; a desk setting can switch them off.
 LOCAL_SOURCE = "tui"
 LOCAL_CLOCK_TYPES: frozenset[str] = frozenset({"reply", "status", "priority", "resolved", "reopened"})
+# Every type the app records (the ones above and taking a ticket): on PostgreSQL the
+# database refuses any other from a person's session (docs/postgresql.md).
+LOCAL_TYPES: frozenset[str] = LOCAL_CLOCK_TYPES | {"assign"}
 
 # Statuses a ticket can be in after a `status` event: a lowercase word.
 STATUS_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"

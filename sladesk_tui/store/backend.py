@@ -112,6 +112,15 @@ class Dialect:
         """The name recorded as the acting operator: on SQLite the OS login (`claimed`)."""
         return claimed
 
+    def recorded_at(self, conn: Connection) -> str:
+        """The instant a write records as `recorded_at` (`store.instants.iso_utc`'s
+        spelling). SQLite: this host's clock. PostgreSQL: the server's, which its trigger
+        writes on a person's app events whatever the client sends (docs/postgresql.md),
+        so the audit row's digest covers what is stored."""
+        from sladesk_tui.store.instants import iso_utc, now_ts
+
+        return iso_utc(now_ts())
+
     def streaming_cursor(self, conn: Connection) -> Cursor:
         """A cursor that reads a large result in chunks (`fetchmany`) without holding it
         whole; inside a transaction. SQLite's cursors already step through the rows."""

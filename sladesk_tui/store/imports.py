@@ -51,7 +51,7 @@ from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
 from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit, row_json
-from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.backend import Connection, dialect
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
@@ -279,7 +279,7 @@ class _Batch:
     def __init__(self, conn: Connection, *, actor: str, source: str, name: str | None) -> None:
         self.conn = conn
         self.actor, self.source, self.name = actor, source, name
-        self.recorded_at = iso_utc(now_ts())
+        self.recorded_at = dialect(conn).recorded_at(conn)
         self.version, self.aset = current_agreements(conn)
         self._sets: dict[int, AgreementSet] = {self.version: self.aset}
         self.tickets: dict[str, _Ticket] = {}

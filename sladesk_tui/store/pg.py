@@ -430,6 +430,10 @@ class PgDialect(Dialect):
         """On PostgreSQL the operator is the connected role, whatever the client claims."""
         return str(conn.session_user)
 
+    def recorded_at(self, conn: Any) -> str:
+        """The server's transaction start (schema/postgresql/0003_projection_guards.sql)."""
+        return str(conn.execute("SELECT sladesk_recorded_at()").fetchone()[0])
+
     def service_lock(self, conn: Any, name: str) -> bool | None:
         """A session advisory lock (two-key form: never the writers' one-key lock), held
         until the connection closes, whichever host the other service runs on."""

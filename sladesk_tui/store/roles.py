@@ -12,6 +12,8 @@ receiver, the puller) is `require_role(conn, operator, role)`: it raises a one-l
 
 from __future__ import annotations
 
+import sqlite3
+
 from sladesk_tui.core.errors import Refused
 from sladesk_tui.core.roles import GRANTED_BY, ROLES, check_change, missing_role, role_problem
 from sladesk_tui.store.audit import RowRange, append_audit
@@ -150,7 +152,18 @@ def _change(conn: Connection, what: str, role: str, user: str, *, actor: str, so
         action = "revoke" if what == "revoke" else "grant"
         # The lead role's audit actions predate the other roles: role.init/grant/revoke.
         audit_action = f"role.{what}" if role == "lead" else f"role.{role}.{what}"
-        return _insert(conn, role, user, action, by_user=actor, source=source, audit_action=audit_action)
+        try:
+            return _insert(conn, role, user, action, by_user=actor, source=source, audit_action=audit_action)
+        except sqlite3.DatabaseError as exc:
+            # PostgreSQL's own rules on the grantee (a group role, a NOLOGIN role, no
+            # role at all: docs/postgresql.md) say no: the user's mistake, not the store's.
+            if getattr(exc, "sqlstate", None) == _REFUSED_BY_RULE and str(exc).startswith("role_grants:"):
+                raise Refused(str(exc)) from exc
+            raise
+
+
+# SQLSTATE insufficient_privilege: what the PostgreSQL rule triggers raise.
+_REFUSED_BY_RULE = "42501"
 
 
 def first_admin_after_migration(conn: Connection) -> None:

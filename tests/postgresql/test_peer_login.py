@@ -100,9 +100,11 @@ def as_account(desk: Desk, account: str, sql: str) -> subprocess.CompletedProces
 
 
 def _override(operator: str) -> str:
+    # Dated now: a person records the present (docs/postgresql.md).
     return (
         "INSERT INTO overrides (ticket, kind, clock, ts, at, by_s, reason, justification, operator,"
-        " before_json, after_json) VALUES ('T-1', 'extend', 'resolution', 0, '1970-01-01T00:00:00Z',"
+        " before_json, after_json) VALUES ('T-1', 'extend', 'resolution', extract(epoch FROM now()),"
+        " sladesk_recorded_at(),"
         f" 60, 'other', 'over the socket', '{operator}', '{{}}', '{{}}') RETURNING operator"
     )
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sladesk_tui.core.events import LOCAL_CLOCK_TYPES, LOCAL_SOURCE
+from sladesk_tui.core.events import LOCAL_CLOCK_TYPES, LOCAL_SOURCE, LOCAL_TYPES
 from sladesk_tui.store.audit import COVERED_TABLES
 
 RULES = Path(__file__).resolve().parents[2] / "schema" / "postgresql" / "0002_roles_and_rules.sql"
+GUARDS = RULES.with_name("0003_projection_guards.sql")
 
 
-def _sql_list(function: str) -> str:
-    text = RULES.read_text(encoding="utf-8")
+def _sql_list(function: str, migration: Path = RULES) -> str:
+    text = migration.read_text(encoding="utf-8")
     m = re.search(rf"CREATE FUNCTION {function}\(\).*?\$\$(.*?)\$\$", text, re.S)
-    assert m, f"{function} not found in {RULES.name}"
+    assert m, f"{function} not found in {migration.name}"
     return m.group(1)
 
 
@@ -46,3 +47,19 @@ def test_the_local_action_rule_names_the_apps_source_and_clock_moving_types() ->
     assert m, body
     assert set(re.findall(r"'([a-z_]+)'", m.group(1))) == set(LOCAL_CLOCK_TYPES)
     assert f"NEW.source = '{LOCAL_SOURCE}'" in body
+
+
+def test_the_app_event_rule_names_the_apps_event_types() -> None:
+    """A person's raw app event of any other type is refused (0003_projection_guards.sql)."""
+    named = set(re.findall(r"'([a-z_]+)'", _sql_list("sladesk_local_types", GUARDS)))
+    assert named == set(LOCAL_TYPES)
+    assert LOCAL_CLOCK_TYPES < LOCAL_TYPES
+
+
+def test_the_feed_and_kept_tables_are_projections_not_log_tables() -> None:
+    logs = set(re.findall(r"'([a-z_]+)'", _sql_list("sladesk_log_tables")))
+    feed = set(re.findall(r"'([a-z_]+)'", _sql_list("sladesk_feed_tables", GUARDS)))
+    kept = set(re.findall(r"'([a-z_]+)'", _sql_list("sladesk_kept_tables", GUARDS)))
+    assert {"pull_cursors", "pull_problems", "source_status"} <= feed
+    assert "outcome_days" in kept
+    assert not (feed | kept) & logs and not feed & kept

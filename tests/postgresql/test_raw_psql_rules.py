@@ -88,7 +88,7 @@ def test_an_override_under_another_name_is_refused(desk: Desk) -> None:
     r = desk.psql(
         "ann",
         "INSERT INTO overrides (ticket, kind, clock, ts, at, by_s, reason, justification, operator,"
-        " before_json, after_json) VALUES ('T-1', 'extend', 'resolution', 0, '1970-01-01T00:00:00Z',"
+        " before_json, after_json) VALUES ('T-1', 'extend', 'resolution', extract(epoch FROM now()), sladesk_recorded_at(),"
         f" 60, 'other', 'slipped in', '{desk.role('lead')}', '{{}}', '{{}}')",
     )
     refused(r, f"overrides.operator: {desk.role('ann')} may not record the name {desk.role('lead')}")
@@ -98,7 +98,7 @@ def test_an_override_under_another_name_is_refused(desk: Desk) -> None:
 def _review_sql(desk: Desk, override_id: int, reviewer: str) -> str:
     return (
         "INSERT INTO reviews (override_id, decision, reviewer, comment, ts, at)"
-        f" VALUES ({override_id}, 'approved', '{desk.role(reviewer)}', NULL, 0, '1970-01-01T00:00:00Z')"
+        f" VALUES ({override_id}, 'approved', '{desk.role(reviewer)}', NULL, extract(epoch FROM now()), sladesk_recorded_at())"
     )
 
 
@@ -121,7 +121,7 @@ def test_a_review_by_a_non_lead_is_refused(desk: Desk) -> None:
 def _grant_sql(desk: Desk, role: str, user: str, by: str, action: str = "grant") -> str:
     return (
         'INSERT INTO role_grants ("user", role, action, by_user, ts, at)'
-        f" VALUES ('{desk.role(user)}', '{role}', '{action}', '{desk.role(by)}', 0, '1970-01-01T00:00:00Z')"
+        f" VALUES ('{desk.role(user)}', '{role}', '{action}', '{desk.role(by)}', extract(epoch FROM now()), sladesk_recorded_at())"
     )
 
 
@@ -191,7 +191,7 @@ def test_only_a_feed_imports_events(desk: Desk) -> None:
     before = count(desk, "events")
     sql = (
         "INSERT INTO events (id, type, ticket, ts, at, body, digest, actor, source, recorded_at)"
-        f" VALUES ('raw-1', 'note', 'T-1', 0, '1970-01-01T00:00:00Z', 'x', 'd', '{desk.role('ann')}',"
+        f" VALUES ('raw-1', 'note', 'T-1', extract(epoch FROM now()), sladesk_recorded_at(), 'x', 'd', '{desk.role('ann')}',"
         " 'import:raw.jsonl', '1970-01-01T00:00:00Z')"
     )
     refused(desk.psql("ann", sql), "only a feed account imports events")
@@ -202,7 +202,7 @@ def test_local_actions_off_hold_against_a_raw_session(desk: Desk) -> None:
     def reply(eid: str) -> str:
         return (
             "INSERT INTO events (id, type, ticket, ts, at, author, body, digest, source, recorded_at)"
-            f" VALUES ('{eid}', 'reply', 'T-1', 0, '1970-01-01T00:00:00Z', '{desk.role('ann')}', 'x', 'd',"
+            f" VALUES ('{eid}', 'reply', 'T-1', extract(epoch FROM now()), sladesk_recorded_at(), '{desk.role('ann')}', 'x', 'd',"
             " 'tui', '1970-01-01T00:00:00Z')"
         )
 

@@ -98,10 +98,12 @@ def test_the_operator_is_the_connected_role_and_no_other_name(owner_url: str, ag
             append_audit(conn, actor="ada", action="test", subject="s")
         with write_tx(conn):
             append_audit(conn, actor=me, action="test", subject="s")
-        with write_tx(conn):  # left out, the server fills it in (an event of the app: any agent's)
+        with write_tx(conn):  # left out, the server fills it in (an event of the app: any agent's,
+            # of the app's types, dated now, by its author: docs/postgresql.md)
             conn.execute(
-                "INSERT INTO events (id, type, ts, at, digest, source, recorded_at)"
-                " VALUES ('e-1', 'note', 0, '', 'd', 'tui', '')"
+                "INSERT INTO events (id, type, ts, at, author, digest, source, recorded_at)"
+                " VALUES ('e-1', 'reply', extract(epoch FROM now()), '', ?, 'd', 'tui', '')",
+                (me,),
             )
         assert conn.execute("SELECT actor FROM events").fetchone()[0] == me
     finally:

@@ -1,0 +1,236 @@
+"""The projections and the app's events hold against a raw `psql` session (docs/postgresql.md).
+
+schema/postgresql/0003_projection_guards.sql: the report's rollup is kept by its
+trigger only; a person changes a ticket's projection rows only along with its record;
+the feeds' state is the feed's; a person's app event is of the app's types, by
+themselves, dated now, with the server's recorded_at; an override's and a review's
+time is now; a sladesk role goes to a person, never a group role. Each refusal is
+tried as an agent and as a lead with the real `psql`; the same things through
+sladesk, by the right people, succeed; `audit verify` passes at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from pg_desk import Desk, extend, make_desk
+from pg_support import PgServer
+from test_raw_psql_rules import count, refused, sladesk
+
+from sladesk_tui.core.events import Event
+from sladesk_tui.core.sources.batch import TicketBatch
+from sladesk_tui.store.deliveries import RefusalNote, record_refusals
+from sladesk_tui.store.imports import ingest
+from sladesk_tui.store.overrides import place_override, review_override
+from sladesk_tui.store.pulls import store_batch
+
+PEOPLE = ("admin", "lead", "feed", "ann", "kim")
+NOW = "extract(epoch FROM now())"
+
+
+def reply(desk: Desk, who: str, ticket: str = "T-1") -> None:
+    """A reply through sladesk, as the app records it."""
+    ev = Event(
+        id=f"tui-{uuid.uuid4().hex}", type="reply", at=time.time(), ticket=ticket, author=desk.role(who)
+    )
+    with desk.connect(who) as conn:
+        ingest(conn, [ev], actor=desk.role(who), source="tui")
+
+
+@pytest.fixture(scope="module")
+def desk(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    d = make_desk(pg_server, tmp_path_factory.mktemp("pgguard"), PEOPLE)
+    # Through sladesk, by the right people: ann's reply stops T-1's response clock (an
+    # outcome, and a row of the rollup), the lead replies on SHARED; ann's override
+    # and the lead's review of it.
+    reply(d, "ann")
+    reply(d, "lead", "SHARED")
+    with d.connect("ann") as conn:
+        d.ann_override = place_override(conn, extend(d, "ann")).id  # type: ignore[attr-defined]  # test data
+    with d.connect("lead") as conn:
+        review_override(conn, d.ann_override, "approve", reviewer=d.role("lead"))  # type: ignore[attr-defined]  # test data
+    assert count(d, "outcomes") >= 2 and count(d, "outcome_days") >= 1
+    yield d
+
+
+def snapshot(desk: Desk, table: str) -> list[tuple[object, ...]]:
+    return sorted(desk.admin_rows(f"SELECT * FROM {table}"), key=repr)
+
+
+@pytest.mark.parametrize("who", ["ann", "lead"])
+def test_nobody_writes_the_reports_rollup(desk: Desk, who: str) -> None:
+    before = snapshot(desk, "outcome_days")
+    for sql in (
+        "UPDATE outcome_days SET adj_met = adj_met + adj_breached, adj_breached = 0",
+        "DELETE FROM outcome_days",
+        "INSERT INTO outcome_days VALUES ('2026-11-02', 'gold', 1, 'P1', 'response', 'x', 1, 1, 0, 1, 0, 0)",
+        "TRUNCATE outcome_days",
+    ):
+        refused(desk.psql(who, sql), "permission denied")
+    assert snapshot(desk, "outcome_days") == before
+
+
+@pytest.mark.parametrize("who", ["ann", "lead"])
+def test_projections_change_only_with_the_tickets_record(desk: Desk, who: str) -> None:
+    before = {t: snapshot(desk, t) for t in ("tickets", "outcomes", "outcome_days")}
+    why = "changes only with its record"
+    for sql in (
+        "DELETE FROM outcomes WHERE ticket = 'T-1'",
+        "UPDATE outcomes SET adj_state = 'met' WHERE ticket = 'T-1'",
+        "INSERT INTO outcomes SELECT ticket, clock, cycle + 1, agreement_id, agreement_version, priority,"
+        " operator, stopped_ts, day, raw_state, raw_elapsed_s, raw_target_s, 'met', adj_elapsed_s,"
+        " adj_target_s FROM outcomes WHERE ticket = 'T-1'",
+        "UPDATE tickets SET priority = 'P2', status = 'resolved' WHERE id = 'SHARED'",
+        "DELETE FROM outcomes",
+        "TRUNCATE tickets CASCADE",
+    ):
+        r = desk.psql(who, sql)
+        assert r.returncode != 0, f"psql accepted {sql!r}"
+        assert why in r.stderr or "permission denied" in r.stderr, r.stderr
+    # A record row for one ticket does not open another's projection.
+    r = desk.psql(
+        who,
+        "BEGIN; INSERT INTO events (id, type, ticket, ts, at, author, digest, source, recorded_at)"
+        f" VALUES ('sneak-{who}', 'reply', 'T-1', {NOW}, sladesk_recorded_at(), '{desk.role(who)}', 'd',"
+        " 'tui', ''); DELETE FROM outcomes WHERE ticket = 'SHARED'; COMMIT",
+    )
+    refused(r, "outcomes: ticket SHARED changes only with its record")
+    assert {t: snapshot(desk, t) for t in before} == before
+
+
+@pytest.mark.parametrize("who", ["ann", "lead", "admin"])
+def test_the_feeds_state_is_the_feeds(desk: Desk, who: str) -> None:
+    before = {t: snapshot(desk, t) for t in ("pull_cursors", "pull_problems", "source_status")}
+    for sql in (
+        "INSERT INTO pull_cursors VALUES ('rt', 'x', 0, '')",
+        "UPDATE pull_cursors SET cursor = 'x'",
+        "DELETE FROM pull_problems",
+        "INSERT INTO source_status (source) VALUES ('rt')",
+        "UPDATE source_status SET refusals = 0",
+    ):
+        refused(desk.psql(who, sql), "permission denied")
+    # Through sladesk too: the receiver's bookkeeping is refused to a person.
+    with desk.connect(who) as conn, pytest.raises(sqlite3.DatabaseError, match="permission denied"):
+        record_refusals(conn, [RefusalNote("rt", time.time(), 401, "bad signature")])
+    assert {t: snapshot(desk, t) for t in before} == before
+
+
+def test_the_feed_pulls_and_records_refusals(desk: Desk) -> None:
+    feed = desk.role("feed")
+    ev = Event(
+        id="rt-7-created",
+        type="created",
+        at=time.time() - 60,
+        ticket="RT-7",
+        seq=1,
+        customer="acme",
+        priority="P2",
+        title="Printer on fire",
+    )
+    with desk.connect("feed") as conn:
+        stored = store_batch(
+            conn,
+            "rt",
+            [TicketBatch("7", "RT-7", (ev,)), TicketBatch("8", "RT-8", (), "no")],
+            "cursor-1",
+            actor=feed,
+            require="feed",
+        )
+        record_refusals(conn, [RefusalNote("hook", time.time(), 401, "bad signature")])
+    assert stored.inserted == 1
+    assert desk.admin_rows("SELECT cursor FROM pull_cursors WHERE source = 'rt'") == [("cursor-1",)]
+    assert desk.admin_rows("SELECT provider_ticket FROM pull_problems") == [("8",)]
+    assert desk.admin_rows("SELECT refusals FROM source_status WHERE source = 'hook'") == [(1,)]
+
+
+def _event(
+    desk: Desk, who: str, eid: str, *, etype: str = "reply", ts: str = NOW, author: str | None = None
+) -> str:
+    return (
+        "INSERT INTO events (id, type, ticket, ts, at, author, digest, source, recorded_at)"
+        f" VALUES ('{eid}', '{etype}', 'T-1', {ts}, '1970-01-01T00:00:00.000000Z',"
+        f" '{author or desk.role(who)}', 'd', 'tui', '1970-01-01T00:00:00.000000Z')"
+    )
+
+
+@pytest.mark.parametrize("who", ["ann", "lead"])
+def test_a_persons_app_event_is_of_the_app_by_them_and_dated_now(desk: Desk, who: str) -> None:
+    before = count(desk, "events")
+    refused(desk.psql(who, _event(desk, who, f"back-{who}", ts=f"{NOW} - 3600")), "from the server's clock")
+    refused(desk.psql(who, _event(desk, who, f"ahead-{who}", ts=f"{NOW} + 3600")), "from the server's clock")
+    refused(desk.psql(who, _event(desk, who, f"note-{who}", etype="note")), "the app records no note event")
+    refused(desk.psql(who, _event(desk, who, f"made-{who}", etype="created")), "the app records no created")
+    other = desk.role("kim")
+    refused(desk.psql(who, _event(desk, who, f"theirs-{who}", author=other)), f"app event by {other}")
+    assert count(desk, "events") == before
+
+
+def test_recorded_at_is_the_servers(desk: Desk) -> None:
+    """A present reply is taken, its recorded_at the server's whatever was sent (rolled
+    back: a raw row is not covered by the audit chain)."""
+    with psycopg.connect(desk.url("ann")) as conn:
+        stored, server = conn.execute(
+            _event(desk, "ann", "fresh") + " RETURNING recorded_at, sladesk_recorded_at()"
+        ).fetchone()
+        conn.rollback()
+    assert stored == server and not stored.startswith("1970")
+
+
+def test_overrides_and_reviews_are_dated_now(desk: Desk) -> None:
+    before = (count(desk, "overrides"), count(desk, "reviews"))
+    override = (
+        "INSERT INTO overrides (ticket, kind, clock, ts, at, until_ts, reason, justification,"
+        " before_json, after_json) VALUES ('T-1', 'hold', 'resolution', {ts}, '', {ts} + 7200, 'third_party',"
+        " 'vendor', '{{}}', '{{}}')"
+    )
+    refused(desk.psql("ann", override.format(ts=f"{NOW} - 86400")), "overrides: ts")
+    lead_override = desk.admin_scalar(f"SELECT max(id) FROM overrides WHERE operator = '{desk.role('ann')}'")
+    review = (
+        "INSERT INTO reviews (override_id, decision, comment, ts, at)"
+        f" VALUES ({lead_override}, 'rejected', 'no', {NOW} - 86400, '')"
+    )
+    refused(desk.psql("lead", review), "reviews: ts")
+    assert (count(desk, "overrides"), count(desk, "reviews")) == before
+
+
+def _grant(desk: Desk, user: str, role: str = "lead", by: str = "lead") -> str:
+    return (
+        'INSERT INTO role_grants ("user", role, action, ts, at)'
+        f" VALUES ('{user}', '{role}', 'grant', {NOW}, sladesk_recorded_at())"
+    )
+
+
+def test_a_sladesk_role_goes_to_a_person_never_a_group(desk: Desk, pg_server: PgServer) -> None:
+    before = count(desk, "role_grants")
+    for group in ("agent", "lead", "owner"):
+        refused(
+            desk.psql("lead", _grant(desk, desk.group(group))), "is a group role of this desk, not a person"
+        )
+    refused(desk.psql("admin", _grant(desk, desk.group("agent"), "feed")), "is a group role of this desk")
+    nologin = f"{pg_server.prefix}_team"
+    with pg_server.admin() as conn:
+        conn.execute(f'CREATE ROLE "{nologin}" NOLOGIN')
+    pg_server.roles.append(nologin)
+    refused(desk.psql("lead", _grant(desk, nologin)), "cannot log in (NOLOGIN)")
+    # Through sladesk: one line, exit status 2, nothing written.
+    r = sladesk(desk, "lead", "lead", "grant", desk.group("agent"))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "is a group role of this desk" in r.stderr and "Traceback" not in r.stderr
+    assert count(desk, "role_grants") == before
+    assert (
+        desk.admin_scalar(f"SELECT pg_has_role('{desk.group('agent')}', '{desk.group('lead')}', 'MEMBER')")
+        is False
+    )
+
+
+def test_the_audit_chain_still_verifies(desk: Desk) -> None:
+    """Last in the module: everything sladesk wrote above is covered, and no refused
+    attempt left a row."""
+    r = sladesk(desk, "ann", "audit", "verify")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("audit chain ok:"), r.stdout
