@@ -11,6 +11,7 @@ import argparse
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = asub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad row")
     _add_db(ap)
     ap.add_argument("--head", metavar="SEQ:HASH", help="an anchored head: also detects a truncated tail")
+    ap.add_argument("--chain-only", action="store_true", help="skip recomputing the stored outcomes")
     ap = asub.add_parser("head", help="print SEQ:HASH of the newest audit row")
     _add_db(ap)
 
@@ -353,11 +355,30 @@ def _audit(args: argparse.Namespace) -> int:
             print(audit.format_head(audit.head(conn)))
             return 0
         result = audit.verify(conn, anchor)
-    if result.ok:
+        if not result.ok:
+            print(f"sladesk: audit chain BROKEN: {result.reason}", file=sys.stderr)
+            return 1
         print(f"audit chain ok: {result.rows} rows, head {audit.format_head(result.head)}")
-        return 0
-    print(f"sladesk: audit chain BROKEN: {result.reason}", file=sys.stderr)
-    return 1
+        return 0 if args.chain_only else _check_outcomes(conn)
+
+
+def _check_outcomes(conn: Connection) -> int:
+    """The stored outcomes and their rollup against the record (docs/postgresql.md)."""
+    from sladesk_tui.store.db import snapshot
+    from sladesk_tui.store.instants import now_ts
+    from sladesk_tui.store.outcomes import check_outcomes
+
+    started = time.perf_counter()
+    with snapshot(conn):
+        found = check_outcomes(conn, now_ts())
+    if found.problem is not None:
+        print(f"sladesk: stored outcomes differ from the record: {found.problem}", file=sys.stderr)
+        return 1
+    took = time.perf_counter() - started
+    print(
+        f"outcomes ok: {found.rows} rows of {found.tickets} tickets recomputed from the record in {took:.1f} s"
+    )
+    return 0
 
 
 @command("import")

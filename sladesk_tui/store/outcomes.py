@@ -20,6 +20,7 @@ clock runs fast) is still part of the history a stopped clock was settled by.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from sladesk_tui.core.report import Outcome, ticket_outcomes
 from sladesk_tui.core.tickets import TicketRecord
@@ -85,7 +86,21 @@ def rebuild_outcomes(conn: Connection, now: float) -> int:
 
 
 def _refresh_chunk(conn: Connection, ids: list[str], now: float, known: Mapping[str, TicketRecord]) -> int:
-    marks = ", ".join("?" * len(ids))
+    wanted = _wanted(conn, ids, now, known)
+    stored = _stored(conn, ids)
+    gone = [k for k, row in stored.items() if wanted.get(k) != row]
+    new = [row for k, row in wanted.items() if stored.get(k) != row]
+    if gone:
+        conn.executemany(_DELETE, gone)
+    if new:
+        conn.executemany(_INSERT, new)
+    return len(gone) + len(new)
+
+
+def _wanted(
+    conn: Connection, ids: list[str], now: float, known: Mapping[str, TicketRecord]
+) -> dict[tuple[str, str, int], tuple[object, ...]]:
+    """The outcome rows the record gives `ids` (the one computation: refresh and check)."""
     records = [known[i] for i in ids if i in known]
     rest = [i for i in ids if i not in known]
     if rest:
@@ -101,19 +116,100 @@ def _refresh_chunk(conn: Connection, ids: list[str], now: float, known: Mapping[
         )
         for o in ticket_outcomes(r, books, max(now, latest)):
             wanted[(o.ticket, o.clock, o.cycle)] = _row(o)
+    return wanted
+
+
+def _stored(conn: Connection, ids: list[str]) -> dict[tuple[str, str, int], tuple[object, ...]]:
     cur = conn.cursor()
     cur.row_factory = None
-    stored = {
+    marks = ", ".join("?" * len(ids))
+    return {
         (row[0], row[1], row[2]): tuple(row)
         for row in cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM outcomes WHERE ticket IN ({marks})", ids)
     }
-    gone = [k for k, row in stored.items() if wanted.get(k) != row]
-    new = [row for k, row in wanted.items() if stored.get(k) != row]
-    if gone:
-        conn.executemany(_DELETE, gone)
-    if new:
-        conn.executemany(_INSERT, new)
-    return len(gone) + len(new)
+
+
+# ---- checking the stored outcomes against the record -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomesCheck:
+    """`check_outcomes`' answer: `problem` is None when every stored row is the record's."""
+
+    tickets: int
+    rows: int
+    problem: str | None = None
+
+
+def check_outcomes(conn: Connection, now: float) -> OutcomesCheck:
+    """Recompute every ticket's outcomes from its record, as `refresh_outcomes` does, and
+    compare with the stored rows, then the daily rollup with the stored rows; stop at the
+    first ticket (in id order) or rollup row that differs (docs/postgresql.md, "Prevented,
+    and detected"). Read-only: run it in one snapshot (`store.db.snapshot`)."""
+    ids = sorted(
+        {r[0] for r in conn.execute("SELECT id FROM tickets WHERE agreement_id IS NOT NULL")}
+        | {r[0] for r in conn.execute("SELECT DISTINCT ticket FROM outcomes")}
+    )
+    rows = 0
+    for part in _chunks(ids):
+        wanted, stored = _wanted(conn, part, now, {}), _stored(conn, part)
+        rows += len(stored)
+        if wanted != stored:
+            return OutcomesCheck(len(ids), rows, _first_difference(wanted, stored))
+    return OutcomesCheck(len(ids), rows, _rollup_difference(conn))
+
+
+def _first_difference(
+    wanted: Mapping[tuple[str, str, int], tuple[object, ...]],
+    stored: Mapping[tuple[str, str, int], tuple[object, ...]],
+) -> str:
+    key = min(k for k in wanted.keys() | stored.keys() if wanted.get(k) != stored.get(k))
+    ticket, clock, cycle = key
+    what = f"ticket {ticket}: {clock} clock, cycle {cycle}"
+    if key not in stored:
+        return f"{what}: the record settles it ({wanted[key][12]}) and no outcome is stored"
+    if key not in wanted:
+        return f"{what}: an outcome is stored ({stored[key][12]}) that the record does not give"
+    diff = [c for c, a, b in zip(_COLUMNS, wanted[key], stored[key], strict=True) if a != b]
+    first = _COLUMNS.index(diff[0])
+    return (
+        f"{what}: stored {diff[0]} {stored[key][first]!r}, the record gives {wanted[key][first]!r}"
+        f" ({len(diff)} column{'s' if len(diff) > 1 else ''} differ)"
+    )
+
+
+_ROLLUP_KEY = ("day", "agreement_id", "agreement_version", "priority", "clock", "operator")
+_ROLLUP_COUNTS = (
+    "COUNT(*)",
+    "SUM(CASE WHEN raw_state = 'met' THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN raw_state = 'breached' THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN adj_state = 'met' THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN adj_state = 'breached' THEN 1 ELSE 0 END)",
+    "SUM(CASE WHEN adj_state = 'exempt' THEN 1 ELSE 0 END)",
+)
+
+
+def _rollup_difference(conn: Connection) -> str | None:
+    key = ", ".join(_ROLLUP_KEY)
+    cur = conn.cursor()
+    cur.row_factory = None
+    from_outcomes = {
+        tuple(r[:6]): tuple(int(x) for x in r[6:])
+        for r in cur.execute(f"SELECT {key}, {', '.join(_ROLLUP_COUNTS)} FROM outcomes GROUP BY {key}")
+    }
+    kept = {
+        tuple(r[:6]): tuple(int(x) for x in r[6:])
+        for r in cur.execute(
+            f"SELECT {key}, n, raw_met, raw_breached, adj_met, adj_breached, adj_exempt FROM outcome_days"
+        )
+    }
+    if from_outcomes == kept:
+        return None
+    k = min((k for k in from_outcomes.keys() | kept.keys() if from_outcomes.get(k) != kept.get(k)), key=repr)
+    return (
+        f"daily rollup {'/'.join(str(x) for x in k)}: stored (n, raw met, raw breached, met, breached, exempt)"
+        f" {kept.get(k)}, the outcomes give {from_outcomes.get(k)}"
+    )
 
 
 def _row(o: Outcome) -> tuple[object, ...]:

@@ -7,7 +7,6 @@ desk) is brought in step once with `SELECT sladesk_sync_memberships()`.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from pg_desk import Desk, make_desk
 from pg_support import PgServer
 
+from sladesk_tui.core.errors import Refused
 from sladesk_tui.store.roles import grant_role
 
 
@@ -26,7 +26,8 @@ def desk(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Desk:
 def test_a_grant_to_somebody_without_a_role_is_refused(desk: Desk) -> None:
     late = f"{desk.server.prefix}_late"
     before = desk.admin_scalar("SELECT count(*) FROM role_grants")
-    with desk.connect("lead") as conn, pytest.raises(sqlite3.DatabaseError) as caught:
+    # The database's refusal, told as the user's mistake (exit status 2 at the command line).
+    with desk.connect("lead") as conn, pytest.raises(Refused) as caught:
         grant_role(conn, "lead", late, actor=desk.role("lead"))
     assert f"{late} has no PostgreSQL role" in str(caught.value)
     assert f"CREATE ROLE {late} LOGIN IN ROLE {desk.group('agent')}" in str(caught.value)
