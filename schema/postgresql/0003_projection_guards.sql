@@ -15,7 +15,8 @@
 -- * An event from the app (source 'tui') by a person: only the app's own types
 --   (`sladesk_local_types()`, sladesk_tui.core.events.LOCAL_TYPES), under their own
 --   name as author, dated within `sladesk_clock_tolerance_s()` of the server's clock,
---   and its recorded_at is the server's; an override's and a review's ts likewise.
+--   and its recorded_at is the server's; an override's and a review's ts, and an
+--   agreements version's loaded_ts, likewise.
 -- * A sladesk role is granted only to a LOGIN role that is not one of the desk's
 --   group roles.
 --
@@ -153,7 +154,8 @@ ALTER FUNCTION sladesk_outcomes_rollup() SECURITY DEFINER;
 -- ---- times and types a person may record ------------------------------------------------
 
 -- A person's time on a log row is the server's, give or take the tolerance.
-CREATE FUNCTION sladesk_check_now(tbl text, ts double precision) RETURNS void
+-- `what`: table.column, for the message.
+CREATE FUNCTION sladesk_check_now(what text, ts double precision) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -161,13 +163,13 @@ DECLARE
 BEGIN
     IF ts IS NULL OR abs(off) > sladesk_clock_tolerance_s() THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format(
-            '%s: ts %s is %s s from the server''s clock (at most %s s either way): a person records the present',
-            tbl, ts, round(off::numeric, 1), sladesk_clock_tolerance_s());
+            '%s: %s is %s s from the server''s clock (at most %s s either way): a person records the present',
+            what, ts, round(off::numeric, 1), sladesk_clock_tolerance_s());
     END IF;
     IF clock_timestamp() - now() > make_interval(secs => sladesk_clock_tolerance_s()) THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format(
             '%s: this transaction began more than %s s ago: a person records the present',
-            tbl, sladesk_clock_tolerance_s());
+            what, sladesk_clock_tolerance_s());
     END IF;
 END
 $$;
@@ -188,18 +190,19 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format(
             'events: %s may not record an app event by %s', session_user, coalesce(NEW.author, 'nobody'));
     END IF;
-    PERFORM sladesk_check_now('events', NEW.ts);
+    PERFORM sladesk_check_now('events.ts', NEW.ts);
     NEW.recorded_at := sladesk_recorded_at();
     RETURN NEW;
 END
 $$;
 
+-- TG_ARGV[0]: the column holding the row's instant (epoch seconds).
 CREATE FUNCTION sladesk_present_rules() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
     IF NOT sladesk_exempt() THEN
-        PERFORM sladesk_check_now(TG_TABLE_NAME, NEW.ts);
+        PERFORM sladesk_check_now(TG_TABLE_NAME || '.' || TG_ARGV[0], (to_jsonb(NEW) ->> TG_ARGV[0])::double precision);
     END IF;
     RETURN NEW;
 END
@@ -208,10 +211,16 @@ $$;
 -- Named to run after events_feed (triggers of one event fire in name order).
 CREATE TRIGGER events_local BEFORE INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION sladesk_local_event_rules();
+-- The clocks read an override's ts (a hold from then) and a review's; the agreements
+-- version in force at an instant is the newest loaded by then (store.agreements).
+-- Role grants, desk settings and alerts carry times too, but no clock or report reads
+-- them: their order is their id's.
 CREATE TRIGGER overrides_present BEFORE INSERT ON overrides
-    FOR EACH ROW EXECUTE FUNCTION sladesk_present_rules();
+    FOR EACH ROW EXECUTE FUNCTION sladesk_present_rules('ts');
 CREATE TRIGGER reviews_present BEFORE INSERT ON reviews
-    FOR EACH ROW EXECUTE FUNCTION sladesk_present_rules();
+    FOR EACH ROW EXECUTE FUNCTION sladesk_present_rules('ts');
+CREATE TRIGGER agreement_versions_present BEFORE INSERT ON agreement_versions
+    FOR EACH ROW EXECUTE FUNCTION sladesk_present_rules('loaded_ts');
 
 -- ---- role grants name people ----------------------------------------------------------
 

@@ -148,6 +148,48 @@ def test_the_feed_pulls_and_records_refusals(desk: Desk) -> None:
     assert desk.admin_rows("SELECT refusals FROM source_status WHERE source = 'hook'") == [(1,)]
 
 
+def test_the_feed_receives_a_delivery(desk: Desk) -> None:
+    """The receiver's write as the feed: events, a new ticket, the delivery, the source's status."""
+    import hashlib
+    import json
+
+    from source_fixtures import SOURCES_TOML, zendesk_created
+
+    from sladesk_tui.core.sources.mapping import parse_sources_text
+    from sladesk_tui.core.sources.payloads import decode
+    from sladesk_tui.store.deliveries import Pending
+    from sladesk_tui.store.deliveries import store_batch as store_deliveries
+
+    src = parse_sources_text(SOURCES_TOML, "sources.toml").get("zd")
+    assert src is not None
+    raw = json.dumps(zendesk_created(41)).encode()
+    delivery = Pending(
+        src, "zendesk:41", hashlib.sha256(raw).hexdigest(), decode(src, raw, "application/json"), time.time()
+    )
+    with desk.connect("feed") as conn:
+        (out,) = store_deliveries(conn, [delivery], actor=desk.role("feed"), require="feed")
+    assert out.status == 200, out.reason
+    assert desk.admin_rows("SELECT deliveries FROM source_status WHERE source = 'zd'") == [(1,)]
+    assert desk.admin_scalar("SELECT count(*) FROM tickets WHERE id = 'ZD-41'") == 1
+
+
+def test_the_notifier_records_alerts_as_a_person(desk: Desk) -> None:
+    """The notifier writes only the alert outbox (log tables): untouched by the guards."""
+    from sladesk_tui.core.alerts import Crossing
+    from sladesk_tui.store.alerts import NewAlert, record_crossings
+
+    now = time.time()
+    crossing = Crossing("SHARED", "resolution", 1, "warn", now - 60, now + 600, False, ("assignee",))
+    with desk.connect("kim") as conn:
+        assert (
+            record_crossings(
+                conn, [NewAlert(crossing, desk.role("lead"), None)], now=now, actor=desk.role("kim")
+            )
+            == 1
+        )
+    assert desk.admin_scalar("SELECT count(*) FROM alerts WHERE ticket = 'SHARED'") == 1
+
+
 def _event(
     desk: Desk, who: str, eid: str, *, etype: str = "reply", ts: str = NOW, author: str | None = None
 ) -> str:
@@ -181,21 +223,28 @@ def test_recorded_at_is_the_servers(desk: Desk) -> None:
     assert stored == server and not stored.startswith("1970")
 
 
-def test_overrides_and_reviews_are_dated_now(desk: Desk) -> None:
-    before = (count(desk, "overrides"), count(desk, "reviews"))
+def test_overrides_reviews_and_agreements_are_dated_now(desk: Desk) -> None:
+    tables = ("overrides", "reviews", "agreement_versions")
+    before = [count(desk, t) for t in tables]
     override = (
         "INSERT INTO overrides (ticket, kind, clock, ts, at, until_ts, reason, justification,"
         " before_json, after_json) VALUES ('T-1', 'hold', 'resolution', {ts}, '', {ts} + 7200, 'third_party',"
         " 'vendor', '{{}}', '{{}}')"
     )
-    refused(desk.psql("ann", override.format(ts=f"{NOW} - 86400")), "overrides: ts")
-    lead_override = desk.admin_scalar(f"SELECT max(id) FROM overrides WHERE operator = '{desk.role('ann')}'")
+    refused(desk.psql("ann", override.format(ts=f"{NOW} - 86400")), "overrides.ts: ")
+    anns = desk.admin_scalar(f"SELECT max(id) FROM overrides WHERE operator = '{desk.role('ann')}'")
     review = (
         "INSERT INTO reviews (override_id, decision, comment, ts, at)"
-        f" VALUES ({lead_override}, 'rejected', 'no', {NOW} - 86400, '')"
+        f" VALUES ({anns}, 'rejected', 'no', {NOW} - 86400, '')"
     )
-    refused(desk.psql("lead", review), "reviews: ts")
-    assert (count(desk, "overrides"), count(desk, "reviews")) == before
+    refused(desk.psql("lead", review), "reviews.ts: ")
+    # The version in force at an instant is the newest loaded by then: not backdated either.
+    load = (
+        "INSERT INTO agreement_versions (version, loaded_at, loaded_ts, source_name, source_sha256, source_text)"
+        f" VALUES (99, '', {NOW} - 30 * 86400, 'sla.toml', 'x', '')"
+    )
+    refused(desk.psql("admin", load), "agreement_versions.loaded_ts: ")
+    assert [count(desk, t) for t in tables] == before
 
 
 def _grant(desk: Desk, user: str, role: str = "lead", by: str = "lead") -> str:
