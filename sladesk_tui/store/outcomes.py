@@ -26,7 +26,7 @@ from sladesk_tui.core.report import Outcome, ticket_outcomes
 from sladesk_tui.core.tickets import TicketRecord
 from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import write_tx
-from sladesk_tui.store.queries import agreements_for_versions, load_records
+from sladesk_tui.store.queries import agreements_for_versions, load_records, replayed
 
 _COLUMNS = (
     "ticket",
@@ -86,7 +86,7 @@ def rebuild_outcomes(conn: Connection, now: float) -> int:
 
 
 def _refresh_chunk(conn: Connection, ids: list[str], now: float, known: Mapping[str, TicketRecord]) -> int:
-    wanted = _wanted(conn, ids, now, known)
+    wanted = _wanted(conn, _records(conn, ids, known), now)
     stored = _stored(conn, ids)
     gone = [k for k, row in stored.items() if wanted.get(k) != row]
     new = [row for k, row in wanted.items() if stored.get(k) != row]
@@ -97,16 +97,21 @@ def _refresh_chunk(conn: Connection, ids: list[str], now: float, known: Mapping[
     return len(gone) + len(new)
 
 
-def _wanted(
-    conn: Connection, ids: list[str], now: float, known: Mapping[str, TicketRecord]
-) -> dict[tuple[str, str, int], tuple[object, ...]]:
-    """The outcome rows the record gives `ids` (the one computation: refresh and check)."""
+def _records(conn: Connection, ids: list[str], known: Mapping[str, TicketRecord]) -> list[TicketRecord]:
+    """The records of those of `ids` under an agreement; `known` ones are not read back."""
     records = [known[i] for i in ids if i in known]
     rest = [i for i in ids if i not in known]
     if rest:
         params = {f"p{i}": v for i, v in enumerate(rest)}
         where = f"t.id IN ({', '.join(':' + k for k in params)}) AND t.agreement_id IS NOT NULL"
         records += load_records(conn, where, params)
+    return records
+
+
+def _wanted(
+    conn: Connection, records: list[TicketRecord], now: float
+) -> dict[tuple[str, str, int], tuple[object, ...]]:
+    """The outcome rows the records give (the one computation: refresh and check)."""
     books = agreements_for_versions(conn, {r.agreement_version for r in records})
     wanted: dict[tuple[str, str, int], tuple[object, ...]] = {}
     for r in records:
@@ -152,11 +157,40 @@ def check_outcomes(conn: Connection, now: float) -> OutcomesCheck:
     )
     rows = 0
     for part in _chunks(ids):
-        wanted, stored = _wanted(conn, part, now, {}), _stored(conn, part)
+        records = _records(conn, part, {})
+        row_problem = _ticket_row_difference(records)
+        if row_problem is not None:
+            return OutcomesCheck(len(ids), rows, row_problem)
+        wanted, stored = _wanted(conn, records, now), _stored(conn, part)
         rows += len(stored)
         if wanted != stored:
             return OutcomesCheck(len(ids), rows, _first_difference(wanted, stored))
     return OutcomesCheck(len(ids), rows, _rollup_difference(conn))
+
+
+# The ticket row's columns its events give (store.queries.replayed); the agreement was
+# chosen when the ticket was created, from the agreements then loaded, and is taken as stored.
+_REPLAYED = (
+    "customer",
+    "service",
+    "title",
+    "priority",
+    "status",
+    "assignee",
+    "is_open",
+    "created_ts",
+    "updated_ts",
+    "ended_ts",
+)
+
+
+def _ticket_row_difference(records: list[TicketRecord]) -> str | None:
+    for r in records:  # in id order
+        again = replayed(r)
+        for col in _REPLAYED:
+            if getattr(r, col) != getattr(again, col):
+                return f"ticket {r.id}: stored {col} {getattr(r, col)!r}, the record gives {getattr(again, col)!r}"
+    return None
 
 
 def _first_difference(

@@ -252,18 +252,19 @@ def load_records(
             overrides=overrides.get(tid, ()),
             reviews=reviews.get(tid, ()),
         )
-        out.append(record if at is None else _as_of(record))
+        out.append(record if at is None else replayed(record))
     return out
 
 
-# ---- internals ----------------------------------------------------------------------
+# ---- replaying a row -----------------------------------------------------------------
 
 
-def _as_of(record: TicketRecord) -> TicketRecord:
+def replayed(record: TicketRecord) -> TicketRecord:
     """The row as its (already filtered) events leave it, by the importer's projection rule.
 
     The first event is the `created` one: the importer refuses anything older than a
-    ticket's creation, and the caller keeps only tickets created by `at`.
+    ticket's creation, and the caller keeps only tickets created by `at`. Also what
+    `audit verify` compares a stored ticket row with (store.outcomes.check_outcomes).
     """
     t = TicketProjection()
     t.replay(history_rows(record.events))

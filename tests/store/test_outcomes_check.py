@@ -129,3 +129,16 @@ def test_a_changed_rollup_is_named(november: str) -> None:
         cwd=ROOT,
     )
     assert chain.returncode == 0, chain.stderr
+
+
+@pytest.mark.both_backends
+def test_a_changed_ticket_row_is_named(november: str) -> None:
+    """The report counts tickets by priority: a ticket row whose priority is not the one its
+    events give is named, before its outcomes are compared."""
+    ticket = _breached(november)[0]
+    (priority,) = rows(november, f"SELECT priority FROM tickets WHERE id = '{ticket}'")[0]
+    other = "P2" if priority == "P1" else "P1"
+    raw(november, f"UPDATE tickets SET priority = '{other}' WHERE id = '{ticket}'")
+    r = verify(november)
+    assert r.returncode == 1
+    assert f"ticket {ticket}: stored priority '{other}', the record gives '{priority}'" in r.stderr
