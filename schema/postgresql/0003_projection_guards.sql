@@ -186,6 +186,12 @@ BEGIN
             'events: the app records no %s event (source tui: %s only)',
             NEW.type, array_to_string(sladesk_local_types(), ', '));
     END IF;
+    -- The app acts on tickets the feed created: a person's event cannot conjure one
+    -- (and with it, in the same transaction, a ticket row and outcomes of its own).
+    IF NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = NEW.ticket) THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format(
+            'events: no ticket %s: the app records events of existing tickets only', coalesce(NEW.ticket, 'given'));
+    END IF;
     IF NEW.author IS DISTINCT FROM session_user::text THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = format(
             'events: %s may not record an app event by %s', session_user, coalesce(NEW.author, 'nobody'));

@@ -207,6 +207,8 @@ def test_a_persons_app_event_is_of_the_app_by_them_and_dated_now(desk: Desk, who
     refused(desk.psql(who, _event(desk, who, f"ahead-{who}", ts=f"{NOW} + 3600")), "from the server's clock")
     refused(desk.psql(who, _event(desk, who, f"note-{who}", etype="note")), "the app records no note event")
     refused(desk.psql(who, _event(desk, who, f"made-{who}", etype="created")), "the app records no created")
+    ghost = _event(desk, who, f"ghost-{who}").replace("'T-1'", "'GHOST'")
+    refused(desk.psql(who, ghost), "events: no ticket GHOST")
     other = desk.role("kim")
     refused(desk.psql(who, _event(desk, who, f"theirs-{who}", author=other)), f"app event by {other}")
     assert count(desk, "events") == before

@@ -90,6 +90,14 @@ def test_append_only_tables_refuse_update_delete_and_truncate(owner_url: str, ta
 
 
 def test_the_operator_is_the_connected_role_and_no_other_name(owner_url: str, agent_url: str) -> None:
+    owner = connect(owner_url)
+    try:  # a ticket for the app's event (a feed's import makes one; the owner here)
+        owner.execute(
+            "INSERT INTO tickets (id, customer, title, priority, status, created_ts, updated_ts)"
+            " VALUES ('T-1', 'acme', 'Printer', 'P1', 'open', 0, 0)"
+        )
+    finally:
+        owner.close()
     conn = connect(agent_url)
     try:
         me = operator(conn, "someone-else")  # what the client claims is ignored
@@ -99,10 +107,10 @@ def test_the_operator_is_the_connected_role_and_no_other_name(owner_url: str, ag
         with write_tx(conn):
             append_audit(conn, actor=me, action="test", subject="s")
         with write_tx(conn):  # left out, the server fills it in (an event of the app: any agent's,
-            # of the app's types, dated now, by its author: docs/postgresql.md)
+            # of the app's types, of a ticket, dated now, by its author: docs/postgresql.md)
             conn.execute(
-                "INSERT INTO events (id, type, ts, at, author, digest, source, recorded_at)"
-                " VALUES ('e-1', 'reply', extract(epoch FROM now()), '', ?, 'd', 'tui', '')",
+                "INSERT INTO events (id, type, ticket, ts, at, author, digest, source, recorded_at)"
+                " VALUES ('e-1', 'reply', 'T-1', extract(epoch FROM now()), '', ?, 'd', 'tui', '')",
                 (me,),
             )
         assert conn.execute("SELECT actor FROM events").fetchone()[0] == me
