@@ -22,6 +22,7 @@ CASES = {
     "pull": ["benchmarks/pull_bench.py", "--transactions", "300"],
     "pull_history": ["benchmarks/pull_history_bench.py", "--tickets", "30"],
     "receive": ["benchmarks/receive_bench.py", "--deliveries", "40", "--clients", "2"],
+    "verify": ["benchmarks/verify_bench.py", "--events", "600"],
 }
 
 
@@ -54,3 +55,17 @@ def test_the_backends_benchmark_runs_on_sqlite_and_postgresql(pg_server: object)
         for measure in ("writes_1", "writes_2", "queue", "report"):
             assert f"RESULT backends.{measure}.{backend} " in done.stdout, done.stdout[-2000:]
     assert "| audited writes/s, 2 writers |" in done.stdout
+
+
+def test_the_guard_benchmark_runs_on_postgresql(pg_server: object) -> None:
+    """A person's writes and the owner's, at a toy size (skips without a server)."""
+    done = subprocess.run(
+        [sys.executable, "benchmarks/pg_guard_bench.py", "--events", "300", "--actions", "4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("bulk.person", "bulk.owner", "actions.person", "actions.owner"):
+        assert f"RESULT guard.{name} " in done.stdout, done.stdout[-2000:]
