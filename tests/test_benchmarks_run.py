@@ -60,7 +60,7 @@ def test_the_backends_benchmark_runs_on_sqlite_and_postgresql(pg_server: object)
 def test_the_guard_benchmark_runs_on_postgresql(pg_server: object) -> None:
     """A person's writes and the owner's, at a toy size (skips without a server)."""
     done = subprocess.run(
-        [sys.executable, "benchmarks/pg_guard_bench.py", "--events", "300", "--actions", "4"],
+        [sys.executable, "benchmarks/pg_guard_bench.py", "--events", "300", "--actions", "4", "--runs", "1"],
         cwd=ROOT,
         capture_output=True,
         text=True,

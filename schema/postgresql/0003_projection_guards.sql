@@ -75,6 +75,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 AS $$
 DECLARE
     tid text;
+    me xid8;
 BEGIN
     IF sladesk_exempt() THEN
         RETURN NULL;
@@ -84,10 +85,17 @@ BEGIN
     ELSE
         tid := coalesce(to_jsonb(NEW) ->> 'ticket', '*');
     END IF;
-    -- Every transaction older than the snapshot's xmin has ended: its marks go.
-    DELETE FROM record_touches WHERE xact < pg_snapshot_xmin(pg_current_snapshot());
-    INSERT INTO record_touches (xact, ticket) VALUES (pg_current_xact_id(), tid)
-        ON CONFLICT DO NOTHING;
+    me := pg_current_xact_id();
+    -- A ticket's later events in the same transaction (an import's) find it marked.
+    IF EXISTS (SELECT 1 FROM record_touches r WHERE r.xact = me AND r.ticket = tid) THEN
+        RETURN NULL;
+    END IF;
+    -- Once per transaction: every transaction older than the snapshot's xmin has
+    -- ended, and its marks go.
+    IF NOT EXISTS (SELECT 1 FROM record_touches r WHERE r.xact = me) THEN
+        DELETE FROM record_touches WHERE xact < pg_snapshot_xmin(pg_current_snapshot());
+    END IF;
+    INSERT INTO record_touches (xact, ticket) VALUES (me, tid) ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
 $$;
