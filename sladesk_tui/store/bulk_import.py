@@ -205,6 +205,8 @@ def _import(
 
             require_role(conn, actor, require)
         batch = _Batch(conn, actor=actor, source=source, name=name)
+        now = now_ts()
+        early = _EarlyOutcomes(batch, now)
         with bulk_load(conn, rows):
             events: list[Event] = []
             digests: list[str] = []
@@ -217,12 +219,46 @@ def _import(
                 encoded += e
                 if len(events) >= CHUNK:
                     _add(batch, events, digests, isos, encoded)
+                    early.step()
                     events, digests, isos, encoded = [], [], [], []
             if events:
                 _add(batch, events, digests, isos, encoded)
-            refresh_outcomes(conn, batch.changed, now_ts(), known=batch.fresh_records())
+                early.step()
+            rest = batch.changed - early.done
+            refresh_outcomes(conn, rest, now, known=batch.fresh_records(rest))
             result = batch.finish()
     return ImportReport(name, result.inserted, result.already_present, ())
+
+
+class _EarlyOutcomes:
+    """The outcomes of the tickets this import created, computed while the file is
+    still arriving: this process waits for the parser most of the time, and the clock
+    engine (about 40 us a ticket) would otherwise run after the last event, with
+    nothing to overlap it.
+
+    After each chunk, the new tickets the previous chunk gave events and this one did
+    not are taken as complete and their outcomes stored, from the history they have
+    so far. A later chunk that gives one of them more events takes it back (`done`
+    loses it) and the final `refresh_outcomes` computes it again, comparing with what
+    is stored, so what commits is what one refresh after the last event would store.
+    The same `now` is used for both.
+    """
+
+    def __init__(self, batch: _Batch, now: float) -> None:
+        self._batch = batch
+        self._now = now
+        self._previous: set[str] = set()
+        self.done: set[str] = set()
+
+    def step(self) -> None:
+        batch = self._batch
+        touched = set(batch.last_touched)
+        self.done -= touched
+        settled = [tid for tid in self._previous - touched if tid in batch.fresh]
+        self._previous = touched
+        if settled:
+            refresh_outcomes(batch.conn, settled, self._now, known=batch.fresh_records(settled))
+            self.done.update(settled)
 
 
 def _add(batch: _Batch, events: list[Event], digests: list[str], isos: list[str], encoded: list[str]) -> None:

@@ -284,6 +284,7 @@ class _Batch:
         self._sets: dict[int, AgreementSet] = {self.version: self.aset}
         self.tickets: dict[str, _Ticket] = {}
         self.changed: set[str] = set()  # tickets given new events (their clocks may have moved)
+        self.last_touched: list[str] = []  # the tickets the latest `add` gave new events
         # Tickets this batch created, with their whole history: their outcomes need no
         # read-back of what was just written (a bulk import's tickets are nearly all new).
         self.fresh: dict[str, list[Event]] = {}
@@ -467,6 +468,8 @@ class _Batch:
     def _project(self, touched: list[_Ticket]) -> None:
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
+        last: list[str] = []
+        self.last_touched = last
         for t in touched:
             if t.replay_needed:
                 self._replay(t)
@@ -479,6 +482,7 @@ class _Batch:
                 history.extend(t.pending)
             t.pending, t.replay_needed, t.queued = [], False, False
             self.changed.add(t.id)
+            last.append(t.id)
             if t.in_db:
                 updates.append((*t.row(), t.id))
             else:
@@ -558,12 +562,17 @@ class _Batch:
 
     # -- the end ------------------------------------------------------------------
 
-    def fresh_records(self) -> dict[str, TicketRecord]:
-        """The tickets this batch created and an agreement governs, as the store would
-        read them back: the projected row and every event in `(at, file order)`, which
-        is also their `seq` order in the table. They have no overrides yet."""
+    def fresh_records(self, ids: Iterable[str] | None = None) -> dict[str, TicketRecord]:
+        """The tickets this batch created (of `ids`, or all) and an agreement governs,
+        as the store would read them back: the projected row and every event so far in
+        `(at, file order)`, which is also their `seq` order in the table. They have no
+        overrides yet."""
         out: dict[str, TicketRecord] = {}
-        for tid, history in self.fresh.items():
+        fresh = self.fresh
+        for tid in fresh if ids is None else ids:
+            history = fresh.get(tid)
+            if history is None:
+                continue
             t = self.tickets[tid]
             if t.agreement_id is None:
                 continue

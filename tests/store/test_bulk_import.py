@@ -332,3 +332,36 @@ def test_events_rebuilt_from_the_pipe_equal_the_dataclass_built_ones() -> None:
         assert (made.recorded_by, made.source) == (None, None)
         with pytest.raises(AttributeError):  # still frozen
             made.id = "x"  # type: ignore[misc]  # the point: assigning must fail
+
+
+def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+) -> None:
+    monkeypatch.setattr(bulk_import, "CHUNK", 5_000)
+    every = list(events(1_000, prefix="A"))
+    begun = [e for e in every if int(e["id"].rsplit("-", 1)[1]) < 4]  # created .. customer_reply
+    ended = [e for e in every if int(e["id"].rsplit("-", 1)[1]) >= 4]  # status open, resolved
+    # A's tickets begin, then 1,000 other tickets, then A's tickets end: A is taken as
+    # complete after the second chunk, its response outcome stored, then it gets more.
+    f = write(tmp_path / "ev.jsonl", iter([*begun, *events(1_000, prefix="B"), *ended]))
+    computed: list[set[str]] = []
+    real = bulk_import.refresh_outcomes
+
+    def refresh(conn: Any, ids: Any, now: float, *, known: Any = None) -> int:
+        computed.append(set(ids))
+        return real(conn, ids, now, known=known)
+
+    monkeypatch.setattr(bulk_import, "refresh_outcomes", refresh)
+    got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
+    assert import_file(got, f, actor="feed", source="rt").inserted == 12_000
+    assert len(chunks) == 3
+    early, last = computed[0], computed[-1]
+    assert "A-000000" in early and "A-000000" in last and "B-000999" not in early
+
+    in_process_per_row(monkeypatch)
+    want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
+    import_file(want, f, actor="feed", source="rt")
+    mine, theirs = snapshot(got), snapshot(want)
+    assert any(r[0] == "A-000000" and r[1] == "resolution" for r in mine["outcomes"])
+    for key in theirs:
+        assert mine[key] == theirs[key], key
