@@ -36,10 +36,9 @@ pipe on stdin must not hold the lock).
 
 from __future__ import annotations
 
-import dataclasses
 import gc
+import marshal
 import os
-import pickle
 import queue
 import sqlite3
 import stat
@@ -49,19 +48,18 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import read_events
-from sladesk_tui.core.events import Event, event_digest
+from sladesk_tui.core.events import OPTIONAL_FIELDS, Event, event_digest, event_maker
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.audit import row_json
 from sladesk_tui.store.backend import Connection, is_postgres
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
-from sladesk_tui.store.imports import CHUNK, ImportReport, _Batch, _BoundedLines, _IsoCache
+from sladesk_tui.store.imports import CHUNK, ImportReport, _Batch, _BoundedLines, _IsoCache, event_row
 from sladesk_tui.store.instants import now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
 
@@ -82,64 +80,24 @@ WORKER: list[str] = [
     " from sladesk_tui.store.bulk_import import main; sys.exit(main(sys.argv[1:]))",
 ]
 
-# What crosses the pipe per event: Event's fields in its positional order, up to `body`.
-_FIELDS = (
-    "id",
-    "type",
-    "at",
-    "ticket",
-    "seq",
-    "customer",
-    "service",
-    "priority",
-    "title",
-    "status",
-    "assignee",
-    "author",
-    "agreement",
-    "body",
-)
+# The columns of an `imports.event_row`, in order.
+_ROW = ("id", "type", "ticket", "at", "at_iso", *OPTIONAL_FIELDS, "digest")
 _HEADER = struct.Struct(">I")
+# The messages are tuples of lists of tuples of str, float, int and None: what
+# `marshal` spells (faster than pickle both ways, and it runs no code on loading).
+_MARSHAL_VERSION = 4
 # Batches read from the pipe and not yet stored, at most (about 60 MB at 1M events).
 _IN_FLIGHT = 64
 # How long a child that broke its protocol is given to end by itself before it is killed.
 _GRACE_S = 2.0
 
 
-def _event_maker() -> Callable[[tuple[Any, ...]], Event]:
-    """`Event(*values)` for the values of `_FIELDS`, at about half the cost.
-
-    The importer rebuilds every event that crosses the pipe (a million of them), and
-    a frozen dataclass's `__init__` sets each field through `object.__setattr__`. The
-    maker sets the slots directly, in code generated from the dataclass's own fields
-    (as `dataclasses` generates `__init__`); the remaining fields get their defaults.
-    It falls back to `Event` itself should the class ever need more than that
-    (`__post_init__`, a default factory, other fields first).
-    """
-    fields = dataclasses.fields(Event)
-    names = [f.name for f in fields]
-    rest = fields[len(_FIELDS) :]
-    if (
-        names[: len(_FIELDS)] != list(_FIELDS)
-        or hasattr(Event, "__post_init__")
-        or any(f.default is dataclasses.MISSING for f in rest)
-    ):
-        return lambda values: Event(*values)
-    scope: dict[str, Any] = {"_new": object.__new__, "_Event": Event}
-    lines = ["def make(v):", "    e = _new(_Event)"]
-    for i, name in enumerate(names):
-        scope[f"_set_{name}"] = getattr(Event, name).__set__
-        value = f"v[{i}]" if i < len(_FIELDS) else f"_default_{name}"
-        if i >= len(_FIELDS):
-            scope[f"_default_{name}"] = fields[i].default
-        lines.append(f"    _set_{name}(e, {value})")
-    lines.append("    return e")
-    exec("\n".join(lines), scope)  # noqa: S102 - generated from Event's own field names only
-    maker: Callable[[tuple[Any, ...]], Event] = scope["make"]
-    return maker
-
-
-make_event = _event_maker()
+# An event from what crosses the pipe: its `imports.event_row` and its line.
+make_event: Callable[[tuple[Any, ...], int], Event] = event_maker(
+    {name: f"r[{_ROW.index(name)}]" for name in ("id", "type", "ticket", "at", *OPTIONAL_FIELDS)}
+    | {"seq": "seq"},
+    "r, seq",
+)
 
 
 class _StepAside(Exception):
@@ -209,22 +167,20 @@ def _import(
         early = _EarlyOutcomes(batch, now)
         with bulk_load(conn, rows):
             events: list[Event] = []
-            digests: list[str] = []
-            isos: list[str] = []
+            prepared: list[tuple[Any, ...]] = []
             encoded: list[str] = []
-            for fields, d, i, e in child.batches(name):
-                events += map(make_event, fields)
-                digests += d
-                isos += i
-                encoded += e
-                if len(events) >= CHUNK:
-                    _add(batch, events, digests, isos, encoded)
+            for seqs, made, spelled in child.batches(name):
+                events += map(make_event, made, seqs)
+                prepared += made
+                encoded += spelled
+                if len(events) >= CHUNK or (len(events) >= CHUNK // 8 and child.idle()):
+                    _add(batch, events, prepared, encoded)
                     early.step()
-                    events, digests, isos, encoded = [], [], [], []
+                    events, prepared, encoded = [], [], []
             if events:
-                _add(batch, events, digests, isos, encoded)
+                _add(batch, events, prepared, encoded)
                 early.step()
-            rest = batch.changed - early.done
+            rest = early.rest()
             refresh_outcomes(conn, rest, now, known=batch.fresh_records(rest))
             result = batch.finish()
     return ImportReport(name, result.inserted, result.already_present, ())
@@ -257,12 +213,23 @@ class _EarlyOutcomes:
         settled = [tid for tid in self._previous - touched if tid in batch.fresh]
         self._previous = touched
         if settled:
-            refresh_outcomes(batch.conn, settled, self._now, known=batch.fresh_records(settled))
+            known = batch.fresh_records(settled)  # those an agreement governs: the others have none
+            refresh_outcomes(batch.conn, known, self._now, known=known)
             self.done.update(settled)
 
+    def rest(self) -> list[str]:
+        """The changed tickets still to refresh: all but those done and the new ones
+        no agreement governs (their agreement is chosen once, at creation: no clock)."""
+        batch = self._batch
+        return [
+            tid
+            for tid in batch.changed - self.done
+            if tid not in batch.fresh or batch.tickets[tid].agreement_id is not None
+        ]
 
-def _add(batch: _Batch, events: list[Event], digests: list[str], isos: list[str], encoded: list[str]) -> None:
-    batch.add(events, digests, isos, encoded)
+
+def _add(batch: _Batch, events: list[Event], prepared: list[tuple[Any, ...]], encoded: list[str]) -> None:
+    batch.add(events, prepared, encoded)
     if batch.errors:
         raise _StepAside  # the ordinary path reports them, with every event in view
 
@@ -309,6 +276,11 @@ class _Child:
         self.proc.stdout.close()
         self._stderr.close()
 
+    def idle(self) -> bool:
+        """No batch is waiting: storing what has come costs no time now, and what is
+        left to store after the child's last batch is less."""
+        return self._frames.empty()
+
     def _drain(self) -> None:
         """The reading thread: each frame's body onto the queue, then None at the end."""
         out = self.proc.stdout
@@ -323,7 +295,7 @@ class _Child:
             pass
         self._frames.put(None)
 
-    def batches(self, name: str) -> Iterator[tuple[list[tuple[Any, ...]], list[str], list[str], list[str]]]:
+    def batches(self, name: str) -> Iterator[tuple[list[int], list[tuple[Any, ...]], list[str]]]:
         """The child's batches up to its end mark; `_StepAside` when it asks for the
         ordinary path, InputError (nothing written) when it dies or garbles the stream."""
         while True:
@@ -331,11 +303,11 @@ class _Child:
             if body is None:
                 raise self._died(name)
             try:
-                kind, *payload = pickle.loads(body)
+                kind, *payload = marshal.loads(body)
             except Exception:  # noqa: BLE001 - a truncated or foreign stream, whatever the error
                 raise self._died(name) from None
-            if kind == "events":
-                yield payload[0], payload[1], payload[2], payload[3]
+            if kind == "events" and len(payload) == 3:
+                yield payload[0], payload[1], payload[2]
             elif kind == "end":
                 return
             elif kind == "aside":
@@ -362,16 +334,8 @@ class _Child:
 # ---- the child -------------------------------------------------------------------------
 
 
-def row_middle(values: tuple[Any, ...], at_iso: str, digest: str) -> str:
-    """An event's row for the audit digest (`store.audit.row_json`) from `id` to
-    `digest`, without its brackets: the importer adds `seq` before and the recording
-    columns after. `values` are `_FIELDS`; the order is the events table's."""
-    eid, etype, at, ticket, _seq, *optional = values
-    return row_json((eid, etype, ticket, float(at), at_iso, *optional, digest))[1:-1]
-
-
-def _send(out: IO[bytes], message: tuple[object, ...]) -> None:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+def _send(out: IO[bytes], message: tuple[Any, ...]) -> None:
+    body = marshal.dumps(message, _MARSHAL_VERSION)
     out.write(_HEADER.pack(len(body)))
     out.write(body)
 
@@ -380,12 +344,10 @@ def child_main(path: str, fmt: str, out: IO[bytes]) -> int:
     """Parse `path` and stream its events to `out`, in file order; ask for the
     ordinary path at the first line that is not a valid event."""
     gc.disable()  # nothing cyclic is made here; see store.imports._bulk
-    fields_of = attrgetter(*_FIELDS)
     iso = _IsoCache().get
-    fields: list[tuple[Any, ...]] = []
-    digests: list[str] = []
-    isos: list[str] = []
-    encoded: list[str] = []
+    seqs: list[int] = []
+    rows: list[tuple[Any, ...]] = []
+    spelled: list[str] = []
     try:
         with open(path, "rb") as fh:
             lines = _BoundedLines(fh)
@@ -393,20 +355,18 @@ def child_main(path: str, fmt: str, out: IO[bytes]) -> int:
                 if lines.overlong or not isinstance(item, Event):
                     _send(out, ("aside",))
                     return 0
-                values = fields_of(item)
-                digest, at_iso = event_digest(item), iso(item.at)
-                fields.append(values)
-                digests.append(digest)
-                isos.append(at_iso)
-                encoded.append(row_middle(values, at_iso, digest))
-                if len(fields) >= BATCH:
-                    _send(out, ("events", fields, digests, isos, encoded))
-                    fields, digests, isos, encoded = [], [], [], []
+                row = event_row(item, iso(item.at), event_digest(item))
+                seqs.append(item.seq)
+                rows.append(row)
+                spelled.append(row_json(row)[1:-1])
+                if len(rows) >= BATCH:
+                    _send(out, ("events", seqs, rows, spelled))
+                    seqs, rows, spelled = [], [], []
     except (InputError, OSError):
         _send(out, ("aside",))
         return 0
-    if fields:
-        _send(out, ("events", fields, digests, isos, encoded))
+    if rows:
+        _send(out, ("events", seqs, rows, spelled))
     _send(out, ("end",))
     return 0
 

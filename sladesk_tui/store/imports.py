@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import IO
+from typing import IO, Any
 
 from sladesk_tui.core.agreements import AgreementSet, match_agreement
 from sladesk_tui.core.errors import InputError
@@ -106,6 +106,31 @@ _TICKET_COLUMNS = (
 )
 _INSERT_TICKET = f"INSERT INTO tickets (id, {', '.join(_TICKET_COLUMNS)}) VALUES ({', '.join('?' * (len(_TICKET_COLUMNS) + 1))})"
 _UPDATE_TICKET = f"UPDATE tickets SET {', '.join(c + ' = ?' for c in _TICKET_COLUMNS)} WHERE id = ?"
+# The position of `digest` in an `event_row`.
+_DIGEST = _EVENT_COLUMNS.index("digest")
+
+
+def event_row(ev: Event, at_iso: str, digest: str) -> tuple[Any, ...]:
+    """An event's row of the events table from `id` to `digest` (`_EVENT_COLUMNS`
+    without the recording columns): `at_iso` is `at` as stored, `digest` its
+    `event_digest`. `ts` is a REAL: the audit digest must see what is read back."""
+    return (
+        ev.id,
+        ev.type,
+        ev.ticket,
+        float(ev.at),
+        at_iso,
+        ev.customer,
+        ev.service,
+        ev.priority,
+        ev.title,
+        ev.status,
+        ev.assignee,
+        ev.author,
+        ev.agreement,
+        ev.body,
+        digest,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,26 +331,25 @@ class _Batch:
     def add(
         self,
         events: Sequence[Event],
-        digests: Sequence[str] | None = None,
-        isos: Sequence[str] | None = None,
+        prepared: Sequence[tuple[Any, ...]] | None = None,
         encoded: Sequence[str] | None = None,
     ) -> None:
-        """Check, insert and project a chunk. `digests`, `isos` and `encoded` (each
-        event's `event_digest`, `at` as stored, and its row's JSON for the audit
-        digest from `id` to `digest`: `bulk_import.row_middle`), when given, were
-        computed by the parsing process of a pipelined import (`store.bulk_import`)."""
+        """Check, insert and project a chunk. `prepared` (each event's `event_row`)
+        and `encoded` (that row's JSON for the audit digest, without its brackets),
+        when given, were computed by the parsing process of a pipelined import
+        (`store.bulk_import`)."""
         stored = self._stored_digests({ev.id for ev in events})
         self._load_tickets({ev.ticket for ev in events if ev.ticket is not None})
         accepted: dict[str, tuple[str, int]] = {}  # id -> (digest, line) within this chunk
         rows: list[tuple[object, ...]] = []
         lines: list[int] = []  # the file line of each row
         touched: list[_Ticket] = []
-        actor, source, recorded_at, iso = self.actor, self.source, self.recorded_at, self._iso.get
-        if digests is None:
-            digests = [event_digest(ev) for ev in events]
-        if isos is None:
-            isos = [iso(ev.at) for ev in events]
-        for ev, digest, at_iso in zip(events, digests, isos, strict=True):
+        recording = (self.actor, self.source, self.recorded_at)
+        if prepared is None:
+            iso = self._iso.get
+            prepared = [event_row(ev, iso(ev.at), event_digest(ev)) for ev in events]
+        for ev, row in zip(events, prepared, strict=True):
+            digest = row[_DIGEST]
             prev = stored.get(ev.id)
             if prev is None and ev.id in accepted:
                 prev, line = accepted[ev.id]
@@ -344,28 +368,7 @@ class _Batch:
                 continue
             accepted[ev.id] = (digest, ev.seq)
             lines.append(ev.seq)
-            rows.append(
-                (
-                    ev.id,
-                    ev.type,
-                    ev.ticket,
-                    float(ev.at),  # stored REAL: the audit digest must see what is read back
-                    at_iso,
-                    ev.customer,
-                    ev.service,
-                    ev.priority,
-                    ev.title,
-                    ev.status,
-                    ev.assignee,
-                    ev.author,
-                    ev.agreement,
-                    ev.body,
-                    digest,
-                    actor,
-                    source,
-                    recorded_at,
-                )
-            )
+            rows.append(row + recording)
         if rows:
             if self.resorted:  # stored in file order all the same (within the chunk)
                 rows = [r for _, r in sorted(zip(lines, rows, strict=True), key=_first)]
@@ -376,7 +379,7 @@ class _Batch:
                 self.first_seq = first
             self.last_seq = last
             if encoded is not None and len(rows) == len(encoded):  # every event of the chunk stored
-                tail = row_json((actor, source, recorded_at))[1:]
+                tail = row_json(recording)[1:]
                 self.digest.add_json([f"[{seq},{mid},{tail}" for seq, mid in enumerate(encoded, first)])
             else:
                 self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])

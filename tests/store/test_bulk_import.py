@@ -307,31 +307,36 @@ def test_bulk_load_puts_every_trigger_back_when_the_body_fails(tmp_path: Path) -
 
 
 def test_events_rebuilt_from_the_pipe_equal_the_dataclass_built_ones() -> None:
-    from sladesk_tui.core.events import Event
+    from sladesk_tui.core.eventfile import _event_of
+    from sladesk_tui.core.events import Event, event_digest
+    from sladesk_tui.store.imports import event_row
 
-    full = (
-        "e1",
-        "created",
-        1.5,
-        "T-1",
-        7,
-        "acme",
-        "erp",
-        "P1",
-        "Title",
-        "open",
-        "kim",
-        "sam",
-        "gold",
-        "body",
+    full = Event(
+        "e1", "created", 1.5, "T-1", 7, "acme", "erp", "P1", "Title", "open", "kim", "sam", "gold", "body"
     )
-    sparse = ("e2", "reply", 2.0, "T-1", 8, *([None] * 9))
-    for values in (full, sparse):
-        made, built = bulk_import.make_event(values), Event(*values)
-        assert made == built and hash(made) == hash(built)
-        assert (made.recorded_by, made.source) == (None, None)
-        with pytest.raises(AttributeError):  # still frozen
-            made.id = "x"  # type: ignore[misc]  # the point: assigning must fail
+    sparse = Event("e2", "reply", 2.0, "T-1", 8)
+    for built in (full, sparse):
+        row = event_row(built, "at", event_digest(built))
+        fields = {k: v for k, v in zip(("id", "type", "ticket"), row, strict=False)} | {
+            f: getattr(built, f)
+            for f in (
+                "customer",
+                "service",
+                "priority",
+                "title",
+                "status",
+                "assignee",
+                "author",
+                "agreement",
+                "body",
+            )
+            if getattr(built, f) is not None
+        }
+        for made in (bulk_import.make_event(row, built.seq), _event_of(fields, built.at, built.seq)):
+            assert made == built and hash(made) == hash(built)
+            assert (made.recorded_by, made.source) == (None, None)
+            with pytest.raises(AttributeError):  # still frozen
+                made.id = "x"  # type: ignore[misc]  # the point: assigning must fail
 
 
 def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_events(
@@ -354,9 +359,9 @@ def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_even
     monkeypatch.setattr(bulk_import, "refresh_outcomes", refresh)
     got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
     assert import_file(got, f, actor="feed", source="rt").inserted == 12_000
-    assert len(chunks) == 3
-    early, last = computed[0], computed[-1]
-    assert "A-000000" in early and "A-000000" in last and "B-000999" not in early
+    assert len(chunks) >= 3
+    assert sum("A-000000" in ids for ids in computed) >= 2  # early, then again
+    assert "B-000999" not in computed[0]
 
     in_process_per_row(monkeypatch)
     want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
