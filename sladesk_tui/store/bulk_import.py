@@ -2,9 +2,14 @@
 
 Reading, decoding, validating an events file and computing each event's digest take
 about as long as storing the events. For a big file (`PIPELINE_MIN_BYTES` and up)
-`import_pipelined` runs that part in a child process (`main`, run by ``python -I``), which streams the parsed events through
-a pipe in batches while this process checks them against the database and writes
-them: the two halves run on two cores at once.
+`import_pipelined` runs that part in a child process (`main`, run by ``python -I``),
+which streams each event's ready row (`imports.event_row`) through a pipe in batches
+while this process checks them against the database and writes them: the two
+halves run on two cores at once. The child also computes the audit digest of the
+rows as they will be stored if every event is inserted in file order (this process
+tells it the first seq and the recording columns); this process uses it only when
+that is what happened, and reads the rows back otherwise. The outcomes of the new
+tickets are computed while the file still arrives (`_EarlyOutcomes`).
 
 It is a fast path, never a second set of rules. The events go through the same
 `_Batch` of `store.imports` (idempotency, tickets, projection), then the same
@@ -36,7 +41,9 @@ pipe on stdin must not hold the lock).
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
 import marshal
 import os
 import queue
@@ -55,11 +62,19 @@ from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import read_events
 from sladesk_tui.core.events import OPTIONAL_FIELDS, Event, event_digest, event_maker
 from sladesk_tui.core.text import safe_text
-from sladesk_tui.store.audit import row_json
+from sladesk_tui.store.audit import RangeDigest
 from sladesk_tui.store.backend import Connection, is_postgres
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
-from sladesk_tui.store.imports import CHUNK, ImportReport, _Batch, _BoundedLines, _IsoCache, event_row
+from sladesk_tui.store.imports import (
+    CHUNK,
+    EVENT_ROW_COLUMNS,
+    ImportReport,
+    _Batch,
+    _BoundedLines,
+    _IsoCache,
+    event_row,
+)
 from sladesk_tui.store.instants import now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
 
@@ -163,25 +178,35 @@ def _import(
 
             require_role(conn, actor, require)
         batch = _Batch(conn, actor=actor, source=source, name=name)
+        # The parser computes the audit digest of the rows, as they will be stored if
+        # every event is inserted, in file order, from the next seq; else it is read back.
+        first = _next_seq(conn)
+        batch.digest = None
+        child.start(first, (batch.actor, batch.source, batch.recorded_at))
         now = now_ts()
         early = _EarlyOutcomes(batch, now)
         with bulk_load(conn, rows):
             events: list[Event] = []
             prepared: list[tuple[Any, ...]] = []
-            encoded: list[str] = []
-            for seqs, made, spelled in child.batches(name):
+            for seqs, made in child.batches(name):
                 events += map(make_event, made, seqs)
                 prepared += made
-                encoded += spelled
                 if len(events) >= CHUNK or (len(events) >= CHUNK // 8 and child.idle()):
-                    _add(batch, events, prepared, encoded)
+                    _add(batch, events, prepared)
                     early.step()
-                    events, prepared, encoded = [], [], []
+                    events, prepared = [], []
             if events:
-                _add(batch, events, prepared, encoded)
+                _add(batch, events, prepared)
                 early.step()
             rest = early.rest()
             refresh_outcomes(conn, rest, now, known=batch.fresh_records(rest))
+            count, digest = child.digest
+            if (
+                digest is not None
+                and count == batch.inserted
+                and (batch.first_seq, batch.last_seq) == (first, first + count - 1)
+            ):
+                batch.digest = RangeDigest.computed(EVENT_ROW_COLUMNS, count, digest)
             result = batch.finish()
     return ImportReport(name, result.inserted, result.already_present, ())
 
@@ -228,8 +253,17 @@ class _EarlyOutcomes:
         ]
 
 
-def _add(batch: _Batch, events: list[Event], prepared: list[tuple[Any, ...]], encoded: list[str]) -> None:
-    batch.add(events, prepared, encoded)
+def _next_seq(conn: Connection) -> int:
+    """The seq the next inserted event gets (AUTOINCREMENT: above any ever used)."""
+    row = conn.execute(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),"
+        " COALESCE((SELECT MAX(seq) FROM events), 0)) + 1"
+    ).fetchone()
+    return int(row[0])
+
+
+def _add(batch: _Batch, events: list[Event], prepared: list[tuple[Any, ...]]) -> None:
+    batch.add(events, prepared)
     if batch.errors:
         raise _StepAside  # the ordinary path reports them, with every event in view
 
@@ -249,7 +283,7 @@ class _Child:
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(
             [*WORKER, os.fsdecode(os.fspath(path)), fmt],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
         )
@@ -257,6 +291,18 @@ class _Child:
         self._stopping = threading.Event()
         self._reader = threading.Thread(target=self._drain, name="sladesk-import-pipe", daemon=True)
         self._reader.start()
+        self.digest: tuple[int, str | None] = (0, None)  # (rows, audit digest) from the end mark
+
+    def start(self, first_seq: int, recording: tuple[str, str, str]) -> None:
+        """Tell the child the seq its first event gets if all are stored, and the
+        recording columns (actor, source, recorded_at), for the audit digest."""
+        stdin = self.proc.stdin
+        assert stdin is not None
+        try:
+            stdin.write(json.dumps([first_seq, *recording]).encode() + b"\n")
+            stdin.close()
+        except OSError:  # it has died already: `batches` says so
+            pass
 
     def __enter__(self) -> _Child:
         return self
@@ -266,6 +312,9 @@ class _Child:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        assert self.proc.stdin is not None
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
         while self._reader.is_alive():  # the pipe is at its end now; unblock a full queue
             try:
                 self._frames.get_nowait()
@@ -295,9 +344,10 @@ class _Child:
             pass
         self._frames.put(None)
 
-    def batches(self, name: str) -> Iterator[tuple[list[int], list[tuple[Any, ...]], list[str]]]:
-        """The child's batches up to its end mark; `_StepAside` when it asks for the
-        ordinary path, InputError (nothing written) when it dies or garbles the stream."""
+    def batches(self, name: str) -> Iterator[tuple[list[int], list[tuple[Any, ...]]]]:
+        """The child's batches (lines, rows) up to its end mark, which sets `digest`;
+        `_StepAside` when it asks for the ordinary path, InputError (nothing written)
+        when it dies or garbles the stream."""
         while True:
             body = self._frames.get()
             if body is None:
@@ -306,9 +356,10 @@ class _Child:
                 kind, *payload = marshal.loads(body)
             except Exception:  # noqa: BLE001 - a truncated or foreign stream, whatever the error
                 raise self._died(name) from None
-            if kind == "events" and len(payload) == 3:
-                yield payload[0], payload[1], payload[2]
-            elif kind == "end":
+            if kind == "events" and len(payload) == 2:
+                yield payload[0], payload[1]
+            elif kind == "end" and len(payload) == 2:
+                self.digest = (payload[0], payload[1])
                 return
             elif kind == "aside":
                 raise _StepAside
@@ -340,14 +391,16 @@ def _send(out: IO[bytes], message: tuple[Any, ...]) -> None:
     out.write(body)
 
 
-def child_main(path: str, fmt: str, out: IO[bytes]) -> int:
+def child_main(path: str, fmt: str, out: IO[bytes], inp: IO[bytes] | None = None) -> int:
     """Parse `path` and stream its events to `out`, in file order; ask for the
-    ordinary path at the first line that is not a valid event."""
+    ordinary path at the first line that is not a valid event. The importer writes
+    one line to `inp` (stdin): the first seq and the recording columns, read before
+    the first batch is sent, for the audit digest of the rows (`_Child.start`)."""
     gc.disable()  # nothing cyclic is made here; see store.imports._bulk
     iso = _IsoCache().get
     seqs: list[int] = []
     rows: list[tuple[Any, ...]] = []
-    spelled: list[str] = []
+    audit = _AuditRows(sys.stdin.buffer if inp is None else inp)
     try:
         with open(path, "rb") as fh:
             lines = _BoundedLines(fh)
@@ -355,20 +408,56 @@ def child_main(path: str, fmt: str, out: IO[bytes]) -> int:
                 if lines.overlong or not isinstance(item, Event):
                     _send(out, ("aside",))
                     return 0
-                row = event_row(item, iso(item.at), event_digest(item))
                 seqs.append(item.seq)
-                rows.append(row)
-                spelled.append(row_json(row)[1:-1])
+                rows.append(event_row(item, iso(item.at), event_digest(item)))
                 if len(rows) >= BATCH:
-                    _send(out, ("events", seqs, rows, spelled))
-                    seqs, rows, spelled = [], [], []
+                    _send(out, ("events", seqs, rows))
+                    audit.add(rows)
+                    seqs, rows = [], []
     except (InputError, OSError):
         _send(out, ("aside",))
         return 0
     if rows:
-        _send(out, ("events", seqs, rows, spelled))
-    _send(out, ("end",))
+        _send(out, ("events", seqs, rows))
+        audit.add(rows)
+    _send(out, ("end", *audit.end()))
     return 0
+
+
+class _AuditRows:
+    """The child's side of the audit digest: the rows as stored if every event is
+    inserted in file order from the importer's first seq (`imports.EVENT_ROW_COLUMNS`).
+    None when the importer's line is missing or not understood: it then reads back."""
+
+    def __init__(self, inp: IO[bytes]) -> None:
+        self._inp = inp
+        self._digest: RangeDigest | None = None
+        self._next = 0
+        self._recording: tuple[Any, ...] = ()
+        self._read = False
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        if not self._read:
+            self._read = True
+            self._start()
+        if self._digest is not None:
+            recording, first = self._recording, self._next
+            self._digest.add([(seq, *row, *recording) for seq, row in enumerate(rows, first)])
+            self._next = first + len(rows)
+
+    def end(self) -> tuple[int, str | None]:
+        if self._digest is None:
+            return 0, None
+        return self._digest.count, self._digest.hexdigest()
+
+    def _start(self) -> None:
+        try:
+            first, *recording = json.loads(self._inp.readline())
+        except (ValueError, TypeError, OSError):
+            return
+        if type(first) is int and len(recording) == 3 and all(type(v) is str for v in recording):
+            self._digest = RangeDigest(EVENT_ROW_COLUMNS)
+            self._next, self._recording = first, tuple(recording)
 
 
 def main(argv: list[str]) -> int:

@@ -50,7 +50,7 @@ from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TY
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
-from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit, row_json
+from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit
 from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.bulk_sqlite import bulk_load
 from sladesk_tui.store.db import open_db, write_tx
@@ -106,6 +106,8 @@ _TICKET_COLUMNS = (
 )
 _INSERT_TICKET = f"INSERT INTO tickets (id, {', '.join(_TICKET_COLUMNS)}) VALUES ({', '.join('?' * (len(_TICKET_COLUMNS) + 1))})"
 _UPDATE_TICKET = f"UPDATE tickets SET {', '.join(c + ' = ?' for c in _TICKET_COLUMNS)} WHERE id = ?"
+# An events row as the audit digest spells it (store.audit.RowRange).
+EVENT_ROW_COLUMNS = ("seq", *_EVENT_COLUMNS)
 # The position of `digest` in an `event_row`.
 _DIGEST = _EVENT_COLUMNS.index("digest")
 
@@ -323,8 +325,9 @@ class _Batch:
         self.resorted = False  # the events were sorted by `at`: insert each chunk in file order
         self.events: Sequence[Event] = ()  # the whole input, for the messages of `_unknown`
         self._created_at: dict[str, float] | None = None
-        # The audit digest of the inserted rows, fed as they go in (store.audit.RowRange).
-        self.digest = RangeDigest(("seq", *_EVENT_COLUMNS))
+        # The audit digest of the inserted rows, fed as they go in (store.audit.RowRange);
+        # None: not fed (a pipelined import's parser computes it, or it is read back).
+        self.digest: RangeDigest | None = RangeDigest(EVENT_ROW_COLUMNS)
 
     # -- the pass over a chunk ----------------------------------------------------
 
@@ -332,11 +335,9 @@ class _Batch:
         self,
         events: Sequence[Event],
         prepared: Sequence[tuple[Any, ...]] | None = None,
-        encoded: Sequence[str] | None = None,
     ) -> None:
-        """Check, insert and project a chunk. `prepared` (each event's `event_row`)
-        and `encoded` (that row's JSON for the audit digest, without its brackets),
-        when given, were computed by the parsing process of a pipelined import
+        """Check, insert and project a chunk. `prepared` (each event's `event_row`),
+        when given, was computed by the parsing process of a pipelined import
         (`store.bulk_import`)."""
         stored = self._stored_digests({ev.id for ev in events})
         self._load_tickets({ev.ticket for ev in events if ev.ticket is not None})
@@ -378,10 +379,7 @@ class _Batch:
             if self.first_seq is None:
                 self.first_seq = first
             self.last_seq = last
-            if encoded is not None and len(rows) == len(encoded):  # every event of the chunk stored
-                tail = row_json(recording)[1:]
-                self.digest.add_json([f"[{seq},{mid},{tail}" for seq, mid in enumerate(encoded, first)])
-            else:
+            if self.digest is not None:
                 self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
             self.inserted += len(rows)
         self._project(touched)

@@ -19,8 +19,8 @@ from support import fresh_db, give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.store import bulk_import, bulk_sqlite
-from sladesk_tui.store.audit import RangeDigest, verify
+from sladesk_tui.store import audit, bulk_import, bulk_sqlite
+from sladesk_tui.store.audit import verify
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ImportRejected, import_file
 
@@ -149,24 +149,25 @@ def test_pipelined_bulk_import_stores_what_the_per_row_import_stores(
     more = write(tmp_path / "more.jsonl", events(4_000, first=6_000))
     overlap = write(tmp_path / "overlap.jsonl", events(2_000, first=9_000))
     got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
-    spelled: list[int] = []  # rows whose audit JSON the parsing process spelled
-    add_json = RangeDigest.add_json
+    read_back: list[str] = []  # ranges whose audit digest was read back from the table
+    real_digest = audit._digest
 
-    def spell(digest: RangeDigest, rows: list[str]) -> None:
-        spelled.append(len(rows))
-        add_json(digest, rows)
+    def digest(conn: Any, table: str, *args: Any) -> tuple[int, str]:
+        read_back.append(table)
+        return real_digest(conn, table, *args)
 
-    monkeypatch.setattr(RangeDigest, "add_json", spell)
+    monkeypatch.setattr(audit, "_digest", digest)
     # A big first load (rollup rebuilt), then a load into a fuller store (rollup by trigger).
     assert import_file(got, first, actor="feed", source="rt").inserted == 36_000
     assert import_file(got, more, actor="feed", source="rt").inserted == 24_000
     assert len(chunks) >= 4  # both went through the pipeline
-    assert sum(spelled) == 60_000
+    assert read_back == []  # the parsing process computed both digests
     again = import_file(got, first, actor="feed", source="rt")
     assert (again.inserted, again.already_present) == (0, 36_000)
-    # Half already there: the rows stored are spelled for the audit digest here.
+    # Half already there: not the rows the parser assumed, so they are read back.
     partly = import_file(got, overlap, actor="feed", source="rt")
     assert (partly.inserted, partly.already_present) == (6_000, 6_000)
+    assert read_back == ["events"]
 
     in_process_per_row(monkeypatch)
     want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
@@ -370,3 +371,31 @@ def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_even
     assert any(r[0] == "A-000000" and r[1] == "resolution" for r in mine["outcomes"])
     for key in theirs:
         assert mine[key] == theirs[key], key
+
+
+def test_without_the_importers_line_the_parser_computes_no_digest_and_the_rows_are_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+) -> None:
+    deaf = (
+        "import io, sys; from sladesk_tui.store import bulk_import as b;"
+        " sys.exit(b.child_main(sys.argv[1], sys.argv[2], sys.stdout.buffer, io.BytesIO(b'not json')))"
+    )
+    monkeypatch.setattr(bulk_import, "WORKER", [sys.executable, "-c", deaf])
+    read_back: list[str] = []
+    real_digest = audit._digest
+
+    def digest(conn: Any, table: str, *args: Any) -> tuple[int, str]:
+        read_back.append(table)
+        return real_digest(conn, table, *args)
+
+    monkeypatch.setattr(audit, "_digest", digest)
+    db = fresh_db(tmp_path / "desk.db", AGREEMENTS, actor="lead")
+    f = write(tmp_path / "ev.jsonl", events(2_000))
+    read_back.clear()  # the agreements loaded above
+    assert import_file(db, f, actor="feed").inserted == 12_000
+    assert chunks and read_back == ["events"]
+    conn = open_db(db)
+    try:
+        assert verify(conn).ok
+    finally:
+        conn.close()
