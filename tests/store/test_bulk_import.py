@@ -128,7 +128,7 @@ def chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real = bulk_import._add
 
-    def add(batch: Any, evs: list[Any], *computed: list[str]) -> None:
+    def add(batch: Any, evs: list[Any], *computed: Any) -> None:
         seen.append(len(evs))
         real(batch, evs, *computed)
 
@@ -351,7 +351,7 @@ def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_even
     # complete after the second chunk, its response outcome stored, then it gets more.
     f = write(tmp_path / "ev.jsonl", iter([*begun, *events(1_000, prefix="B"), *ended]))
     computed: list[set[str]] = []
-    real = bulk_import.refresh_outcomes
+    from sladesk_tui.store.outcomes import refresh_outcomes as real
 
     def refresh(conn: Any, ids: Any, now: float, *, known: Any = None) -> int:
         computed.append(set(ids))
