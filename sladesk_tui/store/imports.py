@@ -52,7 +52,7 @@ from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
 from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit
 from sladesk_tui.store.backend import Connection
-from sladesk_tui.store.bulk_sqlite import bulk_load
+from sladesk_tui.store.bulk_sqlite import bulk_load, insert_rows
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
@@ -373,7 +373,7 @@ class _Batch:
         if rows:
             if self.resorted:  # stored in file order all the same (within the chunk)
                 rows = [r for _, r in sorted(zip(lines, rows, strict=True), key=_first)]
-            self.conn.executemany(_INSERT_EVENT, rows)
+            insert_rows(self.conn, _INSERT_EVENT, rows)
             last = int(self.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0])
             first = last - len(rows) + 1
             if self.first_seq is None:
@@ -490,7 +490,7 @@ class _Batch:
                 inserts.append((t.id, *t.row()))
                 t.in_db = True
         if inserts:
-            self.conn.executemany(_INSERT_TICKET, inserts)
+            insert_rows(self.conn, _INSERT_TICKET, inserts)
         if updates:
             self.conn.executemany(_UPDATE_TICKET, updates)
 

@@ -429,3 +429,21 @@ def test_without_the_importers_line_the_parser_computes_no_digest_and_the_rows_a
         assert verify(conn).ok
     finally:
         conn.close()
+
+
+def test_rows_inserted_several_per_statement_are_the_rows_executemany_inserts(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "t.db")
+    try:
+        for table in ("one", "many"):
+            conn.execute(
+                f"CREATE TABLE {table} (seq INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT, b REAL, c TEXT)"
+            )
+        for n in (0, 1, 49, 50, 51, 137):
+            rows = [(f"r{n}-{i}", i / 3, None if i % 2 else "x'y") for i in range(n)]
+            conn.executemany("INSERT INTO one (a, b, c) VALUES (?, ?, ?)", rows)
+            bulk_sqlite.insert_rows(conn, "INSERT INTO many (a, b, c) VALUES (?, ?, ?)", rows)
+        got = list(conn.execute("SELECT * FROM many ORDER BY seq"))
+        assert got == list(conn.execute("SELECT * FROM one ORDER BY seq"))
+        assert len(got) == 288 and got[-1][0] == 288
+    finally:
+        conn.close()
