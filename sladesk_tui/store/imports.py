@@ -325,6 +325,10 @@ class _Batch:
         self.resorted = False  # the events were sorted by `at`: insert each chunk in file order
         self.events: Sequence[Event] = ()  # the whole input, for the messages of `_unknown`
         self._created_at: dict[str, float] | None = None
+        # The ids this batch inserted when the events table was empty before it (then
+        # no others are stored); None when it was not.
+        self._mine: set[str] | None = None
+        self._looked = False  # whether the table was looked at
         # The audit digest of the inserted rows, fed as they go in (store.audit.RowRange);
         # None: not fed (a pipelined import's parser computes it, or it is read back).
         self.digest: RangeDigest | None = RangeDigest(EVENT_ROW_COLUMNS)
@@ -382,6 +386,8 @@ class _Batch:
             if self.digest is not None:
                 self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
             self.inserted += len(rows)
+            if self._mine is not None:
+                self._mine.update(accepted)
         self._project(touched)
 
     def _stage(self, ev: Event, touched: list[_Ticket]) -> str | None:
@@ -508,8 +514,16 @@ class _Batch:
     # -- look-ups -----------------------------------------------------------------
 
     def _stored_digests(self, ids: set[str]) -> dict[str, str]:
-        if self.inserted == 0 and self.conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
-            return {}
+        if not self._looked:
+            self._looked = True
+            if self.conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+                self._mine = set()
+        if self._mine is not None:
+            # The table was empty when this batch began: only the ids it inserted are
+            # stored (a first load of a million events asks for none of them).
+            ids &= self._mine
+            if not ids:
+                return {}
         found: dict[str, str] = {}
         cur = self.conn.cursor()
         cur.row_factory = None

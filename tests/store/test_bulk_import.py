@@ -447,3 +447,28 @@ def test_rows_inserted_several_per_statement_are_the_rows_executemany_inserts(tm
         assert len(got) == 288 and got[-1][0] == 288
     finally:
         conn.close()
+
+
+def test_a_first_load_still_finds_an_id_it_stored_in_an_earlier_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+) -> None:
+    monkeypatch.setattr(bulk_import, "CHUNK", 5_000)
+    evs = list(events(1_000))
+    again = write(tmp_path / "again.jsonl", iter([*evs, evs[1]]))  # line 6001 repeats line 2
+    db = fresh_db(tmp_path / "desk.db", AGREEMENTS, actor="lead")
+    from sladesk_tui.store import imports
+
+    read_input = imports.read_input
+
+    def not_here(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the pipelined import stepped aside")
+
+    monkeypatch.setattr(imports, "read_input", not_here)
+    report = import_file(db, again, actor="feed")
+    monkeypatch.setattr(imports, "read_input", read_input)
+    assert (report.inserted, report.already_present) == (6_000, 1)
+    assert chunks[0] == 5_000 and sum(chunks) == 6_001  # the repeat came in a later chunk
+    in_process_per_row(monkeypatch)
+    want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
+    ordinary = import_file(want, again, actor="feed")
+    assert (ordinary.inserted, ordinary.already_present) == (6_000, 1)
