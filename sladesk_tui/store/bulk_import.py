@@ -47,6 +47,7 @@ import json
 import marshal
 import os
 import queue
+import select
 import sqlite3
 import stat
 import struct
@@ -432,7 +433,11 @@ def child_main(path: str, fmt: str, out: IO[bytes], inp: IO[bytes] | None = None
 class _AuditRows:
     """The child's side of the audit digest: the rows as stored if every event is
     inserted in file order from the importer's first seq (`imports.EVENT_ROW_COLUMNS`).
-    None when the importer's line is missing or not understood: it then reads back."""
+    None when the importer's line is missing or not understood: it then reads back.
+
+    The importer writes its line once it holds the write lock, which may take a
+    while (another writer): until then the rows wait here and the parsing goes on.
+    """
 
     def __init__(self, inp: IO[bytes]) -> None:
         self._inp = inp
@@ -440,22 +445,35 @@ class _AuditRows:
         self._next = 0
         self._recording: tuple[Any, ...] = ()
         self._read = False
+        self._waiting: list[list[tuple[Any, ...]]] = []
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:
-        if not self._read:
-            self._read = True
+        self._waiting.append(rows)
+        if not self._read and _readable(self._inp):
             self._start()
-        if self._digest is not None:
-            recording, first = self._recording, self._next
-            self._digest.add([(seq, *row, *recording) for seq, row in enumerate(rows, first)])
-            self._next = first + len(rows)
+        if self._read:
+            self._feed()
 
     def end(self) -> tuple[int, str | None]:
+        if not self._read:
+            self._start()
+        self._feed()
         if self._digest is None:
             return 0, None
         return self._digest.count, self._digest.hexdigest()
 
+    def _feed(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        if self._digest is None:
+            return
+        recording = self._recording
+        for rows in waiting:
+            first = self._next
+            self._digest.add([(seq, *row, *recording) for seq, row in enumerate(rows, first)])
+            self._next = first + len(rows)
+
     def _start(self) -> None:
+        self._read = True
         try:
             first, *recording = json.loads(self._inp.readline())
         except (ValueError, TypeError, OSError):
@@ -463,6 +481,15 @@ class _AuditRows:
         if type(first) is int and len(recording) == 3 and all(type(v) is str for v in recording):
             self._digest = RangeDigest(EVENT_ROW_COLUMNS)
             self._next, self._recording = first, tuple(recording)
+
+
+def _readable(inp: IO[bytes]) -> bool:
+    """Whether reading `inp` would not block (a pipe with data or at its end)."""
+    try:
+        fd = inp.fileno()
+    except (OSError, ValueError):  # not a file (io.BytesIO): never blocks
+        return True
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def main(argv: list[str]) -> int:

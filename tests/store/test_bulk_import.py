@@ -472,3 +472,53 @@ def test_a_first_load_still_finds_an_id_it_stored_in_an_earlier_chunk(
     want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
     ordinary = import_file(want, again, actor="feed")
     assert (ordinary.inserted, ordinary.already_present) == (6_000, 1)
+
+
+def test_the_parser_digests_the_same_rows_when_the_importers_line_comes_late(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import io
+    import marshal
+    import os
+
+    f = write(tmp_path / "ev.jsonl", events(2_000))  # 12,000 events: three batches
+    line = json.dumps([7, "feed", "import:x", "2026-12-07T00:00:00.000000Z"]).encode() + b"\n"
+
+    def end_mark(inp: Any) -> Any:
+        out = io.BytesIO()
+        try:
+            assert bulk_import.child_main(str(f), "auto", out, inp) == 0
+        finally:
+            gc.enable()
+        data, pos, last = out.getvalue(), 0, None
+        while pos < len(data):
+            (size,) = bulk_import._HEADER.unpack_from(data, pos)
+            last = marshal.loads(data[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+        return last
+
+    at_once = end_mark(io.BytesIO(line))
+    assert at_once[0] == "end" and at_once[1] == 12_000 and at_once[2]
+    # The line arrives only once the second batch is out: the first waited for it.
+    r, w = os.pipe()
+    sent: list[object] = []
+    send = bulk_import._send
+
+    def send_then_answer(out: Any, message: Any) -> None:
+        send(out, message)
+        sent.append(message[0])
+        if sent == ["events", "events"]:
+            os.write(w, line)
+            os.close(w)
+
+    monkeypatch.setattr(bulk_import, "_send", send_then_answer)
+    with os.fdopen(r, "rb") as late:
+        assert end_mark(late) == at_once
+    # No line at all (the importer closed its end): no digest, it reads back.
+    r, w = os.pipe()
+    os.close(w)
+    sent.clear()
+    monkeypatch.setattr(bulk_import, "_send", send)
+    with os.fdopen(r, "rb") as never:
+        assert end_mark(never) == ("end", 0, None)
