@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sladesk_tui.core.report import Outcome, ticket_outcomes
 from sladesk_tui.core.tickets import TicketRecord
 from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.bulk_sqlite import insert_rows
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.queries import agreements_for_versions, load_records, replayed
 
@@ -93,7 +94,7 @@ def _refresh_chunk(conn: Connection, ids: list[str], now: float, known: Mapping[
     if gone:
         conn.executemany(_DELETE, gone)
     if new:
-        conn.executemany(_INSERT, new)
+        insert_rows(conn, _INSERT, new)
     return len(gone) + len(new)
 
 
