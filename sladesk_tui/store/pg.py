@@ -149,9 +149,11 @@ class _NumericLoader(Loader):
 
 
 class PgDatabaseError(sqlite3.DatabaseError):
-    """A PostgreSQL error in the store's vocabulary; `sqlstate` is PostgreSQL's code."""
+    """A PostgreSQL error in the store's vocabulary; `sqlstate` is PostgreSQL's code,
+    `context` where the server says it happened (a COPY's line and column), if it did."""
 
     sqlstate: str | None = None
+    context: str | None = None
 
 
 class PgIntegrityError(PgDatabaseError, sqlite3.IntegrityError):
@@ -179,6 +181,8 @@ def _mapped(exc: psycopg.Error) -> PgDatabaseError:
         cls = PgDatabaseError
     mapped = cls(text)
     mapped.sqlstate = exc.sqlstate
+    if isinstance(exc, psycopg.Error) and exc.diag.context:
+        mapped.context = exc.diag.context.strip()
     return mapped
 
 
@@ -313,6 +317,21 @@ class PgConnection:
             self.raw.execute(sql.encode())  # bytes: sent as is, no placeholder parsing
         except psycopg.Error as exc:
             raise _mapped(exc) from exc
+
+    def copy_rows(self, statement: str, rows: Iterable[Iterable[Sequence[Any]]]) -> int:
+        """``COPY ... FROM STDIN`` of `rows` (an iterable of batches), inside the caller's
+        transaction; the rows written. A row the server refuses is a `PgDatabaseError`
+        whose `context` names its line and column (store.migrate_db)."""
+        n = 0
+        try:
+            with self.raw.cursor().copy(statement) as copy:
+                for batch in rows:
+                    for row in batch:
+                        copy.write_row(row)
+                        n += 1
+        except psycopg.Error as exc:
+            raise _mapped(exc) from exc
+        return n
 
     def begin_write(self, timeout_s: float) -> None:
         """BEGIN and the one write lock; `PgBusy` when not granted within `timeout_s`."""
