@@ -363,3 +363,34 @@ async def test_a_link_to_another_server_is_not_followed_with_the_token(tmp_path:
                 await http.request("GET", foreign)
         assert http.stats.requests == 0
         assert http._own("https://RT.example.com:443/REST/2.0/y") == "https://RT.example.com:443/REST/2.0/y"
+
+
+async def test_a_server_answering_429_forever_stops_the_pull_once_retry_for_is_spent(
+    server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    source, cfg = config(server, tmp_path, per_page=10)
+    cfg = dataclasses.replace(cfg, retry_for_s=30)
+    server.rate_limit = set(range(1, 10_000))
+    server.retry_after = "7"
+    waited = Waits()
+    with pytest.raises(PullError) as caught:
+        await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
+    assert waited == [7.0, 7.0, 7.0, 7.0]  # 28 s; a fifth wait would pass the 30 s budget
+    message = str(caught.value)
+    assert "429" in message and "retry_for_s" in message and "\n" not in message
+    assert server.requests == 5
+    assert read_cursor(conn, "rt") is None and events_of(conn) == []
+
+
+async def test_text_from_the_server_is_made_safe_before_it_is_shown(
+    server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    source, cfg = config(server, tmp_path)
+    server.authorization = "Basic nope"  # every request refused, with the body below
+    server.unauthorized = "denied\x1b[2J\x07\r\nX-Injected: 1\u202e"
+    with pytest.raises(PullError) as caught:
+        await pull(conn, source, cfg, actor=ACTOR, sleep=no_sleep)
+    message = str(caught.value)
+    assert "HTTP 401" in message and "denied" in message
+    assert message.isprintable(), repr(message)
+    assert "\u241b[2J" in message  # the ESC shown as its picture, not obeyed
