@@ -49,11 +49,12 @@ async def pull(
     authorization = auth_header(cfg)
     connector = aiohttp.TCPConnector(limit=4)
     budgets: dict[str, list[float]] = {}
+    memo: dict[str, Any] = {}  # the puller's own, from round to round
     async with aiohttp.ClientSession(connector=connector) as session:
         while True:
             stats = PullStats()
             http = Http(session, cfg, authorization, stats, sleep=sleep, log=log, budgets=budgets)
-            puller = kind(http, source, conn, actor=actor, since=since, dry_run=dry_run)
+            puller = kind(http, source, conn, actor=actor, since=since, dry_run=dry_run, memo=memo)
             await puller.run_once()
             if on_round is not None:
                 on_round(stats)
