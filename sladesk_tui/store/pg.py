@@ -52,25 +52,111 @@ CONNECT_TIMEOUT_S = 10
 # ---- SQL translation ----------------------------------------------------------------
 
 
+class AmbiguousPlaceholder(ValueError):
+    """A ``?`` that could be the jsonb operator as well as a placeholder (`translate`)."""
+
+
+# Words after which an expression, hence a placeholder, may begin. A ``?`` after any
+# other word (a column, a table) reads as the jsonb operator ``data ? 'key'``.
+_BEFORE_OPERAND = frozenset(
+    "ALL AND ANY ARRAY BETWEEN BY CASE DISTINCT ELSE ESCAPE EXISTS FETCH FIRST FOR FROM HAVING"
+    " ILIKE IN INTERVAL IS LIKE LIMIT NEXT NOT OFFSET ON OR OVERLAPS RETURNING SELECT SET SIMILAR"
+    " SOME THEN TO USING VALUES WHEN WHERE WITH ZONE".split()
+)
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c in "_$"
+
+
+def _dollar_tag(sql: str, i: int) -> str | None:
+    """The ``$tag$`` (or ``$$``) opening a dollar-quoted string at `i`, if one does."""
+    if i > 0 and _word_char(sql[i - 1]):  # "a$b$" is an identifier, not a quote
+        return None
+    j = i + 1
+    if j < len(sql) and (sql[j].isalpha() or sql[j] == "_"):
+        while j < len(sql) and (sql[j].isalnum() or sql[j] == "_"):
+            j += 1
+    if j < len(sql) and sql[j] == "$":
+        return sql[i : j + 1]
+    return None  # $1 (a positional parameter) or a lone $
+
+
+def _quoted_end(sql: str, i: int, quote: str, *, backslashes: bool) -> int:
+    """The index just past the string or identifier opening at `i` (its end if unclosed):
+    a doubled quote stays inside; with `backslashes` (``E'...'``) so does ``\\'``."""
+    j, n = i + 1, len(sql)
+    while j < n:
+        c = sql[j]
+        if backslashes and c == "\\":
+            j += 2
+        elif c == quote:
+            if j + 1 < n and sql[j + 1] == quote:
+                j += 2
+            else:
+                return j + 1
+        else:
+            j += 1
+    return n
+
+
+def _ambiguous(sql: str, i: int) -> bool:
+    """Whether the ``?`` at `i` may be the jsonb operator ``?``, ``?|`` or ``?&``: it
+    follows an operand (a name other than a keyword, a closing bracket or quote, a
+    number), or is followed by ``|`` (not ``||``) or ``&``."""
+    nxt = sql[i + 1 : i + 3]
+    if nxt[:1] == "&" or (nxt[:1] == "|" and nxt != "||"):
+        return True
+    j = i - 1
+    while j >= 0 and sql[j].isspace():
+        j -= 1
+    if j < 0:
+        return False
+    if sql[j] in ")]'\"":
+        return True
+    if not _word_char(sql[j]):
+        return False
+    k = j
+    while k >= 0 and _word_char(sql[k]):
+        k -= 1
+    return sql[k + 1 : j + 1].upper() not in _BEFORE_OPERAND
+
+
 @functools.lru_cache(maxsize=2048)
 def translate(sql: str) -> str:
     """SQLite's placeholders (``?``, ``:name``) as psycopg's, ``%`` escaped.
 
     Only used when parameters are passed: psycopg sends a statement without them
-    as it is. Text inside quotes, double-quoted identifiers and comments is copied
-    unchanged; ``::`` (a PostgreSQL cast) is not a named placeholder.
+    as it is. Copied unchanged (a ``%`` doubled): text in quotes, ``E'...'`` strings
+    with their backslash escapes, ``$$...$$`` and ``$tag$...$tag$`` bodies,
+    double-quoted identifiers and comments; ``::`` (a PostgreSQL cast) is not a
+    named placeholder.
+
+    PostgreSQL's jsonb operators ``?``, ``?|`` and ``?&`` cannot be told from a
+    placeholder in every statement, so a ``?`` that could be one of them (after a
+    column or a closing bracket, or before ``|``/``&``) raises `AmbiguousPlaceholder`
+    instead of being guessed. Write ``jsonb_exists(doc, ?)``,
+    ``jsonb_exists_any(doc, ?)`` or ``jsonb_exists_all(doc, ?)`` for the operators,
+    and a placeholder only where an operand begins (after an operator, ``(``, ``,``
+    or a keyword such as WHERE, LIMIT, THEN) (docs/postgresql.md).
     """
     out: list[str] = []
     i, n = 0, len(sql)
     while i < n:
         c = sql[i]
-        if c in "'\"":
-            j = sql.find(c, i + 1)
-            while j != -1 and j + 1 < n and sql[j + 1] == c:  # '' or "" inside
-                j = sql.find(c, j + 2)
-            j = n - 1 if j == -1 else j
-            out.append(sql[i : j + 1].replace("%", "%%"))
-            i = j + 1
+        if c in "eE" and sql.startswith("'", i + 1) and (i == 0 or not _word_char(sql[i - 1])):
+            j = _quoted_end(sql, i + 1, "'", backslashes=True)
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
+        elif c in "'\"":
+            j = _quoted_end(sql, i, c, backslashes=False)
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
+        elif c == "$" and (tag := _dollar_tag(sql, i)) is not None:
+            close = sql.find(tag, i + len(tag))
+            j = n if close == -1 else close + len(tag)
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
         elif sql.startswith("--", i):
             j = sql.find("\n", i)
             j = n if j == -1 else j
@@ -82,6 +168,12 @@ def translate(sql: str) -> str:
             out.append(sql[i:j].replace("%", "%%"))
             i = j
         elif c == "?":
+            if _ambiguous(sql, i):
+                raise AmbiguousPlaceholder(
+                    f"ambiguous '?' at character {i + 1} of {sql!r}: it may be the jsonb operator;"
+                    " write jsonb_exists(), jsonb_exists_any() or jsonb_exists_all() for that,"
+                    " and a placeholder only where an operand begins (store.pg.translate)"
+                )
             out.append("%s")
             i += 1
         elif c == "%":
@@ -293,7 +385,8 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        """A transaction is open (UNKNOWN: the connection is gone, and with it any transaction)."""
+        return self.raw.info.transaction_status not in (TransactionStatus.IDLE, TransactionStatus.UNKNOWN)
 
     @property
     def session_user(self) -> str:
