@@ -8,14 +8,13 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pg_support import PgServer
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.store.backend import is_postgres, redacted
 from sladesk_tui.store.db import DatabaseBusy, connect, read_tx, write_tx
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from sladesk_tui.store.pg import AmbiguousPlaceholder, translate
 
 
