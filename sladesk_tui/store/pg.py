@@ -426,17 +426,30 @@ class PgConnection:
             raise _mapped(exc) from exc
         return n
 
-    def begin_write(self, timeout_s: float) -> None:
-        """BEGIN and the one write lock; `PgBusy` when not granted within `timeout_s`."""
+    def begin_write(self, timeout_s: float, *, then: str | None = None) -> Any:
+        """BEGIN and the one write lock; `PgBusy` when not granted within `timeout_s`.
+
+        `then`: a query (no parameters) run right after the lock is granted, in the
+        same round trip; its one row is returned (store.changes reads its marks so).
+        """
         from sladesk_tui.store.db import DatabaseBusy
 
+        # One round trip; the timeout then also bounds any row lock the write waits for.
+        script = (
+            "BEGIN ISOLATION LEVEL READ COMMITTED;"
+            f" SET LOCAL lock_timeout = {max(1, int(timeout_s * 1000))};"
+            f" SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+        )
         try:
-            # One round trip; the timeout then also bounds any row lock the write waits for.
-            self.executescript(
-                "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                f" SET LOCAL lock_timeout = {max(1, int(timeout_s * 1000))};"
-                f" SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
-            )
+            try:
+                cur = self.raw.execute((script + (f"; {then}" if then else "")).encode())
+                if then is None:
+                    return None
+                while cur.nextset():  # to the last statement's result
+                    pass
+                return cur.fetchone()
+            except psycopg.Error as exc:
+                raise _mapped(exc) from exc
         except PgBusy:
             self.rollback()
             raise DatabaseBusy(
@@ -446,6 +459,19 @@ class PgConnection:
         except BaseException:
             self.rollback()
             raise
+
+    def notify_and_commit(self, channel: str, payload: str) -> None:
+        """``pg_notify(channel:schema, payload)`` and ``COMMIT`` in one round trip (store.changes):
+        the payload is quoted by psycopg, never pasted into the SQL."""
+        from psycopg import sql
+
+        statement = sql.SQL("SELECT pg_notify({} || current_schema(), {}); COMMIT").format(
+            sql.Literal(f"{channel}:"), sql.Literal(payload)
+        )
+        try:
+            self.raw.execute(statement)
+        except psycopg.Error as exc:
+            raise _mapped(exc) from exc
 
     def write_lock_holder(self) -> str | None:
         """Who holds the write lock: "ROLE (sladesk pid N on HOST)", as the server knows it.
