@@ -138,6 +138,7 @@ def _pull(args: argparse.Namespace) -> int:
                 follow=args.follow,
                 log=log,
                 on_round=round_done,
+                reopen=lambda: open_db(cli._db_path(args)),
             )
         except asyncio.CancelledError:
             log("stopped")

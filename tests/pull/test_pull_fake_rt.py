@@ -394,3 +394,48 @@ async def test_text_from_the_server_is_made_safe_before_it_is_shown(
     assert "HTTP 401" in message and "denied" in message
     assert message.isprintable(), repr(message)
     assert "\u241b[2J" in message  # the ESC shown as its picture, not obeyed
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_follow_reopens_a_lost_database_connection_and_goes_on(
+    backend: str, server: FakeRt, conn: sqlite3.Connection, tmp_path: Path, pg_server: object
+) -> None:
+    from sladesk_tui.store.db import open_db
+
+    source, cfg = config(server, tmp_path)
+    rounds: list[PullStats] = []
+    said: list[str] = []
+    sleeps = 0
+
+    async def sleep(s: float) -> None:
+        nonlocal sleeps
+        sleeps += 1
+        if sleeps == 1:  # between round 1 and 2: a reply in RT, and the server ends our session
+            server.desk.tx(3, "Correspond", "2026-11-03T09:00:00Z")
+            with pg_server.admin() as admin:  # type: ignore[attr-defined]  # pg_support.PgServer
+                pid = conn.raw.info.backend_pid  # type: ignore[attr-defined]  # a store.pg.PgConnection
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        if sleeps == 2:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await pull(
+            conn,
+            source,
+            cfg,
+            actor=ACTOR,
+            follow=True,
+            sleep=sleep,
+            on_round=rounds.append,
+            log=said.append,
+            reopen=lambda: open_db(conn.url),  # type: ignore[attr-defined]  # a store.pg.PgConnection
+        )
+    assert [r.inserted for r in rounds][1:] == [1]
+    assert [m for m in said if "connection" in m or "reconnected" in m] == [said[0], "reconnected"]
+    assert said[0].startswith("lost the database connection (") and said[0].endswith("); reconnecting")
+    check = open_db(conn.url)  # type: ignore[attr-defined]  # a store.pg.PgConnection
+    try:
+        assert {i for i, _ in events_of(check)} == expected_ids(server.desk)
+        assert verify(check).ok
+    finally:
+        check.close()
