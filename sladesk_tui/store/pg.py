@@ -518,6 +518,15 @@ def connect(url: str, *, readonly: bool = False) -> PgConnection:
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{redacted(url)}: cannot connect to the database: {reason}") from None
+    encoding = raw.info.parameter_status("server_encoding")
+    if encoding != "UTF8":
+        # Under SQL_ASCII psycopg hands back bytes, and a LATIN1 database refuses the
+        # first emoji in a ticket title mid-import: refuse here, once (docs/postgresql.md).
+        raw.close()
+        raise InputError(
+            f"{redacted(url)}: the database's encoding is {encoding or 'unknown'}; sladesk needs UTF8 "
+            "(CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)"
+        )
     raw.adapters.register_loader("numeric", _NumericLoader)
     conn = PgConnection(raw, url)
     try:

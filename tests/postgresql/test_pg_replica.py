@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_cluster import (
+    as_postgres,
+    data_directory,
+    free_port,
+    pg_bin,
+    problem,
+    skip_or_fail,
+    start,
+    stop,
+    write_owned,
+)
 from pg_desk import Desk, extend, make_desk
 from pg_support import PgServer
 
@@ -36,39 +45,8 @@ LOOKUPS = [
 ]
 
 
-def _bin(name: str) -> str | None:
-    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(found[-1]) if found else shutil.which(name)
-
-
 def _problem() -> str | None:
-    if os.geteuid() != 0:
-        return "the replica test starts a server as the postgres account: run as root (CI does)"
-    missing = [n for n in ("pg_basebackup", "pg_ctl", "postgres") if _bin(n) is None]
-    if missing or shutil.which("runuser") is None:
-        return f"missing for the replica test: {', '.join(missing) or 'runuser'} (.ci/pg.sh installs them)"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_postgres(*argv: str, env: dict[str, str] | None = None, timeout: float = 300) -> None:
-    r = subprocess.run(
-        [shutil.which("runuser") or "runuser", "-u", "postgres", "--", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd="/",
-        check=False,
-    )
-    log = Path(argv[argv.index("-l") + 1]) if "-l" in argv else None
-    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
-    assert r.returncode == 0, f"{argv[0]}: {r.stderr}{tail}"
+    return problem("replica", ("pg_basebackup", "pg_ctl", "postgres"))
 
 
 class Replica:
@@ -91,47 +69,39 @@ class Replica:
 
 @pytest.fixture(scope="module")
 def replica(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
-    problem = _problem()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
+    why = _problem()
+    if why:
+        skip_or_fail(why)
     desk = make_desk(pg_server, tmp_path_factory.mktemp("replica"), ("admin", "lead", "feed", "ann"))
     with desk.connect("ann") as conn:
         place_override(conn, extend(desk, "ann"))
-    # The postgres account cannot enter pytest's root-only temporary directories.
-    data = Path(tempfile.mkdtemp(prefix=f"{pg_server.prefix}_standby", dir="/var/tmp"))
-    shutil.chown(data, "postgres", "postgres")
-    port = _free_port()
+    data = data_directory(f"{pg_server.prefix}_standby")
+    port = free_port()
     admin = urllib.parse.urlsplit(pg_server.admin_url)
     env = {"PATH": "/usr/bin:/bin", "PGPASSWORD": urllib.parse.unquote(admin.password or "")}
     started = False
     try:
         # -c fast: a spread checkpoint could take minutes; -R: the standby's primary_conninfo.
-        _as_postgres(
-            str(_bin("pg_basebackup")), "-h", admin.hostname or "127.0.0.1", "-p", str(admin.port or 5432),
+        as_postgres(
+            str(pg_bin("pg_basebackup")), "-h", admin.hostname or "127.0.0.1", "-p", str(admin.port or 5432),
             "-U", urllib.parse.unquote(admin.username or ""), "-D", str(data), "-X", "stream", "-R", "-c", "fast",
             env=env,
         )  # fmt: skip
         # Debian keeps a cluster's configuration in /etc: the copy gets its own.
-        (data / "postgresql.conf").write_text(
+        write_owned(
+            data / "postgresql.conf",
             f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{data}'\n"
             # A standby needs max_connections (and the like) >= the primary's: defaults.
             "hot_standby = on\n",
-            encoding="utf-8",
         )
-        (data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 scram-sha-256\n", encoding="utf-8")
-        (data / "pg_ident.conf").write_text("", encoding="utf-8")
-        for f in ("postgresql.conf", "pg_hba.conf", "pg_ident.conf"):
-            shutil.chown(data / f, "postgres", "postgres")
-        _as_postgres(
-            str(_bin("pg_ctl")), "-D", str(data), "-l", str(data / "log"), "-w", "-t", "120", "start"
-        )
+        write_owned(data / "pg_hba.conf", "host all all 127.0.0.1/32 scram-sha-256\n")
+        write_owned(data / "pg_ident.conf", "")
+        start(data)
         started = True
         yield Replica(desk, port)
     finally:
         if started:
-            _as_postgres(str(_bin("pg_ctl")), "-D", str(data), "-m", "immediate", "-w", "stop")
+            stop(data)
         shutil.rmtree(data, ignore_errors=True)
 
 

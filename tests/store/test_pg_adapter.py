@@ -189,3 +189,22 @@ def test_a_refused_login_is_one_line_without_the_password(pg_server: PgServer) -
         connect(url)
     assert "wrong-password" not in str(err.value) and "cannot connect" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_database_not_in_utf8_is_refused_in_one_line_before_anything_is_written(
+    pg_server: PgServer,
+) -> None:
+    owner = pg_server.role("owner")
+    name = f"{pg_server.prefix}_ascii"
+    with pg_server.admin() as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" OWNER \"{owner}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+            "TEMPLATE template0"
+        )
+    pg_server.databases.append(name)
+    with pytest.raises(InputError) as err:
+        connect(pg_server.url(owner, name))
+    assert "SQL_ASCII" in str(err.value) and "UTF8" in str(err.value)
+    assert "\n" not in str(err.value) and pg_server.password not in str(err.value)
+    with pg_server.admin() as conn:
+        conn.execute(f'ALTER DATABASE "{name}" OWNER TO "{owner}"')  # still there, untouched
