@@ -222,7 +222,7 @@ def follow(
             )
         except Exception as exc:  # noqa: BLE001 - sorted by store.failures, then narrowed event by event
             kind = classify(exc)
-            if kind in (Failure.BUSY, Failure.LOST):
+            if _not_the_line(exc, kind):
                 raise
             if kind is Failure.REFUSED and len(batch) == 1:
                 raise _refused(exc, f"{name}:{batch[0].seq}") from None
@@ -236,7 +236,7 @@ def follow(
                 )
             except Exception as exc:  # noqa: BLE001 - reported with its line, then skipped
                 kind = classify(exc)
-                if kind in (Failure.BUSY, Failure.LOST):
+                if _not_the_line(exc, kind):
                     raise
                 if kind is Failure.REFUSED:
                     raise _refused(exc, f"{name}:{ev.seq}") from None
@@ -325,6 +325,15 @@ def follow(
         tail.close()
         conn.close()
     return FollowReport(inserted=totals[0], already_present=totals[1], invalid=totals[2], batches=totals[3])
+
+
+def _not_the_line(exc: BaseException, kind: Failure) -> bool:
+    """The database, not the event, failed: busy or lost (tried again), or failing in
+    itself (a full disk, a missing table: the follower stops). Skipping the line then
+    would lose it; only a refusal, a bad value or a bug about one event is the line's."""
+    if kind in (Failure.BUSY, Failure.LOST):
+        return True
+    return kind is Failure.OTHER and isinstance(exc, sqlite3.OperationalError)
 
 
 def _refused(exc: BaseException, where: str) -> Refused:

@@ -568,3 +568,28 @@ def test_a_rules_refusal_stops_the_follower_naming_the_line(
         assert verify(conn).ok
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_failing_database_stops_the_follower_and_loses_no_line(db_path: Path, feed: Path) -> None:
+    """Not busy, not the line's fault (here the table is gone): neither retried for ever
+    nor reported line by line and skipped, which would lose the lines; the follower
+    stops, and once the database is right again a new one stores them."""
+    fol = Follower(db_path, feed)
+    append(feed, created(1) + line(2))
+    wait_for(lambda: event_ids(db_path) == ["e1", "e2"], "the first two events")
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("ALTER TABLE events RENAME TO events_away")
+    append(feed, line(3) + line(4))
+    fol.thread.join(DEADLINE_S)  # it stops by itself
+    assert not fol.thread.is_alive()
+    with pytest.raises(sqlite3.OperationalError, match="events"):
+        fol.finish()
+    assert "not imported" not in fol.err.getvalue() and "busy" not in fol.err.getvalue()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("ALTER TABLE events_away RENAME TO events")
+    again = Follower(db_path, feed)
+    try:
+        wait_for(lambda: event_ids(db_path) == ["e1", "e2", "e3", "e4"], "the lines after the failure")
+    finally:
+        again.finish()
