@@ -54,3 +54,19 @@ def test_the_backends_benchmark_runs_on_sqlite_and_postgresql(pg_server: object)
         for measure in ("writes_1", "writes_2", "queue", "report"):
             assert f"RESULT backends.{measure}.{backend} " in done.stdout, done.stdout[-2000:]
     assert "| audited writes/s, 2 writers |" in done.stdout
+
+
+def test_the_write_roundtrips_benchmark_runs(pg_server: object) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/write_roundtrips_bench.py",
+            *("--writes", "5", "--pg", pg_server.admin_url),  # type: ignore[attr-defined]  # pg_support.PgServer
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RESULT write_roundtrips.per_write " in done.stdout, done.stdout[-2000:]
