@@ -53,11 +53,13 @@ from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.events import (
     DIGEST_FIELDS,
     EVENT_TYPES,
+    OPTIONAL_FIELDS,
     REQUIRED_FIELDS,
     SERVICE_EVENT_TYPES,
     STATUS_PATTERN,
     TICKET_EVENT_TYPES,
     Event,
+    event_maker,
 )
 from sladesk_tui.core.instants import check_instant
 
@@ -256,9 +258,15 @@ def _fast_event(d: Mapping[str, object], seq: int) -> Event | None:
             if len(valid) >= _FAST_CACHE_MAX:
                 valid.clear()
             valid.add((key, value))
-    values: dict[str, Any] = dict(d)
-    values["at"] = at
-    return Event(seq=seq, **values)
+    return _event_of(d, at, seq)
+
+
+# `Event(seq=seq, **{**d, "at": at})` for a checked mapping `d` (no other keys).
+_event_of = event_maker(
+    {"id": 'd["id"]', "type": 'd["type"]', "at": "at", "seq": "seq"}
+    | {name: f"d.get({name!r})" for name in ("ticket", *OPTIONAL_FIELDS)},
+    "d, at, seq",
+)
 
 
 def _fast_instant(text: str) -> float | None:

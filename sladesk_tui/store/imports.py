@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import IO
+from typing import IO, Any
 
 from sladesk_tui.core.agreements import AgreementSet, match_agreement
 from sladesk_tui.core.errors import InputError
@@ -50,9 +50,9 @@ from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TY
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
-from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit, row_json
+from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit
 from sladesk_tui.store.backend import Connection
-from sladesk_tui.store.bulk_sqlite import bulk_load
+from sladesk_tui.store.bulk_sqlite import bulk_load, insert_rows
 from sladesk_tui.store.db import open_db, write_tx
 from sladesk_tui.store.instants import iso_utc, now_ts
 from sladesk_tui.store.outcomes import refresh_outcomes
@@ -106,6 +106,33 @@ _TICKET_COLUMNS = (
 )
 _INSERT_TICKET = f"INSERT INTO tickets (id, {', '.join(_TICKET_COLUMNS)}) VALUES ({', '.join('?' * (len(_TICKET_COLUMNS) + 1))})"
 _UPDATE_TICKET = f"UPDATE tickets SET {', '.join(c + ' = ?' for c in _TICKET_COLUMNS)} WHERE id = ?"
+# An events row as the audit digest spells it (store.audit.RowRange).
+EVENT_ROW_COLUMNS = ("seq", *_EVENT_COLUMNS)
+# The position of `digest` in an `event_row`.
+_DIGEST = _EVENT_COLUMNS.index("digest")
+
+
+def event_row(ev: Event, at_iso: str, digest: str) -> tuple[Any, ...]:
+    """An event's row of the events table from `id` to `digest` (`_EVENT_COLUMNS`
+    without the recording columns): `at_iso` is `at` as stored, `digest` its
+    `event_digest`. `ts` is a REAL: the audit digest must see what is read back."""
+    return (
+        ev.id,
+        ev.type,
+        ev.ticket,
+        float(ev.at),
+        at_iso,
+        ev.customer,
+        ev.service,
+        ev.priority,
+        ev.title,
+        ev.status,
+        ev.assignee,
+        ev.author,
+        ev.agreement,
+        ev.body,
+        digest,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +311,7 @@ class _Batch:
         self._sets: dict[int, AgreementSet] = {self.version: self.aset}
         self.tickets: dict[str, _Ticket] = {}
         self.changed: set[str] = set()  # tickets given new events (their clocks may have moved)
+        self.last_touched: list[str] = []  # the tickets the latest `add` gave new events
         # Tickets this batch created, with their whole history: their outcomes need no
         # read-back of what was just written (a bulk import's tickets are nearly all new).
         self.fresh: dict[str, list[Event]] = {}
@@ -297,34 +325,36 @@ class _Batch:
         self.resorted = False  # the events were sorted by `at`: insert each chunk in file order
         self.events: Sequence[Event] = ()  # the whole input, for the messages of `_unknown`
         self._created_at: dict[str, float] | None = None
-        # The audit digest of the inserted rows, fed as they go in (store.audit.RowRange).
-        self.digest = RangeDigest(("seq", *_EVENT_COLUMNS))
+        # The ids this batch inserted when the events table was empty before it (then
+        # no others are stored); None when it was not.
+        self._mine: set[str] | None = None
+        self._looked = False  # whether the table was looked at
+        # The audit digest of the inserted rows, fed as they go in (store.audit.RowRange);
+        # None: not fed (a pipelined import's parser computes it, or it is read back).
+        self.digest: RangeDigest | None = RangeDigest(EVENT_ROW_COLUMNS)
 
     # -- the pass over a chunk ----------------------------------------------------
 
     def add(
         self,
         events: Sequence[Event],
-        digests: Sequence[str] | None = None,
-        isos: Sequence[str] | None = None,
-        encoded: Sequence[str] | None = None,
+        prepared: Sequence[tuple[Any, ...]] | None = None,
     ) -> None:
-        """Check, insert and project a chunk. `digests`, `isos` and `encoded` (each
-        event's `event_digest`, `at` as stored, and its row's JSON for the audit
-        digest from `id` to `digest`: `bulk_import.row_middle`), when given, were
-        computed by the parsing process of a pipelined import (`store.bulk_import`)."""
+        """Check, insert and project a chunk. `prepared` (each event's `event_row`),
+        when given, was computed by the parsing process of a pipelined import
+        (`store.bulk_import`)."""
         stored = self._stored_digests({ev.id for ev in events})
         self._load_tickets({ev.ticket for ev in events if ev.ticket is not None})
         accepted: dict[str, tuple[str, int]] = {}  # id -> (digest, line) within this chunk
         rows: list[tuple[object, ...]] = []
         lines: list[int] = []  # the file line of each row
         touched: list[_Ticket] = []
-        actor, source, recorded_at, iso = self.actor, self.source, self.recorded_at, self._iso.get
-        if digests is None:
-            digests = [event_digest(ev) for ev in events]
-        if isos is None:
-            isos = [iso(ev.at) for ev in events]
-        for ev, digest, at_iso in zip(events, digests, isos, strict=True):
+        recording = (self.actor, self.source, self.recorded_at)
+        if prepared is None:
+            iso = self._iso.get
+            prepared = [event_row(ev, iso(ev.at), event_digest(ev)) for ev in events]
+        for ev, row in zip(events, prepared, strict=True):
+            digest = row[_DIGEST]
             prev = stored.get(ev.id)
             if prev is None and ev.id in accepted:
                 prev, line = accepted[ev.id]
@@ -343,43 +373,21 @@ class _Batch:
                 continue
             accepted[ev.id] = (digest, ev.seq)
             lines.append(ev.seq)
-            rows.append(
-                (
-                    ev.id,
-                    ev.type,
-                    ev.ticket,
-                    float(ev.at),  # stored REAL: the audit digest must see what is read back
-                    at_iso,
-                    ev.customer,
-                    ev.service,
-                    ev.priority,
-                    ev.title,
-                    ev.status,
-                    ev.assignee,
-                    ev.author,
-                    ev.agreement,
-                    ev.body,
-                    digest,
-                    actor,
-                    source,
-                    recorded_at,
-                )
-            )
+            rows.append(row + recording)
         if rows:
             if self.resorted:  # stored in file order all the same (within the chunk)
                 rows = [r for _, r in sorted(zip(lines, rows, strict=True), key=_first)]
-            self.conn.executemany(_INSERT_EVENT, rows)
+            insert_rows(self.conn, _INSERT_EVENT, rows)
             last = int(self.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0])
             first = last - len(rows) + 1
             if self.first_seq is None:
                 self.first_seq = first
             self.last_seq = last
-            if encoded is not None and len(rows) == len(encoded):  # every event of the chunk stored
-                tail = row_json((actor, source, recorded_at))[1:]
-                self.digest.add_json([f"[{seq},{mid},{tail}" for seq, mid in enumerate(encoded, first)])
-            else:
+            if self.digest is not None:
                 self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
             self.inserted += len(rows)
+            if self._mine is not None:
+                self._mine.update(accepted)
         self._project(touched)
 
     def _stage(self, ev: Event, touched: list[_Ticket]) -> str | None:
@@ -467,6 +475,8 @@ class _Batch:
     def _project(self, touched: list[_Ticket]) -> None:
         inserts: list[tuple[object, ...]] = []
         updates: list[tuple[object, ...]] = []
+        last: list[str] = []
+        self.last_touched = last
         for t in touched:
             if t.replay_needed:
                 self._replay(t)
@@ -479,13 +489,14 @@ class _Batch:
                 history.extend(t.pending)
             t.pending, t.replay_needed, t.queued = [], False, False
             self.changed.add(t.id)
+            last.append(t.id)
             if t.in_db:
                 updates.append((*t.row(), t.id))
             else:
                 inserts.append((t.id, *t.row()))
                 t.in_db = True
         if inserts:
-            self.conn.executemany(_INSERT_TICKET, inserts)
+            insert_rows(self.conn, _INSERT_TICKET, inserts)
         if updates:
             self.conn.executemany(_UPDATE_TICKET, updates)
 
@@ -503,8 +514,16 @@ class _Batch:
     # -- look-ups -----------------------------------------------------------------
 
     def _stored_digests(self, ids: set[str]) -> dict[str, str]:
-        if self.inserted == 0 and self.conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
-            return {}
+        if not self._looked:
+            self._looked = True
+            if self.conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+                self._mine = set()
+        if self._mine is not None:
+            # The table was empty when this batch began: only the ids it inserted are
+            # stored (a first load of a million events asks for none of them).
+            ids &= self._mine
+            if not ids:
+                return {}
         found: dict[str, str] = {}
         cur = self.conn.cursor()
         cur.row_factory = None
@@ -558,12 +577,17 @@ class _Batch:
 
     # -- the end ------------------------------------------------------------------
 
-    def fresh_records(self) -> dict[str, TicketRecord]:
-        """The tickets this batch created and an agreement governs, as the store would
-        read them back: the projected row and every event in `(at, file order)`, which
-        is also their `seq` order in the table. They have no overrides yet."""
+    def fresh_records(self, ids: Iterable[str] | None = None) -> dict[str, TicketRecord]:
+        """The tickets this batch created (of `ids`, or all) and an agreement governs,
+        as the store would read them back: the projected row and every event so far in
+        `(at, file order)`, which is also their `seq` order in the table. They have no
+        overrides yet."""
         out: dict[str, TicketRecord] = {}
-        for tid, history in self.fresh.items():
+        fresh = self.fresh
+        for tid in fresh if ids is None else ids:
+            history = fresh.get(tid)
+            if history is None:
+                continue
             t = self.tickets[tid]
             if t.agreement_id is None:
                 continue

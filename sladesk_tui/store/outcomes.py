@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from sladesk_tui.core.report import Outcome, ticket_outcomes
 from sladesk_tui.core.tickets import TicketRecord
 from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.bulk_sqlite import insert_rows
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.queries import agreements_for_versions, load_records
 
@@ -112,7 +113,7 @@ def _refresh_chunk(conn: Connection, ids: list[str], now: float, known: Mapping[
     if gone:
         conn.executemany(_DELETE, gone)
     if new:
-        conn.executemany(_INSERT, new)
+        insert_rows(conn, _INSERT, new)
     return len(gone) + len(new)
 
 

@@ -19,8 +19,8 @@ from support import fresh_db, give_roles
 
 from sladesk_tui.cli import main
 from sladesk_tui.core.errors import InputError
-from sladesk_tui.store import bulk_import, bulk_sqlite
-from sladesk_tui.store.audit import RangeDigest, verify
+from sladesk_tui.store import audit, bulk_import, bulk_sqlite
+from sladesk_tui.store.audit import verify
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.imports import ImportRejected, import_file
 
@@ -128,7 +128,7 @@ def chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real = bulk_import._add
 
-    def add(batch: Any, evs: list[Any], *computed: list[str]) -> None:
+    def add(batch: Any, evs: list[Any], *computed: Any) -> None:
         seen.append(len(evs))
         real(batch, evs, *computed)
 
@@ -149,24 +149,25 @@ def test_pipelined_bulk_import_stores_what_the_per_row_import_stores(
     more = write(tmp_path / "more.jsonl", events(4_000, first=6_000))
     overlap = write(tmp_path / "overlap.jsonl", events(2_000, first=9_000))
     got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
-    spelled: list[int] = []  # rows whose audit JSON the parsing process spelled
-    add_json = RangeDigest.add_json
+    read_back: list[str] = []  # ranges whose audit digest was read back from the table
+    real_digest = audit._digest
 
-    def spell(digest: RangeDigest, rows: list[str]) -> None:
-        spelled.append(len(rows))
-        add_json(digest, rows)
+    def digest(conn: Any, table: str, *args: Any) -> tuple[int, str]:
+        read_back.append(table)
+        return real_digest(conn, table, *args)
 
-    monkeypatch.setattr(RangeDigest, "add_json", spell)
+    monkeypatch.setattr(audit, "_digest", digest)
     # A big first load (rollup rebuilt), then a load into a fuller store (rollup by trigger).
     assert import_file(got, first, actor="feed", source="rt").inserted == 36_000
     assert import_file(got, more, actor="feed", source="rt").inserted == 24_000
     assert len(chunks) >= 4  # both went through the pipeline
-    assert sum(spelled) == 60_000
+    assert read_back == []  # the parsing process computed both digests
     again = import_file(got, first, actor="feed", source="rt")
     assert (again.inserted, again.already_present) == (0, 36_000)
-    # Half already there: the rows stored are spelled for the audit digest here.
+    # Half already there: not the rows the parser assumed, so they are read back.
     partly = import_file(got, overlap, actor="feed", source="rt")
     assert (partly.inserted, partly.already_present) == (6_000, 6_000)
+    assert read_back == ["events"]
 
     in_process_per_row(monkeypatch)
     want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
@@ -307,28 +308,217 @@ def test_bulk_load_puts_every_trigger_back_when_the_body_fails(tmp_path: Path) -
 
 
 def test_events_rebuilt_from_the_pipe_equal_the_dataclass_built_ones() -> None:
-    from sladesk_tui.core.events import Event
+    from sladesk_tui.core.eventfile import _event_of
+    from sladesk_tui.core.events import Event, event_digest
+    from sladesk_tui.store.imports import event_row
 
-    full = (
-        "e1",
-        "created",
-        1.5,
-        "T-1",
-        7,
-        "acme",
-        "erp",
-        "P1",
-        "Title",
-        "open",
-        "kim",
-        "sam",
-        "gold",
-        "body",
+    full = Event(
+        "e1", "created", 1.5, "T-1", 7, "acme", "erp", "P1", "Title", "open", "kim", "sam", "gold", "body"
     )
-    sparse = ("e2", "reply", 2.0, "T-1", 8, *([None] * 9))
-    for values in (full, sparse):
-        made, built = bulk_import.make_event(values), Event(*values)
-        assert made == built and hash(made) == hash(built)
-        assert (made.recorded_by, made.source) == (None, None)
-        with pytest.raises(AttributeError):  # still frozen
-            made.id = "x"  # type: ignore[misc]  # the point: assigning must fail
+    sparse = Event("e2", "reply", 2.0, "T-1", 8)
+    for built in (full, sparse):
+        row = event_row(built, "at", event_digest(built))
+        fields = {k: v for k, v in zip(("id", "type", "ticket"), row, strict=False)} | {
+            f: getattr(built, f)
+            for f in (
+                "customer",
+                "service",
+                "priority",
+                "title",
+                "status",
+                "assignee",
+                "author",
+                "agreement",
+                "body",
+            )
+            if getattr(built, f) is not None
+        }
+        for made in (bulk_import.make_event(row, built.seq), _event_of(fields, built.at, built.seq)):
+            assert made == built and hash(made) == hash(built)
+            assert (made.recorded_by, made.source) == (None, None)
+            with pytest.raises(AttributeError):  # still frozen
+                made.id = "x"  # type: ignore[misc]  # the point: assigning must fail
+
+
+def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+) -> None:
+    monkeypatch.setattr(bulk_import, "CHUNK", 5_000)
+    every = list(events(1_000, prefix="A"))
+    begun = [e for e in every if int(e["id"].rsplit("-", 1)[1]) < 4]  # created .. customer_reply
+    ended = [e for e in every if int(e["id"].rsplit("-", 1)[1]) >= 4]  # status open, resolved
+    # A's tickets begin, then 1,000 other tickets, then A's tickets end: A is taken as
+    # complete after the second chunk, its response outcome stored, then it gets more.
+    f = write(tmp_path / "ev.jsonl", iter([*begun, *events(1_000, prefix="B"), *ended]))
+    computed: list[set[str]] = []
+    from sladesk_tui.store.outcomes import refresh_outcomes as real
+
+    def refresh(conn: Any, ids: Any, now: float, *, known: Any = None) -> int:
+        computed.append(set(ids))
+        return real(conn, ids, now, known=known)
+
+    monkeypatch.setattr(bulk_import, "refresh_outcomes", refresh)
+    got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
+    assert import_file(got, f, actor="feed", source="rt").inserted == 12_000
+    assert len(chunks) >= 3
+    assert sum("A-000000" in ids for ids in computed) == 2  # early, then once again at the end
+    assert "B-000999" not in computed[0]
+
+    in_process_per_row(monkeypatch)
+    want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
+    import_file(want, f, actor="feed", source="rt")
+    mine, theirs = snapshot(got), snapshot(want)
+    assert any(r[0] == "A-000000" and r[1] == "resolution" for r in mine["outcomes"])
+    for key in theirs:
+        assert mine[key] == theirs[key], key
+
+
+def test_a_file_sorted_by_event_type_stores_what_the_per_row_import_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+) -> None:
+    monkeypatch.setattr(bulk_import, "CHUNK", 5_000)
+    every = list(events(10_000))
+    # Every created event, then every reply, ...: each ticket comes back in each part,
+    # after chunks that did not touch it.
+    by_type = sorted(every, key=lambda e: int(e["id"].rsplit("-", 1)[1]))
+    f = write(tmp_path / "ev.jsonl", iter(by_type))
+    computed: list[set[str]] = []
+    from sladesk_tui.store.outcomes import refresh_outcomes as real
+
+    def refresh(conn: Any, ids: Any, now: float, *, known: Any = None) -> int:
+        computed.append(set(ids))
+        return real(conn, ids, now, known=known)
+
+    monkeypatch.setattr(bulk_import, "refresh_outcomes", refresh)
+    got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
+    assert import_file(got, f, actor="feed", source="rt").inserted == 60_000
+    assert len(chunks) >= 10
+    assert sum("T-000000" in ids for ids in computed) == 2  # early once, then at the end
+    in_process_per_row(monkeypatch)
+    want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
+    import_file(want, f, actor="feed", source="rt")
+    mine, theirs = snapshot(got), snapshot(want)
+    assert mine["outcomes"]
+    for key in theirs:
+        assert mine[key] == theirs[key], key
+
+
+def test_without_the_importers_line_the_parser_computes_no_digest_and_the_rows_are_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+) -> None:
+    deaf = (
+        "import io, sys; from sladesk_tui.store import bulk_import as b;"
+        " sys.exit(b.child_main(sys.argv[1], sys.argv[2], sys.stdout.buffer, io.BytesIO(b'not json')))"
+    )
+    monkeypatch.setattr(bulk_import, "WORKER", [sys.executable, "-c", deaf])
+    read_back: list[str] = []
+    real_digest = audit._digest
+
+    def digest(conn: Any, table: str, *args: Any) -> tuple[int, str]:
+        read_back.append(table)
+        return real_digest(conn, table, *args)
+
+    monkeypatch.setattr(audit, "_digest", digest)
+    db = fresh_db(tmp_path / "desk.db", AGREEMENTS, actor="lead")
+    f = write(tmp_path / "ev.jsonl", events(2_000))
+    read_back.clear()  # the agreements loaded above
+    assert import_file(db, f, actor="feed").inserted == 12_000
+    assert chunks and read_back == ["events"]
+    conn = open_db(db)
+    try:
+        assert verify(conn).ok
+    finally:
+        conn.close()
+
+
+def test_rows_inserted_several_per_statement_are_the_rows_executemany_inserts(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "t.db")
+    try:
+        for table in ("one", "many"):
+            conn.execute(
+                f"CREATE TABLE {table} (seq INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT, b REAL, c TEXT)"
+            )
+        for n in (0, 1, 49, 50, 51, 137):
+            rows = [(f"r{n}-{i}", i / 3, None if i % 2 else "x'y") for i in range(n)]
+            conn.executemany("INSERT INTO one (a, b, c) VALUES (?, ?, ?)", rows)
+            bulk_sqlite.insert_rows(conn, "INSERT INTO many (a, b, c) VALUES (?, ?, ?)", rows)
+        got = list(conn.execute("SELECT * FROM many ORDER BY seq"))
+        assert got == list(conn.execute("SELECT * FROM one ORDER BY seq"))
+        assert len(got) == 288 and got[-1][0] == 288
+    finally:
+        conn.close()
+
+
+def test_a_first_load_still_finds_an_id_it_stored_in_an_earlier_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+) -> None:
+    monkeypatch.setattr(bulk_import, "CHUNK", 5_000)
+    evs = list(events(1_000))
+    again = write(tmp_path / "again.jsonl", iter([*evs, evs[1]]))  # line 6001 repeats line 2
+    db = fresh_db(tmp_path / "desk.db", AGREEMENTS, actor="lead")
+    from sladesk_tui.store import imports
+
+    read_input = imports.read_input
+
+    def not_here(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the pipelined import stepped aside")
+
+    monkeypatch.setattr(imports, "read_input", not_here)
+    report = import_file(db, again, actor="feed")
+    monkeypatch.setattr(imports, "read_input", read_input)
+    assert (report.inserted, report.already_present) == (6_000, 1)
+    assert chunks[0] == 5_000 and sum(chunks) == 6_001  # the repeat came in a later chunk
+    in_process_per_row(monkeypatch)
+    want = fresh_db(tmp_path / "want.db", AGREEMENTS, actor="lead")
+    ordinary = import_file(want, again, actor="feed")
+    assert (ordinary.inserted, ordinary.already_present) == (6_000, 1)
+
+
+def test_the_parser_digests_the_same_rows_when_the_importers_line_comes_late(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import io
+    import marshal
+    import os
+
+    f = write(tmp_path / "ev.jsonl", events(2_000))  # 12,000 events: three batches
+    line = json.dumps([7, "feed", "import:x", "2026-12-07T00:00:00.000000Z"]).encode() + b"\n"
+
+    def end_mark(inp: Any) -> Any:
+        out = io.BytesIO()
+        try:
+            assert bulk_import.child_main(str(f), "auto", out, inp) == 0
+        finally:
+            gc.enable()
+        data, pos, last = out.getvalue(), 0, None
+        while pos < len(data):
+            (size,) = bulk_import._HEADER.unpack_from(data, pos)
+            last = marshal.loads(data[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+        return last
+
+    at_once = end_mark(io.BytesIO(line))
+    assert at_once[0] == "end" and at_once[1] == 12_000 and at_once[2]
+    # The line arrives only once the second batch is out: the first waited for it.
+    r, w = os.pipe()
+    sent: list[object] = []
+    send = bulk_import._send
+
+    def send_then_answer(out: Any, message: Any) -> None:
+        send(out, message)
+        sent.append(message[0])
+        if sent == ["events", "events"]:
+            os.write(w, line)
+            os.close(w)
+
+    monkeypatch.setattr(bulk_import, "_send", send_then_answer)
+    with os.fdopen(r, "rb") as late:
+        assert end_mark(late) == at_once
+    # No line at all (the importer closed its end): no digest, it reads back.
+    r, w = os.pipe()
+    os.close(w)
+    sent.clear()
+    monkeypatch.setattr(bulk_import, "_send", send)
+    with os.fdopen(r, "rb") as never:
+        assert end_mark(never) == ("end", 0, None)
