@@ -69,3 +69,19 @@ def test_the_guard_benchmark_runs_on_postgresql(pg_server: object) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     for name in ("bulk.person", "bulk.owner", "actions.person", "actions.owner"):
         assert f"RESULT guard.{name} " in done.stdout, done.stdout[-2000:]
+
+
+def test_the_write_roundtrips_benchmark_runs(pg_server: object) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/write_roundtrips_bench.py",
+            *("--writes", "5", "--pg", pg_server.admin_url),  # type: ignore[attr-defined]  # pg_support.PgServer
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RESULT write_roundtrips.per_write " in done.stdout, done.stdout[-2000:]

@@ -117,3 +117,39 @@ def test_the_target_must_be_postgresql(
 ) -> None:
     code, _, err = run(capsys, "--db", str(demo), "migrate-db", "--to", str(tmp_path / "other.db"))
     assert code == 2 and "not a PostgreSQL URL" in err and err.count("\n") == 1
+
+
+@ON_POSTGRESQL
+def test_a_row_the_server_refuses_is_one_line_and_nothing_is_copied(
+    demo: Path, db_target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    bad = tmp_path / "bad.db"
+    shutil.copy(demo, bad)
+    with sqlite3.connect(bad) as src:  # SQLite keeps text in a REAL column; PostgreSQL does not
+        seq = src.execute("SELECT max(seq) FROM events").fetchone()[0]
+        src.execute("DROP TRIGGER IF EXISTS events_no_update")
+        triggers = [
+            r[0]
+            for r in src.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+            )
+        ]
+        for name in triggers:
+            src.execute(f'DROP TRIGGER "{name}"')
+        src.execute("UPDATE events SET ts = 'half past \x1b[31mnine' WHERE seq = ?", (seq,))
+    code, out, err = run(capsys, "--db", str(bad), "migrate-db", "--to", db_target)
+    assert code == 2 and out == "", err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "events" in err and "half past" in err and "\x1b" not in err, err
+    assert "nothing was copied" in err and "password" not in err, err
+
+    from sladesk_tui.store.db import connect
+
+    conn = connect(db_target)
+    try:  # migrated, and empty: a second attempt is accepted
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
+    finally:
+        conn.close()

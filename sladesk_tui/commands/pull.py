@@ -10,6 +10,7 @@ from typing import Any
 
 from sladesk_tui import cli
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.text import safe_text
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -97,7 +98,8 @@ def _pull(args: argparse.Namespace) -> int:
     since = since_utc(args.since) if args.since else None
 
     def log(message: str) -> None:
-        print(f"sladesk: pull {source.name}: {message}", file=sys.stderr, flush=True)
+        # Messages quote the server (error bodies, reasons): nothing in them may drive the terminal.
+        print(f"sladesk: pull {source.name}: {safe_text(message)}", file=sys.stderr, flush=True)
 
     def round_done(stats: PullStats) -> None:
         for ticket, reason in stats.problems:
@@ -136,6 +138,7 @@ def _pull(args: argparse.Namespace) -> int:
                 follow=args.follow,
                 log=log,
                 on_round=round_done,
+                reopen=lambda: open_db(cli._db_path(args)),
             )
         except asyncio.CancelledError:
             log("stopped")

@@ -8,7 +8,9 @@ another connection committed (a reply, a pause, an override, a review, a new
 agreements version), reloads just the tickets that changed and plans them again.
 On PostgreSQL it polls nothing: it waits for the database's change hints
 (`store.changes`, docs/postgresql.md), and after its listener reconnected it
-reloads everything.
+reloads everything. A database busy past the timeout is retried in a moment; a
+lost connection is reopened (one line, then reloading everything); a refusal or
+any other database failure stops the service (`store.failures`).
 
 Delivery goes through the outbox of `store.alerts`: intent, then message, then
 send, then attempt. A recipient's alerts within the digest window after their
@@ -43,6 +45,7 @@ from sladesk_tui.core.errors import InputError
 from sladesk_tui.services.channels import DeliveryError, deliver_command, deliver_mail, deliver_webhook
 from sladesk_tui.store import alerts as outbox
 from sladesk_tui.store.backend import Connection, redacted
+from sladesk_tui.store.failures import Failure, classify, reason
 from sladesk_tui.store.queries import ChangeMarks, change_marks, changed_tickets
 
 if TYPE_CHECKING:
@@ -62,6 +65,7 @@ RETRY_CAP_S = 1800.0
 DESK_CALENDAR = "desk"
 _INCREMENTAL_LIMIT = 200
 ERROR_PAUSE_S = 2.0
+RECONNECT_MAX_S = 10.0  # the longest wait between two tries to reopen a lost connection
 
 
 class ServiceClock:
@@ -203,13 +207,17 @@ class Notifier:
                 now = self.clock.now()
                 try:
                     await self.step(now)
-                except sqlite3.Error as exc:
-                    if once:
-                        raise
-                    # Busy past the timeout, disk full...: say so, start over from the
-                    # database in a moment (the outbox makes a repeat harmless).
-                    self._say(f"database error: {exc}; retrying in {ERROR_PAUSE_S:g} s")
+                except (sqlite3.Error, InputError) as exc:
+                    kind = classify(exc)
+                    if once or kind not in (Failure.BUSY, Failure.LOST):
+                        raise  # refused, or the database failing: one line, the service stops
+                    # Busy past the timeout, or the connection lost: say so, start over
+                    # from the database in a moment (the outbox makes a repeat harmless).
                     self._version, self._new = None, []
+                    if kind is Failure.LOST:
+                        await self._reopen(exc, stop)
+                        continue
+                    self._say(f"database busy ({reason(exc)}); retrying in {ERROR_PAUSE_S:g} s")
                     await asyncio.sleep(ERROR_PAUSE_S)
                     continue
                 if once:
@@ -219,6 +227,27 @@ class Notifier:
             await self._session.close()
             self._session = None
         return 0
+
+    async def _reopen(self, exc: BaseException, stop: asyncio.Event) -> None:
+        """A new connection (and listener, and service lock) after `exc` lost the old one,
+        tried again at growing intervals up to `RECONNECT_MAX_S` until it works or `stop`.
+        Another notifier that took the lock meanwhile stops this one (`open`'s InputError)."""
+        self._say(f"lost the database connection ({reason(exc)}); reconnecting")
+        self.close()
+        pause = ERROR_PAUSE_S / 4
+        while not stop.is_set():
+            try:
+                self.open()
+            except sqlite3.Error:
+                pass
+            except InputError as failed:
+                if "another sladesk notify" in str(failed):
+                    raise
+            else:
+                self._say("reconnected")
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECONNECT_MAX_S)
 
     async def step(self, now: float) -> None:
         self.refresh(now)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sladesk_tui.core.errors import InputError, Refused
+from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.sources.mapping import Source, SourceSet
 from sladesk_tui.core.sources.payloads import JSON_TYPES, JSONL_TYPES, decode
 from sladesk_tui.core.sources.refusals import Refusal
@@ -51,8 +51,10 @@ from sladesk_tui.core.sources.signatures import verify
 from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import open_db
 from sladesk_tui.store.deliveries import Outcome, Pending, RefusalNote, record_refusals, store_batch
+from sladesk_tui.store.failures import Failure, classify, reason
 
 log = logging.getLogger("sladesk.receive")
+RECONNECT_MAX_S = 10.0  # the longest wait between two tries to reopen a lost connection
 
 DEFAULT_BODY_TIMEOUT_S = 10.0
 DEFAULT_BATCH = 256
@@ -109,6 +111,7 @@ class _Writer:
             queue.SimpleQueue()
         )
         self.thread = threading.Thread(target=self._run, name="sladesk-receive-writer", daemon=True)
+        self._lost: BaseException | None = None  # the failure that lost the connection, until reopened
 
     def start(self) -> None:
         self.thread.start()
@@ -128,6 +131,8 @@ class _Writer:
                 item = self.q.get()
                 if item is None:
                     return
+                if self._lost is not None:
+                    conn = self._reopen(conn)
                 items = [item]
                 while len(items) < self.batch_max:
                     try:
@@ -154,14 +159,41 @@ class _Writer:
                     done(outcome)
             else:
                 record_refusals(conn, notes)
-        except Refused as exc:  # the account lost the feed role while running: nothing stored
-            log.error("refused: %s", exc)
-            for _, done in work:
-                done(Outcome(403, f"the receiver's account may not store events: {exc}"))
         except Exception as exc:  # noqa: BLE001 - every waiting request must get an answer
-            log.error("store error: %s: %s", type(exc).__name__, exc)
+            kind = classify(exc)
+            if kind is Failure.REFUSED:  # the feed role or a privilege taken away: nothing stored
+                log.error("refused: %s", reason(exc))
+                for _, done in work:
+                    done(Outcome(403, f"the receiver's account may not store events: {reason(exc)}"))
+                return
+            if kind is Failure.LOST:  # answered 503 (the sender retries); reopened before the next batch
+                log.error("lost the database connection (%s); reconnecting", reason(exc))
+                self._lost = exc
+            else:
+                log.error("store error: %s: %s", type(exc).__name__, reason(exc))
             for _, done in work:
                 done(Outcome(503, "the database is busy or failing; retry later"))
+
+    def _reopen(self, old: Connection) -> Connection:
+        """A new connection after the old one was lost, tried at growing intervals (up to
+        `RECONNECT_MAX_S`) while deliveries wait in the queue: none is answered 2xx
+        before it is committed, so none is lost."""
+        try:
+            old.close()
+        except Exception:  # noqa: BLE001 - already broken; closing is best effort
+            pass
+        pause = 0.5
+        while True:
+            try:
+                conn = open_db(self.db_path)
+            except Exception as exc:  # noqa: BLE001 - the server may still be restarting
+                log.error("cannot reopen the database (%s); trying again in %g s", reason(exc), pause)
+                time.sleep(pause)
+                pause = min(pause * 2, RECONNECT_MAX_S)
+                continue
+            log.warning("reconnected to the database")
+            self._lost = None
+            return conn
 
 
 class Receiver:

@@ -9,9 +9,11 @@ differently, and this module is the only place that knows how:
   changed with their `store.queries.ChangeMarks`. `SqliteListener` does that poll
   behind the same interface as PostgreSQL's listener.
 - **PostgreSQL** pushes. Every write transaction of the program ends with one
-  ``NOTIFY`` on `CHANNEL` (`writing` at ``BEGIN``, `announce` before ``COMMIT``,
-  both called by `store.db.write_tx`) whose payload names the tickets it touched:
-  a JSON list of ids, or ``"*"`` when they would not fit in a payload (under 8000
+  ``NOTIFY`` on `CHANNEL` (the marks read with the write lock, `marks_query`; the
+  hint computed in one query and sent with the ``COMMIT``, `commit`; both called
+  by `store.db.write_tx`) whose payload names the tickets it touched: a JSON list
+  of ids, an empty list when it wrote only other records (settings, alerts,
+  deliveries, roles), or ``"*"`` when they would not fit in a payload (under 8000
   bytes) or a new agreements version changes every ticket. The server delivers it
   only if the transaction commits, never stores it, and a listener that was not
   connected misses it; so a payload is a hint to re-read, never the data.
@@ -31,12 +33,9 @@ import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from sladesk_tui.store.backend import Connection, Target, dialect, is_postgres
-
-if TYPE_CHECKING:
-    from sladesk_tui.store.queries import ChangeMarks
 
 CHANNEL = "sladesk_changes"  # per schema: the channel is CHANNEL + ":" + the schema's name
 ALL = "*"
@@ -76,14 +75,47 @@ def pushes(target: Target) -> bool:
 # ---- writers (PostgreSQL): called by store.db.write_tx -----------------------------------
 
 
-def writing(conn: Connection) -> ChangeMarks | None:
-    """At the start of a write transaction, under the write lock: how far the tables
-    reached before it (None on SQLite, which announces nothing)."""
+@dataclass(frozen=True, slots=True)
+class WriteMarks:
+    """How far the tables reached when a write transaction took the write lock: the
+    newest event, override, review, agreements version and audit row."""
+
+    event_seq: int
+    override_id: int
+    review_id: int
+    agreements: int
+    audit_seq: int
+
+
+_MARKS = (
+    "SELECT (SELECT coalesce(max(seq), 0) FROM events),"
+    " (SELECT coalesce(max(id), 0) FROM overrides),"
+    " (SELECT coalesce(max(id), 0) FROM reviews),"
+    " (SELECT coalesce(max(version), 0) FROM agreement_versions),"
+    " (SELECT coalesce(max(seq), 0) FROM audit_log)"
+)
+
+# What a transaction wrote past its marks, in one query: the tickets of its events,
+# overrides and reviews (each scan stopped at _SCAN_LIMIT rows), whether it added an
+# agreements version, and whether it appended any audit row (every write of the
+# program does, settings, alerts, deliveries and role grants included).
+_WRITTEN = (
+    "(SELECT 'e', ticket FROM events WHERE seq > ? AND ticket IS NOT NULL ORDER BY seq LIMIT ?)"
+    " UNION ALL (SELECT 'o', ticket FROM overrides WHERE id > ? ORDER BY id LIMIT ?)"
+    " UNION ALL (SELECT 'r', o.ticket FROM reviews r JOIN overrides o ON o.id = r.override_id"
+    " WHERE r.id > ? ORDER BY r.id LIMIT ?)"
+    " UNION ALL (SELECT 'v', NULL FROM agreement_versions WHERE version > ? LIMIT 1)"
+    " UNION ALL (SELECT 'a', NULL FROM audit_log WHERE seq > ? LIMIT 1)"
+)
+
+
+def marks_query(conn: Connection) -> str | None:
+    """The query `store.db` runs right after the write lock is granted, in the same
+    round trip (`store.pg.PgConnection.begin_write`); None on SQLite, which announces
+    nothing, and on a database without sladesk's tables."""
     if isinstance(conn, sqlite3.Connection) or not _has_schema(conn):
         return None
-    from sladesk_tui.store.queries import change_marks
-
-    return change_marks(conn)
+    return _MARKS
 
 
 _WITH_SCHEMA: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -100,45 +132,49 @@ def _has_schema(conn: Connection) -> bool:
     return True
 
 
-def announce(conn: Connection, since: ChangeMarks | None) -> None:
-    """Just before ``COMMIT``: one NOTIFY naming the tickets this transaction touched.
+def commit(conn: Connection, since: WriteMarks | None) -> None:
+    """``COMMIT``; on PostgreSQL with one NOTIFY naming the tickets this transaction
+    touched, sent in the same round trip.
 
     The writers are serialised by the write lock, so whatever lies past `since` is
-    this transaction's own. The NOTIFY is part of the transaction: sent only if it
-    commits, and then after the data is visible to the listeners' next read.
+    this transaction's own: one query finds it (`_WRITTEN`). A transaction that
+    wrote nothing announces nothing; one that wrote only other records (settings,
+    alerts, deliveries, roles) announces an empty list, so listeners still wake and
+    re-read with their own marks. The NOTIFY is part of the transaction: delivered
+    only if it commits, and then after the data is visible to the listeners' next read.
     """
-    if since is None:
-        return
-    from sladesk_tui.store.queries import change_marks
+    text = None if since is None else _hint(conn, since)
+    if text is None:
+        conn.execute("COMMIT")
+    else:
+        conn.notify_and_commit(CHANNEL, text)  # type: ignore[attr-defined]  # store.pg.PgConnection
 
-    now = change_marks(conn)
-    if now == since:
-        return  # a read-then-write that wrote none of the tracked records
+
+def _hint(conn: Connection, since: WriteMarks) -> str | None:
+    """The payload for what was written past `since`; None when nothing was."""
+    rows = conn.execute(
+        _WRITTEN,
+        (
+            since.event_seq,
+            _SCAN_LIMIT,
+            since.override_id,
+            _SCAN_LIMIT,
+            since.review_id,
+            _SCAN_LIMIT,
+            since.agreements,
+            since.audit_seq,
+        ),
+    ).fetchall()
+    if not rows:
+        return None
     tickets: set[str] = set()
-    overflow = now.agreements != since.agreements
-    if not overflow:
-        for sql, mark in (
-            (
-                "SELECT ticket FROM events WHERE seq > ? AND ticket IS NOT NULL ORDER BY seq LIMIT ?",
-                since.event_seq,
-            ),
-            ("SELECT ticket FROM overrides WHERE id > ? ORDER BY id LIMIT ?", since.override_id),
-            (
-                "SELECT o.ticket FROM reviews r JOIN overrides o ON o.id = r.override_id"
-                " WHERE r.id > ? ORDER BY r.id LIMIT ?",
-                since.review_id,
-            ),
-        ):
-            rows = conn.execute(sql, (mark, _SCAN_LIMIT)).fetchall()
-            overflow = overflow or len(rows) >= _SCAN_LIMIT
-            tickets.update(r[0] for r in rows)
-    _notify(conn, payload(tickets, everything=overflow))
-
-
-def _notify(conn: Connection, text: str) -> None:
-    # NOTIFY reaches every session of the database; a desk is one schema of it, so
-    # two desks in one database (or two tests) do not wake each other.
-    conn.execute(f"SELECT pg_notify('{CHANNEL}:' || current_schema(), ?)", (text,))
+    counts: dict[str, int] = {}
+    for kind, ticket in rows:
+        counts[kind] = counts.get(kind, 0) + 1
+        if ticket is not None:
+            tickets.add(ticket)
+    overflow = "v" in counts or any(counts.get(k, 0) >= _SCAN_LIMIT for k in "eor")
+    return payload(tickets, everything=overflow)
 
 
 def payload(tickets: Iterable[str], *, everything: bool = False) -> str:

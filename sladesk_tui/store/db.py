@@ -42,6 +42,7 @@ from typing import TypeVar
 
 from sladesk_tui.core.canonical import sha256_hex
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.store import changes
 from sladesk_tui.store.backend import Connection, Target, dialect, is_postgres, redacted
 from sladesk_tui.store.instants import iso_utc, now_ts
 
@@ -340,11 +341,15 @@ def _begin_immediate(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
 
 
-def _begin_write(conn: Connection) -> None:
+def _begin_write(conn: Connection) -> changes.WriteMarks | None:
+    """Take the write lock; on PostgreSQL also read, in the same round trip, how far the
+    tables reached (`store.changes`: what the commit's hint is computed from)."""
     if isinstance(conn, sqlite3.Connection):
         _begin_immediate(conn)
-    else:
-        conn.begin_write(BUSY_TIMEOUT_S)  # type: ignore[attr-defined]  # store.pg.PgConnection
+        return None
+    query = changes.marks_query(conn)
+    row = conn.begin_write(BUSY_TIMEOUT_S, then=query)  # type: ignore[attr-defined]  # store.pg.PgConnection
+    return None if query is None else changes.WriteMarks(*(int(v) for v in row))
 
 
 @contextmanager
@@ -356,16 +361,12 @@ def write_tx(conn: C) -> Iterator[C]:
     granted within the busy timeout is `DatabaseBusy`: nothing was written. On
     PostgreSQL: ``BEGIN`` and one advisory lock that every writer takes
     (`store.pg.PgConnection.begin_write`), the same one-writer-at-a-time order, and
-    one NOTIFY before ``COMMIT`` naming the tickets written (`store.changes`).
+    one NOTIFY sent with the ``COMMIT`` naming the tickets written (`store.changes`).
     """
-    from sladesk_tui.store import changes
-
-    _begin_write(conn)
+    since = _begin_write(conn)
     try:
-        since = changes.writing(conn)
         yield conn
-        changes.announce(conn, since)
-        conn.execute("COMMIT")
+        changes.commit(conn, since)
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")

@@ -25,7 +25,13 @@ record. Behaviour a live feed needs, and `tail -F` users expect:
 - The file name is shown (and recorded as the events' source) with control and
   bidi characters neutralised (`core.text.safe_text`).
 - A database busy for longer than the busy timeout only delays the batch: it is
-  retried on the next round, nothing is dropped.
+  retried on the next round, nothing is dropped. A lost connection (the server
+  restarted, the session was ended) is said in one line and reopened, waiting
+  longer between tries up to `RECONNECT_MAX_S`; the batch is then stored again
+  (events already stored are skipped by id). A rule's refusal (a privilege taken
+  away, a trigger's RAISE, the feed role gone) stops the follower with one line
+  naming the file and line (`Refused`, exit status 2): trying again cannot help.
+  Which is which is `store.failures`' decision, for every long-running loop.
 - Stops when `stop` is set or on KeyboardInterrupt (a batch being written then is
   rolled back and will be re-read by the next follower).
 """
@@ -45,6 +51,7 @@ from sladesk_tui.core.eventfile import MAX_LINE_BYTES, EventReader
 from sladesk_tui.core.events import Event
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.db import open_db
+from sladesk_tui.store.failures import Failure, classify, reason
 from sladesk_tui.store.imports import IngestResult, ingest
 
 _READ_SIZE = 1 << 20
@@ -52,6 +59,9 @@ _READ_SIZE = 1 << 20
 _FINGERPRINT = 256
 # Events committed per transaction at most, so a large backlog is not one huge commit.
 _MAX_BATCH = 50_000
+# Between tries to reopen a lost connection: doubling from the first, never longer than the max.
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,21 +206,26 @@ def follow(
     pending: list[Event] = []
     totals = [0, 0, 0, 0]
 
+    conn = open_db(db_path)  # closed at the end (the `finally` below)
+
     def report(e: InputError) -> None:
         totals[2] += 1
         print(f"sladesk: {safe_text(str(e))}", file=err or sys.stderr, flush=True)
 
     def store(batch: list[Event]) -> IngestResult:
-        """`ingest` the batch; if it fails other than on the lock, one event at a time,
-        reporting each that fails: a line that breaks the store must not stop the feed."""
+        """`ingest` the batch; if it fails other than busy, lost or refused, one event at a
+        time, reporting each that fails: a line that breaks the store must not stop the feed.
+        A refusal names the first line refused (those before it are stored)."""
         try:
             return ingest(
                 conn, batch, actor=actor, source=source, name=name, skip_invalid=True, require=require
             )
-        except (sqlite3.OperationalError, Refused):  # the lock: retried; the role: the feed stops
-            raise
-        except Exception:  # noqa: BLE001 - narrowed below, event by event
-            pass
+        except Exception as exc:  # noqa: BLE001 - sorted by store.failures, then narrowed event by event
+            kind = classify(exc)
+            if _not_the_line(exc, kind):
+                raise
+            if kind is Failure.REFUSED and len(batch) == 1:
+                raise _refused(exc, f"{name}:{batch[0].seq}") from None
         results = []
         for ev in batch:
             try:
@@ -219,9 +234,12 @@ def follow(
                         conn, [ev], actor=actor, source=source, name=name, skip_invalid=True, require=require
                     )
                 )
-            except (sqlite3.OperationalError, Refused):
-                raise
             except Exception as exc:  # noqa: BLE001 - reported with its line, then skipped
+                kind = classify(exc)
+                if _not_the_line(exc, kind):
+                    raise
+                if kind is Failure.REFUSED:
+                    raise _refused(exc, f"{name}:{ev.seq}") from None
                 report(InputError(f"not imported ({type(exc).__name__}: {exc})", where=f"{name}:{ev.seq}"))
         return IngestResult(
             sum(r.inserted for r in results),
@@ -229,7 +247,30 @@ def follow(
             tuple(e for r in results for e in r.errors),
         )
 
-    conn = open_db(db_path)
+    def reconnect(exc: BaseException) -> None:
+        """Open a new connection after `exc` lost the old one, until it works or `stop`
+        is set (the loop then ends: the pending lines are read again by the next follower)."""
+        nonlocal conn
+        say(f"lost the database connection ({reason(exc)}); reconnecting")
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - already broken; closing is best effort
+            pass
+        pause = RECONNECT_FIRST_S
+        while not stop.is_set():
+            try:
+                conn = open_db(db_path)
+            except (InputError, sqlite3.Error):
+                if stop.wait(pause):
+                    break
+                pause = min(pause * 2, RECONNECT_MAX_S)
+                continue
+            say("reconnected; storing the pending lines again")
+            return
+
+    def say(text: str) -> None:
+        print(f"sladesk: {name}: {text}", file=err or sys.stderr, flush=True)
+
     try:
         while not stop.is_set():
             for gen, line in tail.read():
@@ -259,13 +300,15 @@ def follow(
                 batch, rest = pending[:_MAX_BATCH], pending[_MAX_BATCH:]
                 try:
                     result = store(batch)
-                except sqlite3.OperationalError as exc:  # busy past the timeout: retry next round
-                    print(
-                        f"sladesk: {name}: database busy ({exc}); retrying",
-                        file=err or sys.stderr,
-                        flush=True,
-                    )
-                    break
+                except Exception as exc:
+                    kind = classify(exc)
+                    if kind is Failure.BUSY:  # past the busy timeout: retry next round
+                        say(f"database busy ({reason(exc)}); retrying")
+                        break
+                    if kind is Failure.LOST:
+                        reconnect(exc)
+                        break
+                    raise  # refused (one line naming the line), or the database failing
                 pending = rest
                 for e in result.errors:
                     report(e)
@@ -282,6 +325,22 @@ def follow(
         tail.close()
         conn.close()
     return FollowReport(inserted=totals[0], already_present=totals[1], invalid=totals[2], batches=totals[3])
+
+
+def _not_the_line(exc: BaseException, kind: Failure) -> bool:
+    """The database, not the event, failed: busy or lost (tried again), or failing in
+    itself (a full disk, a missing table: the follower stops). Skipping the line then
+    would lose it; only a refusal, a bad value or a bug about one event is the line's."""
+    if kind in (Failure.BUSY, Failure.LOST):
+        return True
+    return kind is Failure.OTHER and isinstance(exc, sqlite3.OperationalError)
+
+
+def _refused(exc: BaseException, where: str) -> Refused:
+    """The follower's stop: the line refused and the database's reason, in one line."""
+    if isinstance(exc, Refused):
+        return exc if exc.where else Refused(str(exc), where=where)
+    return Refused(f"refused by the database, so the feed stops here: {reason(exc)}", where=where)
 
 
 class _Refusing(EventReader):

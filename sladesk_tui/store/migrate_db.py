@@ -36,9 +36,9 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from sladesk_tui.core.errors import InputError
+from sladesk_tui.core.text import safe_text
 from sladesk_tui.store.backend import Connection, dialect, is_postgres, redacted
 
 # Not copied: made by the target itself (module docstring).
@@ -175,14 +175,15 @@ def _copy_table(src: sqlite3.Connection, dst: Connection, table: str) -> int:
     order = _order(src, table)
     cur = src.execute(f'SELECT {listed} FROM "{table}"{order}')
     cur.row_factory = None  # plain tuples
-    raw: Any = dst.raw  # type: ignore[attr-defined]  # store.pg.PgConnection: COPY is psycopg's
-    n = 0
-    with raw.cursor().copy(f'COPY "{table}" ({listed}) FROM STDIN') as copy:
-        while rows := cur.fetchmany(_BATCH):
-            for row in rows:
-                copy.write_row(row)
-            n += len(rows)
-    return n
+    batches = iter(lambda: cur.fetchmany(_BATCH), [])
+    try:
+        return int(dst.copy_rows(f'COPY "{table}" ({listed}) FROM STDIN', batches))  # type: ignore[attr-defined]  # store.pg.PgConnection
+    except sqlite3.DatabaseError as exc:  # store.pg's errors are sqlite3's
+        where = getattr(exc, "context", None)
+        said = f" ({safe_text(where)})" if where else ""
+        raise InputError(
+            f"{table}: the PostgreSQL server refused a row: {safe_text(str(exc))}{said}; nothing was copied"
+        ) from None
 
 
 def _order(src: sqlite3.Connection, table: str) -> str:

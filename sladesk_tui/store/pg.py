@@ -52,25 +52,111 @@ CONNECT_TIMEOUT_S = 10
 # ---- SQL translation ----------------------------------------------------------------
 
 
+class AmbiguousPlaceholder(ValueError):
+    """A ``?`` that could be the jsonb operator as well as a placeholder (`translate`)."""
+
+
+# Words after which an expression, hence a placeholder, may begin. A ``?`` after any
+# other word (a column, a table) reads as the jsonb operator ``data ? 'key'``.
+_BEFORE_OPERAND = frozenset(
+    "ALL AND ANY ARRAY BETWEEN BY CASE DISTINCT ELSE ESCAPE EXISTS FETCH FIRST FOR FROM HAVING"
+    " ILIKE IN INTERVAL IS LIKE LIMIT NEXT NOT OFFSET ON OR OVERLAPS RETURNING SELECT SET SIMILAR"
+    " SOME THEN TO USING VALUES WHEN WHERE WITH ZONE".split()
+)
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c in "_$"
+
+
+def _dollar_tag(sql: str, i: int) -> str | None:
+    """The ``$tag$`` (or ``$$``) opening a dollar-quoted string at `i`, if one does."""
+    if i > 0 and _word_char(sql[i - 1]):  # "a$b$" is an identifier, not a quote
+        return None
+    j = i + 1
+    if j < len(sql) and (sql[j].isalpha() or sql[j] == "_"):
+        while j < len(sql) and (sql[j].isalnum() or sql[j] == "_"):
+            j += 1
+    if j < len(sql) and sql[j] == "$":
+        return sql[i : j + 1]
+    return None  # $1 (a positional parameter) or a lone $
+
+
+def _quoted_end(sql: str, i: int, quote: str, *, backslashes: bool) -> int:
+    """The index just past the string or identifier opening at `i` (its end if unclosed):
+    a doubled quote stays inside; with `backslashes` (``E'...'``) so does ``\\'``."""
+    j, n = i + 1, len(sql)
+    while j < n:
+        c = sql[j]
+        if backslashes and c == "\\":
+            j += 2
+        elif c == quote:
+            if j + 1 < n and sql[j + 1] == quote:
+                j += 2
+            else:
+                return j + 1
+        else:
+            j += 1
+    return n
+
+
+def _ambiguous(sql: str, i: int) -> bool:
+    """Whether the ``?`` at `i` may be the jsonb operator ``?``, ``?|`` or ``?&``: it
+    follows an operand (a name other than a keyword, a closing bracket or quote, a
+    number), or is followed by ``|`` (not ``||``) or ``&``."""
+    nxt = sql[i + 1 : i + 3]
+    if nxt[:1] == "&" or (nxt[:1] == "|" and nxt != "||"):
+        return True
+    j = i - 1
+    while j >= 0 and sql[j].isspace():
+        j -= 1
+    if j < 0:
+        return False
+    if sql[j] in ")]'\"":
+        return True
+    if not _word_char(sql[j]):
+        return False
+    k = j
+    while k >= 0 and _word_char(sql[k]):
+        k -= 1
+    return sql[k + 1 : j + 1].upper() not in _BEFORE_OPERAND
+
+
 @functools.lru_cache(maxsize=2048)
 def translate(sql: str) -> str:
     """SQLite's placeholders (``?``, ``:name``) as psycopg's, ``%`` escaped.
 
     Only used when parameters are passed: psycopg sends a statement without them
-    as it is. Text inside quotes, double-quoted identifiers and comments is copied
-    unchanged; ``::`` (a PostgreSQL cast) is not a named placeholder.
+    as it is. Copied unchanged (a ``%`` doubled): text in quotes, ``E'...'`` strings
+    with their backslash escapes, ``$$...$$`` and ``$tag$...$tag$`` bodies,
+    double-quoted identifiers and comments; ``::`` (a PostgreSQL cast) is not a
+    named placeholder.
+
+    PostgreSQL's jsonb operators ``?``, ``?|`` and ``?&`` cannot be told from a
+    placeholder in every statement, so a ``?`` that could be one of them (after a
+    column or a closing bracket, or before ``|``/``&``) raises `AmbiguousPlaceholder`
+    instead of being guessed. Write ``jsonb_exists(doc, ?)``,
+    ``jsonb_exists_any(doc, ?)`` or ``jsonb_exists_all(doc, ?)`` for the operators,
+    and a placeholder only where an operand begins (after an operator, ``(``, ``,``
+    or a keyword such as WHERE, LIMIT, THEN) (docs/postgresql.md).
     """
     out: list[str] = []
     i, n = 0, len(sql)
     while i < n:
         c = sql[i]
-        if c in "'\"":
-            j = sql.find(c, i + 1)
-            while j != -1 and j + 1 < n and sql[j + 1] == c:  # '' or "" inside
-                j = sql.find(c, j + 2)
-            j = n - 1 if j == -1 else j
-            out.append(sql[i : j + 1].replace("%", "%%"))
-            i = j + 1
+        if c in "eE" and sql.startswith("'", i + 1) and (i == 0 or not _word_char(sql[i - 1])):
+            j = _quoted_end(sql, i + 1, "'", backslashes=True)
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
+        elif c in "'\"":
+            j = _quoted_end(sql, i, c, backslashes=False)
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
+        elif c == "$" and (tag := _dollar_tag(sql, i)) is not None:
+            close = sql.find(tag, i + len(tag))
+            j = n if close == -1 else close + len(tag)
+            out.append(sql[i:j].replace("%", "%%"))
+            i = j
         elif sql.startswith("--", i):
             j = sql.find("\n", i)
             j = n if j == -1 else j
@@ -82,6 +168,12 @@ def translate(sql: str) -> str:
             out.append(sql[i:j].replace("%", "%%"))
             i = j
         elif c == "?":
+            if _ambiguous(sql, i):
+                raise AmbiguousPlaceholder(
+                    f"ambiguous '?' at character {i + 1} of {sql!r}: it may be the jsonb operator;"
+                    " write jsonb_exists(), jsonb_exists_any() or jsonb_exists_all() for that,"
+                    " and a placeholder only where an operand begins (store.pg.translate)"
+                )
             out.append("%s")
             i += 1
         elif c == "%":
@@ -149,9 +241,11 @@ class _NumericLoader(Loader):
 
 
 class PgDatabaseError(sqlite3.DatabaseError):
-    """A PostgreSQL error in the store's vocabulary; `sqlstate` is PostgreSQL's code."""
+    """A PostgreSQL error in the store's vocabulary; `sqlstate` is PostgreSQL's code,
+    `context` where the server says it happened (a COPY's line and column), if it did."""
 
     sqlstate: str | None = None
+    context: str | None = None
 
 
 class PgIntegrityError(PgDatabaseError, sqlite3.IntegrityError):
@@ -179,6 +273,8 @@ def _mapped(exc: psycopg.Error) -> PgDatabaseError:
         cls = PgDatabaseError
     mapped = cls(text)
     mapped.sqlstate = exc.sqlstate
+    if isinstance(exc, psycopg.Error) and exc.diag.context:
+        mapped.context = exc.diag.context.strip()
     return mapped
 
 
@@ -289,7 +385,8 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        """A transaction is open (UNKNOWN: the connection is gone, and with it any transaction)."""
+        return self.raw.info.transaction_status not in (TransactionStatus.IDLE, TransactionStatus.UNKNOWN)
 
     @property
     def session_user(self) -> str:
@@ -314,17 +411,45 @@ class PgConnection:
         except psycopg.Error as exc:
             raise _mapped(exc) from exc
 
-    def begin_write(self, timeout_s: float) -> None:
-        """BEGIN and the one write lock; `PgBusy` when not granted within `timeout_s`."""
+    def copy_rows(self, statement: str, rows: Iterable[Iterable[Sequence[Any]]]) -> int:
+        """``COPY ... FROM STDIN`` of `rows` (an iterable of batches), inside the caller's
+        transaction; the rows written. A row the server refuses is a `PgDatabaseError`
+        whose `context` names its line and column (store.migrate_db)."""
+        n = 0
+        try:
+            with self.raw.cursor().copy(statement) as copy:
+                for batch in rows:
+                    for row in batch:
+                        copy.write_row(row)
+                        n += 1
+        except psycopg.Error as exc:
+            raise _mapped(exc) from exc
+        return n
+
+    def begin_write(self, timeout_s: float, *, then: str | None = None) -> Any:
+        """BEGIN and the one write lock; `PgBusy` when not granted within `timeout_s`.
+
+        `then`: a query (no parameters) run right after the lock is granted, in the
+        same round trip; its one row is returned (store.changes reads its marks so).
+        """
         from sladesk_tui.store.db import DatabaseBusy
 
+        # One round trip; the timeout then also bounds any row lock the write waits for.
+        script = (
+            "BEGIN ISOLATION LEVEL READ COMMITTED;"
+            f" SET LOCAL lock_timeout = {max(1, int(timeout_s * 1000))};"
+            f" SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+        )
         try:
-            # One round trip; the timeout then also bounds any row lock the write waits for.
-            self.executescript(
-                "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                f" SET LOCAL lock_timeout = {max(1, int(timeout_s * 1000))};"
-                f" SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
-            )
+            try:
+                cur = self.raw.execute((script + (f"; {then}" if then else "")).encode())
+                if then is None:
+                    return None
+                while cur.nextset():  # to the last statement's result
+                    pass
+                return cur.fetchone()
+            except psycopg.Error as exc:
+                raise _mapped(exc) from exc
         except PgBusy:
             self.rollback()
             raise DatabaseBusy(
@@ -334,6 +459,19 @@ class PgConnection:
         except BaseException:
             self.rollback()
             raise
+
+    def notify_and_commit(self, channel: str, payload: str) -> None:
+        """``pg_notify(channel:schema, payload)`` and ``COMMIT`` in one round trip (store.changes):
+        the payload is quoted by psycopg, never pasted into the SQL."""
+        from psycopg import sql
+
+        statement = sql.SQL("SELECT pg_notify({} || current_schema(), {}); COMMIT").format(
+            sql.Literal(f"{channel}:"), sql.Literal(payload)
+        )
+        try:
+            self.raw.execute(statement)
+        except psycopg.Error as exc:
+            raise _mapped(exc) from exc
 
     def write_lock_holder(self) -> str | None:
         """Who holds the write lock: "ROLE (sladesk pid N on HOST)", as the server knows it.

@@ -363,3 +363,79 @@ async def test_a_link_to_another_server_is_not_followed_with_the_token(tmp_path:
                 await http.request("GET", foreign)
         assert http.stats.requests == 0
         assert http._own("https://RT.example.com:443/REST/2.0/y") == "https://RT.example.com:443/REST/2.0/y"
+
+
+async def test_a_server_answering_429_forever_stops_the_pull_once_retry_for_is_spent(
+    server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    source, cfg = config(server, tmp_path, per_page=10)
+    cfg = dataclasses.replace(cfg, retry_for_s=30)
+    server.rate_limit = set(range(1, 10_000))
+    server.retry_after = "7"
+    waited = Waits()
+    with pytest.raises(PullError) as caught:
+        await pull(conn, source, cfg, actor=ACTOR, sleep=waited)
+    assert waited == [7.0, 7.0, 7.0, 7.0]  # 28 s; a fifth wait would pass the 30 s budget
+    message = str(caught.value)
+    assert "429" in message and "retry_for_s" in message and "\n" not in message
+    assert server.requests == 5
+    assert read_cursor(conn, "rt") is None and events_of(conn) == []
+
+
+async def test_text_from_the_server_is_made_safe_before_it_is_shown(
+    server: FakeRt, conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    source, cfg = config(server, tmp_path)
+    server.authorization = "Basic nope"  # every request refused, with the body below
+    server.unauthorized = "denied\x1b[2J\x07\r\nX-Injected: 1\u202e"
+    with pytest.raises(PullError) as caught:
+        await pull(conn, source, cfg, actor=ACTOR, sleep=no_sleep)
+    message = str(caught.value)
+    assert "HTTP 401" in message and "denied" in message
+    assert message.isprintable(), repr(message)
+    assert "\u241b[2J" in message  # the ESC shown as its picture, not obeyed
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_follow_reopens_a_lost_database_connection_and_goes_on(
+    backend: str, server: FakeRt, conn: sqlite3.Connection, tmp_path: Path, pg_server: object
+) -> None:
+    from sladesk_tui.store.db import open_db
+
+    source, cfg = config(server, tmp_path)
+    rounds: list[PullStats] = []
+    said: list[str] = []
+    sleeps = 0
+
+    async def sleep(s: float) -> None:
+        nonlocal sleeps
+        sleeps += 1
+        if sleeps == 1:  # between round 1 and 2: a reply in RT, and the server ends our session
+            server.desk.tx(3, "Correspond", "2026-11-03T09:00:00Z")
+            with pg_server.admin() as admin:  # type: ignore[attr-defined]  # pg_support.PgServer
+                pid = conn.raw.info.backend_pid  # type: ignore[attr-defined]  # a store.pg.PgConnection
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        if sleeps == 2:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await pull(
+            conn,
+            source,
+            cfg,
+            actor=ACTOR,
+            follow=True,
+            sleep=sleep,
+            on_round=rounds.append,
+            log=said.append,
+            reopen=lambda: open_db(conn.url),  # type: ignore[attr-defined]  # a store.pg.PgConnection
+        )
+    assert [r.inserted for r in rounds][1:] == [1]
+    assert [m for m in said if "connection" in m or "reconnected" in m] == [said[0], "reconnected"]
+    assert said[0].startswith("lost the database connection (") and said[0].endswith("); reconnecting")
+    check = open_db(conn.url)  # type: ignore[attr-defined]  # a store.pg.PgConnection
+    try:
+        assert {i for i, _ in events_of(check)} == expected_ids(server.desk)
+        assert verify(check).ok
+    finally:
+        check.close()

@@ -249,3 +249,65 @@ async def test_an_outage_stops_on_the_last_stored_page_and_the_next_pull_complet
         srv.down = False
         await pull(conn, source, cfg, actor=ACTOR, sleep=no_sleep)
     assert {i for i, _ in events_of(conn)} == want and len(events_of(conn)) == len(want)
+
+
+async def test_follow_reads_nothing_again_at_the_cursors_instant_but_keeps_its_ties(
+    conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    """Zammad's search is asked `updated_at >= cursor`: the tickets stored at the cursor's
+    instant come back every round. Unchanged, they are not read again (no history or
+    article request); a ticket updated later in that same instant (indexed after the
+    round read it), or one of them updated again within the same second, is read and stored."""
+    import asyncio
+
+    from sladesk_tui.services.pull import PullStats
+
+    tie = T0 + dt.timedelta(hours=1)
+    desk = ZammadDesk()
+    desk.create(601, T0)
+    desk.article(601, T0, sender="Customer", internal=False)
+    for tid in (602, 603):
+        desk.create(tid, tie)
+        desk.article(tid, tie, sender="Customer", internal=False)
+    srv = FakeZammad(desk)
+    rounds: list[PullStats] = []
+    per_ticket: list[list[str]] = []
+    mark = 0
+
+    async def between_rounds(_s: float) -> None:
+        nonlocal mark
+        per_ticket.append([p for p in srv.log[mark:] if "/tickets/search" not in p])
+        mark = len(srv.log)
+        n = len(rounds)
+        if n == 2:  # a ticket updated in the same millisecond, indexed after round 2 read
+            desk.create(604, tie)
+            desk.article(604, tie, sender="Customer", internal=False)
+        elif n == 3:  # a stored one changed again within the same second
+            desk.change(603, tie + 600 * MS, "state", "pending reminder")
+        elif n == 5:
+            raise asyncio.CancelledError
+
+    async with serving(srv):
+        source, cfg = configured(srv.url, tmp_path, per_page=50)
+        with pytest.raises(asyncio.CancelledError):
+            await pull(
+                conn, source, cfg, actor=ACTOR, follow=True, sleep=between_rounds, on_round=rounds.append
+            )
+    assert read_cursor(conn, "zammad") == zt(tie + 600 * MS)
+    assert len(per_ticket[0]) == 6  # round 1: three tickets, each its history and articles
+    assert per_ticket[1] == []  # nothing new: the search alone
+    assert [r.requests for r in rounds[1:]] == [1, 3, 3, 1]
+    assert sorted(per_ticket[2]) == [
+        "/api/v1/ticket_articles/by_ticket/604?expand=true",
+        "/api/v1/ticket_history/604",
+    ]
+    assert sorted(per_ticket[3]) == [
+        "/api/v1/ticket_articles/by_ticket/603?expand=true",
+        "/api/v1/ticket_history/603",
+    ]
+    assert per_ticket[4] == []
+    stored = {i for i, _ in events_of(conn)}
+    assert zid(604, "created", 604) in stored
+    assert rounds[3].inserted >= 1  # 603's new state
+    assert zid(603, "status", snapshot_key("pending reminder", second(tie))) in stored
+    assert problems(conn) == []

@@ -51,3 +51,55 @@ def test_a_commit_elsewhere_wakes_the_sleeping_notifier(db_target: str, pg_serve
         assert n._version is None  # the next refresh reloads everything
     finally:
         n._listener.close()
+
+
+def test_a_lost_database_connection_is_reopened_not_retried_for_ever(
+    db_target: str, pg_server: object
+) -> None:
+    """The notifier's own connection killed (a server restart, an administrator): one
+    line, a new connection, and the service goes on; never "database error; retrying"
+    on a connection that is gone."""
+    open_db(db_target).close()
+    log = io.StringIO()
+    n = Notifier(db_target, secrets={}, clock=ServiceClock(), actor="notify", log=log)
+    n.open()
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            loop.run_until_complete(n.run(stop=stop))
+        except BaseException as exc:  # surfaced below
+            failure.append(exc)
+
+    def said(text: str) -> bool:
+        deadline = time.monotonic() + 30
+        while text not in log.getvalue():
+            if time.monotonic() > deadline or failure:
+                return False
+            time.sleep(0.05)
+        return True
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        old = n.conn
+        killed = old.raw.info.backend_pid  # type: ignore[attr-defined]  # a store.pg.PgConnection
+        with pg_server.admin() as admin:  # type: ignore[attr-defined]  # pg_support.PgServer
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (killed,)).fetchone()[0] is True
+        write_in_another_process(db_target, "T-1")  # the hint makes it read, on the dead connection
+        assert said("reconnected"), (log.getvalue(), failure)
+        assert n.conn is not old
+        lines = log.getvalue().splitlines()
+        assert sum("lost the database connection" in line for line in lines) == 1, lines
+        assert not any("retrying" in line or "database error" in line for line in lines), lines
+        write_in_another_process(db_target, "T-2")
+        time.sleep(1.0)
+        assert thread.is_alive() and not failure
+        assert log.getvalue().count("lost the database connection") == 1
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+        n.close()

@@ -445,3 +445,39 @@ def test_a_feed_role_revoked_while_receiving_stops_the_next_delivery(tmp_path: P
         assert counts(rcv.db) == before
     finally:
         rcv.stop()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_lost_database_connection_is_reopened_and_the_sender_retry_is_stored(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, pg_server: object
+) -> None:
+    """The server ends the receiver's sessions (a restart, an administrator): the
+    delivery that meets the dead connection gets a 503, and the sender's retry is
+    stored on a new connection, once; never 503 for ever."""
+    prepare(tmp_path, db=_target(request))
+    rcv = start(tmp_path)
+    try:
+        body, headers = signed("zd", "zendesk", zendesk_created(800))
+        assert post(rcv.port, "zd", body, headers)[0] == 200
+        with pg_server.admin() as admin:  # type: ignore[attr-defined]  # pg_support.PgServer
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (f"sladesk pid {rcv.proc.pid}",),
+            ).fetchone()[0]
+        assert ended >= 1
+        body, headers = signed("zd", "zendesk", zendesk_created(801))
+        statuses = []
+        for _ in range(20):  # a sender retrying
+            status, _doc = post(rcv.port, "zd", body, headers)
+            statuses.append(status)
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert statuses[-1] == 200 and set(statuses[:-1]) <= {503}, statuses
+        assert len(statuses) <= 3, statuses  # reopened at once, not after a long wait
+        rows = connect(rcv.db).execute("SELECT count(*) FROM events WHERE ticket = 'ZD-801'").fetchone()
+        assert rows[0] == 1
+    finally:
+        rcv.stop()
+    log = rcv.log()
+    assert "lost the database connection" in log and "reconnected" in log, log

@@ -131,3 +131,42 @@ def test_a_payload_names_tickets_until_it_would_not_fit() -> None:
     assert parse('{"a": 1}') == Change.EVERYTHING
     assert Change(frozenset({"a"})).merge(Change(frozenset({"b"}))) == Change(frozenset({"a", "b"}))
     assert Change(frozenset({"a"})).merge(Change.EVERYTHING) == Change.EVERYTHING
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_write_of_settings_alerts_or_their_deliveries_alone_wakes_the_listener(
+    db_target: str, tmp_path: Path
+) -> None:
+    """No ticket is named, but the listeners (the app's alert watch) must still wake
+    and re-read: every write appends an audit row, and that is announced."""
+    from support import GOLD_24X7, agreements_db
+
+    from sladesk_tui.core.alerts import Crossing
+    from sladesk_tui.store import alerts as outbox
+    from sladesk_tui.store.roles import name_first
+    from sladesk_tui.store.settings import change_setting
+
+    now = 1_796_032_800.0
+    with agreements_db(db_target, GOLD_24X7, actor="ada", toml=tmp_path / "a.toml") as conn:
+        name_first(conn, "admin", "ada", actor="ada")
+    conn = open_db(db_target)
+    listener = listen(db_target)
+    try:
+        assert listener.wait(0.3) is None
+        change_setting(conn, "local-actions", "off", actor="ada")
+        assert wait_for(listener, 5) == Change()
+        crossing = Crossing("T-1", "response", int(now - 3600), "breach", now, now, False, ("assignee",))
+        outbox.record_crossings(
+            conn, [outbox.NewAlert(crossing, "channel:chat", "kim")], now=now, actor="svc"
+        )
+        assert wait_for(listener, 5) == Change()
+        (pending,) = outbox.pending_alerts(conn)
+        message = outbox.claim(conn, "channel:chat", "chat", None, [pending.id], now=now, actor="svc")
+        assert wait_for(listener, 5) == Change()
+        outbox.record_attempt(conn, message, "sent", None, now=now + 1, actor="svc")
+        assert wait_for(listener, 5) == Change()
+        assert change_setting(conn, "local-actions", "off", actor="ada") is None  # wrote nothing
+        assert listener.wait(0.5) is None  # announced nothing
+    finally:
+        listener.close()
+        conn.close()

@@ -478,3 +478,118 @@ def test_a_line_the_parser_fails_on_is_reported_and_skipped(
         fol.err.getvalue()
         == f"sladesk: {feed}:2: not read (RecursionError: maximum recursion depth exceeded)\n"
     )
+
+
+# ---- PostgreSQL: a lost connection, a rule's refusal (store.failures) -------------------------
+
+ON_POSTGRESQL = pytest.mark.parametrize("backend", ["postgresql"])
+
+
+def _as_owner(db_path: Path, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(str(db_path), autocommit=True) as raw:
+        raw.execute(sql.encode())
+
+
+@ON_POSTGRESQL
+def test_a_lost_connection_is_reopened_and_nothing_is_lost_or_doubled(
+    db_path: Path, feed: Path, follower: Follower, pg_server: object
+) -> None:
+    append(feed, created(1) + line(2))
+    wait_for(lambda: event_ids(db_path) == ["e1", "e2"], "the first two events")
+    with pg_server.admin() as admin:  # type: ignore[attr-defined]  # pg_support.PgServer
+        # What a restart or an administrator does to the follower's session (the only
+        # connection of this process open now).
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+            (f"sladesk pid {os.getpid()}",),
+        ).fetchone()[0]
+    assert ended == 1
+    append(feed, line(3) + line(4))
+    wait_for(lambda: len(event_ids(db_path)) == 4, "the events after the connection was lost")
+    append(feed, line(5))
+    wait_for(lambda: len(event_ids(db_path)) == 5, "an event on the new connection")
+    report = follower.finish()
+    assert event_ids(db_path) == [f"e{i}" for i in range(1, 6)]
+    assert report.inserted == 5
+    err = follower.err.getvalue().splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith(f"sladesk: {feed}: lost the database connection (")
+    assert err[0].endswith("); reconnecting") and "busy" not in err[0]
+    assert err[1] == f"sladesk: {feed}: reconnected; storing the pending lines again"
+    conn = connect(db_path, readonly=True)
+    try:
+        assert verify(conn).ok
+    finally:
+        conn.close()
+
+
+@ON_POSTGRESQL
+@pytest.mark.parametrize(
+    ("rule", "said"),
+    [
+        (  # a trigger's RAISE (SQLSTATE P0001)
+            "CREATE FUNCTION no_e3() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$BEGIN RAISE EXCEPTION 'event % is not welcome', NEW.id; END$$;"
+            " CREATE TRIGGER no_e3 BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.id = 'e3')"
+            " EXECUTE FUNCTION no_e3()",
+            "event e3 is not welcome",
+        ),
+        (  # a privilege taken away (SQLSTATE 42501): from every role that held it
+            "DO $$DECLARE r record; BEGIN FOR r IN SELECT DISTINCT grantee FROM information_schema.role_table_grants"
+            " WHERE table_schema = current_schema() AND table_name = 'events' AND privilege_type = 'INSERT'"
+            " LOOP EXECUTE format('REVOKE INSERT ON events FROM %I', r.grantee); END LOOP; END$$",
+            "permission denied",
+        ),
+    ],
+    ids=["trigger-raise", "privilege-revoked"],
+)
+def test_a_rules_refusal_stops_the_follower_naming_the_line(
+    db_path: Path, feed: Path, follower: Follower, rule: str, said: str
+) -> None:
+    from sladesk_tui.core.errors import Refused
+
+    append(feed, created(1) + line(2))
+    wait_for(lambda: event_ids(db_path) == ["e1", "e2"], "the first two events")
+    _as_owner(db_path, rule)
+    append(feed, line(3) + line(4))
+    follower.thread.join(DEADLINE_S)  # it stops by itself
+    assert not follower.thread.is_alive(), (follower.err.getvalue(), event_ids(db_path))
+    with pytest.raises(Refused) as caught:
+        follower.finish()
+    message = str(caught.value)
+    assert message.startswith(f"{feed}:3: refused by the database") and said in message, message
+    assert "\n" not in message
+    assert follower.err.getvalue() == ""  # never "busy; retrying"
+    assert event_ids(db_path) == ["e1", "e2"]  # nothing of the refused batch
+    conn = connect(db_path, readonly=True)
+    try:
+        assert verify(conn).ok
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_failing_database_stops_the_follower_and_loses_no_line(db_path: Path, feed: Path) -> None:
+    """Not busy, not the line's fault (here the table is gone): neither retried for ever
+    nor reported line by line and skipped, which would lose the lines; the follower
+    stops, and once the database is right again a new one stores them."""
+    fol = Follower(db_path, feed)
+    append(feed, created(1) + line(2))
+    wait_for(lambda: event_ids(db_path) == ["e1", "e2"], "the first two events")
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("ALTER TABLE events RENAME TO events_away")
+    append(feed, line(3) + line(4))
+    fol.thread.join(DEADLINE_S)  # it stops by itself
+    assert not fol.thread.is_alive()
+    with pytest.raises(sqlite3.OperationalError, match="events"):
+        fol.finish()
+    assert "not imported" not in fol.err.getvalue() and "busy" not in fol.err.getvalue()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("ALTER TABLE events_away RENAME TO events")
+    again = Follower(db_path, feed)
+    try:
+        wait_for(lambda: event_ids(db_path) == ["e1", "e2", "e3", "e4"], "the lines after the failure")
+    finally:
+        again.finish()

@@ -8,12 +8,14 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pg_support import PgServer
 
 from sladesk_tui.core.errors import InputError
 from sladesk_tui.store.backend import is_postgres, redacted
 from sladesk_tui.store.db import DatabaseBusy, connect, read_tx, write_tx
-from sladesk_tui.store.pg import translate
+from sladesk_tui.store.pg import AmbiguousPlaceholder, translate
 
 
 def test_placeholders_are_translated_outside_quotes_and_comments() -> None:
@@ -21,6 +23,68 @@ def test_placeholders_are_translated_outside_quotes_and_comments() -> None:
         "SELECT %s , %(name)s, a::text, '?:x%%' FROM t -- ?\nWHERE b LIKE '50%%' AND c = %s"
     )
     assert translate('SELECT "we?ird" FROM t WHERE x % 2 = ?') == 'SELECT "we?ird" FROM t WHERE x %% 2 = %s'
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT $$ ? :x 5% $$, ?", "SELECT $$ ? :x 5%% $$, %s"),
+        ("SELECT $fn$ it's ? $$ $x$ $fn$ || ?", "SELECT $fn$ it's ? $$ $x$ $fn$ || %s"),
+        ("SELECT E'it\\'s ? 5%', ?", "SELECT E'it\\'s ? 5%%', %s"),
+        ("SELECT e'a\\\\', ?", "SELECT e'a\\\\', %s"),  # an escaped backslash ends nothing
+        ("SELECT E'x''?', ?", "SELECT E'x''?', %s"),
+        ("SELECT 'C:\\', ?", "SELECT 'C:\\', %s"),  # a standard string: the backslash is a character
+        ("SELECT a$b, ? FROM t", "SELECT a$b, %s FROM t"),  # "$" inside a name opens nothing
+        ("SELECT $1, ?", "SELECT $1, %s"),
+        ("SELECT x FROM t WHERE name=? AND kind = E'q?'", "SELECT x FROM t WHERE name=%s AND kind = E'q?'"),
+        ("SELECT ? || x LIMIT ? OFFSET ?", "SELECT %s || x LIMIT %s OFFSET %s"),
+        (
+            "SELECT now() AT TIME ZONE ?, x BETWEEN ? AND ?",
+            "SELECT now() AT TIME ZONE %s, x BETWEEN %s AND %s",
+        ),
+    ],
+)
+def test_dollar_quotes_and_escape_strings_are_copied_whole(sql: str, expected: str) -> None:
+    assert translate(sql) == expected
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id FROM t WHERE doc ? ?",
+        "SELECT id FROM t WHERE doc ?| ?",
+        "SELECT id FROM t WHERE doc ?& ?",
+        "SELECT id FROM t WHERE (doc -> 'a') ? ?",
+        "SELECT id FROM t WHERE doc['a'] ? 'k' AND x = ?",
+    ],
+)
+def test_a_question_mark_that_may_be_the_jsonb_operator_is_refused(sql: str) -> None:
+    with pytest.raises(AmbiguousPlaceholder, match="jsonb_exists"):
+        translate(sql)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=_TEXT, tag=st.sampled_from(["", "q", "fn_1"]))
+def test_any_text_in_a_dollar_quote_or_escape_string_is_kept(body: str, tag: str) -> None:
+    quote = f"${tag}$"
+    dollar = f"{quote}{body}{quote}"
+    if dollar.find(quote, len(quote)) != len(quote) + len(body):
+        return  # the body holds the closing quote: not writable between these quotes
+    assert translate(f"SELECT {dollar}, ?") == f"SELECT {dollar.replace('%', '%%')}, %s"
+    escaped = "E'" + body.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    assert translate(f"SELECT {escaped}, ?") == f"SELECT {escaped.replace('%', '%%')}, %s"
+
+
+def test_quoted_text_reaches_the_server_intact(pg_url: str) -> None:
+    conn = connect(pg_url)
+    try:
+        row = conn.execute("SELECT $$ ? :x 5% $$, $t$it's ?$t$, E'it\\'s ? 50%', ?", ("v",)).fetchone()
+        assert tuple(row) == (" ? :x 5% ", "it's ?", "it's ? 50%", "v")
+    finally:
+        conn.close()
 
 
 def test_a_url_is_postgres_and_a_path_is_sqlite() -> None:

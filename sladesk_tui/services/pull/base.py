@@ -9,7 +9,7 @@ stored one, and the events' ids make a page fetched twice harmless.
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sladesk_tui.core.sources.batch import TicketBatch
 from sladesk_tui.core.sources.mapping import Source
@@ -45,8 +45,11 @@ class Puller(Generic[C]):
         actor: str,
         since: str | None = None,
         dry_run: bool = False,
+        memo: dict[str, Any] | None = None,
     ) -> None:
         self.http, self.source, self.conn = http, source, conn
+        # What a puller remembers from one round of --follow to the next (`pull` keeps it).
+        self.memo: dict[str, Any] = memo if memo is not None else {}
         self.actor, self.since, self.dry_run = actor, since, dry_run
         self.stats = http.stats
         per_page = http.cfg.per_page

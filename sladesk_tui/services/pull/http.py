@@ -1,8 +1,10 @@
 """JSON over HTTP with the pull's waiting rules (docs/pull.md).
 
 429 waits for Retry-After; a 5xx, a refused or dropped connection and a body cut
-mid-page are retried with backoff for up to `retry_for_s`, then the pull stops with
-the cursor where it was. A per-minute budget keeps under a provider's rate limit.
+mid-page are retried with backoff. 429s and retries alike count against
+`retry_for_s`; once it is spent (or a Retry-After would go past it) the pull stops
+with the cursor where it was. Text the server sends (an error body, a link) reaches
+a message only through `core.text.safe_text`. A per-minute budget keeps under a provider's rate limit.
 """
 
 from __future__ import annotations
@@ -85,8 +87,12 @@ class Http:
         self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Any = None
     ) -> Any:
         url = self._own(path)
+        shown = safe_text(url)  # a next-page link is the server's text
         timeout = aiohttp.ClientTimeout(total=self.cfg.timeout_s)
+        # The retry budget: real time since the first failure, or the waits asked for
+        # when those are longer (a test's `sleep` does not pass the time).
         started: float | None = None
+        waited = 0.0
         delay = 0.25
         while True:
             await self._budget()
@@ -96,28 +102,41 @@ class Http:
                     method, url, params=params, json=body, headers=self.headers, timeout=timeout
                 ) as resp:
                     if resp.status == 429:
+                        # Counted against retry_for_s like any failure: a server that
+                        # answers 429 forever must not stall the pull.
                         wait = retry_after(resp.headers.get("Retry-After"), time.time())
                         self.stats.rate_limited += 1
+                        started = time.monotonic() if started is None else started
+                        spent = max(time.monotonic() - started, waited)
+                        if spent + wait > self.cfg.retry_for_s:
+                            raise PullError(
+                                f"{method} {shown}: gave up after {spent:g} s of HTTP 429 (rate-limited;"
+                                f" the server asks to wait {wait:g} s more, past retry_for_s"
+                                f" = {self.cfg.retry_for_s:g} s)"
+                            )
                         self.log(f"rate-limited by {self.cfg.source}: waiting {wait:g} s")
                         await self.sleep(wait)
+                        waited += wait
                         continue
                     if resp.status >= 500:
                         raise _Transient(f"HTTP {resp.status}")
                     raw = await resp.read()
                     if resp.status >= 400:
-                        text = raw[:200].decode("utf-8", "replace").strip()
-                        raise PullError(f"{method} {url}: HTTP {resp.status}: {text}")
+                        text = safe_text(raw[:200].decode("utf-8", "replace").strip())
+                        raise PullError(f"{method} {shown}: HTTP {resp.status}: {text}")
                     return json.loads(raw)
             except (TimeoutError, aiohttp.ClientError, ValueError, _Transient) as exc:
                 now = time.monotonic()
                 started = now if started is None else started
-                if now - started >= self.cfg.retry_for_s:
+                spent = max(now - started, waited)
+                if spent >= self.cfg.retry_for_s:
                     raise PullError(
-                        f"{method} {url}: gave up after {self.cfg.retry_for_s:g} s: {_describe(exc)}"
+                        f"{method} {shown}: gave up after {self.cfg.retry_for_s:g} s: {_describe(exc)}"
                     ) from None
                 self.stats.retries += 1
-                self.log(f"{method} {url}: {_describe(exc)}; retrying in {delay:g} s")
+                self.log(f"{method} {shown}: {_describe(exc)}; retrying in {delay:g} s")
                 await self.sleep(delay)
+                waited += delay
                 delay = min(delay * 2, 5.0)
 
     def with_budget(self, per_minute: int) -> Http:
@@ -151,7 +170,8 @@ class Http:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """The failure in one line; its text may quote the server, so made safe to print."""
+    text = safe_text(str(exc)) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
 

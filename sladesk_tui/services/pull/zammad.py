@@ -5,6 +5,9 @@ The mapping is pure (`core.sources.zammad_history`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from typing import Any
 
 from sladesk_tui.core.sources import zammad_history
 from sladesk_tui.core.sources.batch import TicketBatch
@@ -20,6 +23,14 @@ class ZammadPuller(Puller[str]):
     instant for each page (`updated_at >= cursor`, oldest first), leaving out the
     tickets this round already stored, as the Jira puller does: a page number is
     only used to step over one instant that holds more than a page of tickets.
+
+    The search's ``>=`` returns the tickets stored at the cursor's instant again in
+    the next round; ``>`` would lose a ticket updated later at that same instant (in
+    the same millisecond, or indexed late). So the cursor stays inclusive, and the
+    puller remembers (`memo`, from round to round of ``--follow``) each ticket stored
+    at the cursor's instant with a digest of its search result: one that comes back
+    unchanged is not read again, while a new ticket at that instant, or one whose
+    fields changed, is read whole.
     """
 
     MAX_PER_PAGE = 100
@@ -34,7 +45,17 @@ class ZammadPuller(Puller[str]):
 
     async def run_once(self) -> PullStats:
         processed: set[str] = set()
+        seen: dict[str, str] = {}  # at the cursor's instant: ticket id -> digest of its search result
+        if self.memo.get("cursor") == self.cursor:
+            seen = dict(self.memo.get("at_cursor", {}))
         page = 1
+        try:
+            return await self._rounds(processed, seen, page)
+        finally:
+            if not self.dry_run:
+                self.memo.update(cursor=self.cursor, at_cursor=seen)
+
+    async def _rounds(self, processed: set[str], seen: dict[str, str], page: int) -> PullStats:
         while True:
             found = await self.http.request(
                 "GET",
@@ -51,7 +72,11 @@ class ZammadPuller(Puller[str]):
             if isinstance(found, dict):
                 found = found.get("tickets") or []
             tickets = [t for t in found if isinstance(t, dict)] if isinstance(found, list) else []
-            fresh = [t for t in tickets if str(t.get("id")) not in processed]
+            fresh = [
+                t
+                for t in tickets
+                if str(t.get("id")) not in processed and seen.get(str(t.get("id"))) != _digest(t)
+            ]
             if not fresh:
                 if len(tickets) < self.per_page:
                     return self.stats
@@ -83,9 +108,21 @@ class ZammadPuller(Puller[str]):
             processed.update(str(t.get("id")) for t in fresh)
             if newest != self.cursor:
                 page = 1
+                seen.clear()  # a later instant: what was stored at the old one is behind the cursor
             self.cursor = newest
+            seen.update(
+                (str(t.get("id")), _digest(t))
+                for t in fresh
+                if _instant_order(str(t.get("updated_at") or "")) == _instant_order(newest)
+            )
             if len(tickets) < self.per_page:
                 return self.stats
+
+
+def _digest(ticket: dict[str, Any]) -> str:
+    """What a ticket's search result says, in a few bytes: a change to any field reads it again."""
+    text = json.dumps(ticket, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _instant_order(text: str) -> float:
