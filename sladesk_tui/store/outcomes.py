@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sladesk_tui.core.report import Outcome, ticket_outcomes
-from sladesk_tui.core.tickets import TicketRecord
+from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.bulk_sqlite import insert_rows
 from sladesk_tui.store.db import write_tx
@@ -169,20 +169,10 @@ def check_outcomes(conn: Connection, now: float) -> OutcomesCheck:
     return OutcomesCheck(len(ids), rows, _rollup_difference(conn))
 
 
-# The ticket row's columns its events give (store.queries.replayed); the agreement was
-# chosen when the ticket was created, from the agreements then loaded, and is taken as stored.
-_REPLAYED = (
-    "customer",
-    "service",
-    "title",
-    "priority",
-    "status",
-    "assignee",
-    "is_open",
-    "created_ts",
-    "updated_ts",
-    "ended_ts",
-)
+# The ticket row's columns its events give: the projection's own fields (store.queries.replayed).
+# The agreement was chosen when the ticket was created, from the agreements then loaded,
+# and is taken as stored.
+_REPLAYED: tuple[str, ...] = TicketProjection.__slots__
 
 
 def _ticket_row_difference(records: list[TicketRecord]) -> str | None:

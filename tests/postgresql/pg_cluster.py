@@ -12,9 +12,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def pg_bin(name: str) -> str | None:
@@ -83,3 +86,17 @@ def start(data: Path) -> None:
 
 def stop(data: Path) -> None:
     as_postgres(str(pg_bin("pg_ctl")), "-D", str(data), "-m", "immediate", "-w", "stop")
+
+
+def sladesk(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `sladesk` command against `url`, with no database or PG settings inherited."""
+    env = {k: v for k, v in os.environ.items() if k != "SLADESK_DB" and not k.startswith("PG")}
+    return subprocess.run(
+        [sys.executable, "-m", "sladesk_tui", *args, "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )

@@ -9,14 +9,10 @@ written. Needs root (the server runs as the `postgres` account), as CI has.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pg_cluster import (
@@ -26,6 +22,7 @@ from pg_cluster import (
     pg_bin,
     problem,
     skip_or_fail,
+    sladesk,
     start,
     stop,
     write_owned,
@@ -35,7 +32,6 @@ from pg_support import PgServer
 
 from sladesk_tui.store.overrides import place_override
 
-REPO = Path(__file__).resolve().parents[2]
 LOOKUPS = [
     ("queue",),
     ("ticket", "T-1", "--format", "json"),
@@ -103,19 +99,6 @@ def replica(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> It
         if started:
             stop(data)
         shutil.rmtree(data, ignore_errors=True)
-
-
-def sladesk(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SLADESK_DB", "PGOPTIONS")}
-    return subprocess.run(
-        [sys.executable, "-m", "sladesk_tui", *args, "--db", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=REPO,
-        check=False,
-    )
 
 
 def test_the_replica_is_a_standby_and_follows_the_primary(replica: Replica) -> None:

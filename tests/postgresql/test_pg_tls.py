@@ -17,11 +17,9 @@ The server runs as the postgres account, so this needs root, as CI has.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import subprocess
-import sys
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from pg_cluster import (
     pg_bin,
     problem,
     skip_or_fail,
+    sladesk,
     start,
     stop,
     write_owned,
@@ -42,7 +41,6 @@ from pg_cluster import (
 from pg_desk import Desk, make_desk
 from pg_support import PgServer
 
-REPO = Path(__file__).resolve().parents[2]
 OVERRIDE = (
     "override", "T-1", "extend", "--clock", "resolution", "--by", "10m",
     "--reason", "third_party", "--justification", "the vendor's fix lands tomorrow",
@@ -161,23 +159,6 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsDesk]:
         if started:
             stop(data)
         shutil.rmtree(data, ignore_errors=True)
-
-
-def sladesk(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SLADESK_DB", "PGOPTIONS") and not k.startswith("PGSSL")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "sladesk_tui", *args, "--db", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=REPO,
-        check=False,
-    )
 
 
 def test_a_password_login_over_verified_tls_works_and_is_encrypted(tls: TlsDesk) -> None:
