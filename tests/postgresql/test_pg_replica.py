@@ -13,6 +13,7 @@ import shutil
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pg_cluster import (
@@ -46,8 +47,15 @@ def _problem() -> str | None:
 
 
 class Replica:
-    def __init__(self, desk: Desk, port: int) -> None:
-        self.desk, self.port = desk, port
+    def __init__(self, desk: Desk, port: int, data: Path) -> None:
+        self.desk, self.port, self.data = desk, port, data
+
+    def why_behind(self) -> str:
+        """What the standby says about its stream, for a failure's message."""
+        receiver = self.scalar("SELECT row_to_json(r)::text FROM pg_stat_wal_receiver r")
+        log = self.data / "log"
+        tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+        return f"wal receiver: {receiver}; standby log: {tail}"
 
     def url(self, who: str) -> str:
         parts = urllib.parse.urlsplit(self.desk.url(who))
@@ -94,7 +102,7 @@ def replica(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> It
         write_owned(data / "pg_ident.conf", "")
         start(data)
         started = True
-        yield Replica(desk, port)
+        yield Replica(desk, port, data)
     finally:
         if started:
             stop(data)
@@ -105,9 +113,9 @@ def test_the_replica_is_a_standby_and_follows_the_primary(replica: Replica) -> N
     assert replica.scalar("SELECT pg_is_in_recovery()") is True
     with replica.desk.connect("ann") as conn:
         placed = place_override(conn, extend(replica.desk, "ann"))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a shared, loaded server can lag; say why if it never comes
     while replica.scalar(f"SELECT count(*) FROM overrides WHERE id = {placed.id}") != 1:
-        assert time.monotonic() < deadline, "the override never reached the replica"
+        assert time.monotonic() < deadline, f"the override never reached the replica: {replica.why_behind()}"
         time.sleep(0.2)
 
 
