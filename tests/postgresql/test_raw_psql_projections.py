@@ -285,3 +285,33 @@ def test_the_audit_chain_still_verifies(desk: Desk) -> None:
     r = sladesk(desk, "ann", "audit", "verify")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("audit chain ok:"), r.stdout
+
+
+@pytest.mark.parametrize("who", ["ann", "lead"])
+def test_a_ticket_keeps_its_agreement_even_along_with_its_record(desk: Desk, who: str) -> None:
+    """Adding a reply opens the ticket's row (its clocks move), never its agreement: moving
+    it to a laxer one and recomputing the outcomes to match would pass the outcome check."""
+    before = {t: snapshot(desk, t) for t in ("tickets", "outcomes", "outcome_days")}
+    own_reply = (
+        "BEGIN; INSERT INTO events (id, type, ticket, ts, at, author, digest, source, recorded_at)"
+        f" VALUES ('laxer-{who}-{uuid.uuid4().hex[:8]}', 'reply', 'T-1', {NOW}, sladesk_recorded_at(),"
+        f" '{desk.role(who)}', 'd', 'tui', ''); "
+    )
+    for sql, why in (
+        ("UPDATE tickets SET agreement_id = NULL WHERE id = 'T-1'", "keeps its id and the agreement"),
+        ("UPDATE tickets SET agreement_version = agreement_version + 1 WHERE id = 'T-1'", "keeps its id"),
+        ("UPDATE tickets SET id = 'T-1b' WHERE id = 'T-1'", "keeps its id"),
+        ("DELETE FROM outcomes WHERE ticket = 'T-1'; DELETE FROM tickets WHERE id = 'T-1'", "never deleted"),
+    ):
+        refused(desk.psql(who, own_reply + sql + "; COMMIT"), why)
+    assert {t: snapshot(desk, t) for t in before} == before
+
+
+def test_only_a_feed_creates_a_ticket(desk: Desk) -> None:
+    refused(
+        desk.psql("ann", "INSERT INTO tickets (id, customer, title, priority, status, is_open, created_ts,"
+                  " updated_ts) VALUES ('T-made', 'acme', 'x', 'P1', 'new', 1, 0, 0)"),
+        "only a feed creates a ticket",
+    )  # fmt: skip
+    assert count(desk, "tickets") == len(snapshot(desk, "tickets"))
+    assert desk.admin_scalar("SELECT count(*) FROM tickets WHERE id = 'T-made'") == 0
