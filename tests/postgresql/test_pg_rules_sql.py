@@ -63,3 +63,12 @@ def test_the_feed_and_kept_tables_are_projections_not_log_tables() -> None:
     assert {"pull_cursors", "pull_problems", "source_status"} <= feed
     assert "outcome_days" in kept
     assert not (feed | kept) & logs and not feed & kept
+
+
+def test_the_longest_extension_is_the_apps() -> None:
+    from sladesk_tui.core.override_rules import MAX_EXTENSION_S
+
+    text = RULES.with_name("0005_ids_and_values.sql").read_text(encoding="utf-8")
+    m = re.search(r"by_s > 0 AND by_s <= (\d+)\)", text)
+    assert m, "the extension bound is not in 0005_ids_and_values.sql"
+    assert float(m.group(1)) == MAX_EXTENSION_S

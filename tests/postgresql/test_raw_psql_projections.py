@@ -33,11 +33,14 @@ PEOPLE = ("admin", "lead", "feed", "ann", "kim")
 NOW = "extract(epoch FROM now())"
 
 
+def app_id() -> str:
+    """An id of the form the app gives its events (the rules refuse any other)."""
+    return f"tui-{uuid.uuid4().hex}"
+
+
 def reply(desk: Desk, who: str, ticket: str = "T-1") -> None:
     """A reply through sladesk, as the app records it."""
-    ev = Event(
-        id=f"tui-{uuid.uuid4().hex}", type="reply", at=time.time(), ticket=ticket, author=desk.role(who)
-    )
+    ev = Event(id=app_id(), type="reply", at=time.time(), ticket=ticket, author=desk.role(who))
     with desk.connect(who) as conn:
         ingest(conn, [ev], actor=desk.role(who), source="tui")
 
@@ -96,7 +99,7 @@ def test_projections_change_only_with_the_tickets_record(desk: Desk, who: str) -
     r = desk.psql(
         who,
         "BEGIN; INSERT INTO events (id, type, ticket, ts, at, author, digest, source, recorded_at)"
-        f" VALUES ('sneak-{who}', 'reply', 'T-1', {NOW}, sladesk_recorded_at(), '{desk.role(who)}', 'd',"
+        f" VALUES ('{app_id()}', 'reply', 'T-1', {NOW}, sladesk_recorded_at(), '{desk.role(who)}', 'd',"
         " 'tui', ''); DELETE FROM outcomes WHERE ticket = 'SHARED'; COMMIT",
     )
     refused(r, "outcomes: ticket SHARED changes only with its record")
@@ -191,11 +194,17 @@ def test_the_notifier_records_alerts_as_a_person(desk: Desk) -> None:
 
 
 def _event(
-    desk: Desk, who: str, eid: str, *, etype: str = "reply", ts: str = NOW, author: str | None = None
+    desk: Desk,
+    who: str,
+    *,
+    etype: str = "reply",
+    ts: str = NOW,
+    author: str | None = None,
+    eid: str | None = None,
 ) -> str:
     return (
         "INSERT INTO events (id, type, ticket, ts, at, author, digest, source, recorded_at)"
-        f" VALUES ('{eid}', '{etype}', 'T-1', {ts}, '1970-01-01T00:00:00.000000Z',"
+        f" VALUES ('{eid or app_id()}', '{etype}', 'T-1', {ts}, '1970-01-01T00:00:00.000000Z',"
         f" '{author or desk.role(who)}', 'd', 'tui', '1970-01-01T00:00:00.000000Z')"
     )
 
@@ -203,14 +212,14 @@ def _event(
 @pytest.mark.parametrize("who", ["ann", "lead"])
 def test_a_persons_app_event_is_of_the_app_by_them_and_dated_now(desk: Desk, who: str) -> None:
     before = count(desk, "events")
-    refused(desk.psql(who, _event(desk, who, f"back-{who}", ts=f"{NOW} - 3600")), "from the server's clock")
-    refused(desk.psql(who, _event(desk, who, f"ahead-{who}", ts=f"{NOW} + 3600")), "from the server's clock")
-    refused(desk.psql(who, _event(desk, who, f"note-{who}", etype="note")), "the app records no note event")
-    refused(desk.psql(who, _event(desk, who, f"made-{who}", etype="created")), "the app records no created")
-    ghost = _event(desk, who, f"ghost-{who}").replace("'T-1'", "'GHOST'")
+    refused(desk.psql(who, _event(desk, who, ts=f"{NOW} - 3600")), "from the server's clock")
+    refused(desk.psql(who, _event(desk, who, ts=f"{NOW} + 3600")), "from the server's clock")
+    refused(desk.psql(who, _event(desk, who, etype="note")), "the app records no note event")
+    refused(desk.psql(who, _event(desk, who, etype="created")), "the app records no created")
+    ghost = _event(desk, who).replace("'T-1'", "'GHOST'")
     refused(desk.psql(who, ghost), "events: no ticket GHOST")
     other = desk.role("kim")
-    refused(desk.psql(who, _event(desk, who, f"theirs-{who}", author=other)), f"app event by {other}")
+    refused(desk.psql(who, _event(desk, who, author=other)), f"app event by {other}")
     assert count(desk, "events") == before
 
 
@@ -219,7 +228,7 @@ def test_recorded_at_is_the_servers(desk: Desk) -> None:
     back: a raw row is not covered by the audit chain)."""
     with psycopg.connect(desk.url("ann")) as conn:
         stored, server = conn.execute(
-            _event(desk, "ann", "fresh") + " RETURNING recorded_at, sladesk_recorded_at()"
+            _event(desk, "ann") + " RETURNING recorded_at, sladesk_recorded_at()"
         ).fetchone()
         conn.rollback()
     assert stored == server and not stored.startswith("1970")
@@ -294,7 +303,7 @@ def test_a_ticket_keeps_its_agreement_even_along_with_its_record(desk: Desk, who
     before = {t: snapshot(desk, t) for t in ("tickets", "outcomes", "outcome_days")}
     own_reply = (
         "BEGIN; INSERT INTO events (id, type, ticket, ts, at, author, digest, source, recorded_at)"
-        f" VALUES ('laxer-{who}-{uuid.uuid4().hex[:8]}', 'reply', 'T-1', {NOW}, sladesk_recorded_at(),"
+        f" VALUES ('{app_id()}', 'reply', 'T-1', {NOW}, sladesk_recorded_at(),"
         f" '{desk.role(who)}', 'd', 'tui', ''); "
     )
     for sql, why in (
@@ -315,3 +324,58 @@ def test_only_a_feed_creates_a_ticket(desk: Desk) -> None:
     )  # fmt: skip
     assert count(desk, "tickets") == len(snapshot(desk, "tickets"))
     assert desk.admin_scalar("SELECT count(*) FROM tickets WHERE id = 'T-made'") == 0
+
+
+@pytest.mark.parametrize("who", ["ann", "lead"])
+def test_ids_are_drawn_from_their_sequences_never_given(desk: Desk, who: str) -> None:
+    """An alert numbered near 2^63 would lift the notifier's floor above every later
+    alert; an event's seq far ahead would hide later writes from the change marks."""
+    before = {t: count(desk, t) for t in ("events", "overrides", "alerts")}
+    big = 9_000_000_000_000_000_000
+    ts = NOW
+    for sql in (
+        f"INSERT INTO events (seq, id, type, ticket, ts, at, author, digest, source, recorded_at) VALUES ({big},"
+        f" '{app_id()}', 'reply', 'T-1', {ts}, sladesk_recorded_at(), '{desk.role(who)}', 'd', 'tui', '')",
+        "INSERT INTO alerts (id, key, recipient, ticket, clock, cycle, level, threshold_ts, threshold_at, due_ts,"
+        f" ts, at) VALUES ({big}, 'k', '{desk.role(who)}', 'T-1', 'response', 0, 'breach', 0, '', 0, {ts}, '')",
+    ):
+        refused(desk.psql(who, sql), "was given, not drawn from its sequence")
+    # Even a value the sequence is about to give: the id is drawn, never written.
+    nxt = "(SELECT last_value + 1 FROM events_seq_seq)"
+    r = desk.psql(
+        who,
+        "INSERT INTO events (seq, id, type, ticket, ts, at, author, digest, source, recorded_at)"
+        f" SELECT {nxt}, '{app_id()}', 'reply', 'T-1', {ts}, sladesk_recorded_at(), '{desk.role(who)}', 'd',"
+        " 'tui', ''",
+    )
+    assert r.returncode != 0, r.stdout
+    assert {t: count(desk, t) for t in before} == before
+    reply(desk, who)  # the app's own write, ids drawn: accepted
+    assert count(desk, "events") == before["events"] + 1
+
+
+def test_an_app_events_id_is_the_apps(desk: Desk) -> None:
+    before = count(desk, "events")
+    for eid in ("zd:4711:resolved:99", "tui-not-hex", "tui-" + "A" * 32):
+        refused(desk.psql("ann", _event(desk, "ann", eid=eid)), "an app event's id is tui- and 32 hex digits")
+    assert count(desk, "events") == before
+
+
+def test_an_overrides_numbers_are_finite_and_in_bounds(desk: Desk) -> None:
+    before = count(desk, "overrides")
+    base = (
+        "INSERT INTO overrides (ticket, kind, clock, ts, at, until_ts, by_s, reason, justification, operator,"
+        " before_json, after_json) VALUES ('SHARED', '{kind}', 'resolution', {ts}, '', {until}, {by},"
+        " 'third_party', 'the vendor''s fix lands tomorrow', '{me}', '{{}}', '{{}}')"
+    )
+    for kind, until, by in (
+        ("extend", "NULL", "'Infinity'"),
+        ("extend", "NULL", "'NaN'"),
+        ("extend", "NULL", "-600"),
+        ("extend", "NULL", "36000001"),
+        ("hold", "'NaN'", "NULL"),
+        ("hold", "'Infinity'", "NULL"),
+    ):
+        sql = base.format(kind=kind, ts=NOW, until=until, by=by, me=desk.role("ann"))
+        refused(desk.psql("ann", sql), "overrides_finite")
+    assert count(desk, "overrides") == before

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,10 +200,10 @@ def test_only_a_feed_imports_events(desk: Desk) -> None:
 
 
 def test_local_actions_off_hold_against_a_raw_session(desk: Desk) -> None:
-    def reply(eid: str) -> str:
+    def reply() -> str:
         return (
             "INSERT INTO events (id, type, ticket, ts, at, author, body, digest, source, recorded_at)"
-            f" VALUES ('{eid}', 'reply', 'T-1', extract(epoch FROM now()), sladesk_recorded_at(), '{desk.role('ann')}', 'x', 'd',"
+            f" VALUES ('tui-{uuid.uuid4().hex}', 'reply', 'T-1', extract(epoch FROM now()), sladesk_recorded_at(), '{desk.role('ann')}', 'x', 'd',"
             " 'tui', '1970-01-01T00:00:00Z')"
         )
 
@@ -210,7 +211,7 @@ def test_local_actions_off_hold_against_a_raw_session(desk: Desk) -> None:
     r = sladesk(desk, "admin", "setting", "set", "local-actions", "off")
     assert r.returncode == 0, r.stderr
     try:
-        refused(desk.psql("ann", reply("raw-reply-1")), "local actions are off on this desk")
+        refused(desk.psql("ann", reply()), "local actions are off on this desk")
         assert count(desk, "events") == before
     finally:
         r = sladesk(desk, "admin", "setting", "set", "local-actions", "on")

@@ -110,7 +110,7 @@ def test_the_operator_is_the_connected_role_and_no_other_name(owner_url: str, ag
             # of the app's types, of a ticket, dated now, by its author: docs/postgresql.md)
             conn.execute(
                 "INSERT INTO events (id, type, ticket, ts, at, author, digest, source, recorded_at)"
-                " VALUES ('e-1', 'reply', 'T-1', extract(epoch FROM now()), '', ?, 'd', 'tui', '')",
+                " VALUES ('tui-00112233445566778899aabbccddeeff', 'reply', 'T-1', extract(epoch FROM now()), '', ?, 'd', 'tui', '')",
                 (me,),
             )
         assert conn.execute("SELECT actor FROM events").fetchone()[0] == me
