@@ -286,8 +286,10 @@ def describe_error(exc: BaseException, path: str | os.PathLike[str] | None = Non
     if not isinstance(exc, sqlite3.Error):
         return f"{type(exc).__name__}: {exc}"
     if path is not None and is_postgres(path):  # no file to inspect; never show the password
-        if getattr(exc, "sqlstate", None) in ("55P03", "57014"):  # lock timeout, statement cancelled
+        if getattr(exc, "sqlstate", None) == "55P03":  # lock timeout
             return f"{redacted(str(path))}: nothing was written: the database is busy; try again"
+        if getattr(exc, "sqlstate", None) == "57014":  # a statement timeout or an administrator's cancel
+            return f"{redacted(str(path))}: nothing was written: the statement was cancelled ({exc})"
         return f"{redacted(str(path))}: database error: {exc}; nothing was written"
     p = Path(path) if path is not None else None
     where = f"{p}: " if p is not None else ""

@@ -33,7 +33,8 @@ _BUSY_STATES = frozenset(
         "40P01",  # deadlock_detected
         "55P03",  # lock_not_available (lock_timeout: the writers' lock, a row lock)
         "55006",  # object_in_use
-        "57014",  # query_canceled (a statement timeout)
+        # Not 57014 (query_canceled): a statement that outlived the statement_timeout
+        # would outlive it again, and an administrator's cancel means "stop": OTHER.
     }
 )
 _LOST_STATES = frozenset({"57P01", "57P02", "57P03", "57P05"})  # admin/crash shutdown, cannot connect now

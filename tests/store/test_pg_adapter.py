@@ -208,3 +208,19 @@ def test_a_database_not_in_utf8_is_refused_in_one_line_before_anything_is_writte
     assert "\n" not in str(err.value) and pg_server.password not in str(err.value)
     with pg_server.admin() as conn:
         conn.execute(f'ALTER DATABASE "{name}" OWNER TO "{owner}"')  # still there, untouched
+
+
+def test_a_cancelled_statement_is_not_busy_so_no_loop_retries_it_for_ever(pg_server: PgServer) -> None:
+    from sladesk_tui.store.failures import Failure, classify
+
+    owner = pg_server.role("owner")
+    conn = connect(pg_server.url(owner, "postgres"))
+    try:
+        conn.execute("SET statement_timeout = 50")
+        with pytest.raises(sqlite3.Error) as err:
+            conn.execute("SELECT pg_sleep(5)")
+        assert getattr(err.value, "sqlstate", None) == "57014"
+        # It would outlive the timeout again: a retrying loop stops instead of spinning.
+        assert classify(err.value) is Failure.OTHER
+    finally:
+        conn.close()
