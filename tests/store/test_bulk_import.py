@@ -340,8 +340,22 @@ def test_events_rebuilt_from_the_pipe_equal_the_dataclass_built_ones() -> None:
                 made.id = "x"  # type: ignore[misc]  # the point: assigning must fail
 
 
+@pytest.fixture
+def computed(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
+    """The ticket ids of each outcome refresh the pipelined import makes, in order."""
+    calls: list[set[str]] = []
+    from sladesk_tui.store.outcomes import refresh_outcomes as real
+
+    def refresh(conn: Any, ids: Any, now: float, *, known: Any = None) -> int:
+        calls.append(set(ids))
+        return real(conn, ids, now, known=known)
+
+    monkeypatch.setattr(bulk_import, "refresh_outcomes", refresh)
+    return calls
+
+
 def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_events(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int], computed: list[set[str]]
 ) -> None:
     monkeypatch.setattr(bulk_import, "CHUNK", 5_000)
     every = list(events(1_000, prefix="A"))
@@ -350,14 +364,6 @@ def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_even
     # A's tickets begin, then 1,000 other tickets, then A's tickets end: A is taken as
     # complete after the second chunk, its response outcome stored, then it gets more.
     f = write(tmp_path / "ev.jsonl", iter([*begun, *events(1_000, prefix="B"), *ended]))
-    computed: list[set[str]] = []
-    from sladesk_tui.store.outcomes import refresh_outcomes as real
-
-    def refresh(conn: Any, ids: Any, now: float, *, known: Any = None) -> int:
-        computed.append(set(ids))
-        return real(conn, ids, now, known=known)
-
-    monkeypatch.setattr(bulk_import, "refresh_outcomes", refresh)
     got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
     assert import_file(got, f, actor="feed", source="rt").inserted == 12_000
     assert len(chunks) >= 3
@@ -374,7 +380,7 @@ def test_outcomes_computed_early_are_computed_again_when_a_later_chunk_adds_even
 
 
 def test_a_file_sorted_by_event_type_stores_what_the_per_row_import_stores(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunks: list[int], computed: list[set[str]]
 ) -> None:
     monkeypatch.setattr(bulk_import, "CHUNK", 5_000)
     every = list(events(10_000))
@@ -382,14 +388,6 @@ def test_a_file_sorted_by_event_type_stores_what_the_per_row_import_stores(
     # after chunks that did not touch it.
     by_type = sorted(every, key=lambda e: int(e["id"].rsplit("-", 1)[1]))
     f = write(tmp_path / "ev.jsonl", iter(by_type))
-    computed: list[set[str]] = []
-    from sladesk_tui.store.outcomes import refresh_outcomes as real
-
-    def refresh(conn: Any, ids: Any, now: float, *, known: Any = None) -> int:
-        computed.append(set(ids))
-        return real(conn, ids, now, known=known)
-
-    monkeypatch.setattr(bulk_import, "refresh_outcomes", refresh)
     got = fresh_db(tmp_path / "got.db", AGREEMENTS, actor="lead")
     assert import_file(got, f, actor="feed", source="rt").inserted == 60_000
     assert len(chunks) >= 10
