@@ -99,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="verify or anchor the audit log")
     _add_db(p)
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION", parser_class=_Parser, required=True)
-    ap = asub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad row")
+    ap = asub.add_parser(
+        "verify",
+        help="check the hash chain, then the stored outcomes against the record; exit 1 naming the first difference",
+    )
     _add_db(ap)
     ap.add_argument("--head", metavar="SEQ:HASH", help="an anchored head: also detects a truncated tail")
     ap.add_argument("--chain-only", action="store_true", help="skip recomputing the stored outcomes")
