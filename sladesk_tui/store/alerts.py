@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.audit import RowRange, append_audit, row_ranges
 from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import snapshot, write_tx
 from sladesk_tui.store.instants import iso_utc
@@ -128,6 +128,12 @@ def known_keys(conn: Connection, tickets: Iterable[str] | None = None) -> set[st
     return out
 
 
+_INSERT_ALERT = (
+    "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts, threshold_at,"
+    " due_ts, assignee, off_shift, ts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def record_crossings(conn: Connection, alerts: Sequence[NewAlert], *, now: float, actor: str) -> int:
     """Write the intents of `alerts` not yet recorded, in one transaction; return how many."""
     if not alerts:
@@ -168,14 +174,9 @@ def record_crossings(conn: Connection, alerts: Sequence[NewAlert], *, now: float
             )
         if not rows:
             return 0
-        conn.executemany(
-            "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts, threshold_at,"
-            " due_ts, assignee, off_shift, ts, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        # One writer at a time (write_tx), so the rows just added are the newest ids.
-        last = int(conn.execute("SELECT MAX(id) FROM alerts").fetchone()[0])
-        first = last - len(rows) + 1
+        # Row by row, for the id each was given: the audit row covers exactly those
+        # (store.audit.row_ranges), whatever another session inserts meanwhile.
+        ids = [int(conn.execute(_INSERT_ALERT, row).lastrowid) for row in rows]  # type: ignore[arg-type]  # an INSERT always sets it
         append_audit(
             conn,
             actor=actor,
@@ -183,7 +184,7 @@ def record_crossings(conn: Connection, alerts: Sequence[NewAlert], *, now: float
             subject=rows[0][2] if len({r[2] for r in rows}) == 1 else f"{len(rows)} alerts",
             after={"alerts": len(rows), "keys": sorted({r[0] for r in rows})[:100]},
             source=SOURCE,
-            covers=[RowRange("alerts", first, last)],
+            covers=row_ranges("alerts", ids),
         )
     return len(rows)
 

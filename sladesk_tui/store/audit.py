@@ -96,6 +96,22 @@ class RowRange:
     rows: RangeDigest | None = field(default=None, compare=False)
 
 
+def row_ranges(table: str, ids: Iterable[int]) -> list[RowRange]:
+    """The ranges covering exactly `ids` of `table`: one per run of consecutive ids.
+
+    A writer covers the ids its inserts were given, not MIN..MAX: on PostgreSQL a
+    sequence hands ids to concurrent transactions interleaved, and a range spanning
+    another transaction's row would cover a row this one never wrote (and no longer
+    match it once that row commits)."""
+    out: list[RowRange] = []
+    for i in sorted(set(ids)):
+        if out and out[-1].last == i - 1:
+            out[-1] = RowRange(table, out[-1].first, i)
+        else:
+            out.append(RowRange(table, i, i))
+    return out
+
+
 class RangeDigest:
     """The digest `_digest` computes for a key range, fed the rows in key order as they
     are inserted, each as the values of `columns` (the table's columns, in table order)."""

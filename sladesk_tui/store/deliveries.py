@@ -30,7 +30,7 @@ from sladesk_tui.core.events import Event
 from sladesk_tui.core.sources.mapping import Source
 from sladesk_tui.core.sources.payloads import Decoded, TicketState, advance, to_events
 from sladesk_tui.core.sources.refusals import Refusal
-from sladesk_tui.store.audit import RowRange, append_audit
+from sladesk_tui.store.audit import append_audit, row_ranges
 from sladesk_tui.store.backend import Connection
 from sladesk_tui.store.db import write_tx
 from sladesk_tui.store.imports import ImportRejected, ingest_in_tx
@@ -137,7 +137,7 @@ def store_batch(
                 action="sources.deliveries",
                 subject=",".join(sorted({p.source.name for p, r in zip(pending, rows, strict=True) if r})),
                 after={"deliveries": len(stored), "first_id": min(stored), "last_id": max(stored)},
-                covers=[RowRange("deliveries", min(stored), max(stored))],
+                covers=row_ranges("deliveries", stored),
             )
     return outcomes
 

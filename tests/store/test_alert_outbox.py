@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import GOLD_24X7, agreements_db
@@ -115,3 +116,54 @@ def test_an_edited_alert_is_found_by_audit_verify(d: Path, tmp_path: Path) -> No
         conn.execute("UPDATE alerts SET recipient = 'person:mallory'")
         result = audit.verify(conn)
         assert not result.ok and "alerts" in (result.reason or "")
+
+
+def test_row_ranges_cover_exactly_the_ids_given() -> None:
+    assert audit.row_ranges("alerts", []) == []
+    assert audit.row_ranges("alerts", [7, 5, 6, 9, 12, 11]) == [
+        audit.RowRange("alerts", 5, 7),
+        audit.RowRange("alerts", 9, 9),
+        audit.RowRange("alerts", 11, 12),
+    ]
+
+
+def test_an_alert_another_session_inserts_meanwhile_stays_outside_the_notifiers_cover(
+    tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notifier's audit row covers the ids its inserts were given. Covering the
+    newest ids instead took in a raw row that another session committed between two
+    of them (PostgreSQL's sequence interleaves concurrent sessions; on SQLite the
+    write lock keeps them out), and `audit verify` then took that row for the
+    notifier's."""
+    import psycopg
+
+    url = pg_server.fresh(pg_server.role("owner"))
+    with agreements_db(url, GOLD_24X7, actor="lena", toml=tmp_path / "a.toml") as conn:
+        raw: list[int] = []
+        execute = conn.execute
+
+        def execute_then_interleave(sql: str, *args: Any) -> Any:
+            cur = execute(sql, *args)
+            if sql == outbox._INSERT_ALERT and not raw:
+                with psycopg.connect(url, autocommit=True) as other:
+                    row = other.execute(
+                        "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts,"
+                        " threshold_at, due_ts, ts, at) VALUES ('raw', 'person:mallory', 'T-9', 'response',"
+                        " 0, 'breach', 0, '', 0, 0, '') RETURNING id"
+                    ).fetchone()
+                    assert row is not None
+                    raw.append(int(row[0]))
+            return cur
+
+        monkeypatch.setattr(conn, "execute", execute_then_interleave)
+        alerts = [
+            outbox.NewAlert(crossing(), "person:kim", "kim"),
+            outbox.NewAlert(crossing(), "person:lou", "lou"),
+        ]
+        assert outbox.record_crossings(conn, alerts, now=NOW, actor="svc") == 2
+        monkeypatch.undo()
+        ids = [r[0] for r in conn.execute("SELECT id FROM alerts ORDER BY id")]
+        assert len(ids) == 3 and ids[1] == raw[0]  # the raw row between the notifier's two
+        result = audit.verify(conn)
+        assert not result.ok
+        assert result.reason is not None and f"alerts row id={raw[0]} is not recorded" in result.reason
