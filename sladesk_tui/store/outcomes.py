@@ -22,11 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from sladesk_tui.core.agreements import match_agreement
+from sladesk_tui.core.eventfile import parse_instant
 from sladesk_tui.core.report import Outcome, ticket_outcomes
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
-from sladesk_tui.store.backend import Connection
+from sladesk_tui.store.backend import Connection, dialect
 from sladesk_tui.store.bulk_sqlite import insert_rows
 from sladesk_tui.store.db import write_tx
+from sladesk_tui.store.instants import iso_utc
 from sladesk_tui.store.queries import agreements_for_versions, load_records, replayed
 
 _COLUMNS = (
@@ -98,13 +101,18 @@ def _refresh_chunk(conn: Connection, ids: list[str], now: float, known: Mapping[
     return len(gone) + len(new)
 
 
-def _records(conn: Connection, ids: list[str], known: Mapping[str, TicketRecord]) -> list[TicketRecord]:
-    """The records of those of `ids` under an agreement; `known` ones are not read back."""
+def _records(
+    conn: Connection, ids: list[str], known: Mapping[str, TicketRecord], *, governed: bool = True
+) -> list[TicketRecord]:
+    """The records of those of `ids` under an agreement (all of them unless `governed`);
+    `known` ones are not read back."""
     records = [known[i] for i in ids if i in known]
     rest = [i for i in ids if i not in known]
     if rest:
         params = {f"p{i}": v for i, v in enumerate(rest)}
-        where = f"t.id IN ({', '.join(':' + k for k in params)}) AND t.agreement_id IS NOT NULL"
+        where = f"t.id IN ({', '.join(':' + k for k in params)})"
+        if governed:
+            where += " AND t.agreement_id IS NOT NULL"
         records += load_records(conn, where, params)
     return records
 
@@ -153,16 +161,18 @@ def check_outcomes(conn: Connection, now: float) -> OutcomesCheck:
     first ticket (in id order) or rollup row that differs (docs/postgresql.md, "Prevented,
     and detected"). Read-only: run it in one snapshot (`store.db.snapshot`)."""
     ids = sorted(
-        {r[0] for r in conn.execute("SELECT id FROM tickets WHERE agreement_id IS NOT NULL")}
+        {r[0] for r in conn.execute("SELECT id FROM tickets")}
         | {r[0] for r in conn.execute("SELECT DISTINCT ticket FROM outcomes")}
     )
     rows = 0
+    first_load = _first_agreements_load(conn)
     for part in _chunks(ids):
-        records = _records(conn, part, {})
-        row_problem = _ticket_row_difference(records)
+        records = _records(conn, part, {}, governed=False)
+        row_problem = _ticket_row_difference(records) or _agreement_difference(conn, records, first_load)
         if row_problem is not None:
             return OutcomesCheck(len(ids), rows, row_problem)
-        wanted, stored = _wanted(conn, records, now), _stored(conn, part)
+        governed = [r for r in records if r.agreement_id is not None]
+        wanted, stored = _wanted(conn, governed, now), _stored(conn, part)
         rows += len(stored)
         if wanted != stored:
             return OutcomesCheck(len(ids), rows, _first_difference(wanted, stored))
@@ -170,9 +180,84 @@ def check_outcomes(conn: Connection, now: float) -> OutcomesCheck:
 
 
 # The ticket row's columns its events give: the projection's own fields (store.queries.replayed).
-# The agreement was chosen when the ticket was created, from the agreements then loaded,
-# and is taken as stored.
+# The agreement is checked apart (`_agreement_difference`): it was chosen when the ticket
+# was created, from the agreements then loaded.
 _REPLAYED: tuple[str, ...] = TicketProjection.__slots__
+
+
+def _first_agreements_load(conn: Connection) -> float | None:
+    """The latest instant a ticket's creation can have been recorded at and still not
+    have seen an agreements version (None: none ever loaded). A write records its
+    creation from inside its write transaction, after every load committed before it:
+    on SQLite both instants are this host's clock; on PostgreSQL the creation is the
+    server's and a load's `loaded_ts` its client's, within the server's clock
+    tolerance (schema/postgresql/0003_projection_guards.sql), which is allowed for."""
+    row = conn.execute("SELECT MIN(loaded_ts) FROM agreement_versions").fetchone()
+    if row is None or row[0] is None:
+        return None
+    tolerance = 0.0
+    if dialect(conn).name != "sqlite":
+        tolerance = float(conn.execute("SELECT sladesk_clock_tolerance_s()").fetchone()[0])
+    return float(row[0]) + tolerance
+
+
+def _agreement_difference(
+    conn: Connection, records: list[TicketRecord], first_load: float | None
+) -> str | None:
+    """The first ticket whose stored agreement is not the one its creation was matched
+    to: the importer matches the `created` event against the agreements version current
+    in its transaction and stores both (`store.imports._Batch._create`), so the stored
+    version and that event give the agreement again. A ticket stored with no version was
+    created before any agreements were loaded, so its creation was recorded before the
+    first load (`_first_agreements_load`): moving a ticket off its agreement and
+    deleting its outcomes is otherwise not seen, as no outcome is then wanted."""
+    books = agreements_for_versions(conn, {r.agreement_version for r in records})
+    unversioned: list[TicketRecord] = []
+    for r in records:  # in id order
+        created = next((e for e in r.events if e.type == "created"), None)
+        if created is None:
+            return f"ticket {r.id}: its record has no 'created' event"
+        if r.agreement_version is None:
+            if r.agreement_id is not None:
+                return f"ticket {r.id}: stored agreement {r.agreement_id!r} with no agreements version"
+            unversioned.append(r)
+            continue
+        aset = books.get(r.agreement_version)
+        if aset is None:
+            return f"ticket {r.id}: stored agreements version {r.agreement_version} is not stored"
+        agreement, _ = match_agreement(
+            aset,
+            customer=created.customer,
+            service=created.service,
+            created_at=created.at,
+            agreement_id=created.agreement,
+        )
+        want = None if agreement is None else agreement.id
+        if r.agreement_id != want:
+            return (
+                f"ticket {r.id}: stored agreement {r.agreement_id!r}, its creation under agreements"
+                f" version {r.agreement_version} gives {want!r}"
+            )
+    if first_load is not None and unversioned:
+        recorded = _created_recorded_ts(conn, [r.id for r in unversioned])
+        for r in unversioned:
+            ts = recorded.get(r.id)
+            if ts is not None and ts > first_load:
+                return (
+                    f"ticket {r.id}: stored with no agreements version, but its creation was recorded"
+                    f" at {iso_utc(ts)}, after agreements were loaded (by {iso_utc(first_load)})"
+                )
+    return None
+
+
+def _created_recorded_ts(conn: Connection, ids: list[str]) -> dict[str, float]:
+    cur = conn.cursor()
+    cur.row_factory = None
+    rows = cur.execute(
+        f"SELECT ticket, recorded_at FROM events WHERE type = 'created' AND ticket IN ({', '.join('?' * len(ids))})",
+        ids,
+    )
+    return {str(t): parse_instant(str(at)) for t, at in rows}
 
 
 def _ticket_row_difference(records: list[TicketRecord]) -> str | None:

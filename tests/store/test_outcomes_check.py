@@ -142,3 +142,39 @@ def test_a_changed_ticket_row_is_named(november: str) -> None:
     r = verify(november)
     assert r.returncode == 1
     assert f"ticket {ticket}: stored priority '{other}', the record gives '{priority}'" in r.stderr
+
+
+@pytest.mark.both_backends
+def test_a_ticket_moved_to_another_agreement_is_named(november: str) -> None:
+    """Its creation, under the agreements version stored with it, gives its agreement
+    back: a breach moved under another agreement (or none) is named."""
+    ticket = _breached(november)[0]
+    (agreement, version) = rows(
+        november, f"SELECT agreement_id, agreement_version FROM tickets WHERE id = '{ticket}'"
+    )[0]
+    raw(november, f"DELETE FROM outcomes WHERE ticket = '{ticket}'")
+    raw(november, f"UPDATE tickets SET agreement_id = 'lenient' WHERE id = '{ticket}'")
+    r = verify(november)
+    assert r.returncode == 1
+    assert (
+        f"ticket {ticket}: stored agreement 'lenient', its creation under agreements version {version}"
+        f" gives {agreement!r}" in r.stderr
+    )
+
+
+def test_a_ticket_moved_off_every_agreement_is_named(november: str) -> None:
+    """Stored with no agreement and no version, as if created before any agreements
+    were loaded, and its breaches deleted: no outcome is wanted of it then, so only
+    when its creation was recorded tells (here just after the load; on PostgreSQL,
+    where people cannot do this (0004), the owner's change is seen once the creation
+    was recorded more than the clock tolerance, 5 minutes, after the first load)."""
+    ticket = _breached(november)[0]
+    raw(november, f"DELETE FROM outcomes WHERE ticket = '{ticket}'")
+    raw(
+        november,
+        "UPDATE tickets SET agreement_id = NULL, agreement_version = NULL,"
+        f" no_agreement_reason = 'no agreement in force' WHERE id = '{ticket}'",
+    )
+    r = verify(november)
+    assert r.returncode == 1
+    assert f"ticket {ticket}: stored with no agreements version, but its creation was recorded at" in r.stderr
