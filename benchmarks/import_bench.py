@@ -4,7 +4,7 @@
     uv run python benchmarks/import_bench.py --events 100000
 
 Generates tickets of 6 events each (created, reply, status waiting, customer reply,
-status open, resolved), about a third under an agreement of the loaded file, writes
+status open, resolved), two thirds under an agreement of the loaded file, writes
 them to a temporary JSONL file, then times `import_file` into a fresh database
 (parse, validate, idempotency look-ups, insert, tickets projection, audit row). A file
 this big is parsed by a second process while the first one writes

@@ -4,7 +4,7 @@
     uv run python benchmarks/verify_bench.py --events 60000
 
 Builds a SQLite desk with benchmarks/import_bench.py's generator (tickets of six
-events, about a third under an agreement), then times the hash chain
+events, two thirds under an agreement), then times the hash chain
 (`store.audit.verify`) and the outcomes check (`store.outcomes.check_outcomes`, what
 `audit verify` runs after the chain unless `--chain-only`) apart, and prints the
 tickets checked per second: a desk's time is its ticket count over that rate
