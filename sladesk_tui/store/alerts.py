@@ -174,9 +174,22 @@ def record_crossings(conn: Connection, alerts: Sequence[NewAlert], *, now: float
             )
         if not rows:
             return 0
-        # Row by row, for the id each was given: the audit row covers exactly those
-        # (store.audit.row_ranges), whatever another session inserts meanwhile.
-        ids = [int(conn.execute(_INSERT_ALERT, row).lastrowid) for row in rows]  # type: ignore[arg-type]  # an INSERT always sets it
+        conn.executemany(_INSERT_ALERT, rows)
+        # The audit row covers exactly the ids these rows were given (store.audit.row_ranges):
+        # on PostgreSQL the sequence interleaves concurrent sessions, and a range up to
+        # MAX(id) could take in another session's row. A key and recipient name one row.
+        mine = {(r[0], r[1]) for r in rows}
+        ids: list[int] = []
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            ids += (
+                int(r[0])
+                for r in conn.execute(
+                    f"SELECT id, key, recipient FROM alerts WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                if (r[1], r[2]) in mine
+            )
         append_audit(
             conn,
             actor=actor,

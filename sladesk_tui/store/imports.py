@@ -50,7 +50,7 @@ from sladesk_tui.core.events import ENDING_TYPES, LOCAL_SOURCE, SERVICE_EVENT_TY
 from sladesk_tui.core.text import safe_text
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
 from sladesk_tui.store.agreements import current_agreements
-from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit
+from sladesk_tui.store.audit import RangeDigest, RowRange, append_audit, row_ranges
 from sladesk_tui.store.backend import Connection, dialect
 from sladesk_tui.store.bulk_sqlite import bulk_load, insert_rows
 from sladesk_tui.store.db import open_db, write_tx
@@ -332,6 +332,10 @@ class _Batch:
         # The audit digest of the inserted rows, fed as they go in (store.audit.RowRange);
         # None: not fed (a pipelined import's parser computes it, or it is read back).
         self.digest: RangeDigest | None = RangeDigest(EVENT_ROW_COLUMNS)
+        # The seqs given to the inserted rows, on PostgreSQL (None on SQLite: one range).
+        self._seqs: list[int] | None = None
+        if dialect(conn).name != "sqlite":
+            self._seqs, self.digest = [], None  # the digest is used on SQLite only (store.audit)
 
     # -- the pass over a chunk ----------------------------------------------------
 
@@ -378,13 +382,23 @@ class _Batch:
             if self.resorted:  # stored in file order all the same (within the chunk)
                 rows = [r for _, r in sorted(zip(lines, rows, strict=True), key=_first)]
             insert_rows(self.conn, _INSERT_EVENT, rows)
-            last = int(self.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0])
-            first = last - len(rows) + 1
+            if self._seqs is None:
+                # SQLite: the write lock keeps every other writer out, so the rows just
+                # added hold the newest seqs, in order.
+                last = int(self.conn.execute("SELECT MAX(seq) FROM events").fetchone()[0])
+                first = last - len(rows) + 1
+                if self.digest is not None:
+                    self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
+            else:
+                # PostgreSQL: the sequence interleaves concurrent sessions (a person's raw
+                # event may take a seq between two of these), so the seqs are read back by
+                # id, and the audit row covers those exactly (`audit.row_ranges`).
+                seqs = self._seqs_of([str(r[0]) for r in rows])
+                self._seqs += seqs
+                first, last = min(seqs), max(seqs)
             if self.first_seq is None:
                 self.first_seq = first
             self.last_seq = last
-            if self.digest is not None:
-                self.digest.add([(seq, *row) for seq, row in enumerate(rows, first)])
             self.inserted += len(rows)
             if self._mine is not None:
                 self._mine.update(accepted)
@@ -513,6 +527,20 @@ class _Batch:
 
     # -- look-ups -----------------------------------------------------------------
 
+    def _seqs_of(self, ids: list[str]) -> list[int]:
+        """The seqs of the events of these ids (all stored by this batch)."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        out: list[int] = []
+        for part in _parts(ids):
+            out += (
+                int(r[0])
+                for r in cur.execute(
+                    f"SELECT seq FROM events WHERE id IN ({', '.join('?' * len(part))})", part
+                )
+            )
+        return out
+
     def _stored_digests(self, ids: set[str]) -> dict[str, str]:
         if not self._looked:
             self._looked = True
@@ -626,7 +654,11 @@ class _Batch:
                     "first_seq": self.first_seq,
                     "last_seq": self.last_seq,
                 },
-                covers=[RowRange("events", self.first_seq, self.last_seq, self.digest)],
+                covers=(
+                    [RowRange("events", self.first_seq, self.last_seq, self.digest)]
+                    if self._seqs is None
+                    else row_ranges("events", self._seqs)
+                ),
             )
         errors = tuple(e for _, e in sorted(self.errors, key=lambda x: x[0]))
         return IngestResult(self.inserted, self.already_present, errors, self.first_seq, self.last_seq)

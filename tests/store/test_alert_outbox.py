@@ -140,22 +140,24 @@ def test_an_alert_another_session_inserts_meanwhile_stays_outside_the_notifiers_
     url = pg_server.fresh(pg_server.role("owner"))
     with agreements_db(url, GOLD_24X7, actor="lena", toml=tmp_path / "a.toml") as conn:
         raw: list[int] = []
-        execute = conn.execute
+        executemany = conn.executemany
 
-        def execute_then_interleave(sql: str, *args: Any) -> Any:
-            cur = execute(sql, *args)
-            if sql == outbox._INSERT_ALERT and not raw:
-                with psycopg.connect(url, autocommit=True) as other:
-                    row = other.execute(
-                        "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts,"
-                        " threshold_at, due_ts, ts, at) VALUES ('raw', 'person:mallory', 'T-9', 'response',"
-                        " 0, 'breach', 0, '', 0, 0, '') RETURNING id"
-                    ).fetchone()
-                    assert row is not None
-                    raw.append(int(row[0]))
-            return cur
+        def interleaved(sql: str, rows: Any) -> Any:
+            if sql != outbox._INSERT_ALERT:
+                return executemany(sql, rows)
+            rows = list(rows)
+            executemany(sql, rows[:1])
+            with psycopg.connect(url, autocommit=True) as other:  # between the notifier's rows
+                row = other.execute(
+                    "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts,"
+                    " threshold_at, due_ts, ts, at) VALUES ('raw', 'person:mallory', 'T-9', 'response',"
+                    " 0, 'breach', 0, '', 0, 0, '') RETURNING id"
+                ).fetchone()
+                assert row is not None
+                raw.append(int(row[0]))
+            return executemany(sql, rows[1:])
 
-        monkeypatch.setattr(conn, "execute", execute_then_interleave)
+        monkeypatch.setattr(conn, "executemany", interleaved)
         alerts = [
             outbox.NewAlert(crossing(), "person:kim", "kim"),
             outbox.NewAlert(crossing(), "person:lou", "lou"),

@@ -548,3 +548,46 @@ def test_two_importers_of_one_file_at_once_store_each_event_once(db_path: Path, 
     assert failures == []
     assert sorted((r.inserted, r.already_present) for r in reports) == [(0, 400), (0, 400), (400, 0)]
     assert rows(db_path, "SELECT COUNT(*) FROM events") == [(400,)]
+
+
+def test_an_event_another_session_inserts_meanwhile_stays_outside_the_imports_cover(
+    tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the events' sequence interleaves concurrent sessions: a raw event
+    committed between two of an import's rows takes a seq inside the import's span.
+    The import's audit row covers the seqs its rows were given (read back by id), so
+    `audit verify` names the raw row; covering MAX(seq) back took it in as the import's
+    (and named one of the import's own rows as uncovered instead)."""
+    import psycopg
+
+    url = pg_server.fresh(pg_server.role("owner"))
+    conn = open_db(url, create=True)
+    try:
+        raw: list[int] = []
+        executemany = conn.executemany
+
+        def interleaved(sql: str, rows: Any) -> Any:
+            if not sql.startswith("INSERT INTO events"):
+                return executemany(sql, rows)
+            rows = list(rows)
+            executemany(sql, rows[:1])
+            with psycopg.connect(url, autocommit=True) as other:  # between the import's rows
+                got = other.execute(
+                    "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
+                    " VALUES ('raw-1', 'outage_start', NULL, 0, '', 'd', 'mallory', 'raw', '') RETURNING seq"
+                ).fetchone()
+                assert got is not None
+                raw.append(int(got[0]))
+            return executemany(sql, rows[1:])
+
+        monkeypatch.setattr(conn, "executemany", interleaved)
+        f = write_jsonl(tmp_path / "ev.jsonl", BASIC)
+        assert import_file(conn, f, actor="tester").inserted == 7
+        monkeypatch.undo()
+        seqs = [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")]
+        assert len(seqs) == 8 and seqs[1] == raw[0]  # the raw event inside the import's span
+        result = verify(conn)
+        assert not result.ok
+        assert result.reason is not None and f"events row seq={raw[0]} is not recorded" in result.reason
+    finally:
+        conn.close()
