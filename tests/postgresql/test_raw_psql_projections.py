@@ -354,6 +354,21 @@ def test_ids_are_drawn_from_their_sequences_never_given(desk: Desk, who: str) ->
     assert count(desk, "events") == before["events"] + 1
 
 
+@pytest.mark.parametrize("who", ["ann", "lead"])
+def test_a_person_reads_the_sequences_and_never_draws_from_them(desk: Desk, who: str) -> None:
+    """Numbers drawn between a writer's rows would split its audit row's cover into a
+    range per row (0007_sequences_select_only.sql); the app's own writes draw through
+    the identity default and read their id back (lastval) all the same."""
+    for seq in ("events_seq_seq", "alerts_id_seq"):
+        refused(desk.psql(who, f"SELECT nextval('{seq}')"), "permission denied for sequence")
+        refused(desk.psql(who, f"SELECT setval('{seq}', 1)"), "permission denied for sequence")
+        r = desk.psql(who, f"SELECT last_value FROM {seq}")
+        assert r.returncode == 0, r.stderr
+    before = count(desk, "events")
+    reply(desk, who)  # the app's own write: its seq drawn by the default, read back
+    assert count(desk, "events") == before + 1
+
+
 def test_an_app_events_id_is_the_apps(desk: Desk) -> None:
     before = count(desk, "events")
     for eid in ("zd:4711:resolved:99", "tui-not-hex", "tui-" + "A" * 32):
