@@ -140,3 +140,30 @@ def connect_server() -> PgServer | str:
     except psycopg.Error as exc:
         return f"no server at ${ADMIN_URL_ENV}: {str(exc).strip().splitlines()[-1]}"
     return PgServer(url)
+
+
+def interleave_raw_row(
+    monkeypatch: pytest.MonkeyPatch, conn: Any, url: str, insert: str, raw_sql: str
+) -> list[int]:
+    """Make the first `conn.executemany` whose SQL starts with `insert` store its first
+    row, then let another session commit `raw_sql` (an INSERT ... RETURNING its id),
+    then store the rest: concurrent sessions drawing from one sequence, as a writer's
+    rows and a person's raw row do. Returns (once the writer has run) that row's id."""
+    import psycopg
+
+    raw: list[int] = []
+    executemany = conn.executemany
+
+    def interleaved(sql: str, rows: Any) -> Any:
+        if raw or not sql.startswith(insert):
+            return executemany(sql, rows)
+        rows = list(rows)
+        executemany(sql, rows[:1])
+        with psycopg.connect(url, autocommit=True) as other:
+            got = other.execute(raw_sql).fetchone()
+            assert got is not None
+            raw.append(int(got[0]))
+        return executemany(sql, rows[1:])
+
+    monkeypatch.setattr(conn, "executemany", interleaved)
+    return raw

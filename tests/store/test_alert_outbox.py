@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_support import interleave_raw_row
 from support import GOLD_24X7, agreements_db
 
 from sladesk_tui.core.alerts import Crossing
@@ -135,29 +136,16 @@ def test_an_alert_another_session_inserts_meanwhile_stays_outside_the_notifiers_
     of them (PostgreSQL's sequence interleaves concurrent sessions; on SQLite the
     write lock keeps them out), and `audit verify` then took that row for the
     notifier's."""
-    import psycopg
-
     url = pg_server.fresh(pg_server.role("owner"))
     with agreements_db(url, GOLD_24X7, actor="lena", toml=tmp_path / "a.toml") as conn:
-        raw: list[int] = []
-        executemany = conn.executemany
-
-        def interleaved(sql: str, rows: Any) -> Any:
-            if sql != outbox._INSERT_ALERT:
-                return executemany(sql, rows)
-            rows = list(rows)
-            executemany(sql, rows[:1])
-            with psycopg.connect(url, autocommit=True) as other:  # between the notifier's rows
-                row = other.execute(
-                    "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts,"
-                    " threshold_at, due_ts, ts, at) VALUES ('raw', 'person:mallory', 'T-9', 'response',"
-                    " 0, 'breach', 0, '', 0, 0, '') RETURNING id"
-                ).fetchone()
-                assert row is not None
-                raw.append(int(row[0]))
-            return executemany(sql, rows[1:])
-
-        monkeypatch.setattr(conn, "executemany", interleaved)
+        raw = interleave_raw_row(
+            monkeypatch,
+            conn,
+            url,
+            outbox._INSERT_ALERT,
+            "INSERT INTO alerts (key, recipient, ticket, clock, cycle, level, threshold_ts, threshold_at, due_ts,"
+            " ts, at) VALUES ('raw', 'person:mallory', 'T-9', 'response', 0, 'breach', 0, '', 0, 0, '') RETURNING id",
+        )
         alerts = [
             outbox.NewAlert(crossing(), "person:kim", "kim"),
             outbox.NewAlert(crossing(), "person:lou", "lou"),

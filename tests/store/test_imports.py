@@ -14,6 +14,7 @@ import backends
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pg_support import interleave_raw_row
 from support import fresh_db, give_roles
 
 from sladesk_tui.cli import main
@@ -558,29 +559,17 @@ def test_an_event_another_session_inserts_meanwhile_stays_outside_the_imports_co
     The import's audit row covers the seqs its rows were given (read back by id), so
     `audit verify` names the raw row; covering MAX(seq) back took it in as the import's
     (and named one of the import's own rows as uncovered instead)."""
-    import psycopg
-
     url = pg_server.fresh(pg_server.role("owner"))
     conn = open_db(url, create=True)
     try:
-        raw: list[int] = []
-        executemany = conn.executemany
-
-        def interleaved(sql: str, rows: Any) -> Any:
-            if not sql.startswith("INSERT INTO events"):
-                return executemany(sql, rows)
-            rows = list(rows)
-            executemany(sql, rows[:1])
-            with psycopg.connect(url, autocommit=True) as other:  # between the import's rows
-                got = other.execute(
-                    "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
-                    " VALUES ('raw-1', 'outage_start', NULL, 0, '', 'd', 'mallory', 'raw', '') RETURNING seq"
-                ).fetchone()
-                assert got is not None
-                raw.append(int(got[0]))
-            return executemany(sql, rows[1:])
-
-        monkeypatch.setattr(conn, "executemany", interleaved)
+        raw = interleave_raw_row(
+            monkeypatch,
+            conn,
+            url,
+            "INSERT INTO events",
+            "INSERT INTO events (id, type, ticket, ts, at, digest, actor, source, recorded_at)"
+            " VALUES ('raw-1', 'outage_start', NULL, 0, '', 'd', 'mallory', 'raw', '') RETURNING seq",
+        )
         f = write_jsonl(tmp_path / "ev.jsonl", BASIC)
         assert import_file(conn, f, actor="tester").inserted == 7
         monkeypatch.undo()
