@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sladesk_tui.core.agreements import match_agreement
+from sladesk_tui.core.errors import InputError
 from sladesk_tui.core.eventfile import parse_instant
 from sladesk_tui.core.report import Outcome, ticket_outcomes
 from sladesk_tui.core.tickets import TicketProjection, TicketRecord
@@ -242,6 +243,8 @@ def _agreement_difference(
         recorded = _created_recorded_ts(conn, [r.id for r in unversioned])
         for r in unversioned:
             ts = recorded.get(r.id)
+            if isinstance(ts, str):
+                return f"ticket {r.id}: its creation's recorded_at {ts!r} is not an instant"
             if ts is not None and ts > first_load:
                 return (
                     f"ticket {r.id}: stored with no agreements version, but its creation was recorded"
@@ -250,14 +253,21 @@ def _agreement_difference(
     return None
 
 
-def _created_recorded_ts(conn: Connection, ids: list[str]) -> dict[str, float]:
+def _created_recorded_ts(conn: Connection, ids: list[str]) -> dict[str, float | str]:
+    """When each ticket's creation was recorded; the stored text when it is no instant."""
     cur = conn.cursor()
     cur.row_factory = None
     rows = cur.execute(
         f"SELECT ticket, recorded_at FROM events WHERE type = 'created' AND ticket IN ({', '.join('?' * len(ids))})",
         ids,
     )
-    return {str(t): parse_instant(str(at)) for t, at in rows}
+    out: dict[str, float | str] = {}
+    for t, at in rows:
+        try:
+            out[str(t)] = parse_instant(str(at))
+        except InputError:
+            out[str(t)] = str(at)
+    return out
 
 
 def _ticket_row_difference(records: list[TicketRecord]) -> str | None:

@@ -178,3 +178,28 @@ def test_a_ticket_moved_off_every_agreement_is_named(november: str) -> None:
     r = verify(november)
     assert r.returncode == 1
     assert f"ticket {ticket}: stored with no agreements version, but its creation was recorded at" in r.stderr
+
+
+def test_a_creation_recorded_at_no_instant_is_named(november: str) -> None:
+    """A ticket with no agreements version is checked against when its creation was
+    recorded: a `recorded_at` that is no instant (written behind sladesk's back) is named,
+    not a crash."""
+    from sladesk_tui.store.outcomes import check_outcomes
+
+    raw(
+        november,
+        "INSERT INTO events (id, type, ticket, ts, at, customer, priority, title, digest, actor, source, recorded_at)"
+        " VALUES ('raw-c', 'created', 'T-raw', 1796032800, '2026-12-01T08:00:00.000000Z', 'acme', 'P2', 'x', 'd',"
+        " 'mallory', 'raw', 'yesterday')",
+    )
+    raw(
+        november,
+        "INSERT INTO tickets (id, customer, title, priority, status, is_open, created_ts, updated_ts)"
+        " VALUES ('T-raw', 'acme', 'x', 'P2', 'new', 1, 1796032800, 1796032800)",
+    )
+    conn = connect(november)
+    try:
+        found = check_outcomes(conn, time.time())
+    finally:
+        conn.close()
+    assert found.problem == "ticket T-raw: its creation's recorded_at 'yesterday' is not an instant"
